@@ -1,0 +1,94 @@
+/**
+ * The one place that owns wall time, timers and randomness. Everything else receives a
+ * Clock and a Random, so decisions can be tested with a fake clock instead of sleeping.
+ */
+
+export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number
+  setTimeout(fn: () => void, ms: number): TimerHandle
+  clearTimeout(handle: TimerHandle | undefined | null): void
+}
+
+/** A source of uniform numbers in [0, 1). */
+export type Random = () => number
+
+/** The real clock; timers are unref'd so they never keep the process alive on their own. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms)
+    t.unref()
+    return t
+  },
+  clearTimeout(handle) {
+    if (handle != null) clearTimeout(handle as ReturnType<typeof setTimeout>)
+  },
+}
+
+export const systemRandom: Random = Math.random
+
+/** A clock that only moves when told to; due timers run in time order during advance(). */
+export class FakeClock implements Clock {
+  #now: number
+  #nextId = 1
+  #timers = new Map<number, { at: number; fn: () => void }>()
+
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.#now = start
+  }
+
+  now(): number {
+    return this.#now
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.#nextId++
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn })
+    return { id }
+  }
+
+  clearTimeout(handle: TimerHandle | undefined | null): void {
+    if (handle && typeof handle === 'object' && 'id' in handle) this.#timers.delete(handle.id as number)
+  }
+
+  /** Timers not yet run. */
+  get pending(): number {
+    return this.#timers.size
+  }
+
+  /** Move time forward by ms, running every timer that falls due, in order. */
+  advance(ms: number): void {
+    const end = this.#now + ms
+    for (;;) {
+      let nextId = -1
+      let nextAt = Infinity
+      for (const [id, t] of this.#timers) {
+        if (t.at <= end && t.at < nextAt) {
+          nextAt = t.at
+          nextId = id
+        }
+      }
+      if (nextId < 0) break
+      const timer = this.#timers.get(nextId)!
+      this.#timers.delete(nextId)
+      this.#now = Math.max(this.#now, timer.at)
+      timer.fn()
+    }
+    this.#now = end
+  }
+}
+
+/** Mulberry32: a small seeded generator for tests and reproducible benchmarks. */
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The effective configuration after parsing, ${VAR} substitution, validation and
+ * defaults: durations are milliseconds, node URLs are parsed. Frozen once built.
+ * The YAML keys are SPEC section 2; the extensions are marked.
+ */
+
+export type PoolName = 'x' | 'y'
+export const POOLS: readonly PoolName[] = ['x', 'y']
+
+export interface HostPort {
+  host: string
+  port: number
+}
+
+export interface NodeConfig {
+  /** As written in the config, normalised (no trailing slash): http://10.0.0.11:8000 */
+  url: string
+  /** protocol + host + port, what undici connects to */
+  origin: string
+  /** host:port, the `node` metric label and the name in the API */
+  name: string
+  protocol: 'http:' | 'https:'
+  hostname: string
+  port: number
+  weight: number
+}
+
+export interface StickyConfig {
+  /** exactly one of these is set */
+  header?: string
+  cookie?: string
+  ip?: true
+}
+
+export interface ActiveHealthConfig {
+  path: string
+  port?: number
+  interval: number
+  timeout: number
+  healthy_threshold: number
+  unhealthy_threshold: number
+}
+
+export interface RolloutStepConfig {
+  /** share of y, 0..100 with at most two decimals */
+  y: number
+  /** ms; 0 for the last step */
+  hold: number
+}
+
+export interface Config {
+  proxy: {
+    listen: HostPort
+    tls?: { cert: string; key: string }
+    /** a number >= 1 or "auto" (one per core) */
+    workers: number | 'auto'
+    connect_timeout: number
+    header_timeout: number
+    request_timeout: number
+    drain_timeout: number
+    retries: number
+    /** extension: idle keep-alive timeout of client connections, ms (default 5s) */
+    keepalive_timeout: number
+    /** extension: most open client connections, 0 = unlimited (default 0) */
+    max_connections: number
+    /** extension: largest request head in bytes (default 16384) */
+    max_header_size: number
+    /** extension: largest request body in bytes, 0 = unlimited (default 0) */
+    max_body_size: number
+  }
+  control: {
+    listen: HostPort
+    token: string
+  }
+  state: {
+    path: string
+  }
+  pools: Record<PoolName, { nodes: NodeConfig[] }>
+  split: {
+    /** initial share of y, used only when no state exists */
+    y: number
+    sticky?: StickyConfig
+    /** lower-cased header name */
+    override_header?: string
+  }
+  health: {
+    /** absent: no active probes, every node counts as healthy unless ejected */
+    active?: ActiveHealthConfig
+    passive: { max_failures: number; eject_for: number }
+  }
+  gates: {
+    window: number
+    min_requests: number
+    max_error_rate: number
+    max_error_rate_over_x?: number
+    max_p99_ms?: number
+    action: 'rollback' | 'pause'
+  }
+  rollout?: { steps: RolloutStepConfig[] }
+  /** extension */
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+    /** access log, sampled */
+    access: boolean
+    /** share of requests logged when access is on, 0..1 (default 0.01) */
+    access_sample: number
+  }
+  /** extension (issue 6) */
+  events: {
+    webhook?: string
+  }
+}

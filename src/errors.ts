@@ -1,0 +1,38 @@
+/**
+ * Every error cutover raises on purpose, in one registry: a literal code, an HTTP status
+ * and an optional cause. Tests assert on `code`, never on message text.
+ */
+
+export const ERRORS = {
+  CUTOVER_ERR_CONFIG_INVALID: 500,
+  CUTOVER_ERR_BAD_REQUEST: 400,
+  CUTOVER_ERR_UNAUTHORIZED: 401,
+  CUTOVER_ERR_NOT_FOUND: 404,
+  CUTOVER_ERR_METHOD_NOT_ALLOWED: 405,
+  CUTOVER_ERR_LOCKED: 409,
+  CUTOVER_ERR_ROLLOUT_RUNNING: 409,
+  CUTOVER_ERR_ROLLOUT_STATE: 409,
+  CUTOVER_ERR_BODY_TOO_LARGE: 413,
+  CUTOVER_ERR_STATE_WRITE: 503,
+  CUTOVER_ERR_NO_NODE: 503,
+  CUTOVER_ERR_UPSTREAM: 502,
+  CUTOVER_ERR_UPSTREAM_TIMEOUT: 504,
+} as const
+
+export type ErrorCode = keyof typeof ERRORS
+
+export class CutoverError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'CutoverError'
+    this.code = code
+    this.status = ERRORS[code]
+  }
+}
+
+export function isCutoverError(err: unknown, code?: ErrorCode): err is CutoverError {
+  return err instanceof CutoverError && (code === undefined || err.code === code)
+}

@@ -1,0 +1,104 @@
+/**
+ * The one owner of the live state (split, lock, rollout progress). Every change is
+ * serialised, written to the state store first and applied in memory only once the
+ * write succeeded, so disk and memory never disagree; then it is an event and listeners
+ * (routing table, metrics, workers) hear of it.
+ */
+
+import { CutoverError } from '../errors.js'
+import type { EventLog } from './events.js'
+import type { Cause, LiveState } from './types.js'
+
+export interface StateStore {
+  /** Persist atomically; rejects when the state could not be written. */
+  save(state: LiveState): Promise<void>
+}
+
+export type StateListener = (state: Readonly<LiveState>, previous: Readonly<LiveState>) => void
+
+export interface Change {
+  /** the event type, e.g. split.changed, rollback, unlock, rollout.step */
+  type: string
+  cause: Cause
+  /** extra event fields */
+  details?: Record<string, unknown>
+}
+
+export class StateController {
+  readonly #store: StateStore
+  readonly #events: EventLog
+  readonly #listeners = new Set<StateListener>()
+  #state: Readonly<LiveState>
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor(initial: LiveState, store: StateStore, events: EventLog) {
+    this.#state = Object.freeze({ ...initial })
+    this.#store = store
+    this.#events = events
+  }
+
+  get current(): Readonly<LiveState> {
+    return this.#state
+  }
+
+  onChange(listener: StateListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Apply a change computed from the state current at the time it runs (after every
+   * change queued before it). `compute` may throw a CutoverError to refuse; returning
+   * null means nothing to do. Resolves with the new state once it is on disk.
+   */
+  update(compute: (state: Readonly<LiveState>) => LiveState | null, change: Change | ((next: LiveState, prev: Readonly<LiveState>) => Change)): Promise<Readonly<LiveState>> {
+    const run = async (): Promise<Readonly<LiveState>> => {
+      const prev = this.#state
+      const next = compute(prev)
+      if (next === null) return prev
+      try {
+        await this.#store.save(next)
+      } catch (err) {
+        throw new CutoverError('CUTOVER_ERR_STATE_WRITE', `state not saved, nothing changed: ${(err as Error).message}`, { cause: err })
+      }
+      this.#state = Object.freeze({ ...next })
+      const c = typeof change === 'function' ? change(next, prev) : change
+      this.#events.add(c.type, { cause: c.cause, ...c.details })
+      for (const listener of this.#listeners) listener(this.#state, prev)
+      return this.#state
+    }
+    const result = this.#queue.then(run, run)
+    this.#queue = result.catch(() => undefined)
+    return result
+  }
+
+  /** Set the share of y. Refused while locked or while a rollout runs, unless cause is rollout. */
+  setSplit(y: number, cause: Cause, details: Record<string, unknown> = {}): Promise<Readonly<LiveState>> {
+    return this.update(
+      (s) => {
+        if (cause !== 'rollout' && cause !== 'startup') {
+          if (s.locked) throw new CutoverError('CUTOVER_ERR_LOCKED', `split is locked: ${s.lock_reason ?? 'rolled back'}; POST /v1/unlock first`)
+          if (s.rollout) throw new CutoverError('CUTOVER_ERR_ROLLOUT_RUNNING', 'a rollout is running; pause or abort it, or use its endpoints')
+        }
+        return { ...s, y }
+      },
+      (next, prev) => ({ type: 'split.changed', cause, details: { from: prev.y, to: next.y, ...details } }),
+    )
+  }
+
+  /** y to 0 now, lock, stop any rollout. Always applies, even when already locked. */
+  rollback(reason: string, cause: Cause, details: Record<string, unknown> = {}): Promise<Readonly<LiveState>> {
+    return this.update(
+      (s) => ({ ...s, y: 0, locked: true, lock_reason: reason, rollout: null }),
+      (next, prev) => ({ type: 'rollback', cause, details: { reason, from: prev.y, to: 0, rollout_stopped: prev.rollout !== null, ...details } }),
+    )
+  }
+
+  /** Clear the lock; the split stays where it is. */
+  unlock(cause: Cause): Promise<Readonly<LiveState>> {
+    return this.update(
+      (s) => (s.locked ? { ...s, locked: false, lock_reason: null } : null),
+      { type: 'unlock', cause },
+    )
+  }
+}
