@@ -1,0 +1,141 @@
+/**
+ * `cutover ctl <command>`: the operator's client for the control API. Human output by
+ * default, --json for scripts; non-zero exit with the server's message on any API error.
+ */
+
+import { parseArgs } from 'node:util'
+import { CtlClient, CtlError } from './client.js'
+import { formatEvent, formatNodes, formatStatus } from './format.js'
+
+export const CTL_USAGE = `usage: cutover ctl <command> [--url URL] [--token TOKEN] [--json]
+
+commands:
+  status                      split, lock, rollout, gate figures, node summary
+  nodes                       every node with its health, ejection and in-flight count
+  split N                     send N% of traffic to y (0..100)
+  rollback [--reason R]       y to 0 now and lock the split
+  unlock                      clear the lock left by a rollback
+  events [--since ID] [--follow]
+  rollout start|pause|resume|promote|abort
+
+URL defaults to $CUTOVER_URL or http://127.0.0.1:9901; TOKEN to $CUTOVER_TOKEN.`
+
+export interface CtlIo {
+  out: (text: string) => void
+  err: (text: string) => void
+  env: Record<string, string | undefined>
+  fetch?: typeof fetch
+  /** for --follow: wait between polls; returns false to stop */
+  wait?: (ms: number) => Promise<boolean>
+}
+
+const defaultIo: CtlIo = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  env: process.env,
+  wait: (ms) => new Promise((resolve) => setTimeout(() => resolve(true), ms)),
+}
+
+class UsageError extends Error {}
+
+function parsePercent(text: string | undefined): number {
+  const y = Number(text)
+  if (text === undefined || text.trim() === '' || !Number.isFinite(y) || y < 0 || y > 100 || Math.round(y * 100) !== y * 100) {
+    throw new UsageError(`split: expected a share of y from 0 to 100 (at most two decimals), got ${text === undefined ? 'nothing' : `'${text}'`}`)
+  }
+  return y
+}
+
+/** Run one ctl command; returns the exit status. */
+export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        url: { type: 'string' },
+        token: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        reason: { type: 'string' },
+        since: { type: 'string' },
+        follow: { type: 'boolean', short: 'f', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (err) {
+    io.err(`cutover ctl: ${(err as Error).message}`)
+    io.err(CTL_USAGE)
+    return 2
+  }
+  const { values, positionals } = parsed
+  const [command, arg] = positionals
+  if (values.help || !command) {
+    ;(values.help ? io.out : io.err)(CTL_USAGE)
+    return values.help ? 0 : 2
+  }
+  const client = new CtlClient({
+    url: values.url ?? io.env.CUTOVER_URL ?? 'http://127.0.0.1:9901',
+    token: values.token ?? io.env.CUTOVER_TOKEN,
+    fetch: io.fetch,
+  })
+  const print = (data: unknown, human: (d: unknown) => string) => io.out(values.json ? JSON.stringify(data, null, 2) : human(data))
+
+  try {
+    switch (command) {
+      case 'status':
+        print(await client.call('GET', '/v1/state'), formatStatus)
+        return 0
+      case 'nodes':
+        print(await client.call('GET', '/v1/state'), (s) => formatNodes(s))
+        return 0
+      case 'split':
+        print(await client.call('PUT', '/v1/split', { y: parsePercent(arg) }), formatStatus)
+        return 0
+      case 'rollback':
+        print(await client.call('POST', '/v1/rollback', values.reason ? { reason: values.reason } : {}), formatStatus)
+        return 0
+      case 'unlock':
+        print(await client.call('POST', '/v1/unlock', {}), formatStatus)
+        return 0
+      case 'rollout': {
+        const action = arg ?? ''
+        if (!['start', 'pause', 'resume', 'promote', 'abort'].includes(action)) throw new UsageError(`rollout: expected start, pause, resume, promote or abort, got '${action}'`)
+        const path = action === 'start' ? '/v1/rollout' : `/v1/rollout/${action}`
+        const body = action === 'abort' && values.reason ? { reason: values.reason } : {}
+        print(await client.call('POST', path, body), formatStatus)
+        return 0
+      }
+      case 'events':
+        return await events(client, values.since, values.follow, values.json, io)
+      default:
+        throw new UsageError(`unknown command '${command}'`)
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`cutover ctl: ${err.message}`)
+      io.err(CTL_USAGE)
+      return 2
+    }
+    if (err instanceof CtlError) {
+      io.err(`cutover ctl: ${err.message}`)
+      return 1
+    }
+    throw err
+  }
+}
+
+async function events(client: CtlClient, sinceText: string | undefined, follow: boolean, json: boolean, io: CtlIo): Promise<number> {
+  let since = sinceText === undefined ? 0 : Number(sinceText)
+  if (!Number.isInteger(since) || since < 0) throw new UsageError(`events: --since expects an event id, got '${sinceText}'`)
+  const wait = io.wait ?? defaultIo.wait!
+  for (;;) {
+    const list = (await client.call('GET', `/v1/events?since=${since}`)) as Array<{ id: number }>
+    for (const event of list) {
+      io.out(json ? JSON.stringify(event) : formatEvent(event))
+      since = Math.max(since, event.id)
+    }
+    if (!follow || !(await wait(1000))) return 0
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Every metric cutover exports, declared in one place (SPEC section 6 plus extensions),
+ * on its own prom-client registry. Counters on the hot path use children cached per
+ * label set; gauges that mirror state are computed at scrape time.
+ */
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { PoolName } from '../config/types.js'
+import { POOLS } from '../config/types.js'
+import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import type { UpstreamNode } from '../upstream/node.js'
+
+const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
+const FAILURE_KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'protocol']
+
+/** What the gauges read at scrape time. */
+export interface MetricsSources {
+  splitY: () => number
+  nodes: () => Readonly<Record<PoolName, readonly UpstreamNode[]>>
+  /** true healthy, false not; a node with no verdict yet counts as not healthy */
+  isHealthy: (node: UpstreamNode) => boolean
+  /** each gate's last figure and verdict (1 pass, 0 no verdict, -1 fail) */
+  gates?: () => ReadonlyArray<{ gate: string; figure: number | null; verdict: 'pass' | 'fail' | 'none' }>
+  /** extra per-pool in-flight count: client requests not yet finished */
+  inflight: () => Readonly<Record<PoolName, number>>
+}
+
+type CounterChild = ReturnType<Counter<string>['labels']>
+type HistogramChild = ReturnType<Histogram<string>['labels']>
+
+export class Metrics implements OutcomeSink {
+  readonly registry = new Registry()
+  readonly #requests: Counter<'pool' | 'code'>
+  readonly #duration: Histogram<'pool'>
+  readonly #upstreamErrors: Counter<'pool' | 'node' | 'kind'>
+  readonly #rollbacks: Counter<'trigger'>
+  readonly #ejections: Counter<'pool' | 'node'>
+  readonly #authFailures: Counter<string>
+  readonly #requestChildren: Record<PoolName, CounterChild[]>
+  readonly #durationChildren: Record<PoolName, HistogramChild>
+  readonly #errorChildren = new Map<UpstreamNode, Record<FailureKind, CounterChild>>()
+
+  constructor(sources: MetricsSources, options: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry]
+    this.#requests = new Counter({ name: 'cutover_requests_total', help: 'Client requests by the pool that served them and the status class the client got', labelNames: ['pool', 'code'], registers })
+    this.#duration = new Histogram({
+      name: 'cutover_request_duration_seconds',
+      help: 'Time from the client request to the response headers, by pool',
+      labelNames: ['pool'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    })
+    this.#upstreamErrors = new Counter({ name: 'cutover_upstream_errors_total', help: 'Attempts on a node that got no usable answer, by kind', labelNames: ['pool', 'node', 'kind'], registers })
+    this.#rollbacks = new Counter({ name: 'cutover_rollbacks_total', help: 'Rollbacks to x, by what triggered them', labelNames: ['trigger'], registers })
+    this.#ejections = new Counter({ name: 'cutover_node_ejections_total', help: 'Passive ejections of a node after consecutive failures', labelNames: ['pool', 'node'], registers })
+    this.#authFailures = new Counter({ name: 'cutover_control_auth_failures_total', help: 'Control API requests refused for a missing or wrong token', registers })
+    new Gauge({
+      name: 'cutover_split_percent',
+      help: 'Share of traffic sent to each pool, percent',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        const y = sources.splitY()
+        this.set({ pool: 'y' }, y)
+        this.set({ pool: 'x' }, Math.round((100 - y) * 100) / 100)
+      },
+    })
+    new Gauge({
+      name: 'cutover_node_healthy',
+      help: '1 when the node can take traffic (healthy and not ejected), else 0',
+      labelNames: ['pool', 'node'],
+      registers,
+      collect() {
+        this.reset()
+        const nodes = sources.nodes()
+        for (const pool of POOLS) for (const node of nodes[pool]) this.set({ pool, node: node.name }, sources.isHealthy(node) ? 1 : 0)
+      },
+    })
+    new Gauge({
+      name: 'cutover_requests_in_flight',
+      help: 'Client requests being served, by pool',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        const inflight = sources.inflight()
+        for (const pool of POOLS) this.set({ pool }, inflight[pool])
+      },
+    })
+    if (sources.gates) {
+      const gates = sources.gates
+      new Gauge({
+        name: 'cutover_gate_figure',
+        help: "Each gate's last figure (error rate, error rate over x, p99 ms)",
+        labelNames: ['gate'],
+        registers,
+        collect() {
+          this.reset()
+          for (const g of gates()) if (g.figure !== null) this.set({ gate: g.gate }, g.figure)
+        },
+      })
+      new Gauge({
+        name: 'cutover_gate_verdict',
+        help: "Each gate's last verdict: 1 pass, 0 no verdict (too little traffic), -1 fail",
+        labelNames: ['gate'],
+        registers,
+        collect() {
+          this.reset()
+          for (const g of gates()) this.set({ gate: g.gate }, g.verdict === 'pass' ? 1 : g.verdict === 'fail' ? -1 : 0)
+        },
+      })
+    }
+    this.#requestChildren = { x: [], y: [] }
+    this.#durationChildren = {} as Record<PoolName, HistogramChild>
+    for (const pool of POOLS) {
+      this.#requestChildren[pool] = STATUS_CLASSES.map((code) => this.#requests.labels(pool, code))
+      this.#durationChildren[pool] = this.#duration.labels(pool)
+    }
+    this.#rollbacks.labels('gate').inc(0)
+    this.#rollbacks.labels('api').inc(0)
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** Prepare the cached children of new nodes (called on start and reload). */
+  setNodes(nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>): void {
+    for (const pool of POOLS) {
+      for (const node of nodes[pool]) {
+        if (this.#errorChildren.has(node)) continue
+        const children = {} as Record<FailureKind, CounterChild>
+        for (const kind of FAILURE_KINDS) children[kind] = this.#upstreamErrors.labels(pool, node.name, kind)
+        this.#errorChildren.set(node, children)
+      }
+    }
+    for (const node of this.#errorChildren.keys()) if (node.removed) this.#errorChildren.delete(node)
+  }
+
+  rollback(trigger: 'gate' | 'api'): void {
+    this.#rollbacks.labels(trigger).inc()
+  }
+
+  ejected(node: UpstreamNode): void {
+    this.#ejections.labels(node.pool, node.name).inc()
+  }
+
+  authFailure(): void {
+    this.#authFailures.inc()
+  }
+
+  /** The text exposition for /metrics. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() }
+  }
+
+  attemptStarted(): void {}
+
+  attemptFailed(node: UpstreamNode, kind: FailureKind): void {
+    const children = this.#errorChildren.get(node)
+    if (children) children[kind].inc()
+    else this.#upstreamErrors.labels(node.pool, node.name, kind).inc()
+  }
+
+  answered(): void {}
+
+  attemptEnded(): void {}
+
+  finished(pool: PoolName, status: number, ms: number): void {
+    const cls = (status / 100) | 0
+    this.#requestChildren[pool][cls >= 1 && cls <= 5 ? cls : 5].inc()
+    this.#durationChildren[pool].observe(ms / 1000)
+  }
+}
