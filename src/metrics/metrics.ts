@@ -78,7 +78,7 @@ export class Metrics implements OutcomeSink {
     })
     new Gauge({
       name: 'cutover_requests_in_flight',
-      help: 'Client requests being served, by pool',
+      help: 'Requests in flight to the nodes of each pool',
       labelNames: ['pool'],
       registers,
       collect() {
@@ -113,6 +113,7 @@ export class Metrics implements OutcomeSink {
     this.#durationChildren = {} as Record<PoolName, HistogramChild>
     for (const pool of POOLS) {
       this.#requestChildren[pool] = STATUS_CLASSES.map((code) => this.#requests.labels(pool, code))
+      for (let cls = 2; cls <= 5; cls++) this.#requestChildren[pool][cls].inc(0)
       this.#durationChildren[pool] = this.#duration.labels(pool)
     }
     this.#rollbacks.labels('gate').inc(0)
@@ -126,7 +127,11 @@ export class Metrics implements OutcomeSink {
       for (const node of nodes[pool]) {
         if (this.#errorChildren.has(node)) continue
         const children = {} as Record<FailureKind, CounterChild>
-        for (const kind of FAILURE_KINDS) children[kind] = this.#upstreamErrors.labels(pool, node.name, kind)
+        for (const kind of FAILURE_KINDS) {
+          // a zero series from the start, so rate() and alerts see the node before its first error
+          children[kind] = this.#upstreamErrors.labels(pool, node.name, kind)
+          children[kind].inc(0)
+        }
         this.#errorChildren.set(node, children)
       }
     }

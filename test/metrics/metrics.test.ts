@@ -1,0 +1,78 @@
+import t from 'tap'
+import type { NodeConfig, PoolName } from '../../src/config/types.js'
+import { Metrics } from '../../src/metrics/metrics.js'
+import { UpstreamNode } from '../../src/upstream/node.js'
+
+function node(pool: PoolName, port: number): UpstreamNode {
+  const config: NodeConfig = { url: `http://127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, name: `127.0.0.1:${port}`, protocol: 'http:', hostname: '127.0.0.1', port, weight: 1 }
+  return new UpstreamNode(pool, config, { connectTimeout: 1000, headersTimeout: 1000 })
+}
+
+t.test('every SPEC metric is present with its labels after traffic', async (t) => {
+  const x1 = node('x', 8001)
+  const y1 = node('y', 8002)
+  t.teardown(() => Promise.all([x1.dispatcher.close(), y1.dispatcher.close()]))
+  const nodes = { x: [x1], y: [y1] }
+  x1.inflight = 2
+  let y = 12.5
+  const metrics = new Metrics(
+    {
+      splitY: () => y,
+      nodes: () => nodes,
+      isHealthy: (n) => n === x1,
+      gates: () => [{ gate: 'max_error_rate', figure: 0.02, verdict: 'fail' }, { gate: 'max_p99_ms', figure: null, verdict: 'none' }],
+      inflight: () => ({ x: 2, y: 0 }),
+    },
+    { processMetrics: false },
+  )
+  metrics.setNodes(nodes)
+  metrics.finished('x', 200, 12)
+  metrics.finished('x', 204, 3)
+  metrics.finished('y', 503, 1500)
+  metrics.finished('y', 101, 1)
+  metrics.attemptFailed(y1, 'connect')
+  metrics.attemptFailed(y1, 'timeout')
+  metrics.rollback('gate')
+  metrics.ejected(y1)
+  metrics.authFailure()
+  y = 33.33
+  const { body, contentType } = await metrics.render()
+  t.match(contentType, /text\/plain/)
+  t.match(body, 'cutover_requests_total{pool="x",code="2xx"} 2')
+  t.match(body, 'cutover_requests_total{pool="y",code="5xx"} 1')
+  t.match(body, 'cutover_requests_total{pool="y",code="1xx"} 1')
+  t.match(body, 'cutover_request_duration_seconds_bucket{le="0.025",pool="x"} 2')
+  t.match(body, 'cutover_request_duration_seconds_count{pool="y"} 2')
+  t.match(body, 'cutover_upstream_errors_total{pool="y",node="127.0.0.1:8002",kind="connect"} 1')
+  t.match(body, 'cutover_upstream_errors_total{pool="y",node="127.0.0.1:8002",kind="timeout"} 1')
+  t.match(body, 'cutover_upstream_errors_total{pool="x",node="127.0.0.1:8001",kind="reset"} 0')
+  t.match(body, 'cutover_split_percent{pool="y"} 33.33')
+  t.match(body, 'cutover_split_percent{pool="x"} 66.67')
+  t.match(body, 'cutover_node_healthy{pool="x",node="127.0.0.1:8001"} 1')
+  t.match(body, 'cutover_node_healthy{pool="y",node="127.0.0.1:8002"} 0')
+  t.match(body, 'cutover_rollbacks_total{trigger="gate"} 1')
+  t.match(body, 'cutover_rollbacks_total{trigger="api"} 0')
+  t.match(body, 'cutover_requests_in_flight{pool="x"} 2')
+  t.match(body, 'cutover_node_ejections_total{pool="y",node="127.0.0.1:8002"} 1')
+  t.match(body, 'cutover_control_auth_failures_total 1')
+  t.match(body, 'cutover_gate_figure{gate="max_error_rate"} 0.02')
+  t.match(body, 'cutover_gate_verdict{gate="max_error_rate"} -1')
+  t.match(body, 'cutover_gate_verdict{gate="max_p99_ms"} 0')
+  t.notMatch(body, 'cutover_gate_figure{gate="max_p99_ms"}')
+  t.notMatch(body, 'process_cpu', 'process metrics off when asked')
+})
+
+t.test('removed nodes drop out of the health gauge', async (t) => {
+  const a = node('x', 8011)
+  const b = node('x', 8012)
+  t.teardown(() => Promise.all([a.dispatcher.close(), b.dispatcher.close()]))
+  let nodes: Record<PoolName, UpstreamNode[]> = { x: [a, b], y: [] }
+  const metrics = new Metrics({ splitY: () => 0, nodes: () => nodes, isHealthy: () => true, inflight: () => ({ x: 0, y: 0 }) })
+  metrics.setNodes(nodes)
+  t.match((await metrics.render()).body, 'node="127.0.0.1:8012"')
+  t.match((await metrics.render()).body, 'process_cpu_user_seconds_total', 'process metrics on by default')
+  b.removed = true
+  nodes = { x: [a], y: [] }
+  metrics.setNodes(nodes)
+  t.notMatch((await metrics.render()).body, 'cutover_node_healthy{pool="x",node="127.0.0.1:8012"}')
+})
