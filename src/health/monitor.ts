@@ -1,0 +1,263 @@
+/**
+ * Which nodes can take traffic: active probe verdicts, passive ejections, readiness.
+ * Writes node.healthy and node.ejectedUntil, raises an event for every transition and
+ * calls onChange so the routing table is rebuilt. The OutcomeSink methods run per
+ * request: they are O(1) and allocate nothing unless a node gets ejected.
+ */
+
+import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
+import { POOLS, type Config, type PoolName } from '../config/types.js'
+import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import type { EventLog } from '../state/events.js'
+import type { UpstreamNode } from '../upstream/node.js'
+import { eject, ejectionCause, isGatewayFailure, newOutlierState, recordFailure, recordSuccess, type FailureCause, type OutlierState } from './outlier.js'
+import { applyProbe, initialCounters, type ProbeCounters, type ProbeResult } from './probe-state.js'
+import { Prober, type ProbeFn } from './prober.js'
+
+export interface HealthMonitorOptions {
+  health: Config['health']
+  clock: Clock
+  events: EventLog
+  logger: Logger
+  /** usability of some node may have changed: rebuild the routing table */
+  onChange: () => void
+  /** replaces the HTTP probe, for tests */
+  probe?: ProbeFn
+  /** a node was just ejected (for the metrics) */
+  onEjection?: (node: UpstreamNode) => void
+}
+
+/** A node as the API and metrics show it. */
+export interface NodeDescription {
+  url: string
+  name: string
+  healthy: boolean | null
+  ejected: boolean
+  ejected_until: string | null
+  last_probe: { ok: boolean; at: string; status?: number; error?: string; ms: number } | null
+  inflight: number
+}
+
+export interface Readiness {
+  ready: boolean
+  reason?: string
+}
+
+interface NodeRecord {
+  node: UpstreamNode
+  counters: ProbeCounters
+  outlier: OutlierState
+  lastProbe: ProbeResult | null
+  lastProbeAt: number
+  returnTimer: TimerHandle | null
+}
+
+export class HealthMonitor implements OutcomeSink {
+  readonly #clock: Clock
+  readonly #events: EventLog
+  readonly #logger: Logger
+  readonly #onChange: () => void
+  readonly #onEjection: ((node: UpstreamNode) => void) | undefined
+  readonly #prober: Prober
+  readonly #records = new Map<UpstreamNode, NodeRecord>()
+  #pools: Record<PoolName, UpstreamNode[]> = { x: [], y: [] }
+  #health: Config['health']
+
+  constructor(options: HealthMonitorOptions) {
+    this.#clock = options.clock
+    this.#events = options.events
+    this.#logger = options.logger
+    this.#onChange = options.onChange
+    this.#onEjection = options.onEjection
+    this.#health = options.health
+    this.#prober = new Prober({ clock: options.clock, probe: options.probe, onResult: (node, result) => this.#probed(node, result) })
+    this.#prober.setConfig(options.health.active)
+  }
+
+  /** The nodes of each pool, at start and on reload; kept objects keep their state. */
+  setNodes(nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>): void {
+    const next = new Map<UpstreamNode, NodeRecord>()
+    for (const pool of POOLS) {
+      for (const node of nodes[pool]) {
+        let rec = this.#records.get(node)
+        if (!rec) {
+          rec = { node, counters: initialCounters(), outlier: newOutlierState(), lastProbe: null, lastProbeAt: 0, returnTimer: null }
+          // without active checks only passive ejection decides
+          if (!this.#health.active) node.healthy = true
+        }
+        next.set(node, rec)
+      }
+    }
+    for (const [node, rec] of this.#records) {
+      if (!next.has(node)) this.#clock.clearTimeout(rec.returnTimer)
+    }
+    this.#records.clear()
+    for (const [node, rec] of next) this.#records.set(node, rec)
+    this.#pools = { x: nodes.x.slice(), y: nodes.y.slice() }
+    this.#prober.setNodes([...this.#records.keys()])
+    this.#onChange()
+  }
+
+  /** Apply new thresholds and intervals; switching active checks off marks every node healthy. */
+  configure(health: Config['health']): void {
+    const wasActive = this.#health.active !== undefined
+    this.#health = health
+    if (!health.active && wasActive) {
+      for (const rec of this.#records.values()) {
+        rec.counters = initialCounters()
+        if (rec.node.healthy !== true) this.#transition(rec, true, 'active health checks off')
+      }
+    } else if (health.active && !wasActive) {
+      // nodes keep serving as healthy until probes say otherwise
+      for (const rec of this.#records.values()) rec.counters = initialCounters()
+    }
+    this.#prober.setConfig(health.active)
+    this.#onChange()
+  }
+
+  /** Begin probing. */
+  start(): void {
+    this.#prober.start()
+  }
+
+  /** Stop probing and forget pending ejection timers. */
+  stop(): void {
+    this.#prober.stop()
+    for (const rec of this.#records.values()) {
+      this.#clock.clearTimeout(rec.returnTimer)
+      rec.returnTimer = null
+    }
+  }
+
+  /** May node take new requests now. */
+  isUsable(node: UpstreamNode): boolean {
+    if (node.removed || node.ejectedUntil > this.#clock.now()) return false
+    if (node.healthy !== null) return node.healthy
+    // at start-up no verdict yet anywhere in the pool: better to try than to black-hole
+    return !this.#poolHasVerdict(node.pool)
+  }
+
+  /** The node's health for the API. */
+  describe(node: UpstreamNode): NodeDescription {
+    const rec = this.#records.get(node)
+    const ejected = node.ejectedUntil > this.#clock.now()
+    const p = rec?.lastProbe
+    let lastProbe: NodeDescription['last_probe'] = null
+    if (rec && p) {
+      lastProbe = { ok: p.ok, at: new Date(rec.lastProbeAt).toISOString(), ms: p.ms }
+      if (p.status !== undefined) lastProbe.status = p.status
+      if (p.error !== undefined) lastProbe.error = p.error
+    }
+    return {
+      url: node.config.url,
+      name: node.name,
+      healthy: node.healthy,
+      ejected,
+      ejected_until: ejected ? new Date(node.ejectedUntil).toISOString() : null,
+      last_probe: lastProbe,
+      inflight: node.inflight,
+    }
+  }
+
+  /** Ready when some pool with a share above 0 has a usable node; y is the share of y. */
+  readiness(y: number): Readiness {
+    const serving: PoolName[] = []
+    if (100 - y > 0) serving.push('x')
+    if (y > 0) serving.push('y')
+    for (const pool of serving) {
+      for (const node of this.#pools[pool]) if (this.isUsable(node)) return { ready: true }
+    }
+    const names = serving.length === 1 ? `pool ${serving[0]}` : `pools ${serving.join(' and ')}`
+    return { ready: false, reason: `no usable node in ${names}` }
+  }
+
+  /** Not used: in-flight counts are the forwarder's. */
+  attemptStarted(_node: UpstreamNode): void {}
+
+  /** A connect error, reset, timeout or protocol error on node. */
+  attemptFailed(node: UpstreamNode, kind: FailureKind): void {
+    const rec = this.#records.get(node)
+    if (rec) this.#failed(rec, kind)
+  }
+
+  /** node answered: 502/503/504 count as failures, anything else resets the count. */
+  answered(node: UpstreamNode, status: number, _ms: number): void {
+    const rec = this.#records.get(node)
+    if (!rec) return
+    if (isGatewayFailure(status)) this.#failed(rec, status)
+    else recordSuccess(rec.outlier)
+  }
+
+  /** Not used. */
+  attemptEnded(_node: UpstreamNode): void {}
+
+  /** Not used: health is judged per node, not per client request. */
+  finished(_pool: PoolName, _status: number, _ms: number): void {}
+
+  #failed(rec: NodeRecord, cause: FailureCause): void {
+    const passive = this.#health.passive
+    const now = this.#clock.now()
+    if (!recordFailure(rec.outlier, cause, now, passive)) return
+    const ms = eject(rec.outlier, now, this.#otherUsable(rec.node), passive)
+    if (ms === 0) return
+    const node = rec.node
+    node.ejectedUntil = rec.outlier.ejectedUntil
+    const until = new Date(node.ejectedUntil).toISOString()
+    const details = { pool: node.pool, node: node.name, cause: ejectionCause(rec.outlier, passive), for_ms: ms, until }
+    this.#events.add('node.ejected', details)
+    this.#logger.warn(details, 'node ejected')
+    this.#clock.clearTimeout(rec.returnTimer)
+    rec.returnTimer = this.#clock.setTimeout(() => this.#returned(rec, ms), ms)
+    this.#onEjection?.(node)
+    this.#onChange()
+  }
+
+  #returned(rec: NodeRecord, ms: number): void {
+    rec.returnTimer = null
+    if (this.#records.get(rec.node) !== rec) return
+    rec.node.ejectedUntil = 0
+    const details = { pool: rec.node.pool, node: rec.node.name, cause: `ejection over after ${ms}ms` }
+    this.#events.add('node.returned', details)
+    this.#logger.info(details, 'node returned')
+    this.#onChange()
+  }
+
+  #probed(node: UpstreamNode, result: ProbeResult): void {
+    const rec = this.#records.get(node)
+    const active = this.#health.active
+    if (!rec || !active) return
+    rec.lastProbe = result
+    rec.lastProbeAt = this.#clock.now()
+    const step = applyProbe(node.healthy, rec.counters, result, active)
+    rec.counters = step.counters
+    if (step.transition) {
+      this.#transition(rec, step.transition.healthy, step.transition.cause)
+      this.#onChange()
+    }
+  }
+
+  #transition(rec: NodeRecord, healthy: boolean, cause: string): void {
+    const node = rec.node
+    node.healthy = healthy
+    const details = { pool: node.pool, node: node.name, cause }
+    if (healthy) {
+      this.#events.add('node.healthy', details)
+      this.#logger.info(details, 'node healthy')
+    } else {
+      this.#events.add('node.unhealthy', details)
+      this.#logger.warn(details, 'node unhealthy')
+    }
+  }
+
+  #otherUsable(node: UpstreamNode): number {
+    let n = 0
+    for (const other of this.#pools[node.pool]) if (other !== node && this.isUsable(other)) n++
+    return n
+  }
+
+  #poolHasVerdict(pool: PoolName): boolean {
+    for (const node of this.#pools[pool]) if (node.healthy !== null && !node.removed) return true
+    return false
+  }
+}
