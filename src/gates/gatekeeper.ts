@@ -1,0 +1,224 @@
+/**
+ * The gate shell: records each pool's outcomes into its sliding window (hot path, O(1)),
+ * evaluates the gates every second and at once when y's errors could already fail them,
+ * and acts on a fail verdict: rollback through the StateController, or pause a rollout.
+ */
+
+import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
+import type { Config, PoolName } from '../config/types.js'
+import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import type { StateController } from '../state/controller.js'
+import type { EventLog } from '../state/events.js'
+import type { LiveState } from '../state/types.js'
+import type { UpstreamNode } from '../upstream/node.js'
+import { evaluateGates, type GateCheck, type GateReport, type Verdict } from './verdict.js'
+import { SlidingWindow, type WindowFigures } from './window.js'
+
+export const EVALUATE_EVERY_MS = 1000
+/** the fastest the error path may re-evaluate: at most ten times a second */
+export const FAST_EVALUATE_MIN_MS = 100
+
+/** What the gatekeeper needs of a rollout runner to pause it. */
+export interface RolloutPauser {
+  pauseForGate(reason: string): Promise<void>
+}
+
+export interface GatekeeperOptions {
+  gates: Config['gates']
+  state: StateController
+  events: EventLog
+  clock: Clock
+  logger: Logger
+  rollout?: RolloutPauser
+  /** called once a gate rollback is on disk (the lead counts cutover_rollbacks_total) */
+  onRollback?: (trigger: 'gate') => void
+}
+
+export interface GatesDescription {
+  x: WindowFigures
+  y: WindowFigures
+  verdict: Verdict
+  checks: GateCheck[]
+  /** ISO time of the last evaluation; null before the first */
+  evaluated_at: string | null
+}
+
+export class Gatekeeper implements OutcomeSink {
+  #gates: Config['gates']
+  readonly #state: StateController
+  readonly #events: EventLog
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #onRollback?: (trigger: 'gate') => void
+  #rollout?: RolloutPauser
+  #x: SlidingWindow
+  #y: SlidingWindow
+  /** y requests ever recorded; the rollout runner counts a step's requests from a mark */
+  #yTotal = 0
+  #report: GateReport
+  #evaluatedAt = -Infinity
+  #acting = false
+  #timer: TimerHandle | null = null
+  #unsubscribe: (() => void) | null = null
+
+  constructor(options: GatekeeperOptions) {
+    this.#gates = options.gates
+    this.#state = options.state
+    this.#events = options.events
+    this.#clock = options.clock
+    this.#logger = options.logger
+    this.#rollout = options.rollout
+    this.#onRollback = options.onRollback
+    this.#x = new SlidingWindow(this.#gates.window, this.#clock)
+    this.#y = new SlidingWindow(this.#gates.window, this.#clock)
+    this.#report = evaluateGates(this.#x.figures(), this.#y.figures(), this.#gates)
+  }
+
+  /** Let the gate pause this rollout runner when gates.action is pause. */
+  attachRollout(rollout: RolloutPauser): void {
+    this.#rollout = rollout
+  }
+
+  /** Evaluate every second and follow state changes (window resets), until stop(). */
+  start(): void {
+    if (this.#timer !== null) return
+    this.#unsubscribe = this.#state.onChange((next, prev) => this.#stateChanged(next, prev))
+    const tick = (): void => {
+      this.#timer = this.#clock.setTimeout(tick, EVALUATE_EVERY_MS)
+      this.evaluate()
+    }
+    this.#timer = this.#clock.setTimeout(tick, EVALUATE_EVERY_MS)
+  }
+
+  /** Stop the timer and the state listener. */
+  stop(): void {
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = null
+    this.#unsubscribe?.()
+    this.#unsubscribe = null
+  }
+
+  /** New gate limits on reload; a new window size starts both windows afresh. */
+  configure(gates: Config['gates']): void {
+    if (gates.window !== this.#gates.window) {
+      this.#x = new SlidingWindow(gates.window, this.#clock)
+      this.#y = new SlidingWindow(gates.window, this.#clock)
+    }
+    this.#gates = gates
+  }
+
+  // OutcomeSink, on the hot path: O(1), no allocation. Only answers and failed attempts count.
+  attemptStarted(_node: UpstreamNode): void {}
+
+  attemptFailed(node: UpstreamNode, _kind: FailureKind): void {
+    this.#record(node.pool, true, undefined)
+  }
+
+  answered(node: UpstreamNode, status: number, ms: number): void {
+    this.#record(node.pool, status >= 500, ms)
+  }
+
+  attemptEnded(_node: UpstreamNode): void {}
+
+  finished(_pool: PoolName, _status: number, _ms: number): void {}
+
+  /** y requests recorded since the process started; a step counts from a mark of this. */
+  yRequestsTotal(): number {
+    return this.#yTotal
+  }
+
+  /** The latest gate report. */
+  verdict(): GateReport {
+    return this.#report
+  }
+
+  /** Evaluate the gates now, act on a fail, and return the report. */
+  evaluate(): GateReport {
+    const now = this.#clock.now()
+    const report = evaluateGates(this.#x.figures(), this.#y.figures(), this.#gates)
+    const previous = this.#report.verdict
+    this.#report = report
+    this.#evaluatedAt = now
+    if (report.verdict === 'fail') this.#act(report, previous)
+    return report
+  }
+
+  /** For /v1/state and the metrics scrape: the last evaluation's figures and checks. */
+  describe(): GatesDescription {
+    const r = this.#report
+    return {
+      x: r.x,
+      y: r.y,
+      verdict: r.verdict,
+      checks: r.checks,
+      evaluated_at: Number.isFinite(this.#evaluatedAt) ? new Date(this.#evaluatedAt).toISOString() : null,
+    }
+  }
+
+  #record(pool: PoolName, isError: boolean, ms: number | undefined): void {
+    if (pool === 'x') {
+      this.#x.record(isError, ms)
+      return
+    }
+    const y = this.#y
+    y.record(isError, ms)
+    this.#yTotal++
+    // The fast path: a y error re-evaluates at once (at most every 100 ms) when the
+    // window's point figures already break a limit, a cheap necessary condition for a
+    // fail (a 95% lower bound above a limit needs the point figure above it too). A y
+    // failing everything at 1000 req/s is judged after min_requests of them, ~0.1 s.
+    if (!isError || y.requests < this.#gates.min_requests) return
+    if (this.#clock.now() - this.#evaluatedAt < FAST_EVALUATE_MIN_MS) return
+    const rate = y.errors / y.requests
+    const overX = this.#gates.max_error_rate_over_x
+    const xRate = this.#x.requests > 0 ? this.#x.errors / this.#x.requests : 0
+    if (rate > this.#gates.max_error_rate || (overX !== undefined && rate - xRate > overX)) this.evaluate()
+  }
+
+  #act(report: GateReport, previous: Verdict): void {
+    const s = this.#state.current
+    if (s.y <= 0 || s.locked || this.#acting) return
+    const reason = `gate ${report.gate}: ${report.reason}`
+    const details = { gate: report.gate, figures: { x: report.x, y: report.y }, checks: report.checks }
+    if (this.#gates.action === 'rollback') {
+      this.#acting = true
+      this.#logger.warn({ gate: report.gate, figures: details.figures }, `gate failed, rolling back: ${reason}`)
+      this.#state.rollback(reason, 'gate', details).then(
+        () => {
+          this.#acting = false
+          this.#onRollback?.('gate')
+        },
+        (err: unknown) => {
+          // the state could not be written; the next evaluation tries again
+          this.#acting = false
+          this.#logger.error({ err }, 'gate rollback failed')
+        },
+      )
+      return
+    }
+    // action pause: hold a running rollout where it is, else just say so once per episode
+    if (s.rollout?.status === 'running' && this.#rollout) {
+      this.#acting = true
+      this.#logger.warn({ gate: report.gate }, `gate failed, pausing the rollout: ${reason}`)
+      this.#rollout.pauseForGate(reason).then(
+        () => {
+          this.#acting = false
+        },
+        (err: unknown) => {
+          this.#acting = false
+          this.#logger.error({ err }, 'gate pause failed')
+        },
+      )
+    }
+    if (previous !== 'fail') this.#events.add('gate.failed', { cause: 'gate', action: 'pause', reason, ...details })
+  }
+
+  #stateChanged(next: Readonly<LiveState>, prev: Readonly<LiveState>): void {
+    // y's old errors must not trip a fresh start: forget them when y leaves or rejoins
+    if ((prev.y > 0 && next.y === 0) || (prev.y === 0 && next.y > 0) || (next.locked && !prev.locked)) {
+      this.#y.reset()
+      this.#report = evaluateGates(this.#x.figures(), this.#y.figures(), this.#gates)
+    }
+  }
+}

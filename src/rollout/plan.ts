@@ -1,0 +1,52 @@
+/**
+ * Rollout stepping, pure: given a rollout's progress, when its step began, the y requests
+ * taken since and the gate's verdict, what to do now. A step moves on only when its hold
+ * has passed and the gate passed on at least min_requests y requests of that step.
+ */
+
+import type { Verdict } from '../gates/verdict.js'
+import type { RolloutProgress } from '../state/types.js'
+
+export interface PlanInput {
+  progress: Readonly<RolloutProgress>
+  /** ms epoch the current step's hold began (afresh after a restart) */
+  stepStartedAt: number
+  now: number
+  /** y requests recorded since the step began */
+  stepRequests: number
+  /** the gate's latest verdict */
+  verdict: Verdict
+  /** y requests in the gate's window, for the holding text when the window is short */
+  windowRequests: number
+  minRequests: number
+}
+
+export type HoldWhy = 'paused' | 'hold' | 'traffic' | 'gate'
+
+export type PlanAction =
+  | { kind: 'hold'; why: HoldWhy; hold_left_ms: number; holding: string | null }
+  | { kind: 'advance'; step: number }
+  | { kind: 'finish' }
+
+/** What a rollout should do now: hold (and why), advance to the next step, or finish. */
+export function nextAction(input: PlanInput): PlanAction {
+  const { progress, minRequests } = input
+  const step = progress.steps[progress.step]
+  const holdLeft = Math.max(0, input.stepStartedAt + step.hold - input.now)
+  if (progress.status === 'paused') return { kind: 'hold', why: 'paused', hold_left_ms: holdLeft, holding: null }
+  if (holdLeft > 0) return { kind: 'hold', why: 'hold', hold_left_ms: holdLeft, holding: null }
+  // A step without a hold (the last one, usually) is applied and done; a step with y 0
+  // has no y traffic to judge. Every other step must show the gate a passing sample.
+  if (step.hold > 0 && step.y > 0) {
+    if (input.stepRequests < minRequests) {
+      return { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: `${input.stepRequests} of ${minRequests} requests` }
+    }
+    if (input.verdict === 'none') {
+      // the step had its sample, but the window (shorter than the step) holds too few
+      return { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: `${input.windowRequests} of ${minRequests} requests` }
+    }
+    if (input.verdict === 'fail') return { kind: 'hold', why: 'gate', hold_left_ms: 0, holding: 'gate failing' }
+  }
+  if (progress.step + 1 >= progress.steps.length) return { kind: 'finish' }
+  return { kind: 'advance', step: progress.step + 1 }
+}
