@@ -17,6 +17,14 @@ export const ERRORS = {
   CUTOVER_ERR_NO_NODE: 503,
   CUTOVER_ERR_UPSTREAM: 502,
   CUTOVER_ERR_UPSTREAM_TIMEOUT: 504,
+  CUTOVER_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  CUTOVER_ERR_ROLLOUT_UNAVAILABLE: 503,
+  /** a bug: an error nobody raised on purpose */
+  CUTOVER_ERR_INTERNAL: 500,
+  /** a bad command-line flag or value (exit code 2) */
+  CUTOVER_ERR_USAGE: 400,
+  /** a listener could not bind: the port is taken or not allowed */
+  CUTOVER_ERR_LISTEN: 500,
 } as const
 
 export type ErrorCode = keyof typeof ERRORS

@@ -1,0 +1,35 @@
+/** What the control listener needs from the rest of cutover; the lead wires it in src/app.ts. */
+
+import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
+import type { StateController } from '../state/controller.js'
+import type { EventLog } from '../state/events.js'
+
+/** The rollout runner as the control API sees it (implemented in src/rollout). */
+export interface RolloutControl {
+  /** validates steps itself; throws CutoverError CUTOVER_ERR_BAD_REQUEST / _LOCKED / _ROLLOUT_RUNNING */
+  start(steps?: unknown): Promise<unknown>
+  pause(): Promise<unknown>
+  resume(): Promise<unknown>
+  promote(): Promise<unknown>
+  abort(reason?: string): Promise<unknown>
+}
+
+export interface ControlDeps {
+  /** read on every request: a reload may change it */
+  token: () => string
+  state: StateController
+  events: EventLog
+  /** the body of GET /v1/state */
+  describe: () => unknown
+  metrics: () => Promise<{ contentType: string; body: string }>
+  readiness: () => { ready: boolean; reason?: string }
+  /** absent: the rollout endpoints answer 503 CUTOVER_ERR_ROLLOUT_UNAVAILABLE */
+  rollout?: RolloutControl
+  /** pino */
+  logger: Logger
+  /** called once per failed authentication (a metric) */
+  onAuthFailure?: () => void
+  /** for throttling the auth-failure log; default the system clock */
+  clock?: Clock
+}
