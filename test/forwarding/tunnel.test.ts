@@ -1,0 +1,122 @@
+import t from 'tap'
+import http from 'node:http'
+import net from 'node:net'
+import { requestHead, statusOf } from '../../src/forwarding/tunnel.js'
+import { buildRoutingTable } from '../../src/routing/table.js'
+import { close, closedPort, listen, node, startProxy } from './fixtures.js'
+
+/** An upgrade echo server: answers 101 with what it saw, then echoes bytes. */
+async function echoServer(): Promise<{ port: number; server: http.Server; closed: Promise<void> }> {
+  let closedResolve!: () => void
+  const closed = new Promise<void>((r) => (closedResolve = r))
+  const server = http.createServer((_req, res) => res.end('plain'))
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    if (req.url === '/refuse') {
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno')
+      return
+    }
+    const xff = req.headers['x-forwarded-for']
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\nX-Saw-XFF: ${xff}\r\nX-Saw-Host: ${req.headers.host}\r\nX-Saw-Connection: ${req.headers.connection}\r\n\r\n`)
+    if (head.length) socket.write(head)
+    socket.pipe(socket)
+    socket.on('close', closedResolve)
+    socket.on('error', () => {})
+  })
+  return { port: await listen(server), server, closed }
+}
+
+/** Open a raw connection, send an upgrade head, resolve with the socket and what came back first. */
+function rawUpgrade(port: number, path: string, extra = ''): Promise<{ socket: net.Socket; first: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ws.kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n${extra}`)
+    })
+    let buf = ''
+    const onData = (c: Buffer) => {
+      buf += c.toString('latin1')
+      const end = buf.indexOf('\r\n\r\n')
+      if (end >= 0) {
+        socket.off('data', onData)
+        resolve({ socket, first: buf })
+      }
+    }
+    socket.on('data', onData)
+    socket.on('error', reject)
+  })
+}
+
+function readSome(socket: net.Socket, n: number): Promise<string> {
+  return new Promise((resolve) => {
+    let s = ''
+    const onData = (c: Buffer) => {
+      s += c.toString('latin1')
+      if (s.length >= n) {
+        socket.off('data', onData)
+        resolve(s)
+      }
+    }
+    socket.on('data', onData)
+  })
+}
+
+t.test('helpers', async (t) => {
+  t.equal(statusOf(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n')), 101)
+  t.equal(statusOf(Buffer.from('garbage')), 0)
+  const head = requestHead({ method: 'GET', url: '/ws?a=1' } as http.IncomingMessage, ['Host', 'h', 'Upgrade', 'websocket'])
+  t.equal(head, 'GET /ws?a=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n')
+})
+
+t.test('a WebSocket upgrade is tunnelled both ways', async (t) => {
+  const echo = await echoServer()
+  const n = node('x', echo.port)
+  const p = await startProxy({ x: [n] })
+  t.teardown(async () => {
+    await p.close()
+    await close(echo.server)
+  })
+  const { socket, first } = await rawUpgrade(p.port, '/ws?room=1', 'early')
+  t.match(first, /^HTTP\/1\.1 101 Switching Protocols\r\n/)
+  t.match(first, /X-Saw-XFF: 127\.0\.0\.1\r\n/)
+  t.match(first, /X-Saw-Host: ws\.kong\.test\r\n/)
+  t.match(first, /X-Saw-Connection: Upgrade\r\n/)
+  // bytes sent with the head came back after the 101
+  const early = first.slice(first.indexOf('\r\n\r\n') + 4)
+  const rest = early.length >= 5 ? early : early + (await readSome(socket, 5 - early.length))
+  t.equal(rest, 'early')
+  socket.write('ping-1')
+  t.equal(await readSome(socket, 6), 'ping-1')
+  await p.sink.waitFinished(1)
+  t.same(p.sink.calls.slice(0, 3), [['attemptStarted', n.name], ['answered', n.name, 101], ['finished', 'x', 101]])
+  // the client closing closes the upstream side
+  socket.destroy()
+  await echo.closed
+  for (let i = 0; i < 100 && n.inflight > 0; i++) await new Promise((r) => setTimeout(r, 10))
+  t.equal(n.inflight, 0)
+  t.same(p.sink.calls.at(-1), ['attemptEnded', n.name])
+})
+
+t.test('a refusal passes through; the upstream closing closes the client', async (t) => {
+  const echo = await echoServer()
+  const p = await startProxy({ x: [node('x', echo.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await close(echo.server)
+  })
+  const { socket, first } = await rawUpgrade(p.port, '/refuse')
+  t.match(first, /^HTTP\/1\.1 403 Forbidden\r\n/)
+  await new Promise<void>((resolve) => socket.on('close', () => resolve()))
+  t.pass('client closed')
+})
+
+t.test('502 before any answer, 503 with no node', async (t) => {
+  const p = await startProxy({ x: [node('x', await closedPort())], proxy: { retries: 0 } })
+  t.teardown(() => p.close())
+  let { socket, first } = await rawUpgrade(p.port, '/ws')
+  t.match(first, /^HTTP\/1\.1 502 Bad Gateway\r\n/)
+  t.match(first, /content-type: application\/json/)
+  socket.destroy()
+  p.router.table = buildRoutingTable(0, { x: [], y: [] }, () => true, { y: 0 })
+  ;({ socket, first } = await rawUpgrade(p.port, '/ws'))
+  t.match(first, /^HTTP\/1\.1 503 /)
+  socket.destroy()
+})
