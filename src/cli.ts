@@ -38,7 +38,7 @@ async function run(argv: string[]): Promise<number> {
     config = loadConfigFile(path)
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const problem of err.problems) process.stderr.write(`${path}: ${problem}\n`)
+      for (const problem of err.problems) process.stderr.write(`${problem}\n`)
       return 1
     }
     throw err

@@ -1,0 +1,169 @@
+/**
+ * The configuration schema (SPEC section 2 plus the marked extensions): every key, its
+ * rule and its default, in one place. Cross-key rules sit beside the section they bind.
+ */
+
+import { accessSync, constants } from 'node:fs'
+import { POOLS, type NodeConfig } from './types.js'
+import { listen, node, httpUrl } from './addresses.js'
+import { itemPath, keyPath } from './problems.js'
+import { boolean, byteSize, describe, duration, field, isPlainObject, number, object, oneOf, percent, string, token, type Ctx, type Rule } from './rules.js'
+import { rollout } from './rollout-steps.js'
+import { REPORTED } from './yaml-tree.js'
+
+const positive = { min: 1 }
+
+const workers: Rule<number | 'auto'> = (value, path, ctx) =>
+  value === 'auto' ? 'auto' : number({ integer: true, min: 1 })(value, path, ctx)
+
+/** TLS files must be readable now, not at the first handshake. */
+const readableFile: Rule<string> = (value, path, ctx) => {
+  const file = string()(value, path, ctx)
+  if (file === undefined) return undefined
+  try {
+    accessSync(file, constants.R_OK)
+  } catch (err) {
+    ctx.problems.add(path, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    return undefined
+  }
+  return file
+}
+
+const proxy = object({
+  listen: field(listen, { default: '0.0.0.0:8080' }),
+  tls: field(object({ cert: field(readableFile, { required: true }), key: field(readableFile, { required: true }) })),
+  workers: field(workers, { default: 1 }),
+  connect_timeout: field(duration(positive), { default: '2s' }),
+  header_timeout: field(duration(positive), { default: '10s' }),
+  request_timeout: field(duration(positive), { default: '60s' }),
+  drain_timeout: field(duration(), { default: '30s' }),
+  retries: field(number({ integer: true, min: 0, max: 10 }), { default: 1 }),
+  keepalive_timeout: field(duration(positive), { default: '5s' }),
+  max_connections: field(number({ integer: true, min: 0 }), { default: 0 }),
+  max_header_size: field(byteSize({ min: 1024 }), { default: 16384 }),
+  max_body_size: field(byteSize({ min: 0 }), { default: 0 }),
+})
+
+const control = object({
+  listen: field(listen, { default: '127.0.0.1:9901' }),
+  // it guards rollback and split changes: a guessable token is refused
+  token: field(string({ min: 8 }), { required: true }),
+})
+
+const state = object({ path: field(string(), { default: './var/cutover-state.json' }) })
+
+const STICKY_RULES = ['header', 'cookie', 'ip']
+const ipTrue: Rule<true> = (value, path, ctx) => {
+  if (value === true) return true
+  ctx.problems.add(path, `must be true (sticky by client address), got ${describe(value)}`)
+  return undefined
+}
+const sticky = object(
+  { header: field(token({ lower: true })), cookie: field(token({ lower: false })), ip: field(ipTrue) },
+  (_out, raw, path, ctx) => {
+    const given = STICKY_RULES.filter((k) => raw[k] != null)
+    if (given.length === 0) ctx.problems.add(path, 'needs one of header, cookie or ip')
+    if (given.length > 1) ctx.problems.add(path, `has ${given.join(' and ')}; choose one`)
+  },
+)
+
+const split = object({
+  y: field(percent(), { default: 0 }),
+  sticky: field(sticky),
+  override_header: field(token({ lower: true })),
+})
+
+/** Both pools, each node once across both, at least one node in all. */
+const pools: Rule<Record<string, { nodes: NodeConfig[] }>> = (value, path, ctx: Ctx) => {
+  const nodes = nodeList(new Map())
+  const pool = field(object({ nodes: field(nodes, { required: true }) }), { required: true })
+  const out = object({ x: pool, y: pool })(value, path, ctx)
+  if (out === undefined || !isPlainObject(value)) return undefined
+  const written = POOLS.map((p) => (isPlainObject(value[p]) ? value[p].nodes : undefined))
+  if (written.every((n) => Array.isArray(n) && n.length === 0)) ctx.problems.add(path, 'needs at least one node in x or y')
+  return out as Record<string, { nodes: NodeConfig[] }>
+}
+
+/** A pool's node list; `seen` maps each origin to where it was first listed, across pools. */
+function nodeList(seen: Map<string, string>): Rule<NodeConfig[]> {
+  return (value, path, ctx) => {
+    if (!Array.isArray(value)) {
+      ctx.problems.add(path, 'expected a list of node URLs')
+      return undefined
+    }
+    const nodes: NodeConfig[] = []
+    value.forEach((raw, index) => {
+      if (raw === REPORTED) return
+      const at = itemPath(path, index)
+      const parsed = node(raw, at, ctx)
+      if (parsed === undefined) return
+      const first = seen.get(parsed.origin)
+      if (first !== undefined) ctx.problems.add(at, `${parsed.url} is already listed at ${first}`)
+      else seen.set(parsed.origin, at)
+      nodes.push(parsed)
+    })
+    return nodes
+  }
+}
+
+const active = object(
+  {
+    path: field(string(), { default: '/status/ready' }),
+    port: field(number({ integer: true, min: 1, max: 65535 })),
+    interval: field(duration(positive), { default: '2s' }),
+    timeout: field(duration(positive), { default: '1s' }),
+    healthy_threshold: field(number({ integer: true, min: 1, max: 100 }), { default: 2 }),
+    unhealthy_threshold: field(number({ integer: true, min: 1, max: 100 }), { default: 2 }),
+  },
+  (out, _raw, path, ctx) => {
+    if (typeof out.path === 'string' && !out.path.startsWith('/')) ctx.problems.add(keyPath(path, 'path'), `must start with /, got ${JSON.stringify(out.path)}`)
+    const { timeout, interval } = out as { timeout?: number; interval?: number }
+    if (timeout !== undefined && interval !== undefined && timeout > interval) {
+      ctx.problems.add(keyPath(path, 'timeout'), 'must not exceed interval: a probe must end before the next one starts')
+    }
+  },
+)
+
+const health = object({
+  active: field(active),
+  passive: field(
+    object({
+      max_failures: field(number({ integer: true, min: 1 }), { default: 5 }),
+      eject_for: field(duration(positive), { default: '30s' }),
+    }),
+    { default: {} },
+  ),
+})
+
+const rate = number({ min: 0, max: 1 })
+
+const gates = object({
+  window: field(duration({ min: 1_000, max: 3_600_000 }), { default: '60s' }),
+  min_requests: field(number({ integer: true, min: 1 }), { default: 100 }),
+  max_error_rate: field(rate, { default: 0.01 }),
+  max_error_rate_over_x: field(rate),
+  max_p99_ms: field(number({ above: 0 })),
+  action: field(oneOf(['rollback', 'pause'] as const), { default: 'rollback' }),
+})
+
+const log = object({
+  level: field(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), { default: 'info' }),
+  access: field(boolean(), { default: false }),
+  access_sample: field(rate, { default: 0.01 }),
+})
+
+const events = object({ webhook: field(httpUrl) })
+
+/** The whole file. control and pools are required; every other section has defaults. */
+export const configSchema = object({
+  proxy: field(proxy, { default: {} }),
+  control: field(control, { required: true }),
+  state: field(state, { default: {} }),
+  pools: field(pools, { required: true }),
+  split: field(split, { default: {} }),
+  health: field(health, { default: {} }),
+  gates: field(gates, { default: {} }),
+  rollout: field(rollout),
+  log: field(log, { default: {} }),
+  events: field(events, { default: {} }),
+})
