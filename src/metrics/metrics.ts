@@ -15,14 +15,18 @@ const FAILURE_KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'p
 
 /** What the gauges read at scrape time. */
 export interface MetricsSources {
-  splitY: () => number
-  nodes: () => Readonly<Record<PoolName, readonly UpstreamNode[]>>
-  /** true healthy, false not; a node with no verdict yet counts as not healthy */
-  isHealthy: (node: UpstreamNode) => boolean
+  /** absent in a worker process: the control plane reports the split */
+  splitY?: () => number
+  /** absent in a worker process: the control plane reports node health */
+  health?: {
+    nodes: () => Readonly<Record<PoolName, readonly UpstreamNode[]>>
+    /** true healthy, false not; a node with no verdict yet counts as not healthy */
+    isHealthy: (node: UpstreamNode) => boolean
+  }
   /** each gate's last figure and verdict (1 pass, 0 no verdict, -1 fail) */
   gates?: () => ReadonlyArray<{ gate: string; figure: number | null; verdict: 'pass' | 'fail' | 'none' }>
-  /** extra per-pool in-flight count: client requests not yet finished */
-  inflight: () => Readonly<Record<PoolName, number>>
+  /** requests in flight to each pool's nodes; absent where another process reports them */
+  inflight?: () => Readonly<Record<PoolName, number>>
 }
 
 type CounterChild = ReturnType<Counter<string>['labels']>
@@ -54,36 +58,39 @@ export class Metrics implements OutcomeSink {
     this.#rollbacks = new Counter({ name: 'cutover_rollbacks_total', help: 'Rollbacks to x, by what triggered them', labelNames: ['trigger'], registers })
     this.#ejections = new Counter({ name: 'cutover_node_ejections_total', help: 'Passive ejections of a node after consecutive failures', labelNames: ['pool', 'node'], registers })
     this.#authFailures = new Counter({ name: 'cutover_control_auth_failures_total', help: 'Control API requests refused for a missing or wrong token', registers })
-    new Gauge({
+    const splitY = sources.splitY
+    if (splitY) new Gauge({
       name: 'cutover_split_percent',
       help: 'Share of traffic sent to each pool, percent',
       labelNames: ['pool'],
       registers,
       collect() {
-        const y = sources.splitY()
+        const y = splitY()
         this.set({ pool: 'y' }, y)
         this.set({ pool: 'x' }, Math.round((100 - y) * 100) / 100)
       },
     })
-    new Gauge({
+    const health = sources.health
+    if (health) new Gauge({
       name: 'cutover_node_healthy',
       help: '1 when the node can take traffic (healthy and not ejected), else 0',
       labelNames: ['pool', 'node'],
       registers,
       collect() {
         this.reset()
-        const nodes = sources.nodes()
-        for (const pool of POOLS) for (const node of nodes[pool]) this.set({ pool, node: node.name }, sources.isHealthy(node) ? 1 : 0)
+        const nodes = health.nodes()
+        for (const pool of POOLS) for (const node of nodes[pool]) this.set({ pool, node: node.name }, health.isHealthy(node) ? 1 : 0)
       },
     })
-    new Gauge({
+    const inflight = sources.inflight
+    if (inflight) new Gauge({
       name: 'cutover_requests_in_flight',
       help: 'Requests in flight to the nodes of each pool',
       labelNames: ['pool'],
       registers,
       collect() {
-        const inflight = sources.inflight()
-        for (const pool of POOLS) this.set({ pool }, inflight[pool])
+        const counts = inflight()
+        for (const pool of POOLS) this.set({ pool }, counts[pool])
       },
     })
     if (sources.gates) {

@@ -18,8 +18,7 @@ t.test('every SPEC metric is present with its labels after traffic', async (t) =
   const metrics = new Metrics(
     {
       splitY: () => y,
-      nodes: () => nodes,
-      isHealthy: (n) => n === x1,
+      health: { nodes: () => nodes, isHealthy: (n) => n === x1 },
       gates: () => [{ gate: 'max_error_rate', figure: 0.02, verdict: 'fail' }, { gate: 'max_p99_ms', figure: null, verdict: 'none' }],
       inflight: () => ({ x: 2, y: 0 }),
     },
@@ -67,7 +66,7 @@ t.test('removed nodes drop out of the health gauge', async (t) => {
   const b = node('x', 8012)
   t.teardown(() => Promise.all([a.dispatcher.close(), b.dispatcher.close()]))
   let nodes: Record<PoolName, UpstreamNode[]> = { x: [a, b], y: [] }
-  const metrics = new Metrics({ splitY: () => 0, nodes: () => nodes, isHealthy: () => true, inflight: () => ({ x: 0, y: 0 }) })
+  const metrics = new Metrics({ splitY: () => 0, health: { nodes: () => nodes, isHealthy: () => true }, inflight: () => ({ x: 0, y: 0 }) })
   metrics.setNodes(nodes)
   t.match((await metrics.render()).body, 'node="127.0.0.1:8012"')
   t.match((await metrics.render()).body, 'process_cpu_user_seconds_total', 'process metrics on by default')

@@ -1,0 +1,185 @@
+/**
+ * The control plane: everything that decides rather than forwards. The live state and its
+ * file, the audit log, node health, the gates, the rollout runner, the metrics registry
+ * and the control listener. One per cutover, whatever the number of workers.
+ */
+
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Clock } from './clock.js'
+import type { Config, HostPort, PoolName } from './config/types.js'
+import { POOLS } from './config/types.js'
+import { buildControlServer } from './control/server.js'
+import { fanOut, type OutcomeSink } from './forwarding/outcome.js'
+import { Gatekeeper } from './gates/gatekeeper.js'
+import { HealthMonitor } from './health/monitor.js'
+import { Metrics, type MetricsSources } from './metrics/metrics.js'
+import { RolloutRunner } from './rollout/runner.js'
+import { StateController } from './state/controller.js'
+import { EventLog } from './state/events.js'
+import { FileStateStore } from './state/store.js'
+import type { LiveState } from './state/types.js'
+import type { UpstreamNode } from './upstream/node.js'
+import type { Upstreams } from './upstream/upstreams.js'
+
+export interface ControlPlaneOptions {
+  clock: Clock
+  logger: Logger
+  /** the node set health probes and describes (the data plane's own in one process) */
+  upstreams: Upstreams
+  /** the split or a node's usability changed: the routing tables must be rebuilt */
+  onRoutingChange: () => void
+  /**
+   * where /metrics gets the data plane's figures from when they live in other processes
+   * (workers); absent, this process's registry holds them
+   */
+  externalMetrics?: (own: Metrics) => Promise<{ contentType: string; body: string }>
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100
+}
+
+function initialState(config: Config, store: FileStateStore, logger: Logger): { state: LiveState; event: [string, Record<string, unknown>] } {
+  const loaded = store.load()
+  if (loaded.kind === 'ok') return { state: loaded.state, event: ['startup', { cause: 'startup', source: 'state file', y: loaded.state.y, locked: loaded.state.locked }] }
+  if (loaded.kind === 'missing') return { state: { y: config.split.y, locked: false, lock_reason: null, rollout: null }, event: ['startup', { cause: 'startup', source: 'config split.y', y: config.split.y, locked: false }] }
+  const reason = `state file could not be read (${loaded.reason}); moved aside to ${loaded.movedTo}; started with y at 0, locked`
+  logger.error({ path: config.state.path, movedTo: loaded.movedTo, reason: loaded.reason }, 'state file unreadable: started at y 0, locked')
+  return { state: { y: 0, locked: true, lock_reason: reason, rollout: null }, event: ['state.unreadable', { cause: 'startup', reason: loaded.reason, moved_to: loaded.movedTo, y: 0, locked: true }] }
+}
+
+function address(app: FastifyInstance): HostPort {
+  const a = app.server.address()
+  if (a && typeof a === 'object') return { host: a.address, port: a.port }
+  throw new Error('listener has no address')
+}
+
+export class ControlPlane {
+  readonly state: StateController
+  readonly events: EventLog
+  readonly health: HealthMonitor
+  readonly gatekeeper: Gatekeeper
+  readonly runner: RolloutRunner
+  readonly metrics: Metrics
+  /** what the data plane reports: health (passive), gates */
+  readonly sink: OutcomeSink
+  readonly #app: FastifyInstance
+  readonly #upstreams: Upstreams
+  readonly #logger: Logger
+  #config: Config
+
+  /** Load the state (file first, else split.y; a bad file is moved aside) and build everything. */
+  static async create(config: Config, options: ControlPlaneOptions): Promise<ControlPlane> {
+    const events = new EventLog(options.clock)
+    const store = new FileStateStore(config.state.path, { clock: options.clock })
+    const { state, event } = initialState(config, store, options.logger)
+    await store.save(state)
+    const controller = new StateController(state, store, events)
+    events.add(event[0], event[1])
+    return new ControlPlane(config, options, controller, events)
+  }
+
+  private constructor(config: Config, options: ControlPlaneOptions, state: StateController, events: EventLog) {
+    const { clock, logger, upstreams } = options
+    this.#config = config
+    this.#upstreams = upstreams
+    this.#logger = logger
+    this.state = state
+    this.events = events
+    this.health = new HealthMonitor({ health: config.health, clock, events, logger, onChange: options.onRoutingChange, onEjection: (node) => this.metrics.ejected(node) })
+    this.health.setNodes(upstreams.nodes)
+    this.gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger })
+    this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper: this.gatekeeper, logger })
+    this.gatekeeper.attachRollout(this.runner)
+
+    const sources: MetricsSources = {
+      splitY: () => state.current.y,
+      health: { nodes: () => upstreams.nodes, isHealthy: (node) => this.health.isUsable(node) && node.healthy !== false },
+      gates: () => this.gatekeeper.describe().checks.map((c) => ({ gate: c.gate, figure: c.figure, verdict: c.verdict })),
+    }
+    // with workers, each worker reports its own in-flight figures; summed they are the total
+    if (!options.externalMetrics) sources.inflight = () => this.#inflight()
+    this.metrics = new Metrics(sources)
+    this.metrics.setNodes(upstreams.nodes)
+    // one place counts rollbacks, whoever caused them (API, rollout abort, gate)
+    events.subscribe((e) => {
+      if (e.type === 'rollback') this.metrics.rollback(e.cause === 'gate' ? 'gate' : 'api')
+    })
+    state.onChange((next, prev) => {
+      options.onRoutingChange()
+      if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: round2(100 - next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
+    })
+    this.sink = fanOut([this.health, this.gatekeeper])
+
+    const external = options.externalMetrics
+    this.#app = buildControlServer({
+      token: () => this.#config.control.token,
+      state,
+      events,
+      describe: () => this.describe(),
+      metrics: external ? () => external(this.metrics) : () => this.metrics.render(),
+      readiness: () => this.health.readiness(state.current.y),
+      rollout: this.runner,
+      logger,
+      onAuthFailure: () => this.metrics.authFailure(),
+    })
+  }
+
+  /** Whether a node may take new requests now (routing tables are built from this). */
+  isUsable(node: UpstreamNode): boolean {
+    return this.health.isUsable(node)
+  }
+
+  /** The body of GET /v1/state. */
+  describe(): unknown {
+    const s = this.state.current
+    const pools: Record<string, unknown> = {}
+    for (const pool of POOLS) pools[pool] = { nodes: this.#upstreams.nodes[pool].map((node) => this.health.describe(node)) }
+    return {
+      split: { x: round2(100 - s.y), y: s.y },
+      locked: s.locked,
+      lock_reason: s.lock_reason,
+      rollout: this.runner.describe(),
+      pools,
+      gates: this.gatekeeper.describe(),
+    }
+  }
+
+  /** Bind the control listener, then start probes, gates and any rollout left running. */
+  async listen(): Promise<HostPort> {
+    await this.#app.listen({ host: this.#config.control.listen.host, port: this.#config.control.listen.port })
+    this.health.start()
+    this.gatekeeper.start()
+    this.runner.resumeAfterRestart()
+    return address(this.#app)
+  }
+
+  /** Apply a reloaded config; the node set has already been reconciled. */
+  reload(config: Config): void {
+    this.#config = config
+    this.health.configure(config.health)
+    this.health.setNodes(this.#upstreams.nodes)
+    this.metrics.setNodes(this.#upstreams.nodes)
+    this.gatekeeper.configure(config.gates)
+    this.runner.configure(config.rollout, config.gates)
+  }
+
+  /** Stop timers and probes; close the control listener last, so rollback works while draining. */
+  stopDeciding(): void {
+    this.health.stop()
+    this.gatekeeper.stop()
+    this.runner.stop()
+  }
+
+  async close(): Promise<void> {
+    this.stopDeciding()
+    await this.#app.close()
+  }
+
+  #inflight(): Record<PoolName, number> {
+    const counts = { x: 0, y: 0 }
+    for (const pool of POOLS) for (const node of this.#upstreams.nodes[pool]) counts[pool] += node.inflight
+    return counts
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The data plane: the proxy listener, the forwarder and the routing table it reads. It
+ * decides nothing on its own: the split and node usability come from the control plane,
+ * in this process or (with workers) over IPC, and every outcome goes to the sink.
+ */
+
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Clock, Random } from './clock.js'
+import type { Config, HostPort } from './config/types.js'
+import { Forwarder } from './forwarding/forwarder.js'
+import type { OutcomeSink } from './forwarding/outcome.js'
+import { createProxyServer } from './forwarding/proxy-server.js'
+import { buildRoutingTable, type Router } from './routing/table.js'
+import type { UpstreamNode } from './upstream/node.js'
+import type { Reconciled, Upstreams } from './upstream/upstreams.js'
+
+export interface DataPlaneOptions {
+  upstreams: Upstreams
+  sink: OutcomeSink
+  /** whether a node may take new requests; read only when the table is rebuilt */
+  isUsable: (node: UpstreamNode) => boolean
+  /** the share of y at start */
+  y: number
+  random: Random
+  clock: Clock
+  logger: Logger
+}
+
+export class DataPlane {
+  readonly upstreams: Upstreams
+  readonly router: Router
+  readonly #forwarder: Forwarder
+  readonly #app: FastifyInstance
+  readonly #isUsable: (node: UpstreamNode) => boolean
+  readonly #logger: Logger
+  #config: Config
+  #y: number
+
+  constructor(config: Config, options: DataPlaneOptions) {
+    this.#config = config
+    this.#y = options.y
+    this.#isUsable = options.isUsable
+    this.#logger = options.logger
+    this.upstreams = options.upstreams
+    this.router = { table: this.#table() }
+    this.#forwarder = new Forwarder({ proxy: config.proxy, router: this.router, sink: options.sink, random: options.random, clock: options.clock, logger: options.logger, https: Boolean(config.proxy.tls) })
+    this.#app = createProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger })
+  }
+
+  /** Rebuild the routing table, with a new share of y when given. Never per request. */
+  route(y: number = this.#y): void {
+    this.#y = y
+    this.router.table = this.#table()
+  }
+
+  async listen(): Promise<HostPort> {
+    await this.#app.listen({ host: this.#config.proxy.listen.host, port: this.#config.proxy.listen.port })
+    const a = this.#app.server.address()
+    if (a && typeof a === 'object') return { host: a.address, port: a.port }
+    throw new Error('proxy listener has no address')
+  }
+
+  /** Apply a reloaded config: nodes, timeouts, sticky rule. Listener changes need a restart. */
+  reload(config: Config): Reconciled {
+    this.#config = config
+    const changes = this.upstreams.reconcile(config)
+    this.#forwarder.configure(config.proxy)
+    this.route()
+    return changes
+  }
+
+  /**
+   * Stop accepting, close idle keep-alive connections, let in-flight requests finish for
+   * up to drain_timeout, then cut what is left. Resolves with how it ended.
+   */
+  async drain(): Promise<'drained' | 'timeout'> {
+    const drained = this.#app.close()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#config.proxy.drain_timeout)
+    })
+    const result = await Promise.race([drained.then(() => 'drained' as const), timedOut])
+    clearTimeout(timer)
+    if (result === 'timeout') {
+      this.#logger.warn({ drain_timeout_ms: this.#config.proxy.drain_timeout }, 'drain timeout: closing the connections still open')
+      this.#app.server.closeAllConnections()
+      await drained
+    }
+    await this.upstreams.close(result === 'timeout')
+    return result
+  }
+
+  #table() {
+    return buildRoutingTable(this.#y, this.upstreams.nodes, this.#isUsable, this.#config.split)
+  }
+}
