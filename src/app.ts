@@ -7,7 +7,7 @@
 import pino, { type Logger } from 'pino'
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js'
 import type { Config, HostPort } from './config/types.js'
-import { ControlPlane } from './control-plane.js'
+import { ControlPlane, startedLine } from './control-plane.js'
 import { DataPlane } from './data-plane.js'
 import { fanOut } from './forwarding/outcome.js'
 import type { EventLog } from './state/events.js'
@@ -33,21 +33,9 @@ export interface Cutover {
   close(): Promise<void>
 }
 
-/** The config keys a reload cannot change in a running process. */
-export function keysNeedingRestart(prev: Config, next: Config): string[] {
-  const keys: string[] = []
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
-  if (!same(prev.proxy.listen, next.proxy.listen)) keys.push('proxy.listen')
-  if (!same(prev.proxy.tls, next.proxy.tls)) keys.push('proxy.tls')
-  if (prev.proxy.workers !== next.proxy.workers) keys.push('proxy.workers')
-  if (!same(prev.control.listen, next.control.listen)) keys.push('control.listen')
-  if (prev.state.path !== next.state.path) keys.push('state.path')
-  return keys
-}
-
 /** Start cutover with a validated config: binds both listeners, starts probes and gates. */
 export async function startCutover(initialConfig: Config, options: StartOptions = {}): Promise<Cutover> {
-  let config = initialConfig
+  const config = initialConfig
   const clock = options.clock ?? systemClock
   const random = options.random ?? systemRandom
   const logger = options.logger ?? pino({ level: config.log.level })
@@ -75,16 +63,7 @@ export async function startCutover(initialConfig: Config, options: StartOptions 
     await Promise.allSettled([dataPlane.drain(), control.close()])
     throw err
   }
-  logger.info(
-    {
-      proxy: proxyAddress,
-      control: controlAddress,
-      pools: { x: upstreams.nodes.x.map((n) => n.config.url), y: upstreams.nodes.y.map((n) => n.config.url) },
-      split: { x: Math.round((100 - control.state.current.y) * 100) / 100, y: control.state.current.y },
-      locked: control.state.current.locked,
-    },
-    'cutover started',
-  )
+  logger.info(startedLine(proxyAddress, controlAddress, upstreams, control.state.current), 'cutover started')
 
   let closing: Promise<void> | undefined
   return {
@@ -94,13 +73,7 @@ export async function startCutover(initialConfig: Config, options: StartOptions 
     events: control.events,
 
     async reload(next: Config): Promise<void> {
-      const needsRestart = keysNeedingRestart(config, next)
-      config = next
-      const { added, removed } = dataPlane.reload(next)
-      control.reload(next)
-      const details = { cause: 'reload', added: added.map((n) => `${n.pool}:${n.config.url}`), removed: removed.map((n) => `${n.pool}:${n.config.url}`), needs_restart: needsRestart }
-      control.events.add('config.reloaded', details)
-      logger.info(details, needsRestart.length ? 'config reloaded; some keys need a restart to take effect' : 'config reloaded')
+      control.reload(next, dataPlane.reload(next))
     },
 
     close(): Promise<void> {

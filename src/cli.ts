@@ -3,10 +3,14 @@
  * to a running cutover's control API.
  */
 
+import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { startCutover } from './app.js'
+import type { Config } from './config/types.js'
+import type { EventLog } from './state/events.js'
 import { runCheck } from './config/check.js'
 import { ConfigError } from './config/config-error.js'
 import { loadConfigFile } from './config/load.js'
@@ -30,8 +34,32 @@ function configPath(argv: string[]): string {
   return values.config ?? DEFAULT_CONFIG
 }
 
+/** What the signal handlers need of a running cutover, in either mode. */
+interface Running {
+  events: EventLog
+  reload(config: Config): unknown
+  close(): Promise<void>
+}
+
+/** The number of proxy processes `proxy.workers` asks for. */
+export function workerCount(workers: Config['proxy']['workers']): number {
+  return workers === 'auto' ? availableParallelism() : workers
+}
+
+async function start(config: Config, logger: pino.Logger): Promise<Running> {
+  const count = workerCount(config.proxy.workers)
+  if (count <= 1) return startCutover(config, { logger })
+  const { startPrimary } = await import('./cluster/primary.js')
+  const primary = await startPrimary(config, count, logger)
+  return { events: primary.control.events, reload: (next) => primary.reload(next), close: () => primary.close() }
+}
+
 /** Run the proxy in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config. */
 async function run(argv: string[]): Promise<number> {
+  if (cluster.isWorker) {
+    const { runWorker } = await import('./cluster/worker.js')
+    return runWorker()
+  }
   const path = configPath(argv)
   let config
   try {
@@ -44,10 +72,9 @@ async function run(argv: string[]): Promise<number> {
     throw err
   }
   const logger = pino({ level: config.log.level })
-  if (config.proxy.workers !== 1) logger.warn({ workers: config.proxy.workers }, 'proxy.workers above 1 is not supported yet: serving with one process')
-  let cutover
+  let cutover: Running
   try {
-    cutover = await startCutover(config, { logger })
+    cutover = await start(config, logger)
   } catch (err) {
     logger.fatal({ err }, `cannot start: ${(err as Error).message}`)
     return 1
@@ -83,10 +110,12 @@ async function run(argv: string[]): Promise<number> {
         running.events.add('config.reload_refused', { cause: 'reload', path, problems })
         return
       }
-      running.reload(next).catch((err: unknown) => {
-        logger.error({ err }, 'config reload failed')
-        running.events.add('config.reload_refused', { cause: 'reload', path, problems: [(err as Error).message] })
-      })
+      Promise.resolve()
+        .then(() => running.reload(next))
+        .catch((err: unknown) => {
+          logger.error({ err }, 'config reload failed')
+          running.events.add('config.reload_refused', { cause: 'reload', path, problems: [(err as Error).message] })
+        })
     })
   })
 }

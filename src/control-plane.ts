@@ -20,7 +20,7 @@ import { EventLog } from './state/events.js'
 import { FileStateStore } from './state/store.js'
 import type { LiveState } from './state/types.js'
 import type { UpstreamNode } from './upstream/node.js'
-import type { Upstreams } from './upstream/upstreams.js'
+import type { Reconciled, Upstreams } from './upstream/upstreams.js'
 
 export interface ControlPlaneOptions {
   clock: Clock
@@ -34,6 +34,30 @@ export interface ControlPlaneOptions {
    * (workers); absent, this process's registry holds them
    */
   externalMetrics?: (own: Metrics) => Promise<{ contentType: string; body: string }>
+}
+
+/** The config keys a reload cannot change in a running process. */
+export function keysNeedingRestart(prev: Config, next: Config): string[] {
+  const keys: string[] = []
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+  if (!same(prev.proxy.listen, next.proxy.listen)) keys.push('proxy.listen')
+  if (!same(prev.proxy.tls, next.proxy.tls)) keys.push('proxy.tls')
+  if (prev.proxy.workers !== next.proxy.workers) keys.push('proxy.workers')
+  if (!same(prev.control.listen, next.control.listen)) keys.push('control.listen')
+  if (prev.state.path !== next.state.path) keys.push('state.path')
+  return keys
+}
+
+/** The start-up log line both modes write: listeners, pools, split. */
+export function startedLine(proxy: HostPort, control: HostPort, upstreams: Upstreams, state: Readonly<LiveState>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    proxy,
+    control,
+    pools: { x: upstreams.nodes.x.map((n) => n.config.url), y: upstreams.nodes.y.map((n) => n.config.url) },
+    split: { x: round2(100 - state.y), y: state.y },
+    locked: state.locked,
+    ...extra,
+  }
 }
 
 function round2(n: number): number {
@@ -155,14 +179,23 @@ export class ControlPlane {
     return address(this.#app)
   }
 
-  /** Apply a reloaded config; the node set has already been reconciled. */
-  reload(config: Config): void {
+  /** Apply a reloaded config; the node set has already been reconciled. Raises the event. */
+  reload(config: Config, changes: Reconciled): void {
+    const needsRestart = keysNeedingRestart(this.#config, config)
     this.#config = config
     this.health.configure(config.health)
     this.health.setNodes(this.#upstreams.nodes)
     this.metrics.setNodes(this.#upstreams.nodes)
     this.gatekeeper.configure(config.gates)
     this.runner.configure(config.rollout, config.gates)
+    const details = {
+      cause: 'reload',
+      added: changes.added.map((n) => `${n.pool}:${n.config.url}`),
+      removed: changes.removed.map((n) => `${n.pool}:${n.config.url}`),
+      needs_restart: needsRestart,
+    }
+    this.events.add('config.reloaded', details)
+    this.#logger.info(details, needsRestart.length ? 'config reloaded; some keys need a restart to take effect' : 'config reloaded')
   }
 
   /** Stop timers and probes; close the control listener last, so rollback works while draining. */

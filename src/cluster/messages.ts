@@ -1,0 +1,34 @@
+/**
+ * What the primary (control plane) and the workers (data plane) say to each other over
+ * node:cluster's IPC channel. Nodes are named by pool and index in the config's node list;
+ * `gen` is the config generation both sides agree on, so a batch about an old node list
+ * is dropped rather than credited to the wrong node.
+ */
+
+import type { Config, PoolName } from '../config/types.js'
+
+export type Usable = Record<PoolName, boolean[]>
+
+export type ToWorker =
+  | { t: 'init'; gen: number; config: Config; y: number; usable: Usable }
+  | { t: 'config'; gen: number; config: Config; y: number; usable: Usable }
+  | { t: 'route'; gen: number; y: number; usable: Usable }
+  | { t: 'metrics'; id: number }
+  | { t: 'drain' }
+
+export type ToPrimary =
+  /** the worker listens for messages now (anything sent before is lost) */
+  | { t: 'ready' }
+  | { t: 'listening'; port: number; host: string }
+  | { t: 'outcomes'; gen: number; records: number[]; inflight: Record<PoolName, number[]> }
+  | { t: 'metrics'; id: number; json: unknown[] }
+  | { t: 'error'; message: string }
+
+/** Record types in an outcome batch; each record is five numbers. */
+export const REC_ANSWERED = 0
+export const REC_FAILED = 1
+export const REC_FINISHED = 2
+export const RECORD_SIZE = 5
+
+export const POOL_INDEX: Record<PoolName, number> = { x: 0, y: 1 }
+export const POOL_OF: readonly PoolName[] = ['x', 'y']

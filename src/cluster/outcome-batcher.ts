@@ -1,0 +1,67 @@
+/**
+ * The worker's side of the outcome sink: records each outcome as five numbers in a growing
+ * array and ships the batch to the primary every flush interval, where it is replayed into
+ * the one health monitor and the one gatekeeper. So the gates judge the traffic of all
+ * workers together, at the cost of at most one interval of delay.
+ */
+
+import type { PoolName } from '../config/types.js'
+import { POOLS } from '../config/types.js'
+import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import type { UpstreamNode } from '../upstream/node.js'
+import { POOL_INDEX, REC_ANSWERED, REC_FAILED, REC_FINISHED, type ToPrimary } from './messages.js'
+
+export const FAILURE_KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'protocol']
+const KIND_INDEX: Record<FailureKind, number> = { connect: 0, reset: 1, timeout: 2, protocol: 3 }
+
+export class OutcomeBatcher implements OutcomeSink {
+  #records: number[] = []
+  #index = new Map<UpstreamNode, number>()
+  #nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>> = { x: [], y: [] }
+  #gen = 0
+  #reportedInflight = false
+  readonly #send: (message: ToPrimary) => void
+
+  constructor(send: (message: ToPrimary) => void) {
+    this.#send = send
+  }
+
+  /** A new node list (start or reload) with its generation; flushes what was recorded before. */
+  setNodes(gen: number, nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>): void {
+    this.flush()
+    this.#gen = gen
+    this.#nodes = nodes
+    this.#index = new Map()
+    for (const pool of POOLS) nodes[pool].forEach((node, i) => this.#index.set(node, i))
+  }
+
+  attemptStarted(): void {}
+
+  attemptEnded(): void {}
+
+  attemptFailed(node: UpstreamNode, kind: FailureKind): void {
+    const i = this.#index.get(node)
+    if (i !== undefined) this.#records.push(REC_FAILED, POOL_INDEX[node.pool], i, KIND_INDEX[kind], 0)
+  }
+
+  answered(node: UpstreamNode, status: number, ms: number): void {
+    const i = this.#index.get(node)
+    if (i !== undefined) this.#records.push(REC_ANSWERED, POOL_INDEX[node.pool], i, status, ms)
+  }
+
+  finished(pool: PoolName, status: number, ms: number): void {
+    this.#records.push(REC_FINISHED, POOL_INDEX[pool], -1, status, ms)
+  }
+
+  /** Send what was recorded, with the nodes' in-flight counts; nothing when idle. */
+  flush(): void {
+    const inflight = { x: this.#nodes.x.map((n) => n.inflight), y: this.#nodes.y.map((n) => n.inflight) }
+    const busy = inflight.x.some((n) => n > 0) || inflight.y.some((n) => n > 0)
+    // one message with zeros after a busy one, so the primary's in-flight figures go back to 0
+    if (this.#records.length === 0 && !busy && !this.#reportedInflight) return
+    this.#reportedInflight = busy
+    const records = this.#records
+    this.#records = []
+    this.#send({ t: 'outcomes', gen: this.#gen, records, inflight })
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * A worker process: one data plane serving the shared proxy port. It reads no config file
+ * and decides nothing: config, split and node usability come from the primary; outcomes and
+ * metrics go back to it. When the primary goes away, the worker drains and exits.
+ */
+
+import pino, { type Logger } from 'pino'
+import { systemClock, systemRandom } from '../clock.js'
+import type { Config } from '../config/types.js'
+import { DataPlane } from '../data-plane.js'
+import { fanOut } from '../forwarding/outcome.js'
+import { Metrics } from '../metrics/metrics.js'
+import type { UpstreamNode } from '../upstream/node.js'
+import { Upstreams } from '../upstream/upstreams.js'
+import { OutcomeBatcher } from './outcome-batcher.js'
+import type { ToPrimary, ToWorker, Usable } from './messages.js'
+
+/** How often outcomes go to the primary: the gates see a worker's traffic this much later. */
+export const FLUSH_EVERY_MS = 50
+
+function send(message: ToPrimary): void {
+  if (process.connected) process.send?.(message)
+}
+
+/** Run as a cluster worker until told to drain (or orphaned); resolves with the exit status. */
+export function runWorker(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let plane: DataPlane | undefined
+    let logger: Logger = pino()
+    let usable = new Map<UpstreamNode, boolean>()
+    let draining = false
+    const batcher = new OutcomeBatcher(send)
+    const flusher = setInterval(() => batcher.flush(), FLUSH_EVERY_MS)
+    flusher.unref()
+    let metrics: Metrics | undefined
+
+    const setUsable = (flags: Usable) => {
+      const next = new Map<UpstreamNode, boolean>()
+      if (plane) for (const pool of ['x', 'y'] as const) plane.upstreams.nodes[pool].forEach((node, i) => next.set(node, flags[pool][i] === true))
+      usable = next
+    }
+
+    const drain = async () => {
+      if (draining) return
+      draining = true
+      try {
+        if (plane) await plane.drain()
+      } finally {
+        batcher.flush()
+        clearInterval(flusher)
+        resolve(0)
+      }
+    }
+
+    const start = async (config: Config, gen: number, y: number, flags: Usable) => {
+      logger = pino({ level: config.log.level }).child({ worker: process.pid })
+      const upstreams = new Upstreams(config)
+      metrics = new Metrics({ inflight: () => inflightByPool(upstreams) })
+      metrics.setNodes(upstreams.nodes)
+      plane = new DataPlane(config, { upstreams, sink: fanOut([metrics, batcher]), isUsable: (node) => usable.get(node) === true, y, random: systemRandom, clock: systemClock, logger })
+      batcher.setNodes(gen, upstreams.nodes)
+      setUsable(flags)
+      plane.route(y)
+      const address = await plane.listen()
+      send({ t: 'listening', host: address.host, port: address.port })
+    }
+
+    process.on('message', (message: ToWorker) => {
+      switch (message.t) {
+        case 'init':
+          start(message.config, message.gen, message.y, message.usable).catch((err: Error) => {
+            send({ t: 'error', message: err.message })
+            resolve(1)
+          })
+          break
+        case 'config':
+          if (!plane || !metrics) break
+          plane.reload(message.config)
+          metrics.setNodes(plane.upstreams.nodes)
+          batcher.setNodes(message.gen, plane.upstreams.nodes)
+          setUsable(message.usable)
+          plane.route(message.y)
+          break
+        case 'route':
+          setUsable(message.usable)
+          plane?.route(message.y)
+          break
+        case 'metrics':
+          if (metrics) void metrics.registry.getMetricsAsJSON().then((json) => send({ t: 'metrics', id: message.id, json }))
+          else send({ t: 'metrics', id: message.id, json: [] })
+          break
+        case 'drain':
+          void drain()
+          break
+      }
+    })
+    // the primary coordinates shutdown; a terminal's Ctrl-C reaches every process of the group
+    process.on('SIGINT', () => undefined)
+    process.on('SIGTERM', () => void drain())
+    process.on('disconnect', () => void drain())
+    send({ t: 'ready' })
+  })
+}
+
+function inflightByPool(upstreams: Upstreams): { x: number; y: number } {
+  const counts = { x: 0, y: 0 }
+  for (const pool of ['x', 'y'] as const) for (const node of upstreams.nodes[pool]) counts[pool] += node.inflight
+  return counts
+}
