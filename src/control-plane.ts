@@ -9,10 +9,12 @@ import type { Logger } from 'pino'
 import type { Clock } from './clock.js'
 import type { Config, HostPort, PoolName } from './config/types.js'
 import { POOLS } from './config/types.js'
+import { TrafficHistory } from './console/history.js'
 import { buildControlServer } from './control/server.js'
 import { fanOut, type OutcomeSink } from './forwarding/outcome.js'
 import { Gatekeeper } from './gates/gatekeeper.js'
 import { HealthMonitor } from './health/monitor.js'
+import { WebhookNotifier } from './notify/webhook.js'
 import { Metrics, type MetricsSources } from './metrics/metrics.js'
 import { RolloutRunner } from './rollout/runner.js'
 import { StateController } from './state/controller.js'
@@ -86,6 +88,11 @@ export class ControlPlane {
   readonly gatekeeper: Gatekeeper
   readonly runner: RolloutRunner
   readonly metrics: Metrics
+  /** the console's 15 minutes of per-pool figures */
+  readonly history: TrafficHistory
+  #webhook: WebhookNotifier | undefined
+  #webhookUrl: string | undefined
+  readonly #clock: Clock
   /** what the data plane reports: health (passive), gates */
   readonly sink: OutcomeSink
   readonly #app: FastifyInstance
@@ -109,6 +116,7 @@ export class ControlPlane {
     this.#config = config
     this.#upstreams = upstreams
     this.#logger = logger
+    this.#clock = clock
     this.state = state
     this.events = events
     this.health = new HealthMonitor({ health: config.health, clock, events, logger, onChange: options.onRoutingChange, onEjection: (node) => this.metrics.ejected(node) })
@@ -134,7 +142,9 @@ export class ControlPlane {
       options.onRoutingChange()
       if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: round2(100 - next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
     })
-    this.sink = fanOut([this.health, this.gatekeeper])
+    this.history = new TrafficHistory(clock)
+    this.sink = fanOut([this.health, this.gatekeeper, this.history])
+    this.#setWebhook(config.events.webhook)
 
     const external = options.externalMetrics
     this.#app = buildControlServer({
@@ -145,6 +155,7 @@ export class ControlPlane {
       metrics: external ? () => external(this.metrics) : () => this.metrics.render(),
       readiness: () => this.health.readiness(state.current.y),
       rollout: this.runner,
+      history: () => this.history.snapshot(),
       logger,
       onAuthFailure: () => this.metrics.authFailure(),
     })
@@ -188,6 +199,7 @@ export class ControlPlane {
     this.metrics.setNodes(this.#upstreams.nodes)
     this.gatekeeper.configure(config.gates)
     this.runner.configure(config.rollout, config.gates)
+    if (config.events.webhook !== this.#webhookUrl) this.#setWebhook(config.events.webhook)
     const details = {
       cause: 'reload',
       added: changes.added.map((n) => `${n.pool}:${n.config.url}`),
@@ -208,6 +220,22 @@ export class ControlPlane {
   async close(): Promise<void> {
     this.stopDeciding()
     await this.#app.close()
+    this.#webhook?.stop()
+  }
+
+  #setWebhook(url: string | undefined): void {
+    this.#webhook?.stop()
+    this.#webhookUrl = url
+    this.#webhook = url
+      ? new WebhookNotifier({
+          url,
+          events: this.events,
+          clock: this.#clock,
+          logger: this.#logger,
+          onFailure: () => this.metrics.webhookFailure('failed'),
+          onDropped: () => this.metrics.webhookFailure('dropped'),
+        })
+      : undefined
   }
 
   #inflight(): Record<PoolName, number> {

@@ -26,6 +26,8 @@ export interface ControlDeps {
   readiness: () => { ready: boolean; reason?: string }
   /** absent: the rollout endpoints answer 503 CUTOVER_ERR_ROLLOUT_UNAVAILABLE */
   rollout?: RolloutControl
+  /** the body of GET /v1/history (the console's charts); absent: null */
+  history?: () => unknown
   /** pino */
   logger: Logger
   /** called once per failed authentication (a metric) */

@@ -8,6 +8,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { systemClock } from '../clock.js'
 import { CutoverError, isCutoverError, type ErrorCode } from '../errors.js'
+import { registerConsole } from '../console/console-routes.js'
 import { BearerAuth, type AuthVerdict } from './auth.js'
 import { parseEmptyBody, parseEventsQuery, parseReasonBody, parseRolloutBody, parseSplitBody } from './bodies.js'
 import type { ControlDeps, RolloutControl } from './deps.js'
@@ -194,6 +195,8 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     app.route({ method: r.method, url: r.url, config: { auth: r.auth }, handler: r.handler })
     allowed.set(r.url, r.method === 'GET' ? 'GET, HEAD' : r.method)
   }
+
+  registerConsole(app, { history: deps.history ?? (() => null), authorize: (req) => auth.check(req.headers.authorization) === 'ok' })
 
   app.setNotFoundHandler((req, reply) => {
     const allow = allowed.get(pathOf(req.url))

@@ -40,6 +40,7 @@ export class Metrics implements OutcomeSink {
   readonly #rollbacks: Counter<'trigger'>
   readonly #ejections: Counter<'pool' | 'node'>
   readonly #authFailures: Counter<string>
+  readonly #webhookFailures: Counter<'outcome'>
   readonly #requestChildren: Record<PoolName, CounterChild[]>
   readonly #durationChildren: Record<PoolName, HistogramChild>
   readonly #errorChildren = new Map<UpstreamNode, Record<FailureKind, CounterChild>>()
@@ -58,6 +59,7 @@ export class Metrics implements OutcomeSink {
     this.#rollbacks = new Counter({ name: 'cutover_rollbacks_total', help: 'Rollbacks to x, by what triggered them', labelNames: ['trigger'], registers })
     this.#ejections = new Counter({ name: 'cutover_node_ejections_total', help: 'Passive ejections of a node after consecutive failures', labelNames: ['pool', 'node'], registers })
     this.#authFailures = new Counter({ name: 'cutover_control_auth_failures_total', help: 'Control API requests refused for a missing or wrong token', registers })
+    this.#webhookFailures = new Counter({ name: 'cutover_webhook_failures_total', help: 'Webhook notifications not delivered: failed after retries, or dropped from a full queue', labelNames: ['outcome'], registers })
     const splitY = sources.splitY
     if (splitY) new Gauge({
       name: 'cutover_split_percent',
@@ -151,6 +153,10 @@ export class Metrics implements OutcomeSink {
 
   ejected(node: UpstreamNode): void {
     this.#ejections.labels(node.pool, node.name).inc()
+  }
+
+  webhookFailure(outcome: 'failed' | 'dropped'): void {
+    this.#webhookFailures.labels(outcome).inc()
   }
 
   authFailure(): void {

@@ -1,0 +1,136 @@
+/**
+ * End to end in headless Chromium (Debian's package, driven by playwright-core) against a
+ * real cutover with real upstreams: log in, move the split by keyboard, see the event and
+ * the chart, roll back, and the error paths. Screenshots go to test-artifacts/console/.
+ */
+
+import t from 'tap'
+import { existsSync, mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { startTestCutover, TOKEN } from '../helpers/cutover.js'
+import { startUpstream } from '../helpers/upstream.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/console/', import.meta.url))
+const missing = !existsSync(CHROMIUM)
+
+if (missing && process.env.CI) {
+  t.fail(`Chromium not found at ${CHROMIUM}: install Debian's chromium package to run the console end-to-end test`)
+} else {
+  t.test('the console in headless Chromium', { skip: missing ? `no ${CHROMIUM} (install Debian's chromium; required when CI=true)` : false }, async (t) => {
+    const { chromium } = await import('playwright-core')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    const x = await startUpstream('x')
+    const y = await startUpstream('y')
+    t.teardown(() => Promise.all([x.close(), y.close()]))
+    const tc = await startTestCutover({ x: [x.url], y: [y.url] })
+    t.teardown(() => tc.cutover.close())
+
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    })
+    t.teardown(() => browser.close())
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } })
+    const page = await context.newPage()
+    page.setDefaultTimeout(15_000)
+    const problems: string[] = []
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+    page.on('console', (msg) => {
+      // the 409 and the 401 below are logged by the browser as failed resources: expected
+      if (msg.type() === 'error' && !/status of (401|409)\b/.test(msg.text())) problems.push(`console: ${msg.text()}`)
+    })
+    const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true })
+
+    const served = await fetch(`${tc.controlUrl}/`)
+    await served.arrayBuffer()
+    if (served.status !== 200) {
+      t.fail(`GET / on the control listener answered ${served.status}: registerConsole (src/console/console-routes.ts) is not wired into buildControlServer yet`)
+      return
+    }
+
+    // load: the token prompt, nothing else
+    await page.goto(`${tc.controlUrl}/`)
+    await page.locator('#token').waitFor({ state: 'visible' })
+    t.equal(await page.locator('#console').isVisible(), false, 'no console before the token')
+    await shot('01-login')
+
+    // log in with the keyboard
+    await page.locator('#token').fill(TOKEN)
+    await page.keyboard.press('Enter')
+    await page.locator('#console').waitFor({ state: 'visible' })
+    t.equal(await page.evaluate(() => sessionStorage.getItem('cutover.token')), TOKEN, 'token kept in the session')
+    t.equal(await page.locator('#label-y').textContent(), 'y 0%')
+    t.equal(await page.locator('#bar-y').evaluate((el) => (el as HTMLElement).style.width), '0%', 'split bar at y 0')
+
+    // move the slider to 30 with the keyboard, then Tab to the button and confirm
+    await page.locator('#slider').focus()
+    for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowRight')
+    t.equal(await page.locator('#slider-out').textContent(), '30%')
+    await page.keyboard.press('Tab')
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'apply', 'Tab reaches the apply button')
+    await page.keyboard.press('Enter')
+    await page.locator('#confirm').waitFor({ state: 'visible' })
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'confirm-ok', 'the dialog takes focus')
+    await shot('02-confirm-split')
+    await page.keyboard.press('Enter')
+    await page.locator('#events li[data-type="split.changed"]').waitFor()
+    await page.waitForFunction(() => document.getElementById('label-y')?.textContent === 'y 30%')
+    t.equal((await tc.api('GET', '/v1/state')).body.split.y, 30, 'the API has y at 30')
+    t.match(await page.locator('#result').textContent(), /Split set: y 30%/)
+
+    // traffic through the proxy draws the request-rate chart
+    for (let i = 0; i < 60; i++) {
+      const res = await fetch(`${tc.proxyUrl}/item/${i}`)
+      await res.arrayBuffer()
+    }
+    await page.waitForFunction(() => {
+      const paths = document.querySelectorAll('#chart-rate path.line')
+      return Array.from(paths).some((p) => Number(p.getAttribute('data-points')) > 0 && (p.getAttribute('d') ?? '').includes('L'))
+    })
+    t.pass('the request-rate chart draws a non-empty line')
+    await shot('03-split-30-traffic')
+
+    // roll back with a reason
+    await page.locator('#rollback').click()
+    await page.locator('#confirm-reason').fill('console browser test')
+    await page.locator('#confirm-ok').click()
+    await page.locator('#lock').waitFor({ state: 'visible' })
+    await page.locator('#events li[data-type="rollback"]').waitFor()
+    t.match(await page.locator('#lock-reason').textContent(), /console browser test/)
+    t.equal(await page.locator('#label-y').textContent(), 'y 0%')
+    const after = (await tc.api('GET', '/v1/state')).body
+    t.equal(after.locked, true, 'locked')
+    t.equal(after.lock_reason, 'console browser test')
+    t.equal(await page.locator('#apply').isDisabled(), true, 'no split change while locked')
+    await shot('04-rolled-back')
+
+    // narrow window: the panels stack
+    await page.setViewportSize({ width: 420, height: 900 })
+    const [a, b] = await Promise.all([page.locator('section.split').boundingBox(), page.locator('section.rollout').boundingBox()])
+    t.ok(a && b && b.y >= a.y + a.height, 'rollout panel below the split panel')
+    t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no sideways scrolling')
+    await shot('05-narrow')
+    await page.setViewportSize({ width: 1280, height: 1000 })
+
+    // a 409 is shown in words: unlock, then start a rollout with no plan configured
+    await page.locator('#unlock').click()
+    await page.locator('#events li[data-type="unlock"]').waitFor()
+    await page.locator('#lock').waitFor({ state: 'hidden' })
+    await page.locator('#ro-start').click()
+    await page.locator('#confirm-ok').click()
+    await page.waitForFunction(() => document.getElementById('result')?.getAttribute('data-kind') === 'error')
+    t.match(await page.locator('#result').textContent(), /no rollout plan.*\(409\)/, 'the 409 and its message')
+
+    // a refused token returns to the prompt
+    await page.evaluate(() => sessionStorage.setItem('cutover.token', 'not-the-token'))
+    await page.reload()
+    await page.locator('#login-error').waitFor({ state: 'visible' })
+    await page.waitForFunction(() => (document.getElementById('login-error')?.textContent ?? '').length > 0)
+    t.equal(await page.locator('#console').isVisible(), false)
+    t.equal(await page.evaluate(() => sessionStorage.getItem('cutover.token')), null, 'the wrong token is forgotten')
+
+    t.same(problems, [], 'no script errors, no CSP violations')
+  })
+}
