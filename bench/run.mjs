@@ -1,0 +1,295 @@
+// `npm run bench`: the fixed upstream, cutover, nginx and HAProxy side by side. For each
+// scenario every proxy is started fresh (pinned to core 1; the upstream and the load
+// generators run on core 0), warmed up, then measured in interleaved rounds; one table
+// and the goals of issue 5 are printed and the figures are written to bench/results/.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { freePort, pinningPlan, pinSelf, startChild } from './children.mjs'
+import { cutover, cutoverState } from './cutover-proxy.mjs'
+import { runAutocannon, runWrk, sequentialLatency, wrkAvailable } from './load.mjs'
+import { runPaced } from './paced.mjs'
+import { cpuSeconds, memory, processTree, sampleRss, socketCount } from './procstat.mjs'
+import { haproxy, nginx } from './rivals.mjs'
+import { poolPorts, portsNeeded, selectScenarios, STICKY_HEADER } from './scenarios.mjs'
+import { addHopLatency, addRatios, aggregate, formatGoals, formatTable, goals } from './table.mjs'
+
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const CONTESTANTS = [cutover, nginx, haproxy]
+
+const USAGE = `usage: node bench/run.mjs [flags]   (npm run bench -- [flags])
+  --quick            short runs, 1 round, the quick scenarios, autocannon only (< 60 s)
+  --duration S       seconds per measured run (default 3, quick 1)
+  --rounds N         interleaved rounds per scenario (default 2, quick 1)
+  --only LIST        proxies to run, of cutover,nginx,haproxy (default all installed)
+  --scenario LIST    scenarios, of small-get,get-64k,post-1m,sticky,nodes-100,rate-p99,hop-latency,conns-1000
+  --tools LIST       closed-loop generators, of autocannon,wrk (default both; quick: autocannon)
+  --help`
+
+/** A bad flag: printed with the usage, without a stack. */
+class UsageError extends Error {}
+
+function options(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
+      scenario: { type: 'string' },
+      tools: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null)
+  const quick = values.quick
+  const duration = Number(values.duration ?? (quick ? 1 : 3))
+  const rounds = Number(values.rounds ?? (quick ? 1 : 2))
+  if (!(duration > 0) || !(Number.isInteger(rounds) && rounds > 0)) throw new UsageError('--duration needs a number of seconds above 0, --rounds a whole number above 0')
+  const only = list(values.only)
+  const unknown = (only ?? []).filter((n) => !CONTESTANTS.some((c) => c.name === n))
+  if (unknown.length) throw new UsageError(`--only: unknown proxy ${unknown.join(', ')}`)
+  const tools = list(values.tools) ?? (quick ? ['autocannon'] : ['autocannon', 'wrk'])
+  const badTool = tools.filter((x) => x !== 'autocannon' && x !== 'wrk')
+  if (badTool.length) throw new UsageError(`--tools: unknown ${badTool.join(', ')}; known: autocannon, wrk`)
+  return { help: values.help, quick, duration, rounds, only, scenarios: list(values.scenario), tools, warmup: quick ? 0.5 : 1 }
+}
+
+const log = (line) => process.stderr.write(`${line}\n`)
+
+/** What a closed-loop run of `scenario` sends to `port`. */
+function loadSpec(scenario, port, duration, body) {
+  const l = scenario.load
+  const headers = l.headers ?? {}
+  return {
+    url: `http://127.0.0.1:${port}${l.path}`,
+    connections: l.connections,
+    duration,
+    method: l.method ?? 'GET',
+    body,
+    bodyBytes: l.bodyBytes,
+    headers,
+    idReplacement: Object.values(headers).some((v) => v.includes('[<id>]')),
+  }
+}
+
+/** Run `load()` against a target and measure the proxy process around it. */
+async function measure(target, load) {
+  if (!target.pid) return { ...(await load(() => {})), cpuUsPerReq: null, cpuPct: null, peakRssMiB: null }
+  const pids = processTree(target.pid)
+  const cpu0 = cpuSeconds(pids)
+  const rss = sampleRss(pids)
+  let sockets = null
+  const result = await load(() => { sockets = socketCount(pids) })
+  const cpu1 = cpuSeconds(pids)
+  const peak = rss.stop()
+  const cpu = cpu0 === null || cpu1 === null ? null : cpu1 - cpu0
+  return {
+    ...result,
+    sockets,
+    cpuUsPerReq: cpu === null || result.responses === 0 ? null : (cpu / result.responses) * 1e6,
+    cpuPct: cpu === null ? null : (cpu / result.seconds) * 100,
+    peakRssMiB: peak === null ? null : peak / 1024,
+  }
+}
+
+function describe(r) {
+  const rps = Math.round(r.rps).toLocaleString('en-US')
+  const cpu = r.cpuUsPerReq === null ? '' : `, ${r.cpuUsPerReq.toFixed(1)} us cpu/req`
+  const err = r.errors || r.non2xx ? `, ${r.errors} errors, ${r.non2xx} non-2xx` : ''
+  return `${rps} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms${cpu}${err}`
+}
+
+async function main() {
+  const opts = options(process.argv.slice(2))
+  if (opts.help) {
+    console.log(USAGE)
+    return 0
+  }
+  const started = new Date()
+  let scenarios
+  try {
+    scenarios = selectScenarios({ names: opts.scenarios, quick: opts.quick })
+  } catch (err) {
+    throw new UsageError(err.message)
+  }
+  // counted before pinning: once pinned, availableParallelism() answers 1
+  const cpuCount = cpus().length
+  const pinning = pinningPlan(cpuCount)
+  const core = (which) => (pinning.enabled ? pinning[which] : undefined)
+  if (pinning.enabled && !pinSelf(pinning.loadCore)) log('bench: could not pin the load generator to core 0; continuing unpinned')
+  log(pinning.enabled
+    ? `bench: pinned: proxy under test on core ${pinning.proxyCore}; upstream, autocannon and wrk on core ${pinning.loadCore}`
+    : `bench: not pinned (${pinning.reason}); figures are rougher`)
+  if (loadavg()[0] > cpuCount) log(`bench: warning: load average ${loadavg()[0].toFixed(1)} on ${cpuCount} cores; other work will blur the figures`)
+
+  const skipped = []
+  const contestants = []
+  for (const c of CONTESTANTS) {
+    if (opts.only && !opts.only.includes(c.name)) continue
+    if (!c.available()) {
+      const line = `${c.name}: not installed, skipped (install: ${c.install})`
+      log(`bench: ${line}`)
+      skipped.push(line)
+      continue
+    }
+    contestants.push(c)
+  }
+  const tools = opts.tools.filter((t) => {
+    if (t === 'wrk' && !wrkAvailable()) {
+      const line = 'wrk: not installed, its rows skipped (install: apt-get install wrk)'
+      log(`bench: ${line}`)
+      skipped.push(line)
+      return false
+    }
+    return true
+  })
+
+  const tmp = mkdtempSync(join(tmpdir(), 'cutover-bench-'))
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
+  let upstreamPorts
+  const upstream = startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(scenarios))], {
+    core: core('loadCore'),
+    onStdout: (chunk) => {
+      const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
+      if (m) upstreamPorts = JSON.parse(m[0]).ports
+    },
+  })
+  for (let i = 0; i < 100 && !upstreamPorts; i++) await new Promise((r) => setTimeout(r, 100))
+  if (!upstreamPorts) throw new Error(`the upstream did not start: ${upstream.output()}`)
+
+  const rows = []
+  const broken = new Set()
+  let rate = null
+  for (const scenario of scenarios) {
+    log(`\n${scenario.name}: ${scenario.what}`)
+    const pools = poolPorts(scenario, upstreamPorts)
+    const body = scenario.load.bodyBytes ? Buffer.alloc(scenario.load.bodyBytes, 'x') : undefined
+    const targets = []
+    for (const c of contestants) {
+      if (broken.has(c.name)) continue
+      const route = { port: await freePort(), controlPort: await freePort(), ...pools, sticky: scenario.sticky ? STICKY_HEADER : null }
+      try {
+        const handle = await c.start(join(tmp, scenario.name, c.name), route, { core: core('proxyCore') })
+        targets.push({ name: c.name, pid: handle.pid, port: route.port, controlPort: route.controlPort, handle })
+      } catch (err) {
+        const line = `${c.name}: failed to start in ${scenario.name}, skipped for the rest of the run: ${err.message}`
+        log(`bench: ${line}`)
+        skipped.push(line)
+        broken.add(c.name)
+      }
+    }
+    if (scenario.kind === 'hop') targets.push({ name: 'direct', pid: null, port: pools.x[0] })
+    if (targets.length === 0) continue
+
+    for (const t of targets) if (t.pid) await runAutocannon(loadSpec(scenario, t.port, opts.warmup, body))
+
+    // the rate of rate-p99: half of nginx's small-get peak in this run, else calibrated now
+    if (scenario.kind === 'rate' && rate === null) {
+      const peak = rows.find((r) => r.scenario === 'small-get' && r.proxy === 'nginx' && r.tool === 'autocannon')
+      if (peak) {
+        rate = { perSecond: Math.round(peak.rps / 2), from: 'half of nginx small-get (autocannon) peak' }
+      } else {
+        const ref = targets.find((t) => t.name === 'nginx') ?? targets[0]
+        const r = await runAutocannon(loadSpec(scenario, ref.port, 2, undefined))
+        rate = { perSecond: Math.round(r.rps / 2), from: `half of a 2 s calibration run (autocannon) against ${ref.name}` }
+      }
+      log(`  rate: ${rate.perSecond} req/s (${rate.from})`)
+    }
+
+    const runs = (t) => {
+      const spec = loadSpec(scenario, t.port, opts.duration, body)
+      if (scenario.kind === 'throughput') {
+        return tools.map((tool) => [tool, (during) => (tool === 'wrk' ? runWrk(spec, { core: core('loadCore'), dir: tmp }) : runAutocannon(spec)).then((r) => { during(); return r })])
+      }
+      if (scenario.kind === 'rate') return [['paced', (during) => runPaced({ url: spec.url, connections: spec.connections, rate: rate.perSecond, duration: opts.duration, during })]]
+      if (scenario.kind === 'conns') return [['paced', (during) => runPaced({ url: spec.url, connections: scenario.load.connections, rate: scenario.load.rate, duration: Math.max(opts.duration, 2), during })]]
+      const requests = opts.quick ? 1000 : 2000
+      // warmup 1: only to open the connection, since the CPU window counts what the client sends
+      const hop = [['node-seq', () => sequentialLatency(spec.url, { requests, warmup: 1, deadlineMs: Math.max(5, opts.duration * 3) * 1000 })]]
+      if (tools.includes('wrk')) hop.push(['wrk', () => runWrk({ ...spec, connections: 1 }, { core: core('loadCore'), dir: tmp })])
+      return hop
+    }
+
+    const rounds = new Map()
+    for (let round = 0; round < opts.rounds; round++) {
+      // interleaved: every proxy once per round, the order rotating from round to round
+      const order = targets.map((_, i) => targets[(i + round) % targets.length])
+      for (const t of order) {
+        for (const [tool, load] of runs(t)) {
+          const r = await measure(t, load)
+          log(`  ${t.name.padEnd(8)} ${tool.padEnd(10)} round ${round + 1}/${opts.rounds}: ${describe(r)}`)
+          const key = `${t.name}\t${tool}`
+          if (!rounds.has(key)) rounds.set(key, [])
+          rounds.get(key).push(r)
+        }
+      }
+    }
+
+    for (const t of targets) {
+      const hwm = t.pid ? memory(processTree(t.pid)).hwmKiB : null
+      const notes = []
+      if (t.name === 'cutover') {
+        const state = await cutoverState(t.controlPort)
+        if (!state) notes.push('state unreadable')
+        else if (state.locked) notes.push(`ROLLED BACK: ${state.lock_reason}`)
+        else if (state.split?.y !== 10) notes.push(`split y ${state.split?.y}`)
+      }
+      for (const tool of [...new Set([...rounds.keys()].filter((k) => k.startsWith(`${t.name}\t`)).map((k) => k.split('\t')[1]))]) {
+        const rs = rounds.get(`${t.name}\t${tool}`)
+        const extra = []
+        if (scenario.kind === 'conns') {
+          const last = rs[rs.length - 1]
+          extra.push(`${last.opened} conns open, proxy held ${last.sockets ?? '?'} sockets`)
+        }
+        if (scenario.kind === 'rate') extra.push(`${rate.perSecond} req/s asked`)
+        if (rs.some((r) => r.late)) extra.push(`${rs.reduce((a, r) => a + (r.late ?? 0), 0)} ticks with every connection busy`)
+        const perRound = rs.map(({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB }) => ({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB }))
+        const row = aggregate(scenario.name, t.name, tool, rs, { note: [...notes, ...extra].join('; ') || undefined, perRound })
+        if (hwm !== null) row.peakRssMiB = Math.max(row.peakRssMiB ?? 0, hwm / 1024)
+        rows.push(row)
+      }
+    }
+    await Promise.all(targets.map((t) => t.handle?.stop()))
+  }
+
+  addHopLatency(rows)
+  addRatios(rows)
+  const goalList = goals(rows)
+  const lines = [
+    '',
+    `cutover bench, ${started.toISOString()}: ${opts.rounds} round(s) of ${opts.duration} s, ${pinning.enabled ? 'proxy pinned to core 1, load and upstream to core 0' : 'unpinned'}; (Nx) = ratio to nginx`,
+    ...formatTable(rows),
+    '',
+    'goals (issue 5), cutover against one nginx worker:',
+    ...formatGoals(goalList),
+  ]
+  if (skipped.length) lines.push('', 'skipped:', ...skipped.map((s) => `  ${s.split('\n')[0]}`))
+  console.log(lines.join('\n'))
+
+  const dir = join(HERE, 'results')
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `${started.toISOString().replaceAll(':', '-')}.json`)
+  writeFileSync(file, JSON.stringify({
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    host: { cpus: cpuCount, loadavg: loadavg(), node: process.version, nginx: contestants.includes(nginx) ? nginx.version() : null, haproxy: contestants.includes(haproxy) ? haproxy.version() : null },
+    options: opts,
+    pinning,
+    rate,
+    skipped,
+    rows,
+    goals: goalList,
+  }, null, 2))
+  console.log(`\nfigures written to ${file}`)
+  await upstream.stop()
+  return 0
+}
+
+main().then((code) => process.exit(code), (err) => {
+  log(err instanceof UsageError || err?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `bench: ${err.message}\n${USAGE}` : `bench: ${err.stack ?? err}`)
+  process.exit(1)
+})
