@@ -148,8 +148,9 @@ export class Gatekeeper implements OutcomeSink {
   describe(): GatesDescription {
     const r = this.#report
     return {
-      x: r.x,
-      y: r.y,
+      // the windows as they are now; the verdict and checks as of the last evaluation
+      x: this.#x.figures(),
+      y: this.#y.figures(),
       verdict: r.verdict,
       checks: r.checks,
       evaluated_at: Number.isFinite(this.#evaluatedAt) ? new Date(this.#evaluatedAt).toISOString() : null,

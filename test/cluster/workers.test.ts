@@ -1,0 +1,126 @@
+// proxy.workers: 2 — one control plane, two data-plane processes sharing the port.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { request } from 'undici'
+import { stickyBucket } from '../../src/routing/sticky.js'
+import { tempDir } from '../helpers/cutover.js'
+import { api, run, yaml, type Running } from '../helpers/process.js'
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
+
+/** A GET on a fresh connection, so the kernel hands it to either worker. */
+async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; upstream: string }> {
+  const res = await request(url, { headers: { connection: 'close', ...headers }, reset: true, headersTimeout: 5_000, bodyTimeout: 5_000 })
+  await res.body.text()
+  return { status: res.statusCode, upstream: String(res.headers['x-upstream']) }
+}
+
+function probeCounter(name: string, status = 200): Promise<TestUpstream & { probes: () => number }> {
+  let probes = 0
+  return startUpstream(name, (req, res) => {
+    req.resume()
+    if (req.url === '/status/ready') probes++
+    res.writeHead(status, { 'x-upstream': name })
+    res.end(name)
+  }).then((u) => Object.assign(u, { probes: () => probes }))
+}
+
+async function startTwoWorkers(t: Tap, x: TestUpstream, y: TestUpstream, extra = ''): Promise<Running> {
+  const dir = tempDir()
+  const path = join(dir, 'c.yaml')
+  writeFileSync(path, yaml(dir, [x.url], [y.url], extra, 'workers: 2'))
+  const c = await run(path)
+  t.teardown(async () => {
+    c.child.kill('SIGTERM')
+    await c.exited
+  })
+  return c
+}
+
+type Tap = typeof t
+
+function workerPids(c: Running): number[] {
+  return c.logs.filter((l) => l.msg === 'worker listening').map((l) => Number(l.pid))
+}
+
+t.test('two workers, one split: exact by sticky key in every worker, applied at once', async (t) => {
+  const x = await probeCounter('x1')
+  const y = await probeCounter('y1')
+  t.teardown(() => Promise.all([x.close(), y.close()]))
+  const c = await startTwoWorkers(t, x, y, 'split: { sticky: { header: x-consumer-id } }')
+  t.equal(workerPids(c).length, 2, 'two workers listening')
+
+  t.equal((await api(c, 'PUT', '/v1/split', { y: 30 })).status, 200)
+  const wrong: string[] = []
+  for (let i = 0; i < 200; i++) {
+    const key = `consumer-${i}`
+    const r = await get(`${c.proxyUrl}/`, { 'x-consumer-id': key })
+    const expected = stickyBucket(key) < 3000 ? 'y1' : 'x1'
+    if (r.upstream !== expected) wrong.push(`${key}: ${r.upstream}`)
+  }
+  t.same(wrong, [], 'every key went where its bucket says, whichever worker served it')
+
+  // the API answers after the state is written; the workers hear of it within the IPC hop
+  t.equal((await api(c, 'PUT', '/v1/split', { y: 100 })).status, 200)
+  const after = await Promise.all(Array.from({ length: 20 }, () => get(`${c.proxyUrl}/`)))
+  t.same([...new Set(after.map((r) => r.upstream))], ['y1'], 'every worker applied y 100')
+})
+
+t.test('one gate over the sum of all workers, one set of probes, metrics summed', async (t) => {
+  const x = await probeCounter('x1')
+  const y = await probeCounter('y1')
+  t.teardown(() => Promise.all([x.close(), y.close()]))
+  const c = await startTwoWorkers(t, x, y, 'health: { active: { interval: 200ms, timeout: 150ms } }\ngates: { min_requests: 1000 }')
+  t.equal((await api(c, 'PUT', '/v1/split', { y: 100 })).status, 200)
+  const sent = 100
+  for (let i = 0; i < sent; i += 10) await Promise.all(Array.from({ length: 10 }, () => get(`${c.proxyUrl}/`)))
+  await new Promise((r) => setTimeout(r, 300)) // two flush intervals of the workers' batches
+
+  const state = (await api(c, 'GET', '/v1/state')).body
+  t.equal(state.gates.y.requests, sent, 'the gate window holds the requests of both workers')
+
+  const metrics = await (await fetch(`${c.controlUrl}/metrics`)).text()
+  t.match(metrics, `cutover_requests_total{pool="y",code="2xx"} ${sent}`)
+  t.match(metrics, 'cutover_split_percent{pool="y"} 100', 'the split gauge is counted once')
+  t.match(metrics, /cutover_node_healthy\{pool="y",node="[^"]+"\} 1/)
+
+  const before = y.probes()
+  await new Promise((r) => setTimeout(r, 1000))
+  const probes = y.probes() - before
+  t.ok(probes >= 3 && probes <= 7, `one prober: ${probes} probes of y in 1 s at a 200 ms interval (two would be ~10)`)
+})
+
+t.test('a y failing everything is rolled back once, on the traffic of both workers', async (t) => {
+  const x = await probeCounter('x1')
+  const y = await probeCounter('y1', 500)
+  t.teardown(() => Promise.all([x.close(), y.close()]))
+  const c = await startTwoWorkers(t, x, y, 'gates: { min_requests: 40 }')
+  t.equal((await api(c, 'PUT', '/v1/split', { y: 100 })).status, 200)
+  for (let i = 0; i < 80; i += 10) await Promise.all(Array.from({ length: 10 }, () => get(`${c.proxyUrl}/`)))
+  await new Promise((r) => setTimeout(r, 1200))
+  const events = (await api(c, 'GET', '/v1/events')).body as Array<{ type: string; cause: string; reason: string }>
+  const rollbacks = events.filter((e) => e.type === 'rollback')
+  t.equal(rollbacks.length, 1)
+  t.equal(rollbacks[0].cause, 'gate')
+  t.match(rollbacks[0].reason, /error_rate 1 > 0\.01 over \d+ requests/)
+  t.same((await api(c, 'GET', '/v1/state')).body.split, { x: 100, y: 0 })
+})
+
+t.test('a worker that dies is replaced; the other keeps serving', async (t) => {
+  const x = await probeCounter('x1')
+  const y = await probeCounter('y1')
+  t.teardown(() => Promise.all([x.close(), y.close()]))
+  const c = await startTwoWorkers(t, x, y)
+  const [victim] = workerPids(c)
+  process.kill(victim, 'SIGKILL')
+  // connections the kernel had already queued for the victim die with it; once the primary
+  // knows, every new connection goes to the worker still alive
+  await c.waitFor(/worker exited/)
+  const during = await Promise.all(Array.from({ length: 30 }, () => get(`${c.proxyUrl}/`)))
+  t.same([...new Set(during.map((r) => r.status))], [200], 'no client-visible error while one worker is gone')
+  const deadline = Date.now() + 10_000
+  while (workerPids(c).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  t.equal(workerPids(c).length, 3, 'a third worker started listening')
+  const events = (await api(c, 'GET', '/v1/events')).body as Array<{ type: string; pid: number }>
+  t.ok(events.some((e) => e.type === 'worker.exited' && e.pid === victim))
+})
