@@ -38,6 +38,7 @@ export function formatBanner(b: BannerInput): string {
     `           (simulated: ${ySim.join(', ')})`,
     `  proxy         ${b.proxyUrl}   y share at start: ${b.split}%, sticky on x-consumer-id`,
     `  control API   ${b.controlUrl}`,
+    `  console       ${b.controlUrl}/  (open it in a browser; it asks for the token)`,
     `  token         ${b.token}`,
     `  traffic       ${traffic}`,
     '  gates         over 10s, from 30 y requests: error rate above 5% or p99 above 250ms rolls back to x',
