@@ -21,9 +21,15 @@ if (missing && process.env.CI) {
     const { chromium } = await import('playwright-core')
     mkdirSync(ARTIFACTS, { recursive: true })
     const x = await startUpstream('x')
-    const y = await startUpstream('y')
+    // y answers like a healthy node until the test makes it fail, as --y-error-rate does in the demo
+    let yFailing = false
+    const y = await startUpstream('y', (req, res) => {
+      req.resume()
+      res.writeHead(yFailing ? 500 : 200, { 'content-type': 'application/json', 'x-upstream': 'y' })
+      res.end(yFailing ? '{"message":"An unexpected error occurred"}' : '{"upstream":"y"}')
+    })
     t.teardown(() => Promise.all([x.close(), y.close()]))
-    const tc = await startTestCutover({ x: [x.url], y: [y.url] })
+    const tc = await startTestCutover({ x: [x.url], y: [y.url], extra: 'gates: { window: 10s, min_requests: 20 }' })
     t.teardown(() => tc.cutover.close())
 
     const browser = await chromium.launch({
@@ -122,6 +128,26 @@ if (missing && process.env.CI) {
     await page.locator('#confirm-ok').click()
     await page.waitForFunction(() => document.getElementById('result')?.getAttribute('data-kind') === 'error')
     t.match(await page.locator('#result').textContent(), /no rollout plan.*\(409\)/, 'the 409 and its message')
+
+    // the gate at work: y starts failing, the operator moves the split, cutover rolls back by itself
+    await page.locator('#result').evaluate((el) => el.removeAttribute('data-kind'))
+    yFailing = true
+    await page.locator('#slider').focus()
+    for (let i = 0; i < 50; i++) await page.keyboard.press('ArrowRight')
+    await page.locator('#apply').click()
+    await page.locator('#confirm-ok').click()
+    await page.waitForFunction(() => document.getElementById('label-y')?.textContent === 'y 50%')
+    for (let i = 0; i < 80; i++) {
+      const res = await fetch(`${tc.proxyUrl}/orders/${i}`)
+      await res.arrayBuffer()
+    }
+    await page.locator('#events li[data-type="rollback"]').nth(1).waitFor()
+    await page.locator('#lock').waitFor({ state: 'visible' })
+    t.match(await page.locator('#lock-reason').textContent(), /gate max_error_rate: error_rate [\d.]+ > 0\.01 over \d+ requests/, 'the lock names the gate and its figures')
+    t.equal(await page.locator('#label-y').textContent(), 'y 0%')
+    const rolled = (await tc.api('GET', '/v1/events')).body as Array<{ type: string; cause: string }>
+    t.equal(rolled.filter((e) => e.type === 'rollback').at(-1)?.cause, 'gate', 'the gate rolled back, not the operator')
+    await shot('06-gate-rollback')
 
     // a refused token returns to the prompt
     await page.evaluate(() => sessionStorage.setItem('cutover.token', 'not-the-token'))
