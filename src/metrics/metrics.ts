@@ -4,11 +4,12 @@
  * label set; gauges that mirror state are computed at scrape time.
  */
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolName } from '../config/types.js'
 import { POOLS } from '../config/types.js'
 import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
 import type { UpstreamNode } from '../upstream/node.js'
+import { FastHistogram } from './fast-histogram.js'
 
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
 const FAILURE_KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'protocol']
@@ -30,28 +31,46 @@ export interface MetricsSources {
 }
 
 type CounterChild = ReturnType<Counter<string>['labels']>
-type HistogramChild = ReturnType<Histogram<string>['labels']>
+const POOL_INDEX: Record<PoolName, number> = { x: 0, y: 1 }
 
 export class Metrics implements OutcomeSink {
   readonly registry = new Registry()
   readonly #requests: Counter<'pool' | 'code'>
-  readonly #duration: Histogram<'pool'>
+  readonly #duration: FastHistogram
   readonly #upstreamErrors: Counter<'pool' | 'node' | 'kind'>
   readonly #rollbacks: Counter<'trigger'>
   readonly #ejections: Counter<'pool' | 'node'>
   readonly #authFailures: Counter<string>
   readonly #webhookFailures: Counter<'outcome'>
-  readonly #requestChildren: Record<PoolName, CounterChild[]>
-  readonly #durationChildren: Record<PoolName, HistogramChild>
+  /** requests per pool and status class since the last scrape, flushed into the counter then */
+  readonly #pending = { x: new Float64Array(6), y: new Float64Array(6) }
   readonly #errorChildren = new Map<UpstreamNode, Record<FailureKind, CounterChild>>()
 
   constructor(sources: MetricsSources, options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry]
-    this.#requests = new Counter({ name: 'cutover_requests_total', help: 'Client requests by the pool that served them and the status class the client got', labelNames: ['pool', 'code'], registers })
-    this.#duration = new Histogram({
+    const pending = this.#pending
+    // counted in plain arrays per request; prom-client's hashing of label sets happens once
+    // per scrape here, not on every request
+    this.#requests = new Counter({
+      name: 'cutover_requests_total',
+      help: 'Client requests by the pool that served them and the status class the client got',
+      labelNames: ['pool', 'code'],
+      registers,
+      collect() {
+        for (const pool of POOLS) {
+          const counts = pending[pool]
+          for (let cls = 1; cls <= 5; cls++) {
+            if (counts[cls] > 0) this.inc({ pool, code: STATUS_CLASSES[cls] }, counts[cls])
+            counts[cls] = 0
+          }
+        }
+      },
+    })
+    this.#duration = new FastHistogram({
       name: 'cutover_request_duration_seconds',
       help: 'Time from the client request to the response headers, by pool',
-      labelNames: ['pool'],
+      labelName: 'pool',
+      labelValues: POOLS,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     })
@@ -118,13 +137,7 @@ export class Metrics implements OutcomeSink {
         },
       })
     }
-    this.#requestChildren = { x: [], y: [] }
-    this.#durationChildren = {} as Record<PoolName, HistogramChild>
-    for (const pool of POOLS) {
-      this.#requestChildren[pool] = STATUS_CLASSES.map((code) => this.#requests.labels(pool, code))
-      for (let cls = 2; cls <= 5; cls++) this.#requestChildren[pool][cls].inc(0)
-      this.#durationChildren[pool] = this.#duration.labels(pool)
-    }
+    for (const pool of POOLS) for (let cls = 2; cls <= 5; cls++) this.#requests.labels(pool, STATUS_CLASSES[cls]).inc(0)
     this.#rollbacks.labels('gate').inc(0)
     this.#rollbacks.labels('api').inc(0)
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
@@ -182,7 +195,7 @@ export class Metrics implements OutcomeSink {
 
   finished(pool: PoolName, status: number, ms: number): void {
     const cls = (status / 100) | 0
-    this.#requestChildren[pool][cls >= 1 && cls <= 5 ? cls : 5].inc()
-    this.#durationChildren[pool].observe(ms / 1000)
+    this.#pending[pool][cls >= 1 && cls <= 5 ? cls : 5]++
+    this.#duration.observe(POOL_INDEX[pool], ms / 1000)
   }
 }

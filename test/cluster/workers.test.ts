@@ -81,6 +81,8 @@ t.test('one gate over the sum of all workers, one set of probes, metrics summed'
 
   const metrics = await (await fetch(`${c.controlUrl}/metrics`)).text()
   t.match(metrics, `cutover_requests_total{pool="y",code="2xx"} ${sent}`)
+  t.match(metrics, `cutover_request_duration_seconds_count{pool="y"} ${sent}`)
+  t.match(metrics, `cutover_request_duration_seconds_bucket{le="+Inf",pool="y"} ${sent}`)
   t.match(metrics, 'cutover_split_percent{pool="y"} 100', 'the split gauge is counted once')
   t.match(metrics, /cutover_node_healthy\{pool="y",node="[^"]+"\} 1/)
 

@@ -42,6 +42,10 @@ t.test('every SPEC metric is present with its labels after traffic', async (t) =
   t.match(body, 'cutover_requests_total{pool="y",code="1xx"} 1')
   t.match(body, 'cutover_request_duration_seconds_bucket{le="0.025",pool="x"} 2')
   t.match(body, 'cutover_request_duration_seconds_count{pool="y"} 2')
+  t.match(body, 'cutover_request_duration_seconds_sum{pool="y"} 1.501')
+  t.match(body, 'cutover_request_duration_seconds_bucket{le="1",pool="y"} 1')
+  t.match(body, 'cutover_request_duration_seconds_bucket{le="2.5",pool="y"} 2')
+  t.match(body, '# TYPE cutover_request_duration_seconds histogram')
   t.match(body, 'cutover_upstream_errors_total{pool="y",node="127.0.0.1:8002",kind="connect"} 1')
   t.match(body, 'cutover_upstream_errors_total{pool="y",node="127.0.0.1:8002",kind="timeout"} 1')
   t.match(body, 'cutover_upstream_errors_total{pool="x",node="127.0.0.1:8001",kind="reset"} 0')
@@ -59,6 +63,12 @@ t.test('every SPEC metric is present with its labels after traffic', async (t) =
   t.match(body, 'cutover_gate_verdict{gate="max_p99_ms"} 0')
   t.notMatch(body, 'cutover_gate_figure{gate="max_p99_ms"}')
   t.notMatch(body, 'process_cpu', 'process metrics off when asked')
+
+  // counts kept between scrapes are added once, not again
+  metrics.finished('x', 200, 1)
+  const again = (await metrics.render()).body
+  t.match(again, 'cutover_requests_total{pool="x",code="2xx"} 3')
+  t.match((await metrics.render()).body, 'cutover_requests_total{pool="x",code="2xx"} 3')
 })
 
 t.test('removed nodes drop out of the health gauge', async (t) => {
