@@ -51,6 +51,8 @@ export async function startCutover(initialConfig: Config, options: StartOptions 
     random,
     clock,
     logger,
+    onShed: () => control.metrics.shed(),
+    onRefused: (reason) => control.metrics.refused(reason),
   })
   const dataPlane = data
 

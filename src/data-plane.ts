@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Clock, Random } from './clock.js'
 import type { Config, HostPort } from './config/types.js'
-import { Forwarder } from './forwarding/forwarder.js'
+import { Forwarder, type RefusalReason } from './forwarding/forwarder.js'
 import type { OutcomeSink } from './forwarding/outcome.js'
 import { createProxyServer } from './forwarding/proxy-server.js'
 import { buildRoutingTable, type Router } from './routing/table.js'
@@ -25,6 +25,10 @@ export interface DataPlaneOptions {
   random: Random
   clock: Clock
   logger: Logger
+  /** a request was answered 503 at proxy.max_inflight without touching a node */
+  onShed?: () => void
+  /** a client request was refused before reaching a node (framing, head size, header timeout) */
+  onRefused?: (reason: RefusalReason) => void
 }
 
 export class DataPlane {
@@ -44,7 +48,19 @@ export class DataPlane {
     this.#logger = options.logger
     this.upstreams = options.upstreams
     this.router = { table: this.#table() }
-    this.#forwarder = new Forwarder({ proxy: config.proxy, router: this.router, sink: options.sink, random: options.random, clock: options.clock, logger: options.logger, https: Boolean(config.proxy.tls) })
+    this.#forwarder = new Forwarder({
+      proxy: config.proxy,
+      router: this.router,
+      sink: options.sink,
+      random: options.random,
+      clock: options.clock,
+      logger: options.logger,
+      https: Boolean(config.proxy.tls),
+      onShed: options.onShed,
+      onRefused: options.onRefused,
+      // the last resort of a retry when every usable node already failed this request
+      allNodes: () => this.upstreams.nodes,
+    })
     this.#app = createProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger })
   }
 

@@ -57,7 +57,18 @@ export function runWorker(): Promise<number> {
       const upstreams = new Upstreams(config)
       metrics = new Metrics({ inflight: () => inflightByPool(upstreams) })
       metrics.setNodes(upstreams.nodes)
-      plane = new DataPlane(config, { upstreams, sink: fanOut([metrics, batcher]), isUsable: (node) => usable.get(node) === true, y, random: systemRandom, clock: systemClock, logger })
+      const own = metrics
+      plane = new DataPlane(config, {
+        upstreams,
+        sink: fanOut([own, batcher]),
+        isUsable: (node) => usable.get(node) === true,
+        y,
+        random: systemRandom,
+        clock: systemClock,
+        logger,
+        onShed: () => own.shed(),
+        onRefused: (reason) => own.refused(reason),
+      })
       batcher.setNodes(gen, upstreams.nodes)
       setUsable(flags)
       plane.route(y)

@@ -28,6 +28,7 @@ export function formatEffectiveConfig(config: Config): string {
       max_connections: proxy.max_connections,
       max_header_size: proxy.max_header_size,
       max_body_size: proxy.max_body_size,
+      max_inflight: proxy.max_inflight,
     },
     control: { listen: formatHostPort(config.control.listen), token: MASKED_TOKEN },
     state: { path: config.state.path },

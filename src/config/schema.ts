@@ -42,6 +42,8 @@ const proxy = object({
   max_connections: field(number({ integer: true, min: 0 }), { default: 0 }),
   max_header_size: field(byteSize({ min: 1024 }), { default: 16384 }),
   max_body_size: field(byteSize({ min: 0 }), { default: 0 }),
+  // past it, shedding with 503 + Retry-After keeps memory bounded and the control API answering
+  max_inflight: field(number({ integer: true, min: 0 }), { default: 10000 }),
 })
 
 const control = object({

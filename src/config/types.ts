@@ -67,6 +67,11 @@ export interface Config {
     max_header_size: number
     /** extension: largest request body in bytes, 0 = unlimited (default 0) */
     max_body_size: number
+    /**
+     * extension: most client requests served at once by one process, 0 = unlimited
+     * (default 10000); beyond it a request is answered 503 with Retry-After at once
+     */
+    max_inflight: number
   }
   control: {
     listen: HostPort

@@ -22,6 +22,8 @@ const CONNECT_CODES = new Set([
 export function classifyFailure(err: unknown, connected: boolean): FailureKind {
   const code = (err as { code?: unknown } | null)?.code
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout'
+  // undici's parser errors carry no code when llhttp gave none (a status line that is not HTTP)
+  if ((err as Error | null)?.name === 'HTTPParserError') return 'protocol'
   if (typeof code === 'string') {
     if (CONNECT_CODES.has(code)) return 'connect'
     // llhttp parse errors, a length that lies, an unparsable head turned into our error

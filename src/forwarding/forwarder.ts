@@ -18,6 +18,7 @@ import { pickPool } from '../routing/pool-pick.js'
 import type { Router } from '../routing/table.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { classifyFailure, failureStatus, isIdempotent, isRetryable } from './failure.js'
+import { FRAMING, framingProblem, type FramingProblem } from './framing.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import type { FailureKind, OutcomeSink } from './outcome.js'
 import { openTunnel } from './tunnel.js'
@@ -31,12 +32,27 @@ export interface ForwarderOptions {
   logger: Logger
   /** the listener speaks TLS: X-Forwarded-Proto https */
   https: boolean
+  /** a request was shed at proxy.max_inflight (503, no node touched); for cutover_shed_total */
+  onShed?: () => void
+  /** a request was refused before any node saw it: ambiguous framing, head too large, head too slow */
+  onRefused?: (reason: RefusalReason) => void
+  /**
+   * every configured node, usable or not: a retry whose every usable node has failed tries
+   * an ejected or unhealthy one rather than fail the client (Envoy's panic routing, for
+   * retries only). Absent: retries stay on usable nodes.
+   */
+  allNodes?: () => Readonly<Record<PoolName, readonly UpstreamNode[]>>
 }
+
+/** Why cutover refused a client request itself; a small fixed set, fit for a metric label. */
+export type RefusalReason = 'framing' | 'head_too_large' | 'header_timeout'
 
 /** what the client got when it went away before any answer (nginx's convention) */
 export const CLIENT_CLOSED = 499
 
 const kExchange = Symbol('cutover.exchange')
+/** on a client socket: a request on it was refused, nothing more from it is forwarded */
+const kRefused = Symbol('cutover.refused')
 
 /** Cutover's own error bodies, built once. */
 const BODIES: Record<number, Buffer> = {
@@ -48,6 +64,26 @@ const BODIES: Record<number, Buffer> = {
 
 function jsonMessage(message: string): Buffer {
   return Buffer.from(JSON.stringify({ message }))
+}
+
+/** 400 bodies, one per framing problem, built once. */
+const FRAMING_BODIES = new Map<string, Buffer>(Object.values(FRAMING).map((reason) => [reason, jsonMessage(`bad request: ${reason}`)]))
+
+const SHED_BODY = jsonMessage('cutover is overloaded')
+const SHED_HEADERS = ['content-type', 'application/json', 'content-length', String(SHED_BODY.length), 'retry-after', '1', 'connection', 'close']
+
+/** Refuse an ambiguous request: 400, close, and forward nothing more from this connection. */
+function refuseFraming(socket: Duplex, res: ServerResponse, problem: FramingProblem): void {
+  ;(socket as unknown as Record<symbol, boolean>)[kRefused] = true
+  const body = FRAMING_BODIES.get(problem)!
+  res.shouldKeepAlive = false
+  res.writeHead(400, ['content-type', 'application/json', 'content-length', String(body.length), 'connection', 'close'])
+  res.end(body)
+}
+
+/** A request arrived on a connection where an earlier one was refused. */
+function isRefused(socket: Duplex): boolean {
+  return (socket as unknown as Record<symbol, boolean | undefined>)[kRefused] === true
 }
 
 /** Answer with one of cutover's JSON errors; closes the connection when the body was not read. */
@@ -72,6 +108,11 @@ export class Forwarder {
   readonly clock: Clock
   readonly logger: Logger
   readonly https: boolean
+  readonly onShed: (() => void) | undefined
+  readonly onRefused: ((reason: RefusalReason) => void) | undefined
+  readonly allNodes: (() => Readonly<Record<PoolName, readonly UpstreamNode[]>>) | undefined
+  /** client requests on their way upstream now (proxy.max_inflight bounds it) */
+  inflight = 0
 
   constructor(options: ForwarderOptions) {
     this.proxy = options.proxy
@@ -81,6 +122,9 @@ export class Forwarder {
     this.clock = options.clock
     this.logger = options.logger
     this.https = options.https
+    this.onShed = options.onShed
+    this.onRefused = options.onRefused
+    this.allNodes = options.allNodes
   }
 
   /** Apply a reloaded proxy section (timeouts, retries, body limit) to requests from now on. */
@@ -94,11 +138,36 @@ export class Forwarder {
     return pickNode(table[pool], this.random, exclude) ?? pickNode(table[pool === 'x' ? 'y' : 'x'], this.random, exclude)
   }
 
+  /** The least loaded configured node of pool, else of the other pool, not in tried; for retries only. */
+  lastResort(pool: PoolName, tried: readonly UpstreamNode[]): UpstreamNode | undefined {
+    if (this.allNodes === undefined) return undefined
+    const all = this.allNodes()
+    return leastLoaded(all[pool], tried) ?? leastLoaded(all[pool === 'x' ? 'y' : 'x'], tried)
+  }
+
   /** Forward one HTTP request; never throws, always answers or cuts the client. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now()
     res.sendDate = false // responses are not altered: no Date the upstream did not send
-    req.on('error', ignore)
+    req.on('error', onReqError)
+    const socket = req.socket
+    // a request pipelined behind a refused one: the connection closes after the 400
+    if (isRefused(socket)) return
+    const problem = framingProblem(req.httpVersion, req.rawHeaders)
+    if (problem !== null) {
+      refuseFraming(socket, res, problem)
+      if (this.onRefused !== undefined) this.onRefused('framing')
+      return
+    }
+    const limit = this.proxy.max_inflight
+    if (limit > 0 && this.inflight >= limit) {
+      // shed before any work: no node, no sink (overload is not the pools' fault)
+      res.shouldKeepAlive = false
+      res.writeHead(503, SHED_HEADERS)
+      res.end(SHED_BODY)
+      if (this.onShed !== undefined) this.onShed()
+      return
+    }
     const pool = pickPool(this.router.table, req.headers, req.socket.remoteAddress, this.random)
     const max = this.proxy.max_body_size
     if (max > 0) {
@@ -126,11 +195,37 @@ export class Forwarder {
 
   /** Forward a WebSocket (or other Upgrade) request as a byte tunnel to one node. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const problem = framingProblem(req.httpVersion, req.rawHeaders)
+    if (problem !== null) {
+      const body = FRAMING_BODIES.get(problem)!
+      socket.on('error', ignore)
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body.toString()}`)
+      if (this.onRefused !== undefined) this.onRefused('framing')
+      return
+    }
     openTunnel(this, req, socket, head)
   }
 }
 
 function ignore(): void {}
+
+function leastLoaded(nodes: readonly UpstreamNode[], tried: readonly UpstreamNode[]): UpstreamNode | undefined {
+  let best: UpstreamNode | undefined
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]
+    if (n.weight > 0 && !tried.includes(n) && (best === undefined || n.inflight < best.inflight)) best = n
+  }
+  return best
+}
+
+/**
+ * The client request failed: its connection closed before the answer (also for a request
+ * pipelined behind another, whose response never gets a 'close'), or its body was malformed.
+ */
+function onReqError(this: IncomingMessage): void {
+  const ex = (this as unknown as Record<symbol, Exchange | undefined>)[kExchange]
+  if (ex !== undefined) ex.clientClosed()
+}
 
 /** res 'close': before the response ended means the client went away. */
 function onResClose(this: ServerResponse): void {
@@ -191,6 +286,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const h = req.headers
     const length = h['content-length']
     this.hasBody = h['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+    fw.inflight++
     this.opts = {
       path: req.url ?? '/',
       method: req.method ?? 'GET',
@@ -295,8 +391,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (!isRetryable(kind, isIdempotent(this.opts.method), bodyRead)) return undefined
     const tried = (this.tried ??= [])
     tried.push(failed)
-    // another node of the same pool first, else one of the other pool
-    return this.fw.nodeFor(failed.pool, tried)
+    // another usable node of the same pool first, else of the other pool, else any node
+    return this.fw.nodeFor(failed.pool, tried) ?? this.fw.lastResort(failed.pool, tried)
   }
 
   /** The client went away: stop the upstream request. */
@@ -327,6 +423,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   finish(status: number): void {
     if (this.done) return
     this.done = true
+    this.fw.inflight--
     this.resume = null
     this.fw.sink.finished(this.pool, status, this.headersMs >= 0 ? this.headersMs : performance.now() - this.start)
   }

@@ -7,12 +7,14 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolName } from '../config/types.js'
 import { POOLS } from '../config/types.js'
+import type { RefusalReason } from '../forwarding/forwarder.js'
 import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { FastHistogram } from './fast-histogram.js'
 
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
 const FAILURE_KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'protocol']
+const REFUSAL_REASONS: readonly RefusalReason[] = ['framing', 'head_too_large', 'header_timeout']
 
 /** What the gauges read at scrape time. */
 export interface MetricsSources {
@@ -42,6 +44,8 @@ export class Metrics implements OutcomeSink {
   readonly #ejections: Counter<'pool' | 'node'>
   readonly #authFailures: Counter<string>
   readonly #webhookFailures: Counter<'outcome'>
+  readonly #shed: Counter<string>
+  readonly #refused: Counter<'reason'>
   /** requests per pool and status class since the last scrape, flushed into the counter then */
   readonly #pending = { x: new Float64Array(6), y: new Float64Array(6) }
   readonly #errorChildren = new Map<UpstreamNode, Record<FailureKind, CounterChild>>()
@@ -78,6 +82,9 @@ export class Metrics implements OutcomeSink {
     this.#rollbacks = new Counter({ name: 'cutover_rollbacks_total', help: 'Rollbacks to x, by what triggered them', labelNames: ['trigger'], registers })
     this.#ejections = new Counter({ name: 'cutover_node_ejections_total', help: 'Passive ejections of a node after consecutive failures', labelNames: ['pool', 'node'], registers })
     this.#authFailures = new Counter({ name: 'cutover_control_auth_failures_total', help: 'Control API requests refused for a missing or wrong token', registers })
+    this.#shed = new Counter({ name: 'cutover_shed_total', help: 'Requests answered 503 at proxy.max_inflight without touching a node', registers })
+    this.#refused = new Counter({ name: 'cutover_requests_refused_total', help: 'Client requests refused before reaching a node: ambiguous framing, head too large, head too slow', labelNames: ['reason'], registers })
+    for (const reason of REFUSAL_REASONS) this.#refused.labels(reason).inc(0)
     this.#webhookFailures = new Counter({ name: 'cutover_webhook_failures_total', help: 'Webhook notifications not delivered: failed after retries, or dropped from a full queue', labelNames: ['outcome'], registers })
     const splitY = sources.splitY
     if (splitY) new Gauge({
@@ -166,6 +173,14 @@ export class Metrics implements OutcomeSink {
 
   ejected(node: UpstreamNode): void {
     this.#ejections.labels(node.pool, node.name).inc()
+  }
+
+  shed(): void {
+    this.#shed.inc()
+  }
+
+  refused(reason: RefusalReason): void {
+    this.#refused.labels(reason).inc()
   }
 
   webhookFailure(outcome: 'failed' | 'dropped'): void {

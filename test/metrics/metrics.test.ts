@@ -34,6 +34,8 @@ t.test('every SPEC metric is present with its labels after traffic', async (t) =
   metrics.rollback('gate')
   metrics.ejected(y1)
   metrics.authFailure()
+  metrics.shed()
+  metrics.refused('framing')
   y = 33.33
   const { body, contentType } = await metrics.render()
   t.match(contentType, /text\/plain/)
@@ -58,6 +60,9 @@ t.test('every SPEC metric is present with its labels after traffic', async (t) =
   t.match(body, 'cutover_requests_in_flight{pool="x"} 2')
   t.match(body, 'cutover_node_ejections_total{pool="y",node="127.0.0.1:8002"} 1')
   t.match(body, 'cutover_control_auth_failures_total 1')
+  t.match(body, 'cutover_shed_total 1')
+  t.match(body, 'cutover_requests_refused_total{reason="framing"} 1')
+  t.match(body, 'cutover_requests_refused_total{reason="header_timeout"} 0')
   t.match(body, 'cutover_gate_figure{gate="max_error_rate"} 0.02')
   t.match(body, 'cutover_gate_verdict{gate="max_error_rate"} -1')
   t.match(body, 'cutover_gate_verdict{gate="max_p99_ms"} 0')
