@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Clock, Random } from './clock.js'
 import type { Config, HostPort } from './config/types.js'
+import { AccessLog } from './forwarding/access-log.js'
 import { Forwarder, type RefusalReason } from './forwarding/forwarder.js'
 import type { OutcomeSink } from './forwarding/outcome.js'
 import { createProxyServer } from './forwarding/proxy-server.js'
@@ -38,6 +39,7 @@ export class DataPlane {
   readonly #app: FastifyInstance
   readonly #isUsable: (node: UpstreamNode) => boolean
   readonly #logger: Logger
+  readonly #random: Random
   #config: Config
   #y: number
 
@@ -46,6 +48,7 @@ export class DataPlane {
     this.#y = options.y
     this.#isUsable = options.isUsable
     this.#logger = options.logger
+    this.#random = options.random
     this.upstreams = options.upstreams
     this.router = { table: this.#table() }
     this.#forwarder = new Forwarder({
@@ -60,6 +63,7 @@ export class DataPlane {
       onRefused: options.onRefused,
       // the last resort of a retry when every usable node already failed this request
       allNodes: () => this.upstreams.nodes,
+      accessLog: this.#accessLog(config),
     })
     this.#app = createProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger })
   }
@@ -81,7 +85,7 @@ export class DataPlane {
   reload(config: Config): Reconciled {
     this.#config = config
     const changes = this.upstreams.reconcile(config)
-    this.#forwarder.configure(config.proxy)
+    this.#forwarder.configure(config.proxy, this.#accessLog(config))
     this.route()
     return changes
   }
@@ -105,6 +109,10 @@ export class DataPlane {
     }
     await this.upstreams.close(result === 'timeout')
     return result
+  }
+
+  #accessLog(config: Config): AccessLog | undefined {
+    return config.log.access ? new AccessLog(this.#logger, config.log.access_sample, this.#random) : undefined
   }
 
   #table() {

@@ -17,6 +17,7 @@ import { pickNode } from '../routing/node-pick.js'
 import { pickPool } from '../routing/pool-pick.js'
 import type { Router } from '../routing/table.js'
 import type { UpstreamNode } from '../upstream/node.js'
+import type { AccessLog } from './access-log.js'
 import { classifyFailure, failureStatus, isIdempotent, isRetryable } from './failure.js'
 import { FRAMING, framingProblem, type FramingProblem } from './framing.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
@@ -42,6 +43,8 @@ export interface ForwarderOptions {
    * retries only). Absent: retries stay on usable nodes.
    */
   allNodes?: () => Readonly<Record<PoolName, readonly UpstreamNode[]>>
+  /** sampled access log; absent when log.access is off */
+  accessLog?: AccessLog
 }
 
 /** Why cutover refused a client request itself; a small fixed set, fit for a metric label. */
@@ -111,6 +114,7 @@ export class Forwarder {
   readonly onShed: (() => void) | undefined
   readonly onRefused: ((reason: RefusalReason) => void) | undefined
   readonly allNodes: (() => Readonly<Record<PoolName, readonly UpstreamNode[]>>) | undefined
+  accessLog: AccessLog | undefined
   /** client requests on their way upstream now (proxy.max_inflight bounds it) */
   inflight = 0
 
@@ -125,11 +129,13 @@ export class Forwarder {
     this.onShed = options.onShed
     this.onRefused = options.onRefused
     this.allNodes = options.allNodes
+    this.accessLog = options.accessLog
   }
 
   /** Apply a reloaded proxy section (timeouts, retries, body limit) to requests from now on. */
-  configure(proxy: Config['proxy']): void {
+  configure(proxy: Config['proxy'], accessLog?: AccessLog): void {
     this.proxy = proxy
+    this.accessLog = accessLog
   }
 
   /** A node of pool, else of the other pool (SPEC 4.3), never one in exclude. */
@@ -264,6 +270,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** the pool of the node in use, or the one picked */
   pool: PoolName
   node: UpstreamNode | null = null
+  /** the node of the latest attempt, kept for the access log after the attempt ended */
+  lastNode: UpstreamNode | null = null
   tried: UpstreamNode[] | null = null
   attempts = 0
   abortUpstream: ((err?: Error) => void) | null = null
@@ -304,6 +312,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Start an attempt on node. */
   send(node: UpstreamNode): void {
     this.node = node
+    this.lastNode = node
     this.pool = node.pool
     this.attempts++
     this.connected = false
@@ -425,6 +434,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.done = true
     this.fw.inflight--
     this.resume = null
-    this.fw.sink.finished(this.pool, status, this.headersMs >= 0 ? this.headersMs : performance.now() - this.start)
+    const ms = this.headersMs >= 0 ? this.headersMs : performance.now() - this.start
+    this.fw.sink.finished(this.pool, status, ms)
+    const access = this.fw.accessLog
+    if (access !== undefined) access.record({ req: this.req, pool: this.pool, node: this.lastNode?.name ?? null, status, ms, attempts: this.attempts })
   }
 }

@@ -17,6 +17,8 @@ export interface TestCutoverOptions {
   extra?: string
   /** extra keys under proxy: */
   proxy?: string
+  /** the `log:` section's keys (default `level: silent`) */
+  log?: string
   stateDir?: string
   start?: StartOptions
 }
@@ -36,7 +38,7 @@ pools:
   x: { nodes: ${list(options.x)} }
   y: { nodes: ${list(options.y)} }
 log:
-  level: silent
+  ${options.log ?? 'level: silent'}
 ${options.extra ?? ''}
 `
 }

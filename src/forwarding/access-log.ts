@@ -1,0 +1,53 @@
+/**
+ * The access log: off unless `log.access` is on, and then sampled (`log.access_sample`),
+ * so that logging never becomes the cost of proxying. One pino line per logged request.
+ */
+
+import type { IncomingMessage } from 'node:http'
+import type { Logger } from 'pino'
+import type { Random } from '../clock.js'
+import type { PoolName } from '../config/types.js'
+
+export interface AccessEntry {
+  req: IncomingMessage
+  pool: PoolName
+  /** host:port of the last node tried; null when none was (cutover's own 503/413) */
+  node: string | null
+  status: number
+  /** ms from the request's arrival to the response head */
+  ms: number
+  attempts: number
+}
+
+export class AccessLog {
+  readonly #logger: Logger
+  readonly #sample: number
+  readonly #random: Random
+
+  constructor(logger: Logger, sample: number, random: Random) {
+    this.#logger = logger
+    this.#sample = sample
+    this.#random = random
+  }
+
+  /** Log the request with probability `sample`; the decision costs one random draw. */
+  record(entry: AccessEntry): void {
+    if (this.#random() >= this.#sample) return
+    const req = entry.req
+    this.#logger.info(
+      {
+        access: true,
+        method: req.method,
+        path: req.url,
+        host: req.headers.host,
+        client: req.socket.remoteAddress,
+        pool: entry.pool,
+        node: entry.node,
+        status: entry.status,
+        ms: Math.round(entry.ms * 1000) / 1000,
+        attempts: entry.attempts,
+      },
+      'access',
+    )
+  }
+}
