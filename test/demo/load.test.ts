@@ -47,7 +47,8 @@ t.test('sends rps requests per second from many consumers and counts versions', 
   const load = startLoad({ url: up.url, rps: 20, clock, random: seededRandom(7) })
   t.teardown(() => load.close())
   clock.advance(1000)
-  await until(() => load.totals.answered + load.totals.errors >= 20, '20 answers')
+  // answered counts every answer, the 503s included; errors is a subset of it
+  await until(() => load.totals.answered >= 20, '20 answers')
   t.equal(up.consumers.length, 20, 'exactly rps requests in one second')
   t.ok(up.consumers.every((c) => /^consumer-\d{3}$/.test(c)), 'every request names a consumer')
   t.ok(new Set(up.consumers).size >= 15, 'consumers are spread over the pool')
