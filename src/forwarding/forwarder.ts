@@ -400,8 +400,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (!isRetryable(kind, isIdempotent(this.opts.method), bodyRead)) return undefined
     const tried = (this.tried ??= [])
     tried.push(failed)
-    // another usable node of the same pool first, else of the other pool, else any node
-    return this.fw.nodeFor(failed.pool, tried) ?? this.fw.lastResort(failed.pool, tried)
+    // another usable node of the same pool first, else of the other pool, else any node;
+    // but the last retry after a refused connect goes to the other pool first: when a whole
+    // pool goes down at once its nodes all still look usable until ejection catches up
+    const last = kind === 'connect' && this.attempts === this.fw.proxy.retries
+    const pool = last ? (failed.pool === 'x' ? 'y' : 'x') : failed.pool
+    return this.fw.nodeFor(pool, tried) ?? this.fw.lastResort(failed.pool, tried)
   }
 
   /** The client went away: stop the upstream request. */

@@ -233,8 +233,23 @@ export class HealthMonitor implements OutcomeSink {
     rec.counters = step.counters
     if (step.transition) {
       this.#transition(rec, step.transition.healthy, step.transition.cause)
+      // a node the probes saw come back is trusted again at once, as Envoy does: otherwise a
+      // node that was down for a second stays out for the whole eject_for
+      if (step.transition.healthy && node.ejectedUntil > rec.lastProbeAt) this.#lift(rec, step.transition.cause)
       this.#onChange()
     }
+  }
+
+  #lift(rec: NodeRecord, cause: string): void {
+    this.#clock.clearTimeout(rec.returnTimer)
+    rec.returnTimer = null
+    // the ejection ends now: the doubling streak counts from here
+    rec.outlier.ejectedUntil = rec.lastProbeAt
+    rec.outlier.failures = 0
+    rec.node.ejectedUntil = 0
+    const details = { pool: rec.node.pool, node: rec.node.name, cause: `ejection lifted: ${cause}` }
+    this.#events.add('node.returned', details)
+    this.#logger.info(details, 'node returned')
   }
 
   #transition(rec: NodeRecord, healthy: boolean, cause: string): void {
