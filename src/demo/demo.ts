@@ -54,7 +54,8 @@ export interface Demo {
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const flags = { ...DEFAULT_FLAGS, ...definedOnly(options), token: options.token ?? randomToken() }
   const host = options.host ?? '127.0.0.1'
-  const logger = options.logger ?? pino({ level: 'warn' }, pino.destination(2))
+  // the demo prints every event in words already; only errors as JSON on stderr
+  const logger = options.logger ?? pino({ level: 'error' }, pino.destination(2))
   const cleanup: Array<() => Promise<unknown>> = []
   const undo = async () => {
     for (const step of cleanup.reverse()) await step().catch(() => undefined)
