@@ -34,16 +34,16 @@ export interface Cutover {
 }
 
 /** Start cutover with a validated config: binds both listeners, starts probes and gates. */
-export async function startCutover(initialConfig: Config, options: StartOptions = {}): Promise<Cutover> {
-  const config = initialConfig
+export async function startCutover(config: Config, options: StartOptions = {}): Promise<Cutover> {
   const clock = options.clock ?? systemClock
   const random = options.random ?? systemRandom
   const logger = options.logger ?? pino({ level: config.log.level })
 
   const upstreams = new Upstreams(config)
-  let data: DataPlane | undefined
-  const control = await ControlPlane.create(config, { clock, logger, upstreams, onRoutingChange: () => data?.route(control.state.current.y) })
-  data = new DataPlane(config, {
+  // the control plane tells the data plane when to rebuild its table; built second, so late-bound
+  let dataPlane: DataPlane | undefined
+  const control = await ControlPlane.create(config, { clock, logger, upstreams, onRoutingChange: () => dataPlane?.route(control.state.current.y) })
+  const data = new DataPlane(config, {
     upstreams,
     sink: fanOut([control.metrics, control.sink]),
     isUsable: (node) => control.isUsable(node),
@@ -54,15 +54,15 @@ export async function startCutover(initialConfig: Config, options: StartOptions 
     onShed: () => control.metrics.shed(),
     onRefused: (reason) => control.metrics.refused(reason),
   })
-  const dataPlane = data
+  dataPlane = data
 
   let proxyAddress: HostPort
   let controlAddress: HostPort
   try {
-    proxyAddress = await dataPlane.listen()
+    proxyAddress = await data.listen()
     controlAddress = await control.listen()
   } catch (err) {
-    await Promise.allSettled([dataPlane.drain(), control.close()])
+    await Promise.allSettled([data.drain(), control.close()])
     throw err
   }
   logger.info(startedLine(proxyAddress, controlAddress, upstreams, control.state.current), 'cutover started')
@@ -75,13 +75,13 @@ export async function startCutover(initialConfig: Config, options: StartOptions 
     events: control.events,
 
     async reload(next: Config): Promise<void> {
-      control.reload(next, dataPlane.reload(next))
+      control.reload(next, data.reload(next))
     },
 
     close(): Promise<void> {
       closing ??= (async () => {
         control.stopDeciding()
-        await dataPlane.drain()
+        await data.drain()
         await control.close()
         logger.info('cutover stopped')
       })()
