@@ -120,3 +120,16 @@ t.test('healthz and readyz', async (t) => {
   t.match(await notReady.json(), { ready: false, reason: /y/ })
   t.equal((await get(`${c.proxyUrl}/`)).upstream, 'x1', 'failover to x when y has no node')
 })
+
+t.test('the proxy port forwards every path, the control paths included', async (t) => {
+  const x = await startUpstream('x1')
+  t.teardown(() => x.close())
+  const c = await startTestCutover({ x: [x.url], y: [] })
+  t.teardown(() => c.cutover.close())
+  for (const path of ['/v1/state', '/v1/split', '/metrics', '/healthz', '/readyz', '/']) {
+    const r = await get(`${c.proxyUrl}${path}`)
+    t.equal(r.upstream, 'x1', `${path} reached the node`)
+    t.same(JSON.parse(r.body), { upstream: 'x1', path })
+  }
+  t.same(x.seen.map((s) => s.url), ['/v1/state', '/v1/split', '/metrics', '/healthz', '/readyz', '/'])
+})
