@@ -1,0 +1,57 @@
+import t from 'tap'
+import { request } from 'undici'
+import { startTestCutover } from '../helpers/cutover.js'
+import { startUpstream } from '../helpers/upstream.js'
+
+async function until(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+t.test('a node whose probe answers 503 then 200 goes unhealthy then healthy, and traffic follows', async (t) => {
+  let ready = true
+  const kongLike = (name: string, flips: boolean) =>
+    startUpstream(name, (req, res) => {
+      req.resume()
+      if (req.url === '/status/ready') {
+        const ok = !flips || ready
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        res.end(ok ? '{"message":"ready"}' : '{"message":"no configuration available"}')
+        return
+      }
+      res.writeHead(200, { 'x-upstream': name })
+      res.end(name)
+    })
+  const x1 = await kongLike('x1', false)
+  const x2 = await kongLike('x2', true)
+  t.teardown(() => Promise.all([x1.close(), x2.close()]))
+  const c = await startTestCutover({ x: [x1.url, x2.url], y: [], extra: 'health: { active: { interval: 100ms, timeout: 80ms } }' })
+  t.teardown(() => c.cutover.close())
+
+  const servedBy = async (n: number) => {
+    const seen = new Set<string>()
+    for (let i = 0; i < n; i++) {
+      const r = await request(`${c.proxyUrl}/`)
+      await r.body.text()
+      seen.add(String(r.headers['x-upstream']))
+    }
+    return seen
+  }
+  const health = async (): Promise<boolean | null> => (await c.api('GET', '/v1/state')).body.pools.x.nodes[1].healthy
+
+  await until('both nodes healthy', async () => (await health()) === true)
+  t.same([...(await servedBy(40))].sort(), ['x1', 'x2'], 'both nodes take traffic')
+
+  ready = false
+  await until('x2 unhealthy', async () => (await health()) === false)
+  t.same([...(await servedBy(40))], ['x1'], 'no traffic to the unhealthy node')
+  const events = (await c.api('GET', '/v1/events')).body as Array<{ type: string; cause: string }>
+  t.match(events.find((e) => e.type === 'node.unhealthy')?.cause, /probe failed 2\/2: status 503/)
+
+  ready = true
+  await until('x2 healthy again', async () => (await health()) === true)
+  t.same([...(await servedBy(40))].sort(), ['x1', 'x2'], 'traffic returns to it')
+})
