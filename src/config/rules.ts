@@ -7,6 +7,7 @@
 import { formatDuration, parseDuration } from './duration.js'
 import { keyPath, Problems } from './problems.js'
 import { REPORTED } from './yaml-tree.js'
+import { hasAtMostTwoDecimals } from './percent.js'
 
 export interface Ctx {
   problems: Problems
@@ -134,10 +135,6 @@ export function percent(): Rule<number> {
   }
 }
 
-/** True when n has at most two decimals, allowing for binary floating point. */
-export function hasAtMostTwoDecimals(n: number): boolean {
-  return Math.abs(n * 100 - Math.round(n * 100)) < 1e-7
-}
 
 /** A duration string with a unit, converted to ms, within [min, max]. */
 export function duration(range: { min?: number; max?: number } = {}): Rule<number> {

@@ -4,7 +4,7 @@
  */
 
 import { CutoverError } from '../errors.js'
-import { isPercent } from '../state/store.js'
+import { isPercent } from '../config/percent.js'
 
 export const MAX_REASON_LENGTH = 500
 export const MAX_EVENTS_LIMIT = 1000

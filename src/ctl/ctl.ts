@@ -4,6 +4,7 @@
  */
 
 import { parseArgs } from 'node:util'
+import { isPercent } from '../config/percent.js'
 import { CtlClient, CtlError } from './client.js'
 import { formatEvent, formatNodes, formatStatus } from './format.js'
 
@@ -40,7 +41,7 @@ class UsageError extends Error {}
 
 function parsePercent(text: string | undefined): number {
   const y = Number(text)
-  if (text === undefined || text.trim() === '' || !Number.isFinite(y) || y < 0 || y > 100 || Math.round(y * 100) !== y * 100) {
+  if (text === undefined || text.trim() === '' || !isPercent(y)) {
     throw new UsageError(`split: expected a share of y from 0 to 100 (at most two decimals), got ${text === undefined ? 'nothing' : `'${text}'`}`)
   }
   return y

@@ -3,6 +3,7 @@
  * CUTOVER_ERR_USAGE with one line saying what is wrong; runDemo turns it into exit code 2.
  */
 
+import { hasAtMostTwoDecimals } from '../config/percent.js'
 import { CutoverError } from '../errors.js'
 
 export interface DemoFlags {
@@ -96,7 +97,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoFlags | null {
         break
       case '--split': {
         const y = number(name, value, 0, 100, 'a percentage from 0 to 100')
-        if (Math.round(y * 100) !== y * 100) usage(`${name}: "${value}" has more than two decimals`)
+        if (!hasAtMostTwoDecimals(y)) usage(`${name}: "${value}" has more than two decimals`)
         flags.split = y
         break
       }

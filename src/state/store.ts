@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path'
 import { systemClock, type Clock } from '../clock.js'
 import { CutoverError } from '../errors.js'
 import type { StateStore } from './controller.js'
+import { isPercent } from '../config/percent.js'
 import { STATE_FORMAT_VERSION, type LiveState, type RolloutProgress, type StateFile } from './types.js'
 
 export type StateLoadResult =
@@ -120,12 +121,6 @@ function writeError(path: string, err: unknown): CutoverError {
   return new CutoverError('CUTOVER_ERR_STATE_WRITE', `cannot write state file ${path}: ${errText(err)}`, { cause: err })
 }
 
-/** A share of y: 0..100 with at most two decimals. */
-export function isPercent(v: unknown): v is number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 100) return false
-  // binary floats: 0.29 * 100 is 28.999999999999996, so compare with a tolerance
-  return Math.abs(v * 100 - Math.round(v * 100)) < 1e-6
-}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)

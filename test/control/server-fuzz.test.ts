@@ -1,6 +1,6 @@
 import t from 'tap'
 import { seededRandom } from '../../src/clock.js'
-import { isPercent } from '../../src/state/store.js'
+import { isPercent } from '../../src/config/percent.js'
 import { TOKEN, harness } from './harness.js'
 
 const SEED = 20260101

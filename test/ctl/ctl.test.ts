@@ -153,3 +153,11 @@ t.test('format helpers', async (t) => {
   t.equal(splitBar(100, 10), '░░░░░░░░░░')
   t.equal(splitBar(30, 10), '███████░░░')
 })
+
+t.test('split takes any share with two decimals, binary floats included', async (t) => {
+  const api = await fakeApi(t, () => [200, STATE])
+  const io = capture({ CUTOVER_URL: api.url })
+  t.equal(await runCtl(['split', '0.29'], io), 0)
+  t.equal(await runCtl(['split', '33.33'], io), 0)
+  t.same(api.seen.map((s) => s.body), ['{"y":0.29}', '{"y":33.33}'])
+})

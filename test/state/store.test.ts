@@ -3,7 +3,8 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FakeClock } from '../../src/clock.js'
 import { isCutoverError } from '../../src/errors.js'
-import { FileStateStore, isPercent, parseStateFile } from '../../src/state/store.js'
+import { isPercent } from '../../src/config/percent.js'
+import { FileStateStore, parseStateFile } from '../../src/state/store.js'
 import type { LiveState, StateFile } from '../../src/state/types.js'
 
 const START = Date.UTC(2026, 0, 1, 12, 30, 15, 250)
