@@ -2,14 +2,9 @@ import t from 'tap'
 import { request } from 'undici'
 import { startTestCutover } from '../helpers/cutover.js'
 import { startUpstream } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
 
-async function until(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+const until = (what: string, check: () => Promise<boolean>) => waitUntil(what, check, 5000, 50)
 
 t.test('a node whose probe answers 503 then 200 goes unhealthy then healthy, and traffic follows', async (t) => {
   let ready = true

@@ -7,7 +7,7 @@ import type { CutoverEvent } from '../../src/state/events.js'
 import { startTestCutover } from '../helpers/cutover.js'
 import { clientErrors, pacedLoad } from './load.js'
 import { startNodeServer } from './node-server.js'
-import { metricValue, waitUntil } from './wait.js'
+import { metricValue, waitUntil } from '../helpers/wait.js'
 
 const GATES = `gates:
   window: 5s

@@ -7,7 +7,7 @@ import { request } from 'undici'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { clientErrors, pacedLoad } from './load.js'
 import { PROBE_PATH, startNodeServer, type NodeServer } from './node-server.js'
-import { allNodesHealthy, waitUntil } from './wait.js'
+import { allNodesHealthy, waitUntil } from '../helpers/wait.js'
 
 const INTERVAL = 200
 const HEALTHY_THRESHOLD = 2

@@ -1,6 +1,6 @@
 /** Polling helpers for the end-to-end tests: real time, bounded, never a bare sleep in an assertion. */
 
-import type { TestCutover } from '../helpers/cutover.js'
+import type { TestCutover } from './cutover.js'
 
 /** Resolve once `check` returns a value other than undefined/false, polling every `everyMs`; reject after timeoutMs. */
 export async function waitUntil<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, everyMs = 20): Promise<T> {
