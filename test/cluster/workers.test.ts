@@ -7,6 +7,7 @@ import { stickyBucket } from '../../src/routing/sticky.js'
 import { tempDir } from '../helpers/cutover.js'
 import { api, run, yaml, type Running } from '../helpers/process.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
 
 /** A GET on a fresh connection, so the kernel hands it to either worker. */
 async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; upstream: string }> {
@@ -125,4 +126,28 @@ t.test('a worker that dies is replaced; the other keeps serving', async (t) => {
   t.equal(workerPids(c).length, 3, 'a third worker started listening')
   const events = (await api(c, 'GET', '/v1/events')).body as Array<{ type: string; pid: number }>
   t.ok(events.some((e) => e.type === 'worker.exited' && e.pid === victim))
+})
+
+t.test('SIGHUP reaches every worker: a replaced y node takes the traffic of both', async (t) => {
+  const x = await probeCounter('x1')
+  const y1 = await probeCounter('y1')
+  const y2 = await probeCounter('y2')
+  t.teardown(() => Promise.all([x.close(), y1.close(), y2.close()]))
+  const dir = tempDir()
+  const path = join(dir, 'c.yaml')
+  writeFileSync(path, yaml(dir, [x.url], [y1.url], '', 'workers: 2'))
+  const c = await run(path)
+  t.teardown(async () => {
+    c.child.kill('SIGTERM')
+    await c.exited
+  })
+  t.equal((await api(c, 'PUT', '/v1/split', { y: 100 })).status, 200)
+  writeFileSync(path, yaml(dir, [x.url], [y2.url], '', 'workers: 2'))
+  c.child.kill('SIGHUP')
+  await c.waitFor(/config reloaded/)
+  // the primary sends the new config to each worker right after its log line: poll for the IPC hop
+  await waitUntil('the first request on y2', async () => (await get(`${c.proxyUrl}/`)).upstream === 'y2', 5000)
+  const after = await Promise.all(Array.from({ length: 20 }, () => get(`${c.proxyUrl}/`)))
+  t.same([...new Set(after.map((r) => r.upstream))], ['y2'], 'every worker routes to the new node')
+  t.same((await api(c, 'GET', '/v1/state')).body.pools.y.nodes.map((n: { url: string }) => n.url), [y2.url])
 })
