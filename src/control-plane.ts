@@ -7,9 +7,10 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Clock } from './clock.js'
-import type { Config, HostPort, PoolName } from './config/types.js'
+import type { Config, HostPort } from './config/types.js'
 import { POOLS } from './config/types.js'
 import { TrafficHistory } from './console/history.js'
+import { xShare } from './config/percent.js'
 import { buildControlServer } from './control/server.js'
 import { fanOut, type OutcomeSink } from './forwarding/outcome.js'
 import { Gatekeeper } from './gates/gatekeeper.js'
@@ -56,14 +57,10 @@ export function startedLine(proxy: HostPort, control: HostPort, upstreams: Upstr
     proxy,
     control,
     pools: { x: upstreams.nodes.x.map((n) => n.config.url), y: upstreams.nodes.y.map((n) => n.config.url) },
-    split: { x: round2(100 - state.y), y: state.y },
+    split: { x: xShare(state.y), y: state.y },
     locked: state.locked,
     ...extra,
   }
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100
 }
 
 function initialState(config: Config, store: FileStateStore, logger: Logger): { state: LiveState; event: [string, Record<string, unknown>] } {
@@ -131,7 +128,7 @@ export class ControlPlane {
       gates: () => this.gatekeeper.describe().checks.map((c) => ({ gate: c.gate, figure: c.figure, verdict: c.verdict })),
     }
     // with workers, each worker reports its own in-flight figures; summed they are the total
-    if (!options.externalMetrics) sources.inflight = () => this.#inflight()
+    if (!options.externalMetrics) sources.inflight = () => upstreams.inflightByPool()
     this.metrics = new Metrics(sources)
     this.metrics.setNodes(upstreams.nodes)
     // one place counts rollbacks, whoever caused them (API, rollout abort, gate)
@@ -140,7 +137,7 @@ export class ControlPlane {
     })
     state.onChange((next, prev) => {
       options.onRoutingChange()
-      if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: round2(100 - next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
+      if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: xShare(next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
     })
     this.history = new TrafficHistory(clock)
     this.sink = fanOut([this.health, this.gatekeeper, this.history])
@@ -172,7 +169,7 @@ export class ControlPlane {
     const pools: Record<string, unknown> = {}
     for (const pool of POOLS) pools[pool] = { nodes: this.#upstreams.nodes[pool].map((node) => this.health.describe(node)) }
     return {
-      split: { x: round2(100 - s.y), y: s.y },
+      split: { x: xShare(s.y), y: s.y },
       locked: s.locked,
       lock_reason: s.lock_reason,
       rollout: this.runner.describe(),
@@ -236,11 +233,5 @@ export class ControlPlane {
           onDropped: () => this.metrics.webhookFailure('dropped'),
         })
       : undefined
-  }
-
-  #inflight(): Record<PoolName, number> {
-    const counts = { x: 0, y: 0 }
-    for (const pool of POOLS) for (const node of this.#upstreams.nodes[pool]) counts[pool] += node.inflight
-    return counts
   }
 }

@@ -30,5 +30,3 @@ export const REC_FAILED = 1
 export const REC_FINISHED = 2
 export const RECORD_SIZE = 5
 
-export const POOL_INDEX: Record<PoolName, number> = { x: 0, y: 1 }
-export const POOL_OF: readonly PoolName[] = ['x', 'y']

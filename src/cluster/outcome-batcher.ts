@@ -5,11 +5,10 @@
  * workers together, at the cost of at most one interval of delay.
  */
 
-import type { PoolName } from '../config/types.js'
-import { POOLS } from '../config/types.js'
+import { POOL_INDEX, POOLS, type PoolName } from '../config/types.js'
 import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { POOL_INDEX, REC_ANSWERED, REC_FAILED, REC_FINISHED, type ToPrimary } from './messages.js'
+import { REC_ANSWERED, REC_FAILED, REC_FINISHED, type ToPrimary } from './messages.js'
 
 export const FAILURE_KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'protocol']
 const KIND_INDEX: Record<FailureKind, number> = { connect: 0, reset: 1, timeout: 2, protocol: 3 }

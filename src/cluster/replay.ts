@@ -1,16 +1,16 @@
 /** The primary's side of the outcome batches: replay each record into the control plane's sink. */
 
-import type { PoolName } from '../config/types.js'
+import { POOLS, type PoolName } from '../config/types.js'
 import type { OutcomeSink } from '../forwarding/outcome.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { FAILURE_KINDS } from './outcome-batcher.js'
-import { POOL_OF, RECORD_SIZE, REC_ANSWERED, REC_FAILED, REC_FINISHED } from './messages.js'
+import { RECORD_SIZE, REC_ANSWERED, REC_FAILED, REC_FINISHED } from './messages.js'
 
 /** Feed a worker's batch to sink, naming nodes by pool and index; malformed records are skipped. */
 export function replayOutcomes(records: readonly number[], nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>, sink: OutcomeSink): void {
   for (let i = 0; i + RECORD_SIZE <= records.length; i += RECORD_SIZE) {
     const type = records[i]
-    const pool = POOL_OF[records[i + 1]]
+    const pool = POOLS[records[i + 1]]
     if (pool === undefined) continue
     if (type === REC_FINISHED) {
       sink.finished(pool, records[i + 3], records[i + 4])

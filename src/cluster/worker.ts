@@ -55,7 +55,7 @@ export function runWorker(): Promise<number> {
     const start = async (config: Config, gen: number, y: number, flags: Usable) => {
       logger = pino({ level: config.log.level }).child({ worker: process.pid })
       const upstreams = new Upstreams(config)
-      metrics = new Metrics({ inflight: () => inflightByPool(upstreams) })
+      metrics = new Metrics({ inflight: () => upstreams.inflightByPool() })
       metrics.setNodes(upstreams.nodes)
       const own = metrics
       plane = new DataPlane(config, {
@@ -111,10 +111,4 @@ export function runWorker(): Promise<number> {
     process.on('disconnect', () => void drain())
     send({ t: 'ready' })
   })
-}
-
-function inflightByPool(upstreams: Upstreams): { x: number; y: number } {
-  const counts = { x: 0, y: 0 }
-  for (const pool of ['x', 'y'] as const) for (const node of upstreams.nodes[pool]) counts[pool] += node.inflight
-  return counts
 }

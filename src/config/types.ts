@@ -6,6 +6,8 @@
 
 export type PoolName = 'x' | 'y'
 export const POOLS: readonly PoolName[] = ['x', 'y']
+/** A pool's place in POOLS, for arrays indexed by pool. */
+export const POOL_INDEX: Readonly<Record<PoolName, number>> = { x: 0, y: 1 }
 
 export interface HostPort {
   host: string

@@ -6,7 +6,8 @@
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolName } from '../config/types.js'
-import { POOLS } from '../config/types.js'
+import { xShare } from '../config/percent.js'
+import { POOL_INDEX, POOLS } from '../config/types.js'
 import type { RefusalReason } from '../forwarding/forwarder.js'
 import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
 import type { UpstreamNode } from '../upstream/node.js'
@@ -33,7 +34,6 @@ export interface MetricsSources {
 }
 
 type CounterChild = ReturnType<Counter<string>['labels']>
-const POOL_INDEX: Record<PoolName, number> = { x: 0, y: 1 }
 
 export class Metrics implements OutcomeSink {
   readonly registry = new Registry()
@@ -95,7 +95,7 @@ export class Metrics implements OutcomeSink {
       collect() {
         const y = splitY()
         this.set({ pool: 'y' }, y)
-        this.set({ pool: 'x' }, Math.round((100 - y) * 100) / 100)
+        this.set({ pool: 'x' }, xShare(y))
       },
     })
     const health = sources.health

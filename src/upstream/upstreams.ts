@@ -31,6 +31,13 @@ export class Upstreams {
     return this.#nodes
   }
 
+  /** Requests in flight to each pool's nodes now. */
+  inflightByPool(): Record<PoolName, number> {
+    const counts = { x: 0, y: 0 }
+    for (const pool of POOLS) for (const node of this.#nodes[pool]) counts[pool] += node.inflight
+    return counts
+  }
+
   /** Bring the node set to the config's; returns what was added and removed. */
   reconcile(config: Config): Reconciled {
     const old = new Map<string, UpstreamNode>()
