@@ -47,13 +47,13 @@ export function parseServerUrl(text: string): URL | UrlProblem {
   return url
 }
 
-/** The NodeConfig of a server URL: url == origin without a trailing slash, name host:port. */
-export function toNodeConfig(url: URL, weight: number): NodeConfig {
+/** The NodeConfig of a server URL: url == origin without a trailing slash, name as given or host:port. */
+export function toNodeConfig(url: URL, weight: number, name?: string): NodeConfig {
   const protocol = url.protocol as 'http:' | 'https:'
   const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port)
   // WHATWG keeps IPv6 brackets in hostname; sockets want the bare address
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
-  return { url: url.origin, origin: url.origin, name: formatHostPort({ host: hostname, port }), protocol, hostname, port, weight }
+  return { url: url.origin, origin: url.origin, name: name ?? formatHostPort({ host: hostname, port }), protocol, hostname, port, weight }
 }
 
 const nodeUrl: Rule<URL> = (value, path, ctx) => {
@@ -69,17 +69,29 @@ const nodeUrl: Rule<URL> = (value, path, ctx) => {
   return parsed
 }
 
+const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,62}$/
+
+/** A node's display name (events, API, console, the `node` metric label): short and plain. */
+const nodeName: Rule<string> = (value, path, ctx) => {
+  const text = string()(value, path, ctx)
+  if (text === undefined) return undefined
+  if (NODE_NAME.test(text)) return text
+  ctx.problems.add(path, `must be 1 to 63 letters, digits, or . _ : @ - (starting with a letter or digit), got ${describe(value)}`)
+  return undefined
+}
+
 const nodeObject = object({
   url: field(nodeUrl, { required: true }),
+  name: field(nodeName),
   weight: field(number({ above: 0, max: 1000 }), { default: 1 }),
 })
 
-/** An upstream node: a URL string, or { url, weight } with weight in (0, 1000]. */
+/** An upstream node: a URL string, or { url, name, weight } with weight in (0, 1000]. */
 export const node: Rule<NodeConfig> = (value, path, ctx: Ctx) => {
   if (isPlainObject(value)) {
     const out = nodeObject(value, path, ctx)
     if (out?.url === undefined || out.weight === undefined) return undefined
-    return toNodeConfig(out.url as URL, out.weight as number)
+    return toNodeConfig(out.url as URL, out.weight as number, out.name as string | undefined)
   }
   const url = nodeUrl(value, path, ctx)
   return url === undefined ? undefined : toNodeConfig(url, 1)

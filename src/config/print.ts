@@ -69,8 +69,10 @@ export function formatEffectiveConfig(config: Config): string {
   return doc.toString({ lineWidth: 0 })
 }
 
-function nodeEntry(node: NodeConfig): { url: string; weight: number } {
-  return { url: node.url, weight: node.weight }
+function nodeEntry(node: NodeConfig): { url: string; name?: string; weight: number } {
+  // a name is printed only when one was given: host:port is the default
+  const given = node.name !== formatHostPort({ host: node.hostname, port: node.port })
+  return { url: node.url, ...(given && { name: node.name }), weight: node.weight }
 }
 
 function activeEntry(active: ActiveHealthConfig): Record<string, unknown> {

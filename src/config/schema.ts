@@ -75,9 +75,9 @@ const split = object({
   override_header: field(token({ lower: true })),
 })
 
-/** Both pools, each node once across both, at least one node in all. */
+/** Both pools, each node (and each node name) once across both, at least one node in all. */
 const pools: Rule<Record<string, { nodes: NodeConfig[] }>> = (value, path, ctx: Ctx) => {
-  const nodes = nodeList(new Map())
+  const nodes = nodeList(new Map(), new Map())
   const pool = field(object({ nodes: field(nodes, { required: true }) }), { required: true })
   const out = object({ x: pool, y: pool })(value, path, ctx)
   if (out === undefined || !isPlainObject(value)) return undefined
@@ -86,8 +86,8 @@ const pools: Rule<Record<string, { nodes: NodeConfig[] }>> = (value, path, ctx: 
   return out as Record<string, { nodes: NodeConfig[] }>
 }
 
-/** A pool's node list; `seen` maps each origin to where it was first listed, across pools. */
-function nodeList(seen: Map<string, string>): Rule<NodeConfig[]> {
+/** A pool's node list; `seen` and `named` map each origin and name to where it was first listed, across pools. */
+function nodeList(seen: Map<string, string>, named: Map<string, string>): Rule<NodeConfig[]> {
   return (value, path, ctx) => {
     if (!Array.isArray(value)) {
       ctx.problems.add(path, 'expected a list of node URLs')
@@ -102,6 +102,9 @@ function nodeList(seen: Map<string, string>): Rule<NodeConfig[]> {
       const first = seen.get(parsed.origin)
       if (first !== undefined) ctx.problems.add(at, `${parsed.url} is already listed at ${first}`)
       else seen.set(parsed.origin, at)
+      const sameName = named.get(parsed.name)
+      if (first === undefined && sameName !== undefined) ctx.problems.add(at, `the name ${parsed.name} is already used at ${sameName}`)
+      else named.set(parsed.name, at)
       nodes.push(parsed)
     })
     return nodes

@@ -19,7 +19,7 @@ export interface NodeConfig {
   url: string
   /** protocol + host + port, what undici connects to */
   origin: string
-  /** host:port, the `node` metric label and the name in the API */
+  /** the configured `name`, else host:port: the `node` metric label and the name in events, API and console */
   name: string
   protocol: 'http:' | 'https:'
   hostname: string

@@ -15,7 +15,7 @@ export interface Reconciled {
 }
 
 function keyOf(pool: PoolName, node: NodeConfig): string {
-  return `${pool} ${node.url} ${node.weight}`
+  return `${pool} ${node.url} ${node.weight} ${node.name}`
 }
 
 export class Upstreams {

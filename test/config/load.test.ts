@@ -68,6 +68,23 @@ pools:
   t.equal(config.pools.y.nodes[0].name, 'kong-a.example:8000', 'another port is another node')
 })
 
+t.test('a node may have a name, used instead of host:port; names are unique across pools', async (t) => {
+  const config = valid(`control: { token: ${TOKEN} }
+pools:
+  x: { nodes: [{ url: http://10.0.0.1:8000, name: kong-x1 }, http://10.0.0.2:8000] }
+  y: { nodes: [{ url: http://10.0.0.3:8000, name: kong-y1, weight: 2 }] }
+`)
+  t.equal(config.pools.x.nodes[0].name, 'kong-x1')
+  t.equal(config.pools.x.nodes[1].name, '10.0.0.2:8000', 'no name: host:port')
+  t.match(config.pools.y.nodes[0], { name: 'kong-y1', weight: 2, url: 'http://10.0.0.3:8000' })
+  const problems = problemsOf(`control: { token: ${TOKEN} }
+pools:
+  x: { nodes: [{ url: http://10.0.0.1:8000, name: kong-1 }] }
+  y: { nodes: [{ url: http://10.0.0.3:8000, name: kong-1 }] }
+`)
+  t.same(problems.map((p) => p.replace(/ \(line \d+\)$/, '')), ['pools.y.nodes[0]: the name kong-1 is already used at pools.x.nodes[0]'])
+})
+
 t.test('listen addresses: host:port, [v6]:port, port 0', async (t) => {
   const config = valid(withSections('proxy: { listen: "[::1]:0", workers: auto }\n').replace('token:', 'listen: localhost:65535\n  token:'))
   t.same(config.proxy.listen, { host: '::1', port: 0 })
@@ -192,6 +209,10 @@ t.test('node problems name the node', async (t) => {
     ['{ url: http://10.0.0.1, weight: 1001 }', /^pools\.x\.nodes\[1\]\.weight: must be above 0 and at most 1000/],
     ['{ url: http://10.0.0.1, wieght: 2 }', /^pools\.x\.nodes\[1\]\.wieght: unknown key, did you mean weight\?/],
     ['{ weight: 2 }', /^pools\.x\.nodes\[1\]\.url: required/],
+    ['{ url: http://10.0.0.1, name: "kong x1" }', /^pools\.x\.nodes\[1\]\.name: must be 1 to 63 letters, digits/],
+    ['{ url: http://10.0.0.1, name: "" }', /^pools\.x\.nodes\[1\]\.name: must not be empty/],
+    ['{ url: http://10.0.0.1, name: 7 }', /^pools\.x\.nodes\[1\]\.name: expected a string/],
+    ['{ url: http://10.0.0.1, name: "127.0.0.1:8001" }', /^pools\.x\.nodes\[1\]: the name 127\.0\.0\.1:8001 is already used at pools\.x\.nodes\[0\]/],
     ['42', /^pools\.x\.nodes\[1\]: not a URL/],
   ]
   for (const [node, expected] of cases) {
