@@ -63,9 +63,10 @@ export function differenceInterval(aErrors: number, aN: number, bErrors: number,
   }
 }
 
-/** A figure for a reason string: two significant digits (0.083, 0.0012). */
+/** A figure for a reason string: two significant digits (0.083, 0.0012); floating-point dust (2.8e-17) is 0. */
 export function fmt(n: number): string {
-  if (n === 0 || !Number.isFinite(n)) return String(n)
+  if (Math.abs(n) < 1e-9) return '0'
+  if (!Number.isFinite(n)) return String(n)
   return String(Number(n.toPrecision(2)))
 }
 

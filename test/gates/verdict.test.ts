@@ -90,5 +90,7 @@ t.test('fmt', (t) => {
   t.equal(fmt(0.0825), '0.083')
   t.equal(fmt(0), '0')
   t.equal(fmt(0.00123), '0.0012')
+  t.equal(fmt(2.8e-17), '0', 'floating-point dust is 0, not 2.8e-17')
+  t.equal(fmt(-1.4e-17), '0')
   t.end()
 })
