@@ -12,10 +12,11 @@ import { POOLS } from './config/types.js'
 import { TrafficHistory } from './console/history.js'
 import { xShare } from './config/percent.js'
 import { buildControlServer } from './control/server.js'
-import { fanOut, type OutcomeSink } from './forwarding/outcome.js'
 import { Gatekeeper } from './gates/gatekeeper.js'
 import { HealthMonitor } from './health/monitor.js'
 import { WebhookNotifier } from './notify/webhook.js'
+import { fanOut } from './outcome/fan-out.js'
+import type { OutcomeReport } from './outcome/outcome-sink.js'
 import { Metrics, type MetricsSources } from './metrics/metrics.js'
 import { RolloutRunner } from './rollout/runner.js'
 import { StateController } from './state/controller.js'
@@ -91,7 +92,7 @@ export class ControlPlane {
   #webhookUrl: string | undefined
   readonly #clock: Clock
   /** what the data plane reports: health (passive), gates */
-  readonly sink: OutcomeSink
+  readonly sink: OutcomeReport
   readonly #app: FastifyInstance
   readonly #upstreams: Upstreams
   readonly #logger: Logger

@@ -9,16 +9,16 @@ import type { Logger } from 'pino'
 import type { Clock, Random } from './clock.js'
 import type { Config, HostPort } from './config/types.js'
 import { AccessLog } from './forwarding/access-log.js'
-import { Forwarder, type RefusalReason } from './forwarding/forwarder.js'
-import type { OutcomeSink } from './forwarding/outcome.js'
+import { Forwarder } from './forwarding/forwarder.js'
 import { createProxyServer } from './forwarding/proxy-server.js'
+import type { OutcomeReport, RefusalReason } from './outcome/outcome-sink.js'
 import { buildRoutingTable, type Router } from './routing/table.js'
 import type { UpstreamNode } from './upstream/node.js'
 import type { Reconciled, Upstreams } from './upstream/upstreams.js'
 
 export interface DataPlaneOptions {
   upstreams: Upstreams
-  sink: OutcomeSink
+  sink: OutcomeReport
   /** whether a node may take new requests; read only when the table is rebuilt */
   isUsable: (node: UpstreamNode) => boolean
   /** the share of y at start */

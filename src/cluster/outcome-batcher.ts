@@ -6,12 +6,12 @@
  */
 
 import { POOL_INDEX, POOLS, type PoolName } from '../config/types.js'
-import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import { FAILURE_KINDS, type FailureKind, type OutcomeSink } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { REC_ANSWERED, REC_FAILED, REC_FINISHED, type ToPrimary } from './messages.js'
 
-export const FAILURE_KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'protocol']
-const KIND_INDEX: Record<FailureKind, number> = { connect: 0, reset: 1, timeout: 2, protocol: 3 }
+/** a failure kind's number in a record: its index in FAILURE_KINDS (replay.ts reads it back) */
+const KIND_INDEX = Object.fromEntries(FAILURE_KINDS.map((kind, i) => [kind, i])) as Record<FailureKind, number>
 
 export class OutcomeBatcher implements OutcomeSink {
   #records: number[] = []
@@ -33,10 +33,6 @@ export class OutcomeBatcher implements OutcomeSink {
     this.#index = new Map()
     for (const pool of POOLS) nodes[pool].forEach((node, i) => this.#index.set(node, i))
   }
-
-  attemptStarted(): void {}
-
-  attemptEnded(): void {}
 
   attemptFailed(node: UpstreamNode, kind: FailureKind): void {
     const i = this.#index.get(node)

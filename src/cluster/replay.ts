@@ -1,13 +1,12 @@
 /** The primary's side of the outcome batches: replay each record into the control plane's sink. */
 
 import { POOLS, type PoolName } from '../config/types.js'
-import type { OutcomeSink } from '../forwarding/outcome.js'
+import { FAILURE_KINDS, type OutcomeReport } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { FAILURE_KINDS } from './outcome-batcher.js'
 import { RECORD_SIZE, REC_ANSWERED, REC_FAILED, REC_FINISHED } from './messages.js'
 
 /** Feed a worker's batch to sink, naming nodes by pool and index; malformed records are skipped. */
-export function replayOutcomes(records: readonly number[], nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>, sink: OutcomeSink): void {
+export function replayOutcomes(records: readonly number[], nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>, sink: OutcomeReport): void {
   for (let i = 0; i + RECORD_SIZE <= records.length; i += RECORD_SIZE) {
     const type = records[i]
     const pool = POOLS[records[i + 1]]

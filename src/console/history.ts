@@ -7,7 +7,7 @@
 import type { Clock } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { LatencyHistogram } from '../gates/latency-histogram.js'
-import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import type { FailureKind, OutcomeSink } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 
 export const HISTORY_SLOT_MS = 5_000

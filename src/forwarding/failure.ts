@@ -1,7 +1,7 @@
 /** What went wrong with an upstream attempt, and whether it may be tried again (SPEC 4.4). */
 
 import { isCutoverError } from '../errors.js'
-import type { FailureKind } from './outcome.js'
+import type { FailureKind } from '../outcome/outcome-sink.js'
 
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',

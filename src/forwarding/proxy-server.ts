@@ -12,7 +12,8 @@ import type { Duplex } from 'node:stream'
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/types.js'
-import type { Forwarder, RefusalReason } from './forwarder.js'
+import type { RefusalReason } from '../outcome/outcome-sink.js'
+import type { Forwarder } from './forwarder.js'
 
 export interface ProxyServerOptions {
   proxy: Config['proxy']

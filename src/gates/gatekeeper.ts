@@ -7,7 +7,7 @@
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Config, PoolName } from '../config/types.js'
-import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import type { FailureKind, OutcomeSink } from '../outcome/outcome-sink.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 import type { LiveState } from '../state/types.js'

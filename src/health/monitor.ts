@@ -8,7 +8,7 @@
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import { POOLS, type Config, type PoolName } from '../config/types.js'
-import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import type { FailureKind, OutcomeSink } from '../outcome/outcome-sink.js'
 import type { EventLog } from '../state/events.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { eject, ejectionCause, isGatewayFailure, newOutlierState, recordFailure, recordSuccess, type FailureCause, type OutlierState } from './outlier.js'
@@ -172,9 +172,6 @@ export class HealthMonitor implements OutcomeSink {
     return { ready: false, reason: `no usable node in ${names}` }
   }
 
-  /** Not used: in-flight counts are the forwarder's. */
-  attemptStarted(_node: UpstreamNode): void {}
-
   /** A connect error, reset, timeout or protocol error on node. */
   attemptFailed(node: UpstreamNode, kind: FailureKind): void {
     const rec = this.#records.get(node)
@@ -188,12 +185,6 @@ export class HealthMonitor implements OutcomeSink {
     if (isGatewayFailure(status)) this.#failed(rec, status)
     else recordSuccess(rec.outlier)
   }
-
-  /** Not used. */
-  attemptEnded(_node: UpstreamNode): void {}
-
-  /** Not used: health is judged per node, not per client request. */
-  finished(_pool: PoolName, _status: number, _ms: number): void {}
 
   #failed(rec: NodeRecord, cause: FailureCause): void {
     const passive = this.#health.passive

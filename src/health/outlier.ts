@@ -6,7 +6,7 @@
  * request and must not allocate.
  */
 
-import type { FailureKind } from '../forwarding/outcome.js'
+import type { FailureKind } from '../outcome/outcome-sink.js'
 
 /** Longest ejection, and the healthy spell that resets the doubling, in units of eject_for. */
 export const EJECT_CAP_FACTOR = 10

@@ -8,14 +8,11 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolName } from '../config/types.js'
 import { xShare } from '../config/percent.js'
 import { POOL_INDEX, POOLS } from '../config/types.js'
-import type { RefusalReason } from '../forwarding/forwarder.js'
-import type { FailureKind, OutcomeSink } from '../forwarding/outcome.js'
+import { FAILURE_KINDS, REFUSAL_REASONS, type FailureKind, type OutcomeSink, type RefusalReason } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { FastHistogram } from './fast-histogram.js'
 
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
-const FAILURE_KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'protocol']
-const REFUSAL_REASONS: readonly RefusalReason[] = ['framing', 'head_too_large', 'header_timeout']
 
 /** What the gauges read at scrape time. */
 export interface MetricsSources {
@@ -196,17 +193,11 @@ export class Metrics implements OutcomeSink {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() }
   }
 
-  attemptStarted(): void {}
-
   attemptFailed(node: UpstreamNode, kind: FailureKind): void {
     const children = this.#errorChildren.get(node)
     if (children) children[kind].inc()
     else this.#upstreamErrors.labels(node.pool, node.name, kind).inc()
   }
-
-  answered(): void {}
-
-  attemptEnded(): void {}
 
   finished(pool: PoolName, status: number, ms: number): void {
     const cls = (status / 100) | 0

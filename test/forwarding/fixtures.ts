@@ -3,7 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import type { Config, NodeConfig, PoolName } from '../../src/config/types.js'
-import type { FailureKind, OutcomeSink } from '../../src/forwarding/outcome.js'
+import type { FailureKind, OutcomeSink } from '../../src/outcome/outcome-sink.js'
 import { UpstreamNode } from '../../src/upstream/node.js'
 
 /** A node on 127.0.0.1:port. */

@@ -1,0 +1,39 @@
+/**
+ * The outcome contract: what the data path reports about each request, to metrics, gate
+ * windows, passive health, the console's history and (with workers) the IPC batcher. It
+ * sits below all of them, so none imports another's folder to speak it.
+ */
+
+import type { PoolName } from '../config/types.js'
+import type { UpstreamNode } from '../upstream/node.js'
+
+/** Why an attempt got no usable answer; the `kind` label of cutover_upstream_errors_total. */
+export const FAILURE_KINDS = ['connect', 'reset', 'timeout', 'protocol'] as const
+export type FailureKind = (typeof FAILURE_KINDS)[number]
+
+/** Why cutover refused a client request itself; the `reason` label of cutover_requests_refused_total. */
+export const REFUSAL_REASONS = ['framing', 'head_too_large', 'header_timeout'] as const
+export type RefusalReason = (typeof REFUSAL_REASONS)[number]
+
+/**
+ * One consumer of outcomes. It implements only the methods it needs; the fan-out calls
+ * nothing else. Implementations must be O(1) and allocation-free: they run per request.
+ */
+export interface OutcomeSink {
+  /** A request was sent to node (in flight from now). */
+  attemptStarted?(node: UpstreamNode): void
+  /** The attempt on node failed with no answer; it may be retried on another node. */
+  attemptFailed?(node: UpstreamNode, kind: FailureKind): void
+  /** node answered with status; ms from the client's request to the response headers. */
+  answered?(node: UpstreamNode, status: number, ms: number): void
+  /** The attempt on node is over (answered and streamed, or failed): no longer in flight. */
+  attemptEnded?(node: UpstreamNode): void
+  /**
+   * The client's request is over. pool: the pool that served it (or was picked, for
+   * cutover's own errors); status: what the client got (cutover's 502/503/504 included).
+   */
+  finished?(pool: PoolName, status: number, ms: number): void
+}
+
+/** What the data path reports to: every method present (a fan-out of sinks, see fan-out.ts). */
+export type OutcomeReport = Required<OutcomeSink>
