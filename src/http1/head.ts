@@ -1,0 +1,331 @@
+/**
+ * Request and response heads parsed straight from a socket's bytes: one pass over the
+ * lines, every byte checked against the RFC 9112 grammar, and the framing decided. Pure:
+ * a Buffer in, a head or a refusal with its reason out. Never more lenient than llhttp.
+ */
+
+import { bytesEqualLower, COLON, CR, FIELD_VALUE, HTAB, latin1, LF, SP, TARGET, TOKEN } from './chars.js'
+import { CHUNKED, type Framing, NO_BODY, PARTIAL, type ParseResult, type RequestHead, type ResponseHead, UNTIL_CLOSE } from './types.js'
+
+/** The methods llhttp knows (Node 20 and 24 agree); anything else it refuses, and so do we. */
+const METHODS = new Set([
+  'ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE', 'GET', 'HEAD', 'LINK', 'LOCK', 'M-SEARCH', 'MERGE',
+  'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY', 'OPTIONS', 'PATCH', 'POST', 'PROPFIND', 'PROPPATCH',
+  'PURGE', 'PUT', 'QUERY', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK',
+  'UNLOCK', 'UNSUBSCRIBE',
+])
+
+/** Refusal reasons, as static strings. */
+export const REFUSAL = {
+  headTooLarge: 'head too large',
+  bareLineEnd: 'bare CR or LF as a line end',
+  badRequestLine: 'malformed request line',
+  badMethod: 'unknown method',
+  connect: 'CONNECT is not supported',
+  badTarget: 'bad character in request-target',
+  badVersion: 'malformed HTTP version',
+  unsupportedVersion: 'HTTP version not supported',
+  obsFold: 'obs-fold (header continuation line)',
+  badFieldName: 'bad character in header name',
+  spaceBeforeColon: 'whitespace between header name and colon',
+  noColon: 'header line without a colon',
+  badFieldValue: 'bad character in header value',
+  duplicateHost: 'duplicate Host header',
+  missingHost: 'HTTP/1.1 request without Host',
+  badContentLength: 'malformed Content-Length',
+  duplicateContentLength: 'repeated Content-Length header',
+  transferEncodingHttp10: 'Transfer-Encoding in an HTTP/1.0 message',
+  transferEncodingNotChunked: 'Transfer-Encoding other than a single chunked',
+  duplicateTransferEncoding: 'repeated Transfer-Encoding header',
+  lengthAndChunked: 'Content-Length with Transfer-Encoding',
+  badStatusLine: 'malformed status line',
+} as const
+
+type Refused = { kind: 'refused'; status: number; reason: string }
+
+const refusals = new Map<string, Refused>()
+/** The (shared, frozen) refusal for status and reason. */
+function refuse(status: number, reason: string): Refused {
+  const key = `${status} ${reason}`
+  let r = refusals.get(key)
+  if (r === undefined) {
+    r = Object.freeze({ kind: 'refused' as const, status, reason })
+    refusals.set(key, r)
+  }
+  return r
+}
+
+/** What the field lines said about framing and connection handling. */
+class Fields {
+  headers: string[] = []
+  hosts = 0
+  hostIndex = -1
+  lengths = 0
+  /** -1: none; -2: malformed */
+  length = -1
+  encodings = 0
+  chunked = false
+  close = false
+  keepAlive = false
+  upgradeToken = false
+  upgradeHeader = false
+  expectContinue = false
+  /** the refusal reason met in the fields, or null */
+  error: string | null = null
+  /** offset just after the empty line ending the head; 0 while partial */
+  end = 0
+}
+
+/**
+ * Parse the field lines from pos up to and including the empty line. Sets fields.end, or
+ * fields.error, or leaves end 0 when the head is incomplete. Throws nothing.
+ */
+function parseFields(buf: Buffer, pos: number, limit: number, f: Fields): void {
+  const headers = f.headers
+  for (;;) {
+    const lf = buf.indexOf(LF, pos)
+    if (lf < 0 || lf >= limit) {
+      // no complete line yet: a bare CR in what has arrived is refused now, not at the size limit
+      return
+    }
+    if (lf === pos || buf[lf - 1] !== CR) {
+      f.error = REFUSAL.bareLineEnd
+      return
+    }
+    const eol = lf - 1
+    if (eol === pos) {
+      f.end = lf + 1
+      return
+    }
+    const first = buf[pos]
+    if (first === SP || first === HTAB) {
+      f.error = REFUSAL.obsFold
+      return
+    }
+    // the name: token characters up to the colon
+    let i = pos
+    while (i < eol && TOKEN[buf[i]] === 1) i++
+    if (i === eol) {
+      f.error = REFUSAL.noColon
+      return
+    }
+    const c = buf[i]
+    if (c !== COLON) {
+      f.error = c === SP || c === HTAB ? REFUSAL.spaceBeforeColon : i === pos ? REFUSAL.noColon : REFUSAL.badFieldName
+      return
+    }
+    if (i === pos) {
+      f.error = REFUSAL.badFieldName
+      return
+    }
+    const nameEnd = i
+    // the value: trimmed of OWS, every byte a field-value byte
+    let vs = nameEnd + 1
+    while (vs < eol && (buf[vs] === SP || buf[vs] === HTAB)) vs++
+    let ve = eol
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--
+    for (let k = vs; k < ve; k++) {
+      if (FIELD_VALUE[buf[k]] !== 1) {
+        f.error = REFUSAL.badFieldValue
+        return
+      }
+    }
+    const name = latin1(buf, pos, nameEnd)
+    const value = latin1(buf, vs, ve)
+    if (noteField(buf, pos, nameEnd - pos, vs, ve, f, headers.length) !== null) return
+    headers.push(name, value)
+    pos = lf + 1
+  }
+}
+
+/** Record what a field means for framing; returns the refusal reason (also in f.error) or null. */
+function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number, f: Fields, index: number): string | null {
+  switch (nlen) {
+    case 4:
+      if (bytesEqualLower(buf, ns, 'host')) {
+        if (++f.hosts > 1) return (f.error = REFUSAL.duplicateHost)
+        f.hostIndex = index
+      }
+      return null
+    case 6:
+      if (bytesEqualLower(buf, ns, 'expect') && ve - vs === 12 && bytesEqualLower(buf, vs, '100-continue')) f.expectContinue = true
+      return null
+    case 7:
+      if (bytesEqualLower(buf, ns, 'upgrade')) f.upgradeHeader = true
+      return null
+    case 10:
+      if (bytesEqualLower(buf, ns, 'connection')) connectionTokens(buf, vs, ve, f)
+      return null
+    case 14:
+      if (bytesEqualLower(buf, ns, 'content-length')) {
+        if (++f.lengths > 1) return (f.error = REFUSAL.duplicateContentLength)
+        const n = decimal(buf, vs, ve)
+        if (n < 0) return (f.error = REFUSAL.badContentLength)
+        f.length = n
+      }
+      return null
+    case 17:
+      if (bytesEqualLower(buf, ns, 'transfer-encoding')) {
+        if (++f.encodings > 1) return (f.error = REFUSAL.duplicateTransferEncoding)
+        f.chunked = ve - vs === 7 && bytesEqualLower(buf, vs, 'chunked')
+        if (!f.chunked) return (f.error = REFUSAL.transferEncodingNotChunked)
+      }
+      return null
+    default:
+      return null
+  }
+}
+
+/** A Content-Length value: 1 to 15 digits (below 2^53), else -1. No sign, no space, no list. */
+function decimal(buf: Buffer, start: number, end: number): number {
+  const n = end - start
+  if (n === 0 || n > 15) return -1
+  let v = 0
+  for (let i = start; i < end; i++) {
+    const d = buf[i] - 0x30
+    if (d < 0 || d > 9) return -1
+    v = v * 10 + d
+  }
+  return v
+}
+
+/** The close / keep-alive / upgrade tokens of a Connection value. */
+function connectionTokens(buf: Buffer, start: number, end: number, f: Fields): void {
+  let i = start
+  while (i < end) {
+    while (i < end && (buf[i] === SP || buf[i] === HTAB || buf[i] === 0x2c)) i++
+    let j = i
+    while (j < end && buf[j] !== 0x2c) j++
+    let k = j
+    while (k > i && (buf[k - 1] === SP || buf[k - 1] === HTAB)) k--
+    const n = k - i
+    if (n === 5 && bytesEqualLower(buf, i, 'close')) f.close = true
+    else if (n === 10 && bytesEqualLower(buf, i, 'keep-alive')) f.keepAlive = true
+    else if (n === 7 && bytesEqualLower(buf, i, 'upgrade')) f.upgradeToken = true
+    i = j
+  }
+}
+
+/** "HTTP/1.x" at pos: the minor version 0 or 1; -1 malformed; -2 a well-formed other version. */
+function version(buf: Buffer, pos: number): number {
+  if (buf[pos] !== 0x48 || buf[pos + 1] !== 0x54 || buf[pos + 2] !== 0x54 || buf[pos + 3] !== 0x50 || buf[pos + 4] !== 0x2f) return -1
+  const major = buf[pos + 5] - 0x30
+  const minor = buf[pos + 7] - 0x30
+  if (buf[pos + 6] !== 0x2e || major < 0 || major > 9 || minor < 0 || minor > 9) return -1
+  if (major !== 1 || minor > 1) return -2
+  return minor
+}
+
+/** Leading empty lines (CRLF) before a request line are skipped, as RFC 9112 2.2 allows. */
+function skipEmptyLines(buf: Buffer): number {
+  let pos = 0
+  while (pos + 1 < buf.length && buf[pos] === CR && buf[pos + 1] === LF) pos += 2
+  return pos
+}
+
+/** Parse one request head starting at buf[0]. maxHeadSize: bytes allowed for the whole head (=> 431). */
+export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<RequestHead> {
+  const start = skipEmptyLines(buf)
+  const limit = Math.min(buf.length, start + maxHeadSize)
+  const lf = buf.indexOf(LF, start)
+  if (lf < 0 || lf >= limit) return partialOrTooLarge(buf, start, limit, maxHeadSize)
+  if (buf[lf - 1] !== CR || lf === start) return refuse(400, REFUSAL.bareLineEnd)
+  const eol = lf - 1
+  // method
+  let i = start
+  while (i < eol && TOKEN[buf[i]] === 1) i++
+  if (i === start || buf[i] !== SP) return refuse(400, i === start ? REFUSAL.badRequestLine : REFUSAL.badMethod)
+  const method = latin1(buf, start, i)
+  if (!METHODS.has(method)) return refuse(400, REFUSAL.badMethod)
+  if (method === 'CONNECT') return refuse(501, REFUSAL.connect)
+  // target
+  const ts = ++i
+  while (i < eol && TARGET[buf[i]] === 1) i++
+  if (i === ts || buf[i] !== SP) return refuse(400, i === ts ? REFUSAL.badRequestLine : REFUSAL.badTarget)
+  const target = latin1(buf, ts, i)
+  // version, then the line end
+  i++
+  if (eol - i !== 8) return refuse(400, REFUSAL.badVersion)
+  const minor = version(buf, i)
+  if (minor === -1) return refuse(400, REFUSAL.badVersion)
+  if (minor === -2) return refuse(505, REFUSAL.unsupportedVersion)
+  const f = new Fields()
+  parseFields(buf, lf + 1, limit, f)
+  if (f.error !== null) return refuse(400, f.error)
+  if (f.end === 0) return partialOrTooLarge(buf, start, limit, maxHeadSize)
+  if (f.hosts === 0 && minor === 1) return refuse(400, REFUSAL.missingHost)
+  let framing: Framing = NO_BODY
+  if (f.encodings > 0) {
+    if (minor === 0) return refuse(400, REFUSAL.transferEncodingHttp10)
+    if (f.lengths > 0) return refuse(400, REFUSAL.lengthAndChunked)
+    framing = CHUNKED
+  } else if (f.length > 0) {
+    framing = { kind: 'length', length: f.length }
+  }
+  const head: RequestHead = {
+    method,
+    target,
+    versionMinor: minor as 0 | 1,
+    headers: f.headers,
+    framing,
+    keepAlive: minor === 1 ? !f.close : f.keepAlive && !f.close,
+    expectContinue: f.expectContinue,
+    upgrade: f.upgradeToken && f.upgradeHeader,
+    hostIndex: f.hostIndex,
+  }
+  return { kind: 'head', head, length: f.end }
+}
+
+/** No complete head in buf: partial while under the limit, else 431. A bare LF is refused at once. */
+function partialOrTooLarge(buf: Buffer, start: number, limit: number, maxHeadSize: number): Refused | typeof PARTIAL {
+  // a line ended by a bare LF would never complete a head: refuse it now, like llhttp
+  let lf = buf.indexOf(LF, start)
+  while (lf >= 0 && lf < limit) {
+    if (lf === start || buf[lf - 1] !== CR) return refuse(400, REFUSAL.bareLineEnd)
+    lf = buf.indexOf(LF, lf + 1)
+  }
+  return buf.length - start >= maxHeadSize ? refuse(431, REFUSAL.headTooLarge) : PARTIAL
+}
+
+/** Parse one response head; requestMethod decides HEAD's framing. */
+export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMethod: string): ParseResult<ResponseHead> {
+  const limit = Math.min(buf.length, maxHeadSize)
+  const lf = buf.indexOf(LF)
+  if (lf < 0 || lf >= limit) return partialOrTooLarge(buf, 0, limit, maxHeadSize)
+  if (lf === 0 || buf[lf - 1] !== CR) return refuse(400, REFUSAL.bareLineEnd)
+  const eol = lf - 1
+  // "HTTP/1.x SSS[ reason]"
+  if (eol < 12) return refuse(400, REFUSAL.badStatusLine)
+  const minor = version(buf, 0)
+  if (minor < 0 || buf[8] !== SP) return refuse(minor === -2 ? 505 : 400, minor === -2 ? REFUSAL.unsupportedVersion : REFUSAL.badStatusLine)
+  const d0 = buf[9] - 0x30
+  const d1 = buf[10] - 0x30
+  const d2 = buf[11] - 0x30
+  if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return refuse(400, REFUSAL.badStatusLine)
+  const status = d0 * 100 + d1 * 10 + d2
+  let reason = ''
+  if (eol > 12) {
+    if (buf[12] !== SP) return refuse(400, REFUSAL.badStatusLine)
+    for (let k = 13; k < eol; k++) if (FIELD_VALUE[buf[k]] !== 1) return refuse(400, REFUSAL.badStatusLine)
+    reason = latin1(buf, 13, eol)
+  }
+  const f = new Fields()
+  parseFields(buf, lf + 1, limit, f)
+  if (f.error !== null) return refuse(400, f.error)
+  if (f.end === 0) return partialOrTooLarge(buf, 0, limit, maxHeadSize)
+  let framing: Framing
+  if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) {
+    framing = NO_BODY
+  } else if (f.encodings > 0) {
+    if (f.lengths > 0) return refuse(400, REFUSAL.lengthAndChunked)
+    if (minor === 0) return refuse(400, REFUSAL.transferEncodingHttp10)
+    framing = CHUNKED
+  } else if (f.length >= 0) {
+    framing = f.length === 0 ? NO_BODY : { kind: 'length', length: f.length }
+  } else {
+    framing = UNTIL_CLOSE
+  }
+  const keepAlive = framing !== UNTIL_CLOSE && (minor === 1 ? !f.close : f.keepAlive && !f.close)
+  const head: ResponseHead = { status, reason, versionMinor: minor as 0 | 1, headers: f.headers, framing, keepAlive }
+  return { kind: 'head', head, length: f.end }
+}

@@ -1,0 +1,9 @@
+/**
+ * cutover's HTTP/1.1 codec: pure functions over Buffers, no I/O, no timers. The contract
+ * is /work/notes/http1-contract.md; the engine (src/forwarding) and the differential fuzz
+ * test against llhttp (test/http1/differential*) both build on these exports.
+ */
+
+export type { Framing, ParseResult, RequestHead, ResponseHead } from './types.js'
+export { parseRequestHead, parseResponseHead, REFUSAL } from './head.js'
+export { ChunkedDecoder, CHUNK_ERROR, type ChunkResult } from './chunked.js'

@@ -1,0 +1,157 @@
+import t from 'tap'
+import { parseRequestHead, parseResponseHead, REFUSAL } from '../../src/http1/index.js'
+
+const MAX = 16384
+const req = (s: string, max = MAX) => parseRequestHead(Buffer.from(s, 'latin1'), max)
+const res = (s: string, method = 'GET', max = MAX) => parseResponseHead(Buffer.from(s, 'latin1'), max, method)
+
+type Test = typeof t
+
+function head(t: Test, r: ReturnType<typeof req>) {
+  if (r.kind !== 'head') t.fail(`expected a head, got ${JSON.stringify(r)}`)
+  return r.kind === 'head' ? r.head : (undefined as never)
+}
+
+t.test('a plain request head', async (t) => {
+  const s = 'GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-Thing:  spaced value \t\r\nx-thing: two\r\n\r\nNEXT'
+  const r = req(s)
+  t.equal(r.kind, 'head')
+  if (r.kind !== 'head') return
+  t.equal(r.length, s.length - 4, 'length covers the head up to the empty line')
+  t.same(r.head.headers, ['Host', 'example.com', 'X-Thing', 'spaced value', 'x-thing', 'two'])
+  t.equal(r.head.method, 'GET')
+  t.equal(r.head.target, '/a?b=c')
+  t.equal(r.head.versionMinor, 1)
+  t.same(r.head.framing, { kind: 'none' })
+  t.equal(r.head.keepAlive, true)
+  t.equal(r.head.expectContinue, false)
+  t.equal(r.head.upgrade, false)
+  t.equal(r.head.hostIndex, 0)
+})
+
+t.test('partial heads wait, then parse', async (t) => {
+  const s = 'POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n'
+  for (let i = 0; i < s.length; i++) t.equal(req(s.slice(0, i)).kind, 'partial', `prefix ${i}`)
+  const h = head(t, req(s))
+  t.same(h.framing, { kind: 'length', length: 5 })
+})
+
+t.test('framing and connection semantics', async (t) => {
+  t.same(head(t, req('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n')).framing, { kind: 'chunked' })
+  t.same(head(t, req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n')).framing, { kind: 'none' })
+  t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n')).keepAlive, false)
+  t.equal(head(t, req('GET / HTTP/1.0\r\n\r\n')).keepAlive, false, 'HTTP/1.0 needs no Host and closes by default')
+  t.equal(head(t, req('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')).keepAlive, true)
+  t.equal(head(t, req('POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n')).expectContinue, true)
+  t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')).upgrade, true)
+  t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n')).upgrade, false, 'Upgrade without Connection: upgrade')
+  t.equal(head(t, req('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n')).method, 'GET', 'leading empty lines are skipped')
+  t.equal(head(t, req('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n')).target, '*')
+  t.equal(head(t, req('GET /\xe9 HTTP/1.1\r\nHost: a\r\nX: caf\xe9\r\n\r\n')).headers[3], 'caf\xe9', 'obs-text kept byte for byte')
+})
+
+t.test('ambiguous or malformed request heads are refused with the reason', async (t) => {
+  const cases: Array<[string, number, string]> = [
+    ['GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n', 400, REFUSAL.duplicateHost],
+    ['GET / HTTP/1.1\r\nX: a\r\n\r\n', 400, REFUSAL.missingHost],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n', 400, REFUSAL.duplicateContentLength],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', 400, REFUSAL.lengthAndChunked],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n', 400, REFUSAL.lengthAndChunked],
+    ['POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400, REFUSAL.transferEncodingHttp10],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 400, REFUSAL.transferEncodingNotChunked],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 400, REFUSAL.duplicateTransferEncoding],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n', 400, REFUSAL.badContentLength],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\n', 400, REFUSAL.badContentLength],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n', 400, REFUSAL.badContentLength],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n', 400, REFUSAL.badContentLength],
+    ['GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n', 400, REFUSAL.obsFold],
+    ['GET / HTTP/1.1\nHost: a\n\n', 400, REFUSAL.bareLineEnd],
+    ['GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n', 400, REFUSAL.bareLineEnd],
+    ['GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n', 400, REFUSAL.badFieldValue],
+    ['GET / HTTP/1.1\r\nHost : a\r\n\r\n', 400, REFUSAL.spaceBeforeColon],
+    ['GET / HTTP/1.1\r\nHost\t: a\r\n\r\n', 400, REFUSAL.spaceBeforeColon],
+    ['GET / HTTP/1.1\r\nHo(st: a\r\n\r\n', 400, REFUSAL.badFieldName],
+    ['GET / HTTP/1.1\r\n: a\r\n\r\n', 400, REFUSAL.badFieldName],
+    ['GET / HTTP/1.1\r\nHost a\r\n\r\n', 400, REFUSAL.spaceBeforeColon],
+    ['GET / HTTP/1.1\r\nHosta\r\n\r\n', 400, REFUSAL.noColon],
+    ['GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n', 400, REFUSAL.badFieldValue],
+    ['GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n', 400, REFUSAL.badFieldValue],
+    ['G(T / HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badMethod],
+    ['FOO / HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badMethod],
+    ['get / HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badMethod],
+    ['CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n', 501, REFUSAL.connect],
+    ['GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badRequestLine],
+    ['GET /a b HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badVersion],
+    ['GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badTarget],
+    ['GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505, REFUSAL.unsupportedVersion],
+    ['GET / HTTP/1.2\r\nHost: a\r\n\r\n', 505, REFUSAL.unsupportedVersion],
+    ['GET / http/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badVersion],
+    ['GET / HTTP/1.1 \r\nHost: a\r\n\r\n', 400, REFUSAL.badVersion],
+    ['GET /\r\nHost: a\r\n\r\n', 400, REFUSAL.badTarget],
+  ]
+  for (const [s, status, reason] of cases) {
+    t.same(req(s), { kind: 'refused', status, reason }, JSON.stringify(s))
+  }
+})
+
+t.test('a bare LF is refused before the head completes', async (t) => {
+  t.same(req('GET / HTTP/1.1\nHo'), { kind: 'refused', status: 400, reason: REFUSAL.bareLineEnd })
+  t.same(req('GET / HTTP/1.1\r\nHost: a\nX'), { kind: 'refused', status: 400, reason: REFUSAL.bareLineEnd })
+})
+
+t.test('head size limit: 431, counted over the whole head', async (t) => {
+  const s = 'GET / HTTP/1.1\r\nHost: a\r\nX: ' + 'v'.repeat(100) + '\r\n\r\n'
+  t.equal(req(s, s.length).kind, 'head', 'exactly the limit is fine')
+  t.same(req(s, s.length - 1), { kind: 'refused', status: 431, reason: REFUSAL.headTooLarge })
+  t.same(req(s.slice(0, 60), 50), { kind: 'refused', status: 431, reason: REFUSAL.headTooLarge }, 'refused before it completes')
+  t.equal(req(s.slice(0, 40), 50).kind, 'partial')
+})
+
+t.test('response heads and their framing', async (t) => {
+  const ok = res('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\nabc')
+  t.equal(ok.kind, 'head')
+  if (ok.kind === 'head') {
+    t.equal(ok.head.status, 200)
+    t.equal(ok.head.reason, 'OK')
+    t.same(ok.head.framing, { kind: 'length', length: 3 })
+    t.same(ok.head.headers, ['Content-Length', '3', 'Set-Cookie', 'a', 'Set-Cookie', 'b'])
+    t.equal(ok.head.keepAlive, true)
+  }
+  const framing = (s: string, m = 'GET') => {
+    const r = res(s, m)
+    return r.kind === 'head' ? r.head.framing : r
+  }
+  t.same(framing('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n', 'HEAD'), { kind: 'none' })
+  t.same(framing('HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n'), { kind: 'none' })
+  t.same(framing('HTTP/1.1 304 Not Modified\r\n\r\n'), { kind: 'none' })
+  t.same(framing('HTTP/1.1 100 Continue\r\n\r\n'), { kind: 'none' })
+  t.same(framing('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n'), { kind: 'none' })
+  t.same(framing('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'), { kind: 'chunked' })
+  t.same(framing('HTTP/1.1 200 OK\r\n\r\n'), { kind: 'close' })
+  t.same(framing('HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n'), { kind: 'none' }, 'no reason phrase')
+  t.same(framing('HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n'), { kind: 'none' }, 'empty reason phrase')
+  const close = res('HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n')
+  t.equal(close.kind === 'head' && close.head.keepAlive, false, 'HTTP/1.0 closes by default')
+  const untilClose = res('HTTP/1.1 200 OK\r\n\r\n')
+  t.equal(untilClose.kind === 'head' && untilClose.head.keepAlive, false, 'read-until-close is never reused')
+})
+
+t.test('malformed response heads are refused', async (t) => {
+  for (const s of [
+    'HTTP/1.1 20 OK\r\n\r\n',
+    'HTTP/1.1 2000 OK\r\n\r\n',
+    'HTTP/1.1 099 OK\r\n\r\n',
+    'HTTP/1.1  200 OK\r\n\r\n',
+    'HTTX/1.1 200 OK\r\n\r\n',
+    'HTTP/1.1 200 OK\nContent-Length: 0\n\n',
+    'HTTP/1.1 200 O\x01K\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nX : y\r\n\r\n',
+    'garbage\r\n\r\n',
+  ]) {
+    t.equal(res(s).kind, 'refused', JSON.stringify(s))
+  }
+  t.equal(res('HTTP/1.1 200 OK\r\nContent-Le').kind, 'partial')
+})
