@@ -29,6 +29,7 @@ export function formatEffectiveConfig(config: Config): string {
       max_header_size: proxy.max_header_size,
       max_body_size: proxy.max_body_size,
       max_inflight: proxy.max_inflight,
+      upstream_max_connections: proxy.upstream_max_connections,
     },
     control: { listen: formatHostPort(config.control.listen), token: MASKED_TOKEN },
     state: { path: config.state.path },

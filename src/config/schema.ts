@@ -44,6 +44,8 @@ const proxy = object({
   max_body_size: field(byteSize({ min: 0 }), { default: 0 }),
   // past it, shedding with 503 + Retry-After keeps memory bounded and the control API answering
   max_inflight: field(number({ integer: true, min: 0 }), { default: 10000 }),
+  // per node: beyond it a request waits for a free connection (nginx keeps 64 idle ones)
+  upstream_max_connections: field(number({ integer: true, min: 0 }), { default: 64 }),
 })
 
 const control = object({

@@ -74,6 +74,11 @@ export interface Config {
      * (default 10000); beyond it a request is answered 503 with Retry-After at once
      */
     max_inflight: number
+    /**
+     * extension: most open connections from one process to one node, 0 = unlimited
+     * (default 64); beyond it a request waits for a free one (connect and request timeouts still apply)
+     */
+    upstream_max_connections: number
   }
   control: {
     listen: HostPort

@@ -23,6 +23,7 @@ t.test('defaults fill every key a minimal file leaves out', async (t) => {
     max_header_size: 16384,
     max_body_size: 0,
     max_inflight: 10000,
+    upstream_max_connections: 64,
   })
   t.same(config.control, { listen: { host: '127.0.0.1', port: 9901 }, token: TOKEN })
   t.same(config.state, { path: './var/cutover-state.json' })

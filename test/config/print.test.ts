@@ -45,6 +45,7 @@ t.test('every key is printed with defaults, durations as strings, nodes as {url,
     max_header_size: 16384,
     max_body_size: 0,
     max_inflight: 10000,
+    upstream_max_connections: 64,
   })
   t.same(printed.pools, { x: { nodes: [{ url: 'http://127.0.0.1:8001', weight: 1 }] }, y: { nodes: [] } })
   t.same(printed.gates, { window: '1m', min_requests: 100, max_error_rate: 0.01, action: 'rollback' })
