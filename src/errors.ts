@@ -14,15 +14,26 @@ export const ERRORS = {
   CUTOVER_ERR_ROLLOUT_STATE: 409,
   CUTOVER_ERR_BODY_TOO_LARGE: 413,
   CUTOVER_ERR_STATE_WRITE: 503,
+  /** no usable node in the picked pool or the other (proxy answer) */
   CUTOVER_ERR_NO_NODE: 503,
+  /** the last attempt failed: connect, reset or protocol (proxy answer) */
   CUTOVER_ERR_UPSTREAM: 502,
+  /** the node's response head did not arrive within request_timeout (proxy answer) */
   CUTOVER_ERR_UPSTREAM_TIMEOUT: 504,
+  /** shed at proxy.max_inflight without touching a node (proxy answer) */
+  CUTOVER_ERR_OVERLOADED: 503,
+  /** a client's request head above proxy.max_header_size (proxy answer) */
+  CUTOVER_ERR_HEAD_TOO_LARGE: 431,
+  /** a client's request head not received within header_timeout (proxy answer) */
+  CUTOVER_ERR_HEAD_TIMEOUT: 408,
   CUTOVER_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   CUTOVER_ERR_ROLLOUT_UNAVAILABLE: 503,
   /** a bug: an error nobody raised on purpose */
   CUTOVER_ERR_INTERNAL: 500,
   /** a bad command-line flag or value (exit code 2) */
   CUTOVER_ERR_USAGE: 400,
+  /** ctl: the control API could not be reached or refused the request */
+  CUTOVER_ERR_CONTROL_API: 502,
   /** a listener could not bind: the port is taken or not allowed */
   CUTOVER_ERR_LISTEN: 500,
 } as const

@@ -7,6 +7,7 @@
 
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { systemClock } from '../clock.js'
+import { sendApiError, sendCutoverError } from '../answers.js'
 import { CutoverError, isCutoverError, type ErrorCode } from '../errors.js'
 import { registerConsole } from '../console/console-routes.js'
 import { BearerAuth, type AuthVerdict } from './auth.js'
@@ -33,10 +34,6 @@ interface RouteDef {
 
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply.code(status).type(JSON_TYPE).send(JSON.stringify(body))
-}
-
-function sendError(reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply {
-  return sendJson(reply, status, { error: message, code })
 }
 
 function pathOf(url: string): string {
@@ -114,7 +111,7 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     if (verdict === 'ok') return
     authFailed(req, verdict)
     reply.header('www-authenticate', 'Bearer')
-    return sendError(reply, 401, 'CUTOVER_ERR_UNAUTHORIZED', verdict === 'missing' ? 'authorization required: Bearer token' : 'invalid bearer token')
+    return sendApiError(reply, 'CUTOVER_ERR_UNAUTHORIZED', verdict === 'missing' ? 'authorization required: Bearer token' : 'invalid bearer token')
   })
 
   function rollout(): RolloutControl {
@@ -202,20 +199,20 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     const allow = allowed.get(pathOf(req.url))
     if (allow) {
       reply.header('allow', allow)
-      return sendError(reply, 405, 'CUTOVER_ERR_METHOD_NOT_ALLOWED', `${req.method} not allowed; use ${allow}`)
+      return sendApiError(reply, 'CUTOVER_ERR_METHOD_NOT_ALLOWED', `${req.method} not allowed; use ${allow}`)
     }
-    return sendError(reply, 404, 'CUTOVER_ERR_NOT_FOUND', `no such endpoint: ${req.method} ${pathOf(req.url)}`)
+    return sendApiError(reply, 'CUTOVER_ERR_NOT_FOUND', `no such endpoint: ${req.method} ${pathOf(req.url)}`)
   })
 
   app.setErrorHandler((err: FastifyError | CutoverError, req, reply) => {
     if (isCutoverError(err)) {
       if (err.code === 'CUTOVER_ERR_STATE_WRITE') logger.error({ err, method: req.method, path: pathOf(req.url) }, 'control: state not saved, nothing changed')
-      return sendError(reply, err.status, err.code, err.message)
+      return sendCutoverError(reply, err)
     }
     const status = (err as FastifyError).statusCode
-    if (typeof status === 'number' && status >= 400 && status < 500) return sendError(reply, status, codeForStatus(status), err.message)
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendApiError(reply, codeForStatus(status), err.message, status)
     logger.error({ err, method: req.method, path: pathOf(req.url) }, 'control: unexpected error')
-    return sendError(reply, 500, 'CUTOVER_ERR_INTERNAL', 'internal error')
+    return sendApiError(reply, 'CUTOVER_ERR_INTERNAL', 'internal error')
   })
 
   return app

@@ -1,10 +1,14 @@
 /** A small client for the control API, used by `cutover ctl`. */
 
-export class CtlError extends Error {
-  readonly status: number | null
-  constructor(message: string, status: number | null) {
-    super(message)
-    this.status = status
+import { CutoverError } from '../errors.js'
+
+/** The control API could not be reached (apiStatus null) or answered with an error status. */
+export class CtlError extends CutoverError {
+  readonly apiStatus: number | null
+  constructor(message: string, apiStatus: number | null) {
+    super('CUTOVER_ERR_CONTROL_API', message)
+    this.name = 'CtlError'
+    this.apiStatus = apiStatus
   }
 }
 

@@ -5,7 +5,8 @@
 
 import { parseArgs } from 'node:util'
 import { isPercent } from '../config/percent.js'
-import { CtlClient, CtlError } from './client.js'
+import { CutoverError, isCutoverError } from '../errors.js'
+import { CtlClient } from './client.js'
 import { formatEvent, formatNodes, formatStatus } from './format.js'
 
 export const CTL_USAGE = `usage: cutover ctl <command> [--url URL] [--token TOKEN] [--json]
@@ -37,12 +38,15 @@ const defaultIo: CtlIo = {
   wait: (ms) => new Promise((resolve) => setTimeout(() => resolve(true), ms)),
 }
 
-class UsageError extends Error {}
+/** A bad command or value: the message, the usage text, exit code 2. */
+function usageError(message: string): CutoverError {
+  return new CutoverError('CUTOVER_ERR_USAGE', message)
+}
 
 function parsePercent(text: string | undefined): number {
   const y = Number(text)
   if (text === undefined || text.trim() === '' || !isPercent(y)) {
-    throw new UsageError(`split: expected a share of y from 0 to 100 (at most two decimals), got ${text === undefined ? 'nothing' : `'${text}'`}`)
+    throw usageError(`split: expected a share of y from 0 to 100 (at most two decimals), got ${text === undefined ? 'nothing' : `'${text}'`}`)
   }
   return y
 }
@@ -102,7 +106,7 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
         return 0
       case 'rollout': {
         const action = arg ?? ''
-        if (!['start', 'pause', 'resume', 'promote', 'abort'].includes(action)) throw new UsageError(`rollout: expected start, pause, resume, promote or abort, got '${action}'`)
+        if (!['start', 'pause', 'resume', 'promote', 'abort'].includes(action)) throw usageError(`rollout: expected start, pause, resume, promote or abort, got '${action}'`)
         const path = action === 'start' ? '/v1/rollout' : `/v1/rollout/${action}`
         const body = action === 'abort' && values.reason ? { reason: values.reason } : {}
         print(await client.call('POST', path, body), formatStatus)
@@ -111,15 +115,15 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
       case 'events':
         return await events(client, values.since, values.follow, values.json, io)
       default:
-        throw new UsageError(`unknown command '${command}'`)
+        throw usageError(`unknown command '${command}'`)
     }
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (isCutoverError(err, 'CUTOVER_ERR_USAGE')) {
       io.err(`cutover ctl: ${err.message}`)
       io.err(CTL_USAGE)
       return 2
     }
-    if (err instanceof CtlError) {
+    if (isCutoverError(err, 'CUTOVER_ERR_CONTROL_API')) {
       io.err(`cutover ctl: ${err.message}`)
       return 1
     }
@@ -129,7 +133,7 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
 
 async function events(client: CtlClient, sinceText: string | undefined, follow: boolean, json: boolean, io: CtlIo): Promise<number> {
   let since = sinceText === undefined ? 0 : Number(sinceText)
-  if (!Number.isInteger(since) || since < 0) throw new UsageError(`events: --since expects an event id, got '${sinceText}'`)
+  if (!Number.isInteger(since) || since < 0) throw usageError(`events: --since expects an event id, got '${sinceText}'`)
   const wait = io.wait ?? defaultIo.wait!
   for (;;) {
     const list = (await client.call('GET', `/v1/events?since=${since}`)) as Array<{ id: number }>
