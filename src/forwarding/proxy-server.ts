@@ -98,6 +98,14 @@ export function createProxyServer(options: ProxyServerOptions): FastifyInstance 
     // the parser refused the head (llhttp: bad framing, too large, too slow): JSON and close
     clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
       if (err.code === 'ECONNRESET' || socket.destroyed) return
+      // A connection that never sent a byte is closed without an answer, as nginx does. Node
+      // checks its connections on an interval that races our own first-request timer; both
+      // must end a silent connection the same way.
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0) {
+        forwarder.onRefused?.('header_timeout')
+        socket.destroy()
+        return
+      }
       const answer = clientErrorAnswer(err.code)
       forwarder.onRefused?.(answer.reason)
       const current = (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage
