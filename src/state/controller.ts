@@ -5,13 +5,16 @@
  * (routing table, metrics, workers) hear of it.
  */
 
-import { CutoverError } from '../errors.js'
+import { CutoverError, isCutoverError } from '../errors.js'
 import type { EventLog } from './events.js'
 import type { Cause, LiveState } from './types.js'
 
 export interface StateStore {
-  /** Persist atomically; rejects when the state could not be written. */
-  save(state: LiveState): Promise<void>
+  /**
+   * Persist atomically; rejects when the state could not be written (a CutoverError is
+   * passed on as it is, e.g. a shared store's conflict). `change` says what the write is.
+   */
+  save(state: LiveState, change: Change): Promise<void>
 }
 
 export type StateListener = (state: Readonly<LiveState>, previous: Readonly<LiveState>) => void
@@ -56,14 +59,34 @@ export class StateController {
       const prev = this.#state
       const next = compute(prev)
       if (next === null) return prev
+      const c = typeof change === 'function' ? change(next, prev) : change
       try {
-        await this.#store.save(next)
+        await this.#store.save(next, c)
       } catch (err) {
+        if (isCutoverError(err)) throw err
         throw new CutoverError('CUTOVER_ERR_STATE_WRITE', `state not saved, nothing changed: ${(err as Error).message}`, { cause: err })
       }
       this.#state = Object.freeze({ ...next })
-      const c = typeof change === 'function' ? change(next, prev) : change
       this.#events.add(c.type, { cause: c.cause, ...c.details })
+      for (const listener of this.#listeners) listener(this.#state, prev)
+      return this.#state
+    }
+    const result = this.#queue.then(run, run)
+    this.#queue = result.catch(() => undefined)
+    return result
+  }
+
+  /**
+   * Take a state already written elsewhere (another replica, through a shared store):
+   * serialised with the changes made here, not written again, no event (the writer raised
+   * it); listeners hear of it. `compute` returns null to take nothing.
+   */
+  adopt(compute: (state: Readonly<LiveState>) => LiveState | null): Promise<Readonly<LiveState>> {
+    const run = async (): Promise<Readonly<LiveState>> => {
+      const prev = this.#state
+      const next = compute(prev)
+      if (next === null) return prev
+      this.#state = Object.freeze({ ...next })
       for (const listener of this.#listeners) listener(this.#state, prev)
       return this.#state
     }
