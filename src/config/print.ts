@@ -49,6 +49,7 @@ export function formatEffectiveConfig(config: Config): string {
       max_error_rate: gates.max_error_rate,
       ...(gates.max_error_rate_over_x !== undefined && { max_error_rate_over_x: gates.max_error_rate_over_x }),
       ...(gates.max_p99_ms !== undefined && { max_p99_ms: gates.max_p99_ms }),
+      risk: gates.risk,
       action: gates.action,
     },
     ...(config.rollout && { rollout: { steps: config.rollout.steps.map((s) => ({ y: s.y, hold: formatDuration(s.hold) })) } }),

@@ -144,12 +144,24 @@ const health = object({
 
 const rate = number({ min: 0, max: 1 })
 
+/** gates.risk: a probability of a false rollback, so above 0; at 0.5 or more it would be a coin toss. */
+const risk: Rule<number> = (value, path, ctx) => {
+  const n = number()(value, path, ctx)
+  if (n === undefined) return undefined
+  if (!(n > 0 && n < 0.5)) {
+    ctx.problems.add(path, `must be above 0 and below 0.5 (the chance a healthy y is ever rolled back during a rollout, e.g. 0.05), got ${n}`)
+    return undefined
+  }
+  return n
+}
+
 const gates = object({
   window: field(duration({ min: 1_000, max: 3_600_000 }), { default: '60s' }),
   min_requests: field(number({ integer: true, min: 1 }), { default: 100 }),
   max_error_rate: field(rate, { default: 0.01 }),
   max_error_rate_over_x: field(rate),
   max_p99_ms: field(number({ above: 0 })),
+  risk: field(risk, { default: 0.05 }),
   action: field(oneOf(['rollback', 'pause'] as const), { default: 'rollback' }),
 })
 

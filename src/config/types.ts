@@ -106,6 +106,8 @@ export interface Config {
     max_error_rate: number
     max_error_rate_over_x?: number
     max_p99_ms?: number
+    /** extension (issue 18): the chance that a y within its limits is ever rolled back, 0 < risk < 0.5 */
+    risk: number
     action: 'rollback' | 'pause'
   }
   rollout?: { steps: RolloutStepConfig[] }

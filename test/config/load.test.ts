@@ -29,7 +29,7 @@ t.test('defaults fill every key a minimal file leaves out', async (t) => {
   t.same(config.state, { path: './var/cutover-state.json' })
   t.same(config.split, { y: 0 })
   t.same(config.health, { passive: { max_failures: 5, eject_for: 30_000 } })
-  t.same(config.gates, { window: 60_000, min_requests: 100, max_error_rate: 0.01, action: 'rollback' })
+  t.same(config.gates, { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' })
   t.equal(config.rollout, undefined)
   t.same(config.log, { level: 'info', access: false, access_sample: 0.01 })
   t.same(config.events, {})
@@ -174,6 +174,9 @@ t.test('each bad value is reported at its key path', async (t) => {
     ['error rate above 1', 'gates: { max_error_rate: 1.5 }\n', /^gates\.max_error_rate: must be at least 0 and at most 1/],
     ['p99 zero', 'gates: { max_p99_ms: 0 }\n', /^gates\.max_p99_ms: must be above 0/],
     ['min_requests 0', 'gates: { min_requests: 0 }\n', /^gates\.min_requests: must be at least 1/],
+    ['risk 0', 'gates: { risk: 0 }\n', /^gates\.risk: must be above 0 and below 0\.5 \(the chance a healthy y is ever rolled back during a rollout, e\.g\. 0\.05\), got 0/],
+    ['risk one half', 'gates: { risk: 0.5 }\n', /^gates\.risk: must be above 0 and below 0\.5 .*got 0\.5/],
+    ['risk not a number', 'gates: { risk: low }\n', /^gates\.risk: expected a number/],
     ['action unknown', 'gates: { action: panic }\n', /^gates\.action: must be one of rollback, pause/],
     ['rollout not increasing', 'rollout: { steps: [{ y: 50, hold: 1m }, { y: 50 }] }\n', /^rollout\.steps\[1\]\.y: must be above the previous step's 50/],
     ['rollout decreasing', 'rollout: { steps: [{ y: 50, hold: 1m }, { y: 20, hold: 1m }, { y: 100 }] }\n', /^rollout\.steps\[1\]\.y: must be above/],

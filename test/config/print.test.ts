@@ -48,7 +48,7 @@ t.test('every key is printed with defaults, durations as strings, nodes as {url,
     upstream_max_connections: 64,
   })
   t.same(printed.pools, { x: { nodes: [{ url: 'http://127.0.0.1:8001', weight: 1 }] }, y: { nodes: [] } })
-  t.same(printed.gates, { window: '1m', min_requests: 100, max_error_rate: 0.01, action: 'rollback' })
+  t.same(printed.gates, { window: '1m', min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' })
   t.same(printed.health, { passive: { max_failures: 5, eject_for: '30s' } })
   t.same(Object.keys(printed), ['proxy', 'control', 'state', 'pools', 'split', 'health', 'gates', 'log', 'events'])
 })
