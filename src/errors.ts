@@ -14,6 +14,10 @@ export const ERRORS = {
   CUTOVER_ERR_ROLLOUT_STATE: 409,
   CUTOVER_ERR_BODY_TOO_LARGE: 413,
   CUTOVER_ERR_STATE_WRITE: 503,
+  /** fleet: another replica changed the shared state first; nothing changed here, read and retry */
+  CUTOVER_ERR_STATE_CONFLICT: 409,
+  /** fleet: the shared state store (etcd) cannot be reached; nothing changed */
+  CUTOVER_ERR_STATE_BACKEND_DOWN: 503,
   /** no usable node in the picked pool or the other (proxy answer) */
   CUTOVER_ERR_NO_NODE: 503,
   /** the last attempt failed: connect, reset or protocol (proxy answer) */
