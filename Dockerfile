@@ -5,7 +5,7 @@
 #     -e CUTOVER_TOKEN=... -p 8080:8080 -p 127.0.0.1:9901:9901 --stop-timeout 45 cutover
 # More in deploy/README.md.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Dependencies first, so this layer is reused until the lockfile changes. No scripts:
 # `prepare` would build before the sources are here.
@@ -16,7 +16,7 @@ COPY src ./src
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # A fixed uid (not the image's uid 1000 "node") that Kubernetes securityContext and
 # volume ownership can name. npm, npx, corepack and yarn are not needed at run time; they

@@ -47,8 +47,8 @@ function copies(stage: number) {
   })
 }
 
-t.test('stages: build and runtime on node:20-bookworm-slim', async (t) => {
-  t.same(dockerfile.stages, ['node:20-bookworm-slim AS build', 'node:20-bookworm-slim AS runtime'])
+t.test('stages: build and runtime on node:24-bookworm-slim (Node 24 LTS)', async (t) => {
+  t.same(dockerfile.stages, ['node:24-bookworm-slim AS build', 'node:24-bookworm-slim AS runtime'])
   const build = inStage(0, 'RUN').map((i) => i.args).join('\n')
   t.match(build, /npm ci\b/)
   t.match(build, /npm run build/)
