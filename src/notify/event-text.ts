@@ -1,8 +1,11 @@
 /**
- * Which events go to the webhook, and the one human line (Slack `text`) each becomes.
- * Pure: an event in, a string out.
+ * Events as sentences: the one place an audit event becomes words, for `ctl events`, the
+ * console (the API's `text` field), the demo's terminal and the webhook (Slack `text`,
+ * with an emoji in front). Pure: an event in, a string out. Steps are counted from 1 and
+ * figures read as src/control/figures.ts writes them, as everywhere else.
  */
 
+import { duration, share, stepOf } from '../control/figures.js'
 import type { CutoverEvent } from '../state/events.js'
 
 const EXACT = new Set(['rollback', 'unlock', 'split.changed', 'state.unreadable'])
@@ -15,18 +18,23 @@ export function isNotified(type: string): boolean {
   return false
 }
 
+const BY: Record<string, string> = { api: 'by the API', gate: 'by the gate', rollout: 'by the rollout', startup: 'at start-up', reload: 'by a config reload', worker: 'by a worker' }
+
 function str(v: unknown, fallback = '?'): string {
   if (v === undefined || v === null || v === '') return fallback
   return typeof v === 'string' ? v : JSON.stringify(v)
 }
 
 function pct(v: unknown): string {
-  return typeof v === 'number' ? `${v}%` : '?'
+  return typeof v === 'number' ? share(v) : '?'
 }
 
-/** Rollout step indexes are 0-based in events; operators count from 1. */
-function stepNo(v: unknown): string {
-  return typeof v === 'number' ? String(v + 1) : '?'
+function by(e: CutoverEvent): string {
+  return typeof e.cause === 'string' ? ` ${BY[e.cause] ?? `(${e.cause})`}` : ''
+}
+
+function step(e: CutoverEvent): string {
+  return typeof e.step === 'number' ? stepOf(e.step, typeof e.of === 'number' ? e.of : undefined) : 'step ?'
 }
 
 function withReason(line: string, reason: unknown): string {
@@ -37,53 +45,105 @@ function list(v: unknown): string[] {
   return Array.isArray(v) ? v.map((x) => str(x)) : []
 }
 
-/** The Slack-compatible one-line text for an event. */
-export function eventText(e: CutoverEvent): string {
-  const by = typeof e.cause === 'string' ? ` (${e.cause})` : ''
+function node(e: CutoverEvent): string {
+  return `${str(e.pool)} node ${str(e.node)}`
+}
+
+function planText(steps: unknown): string {
+  if (!Array.isArray(steps)) return '?'
+  return steps
+    .map((s: { y?: unknown; hold?: unknown }) => `${pct(s?.y)}${typeof s?.hold === 'number' && s.hold > 0 ? ` (hold ${duration(s.hold)})` : ''}`)
+    .join(' → ')
+}
+
+/** One sentence for an event, without its time; no line breaks. */
+export function eventSentence(e: CutoverEvent): string {
+  return sentence(e).replace(/\s*\n\s*/g, ' ')
+}
+
+function sentence(e: CutoverEvent): string {
   switch (e.type) {
-    case 'rollback':
-      return `:rotating_light: cutover rolled back to x: ${str(e.reason, 'no reason given')} (y was ${pct(e.from)}; split locked${e.cause === 'gate' ? ' by the gate' : ''})`
-    case 'unlock':
-      return `:unlock: cutover split unlocked${by}`
-    case 'split.changed':
-      return `:twisted_rightwards_arrows: cutover split changed: y ${pct(e.from)} → ${pct(e.to)}${by}`
+    case 'startup':
+      return `cutover started with y at ${pct(e.y)} (${e.source === 'state file' ? 'from the state file' : "from the config's split.y"})${e.locked ? ', split locked' : ''}`
     case 'state.unreadable':
-      return `:warning: cutover state file unreadable (${str(e.reason)}); started with y at 0, locked`
-    case 'rollout.started':
-      return `:rocket: cutover rollout started: ${Array.isArray(e.steps) ? e.steps.length : '?'} steps, y ${pct(e.from)} → ${pct(e.to)}`
+      return `The state file could not be read (${str(e.reason)}); it was moved aside${typeof e.moved_to === 'string' ? ` to ${e.moved_to}` : ''} and cutover started with y at 0%, split locked`
+    case 'split.changed':
+      return `Split set${by(e)}: y ${pct(e.from)} → ${pct(e.to)}`
+    case 'rollback': {
+      const who = e.cause === 'gate' ? 'The gate rolled y back to x' : `Rolled back to x${by(e)}`
+      const stopped = e.rollout_stopped === true ? ', the rollout stopped' : ''
+      return `${withReason(who, str(e.reason, 'no reason given'))}. y was at ${pct(e.from)}${stopped}; the split stays locked until unlocked`
+    }
+    case 'unlock':
+      return `Split unlocked${by(e)}`
+    case 'rollout.started': {
+      const from = typeof e.step === 'number' && e.step > 0 ? `, starting at ${step(e)} because y was already at ${pct(e.from)}` : ''
+      return `Rollout started${by(e)}: ${planText(e.steps)}${from}; y ${pct(e.from)} → ${pct(e.to)}`
+    }
     case 'rollout.step':
-      return `:arrow_forward: cutover rollout step ${stepNo(e.step)}: y ${pct(e.from)} → ${pct(e.to)}`
+      return `Rollout ${step(e)}: y ${pct(e.from)} → ${pct(e.to)}`
     case 'rollout.paused':
-      return withReason(`:double_vertical_bar: cutover rollout paused at step ${stepNo(e.step)} (y ${pct(e.y)})${by}`, e.reason)
+      return withReason(`Rollout paused at ${step(e)} (y ${pct(e.y)})${by(e)}`, e.reason)
     case 'rollout.resumed':
-      return `:arrow_forward: cutover rollout resumed at step ${stepNo(e.step)} (y ${pct(e.y)})`
+      return `Rollout resumed at ${step(e)} (y ${pct(e.y)})${by(e)}`
     case 'rollout.promoted':
-      return `:fast_forward: cutover rollout promoted: y ${pct(e.from)} → ${pct(e.to)}`
+      return `Rollout promoted${by(e)}: y ${pct(e.from)} → ${pct(e.to)}, the plan is finished`
     case 'rollout.done':
-      return `:white_check_mark: cutover rollout done: y at ${pct(e.to)}`
+      return `Rollout done: y at ${pct(e.to)}`
     case 'rollout.holding':
-      return withReason(`:hourglass: cutover rollout holding at step ${stepNo(e.step)} (y ${pct(e.y)})`, e.reason)
+      return withReason(`Rollout holding at ${step(e)} (y ${pct(e.y)})`, e.holding ?? e.reason)
     case 'rollout.restored':
-      return withReason(`:arrows_counterclockwise: cutover rollout restored at step ${stepNo(e.step)}`, e.reason)
+      return withReason(`Rollout restored after a restart at ${step(e)}`, e.reason)
     case 'node.healthy':
-      return withReason(`:large_green_circle: cutover node ${str(e.pool)}:${str(e.node)} healthy`, e.cause)
+      return withReason(`${node(e)} is healthy`, e.cause)
     case 'node.unhealthy':
-      return withReason(`:red_circle: cutover node ${str(e.pool)}:${str(e.node)} unhealthy`, e.cause)
+      return withReason(`${node(e)} is unhealthy`, e.cause)
     case 'node.ejected':
-      return withReason(`:no_entry: cutover node ${str(e.pool)}:${str(e.node)} ejected for ${typeof e.for_ms === 'number' ? `${Math.round(e.for_ms / 1000)}s` : '?'}`, e.cause)
+      return withReason(`${node(e)} ejected for ${typeof e.for_ms === 'number' ? duration(e.for_ms) : '?'}`, e.cause)
     case 'node.returned':
-      return withReason(`:leftwards_arrow_with_hook: cutover node ${str(e.pool)}:${str(e.node)} back in rotation`, e.cause)
+      return withReason(`${node(e)} is back in rotation`, e.cause)
     case 'gate.failed':
-      return withReason(`:warning: cutover gate failed (action ${str(e.action)})`, e.reason)
+      return withReason(`Gate failed, action ${str(e.action)}`, e.reason)
     case 'config.reloaded': {
       const added = list(e.added)
       const removed = list(e.removed)
-      const parts = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : ''].filter(Boolean)
-      return `:gear: cutover config reloaded${parts.length ? `: ${parts.join('; ')}` : ''}`
+      const restart = list(e.needs_restart)
+      const parts = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', restart.length ? `${restart.join(', ')} need a restart` : ''].filter(Boolean)
+      return `Config reloaded${parts.length ? `: ${parts.join('; ')}` : ''}`
     }
     case 'config.reload_refused':
-      return `:x: cutover config reload refused: ${list(e.problems).join('; ') || 'invalid config'}`
+      return `Config reload refused, the running config stays: ${list(e.problems).join('; ') || 'invalid config'}`
+    case 'worker.exited':
+      return `Worker ${str(e.pid)} exited (${e.signal ? `signal ${str(e.signal)}` : `code ${str(e.code)}`})`
     default:
-      return `cutover ${e.type}${by}`
+      return `${e.type}${by(e)}`
   }
+}
+
+const EMOJI: Record<string, string> = {
+  rollback: ':rotating_light:',
+  unlock: ':unlock:',
+  'split.changed': ':twisted_rightwards_arrows:',
+  'state.unreadable': ':warning:',
+  'rollout.started': ':rocket:',
+  'rollout.step': ':arrow_forward:',
+  'rollout.paused': ':double_vertical_bar:',
+  'rollout.resumed': ':arrow_forward:',
+  'rollout.promoted': ':fast_forward:',
+  'rollout.done': ':white_check_mark:',
+  'rollout.holding': ':hourglass:',
+  'rollout.restored': ':arrows_counterclockwise:',
+  'node.healthy': ':large_green_circle:',
+  'node.unhealthy': ':red_circle:',
+  'node.ejected': ':no_entry:',
+  'node.returned': ':leftwards_arrow_with_hook:',
+  'gate.failed': ':warning:',
+  'config.reloaded': ':gear:',
+  'config.reload_refused': ':x:',
+}
+
+/** The Slack-compatible one-line text for an event: `:rotating_light: cutover: The gate rolled y back ...`. */
+export function eventText(e: CutoverEvent): string {
+  const emoji = EMOJI[e.type]
+  return `${emoji ? `${emoji} ` : ''}cutover: ${eventSentence(e)}`
 }

@@ -78,9 +78,9 @@ t.test('events go out in order with a Slack text and the event itself', async (t
     ['split.changed', 'rollback', 'node.unhealthy', 'unlock'],
   )
   t.same(r.got.map((g) => g.event.id), [1, 2, 3, 4], 'in id order')
-  t.match(r.got[0].text, /split changed: y 0% → 30%/)
-  t.match(r.got[1].text, /^:rotating_light: cutover rolled back to x: error_rate 0\.083 > 0\.01 over 412 requests/)
-  t.match(r.got[2].text, /node y:10\.0\.0\.21:8000 unhealthy: 2 failed probes/)
+  t.match(r.got[0].text, /Split set by the API: y 0% → 30%/)
+  t.match(r.got[1].text, /^:rotating_light: cutover: The gate rolled y back to x: error_rate 0\.083 > 0\.01 over 412 requests/)
+  t.match(r.got[2].text, /y node 10\.0\.0\.21:8000 is unhealthy: 2 failed probes/)
   t.equal(r.got[1].event.reason, 'error_rate 0.083 > 0.01 over 412 requests', 'details pass through')
   t.same(notifier.stats, { sent: 4, failed: 0, dropped: 0, retries: 0, queued: 0 })
 })
