@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { startCutover } from './app.js'
+import { systemClock, systemRandom } from './clock.js'
 import type { Config } from './config/types.js'
 import type { EventLog } from './state/events.js'
 import { runCheck } from './config/check.js'
@@ -50,7 +51,7 @@ async function start(config: Config, logger: pino.Logger): Promise<Running> {
   const count = workerCount(config.proxy.workers)
   if (count <= 1) return startCutover(config, { logger })
   const { startPrimary } = await import('./cluster/primary.js')
-  const primary = await startPrimary(config, count, logger)
+  const primary = await startPrimary(config, count, logger, systemClock)
   return { events: primary.control.events, reload: (next) => primary.reload(next), close: () => primary.close() }
 }
 
@@ -58,7 +59,7 @@ async function start(config: Config, logger: pino.Logger): Promise<Running> {
 async function run(argv: string[]): Promise<number> {
   if (cluster.isWorker) {
     const { runWorker } = await import('./cluster/worker.js')
-    return runWorker()
+    return runWorker(systemClock, systemRandom)
   }
   const path = configPath(argv)
   let config

@@ -1,13 +1,19 @@
 /**
  * The one place that owns wall time, timers and randomness. Everything else receives a
  * Clock and a Random, so decisions can be tested with a fake clock instead of sleeping.
+ * The system ones are chosen only at the entry points (cli, app, demo); nothing below
+ * them falls back to them.
  */
+
+import { performance } from 'node:perf_hooks'
 
 export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>
 
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch: for timestamps people read (events, state file). */
   now(): number
+  /** Milliseconds from an arbitrary origin, never going back: for durations and intervals. */
+  monotonic(): number
   setTimeout(fn: () => void, ms: number): TimerHandle
   clearTimeout(handle: TimerHandle | undefined | null): void
 }
@@ -18,6 +24,7 @@ export type Random = () => number
 /** The real clock; timers are unref'd so they never keep the process alive on their own. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms)
     t.unref()
@@ -30,18 +37,27 @@ export const systemClock: Clock = {
 
 export const systemRandom: Random = Math.random
 
-/** A clock that only moves when told to; due timers run in time order during advance(). */
+/**
+ * A clock that only moves when told to; due timers run in time order during advance().
+ * Its monotonic reading starts at 0, not at the wall time, so code that mixes the two shows.
+ */
 export class FakeClock implements Clock {
   #now: number
+  readonly #start: number
   #nextId = 1
   #timers = new Map<number, { at: number; fn: () => void }>()
 
   constructor(start = Date.UTC(2026, 0, 1)) {
     this.#now = start
+    this.#start = start
   }
 
   now(): number {
     return this.#now
+  }
+
+  monotonic(): number {
+    return this.#now - this.#start
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {

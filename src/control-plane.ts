@@ -156,6 +156,7 @@ export class ControlPlane {
       history: () => this.history.snapshot(),
       logger,
       onAuthFailure: () => this.metrics.authFailure(),
+      clock,
     })
   }
 

@@ -49,4 +49,13 @@ t.test('the system clock timers are unref and cancellable', async (t) => {
   await new Promise((r) => setTimeout(r, 5))
   t.equal(ran, false)
   t.ok(Math.abs(systemClock.now() - Date.now()) < 50)
+  t.ok(Math.abs(systemClock.monotonic() - performance.now()) < 50)
+})
+
+t.test('the fake monotonic reading starts at 0 and moves with advance', async (t) => {
+  const clock = new FakeClock(1_000_000)
+  t.equal(clock.monotonic(), 0)
+  clock.advance(250)
+  t.equal(clock.monotonic(), 250)
+  t.equal(clock.now(), 1_000_250)
 })

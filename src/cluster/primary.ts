@@ -8,7 +8,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
 import { AggregatorRegistry } from 'prom-client'
-import { systemClock } from '../clock.js'
+import type { Clock } from '../clock.js'
 import type { Config, HostPort } from '../config/types.js'
 import { POOLS } from '../config/types.js'
 import { ControlPlane, startedLine } from '../control-plane.js'
@@ -37,7 +37,7 @@ export interface Primary {
 }
 
 /** Start the control plane and `count` workers; resolves once every worker is listening. */
-export async function startPrimary(initialConfig: Config, count: number, logger: Logger): Promise<Primary> {
+export async function startPrimary(initialConfig: Config, count: number, logger: Logger, clock: Clock): Promise<Primary> {
   let config = initialConfig
   let gen = 1
   let stopping = false
@@ -60,12 +60,12 @@ export async function startPrimary(initialConfig: Config, count: number, logger:
     const parts: unknown[][] = [await own.registry.getMetricsAsJSON()]
     const live = [...slots.values()].filter((s) => s.listening && s.worker.isConnected())
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, METRICS_TIMEOUT_MS)
+      const timer = clock.setTimeout(resolve, METRICS_TIMEOUT_MS)
       metricsWaiters.set(id, {
         pending: live.length,
         parts,
         done: () => {
-          clearTimeout(timer)
+          clock.clearTimeout(timer)
           resolve()
         },
       })
@@ -78,7 +78,7 @@ export async function startPrimary(initialConfig: Config, count: number, logger:
   }
 
   const control: ControlPlane = await ControlPlane.create(config, {
-    clock: systemClock,
+    clock,
     logger,
     upstreams,
     // called during construction too, before there is anyone to tell
@@ -105,7 +105,7 @@ export async function startPrimary(initialConfig: Config, count: number, logger:
 
   const fork = () => {
     const worker = cluster.fork()
-    const slot: WorkerSlot = { worker, startedAt: Date.now(), listening: false, inflight: { x: [], y: [] } }
+    const slot: WorkerSlot = { worker, startedAt: clock.monotonic(), listening: false, inflight: { x: [], y: [] } }
     slots.set(worker.id, slot)
     worker.on('message', (message: ToPrimary) => {
       switch (message.t) {
@@ -140,13 +140,12 @@ export async function startPrimary(initialConfig: Config, count: number, logger:
       slots.delete(worker.id)
       sumInflight()
       if (stopping) return
-      const lived = Date.now() - slot.startedAt
+      const lived = clock.monotonic() - slot.startedAt
       logger.error({ pid: worker.process.pid, code, signal, lived_ms: lived }, 'worker exited: starting another')
       control.events.add('worker.exited', { cause: 'worker', pid: worker.process.pid, code, signal })
-      const again = setTimeout(() => {
+      clock.setTimeout(() => {
         if (!stopping) fork()
       }, lived < CRASH_LOOP_MS ? 1_000 : 0)
-      again.unref()
     })
   }
 
@@ -192,11 +191,11 @@ export async function startPrimary(initialConfig: Config, count: number, logger:
           slot.worker.once('exit', () => resolve())
           tell(slot, { t: 'drain' })
         }))
-        const grace = setTimeout(() => {
+        const grace = clock.setTimeout(() => {
           for (const slot of slots.values()) slot.worker.kill('SIGKILL')
         }, config.proxy.drain_timeout + 5_000)
         await Promise.all(exits)
-        clearTimeout(grace)
+        clock.clearTimeout(grace)
         await control.close()
         await upstreams.close(true)
       })()

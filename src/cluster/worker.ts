@@ -5,7 +5,7 @@
  */
 
 import pino, { type Logger } from 'pino'
-import { systemClock, systemRandom } from '../clock.js'
+import type { Clock, Random, TimerHandle } from '../clock.js'
 import type { Config } from '../config/types.js'
 import { DataPlane } from '../data-plane.js'
 import { fanOut } from '../outcome/fan-out.js'
@@ -23,15 +23,19 @@ function send(message: ToPrimary): void {
 }
 
 /** Run as a cluster worker until told to drain (or orphaned); resolves with the exit status. */
-export function runWorker(): Promise<number> {
+export function runWorker(clock: Clock, random: Random): Promise<number> {
   return new Promise<number>((resolve) => {
     let plane: DataPlane | undefined
     let logger: Logger = pino()
     let usable = new Map<UpstreamNode, boolean>()
     let draining = false
     const batcher = new OutcomeBatcher(send)
-    const flusher = setInterval(() => batcher.flush(), FLUSH_EVERY_MS)
-    flusher.unref()
+    let flusher: TimerHandle | null = null
+    const flushEvery = () => {
+      batcher.flush()
+      flusher = clock.setTimeout(flushEvery, FLUSH_EVERY_MS)
+    }
+    flusher = clock.setTimeout(flushEvery, FLUSH_EVERY_MS)
     let metrics: Metrics | undefined
 
     const setUsable = (flags: Usable) => {
@@ -47,7 +51,7 @@ export function runWorker(): Promise<number> {
         if (plane) await plane.drain()
       } finally {
         batcher.flush()
-        clearInterval(flusher)
+        clock.clearTimeout(flusher)
         resolve(0)
       }
     }
@@ -63,8 +67,8 @@ export function runWorker(): Promise<number> {
         sink: fanOut([own, batcher]),
         isUsable: (node) => usable.get(node) === true,
         y,
-        random: systemRandom,
-        clock: systemClock,
+        random,
+        clock,
         logger,
         onShed: () => own.shed(),
         onRefused: (reason) => own.refused(reason),

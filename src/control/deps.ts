@@ -32,6 +32,6 @@ export interface ControlDeps {
   logger: Logger
   /** called once per failed authentication (a metric) */
   onAuthFailure?: () => void
-  /** for throttling the auth-failure log; default the system clock */
-  clock?: Clock
+  /** for throttling the auth-failure log */
+  clock: Clock
 }

@@ -6,7 +6,6 @@
  */
 
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { systemClock } from '../clock.js'
 import { sendApiError, sendCutoverError } from '../answers.js'
 import { CutoverError, isCutoverError, type ErrorCode } from '../errors.js'
 import { registerConsole } from '../console/console-routes.js'
@@ -60,7 +59,7 @@ function codeForStatus(status: number): ErrorCode {
 /** Build the control app (not listening yet; the caller calls listen). */
 export function buildControlServer(deps: ControlDeps): FastifyInstance {
   const { state, events, logger } = deps
-  const clock = deps.clock ?? systemClock
+  const clock = deps.clock
   const auth = new BearerAuth(deps.token)
 
   const app = Fastify({

@@ -55,8 +55,8 @@ export function describeProbeError(err: unknown, timeout: number, aborted: boole
 }
 
 /** The default probe: GET path on the node's host at port (or its traffic port); 2xx is ok. */
-export const httpProbe: ProbeFn = (node, config, signal) => {
-  const started = performance.now()
+export const httpProbe = (clock: Clock): ProbeFn => (node, config, signal) => {
+  const started = clock.monotonic()
   const c = node.config
   const mod = c.protocol === 'https:' ? https : http
   // URL.hostname keeps IPv6 brackets; the socket wants the bare address
@@ -69,7 +69,7 @@ export const httpProbe: ProbeFn = (node, config, signal) => {
       done = true
       resolve(r)
     }
-    const ms = (): number => Math.round(performance.now() - started)
+    const ms = (): number => Math.round(clock.monotonic() - started)
     const fail = (err: unknown): void => finish({ ok: false, error: describeProbeError(err, config.timeout, signal.aborted), ms: ms() })
     if (signal.aborted) return fail(signal.reason)
     const req = mod.request(
@@ -100,7 +100,7 @@ export class Prober {
 
   constructor(options: ProberOptions) {
     this.#clock = options.clock
-    this.#probe = options.probe ?? httpProbe
+    this.#probe = options.probe ?? httpProbe(options.clock)
     this.#onResult = options.onResult
   }
 
@@ -184,7 +184,7 @@ export class Prober {
     const abort = new AbortController()
     entry.running = true
     entry.abort = abort
-    entry.startedAt = this.#clock.now()
+    entry.startedAt = this.#clock.monotonic()
     let timer: TimerHandle | null = null
     // the clock owns the timeout, so a probe that ignores its signal still ends on time
     const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
@@ -200,7 +200,7 @@ export class Prober {
         result = r
       }
     } catch (err) {
-      result = { ok: false, error: describeProbeError(err, config.timeout, abort.signal.aborted), ms: this.#clock.now() - entry.startedAt }
+      result = { ok: false, error: describeProbeError(err, config.timeout, abort.signal.aborted), ms: this.#clock.monotonic() - entry.startedAt }
     }
     this.#clock.clearTimeout(timer)
     // stopped, removed or restarted meanwhile: this result belongs to nobody
@@ -209,7 +209,7 @@ export class Prober {
     entry.abort = null
     this.#onResult(entry.node, result)
     if (this.#started && this.#config) {
-      const wait = entry.startedAt + this.#config.interval - this.#clock.now()
+      const wait = entry.startedAt + this.#config.interval - this.#clock.monotonic()
       this.#schedule(entry, wait > 0 ? wait : 0)
     }
   }

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { systemClock, type Clock } from '../clock.js'
+import type { Clock } from '../clock.js'
 import { CutoverError } from '../errors.js'
 import type { StateStore } from './controller.js'
 import { isPercent } from '../config/percent.js'
@@ -27,9 +27,9 @@ export class FileStateStore implements StateStore {
   readonly #clock: Clock
   #tmpSeq = 0
 
-  constructor(path: string, options: { clock?: Clock } = {}) {
+  constructor(path: string, options: { clock: Clock }) {
     this.path = path
-    this.#clock = options.clock ?? systemClock
+    this.#clock = options.clock
   }
 
   /** Read the state file; an unusable one is moved aside (throws only when it cannot be). */

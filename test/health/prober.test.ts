@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { FakeClock } from '../../src/clock.js'
+import { FakeClock, systemClock } from '../../src/clock.js'
 import type { ActiveHealthConfig, NodeConfig, PoolName } from '../../src/config/types.js'
 import type { ProbeResult } from '../../src/health/probe-state.js'
 import { httpProbe, Prober, type ProbeFn } from '../../src/health/prober.js'
@@ -245,20 +245,20 @@ t.test('httpProbe against real sockets', async (t) => {
   const node = makeNode(`http://127.0.0.1:${port}`)
   const cfg = active({ timeout: 200 })
 
-  let r = await httpProbe(node, cfg, new AbortController().signal)
+  let r = await httpProbe(systemClock)(node, cfg, new AbortController().signal)
   t.equal(r.ok, true)
   t.equal(r.status, 200)
   t.type(r.ms, 'number')
   t.equal(paths[0], '/status/ready')
 
   status = 503
-  r = await httpProbe(node, cfg, new AbortController().signal)
+  r = await httpProbe(systemClock)(node, cfg, new AbortController().signal)
   t.match(r, { ok: false, status: 503, error: 'status 503' })
 
   hang = true
   const ac = new AbortController()
   const timer = setTimeout(() => ac.abort(), 50)
-  r = await httpProbe(node, cfg, ac.signal)
+  r = await httpProbe(systemClock)(node, cfg, ac.signal)
   clearTimeout(timer)
   t.match(r, { ok: false, error: 'timeout after 200ms' })
 
@@ -267,6 +267,6 @@ t.test('httpProbe against real sockets', async (t) => {
   await new Promise<void>((res) => closed.listen(0, '127.0.0.1', res))
   const deadPort = (closed.address() as AddressInfo).port
   await new Promise((res) => closed.close(res))
-  r = await httpProbe(node, active({ port: deadPort }), new AbortController().signal)
+  r = await httpProbe(systemClock)(node, active({ port: deadPort }), new AbortController().signal)
   t.match(r, { ok: false, error: 'connection refused' })
 })

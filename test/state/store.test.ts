@@ -17,7 +17,7 @@ function validFile(): StateFile {
 
 t.test('load: no file is missing', async (t) => {
   const dir = t.testdir({})
-  t.same(new FileStateStore(join(dir, 'state.json')).load(), { kind: 'missing' })
+  t.same(new FileStateStore(join(dir, 'state.json'), { clock: new FakeClock(START) }).load(), { kind: 'missing' })
 })
 
 t.test('save then load round-trips, in the StateFile format', async (t) => {
@@ -31,13 +31,13 @@ t.test('save then load round-trips, in the StateFile format', async (t) => {
 
   const unlocked: LiveState = { y: 0, locked: false, lock_reason: null, rollout: null }
   await store.save(unlocked)
-  t.same(new FileStateStore(path).load(), { kind: 'ok', state: unlocked })
+  t.same(new FileStateStore(path, { clock: new FakeClock(START) }).load(), { kind: 'ok', state: unlocked })
 })
 
 t.test('atomic write leaves no temp files and replaces the old file', async (t) => {
   const dir = t.testdir({ 'state.json': 'old content' })
   const path = join(dir, 'state.json')
-  const store = new FileStateStore(path)
+  const store = new FileStateStore(path, { clock: new FakeClock(START) })
   // several saves in a row, as the controller would issue them
   for (let y = 0; y <= 100; y += 25) await store.save({ ...sample, y })
   t.same(readdirSync(dir), ['state.json'])
@@ -86,7 +86,7 @@ t.test('two corruptions at the same instant do not overwrite each other', async 
 t.test('save rejects when the parent path is a regular file (fails even for root)', async (t) => {
   const dir = t.testdir({ 'plain-file': 'x' })
   const path = join(dir, 'plain-file', 'state.json')
-  const err = await new FileStateStore(path).save(sample).then(() => null, (e: unknown) => e)
+  const err = await new FileStateStore(path, { clock: new FakeClock(START) }).save(sample).then(() => null, (e: unknown) => e)
   t.ok(isCutoverError(err, 'CUTOVER_ERR_STATE_WRITE'), 'rejects with STATE_WRITE')
   t.match((err as Error).message, path, 'message names the path')
   t.match((err as Error).message, /ENOTDIR|EEXIST/, 'message names the cause')
@@ -95,7 +95,7 @@ t.test('save rejects when the parent path is a regular file (fails even for root
 
 t.test('save rejects when the target is a directory, and removes its temp file', async (t) => {
   const dir = t.testdir({ 'state.json': { inner: 'x' } })
-  const err = await new FileStateStore(join(dir, 'state.json')).save(sample).then(() => null, (e: unknown) => e)
+  const err = await new FileStateStore(join(dir, 'state.json'), { clock: new FakeClock(START) }).save(sample).then(() => null, (e: unknown) => e)
   t.ok(isCutoverError(err, 'CUTOVER_ERR_STATE_WRITE'))
   t.same(readdirSync(dir), ['state.json'], 'no temp file left behind')
 })
@@ -106,7 +106,7 @@ t.test('save rejects in a read-only directory (unless running as root)', async (
   chmodSync(ro, 0o500)
   let result: unknown
   try {
-    result = await new FileStateStore(join(ro, 'state.json')).save(sample).then(() => 'saved', (e: unknown) => e)
+    result = await new FileStateStore(join(ro, 'state.json'), { clock: new FakeClock(START) }).save(sample).then(() => 'saved', (e: unknown) => e)
   } finally {
     chmodSync(ro, 0o700)
   }
@@ -129,7 +129,7 @@ t.test('an unreadable path (a directory) is moved aside too; a taken name gets a
 
 t.test('load throws STATE_WRITE when the bad file cannot be moved aside', { skip: process.platform !== 'linux' && 'needs /proc' }, async (t) => {
   // /proc/version reads fine, is not JSON, and cannot be renamed, even by root
-  t.throws(() => new FileStateStore('/proc/version').load(), { code: 'CUTOVER_ERR_STATE_WRITE' })
+  t.throws(() => new FileStateStore('/proc/version', { clock: new FakeClock(START) }).load(), { code: 'CUTOVER_ERR_STATE_WRITE' })
 })
 
 t.test('parseStateFile checks every field', async (t) => {
