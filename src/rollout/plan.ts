@@ -4,6 +4,7 @@
  * has passed and the gate passed on at least min_requests y requests of that step.
  */
 
+import { duration } from '../control/figures.js'
 import type { Verdict } from '../gates/verdict.js'
 import type { RolloutProgress } from '../state/types.js'
 
@@ -23,8 +24,17 @@ export interface PlanInput {
 
 export type HoldWhy = 'paused' | 'hold' | 'traffic' | 'gate'
 
+/** What a step waits for when its hold is over but y's traffic is short. */
+export interface Waiting {
+  /** y requests counted so far: the step's, or the gate window's */
+  requests: number
+  needed: number
+  /** at the step's rate so far, how long until `needed`; null when y has had none */
+  eta_ms: number | null
+}
+
 export type PlanAction =
-  | { kind: 'hold'; why: HoldWhy; hold_left_ms: number; holding: string | null }
+  | { kind: 'hold'; why: HoldWhy; hold_left_ms: number; holding: string | null; waiting?: Waiting }
   | { kind: 'advance'; step: number }
   | { kind: 'finish' }
 
@@ -38,15 +48,26 @@ export function nextAction(input: PlanInput): PlanAction {
   // A step without a hold (the last one, usually) is applied and done; a step with y 0
   // has no y traffic to judge. Every other step must show the gate a passing sample.
   if (step.hold > 0 && step.y > 0) {
+    // y's rate over the step so far predicts how long the wait is
+    const elapsed = input.now - input.stepStartedAt
+    const rate = elapsed > 0 ? input.stepRequests / elapsed : 0
+    const eta = (have: number): number | null => (rate > 0 ? Math.round((minRequests - have) / rate) : null)
     if (input.stepRequests < minRequests) {
-      return { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: `${input.stepRequests} of ${minRequests} requests` }
+      const waiting = { requests: input.stepRequests, needed: minRequests, eta_ms: eta(input.stepRequests) }
+      return { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: waitingText(`y has ${waiting.requests} of the ${minRequests} requests a step needs`, waiting.eta_ms), waiting }
     }
     if (input.verdict === 'none') {
       // the step had its sample, but the window (shorter than the step) holds too few
-      return { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: `${input.windowRequests} of ${minRequests} requests` }
+      const waiting = { requests: input.windowRequests, needed: minRequests, eta_ms: eta(input.windowRequests) }
+      return { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: waitingText(`the gate's window has ${waiting.requests} of the ${minRequests} y requests a verdict needs`, waiting.eta_ms), waiting }
     }
     if (input.verdict === 'fail') return { kind: 'hold', why: 'gate', hold_left_ms: 0, holding: 'gate failing' }
   }
   if (progress.step + 1 >= progress.steps.length) return { kind: 'finish' }
   return { kind: 'advance', step: progress.step + 1 }
+}
+
+/** `y has 16 of the 30 requests a step needs; at the current rate that takes about 40 s`. */
+function waitingText(have: string, etaMs: number | null): string {
+  return etaMs === null ? `${have}; y has had no requests in this step yet` : `${have}; at the current rate that takes about ${duration(etaMs)}`
 }

@@ -12,7 +12,7 @@ import type { Gatekeeper } from '../gates/gatekeeper.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 import type { LiveState, RolloutProgress, RolloutStatus } from '../state/types.js'
-import { nextAction, type PlanAction } from './plan.js'
+import { nextAction, type PlanAction, type Waiting } from './plan.js'
 import { parseSteps } from './steps.js'
 
 export const TICK_MS = 1000
@@ -38,8 +38,10 @@ export interface RolloutDescription {
   /** the live share of y */
   y: number
   hold_left_ms: number
-  /** why a step whose hold is over does not move on: '37 of 100 requests'; null otherwise */
+  /** why a step whose hold is over does not move on, as a sentence; null otherwise */
   holding: string | null
+  /** the figures behind `holding` when it waits for y traffic; null otherwise */
+  waiting: Waiting | null
   started_at: string
 }
 
@@ -88,8 +90,8 @@ export class RolloutRunner {
     if (r === null) return null
     this.#beginStep(r)
     const step = r.steps[r.step]
-    const reason = r.status === 'running' ? `restarted: step ${r.step} (y ${step.y}) goes on, its hold started afresh` : `restarted: rollout stays paused at step ${r.step} (y ${step.y})`
-    this.#events.add('rollout.restored', { cause: 'startup', step: r.step, y: this.#state.current.y, status: r.status, reason })
+    const reason = r.status === 'running' ? `restarted: step ${r.step + 1} of ${r.steps.length} (y ${step.y}%) goes on, its hold started afresh` : `restarted: the rollout stays paused at step ${r.step + 1} of ${r.steps.length} (y ${step.y}%)`
+    this.#events.add('rollout.restored', { cause: 'startup', step: r.step, of: r.steps.length, y: this.#state.current.y, status: r.status, reason })
     this.#logger.info({ step: r.step, status: r.status }, reason)
     this.#ensureTicking()
     return this.describe()
@@ -104,9 +106,10 @@ export class RolloutRunner {
       (s) => {
         if (s.locked) throw new CutoverError('CUTOVER_ERR_LOCKED', `split is locked: ${s.lock_reason ?? 'rolled back'}; POST /v1/unlock first`)
         if (s.rollout !== null) throw new CutoverError('CUTOVER_ERR_ROLLOUT_RUNNING', 'a rollout is already running')
-        return { ...s, y: steps[0].y, rollout: { steps, step: 0, status: 'running', started_at } }
+        const first = firstStepFor(steps, s.y)
+        return { ...s, y: steps[first].y, rollout: { steps, step: first, status: 'running', started_at } }
       },
-      (next, prev) => ({ type: 'rollout.started', cause: 'api', details: { steps, step: 0, from: prev.y, to: next.y } }),
+      (next, prev) => ({ type: 'rollout.started', cause: 'api', details: { steps, step: next.rollout?.step ?? 0, of: steps.length, from: prev.y, to: next.y } }),
     )
     return this.describe()
   }
@@ -119,7 +122,7 @@ export class RolloutRunner {
         if (s.rollout.status === 'paused') throw new CutoverError('CUTOVER_ERR_ROLLOUT_STATE', 'the rollout is already paused')
         return { ...s, rollout: { ...s.rollout, status: 'paused' } }
       },
-      (next) => ({ type: 'rollout.paused', cause: 'api', details: { step: next.rollout?.step, y: next.y } }),
+      (next) => ({ type: 'rollout.paused', cause: 'api', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y } }),
     )
     return this.describe()
   }
@@ -128,7 +131,7 @@ export class RolloutRunner {
   async pauseForGate(reason: string): Promise<void> {
     await this.#state.update(
       (s) => (s.rollout?.status === 'running' ? { ...s, rollout: { ...s.rollout, status: 'paused' } } : null),
-      (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, y: next.y, reason } }),
+      (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
     )
   }
 
@@ -140,7 +143,7 @@ export class RolloutRunner {
         if (s.rollout.status !== 'paused') throw new CutoverError('CUTOVER_ERR_ROLLOUT_STATE', 'the rollout is not paused')
         return { ...s, rollout: { ...s.rollout, status: 'running' } }
       },
-      (next) => ({ type: 'rollout.resumed', cause: 'api', details: { step: next.rollout?.step, y: next.y } }),
+      (next) => ({ type: 'rollout.resumed', cause: 'api', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y } }),
     )
     return this.describe()
   }
@@ -178,6 +181,7 @@ export class RolloutRunner {
       y: s.y,
       hold_left_ms: action.kind === 'hold' ? action.hold_left_ms : 0,
       holding: action.kind === 'hold' ? action.holding : null,
+      waiting: action.kind === 'hold' ? (action.waiting ?? null) : null,
       started_at: r.started_at,
     }
   }
@@ -228,7 +232,7 @@ export class RolloutRunner {
         },
         (next, prev) =>
           action.kind === 'advance'
-            ? { type: 'rollout.step', cause: 'rollout', details: { step: to, from: prev.y, to: next.y } }
+            ? { type: 'rollout.step', cause: 'rollout', details: { step: to, of: r.steps.length, from: prev.y, to: next.y } }
             : { type: 'rollout.done', cause: 'rollout', details: { steps: r.steps.length, from: prev.y, to: next.y } },
       )
       .then(
@@ -248,7 +252,7 @@ export class RolloutRunner {
     if (this.#holdingEventAt !== null && now - this.#holdingEventAt < HOLDING_EVENT_EVERY_MS) return
     this.#holdingEventAt = now
     const reason = `holding: ${holding}`
-    this.#events.add('rollout.holding', { cause: 'rollout', step: r.step, y: this.#state.current.y, holding, reason })
+    this.#events.add('rollout.holding', { cause: 'rollout', step: r.step, of: r.steps.length, y: this.#state.current.y, holding, reason })
   }
 
   #beginStep(r: Readonly<RolloutProgress>): void {
@@ -286,4 +290,17 @@ export class RolloutRunner {
     }
     this.#ensureTicking()
   }
+}
+
+/**
+ * Where a plan starts given y's share now: its first step at or above it, so starting a
+ * rollout never pulls y back. A share above every step is refused: nothing to walk.
+ */
+export function firstStepFor(steps: readonly RolloutStepConfig[], y: number): number {
+  const i = steps.findIndex((s) => s.y >= y)
+  if (i < 0) {
+    const plan = steps.map((s) => `${s.y}%`).join(' → ')
+    throw new CutoverError('CUTOVER_ERR_ROLLOUT_STATE', `y is at ${y}%, above every step of the plan (${plan}); a rollout would pull it back. Set the split to ${steps[0].y}% or less first, or send steps that go above ${y}%`)
+  }
+  return i
 }

@@ -17,8 +17,22 @@ t.test('holds until the hold has passed', (t) => {
 })
 
 t.test('then waits for traffic and a pass verdict', (t) => {
-  t.same(nextAction({ ...base, stepRequests: 37 }), { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: '37 of 100 requests' })
-  t.same(nextAction({ ...base, verdict: 'none', windowRequests: 60 }), { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: '60 of 100 requests' })
+  // 37 requests in the 60 s of the step: 63 more take about 102 s at that rate
+  t.same(nextAction({ ...base, stepRequests: 37 }), {
+    kind: 'hold',
+    why: 'traffic',
+    hold_left_ms: 0,
+    holding: 'y has 37 of the 100 requests a step needs; at the current rate that takes about 1 min 43 s',
+    waiting: { requests: 37, needed: 100, eta_ms: 102_162 },
+  })
+  t.match(nextAction({ ...base, stepRequests: 0 }), { holding: 'y has 0 of the 100 requests a step needs; y has had no requests in this step yet', waiting: { eta_ms: null } })
+  t.same(nextAction({ ...base, verdict: 'none', windowRequests: 60 }), {
+    kind: 'hold',
+    why: 'traffic',
+    hold_left_ms: 0,
+    holding: "the gate's window has 60 of the 100 y requests a verdict needs; at the current rate that takes about 5 s",
+    waiting: { requests: 60, needed: 100, eta_ms: 4800 },
+  })
   t.match(nextAction({ ...base, verdict: 'fail' }), { kind: 'hold', why: 'gate' })
   t.end()
 })

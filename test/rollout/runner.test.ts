@@ -76,8 +76,8 @@ t.test('too little traffic holds the step, says so, and repeats it at most once 
   t.equal(state.current.rollout?.step, 0)
   const holding = () => events.since().filter((e) => e.type === 'rollout.holding')
   t.equal(holding().length, 1)
-  t.match(holding()[0].reason, /^holding: \d+ of 100 requests$/)
-  t.match(runner.describe(), { step: 0, hold_left_ms: 0, holding: /^\d+ of 100 requests$/ })
+  t.match(holding()[0].reason, /^holding: y has \d+ of the 100 requests a step needs; at the current rate that takes about \d+ s$/)
+  t.match(runner.describe(), { step: 0, hold_left_ms: 0, holding: /^y has \d+ of the 100 requests a step needs/, waiting: { needed: 100 } })
   await run(30_000, 1)
   t.equal(holding().length, 1, 'not every tick')
   await run(31_000, 1)
@@ -156,6 +156,24 @@ t.test('409 rules: running, locked, manual split, no plan; bad steps change noth
   const none = setup({}, false)
   t.teardown(none.stop)
   await t.rejects(none.runner.start(), { code: 'CUTOVER_ERR_ROLLOUT_STATE' })
+})
+
+t.test('a rollout started while y is above its first step starts at the first step at or above y, never pulls y back', async (t) => {
+  const above = setup({ y: 30 })
+  t.teardown(above.stop)
+  await above.runner.start()
+  t.match(above.state.current, { y: 50, rollout: { step: 1 } }, 'y 30 starts at the 50% step')
+  t.match(above.events.since().find((e) => e.type === 'rollout.started'), { step: 1, of: 3, from: 30, to: 50 })
+
+  const at = setup({ y: 50 })
+  t.teardown(at.stop)
+  await at.runner.start()
+  t.match(at.state.current, { y: 50, rollout: { step: 1 } }, 'y at a step starts there')
+
+  const beyond = setup({ y: 60 })
+  t.teardown(beyond.stop)
+  await t.rejects(beyond.runner.start([{ y: 10, hold: '1s' }, { y: 50 }]), { code: 'CUTOVER_ERR_ROLLOUT_STATE', message: /^y is at 60%, above every step of the plan \(10% → 50%\); a rollout would pull it back/ })
+  t.match(beyond.state.current, { y: 60, rollout: null }, 'refused: nothing changed')
 })
 
 t.test('a gate rollback during a rollout stops its timer', async (t) => {
