@@ -16,18 +16,18 @@ import { CutoverError } from '../errors.js'
 import { pickNode } from '../routing/node-pick.js'
 import { pickPool } from '../routing/pool-pick.js'
 import type { Router } from '../routing/table.js'
-import type { FailureKind, OutcomeReport, RefusalReason } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { AccessLog } from './access-log.js'
 import { classifyFailure, failureStatus, isIdempotent, isRetryable } from './failure.js'
 import { FRAMING, framingProblem, type FramingProblem } from './framing.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import type { FailureKind, OutcomeSink } from './outcome.js'
 import { openTunnel } from './tunnel.js'
 
 export interface ForwarderOptions {
   proxy: Config['proxy']
   router: Router
-  sink: OutcomeReport
+  sink: OutcomeSink
   random: Random
   clock: Clock
   logger: Logger
@@ -46,6 +46,9 @@ export interface ForwarderOptions {
   /** sampled access log; absent when log.access is off */
   accessLog?: AccessLog
 }
+
+/** Why cutover refused a client request itself; a small fixed set, fit for a metric label. */
+export type RefusalReason = 'framing' | 'head_too_large' | 'header_timeout'
 
 /** what the client got when it went away before any answer (nginx's convention) */
 export const CLIENT_CLOSED = 499
@@ -103,7 +106,7 @@ export function sendError(res: ServerResponse, status: number, close: boolean): 
 export class Forwarder {
   proxy: Config['proxy']
   readonly router: Router
-  readonly sink: OutcomeReport
+  readonly sink: OutcomeSink
   readonly random: Random
   readonly clock: Clock
   readonly logger: Logger
@@ -398,9 +401,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     const tried = (this.tried ??= [])
     tried.push(failed)
     // another usable node of the same pool first, else of the other pool, else any node;
-    // but the last retry after a refused connect goes to the other pool first: when a whole
-    // pool goes down at once its nodes all still look usable until ejection catches up
-    const last = kind === 'connect' && this.attempts === this.fw.proxy.retries
+    // but the last retry goes to the other pool first: when a whole pool goes down at once
+    // its nodes all still look usable until ejection catches up, whether the first failure
+    // was a refused connect or a reset of a request already in flight
+    const last = this.attempts === this.fw.proxy.retries
     const pool = last ? (failed.pool === 'x' ? 'y' : 'x') : failed.pool
     return this.fw.nodeFor(pool, tried) ?? this.fw.lastResort(failed.pool, tried)
   }

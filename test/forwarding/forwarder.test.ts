@@ -281,6 +281,26 @@ t.test('retries, failover and cutover errors', async (t) => {
     await y.dispatcher.destroy()
   })
 
+  t.test('a pool whose node resets and whose other node refuses: the last retry goes to the other pool', async (t) => {
+    // a whole pool going down at once: the in-flight request is reset by one node, the
+    // retry would be refused by the other; the last chance belongs to the other pool
+    const other = http.createServer((_req, res) => res.end('from x'))
+    const otherPort = await listen(other)
+    const resetting = node('y', up.port, 1000)
+    const refusing = node('y', await closedPort(), 1)
+    const x = node('x', otherPort)
+    p.router.table = buildRoutingTable(100, { x: [x], y: [resetting, refusing] }, () => true, { y: 0 })
+    p.sink.calls = []
+    const r = await request(`${base}/reset`, { dispatcher: agent })
+    t.equal(r.statusCode, 200, 'x answered')
+    t.equal(await r.body.text(), 'from x')
+    await p.sink.waitFinished(1)
+    t.same(p.sink.calls.filter((c) => c[0] === 'attemptFailed'), [['attemptFailed', resetting.name, 'reset']], 'y reset it once, and y was not tried again')
+    t.same(p.sink.calls.at(-1), ['finished', 'x', 200])
+    await Promise.all([resetting.dispatcher.destroy(), refusing.dispatcher.destroy(), x.dispatcher.destroy()])
+    await close(other)
+  })
+
   t.test('502 when every node refuses, 503 when none is usable', async (t) => {
     const r1 = node('x', await closedPort())
     const r2 = node('y', await closedPort())
