@@ -16,18 +16,18 @@ import { CutoverError } from '../errors.js'
 import { pickNode } from '../routing/node-pick.js'
 import { pickPool } from '../routing/pool-pick.js'
 import type { Router } from '../routing/table.js'
+import type { FailureKind, OutcomeReport, RefusalReason } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { AccessLog } from './access-log.js'
 import { classifyFailure, failureStatus, isIdempotent, isRetryable } from './failure.js'
 import { FRAMING, framingProblem, type FramingProblem } from './framing.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
-import type { FailureKind, OutcomeSink } from './outcome.js'
 import { openTunnel } from './tunnel.js'
 
 export interface ForwarderOptions {
   proxy: Config['proxy']
   router: Router
-  sink: OutcomeSink
+  sink: OutcomeReport
   random: Random
   clock: Clock
   logger: Logger
@@ -46,9 +46,6 @@ export interface ForwarderOptions {
   /** sampled access log; absent when log.access is off */
   accessLog?: AccessLog
 }
-
-/** Why cutover refused a client request itself; a small fixed set, fit for a metric label. */
-export type RefusalReason = 'framing' | 'head_too_large' | 'header_timeout'
 
 /** what the client got when it went away before any answer (nginx's convention) */
 export const CLIENT_CLOSED = 499
@@ -106,7 +103,7 @@ export function sendError(res: ServerResponse, status: number, close: boolean): 
 export class Forwarder {
   proxy: Config['proxy']
   readonly router: Router
-  readonly sink: OutcomeSink
+  readonly sink: OutcomeReport
   readonly random: Random
   readonly clock: Clock
   readonly logger: Logger
