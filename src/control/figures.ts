@@ -38,3 +38,11 @@ export function duration(ms: number): string {
 export function stepOf(index: number, of?: number): string {
   return typeof of === 'number' ? `step ${index + 1} of ${of}` : `step ${index + 1}`
 }
+
+/** An ISO time as the local wall clock, `14:03:09`; the text itself when it is no time. */
+export function clockTime(iso: string): string {
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return iso
+  const two = (n: number) => String(n).padStart(2, '0')
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`
+}

@@ -59,7 +59,8 @@ export class CtlClient {
     }
     if (!res.ok) {
       const message = typeof parsed === 'object' && parsed !== null && 'error' in parsed ? String((parsed as { error: unknown }).error) : text || res.statusText
-      throw new CtlError(`${method} ${path}: ${res.status} ${message}`, res.status)
+      const hint = res.status === 401 ? `; ${this.#token ? 'check CUTOVER_TOKEN (or --token): it is not the control token' : 'set CUTOVER_TOKEN to the control token, or pass --token'}` : ''
+      throw new CtlError(`${method} ${path}: ${res.status} ${message}${hint}`, res.status)
     }
     return parsed
   }

@@ -5,6 +5,7 @@
 
 import { parseArgs } from 'node:util'
 import { isPercent } from '../config/percent.js'
+import type { EventView } from '../control/api-types.js'
 import { CutoverError, isCutoverError } from '../errors.js'
 import { CtlClient } from './client.js'
 import { formatEvent, formatNodes, formatStatus } from './format.js'
@@ -37,6 +38,9 @@ const defaultIo: CtlIo = {
   env: process.env,
   wait: (ms) => new Promise((resolve) => setTimeout(() => resolve(true), ms)),
 }
+
+/** Every command calls /v1, which wants the token: say where it comes from before asking. */
+export const NO_TOKEN = 'no token: set CUTOVER_TOKEN to the control token (control.token; the demo prints it), or pass --token TOKEN'
 
 /** A bad command or value: the message, the usage text, exit code 2. */
 function usageError(message: string): CutoverError {
@@ -80,47 +84,52 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
     ;(values.help ? io.out : io.err)(CTL_USAGE)
     return values.help ? 0 : 2
   }
+  const token = values.token ?? io.env.CUTOVER_TOKEN
   const client = new CtlClient({
     url: values.url ?? io.env.CUTOVER_URL ?? 'http://127.0.0.1:9901',
-    token: values.token ?? io.env.CUTOVER_TOKEN,
+    token,
     fetch: io.fetch,
   })
+  const call = (method: string, path: string, body?: unknown): Promise<unknown> => {
+    if (!token) throw usageError(NO_TOKEN)
+    return client.call(method, path, body)
+  }
   const print = (data: unknown, human: (d: unknown) => string) => io.out(values.json ? JSON.stringify(data, null, 2) : human(data))
 
   try {
     switch (command) {
       case 'status':
-        print(await client.call('GET', '/v1/state'), formatStatus)
+        print(await call('GET', '/v1/state'), formatStatus)
         return 0
       case 'nodes':
-        print(await client.call('GET', '/v1/state'), (s) => formatNodes(s))
+        print(await call('GET', '/v1/state'), (s) => formatNodes(s))
         return 0
       case 'split':
-        print(await client.call('PUT', '/v1/split', { y: parsePercent(arg) }), formatStatus)
+        print(await call('PUT', '/v1/split', { y: parsePercent(arg) }), formatStatus)
         return 0
       case 'rollback':
-        print(await client.call('POST', '/v1/rollback', values.reason ? { reason: values.reason } : {}), formatStatus)
+        print(await call('POST', '/v1/rollback', values.reason ? { reason: values.reason } : {}), formatStatus)
         return 0
       case 'unlock':
-        print(await client.call('POST', '/v1/unlock', {}), formatStatus)
+        print(await call('POST', '/v1/unlock', {}), formatStatus)
         return 0
       case 'rollout': {
         const action = arg ?? ''
         if (!['start', 'pause', 'resume', 'promote', 'abort'].includes(action)) throw usageError(`rollout: expected start, pause, resume, promote or abort, got '${action}'`)
         const path = action === 'start' ? '/v1/rollout' : `/v1/rollout/${action}`
         const body = action === 'abort' && values.reason ? { reason: values.reason } : {}
-        print(await client.call('POST', path, body), formatStatus)
+        print(await call('POST', path, body), formatStatus)
         return 0
       }
       case 'events':
-        return await events(client, values.since, values.follow, values.json, io)
+        return await events(call, values.since, values.follow, values.json, io)
       default:
         throw usageError(`unknown command '${command}'`)
     }
   } catch (err) {
     if (isCutoverError(err, 'CUTOVER_ERR_USAGE')) {
       io.err(`cutover ctl: ${err.message}`)
-      io.err(CTL_USAGE)
+      if (err.message !== NO_TOKEN) io.err(CTL_USAGE)
       return 2
     }
     if (isCutoverError(err, 'CUTOVER_ERR_CONTROL_API')) {
@@ -131,12 +140,12 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
   }
 }
 
-async function events(client: CtlClient, sinceText: string | undefined, follow: boolean, json: boolean, io: CtlIo): Promise<number> {
+async function events(call: (method: string, path: string) => Promise<unknown>, sinceText: string | undefined, follow: boolean, json: boolean, io: CtlIo): Promise<number> {
   let since = sinceText === undefined ? 0 : Number(sinceText)
   if (!Number.isInteger(since) || since < 0) throw usageError(`events: --since expects an event id, got '${sinceText}'`)
   const wait = io.wait ?? defaultIo.wait!
   for (;;) {
-    const list = (await client.call('GET', `/v1/events?since=${since}`)) as Array<{ id: number }>
+    const list = (await call('GET', `/v1/events?since=${since}`)) as EventView[]
     for (const event of list) {
       io.out(json ? JSON.stringify(event) : formatEvent(event))
       since = Math.max(since, event.id)

@@ -1,25 +1,16 @@
-/** Human-readable rendering of control API answers for `cutover ctl`. Pure: data in, text out. */
+/**
+ * Human-readable rendering of control API answers for `cutover ctl`. Pure: data in, text
+ * out. The figures read as everywhere else (src/control/figures.ts), events as the same
+ * sentences the console shows (src/notify/event-text.ts).
+ */
 
-type Obj = Record<string, unknown>
+import type { EventView, GatesView, NodeView, RolloutView, StateView, WindowView } from '../control/api-types.js'
+import { clockTime, duration, errorRate, latency, share, stepOf } from '../control/figures.js'
+import { eventSentence } from '../notify/event-text.js'
 
-function obj(v: unknown): Obj {
-  return typeof v === 'object' && v !== null ? (v as Obj) : {}
-}
-
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null
-}
-
-/** 1234567 ms → "20m34s"; null → "-". */
+/** 1234567 ms → "20 min 35 s"; null → "-". */
 export function formatMs(ms: unknown): string {
-  const n = num(ms)
-  if (n === null) return '-'
-  if (n < 1000) return `${Math.round(n)}ms`
-  const s = Math.round(n / 1000)
-  if (s < 60) return `${s}s`
-  const m = Math.floor(s / 60)
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+  return typeof ms === 'number' && Number.isFinite(ms) ? duration(ms) : '-'
 }
 
 /** A bar of `width` cells: x's share as █, y's as ░. */
@@ -28,82 +19,69 @@ export function splitBar(y: number, width = 40): string {
   return `${'█'.repeat(width - yCells)}${'░'.repeat(yCells)}`
 }
 
-function pct(v: unknown): string {
-  const n = num(v)
-  return n === null ? '-' : `${(n * 100).toFixed(n < 0.01 && n > 0 ? 2 : 1)}%`
-}
-
-function poolFigures(name: string, g: Obj): string {
-  const requests = num(g.requests) ?? 0
-  return `${name}: ${requests} req, ${num(g.errors) ?? 0} errors (${pct(g.error_rate)}), p99 ${num(g.p99_ms) === null ? '-' : `${Math.round(num(g.p99_ms)!)}ms`}`
+function poolFigures(name: string, g: WindowView | undefined): string {
+  if (!g) return `${name}  -`
+  const p99 = g.requests > 0 && g.p99_ms > 0 ? latency(g.p99_ms) : '-'
+  return `${name}  ${g.requests} requests, ${g.errors} errors (${errorRate(g.error_rate)}), p99 ${p99}`
 }
 
 /** The rollout line(s), or null when none runs. */
-export function formatRollout(rollout: unknown): string | null {
-  if (!rollout || typeof rollout !== 'object') return null
-  const r = obj(rollout)
-  const steps = Array.isArray(r.steps) ? r.steps.map((s) => `${obj(s).y}%`).join(' → ') : '?'
-  const step = num(r.step)
-  const total = Array.isArray(r.steps) ? r.steps.length : 0
-  let line = `rollout  ${String(r.status ?? '?')}, step ${step === null ? '?' : step + 1}/${total} (${steps})`
-  if (num(r.hold_left_ms) !== null) line += `, hold ${formatMs(r.hold_left_ms)} left`
-  if (r.holding) line += `, holding: ${String(r.holding)}`
+export function formatRollout(r: RolloutView | null | undefined): string | null {
+  if (!r) return null
+  const plan = r.steps.map((s) => share(s.y)).join(' → ')
+  let line = `rollout  ${r.status}, ${stepOf(r.step, r.steps.length)} (${plan}), y ${share(r.y)}`
+  const last = r.step >= r.steps.length - 1
+  if (r.hold_left_ms > 0 && !last) line += r.status === 'paused' ? `, ${duration(r.hold_left_ms)} of the hold left when resumed` : `, hold ${duration(r.hold_left_ms)} left`
+  if (r.holding) line += `\n         ${r.holding}`
   return line
+}
+
+function formatGates(g: GatesView, locked: boolean): string[] {
+  const verdict = g.verdict === 'pass' ? 'pass' : g.verdict === 'fail' ? 'FAIL' : locked ? 'no verdict since the rollback (y has no traffic; the window starts afresh)' : 'no verdict yet'
+  const lines = [`gates    ${verdict}`, `         in the window: ${poolFigures('y', g.y)}`, `                        ${poolFigures('x', g.x)}`]
+  for (const check of g.checks ?? []) lines.push(`         ${check.gate}: ${check.verdict === 'none' ? 'no verdict' : check.verdict}, ${check.detail}`)
+  return lines
 }
 
 /** `ctl status`: split bar, lock, rollout, gate figures, node summary. */
 export function formatStatus(state: unknown): string {
-  const s = obj(state)
-  const split = obj(s.split)
-  const y = num(split.y) ?? 0
-  const x = num(split.x) ?? 100 - y
-  const lines = [`split    x ${x}% ${splitBar(y)} y ${y}%`]
-  lines.push(s.locked ? `locked   yes: ${String(s.lock_reason ?? '')}  (cutover ctl unlock to clear)` : 'locked   no')
+  const s = state as Partial<StateView>
+  const y = s.split?.y ?? 0
+  const x = s.split?.x ?? 100 - y
+  const lines = [`split    x ${share(x)} ${splitBar(y)} y ${share(y)}`]
+  lines.push(s.locked ? `locked   yes: ${s.lock_reason ?? 'rolled back'}\n         (npx cutover ctl unlock to clear it)` : 'locked   no')
   lines.push(formatRollout(s.rollout) ?? 'rollout  none')
-  const gates = obj(s.gates)
-  if (Object.keys(gates).length) {
-    lines.push(`gates    verdict ${String(gates.verdict ?? 'none')}`)
-    lines.push(`         ${poolFigures('y', obj(gates.y))}`)
-    lines.push(`         ${poolFigures('x', obj(gates.x))}`)
-    if (Array.isArray(gates.checks)) for (const c of gates.checks) {
-      const check = obj(c)
-      lines.push(`         ${String(check.gate)}: ${String(check.verdict)}${check.detail ? ` (${String(check.detail)})` : ''}`)
-    }
-  }
-  const pools = obj(s.pools)
-  for (const pool of ['x', 'y']) {
-    const nodes = Array.isArray(obj(pools[pool]).nodes) ? (obj(pools[pool]).nodes as unknown[]) : []
-    const usable = nodes.filter((n) => obj(n).healthy !== false && !obj(n).ejected).length
-    lines.push(`pool ${pool}   ${usable}/${nodes.length} nodes usable`)
+  if (s.gates) lines.push(...formatGates(s.gates, s.locked === true))
+  for (const pool of ['x', 'y'] as const) {
+    const nodes = s.pools?.[pool]?.nodes ?? []
+    const usable = nodes.filter((n) => n.healthy !== false && !n.ejected)
+    lines.push(`pool ${pool}   ${usable.length} of ${nodes.length} nodes usable${nodes.length ? `: ${nodes.map((n) => `${n.name}${n.healthy === false ? ' (unhealthy)' : n.ejected ? ' (ejected)' : ''}`).join(', ')}` : ''}`)
   }
   return lines.join('\n')
 }
 
+function health(node: NodeView): string {
+  return node.healthy === true ? 'healthy' : node.healthy === false ? 'UNHEALTHY' : 'unknown'
+}
+
 /** `ctl nodes`: one row per node. */
 export function formatNodes(state: unknown): string {
-  const pools = obj(obj(state).pools)
-  const rows: string[][] = [['POOL', 'NODE', 'HEALTH', 'EJECTED', 'INFLIGHT', 'LAST PROBE']]
-  for (const pool of ['x', 'y']) {
-    const nodes = Array.isArray(obj(pools[pool]).nodes) ? (obj(pools[pool]).nodes as unknown[]) : []
-    for (const n of nodes) {
-      const node = obj(n)
-      const probe = obj(node.last_probe)
-      const health = node.healthy === true ? 'healthy' : node.healthy === false ? 'UNHEALTHY' : 'unknown'
-      const ejected = node.ejected ? `until ${String(node.ejected_until ?? '?')}` : 'no'
-      const last = node.last_probe ? `${probe.ok ? 'ok' : 'failed'}${probe.error ? `: ${String(probe.error)}` : probe.status ? ` ${String(probe.status)}` : ''}` : '-'
-      rows.push([pool, String(node.url ?? node.name ?? '?'), health, ejected, String(node.inflight ?? 0), last])
+  const s = state as Partial<StateView>
+  const rows: string[][] = [['POOL', 'NODE', 'URL', 'HEALTH', 'EJECTED', 'IN FLIGHT', 'LAST PROBE']]
+  for (const pool of ['x', 'y'] as const) {
+    for (const node of s.pools?.[pool]?.nodes ?? []) {
+      const probe = node.last_probe
+      const ejected = node.ejected ? `until ${node.ejected_until ? clockTime(node.ejected_until) : '?'}` : 'no'
+      const last = probe ? `${probe.ok ? 'ok' : 'failed'}${probe.error ? `: ${probe.error}` : probe.status ? ` ${probe.status}` : ''}` : '-'
+      rows.push([pool, node.name ?? node.url, node.url, health(node), ejected, String(node.inflight ?? 0), last])
     }
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n')
 }
 
-/** One event per line: id, time, type, and its details. */
+/** One event per line: id, local time, the sentence. */
 export function formatEvent(event: unknown): string {
-  const e = obj(event)
-  const { id, at, type, ...details } = e
-  const rest = Object.entries(details)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? (v.includes(' ') ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
-    .join(' ')
-  return `${String(id).padStart(5)}  ${String(at)}  ${String(type)}${rest ? `  ${rest}` : ''}`
+  const e = event as EventView
+  return `${String(e.id).padStart(5)}  ${clockTime(e.at)}  ${eventSentence(e)}`
 }

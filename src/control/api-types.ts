@@ -1,0 +1,125 @@
+/**
+ * The control API's answers as types: one contract for the server that builds them, `ctl`
+ * that prints them and the console (src/console/assets/*.js imports these in JSDoc).
+ * Self-contained on purpose: no imports, so the browser's type-check needs nothing of
+ * Node's. The server's describe() is declared to return StateView, so the compiler holds
+ * the implementation to it; extend here first, rename nothing (SPEC section 3).
+ */
+
+export type PoolName = 'x' | 'y'
+export type Verdict = 'pass' | 'fail' | 'none'
+
+/** A node of a pool, as GET /v1/state shows it. */
+export interface NodeView {
+  url: string
+  /** the configured `name`, else host:port */
+  name: string
+  /** the probes' verdict: true healthy, false unhealthy, null none yet */
+  healthy: boolean | null
+  ejected: boolean
+  ejected_until: string | null
+  last_probe: { ok: boolean; at: string; ms: number; status?: number; error?: string } | null
+  inflight: number
+}
+
+/** One pool's figures in the gates' sliding window. */
+export interface WindowView {
+  requests: number
+  errors: number
+  /** errors / requests; 0 without requests */
+  error_rate: number
+  /** 0 without latencies */
+  p99_ms: number
+}
+
+export interface GateCheckView {
+  gate: string
+  /** what was measured: y's error rate, y minus x, y's p99 in ms */
+  figure: number
+  limit: number
+  verdict: Verdict
+  /** the figures in words, e.g. `error_rate 0.083 > 0.01 over 412 requests (95% lower bound 0.06)` */
+  detail: string
+}
+
+export interface GatesView {
+  x: WindowView
+  y: WindowView
+  verdict: Verdict
+  checks: GateCheckView[]
+  /** ISO time of the last evaluation; null before the first */
+  evaluated_at: string | null
+}
+
+export interface RolloutStepView {
+  /** share of y */
+  y: number
+  /** ms */
+  hold: number
+}
+
+/** What a step waits for when its hold is over but y's traffic is short. */
+export interface WaitingView {
+  requests: number
+  needed: number
+  /** at y's rate in the step so far; null when y has had none */
+  eta_ms: number | null
+}
+
+export interface RolloutView {
+  steps: RolloutStepView[]
+  /** index into steps, from 0; people count from 1 */
+  step: number
+  status: 'running' | 'paused'
+  y: number
+  hold_left_ms: number
+  /** why a step whose hold is over does not move on, as a sentence; null otherwise */
+  holding: string | null
+  waiting: WaitingView | null
+  started_at: string
+}
+
+/** GET /v1/state, and the answer of every change (PUT /v1/split, POST /v1/rollback, ...). */
+export interface StateView {
+  split: { x: number; y: number }
+  locked: boolean
+  lock_reason: string | null
+  rollout: RolloutView | null
+  pools: Record<PoolName, { nodes: NodeView[] }>
+  gates: GatesView
+}
+
+/** One entry of GET /v1/events: its details depend on the type. */
+export interface EventView {
+  id: number
+  at: string
+  type: string
+  cause?: string
+  /** the event as one sentence (src/notify/event-text.ts) */
+  text?: string
+  [detail: string]: unknown
+}
+
+/** A 5 s slot of GET /v1/history. */
+export interface HistoryPointView {
+  /** ms epoch of the slot's start */
+  t: number
+  requests_per_s: number
+  /** null when the slot saw no request */
+  error_rate: number | null
+  p99_ms: number | null
+}
+
+/** GET /v1/history: per pool, 15 minutes of 5 s slots, oldest first. */
+export interface HistoryView {
+  slot_ms: number
+  /** ms epoch of the snapshot */
+  now: number
+  pools: Record<PoolName, HistoryPointView[]>
+}
+
+/** Every error answer of the control API. */
+export interface ErrorView {
+  error: string
+  code: string
+}
