@@ -67,15 +67,16 @@ export interface PoolsState {
 
 /**
  * The node for the next attempt, or undefined when none is allowed or left. Another usable
- * node of the failed one's pool first, else of the other pool; the last retry after a
- * refused connect tries the other pool first (when a whole pool goes down at once its
- * nodes all still look usable until ejection catches up); when every usable node failed,
+ * node of the failed one's pool first, else of the other pool; the last retry tries the
+ * other pool first (when a whole pool goes down at once its nodes all still look usable
+ * until ejection catches up, whether the first failure was a refused connect or a reset
+ * of a request already in flight); when every usable node failed,
  * a configured one that is ejected or unhealthy (Envoy's panic routing, retries only).
  */
 export function nextNode(f: Failure, s: PoolsState): UpstreamNode | undefined {
   if (f.attempts > s.retries) return undefined
   if (!isRetryable(f.kind, f.idempotent, f.bodySent)) return undefined
-  const last = f.kind === 'connect' && f.attempts === s.retries
+  const last = f.attempts === s.retries
   const pool = last ? other(f.failed.pool) : f.failed.pool
   return firstNode(s.table, pool, s.random, f.tried) ?? lastResort(s.all, f.failed.pool, f.tried)
 }

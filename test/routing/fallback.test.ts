@@ -42,14 +42,17 @@ t.test('retries stop after proxy.retries extra attempts', async (t) => {
 
 t.test('the same pool first, then the other', async (t) => {
   t.equal(nextNode(failure({ kind: 'reset' }), state()), x2, 'reset: the other x node')
+  t.equal(nextNode(failure({ kind: 'connect' }), state()), x2, 'connect: the other x node')
   t.equal(nextNode(failure({ attempts: 1, tried: [x1, x2], failed: x2, kind: 'reset' }), state())!.pool, 'y', 'x exhausted: y')
 })
 
-t.test('the last retry after a refused connect tries the other pool first', async (t) => {
+t.test('the last retry tries the other pool first, after a refused connect or a reset', async (t) => {
   const next = nextNode(failure({ kind: 'connect', attempts: 2, tried: [x1] }), state(undefined, 2))
   t.equal(next!.pool, 'y')
   const reset = nextNode(failure({ kind: 'reset', attempts: 2, tried: [x1] }), state(undefined, 2))
-  t.equal(reset, x2, 'not after a reset')
+  t.equal(reset!.pool, 'y')
+  const early = nextNode(failure({ kind: 'reset', attempts: 1, tried: [x1] }), state(undefined, 2))
+  t.equal(early, x2, 'an earlier retry stays in the pool')
 })
 
 t.test('last resort: an unusable node when every usable one failed, least loaded per weight', async (t) => {
