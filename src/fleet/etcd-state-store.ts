@@ -1,0 +1,301 @@
+/**
+ * The live state in etcd, shared by every replica (issue 11). One key, `<prefix>/state`,
+ * holds the same JSON as the state file. A write is a compare-and-swap on the revision of
+ * the state this replica holds: a change made elsewhere first gives 409, never a lost
+ * update. Every change is watched and adopted by every replica. Every value read is
+ * validated; a bad one is refused with an event, never applied.
+ *
+ * etcd unreachable: writes answer 503 and routing stays at the last known state, except a
+ * rollback, which is applied here at once (safety first) and written as soon as etcd
+ * answers again; nothing read on reconnect undoes it.
+ */
+
+import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
+import { CutoverError } from '../errors.js'
+import type { Change, StateController, StateStore } from '../state/controller.js'
+import type { EventLog } from '../state/events.js'
+import { parseStateFile } from '../state/store.js'
+import { STATE_FORMAT_VERSION, type LiveState, type StateFile } from '../state/types.js'
+import type { EtcdConnection } from './etcd-connection.js'
+
+/** Tries of a rollback that meets a concurrent change: it always wins, on the fresh revision. */
+const ROLLBACK_TRIES = 5
+
+export interface Initial {
+  state: LiveState
+  event: [string, Record<string, unknown>]
+}
+
+interface Read {
+  /** mod revision of the key; 0 when absent */
+  revision: number
+  state: LiveState | null
+  /** why the value is unusable; null when absent or valid */
+  invalid: string | null
+  updatedAt: number
+}
+
+export interface EtcdStateStoreOptions {
+  conn: EtcdConnection
+  replicaId: string
+  clock: Clock
+  logger: Logger
+  events: EventLog
+  /** a remote change was adopted, `ms` after it was written (the writer's updated_at) */
+  onPropagation?: (ms: number) => void
+}
+
+function encode(state: LiveState, now: number, replica: string): string {
+  const file: StateFile & { written_by: string } = {
+    version: STATE_FORMAT_VERSION,
+    updated_at: new Date(now).toISOString(),
+    split: { y: state.y },
+    locked: state.locked,
+    lock_reason: state.lock_reason,
+    rollout: state.rollout,
+    written_by: replica,
+  }
+  return JSON.stringify(file)
+}
+
+function decode(value: Buffer | null, revision: number): Read {
+  if (value === null) return { revision: 0, state: null, invalid: null, updatedAt: NaN }
+  let data: unknown
+  try {
+    data = JSON.parse(value.toString('utf8'))
+  } catch (err) {
+    return { revision, state: null, invalid: `not JSON: ${(err as Error).message}`, updatedAt: NaN }
+  }
+  const parsed = parseStateFile(data)
+  if (typeof parsed === 'string') return { revision, state: null, invalid: parsed, updatedAt: NaN }
+  return { revision, state: parsed, invalid: null, updatedAt: Date.parse((data as StateFile).updated_at) }
+}
+
+function same(a: Readonly<LiveState>, b: Readonly<LiveState>): boolean {
+  return a.y === b.y && a.locked === b.locked && a.lock_reason === b.lock_reason && JSON.stringify(a.rollout) === JSON.stringify(b.rollout)
+}
+
+export class EtcdStateStore implements StateStore {
+  readonly #conn: EtcdConnection
+  readonly #id: string
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #events: EventLog
+  readonly #onPropagation?: (ms: number) => void
+  readonly #key: string
+  /** mod revision of the state held in memory (0: the key is absent): what a write compares */
+  #revision = 0
+  /** a rollback applied here while etcd could not be reached; written once it can */
+  #pending: LiveState | null = null
+  #controller: StateController | null = null
+  #watcher: Awaited<ReturnType<ReturnType<EtcdConnection['client']['watch']>['create']>> | null = null
+  #resyncing: Promise<void> | null = null
+  #invalidSeen = 0
+  #closed = false
+
+  constructor(options: EtcdStateStoreOptions) {
+    this.#conn = options.conn
+    this.#id = options.replicaId
+    this.#clock = options.clock
+    this.#logger = options.logger
+    this.#events = options.events
+    this.#onPropagation = options.onPropagation
+    this.#key = options.conn.key('state')
+  }
+
+  /** Whether a rollback made while etcd was down still waits to be written. */
+  get pendingRollback(): boolean {
+    return this.#pending !== null
+  }
+
+  /**
+   * The state to start from: the shared one; when there is none yet, split.y (written so
+   * every replica starts alike); when it is unusable, y 0 locked; when etcd cannot be
+   * reached, y 0 (all to x) until it answers, then the shared state.
+   */
+  async initial(configY: number): Promise<Initial> {
+    let read: Read
+    try {
+      read = await this.#read()
+    } catch (err) {
+      const reason = `state backend etcd unreachable at start (${(err as Error).message}): all traffic to x until it answers, then the shared state`
+      return { state: { y: 0, locked: false, lock_reason: null, rollout: null }, event: ['startup', { cause: 'startup', source: 'none', reason, y: 0, locked: false }] }
+    }
+    if (read.invalid !== null) {
+      this.#revision = read.revision
+      const reason = `shared state in etcd is unusable (${read.invalid}); started with y at 0, locked; any write replaces it`
+      this.#logger.error({ key: this.#key, reason: read.invalid }, 'shared state unusable: started at y 0, locked')
+      return { state: { y: 0, locked: true, lock_reason: reason, rollout: null }, event: ['state.invalid', { cause: 'startup', reason: read.invalid, key: this.#key, revision: read.revision, y: 0, locked: true }] }
+    }
+    if (read.state !== null) {
+      this.#revision = read.revision
+      return { state: read.state, event: ['startup', { cause: 'startup', source: 'etcd', revision: read.revision, y: read.state.y, locked: read.state.locked }] }
+    }
+    const fresh: LiveState = { y: configY, locked: false, lock_reason: null, rollout: null }
+    const created = await this.#conn
+      .call('create state', (o) => this.#conn.client.if(this.#key, 'Create', '==', 0).then(this.#conn.client.put(this.#key).value(encode(fresh, this.#clock.now(), this.#id))).options(o).commit())
+      .catch(() => null)
+    if (created?.succeeded) {
+      this.#revision = Number(created.header.revision)
+      return { state: fresh, event: ['startup', { cause: 'startup', source: 'config split.y', revision: this.#revision, y: configY, locked: false }] }
+    }
+    // another replica created it first (or etcd went away): take theirs
+    return this.initial(configY)
+  }
+
+  /** CAS on the held revision; see the file comment for etcd down and for rollbacks. */
+  async save(next: LiveState, change: Change): Promise<void> {
+    if (this.#closed) throw new CutoverError('CUTOVER_ERR_STATE_BACKEND_DOWN', 'state backend closed: cutover is stopping; nothing changed')
+    const rollback = change.type === 'rollback'
+    if (this.#pending !== null && !rollback) {
+      // a rollback made while etcd was away goes first, or this write would be computed on a state etcd never saw
+      await this.#flushPending().catch(() => undefined)
+      if (this.#pending !== null) throw this.#downError()
+    }
+    for (let attempt = 1; ; attempt++) {
+      let res
+      try {
+        res = await this.#conn.call('write state', (o) =>
+          this.#conn.client.if(this.#key, 'Mod', '==', this.#revision).then(this.#conn.client.put(this.#key).value(encode(next, this.#clock.now(), this.#id))).options(o).commit(),
+        )
+      } catch {
+        if (rollback) {
+          // safety first: y goes to 0 here now; it is written when etcd answers again
+          this.#pending = next
+          this.#logger.error({ reason: next.lock_reason }, 'rollback applied on this replica only: etcd unreachable; it is written as soon as etcd answers')
+          return
+        }
+        throw this.#downError()
+      }
+      if (res.succeeded) {
+        this.#revision = Number(res.header.revision)
+        if (rollback) this.#pending = null
+        return
+      }
+      // someone wrote first. A rollback does not depend on the state it replaces: retry on the fresh revision.
+      const fresh = await this.#read().catch(() => null)
+      if (rollback && fresh !== null && attempt < ROLLBACK_TRIES) {
+        this.#revision = fresh.revision
+        continue
+      }
+      void this.resync()
+      throw new CutoverError('CUTOVER_ERR_STATE_CONFLICT', 'another replica changed the shared state first; nothing changed here: read GET /v1/state and try again')
+    }
+  }
+
+  /** Watch the state key and adopt every change into the controller; resync whenever etcd comes back. */
+  async attach(controller: StateController): Promise<void> {
+    this.#controller = controller
+    this.#conn.onHealth((h) => {
+      if (h.up) void this.resync()
+    })
+    const watcher = await this.#conn.client.watch().key(this.#key).create()
+    if (this.#closed) {
+      await watcher.cancel()
+      return
+    }
+    this.#watcher = watcher
+    watcher.on('put', (kv) => this.#received(kv.value, Number(kv.mod_revision)))
+    watcher.on('delete', (kv) => this.#received(null, Number(kv.mod_revision)))
+    watcher.on('error', (err) => this.#logger.warn({ err }, 'etcd watch error; it reconnects'))
+    // anything written between the first read and the watch's start
+    await this.resync()
+  }
+
+  /** Read the key again: write a waiting rollback first, then adopt anything newer than what is held. */
+  resync(): Promise<void> {
+    this.#resyncing ??= (async () => {
+      try {
+        if (this.#pending !== null) await this.#flushPending()
+        const read = await this.#read()
+        await this.#adopt(read)
+      } catch (err) {
+        this.#logger.debug({ err }, 'state resync failed; tried again when etcd answers')
+      } finally {
+        this.#resyncing = null
+      }
+    })()
+    return this.#resyncing
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const w = this.#watcher
+    this.#watcher = null
+    await w?.cancel().catch(() => undefined)
+  }
+
+  #downError(): CutoverError {
+    const h = this.#conn.health
+    return new CutoverError('CUTOVER_ERR_STATE_BACKEND_DOWN', `state backend etcd unreachable (${h.reason ?? 'no answer'}); nothing changed; routing stays at the last known split`)
+  }
+
+  async #read(): Promise<Read> {
+    const res = await this.#conn.call('read state', (o) => this.#conn.client.get(this.#key).options(o).exec())
+    const kv = res.kvs[0]
+    return kv ? decode(kv.value, Number(kv.mod_revision)) : { revision: 0, state: null, invalid: null, updatedAt: NaN }
+  }
+
+  #received(value: Buffer | null, revision: number): void {
+    if (value === null) {
+      void this.#adopt({ revision, state: null, invalid: 'the state key was deleted', updatedAt: NaN }, true)
+      return
+    }
+    void this.#adopt(decode(value, revision))
+  }
+
+  /** Adopt a read into the controller, in its queue, if it is newer than what is held and no rollback waits. */
+  async #adopt(read: Read, deleted = false): Promise<void> {
+    const controller = this.#controller
+    if (controller === null) return
+    await controller.adopt((current) => {
+      if (this.#pending !== null) return null
+      if (deleted ? this.#revision === 0 : read.revision <= this.#revision) return null
+      if (read.invalid !== null || read.state === null) {
+        // refused, never applied; the next write replaces it (its revision is what a write compares)
+        this.#revision = deleted ? 0 : read.revision
+        if (read.revision !== this.#invalidSeen) {
+          this.#invalidSeen = read.revision
+          const reason = read.invalid ?? 'no state'
+          this.#logger.error({ key: this.#key, revision: read.revision, reason }, 'shared state refused: unusable value in etcd; keeping the current state')
+          this.#events.add('state.invalid', { cause: 'fleet', key: this.#key, revision: read.revision, reason: `refused a shared state: ${reason}; kept y ${current.y}` })
+        }
+        return null
+      }
+      this.#revision = read.revision
+      if (Number.isFinite(read.updatedAt)) this.#onPropagation?.(Math.max(0, this.#clock.now() - read.updatedAt))
+      return same(current, read.state) ? null : read.state
+    })
+  }
+
+  /** Write the rollback made while etcd was down; if the shared state is already rolled back, take it. */
+  async #flushPending(): Promise<void> {
+    const pending = this.#pending
+    if (pending === null) return
+    for (let attempt = 1; attempt <= ROLLBACK_TRIES; attempt++) {
+      const read = await this.#read()
+      if (read.state !== null && read.state.y === 0 && read.state.locked && read.state.rollout === null) {
+        this.#pending = null
+        this.#adoptAfterFlush(read.revision, read.state)
+        return
+      }
+      const res = await this.#conn.call('write rollback', (o) =>
+        this.#conn.client.if(this.#key, 'Mod', '==', read.revision).then(this.#conn.client.put(this.#key).value(encode(pending, this.#clock.now(), this.#id))).options(o).commit(),
+      )
+      if (res.succeeded) {
+        this.#pending = null
+        this.#adoptAfterFlush(Number(res.header.revision), pending)
+        this.#events.add('rollback.shared', { cause: 'fleet', reason: `the rollback made on ${this.#id} while etcd was unreachable is now the shared state: ${pending.lock_reason ?? ''}` })
+        this.#logger.info('rollback made while etcd was unreachable written to etcd')
+        return
+      }
+    }
+  }
+
+  /** Hold the flushed revision now; the state itself through the controller's queue (not awaited: save may be running in it). */
+  #adoptAfterFlush(revision: number, state: LiveState): void {
+    this.#revision = Math.max(this.#revision, revision)
+    void this.#controller?.adopt((current) => (same(current, state) ? null : state))
+  }
+}

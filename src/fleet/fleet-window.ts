@@ -1,0 +1,133 @@
+/**
+ * The fleet's gate window: every replica's published per-second buckets, kept per
+ * replica and per second (a bucket published again replaces the earlier copy), summed
+ * over the window into the figures the gates judge. Pure data and arithmetic, no I/O;
+ * the time is passed in.
+ */
+
+import { bucketOf, HISTOGRAM_BUCKETS, valueOf } from '../gates/latency-histogram.js'
+import type { WindowFigures } from '../gates/window.js'
+import { BUCKET_MS, type PoolBucket, type TrafficBucket } from './traffic-buckets.js'
+
+export interface FleetFigures {
+  x: WindowFigures
+  y: WindowFigures
+  /** replicas that contributed a bucket inside the window */
+  replicas: number
+}
+
+function figures(requests: number, errors: number, hist: Latencies, slowMs: number | undefined): WindowFigures {
+  const p99 = hist.quantile(0.99)
+  return {
+    requests,
+    errors,
+    error_rate: requests > 0 ? errors / requests : 0,
+    p99_ms: Number.isNaN(p99) ? 0 : p99,
+    answered: hist.total,
+    slow: slowMs === undefined ? 0 : hist.above(slowMs),
+  }
+}
+
+export class FleetWindow {
+  #windowMs: number
+  readonly #byReplica = new Map<string, Map<number, TrafficBucket>>()
+  /** y buckets at or before this bucket time are forgotten (y left, rejoined or was locked) */
+  #yFrom = -Infinity
+
+  constructor(windowMs: number) {
+    this.#windowMs = windowMs
+  }
+
+  set windowMs(ms: number) {
+    this.#windowMs = ms
+  }
+
+  /** Take a replica's latest buckets; drops what has left the window as of now. */
+  put(replica: string, buckets: readonly TrafficBucket[], now: number): void {
+    let mine = this.#byReplica.get(replica)
+    if (mine === undefined) this.#byReplica.set(replica, (mine = new Map()))
+    for (const b of buckets) mine.set(b.t, b)
+    this.#prune(now)
+  }
+
+  /** Forget y's figures so far (the gatekeeper does the same on its own window). */
+  resetY(now: number): void {
+    this.#yFrom = Math.floor(now / BUCKET_MS)
+  }
+
+  /** The summed figures of every replica over the window ending now; `slowMs` counts answers slower than it. */
+  figures(now: number, slowMs?: number): FleetFigures {
+    this.#prune(now)
+    const from = this.#oldest(now)
+    const hx = new Latencies()
+    const hy = new Latencies()
+    const sums = { xr: 0, xe: 0, yr: 0, ye: 0 }
+    let replicas = 0
+    for (const buckets of this.#byReplica.values()) {
+      let counted = false
+      for (const b of buckets.values()) {
+        if (b.t < from) continue
+        counted = true
+        add(b.x, hx, sums, 'x')
+        if (b.t > this.#yFrom) add(b.y, hy, sums, 'y')
+      }
+      if (counted) replicas++
+    }
+    return { x: figures(sums.xr, sums.xe, hx, slowMs), y: figures(sums.yr, sums.ye, hy, slowMs), replicas }
+  }
+
+  #oldest(now: number): number {
+    return Math.floor(now / BUCKET_MS) - Math.ceil(this.#windowMs / BUCKET_MS) + 1
+  }
+
+  #prune(now: number): void {
+    const from = this.#oldest(now)
+    for (const [replica, buckets] of this.#byReplica) {
+      for (const t of buckets.keys()) if (t < from) buckets.delete(t)
+      if (buckets.size === 0) this.#byReplica.delete(replica)
+    }
+  }
+}
+
+/** Counts of latency buckets summed across replicas, with the gatekeeper's quantile rule. */
+class Latencies {
+  readonly counts = new Float64Array(HISTOGRAM_BUCKETS)
+  total = 0
+
+  add(pairs: ReadonlyArray<readonly [number, number]>): void {
+    for (const [k, c] of pairs) {
+      this.counts[k] += c
+      this.total += c
+    }
+  }
+
+  /** Answers in buckets above the one holding ms (to the histogram's 2% resolution). */
+  above(ms: number): number {
+    let n = 0
+    for (let i = bucketOf(ms) + 1; i < this.counts.length; i++) n += this.counts[i]
+    return n
+  }
+
+  /** As LatencyHistogram.quantile: the bucket holding the rank, by its middle value; NaN when empty. */
+  quantile(q: number): number {
+    if (this.total === 0) return NaN
+    const rank = Math.max(1, Math.ceil(q * this.total))
+    let seen = 0
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i]
+      if (seen >= rank) return valueOf(i)
+    }
+    return valueOf(this.counts.length - 1)
+  }
+}
+
+function add(p: PoolBucket, hist: Latencies, sums: { xr: number; xe: number; yr: number; ye: number }, pool: 'x' | 'y'): void {
+  if (pool === 'x') {
+    sums.xr += p.r
+    sums.xe += p.e
+  } else {
+    sums.yr += p.r
+    sums.ye += p.e
+  }
+  hist.add(p.h)
+}

@@ -1,0 +1,397 @@
+/**
+ * One replica's part in a fleet (issue 11). Every second it publishes, under its lease,
+ * its address and its own traffic (per-second buckets); it watches every replica's, so
+ * each one knows the fleet's summed gate window. The elected leader evaluates the gates
+ * on that sum and acts (rollback or pause, through the shared state: every replica
+ * follows); the rollout runner reads the fleet's figures through gateView() and only the
+ * leader's runner takes over a rollout (its hold afresh). Events raised here are shared
+ * under `<prefix>/events/`, and other replicas' events are added to the local log.
+ */
+
+import { Range } from 'etcd3'
+import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
+import type { Config, HostPort } from '../config/types.js'
+import type { Gatekeeper } from '../gates/gatekeeper.js'
+import { evaluateGates, type GateReport } from '../gates/verdict.js'
+import type { StateController } from '../state/controller.js'
+import type { CutoverEvent, EventLog } from '../state/events.js'
+import type { LiveState } from '../state/types.js'
+import type { EtcdConnection } from './etcd-connection.js'
+import { Election } from './election.js'
+import { FleetWindow } from './fleet-window.js'
+import { parseBuckets, TrafficRecorder, type TrafficBucket } from './traffic-buckets.js'
+
+export const PUBLISH_EVERY_MS = 1000
+/** events kept in etcd; the leader deletes older ones */
+export const EVENTS_KEPT = 1000
+const PRUNE_EVERY_MS = 60_000
+const RECORD_VERSION = 1
+
+export interface ReplicaRecord {
+  v: number
+  id: string
+  /** the control listener, host:port */
+  control: string
+  started_at: string
+  totals: { x: { requests: number; errors: number }; y: { requests: number; errors: number } }
+  buckets: TrafficBucket[]
+}
+
+export interface ReplicaView {
+  id: string
+  control: string
+  started_at: string
+  /** ISO time this replica last heard from it */
+  last_seen: string
+  leader: boolean
+  /** requests and errors per pool since that replica started */
+  traffic: ReplicaRecord['totals']
+}
+
+export interface FleetOptions {
+  conn: EtcdConnection
+  replicaId: string
+  ttlSeconds: number
+  gates: Config['gates']
+  state: StateController
+  events: EventLog
+  clock: Clock
+  logger: Logger
+  /** gates.action pause: what pauses a running rollout */
+  pause: (reason: string) => Promise<void>
+  /** this replica now leads and a rollout is stored: continue it (hold afresh) */
+  takeOverRollout: () => void
+  onLeading?: (leading: boolean) => void
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+}
+
+/** Validate a replica record read from etcd: the record, or what is wrong with it. */
+export function parseReplicaRecord(data: unknown): ReplicaRecord | string {
+  if (!isObject(data)) return 'not a JSON object'
+  if (data.v !== RECORD_VERSION) return `v: expected ${RECORD_VERSION}`
+  if (typeof data.id !== 'string' || data.id.length === 0 || data.id.length > 128) return 'id: not a replica name'
+  if (typeof data.control !== 'string' || data.control.length > 300) return 'control: not an address'
+  if (typeof data.started_at !== 'string' || Number.isNaN(Date.parse(data.started_at))) return 'started_at: not an ISO time'
+  const t = data.totals
+  if (!isObject(t) || !isObject(t.x) || !isObject(t.y) || !isCount(t.x.requests) || !isCount(t.x.errors) || !isCount(t.y.requests) || !isCount(t.y.errors)) return 'totals: not request and error counts per pool'
+  const buckets = parseBuckets(data.buckets)
+  if (typeof buckets === 'string') return buckets
+  const totals = { x: { requests: t.x.requests, errors: t.x.errors }, y: { requests: t.y.requests, errors: t.y.errors } }
+  return { v: RECORD_VERSION, id: data.id, control: data.control, started_at: data.started_at, totals, buckets }
+}
+
+type Watcher = Awaited<ReturnType<ReturnType<EtcdConnection['client']['watch']>['create']>>
+
+export class Fleet {
+  readonly recorder: TrafficRecorder
+  readonly #conn: EtcdConnection
+  readonly #id: string
+  readonly #state: StateController
+  readonly #events: EventLog
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #options: FleetOptions
+  readonly #election: Election
+  readonly #window: FleetWindow
+  readonly #startedAt: string
+  #gates: Config['gates']
+  #control = ''
+  #replicas = new Map<string, { record: ReplicaRecord; seenAt: number }>()
+  /** the fleet's y requests, summed from every replica's totals, counter restarts included */
+  #yTotal = 0
+  readonly #lastY = new Map<string, number>()
+  #report: GateReport
+  #acting = false
+  #timer: TimerHandle | null = null
+  #watchers: Watcher[] = []
+  #unsubscribe: Array<() => void> = []
+  #eventQueue: CutoverEvent[] = []
+  #lastPrune = -Infinity
+  #stopped = false
+
+  constructor(options: FleetOptions) {
+    this.#options = options
+    this.#conn = options.conn
+    this.#id = options.replicaId
+    this.#state = options.state
+    this.#events = options.events
+    this.#clock = options.clock
+    this.#logger = options.logger
+    this.#gates = options.gates
+    this.#startedAt = new Date(options.clock.now()).toISOString()
+    this.recorder = new TrafficRecorder(options.clock)
+    this.#window = new FleetWindow(options.gates.window)
+    const f = this.#window.figures(options.clock.now(), options.gates.max_p99_ms)
+    this.#report = evaluateGates(f.x, f.y, options.gates)
+    this.#election = new Election({
+      conn: options.conn,
+      replicaId: options.replicaId,
+      ttlSeconds: options.ttlSeconds,
+      clock: options.clock,
+      logger: options.logger,
+      onLeading: (leading) => this.#leadingChanged(leading),
+    })
+  }
+
+  get replicaId(): string {
+    return this.#id
+  }
+
+  get leading(): boolean {
+    return this.#election.leading
+  }
+
+  get leader(): string | null {
+    return this.#election.leader
+  }
+
+  /** What the rollout runner reads instead of one replica's gatekeeper: the fleet's figures and verdict. */
+  gateView(): Pick<Gatekeeper, 'yRequestsTotal' | 'verdict'> {
+    return {
+      yRequestsTotal: () => this.#yTotal,
+      verdict: () => this.#report,
+    }
+  }
+
+  /** New gate limits on reload. */
+  configure(gates: Config['gates']): void {
+    this.#gates = gates
+    this.#window.windowMs = gates.window
+  }
+
+  /** Start publishing and watching; `control` is this replica's control address. */
+  async start(control: HostPort): Promise<void> {
+    this.#control = `${control.host}:${control.port}`
+    this.#unsubscribe.push(this.#state.onChange((next, prev) => this.#stateChanged(next, prev)))
+    this.#unsubscribe.push(this.#events.subscribe((e) => this.#localEvent(e)))
+    const client = this.#conn.client
+    const replicas = await client.watch().prefix(this.#conn.key('replicas', '')).create()
+    replicas.on('put', (kv) => this.#replicaPut(kv.key.toString('utf8'), kv.value))
+    replicas.on('delete', (kv) => this.#replicas.delete(kv.key.toString('utf8').slice(this.#conn.key('replicas', '').length)))
+    const events = await client.watch().prefix(this.#conn.key('events', '')).create()
+    events.on('put', (kv) => this.#remoteEvent(kv.value))
+    this.#watchers.push(replicas, events)
+    await this.#loadReplicas().catch(() => undefined)
+    await this.#election.start().catch((err) => this.#logger.warn({ err }, 'fleet election not started yet; retried every second'))
+    await this.#tick()
+  }
+
+  /** Stop: revoke the lease (leadership passes at once), or leave it to expire, as a crash would. */
+  async stop(options: { revoke: boolean } = { revoke: true }): Promise<void> {
+    this.#stopped = true
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = null
+    for (const u of this.#unsubscribe) u()
+    const watchers = this.#watchers
+    this.#watchers = []
+    await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)))
+    await this.#election.stop(options)
+  }
+
+  /** For /v1/state: this replica, the leader and every replica seen. */
+  describe(): unknown {
+    const h = this.#conn.health
+    const leader = this.#election.leader
+    const replicas: ReplicaView[] = [...this.#replicas.values()]
+      .map(({ record, seenAt }) => ({ id: record.id, control: record.control, started_at: record.started_at, last_seen: new Date(seenAt).toISOString(), leader: record.id === leader, traffic: record.totals }))
+      .sort((a, b) => a.id.localeCompare(b.id))
+    const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
+    return {
+      replica_id: this.#id,
+      leader,
+      leading: this.leading,
+      backend: { kind: 'etcd', up: h.up, reason: h.reason, since: new Date(h.since).toISOString() },
+      replicas,
+      gates: { x: f.x, y: f.y, replicas: f.replicas, verdict: this.#report.verdict, reason: this.#report.reason, evaluated_by: leader },
+    }
+  }
+
+  /** Replicas seen alive (their lease holds). */
+  get replicaCount(): number {
+    return this.#replicas.size
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return
+    this.#timer = this.#clock.setTimeout(() => void this.#tick(), PUBLISH_EVERY_MS)
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#stopped) return
+    try {
+      await this.#publish()
+      await this.#election.tick()
+      await this.#flushEvents()
+      this.#evaluate()
+      if (this.leading && this.#clock.now() - this.#lastPrune > PRUNE_EVERY_MS) await this.#pruneEvents()
+    } catch (err) {
+      this.#logger.debug({ err }, 'fleet tick incomplete; tried again in a second')
+    } finally {
+      this.#schedule()
+    }
+  }
+
+  async #publish(): Promise<void> {
+    const lease = await this.#election.leaseId()
+    const record: ReplicaRecord = {
+      v: RECORD_VERSION,
+      id: this.#id,
+      control: this.#control,
+      started_at: this.#startedAt,
+      totals: this.recorder.totals,
+      buckets: this.recorder.recent(),
+    }
+    // our own record counts at once, without waiting for the watch
+    this.#replicaSeen(record)
+    if (lease === null) return
+    await this.#conn.call('publish replica', (o) => this.#conn.client.put(this.#conn.key('replicas', this.#id)).value(JSON.stringify(record)).lease(lease).options(o).exec())
+  }
+
+  async #loadReplicas(): Promise<void> {
+    const prefix = this.#conn.key('replicas', '')
+    const res = await this.#conn.call('read replicas', (o) => this.#conn.client.getAll().prefix(prefix).options(o).exec())
+    for (const kv of res.kvs) this.#replicaPut(kv.key.toString('utf8'), kv.value)
+  }
+
+  #invalidReplicas = new Set<string>()
+  #replicaPut(key: string, value: Buffer): void {
+    let parsed: ReplicaRecord | string
+    try {
+      parsed = parseReplicaRecord(JSON.parse(value.toString('utf8')))
+    } catch (err) {
+      parsed = `not JSON: ${(err as Error).message}`
+    }
+    if (typeof parsed === 'string') {
+      // refused, never counted; said once per key until it is valid again
+      if (!this.#invalidReplicas.has(key)) {
+        this.#invalidReplicas.add(key)
+        this.#logger.error({ key, reason: parsed }, 'replica record refused: unusable value in etcd')
+        this.#events.add('fleet.invalid', { cause: 'fleet', key, reason: `refused a replica record: ${parsed}`, local: true })
+      }
+      return
+    }
+    this.#invalidReplicas.delete(key)
+    if (parsed.id === this.#id) return
+    this.#replicaSeen(parsed)
+  }
+
+  #replicaSeen(record: ReplicaRecord): void {
+    const now = this.#clock.now()
+    this.#replicas.set(record.id, { record, seenAt: now })
+    this.#window.put(record.id, record.buckets, now)
+    const y = record.totals.y.requests
+    const last = this.#lastY.get(record.id)
+    // a restarted replica counts from 0 again: its new count is all new requests
+    this.#yTotal += last === undefined ? 0 : y >= last ? y - last : y
+    this.#lastY.set(record.id, y)
+  }
+
+  /** Every replica computes the fleet's verdict (for /v1/state); only the leader acts on it. */
+  #evaluate(): void {
+    const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
+    const report = evaluateGates(f.x, f.y, this.#gates)
+    const previous = this.#report.verdict
+    this.#report = report
+    if (report.verdict !== 'fail' || !this.leading) return
+    const s = this.#state.current
+    if (s.y <= 0 || s.locked || this.#acting) return
+    const reason = `gate ${report.gate} over the fleet's ${f.replicas} replicas: ${report.reason}`
+    const details = { gate: report.gate, figures: { x: report.x, y: report.y }, checks: report.checks, leader: this.#id, replicas: f.replicas }
+    this.#acting = true
+    const done = () => {
+      this.#acting = false
+    }
+    if (this.#gates.action === 'rollback') {
+      this.#logger.warn({ gate: report.gate, figures: details.figures }, `fleet gate failed, rolling back every replica: ${reason}`)
+      this.#state.rollback(reason, 'gate', details).then(done, (err: unknown) => {
+        done()
+        this.#logger.error({ err }, 'fleet gate rollback not written; tried again in a second')
+      })
+      return
+    }
+    if (s.rollout?.status === 'running') this.#options.pause(reason).then(done, done)
+    else done()
+    if (previous !== 'fail') this.#events.add('gate.failed', { cause: 'gate', action: 'pause', reason, ...details })
+  }
+
+  #leadingChanged(leading: boolean): void {
+    this.#options.onLeading?.(leading)
+    if (this.#stopped) return
+    const r = this.#state.current.rollout
+    this.#events.add('fleet.leader', {
+      cause: 'fleet',
+      replica: this.#id,
+      leading,
+      reason: leading
+        ? `${this.#id} leads the fleet${r ? `: the rollout goes on at step ${r.step + 1} of ${r.steps.length}, its hold started afresh` : ''}`
+        : `${this.#id} no longer leads the fleet`,
+    })
+    if (leading && r !== null) this.#options.takeOverRollout()
+  }
+
+  #stateChanged(next: Readonly<LiveState>, prev: Readonly<LiveState>): void {
+    // as the gatekeeper does with its own window: y's old figures must not judge a fresh start
+    if ((prev.y > 0 && next.y === 0) || (prev.y === 0 && next.y > 0) || (next.locked && !prev.locked)) {
+      this.#window.resetY(this.#clock.now())
+      const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
+      this.#report = evaluateGates(f.x, f.y, this.#gates)
+    }
+  }
+
+  // --- events shared through etcd
+
+  #localEvent(e: CutoverEvent): void {
+    if (e.replica !== undefined || e.local === true) return // from another replica, or about this one only
+    this.#eventQueue.push(e)
+    if (this.#eventQueue.length > EVENTS_KEPT) this.#eventQueue.shift()
+    void this.#flushEvents()
+  }
+
+  #flushing = false
+  async #flushEvents(): Promise<void> {
+    if (this.#flushing || this.#eventQueue.length === 0) return
+    this.#flushing = true
+    try {
+      while (this.#eventQueue.length > 0) {
+        const e = this.#eventQueue[0]
+        const key = this.#conn.key('events', `${String(Date.parse(e.at)).padStart(14, '0')}-${this.#id}-${String(e.id).padStart(8, '0')}`)
+        await this.#conn.call('share event', (o) => this.#conn.client.put(key).value(JSON.stringify({ ...e, replica: this.#id })).options(o).exec())
+        this.#eventQueue.shift()
+      }
+    } catch {
+      // kept in the queue; the next tick tries again
+    } finally {
+      this.#flushing = false
+    }
+  }
+
+  #remoteEvent(value: Buffer): void {
+    let e: unknown
+    try {
+      e = JSON.parse(value.toString('utf8'))
+    } catch {
+      return
+    }
+    if (!isObject(e) || typeof e.type !== 'string' || typeof e.replica !== 'string' || e.replica === this.#id || e.type.length > 100) return
+    const { id, at, type, ...details } = e
+    this.#events.add(type, { ...details, remote_id: id, remote_at: at })
+  }
+
+  async #pruneEvents(): Promise<void> {
+    this.#lastPrune = this.#clock.now()
+    const prefix = this.#conn.key('events', '')
+    const keys: string[] = await this.#conn.call('list events', (o) => this.#conn.client.getAll().prefix(prefix).options(o).keys())
+    if (keys.length <= EVENTS_KEPT) return
+    keys.sort()
+    const cut = keys[keys.length - EVENTS_KEPT]
+    await this.#conn.call('prune events', (o) => this.#conn.client.delete().range(new Range(prefix, cut)).options(o).exec())
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * A real etcd cluster for the fleet tests: N members on loopback ports in a temp dir,
+ * started with short heartbeats so elections take well under a second, stopped (and the
+ * dir removed) by stop(). Members can be killed and started again on the same data dir.
+ * Needs the `etcd` binary (Debian's etcd-server); `etcdAvailable()` says whether it is here.
+ */
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { waitUntil } from './wait.js'
+
+export const ETCD_BIN = process.env.ETCD_BIN ?? 'etcd'
+
+/** Whether an etcd binary can be run here. */
+export function etcdAvailable(): boolean {
+  const r = spawnSync(ETCD_BIN, ['--version'], { encoding: 'utf8' })
+  return r.status === 0
+}
+
+/** A free loopback port (bound then released; etcd binds it right after). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
+    })
+  })
+}
+
+export interface EtcdMember {
+  readonly name: string
+  readonly clientUrl: string
+  readonly running: boolean
+  /** SIGKILL: no goodbye to its peers */
+  kill(): Promise<void>
+  /** start again on its data dir (a member killed or stopped before) */
+  start(): Promise<void>
+}
+
+export interface EtcdCluster {
+  readonly endpoints: string[]
+  readonly members: EtcdMember[]
+  /** kill every member (the store is gone for clients) */
+  killAll(): Promise<void>
+  /** start every stopped member and wait for the cluster to be healthy */
+  startAll(): Promise<void>
+  /** stop everything and remove the data dirs */
+  stop(): Promise<void>
+}
+
+async function healthy(clientUrl: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) })
+    const body = (await res.json()) as { health?: string }
+    return body.health === 'true'
+  } catch {
+    return false
+  }
+}
+
+/** Start an N-member cluster (default 3) and resolve once every member answers healthy. */
+export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-etcd-'))
+  const specs: Array<{ name: string; client: number; peer: number }> = []
+  for (let i = 0; i < size; i++) specs.push({ name: `m${i + 1}`, client: await freePort(), peer: await freePort() })
+  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',')
+  const token = `cutover-test-${process.pid}-${Date.now()}`
+
+  const members = specs.map((s) => {
+    const clientUrl = `http://127.0.0.1:${s.client}`
+    let child: ChildProcess | null = null
+    let exited: Promise<void> = Promise.resolve()
+    const member: EtcdMember = {
+      name: s.name,
+      clientUrl,
+      get running() {
+        return child !== null
+      },
+      async kill() {
+        const c = child
+        if (c === null) return
+        c.kill('SIGKILL')
+        await exited
+      },
+      async start() {
+        if (child !== null) return
+        const c = spawn(
+          ETCD_BIN,
+          [
+            '--name', s.name,
+            '--data-dir', join(dir, s.name),
+            '--listen-client-urls', clientUrl,
+            '--advertise-client-urls', clientUrl,
+            '--listen-peer-urls', `http://127.0.0.1:${s.peer}`,
+            '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peer}`,
+            '--initial-cluster', initialCluster,
+            '--initial-cluster-state', 'new',
+            '--initial-cluster-token', token,
+            '--heartbeat-interval', '50',
+            '--election-timeout', '500',
+            '--logger', 'zap',
+            '--log-level', 'error',
+            '--log-outputs', 'stderr',
+          ],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        )
+        let stderr = ''
+        c.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-4000)))
+        child = c
+        exited = new Promise((resolve) => c.once('exit', () => {
+          if (child === c) child = null
+          resolve()
+        }))
+        void stderr
+      },
+    }
+    return member
+  })
+
+  const cluster: EtcdCluster = {
+    endpoints: members.map((m) => m.clientUrl),
+    members,
+    async killAll() {
+      await Promise.all(members.map((m) => m.kill()))
+    },
+    async startAll() {
+      for (const m of members) await m.start()
+      await waitUntil('etcd cluster healthy', async () => (await Promise.all(members.map((m) => healthy(m.clientUrl)))).every(Boolean), 20_000, 50)
+    },
+    async stop() {
+      await cluster.killAll()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  try {
+    await cluster.startAll()
+  } catch (err) {
+    await cluster.stop()
+    throw err
+  }
+  return cluster
+}
