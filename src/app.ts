@@ -8,8 +8,7 @@ import pino, { type Logger } from 'pino'
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js'
 import type { Config, HostPort } from './config/types.js'
 import { ControlPlane, startedLine } from './control-plane.js'
-import { DataPlane } from './data-plane.js'
-import { fanOut } from './outcome/fan-out.js'
+import { createDataPlane } from './data-plane-wiring.js'
 import type { EventLog } from './state/events.js'
 import type { StateController } from './state/controller.js'
 import { Upstreams } from './upstream/upstreams.js'
@@ -39,22 +38,19 @@ export async function startCutover(config: Config, options: StartOptions = {}): 
   const random = options.random ?? systemRandom
   const logger = options.logger ?? pino({ level: config.log.level })
 
+  // construct both planes, then connect them: the control plane tells the data plane when
+  // to rebuild its routing table
   const upstreams = new Upstreams(config)
-  // the control plane tells the data plane when to rebuild its table; built second, so late-bound
-  let dataPlane: DataPlane | undefined
-  const control = await ControlPlane.create(config, { clock, logger, upstreams, onRoutingChange: () => dataPlane?.route(control.state.current.y) })
-  const data = new DataPlane(config, {
+  const control = await ControlPlane.create(config, { clock, logger, upstreams })
+  const data = createDataPlane(config, control.metrics, [control.sink], {
     upstreams,
-    sink: fanOut([control.metrics, control.sink]),
     isUsable: (node) => control.isUsable(node),
     y: control.state.current.y,
     random,
     clock,
     logger,
-    onShed: () => control.metrics.shed(),
-    onRefused: (reason) => control.metrics.refused(reason),
   })
-  dataPlane = data
+  control.onRoutingChange(() => data.route(control.state.current.y))
 
   let proxyAddress: HostPort
   let controlAddress: HostPort

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Clock } from './clock.js'
-import type { Config, HostPort } from './config/types.js'
+import type { Config, HostPort, PoolName } from './config/types.js'
 import { POOLS } from './config/types.js'
 import { TrafficHistory } from './console/history.js'
 import { xShare } from './config/percent.js'
@@ -18,6 +18,7 @@ import { WebhookNotifier } from './notify/webhook.js'
 import { fanOut } from './outcome/fan-out.js'
 import type { OutcomeReport } from './outcome/outcome-sink.js'
 import { Metrics, type MetricsSources } from './metrics/metrics.js'
+import { gatePause } from './rollout/gate-pause.js'
 import { RolloutRunner } from './rollout/runner.js'
 import { StateController } from './state/controller.js'
 import { EventLog } from './state/events.js'
@@ -31,14 +32,17 @@ export interface ControlPlaneOptions {
   logger: Logger
   /** the node set health probes and describes (the data plane's own in one process) */
   upstreams: Upstreams
-  /** the split or a node's usability changed: the routing tables must be rebuilt */
-  onRoutingChange: () => void
   /**
    * where /metrics gets the data plane's figures from when they live in other processes
    * (workers); absent, this process's registry holds them
    */
   externalMetrics?: (own: Metrics) => Promise<{ contentType: string; body: string }>
+  /** a node's requests in flight when other processes forward (workers); default node.inflight */
+  inflightOf?: (node: UpstreamNode) => number
 }
+
+/** Told that the split or a node's usability changed: the routing tables must be rebuilt. */
+type RoutingListener = () => void
 
 /** The config keys a reload cannot change in a running process. */
 export function keysNeedingRestart(prev: Config, next: Config): string[] {
@@ -96,9 +100,15 @@ export class ControlPlane {
   readonly #app: FastifyInstance
   readonly #upstreams: Upstreams
   readonly #logger: Logger
+  readonly #inflightOf: ((node: UpstreamNode) => number) | undefined
+  #routingListener: RoutingListener | undefined
   #config: Config
 
-  /** Load the state (file first, else split.y; a bad file is moved aside) and build everything. */
+  /**
+   * Load the state (file first, else split.y; a bad file is moved aside) and build
+   * everything. Nothing is told of routing changes until onRoutingChange connects a
+   * listener: build the data plane from this one, then connect them.
+   */
   static async create(config: Config, options: ControlPlaneOptions): Promise<ControlPlane> {
     const events = new EventLog(options.clock)
     const store = new FileStateStore(config.state.path, { clock: options.clock })
@@ -115,29 +125,35 @@ export class ControlPlane {
     this.#upstreams = upstreams
     this.#logger = logger
     this.#clock = clock
+    this.#inflightOf = options.inflightOf
     this.state = state
     this.events = events
-    this.health = new HealthMonitor({ health: config.health, clock, events, logger, onChange: options.onRoutingChange, onEjection: (node) => this.metrics.ejected(node) })
-    this.health.setNodes(upstreams.nodes)
-    this.gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger })
-    this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper: this.gatekeeper, logger })
-    this.gatekeeper.attachRollout(this.runner)
+    const health = new HealthMonitor({ health: config.health, clock, events, logger, onChange: () => this.#routingListener?.() })
+    health.setNodes(upstreams.nodes)
+    this.health = health
+    // a failing gate rolls back through the state, or pauses a rollout as a state change:
+    // it needs no runner, so the runner (which reads the gate's verdict) is built after it
+    const gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger, rollout: gatePause(state) })
+    this.gatekeeper = gatekeeper
+    this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper, logger })
 
     const sources: MetricsSources = {
       splitY: () => state.current.y,
-      health: { nodes: () => upstreams.nodes, isHealthy: (node) => this.health.isUsable(node) && node.healthy !== false },
-      gates: () => this.gatekeeper.describe().checks.map((c) => ({ gate: c.gate, figure: c.figure, verdict: c.verdict })),
+      health: { nodes: () => upstreams.nodes, isHealthy: (node) => health.isUsable(node) && node.healthy !== false },
+      gates: () => gatekeeper.describe().checks.map((c) => ({ gate: c.gate, figure: c.figure, verdict: c.verdict })),
     }
     // with workers, each worker reports its own in-flight figures; summed they are the total
     if (!options.externalMetrics) sources.inflight = () => upstreams.inflightByPool()
-    this.metrics = new Metrics(sources)
-    this.metrics.setNodes(upstreams.nodes)
-    // one place counts rollbacks, whoever caused them (API, rollout abort, gate)
+    const metrics = new Metrics(sources)
+    metrics.setNodes(upstreams.nodes)
+    this.metrics = metrics
+    // one place counts rollbacks (API, rollout abort, gate) and ejections: the events
     events.subscribe((e) => {
-      if (e.type === 'rollback') this.metrics.rollback(e.cause === 'gate' ? 'gate' : 'api')
+      if (e.type === 'rollback') metrics.rollback(e.cause === 'gate' ? 'gate' : 'api')
+      else if (e.type === 'node.ejected') metrics.ejected(e.pool as PoolName, String(e.node))
     })
     state.onChange((next, prev) => {
-      options.onRoutingChange()
+      this.#routingListener?.()
       if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: xShare(next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
     })
     this.history = new TrafficHistory(clock)
@@ -160,6 +176,14 @@ export class ControlPlane {
     })
   }
 
+  /**
+   * Connect the routing tables: listener runs whenever the split or a node's usability
+   * changes (never during construction). One listener; a second call replaces it.
+   */
+  onRoutingChange(listener: RoutingListener): void {
+    this.#routingListener = listener
+  }
+
   /** Whether a node may take new requests now (routing tables are built from this). */
   isUsable(node: UpstreamNode): boolean {
     return this.health.isUsable(node)
@@ -169,7 +193,8 @@ export class ControlPlane {
   describe(): unknown {
     const s = this.state.current
     const pools: Record<string, unknown> = {}
-    for (const pool of POOLS) pools[pool] = { nodes: this.#upstreams.nodes[pool].map((node) => this.health.describe(node)) }
+    const inflightOf = this.#inflightOf
+    for (const pool of POOLS) pools[pool] = { nodes: this.#upstreams.nodes[pool].map((node) => this.health.describe(node, inflightOf ? inflightOf(node) : node.inflight)) }
     return {
       split: { x: xShare(s.y), y: s.y },
       locked: s.locked,

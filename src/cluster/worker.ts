@@ -7,8 +7,8 @@
 import pino, { type Logger } from 'pino'
 import type { Clock, Random, TimerHandle } from '../clock.js'
 import type { Config } from '../config/types.js'
-import { DataPlane } from '../data-plane.js'
-import { fanOut } from '../outcome/fan-out.js'
+import type { DataPlane } from '../data-plane.js'
+import { createDataPlane } from '../data-plane-wiring.js'
 import { Metrics } from '../metrics/metrics.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { Upstreams } from '../upstream/upstreams.js'
@@ -62,16 +62,13 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
       metrics = new Metrics({ inflight: () => upstreams.inflightByPool() })
       metrics.setNodes(upstreams.nodes)
       const own = metrics
-      plane = new DataPlane(config, {
+      plane = createDataPlane(config, own, [batcher], {
         upstreams,
-        sink: fanOut([own, batcher]),
         isUsable: (node) => usable.get(node) === true,
         y,
         random,
         clock,
         logger,
-        onShed: () => own.shed(),
-        onRefused: (reason) => own.refused(reason),
       })
       batcher.setNodes(gen, upstreams.nodes)
       setUsable(flags)

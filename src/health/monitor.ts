@@ -24,8 +24,6 @@ export interface HealthMonitorOptions {
   onChange: () => void
   /** replaces the HTTP probe, for tests */
   probe?: ProbeFn
-  /** a node was just ejected (for the metrics) */
-  onEjection?: (node: UpstreamNode) => void
 }
 
 /** A node as the API and metrics show it. */
@@ -58,7 +56,6 @@ export class HealthMonitor implements OutcomeSink {
   readonly #events: EventLog
   readonly #logger: Logger
   readonly #onChange: () => void
-  readonly #onEjection: ((node: UpstreamNode) => void) | undefined
   readonly #prober: Prober
   readonly #records = new Map<UpstreamNode, NodeRecord>()
   #pools: Record<PoolName, UpstreamNode[]> = { x: [], y: [] }
@@ -69,7 +66,6 @@ export class HealthMonitor implements OutcomeSink {
     this.#events = options.events
     this.#logger = options.logger
     this.#onChange = options.onChange
-    this.#onEjection = options.onEjection
     this.#health = options.health
     this.#prober = new Prober({ clock: options.clock, probe: options.probe, onResult: (node, result) => this.#probed(node, result) })
     this.#prober.setConfig(options.health.active)
@@ -138,8 +134,8 @@ export class HealthMonitor implements OutcomeSink {
     return !this.#poolHasVerdict(node.pool)
   }
 
-  /** The node's health for the API. */
-  describe(node: UpstreamNode): NodeDescription {
+  /** The node's health for the API; inflight: its requests in flight, when other processes count them. */
+  describe(node: UpstreamNode, inflight: number = node.inflight): NodeDescription {
     const rec = this.#records.get(node)
     const ejected = node.ejectedUntil > this.#clock.now()
     const p = rec?.lastProbe
@@ -156,7 +152,7 @@ export class HealthMonitor implements OutcomeSink {
       ejected,
       ejected_until: ejected ? new Date(node.ejectedUntil).toISOString() : null,
       last_probe: lastProbe,
-      inflight: node.inflight,
+      inflight,
     }
   }
 
@@ -200,7 +196,6 @@ export class HealthMonitor implements OutcomeSink {
     this.#logger.warn(details, 'node ejected')
     this.#clock.clearTimeout(rec.returnTimer)
     rec.returnTimer = this.#clock.setTimeout(() => this.#returned(rec, ms), ms)
-    this.#onEjection?.(node)
     this.#onChange()
   }
 

@@ -168,8 +168,9 @@ export class Metrics implements OutcomeSink {
     this.#rollbacks.labels(trigger).inc()
   }
 
-  ejected(node: UpstreamNode): void {
-    this.#ejections.labels(node.pool, node.name).inc()
+  /** A passive ejection of the node named name in pool (counted from the node.ejected event). */
+  ejected(pool: PoolName, name: string): void {
+    this.#ejections.labels(pool, name).inc()
   }
 
   shed(): void {

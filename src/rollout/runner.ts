@@ -1,7 +1,8 @@
 /**
  * The rollout shell: walks a plan's steps through the StateController (every step change,
  * pause and resume is one persisted write), ticking on the clock, with the decision in
- * plan.ts. It serves the /v1/rollout endpoints (RolloutControl) and the gate's pause.
+ * plan.ts. It serves the /v1/rollout endpoints (RolloutControl); the gate's pause is
+ * gate-pause.ts, a state transition of its own.
  */
 
 import type { Logger } from 'pino'
@@ -27,8 +28,6 @@ export interface RolloutRunnerOptions {
   clock: Clock
   gatekeeper: Pick<Gatekeeper, 'yRequestsTotal' | 'verdict'>
   logger: Logger
-  /** called once an abort's rollback is on disk (cutover_rollbacks_total{trigger="api"}) */
-  onRollback?: (trigger: 'api') => void
 }
 
 export interface RolloutDescription {
@@ -53,7 +52,6 @@ export class RolloutRunner {
   readonly #clock: Clock
   readonly #gatekeeper: Pick<Gatekeeper, 'yRequestsTotal' | 'verdict'>
   readonly #logger: Logger
-  readonly #onRollback?: (trigger: 'api') => void
   readonly #unsubscribe: () => void
   // the current step's clock, in memory only: a restart starts the hold afresh
   #stepStartedAt: number
@@ -72,7 +70,6 @@ export class RolloutRunner {
     this.#clock = options.clock
     this.#gatekeeper = options.gatekeeper
     this.#logger = options.logger
-    this.#onRollback = options.onRollback
     this.#stepStartedAt = this.#clock.now()
     this.#stepMark = this.#gatekeeper.yRequestsTotal()
     this.#unsubscribe = this.#state.onChange((next, prev) => this.#stateChanged(next, prev))
@@ -127,14 +124,6 @@ export class RolloutRunner {
     return this.describe()
   }
 
-  /** The gate's pause: like pause(), silently nothing when no rollout runs. */
-  async pauseForGate(reason: string): Promise<void> {
-    await this.#state.update(
-      (s) => (s.rollout?.status === 'running' ? { ...s, rollout: { ...s.rollout, status: 'paused' } } : null),
-      (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
-    )
-  }
-
   /** Go on with a paused rollout; the hold continues where the pause stopped it. */
   async resume(): Promise<RolloutDescription | null> {
     await this.#state.update(
@@ -164,7 +153,6 @@ export class RolloutRunner {
   async abort(reason?: string): Promise<RolloutDescription | null> {
     if (this.#state.current.rollout === null) throw new CutoverError('CUTOVER_ERR_ROLLOUT_STATE', 'no rollout is running')
     await this.#state.rollback(reason ?? 'rollout aborted via API', 'api', { rollout_aborted: true })
-    this.#onRollback?.('api')
     return this.describe()
   }
 

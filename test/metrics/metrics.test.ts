@@ -32,7 +32,7 @@ t.test('every SPEC metric is present with its labels after traffic', async (t) =
   metrics.attemptFailed(y1, 'connect')
   metrics.attemptFailed(y1, 'timeout')
   metrics.rollback('gate')
-  metrics.ejected(y1)
+  metrics.ejected(y1.pool, y1.name)
   metrics.authFailure()
   metrics.shed()
   metrics.refused('framing')

@@ -1,0 +1,72 @@
+// The outcome batch format, both ends: what a worker's batcher records, the primary's replay reads back.
+import t from 'tap'
+import type { PoolName } from '../../src/config/types.js'
+import { OutcomeBatcher } from '../../src/cluster/outcome-batcher.js'
+import type { ToPrimary } from '../../src/cluster/messages.js'
+import { replayOutcomes } from '../../src/cluster/replay.js'
+import { fanOut } from '../../src/outcome/fan-out.js'
+import { FAILURE_KINDS, type FailureKind } from '../../src/outcome/outcome-sink.js'
+import type { UpstreamNode } from '../../src/upstream/node.js'
+
+const mk = (pool: PoolName, name: string) => ({ pool, name, inflight: 0 }) as UpstreamNode
+const nodes = { x: [mk('x', 'x1'), mk('x', 'x2')], y: [mk('y', 'y1')] }
+
+/** Every call a sink gets, as text. */
+function recorder(calls: string[]) {
+  return fanOut([
+    {
+      attemptFailed: (n: UpstreamNode, kind: FailureKind) => calls.push(`failed ${n.name} ${kind}`),
+      answered: (n: UpstreamNode, status: number, ms: number) => calls.push(`answered ${n.name} ${status} ${ms}`),
+      finished: (pool: PoolName, status: number, ms: number) => calls.push(`finished ${pool} ${status} ${ms}`),
+    },
+  ])
+}
+
+function batch(record: (b: OutcomeBatcher) => void): Extract<ToPrimary, { t: 'outcomes' }> {
+  const sent: ToPrimary[] = []
+  const batcher = new OutcomeBatcher((m) => sent.push(m))
+  batcher.setNodes(7, nodes)
+  record(batcher)
+  batcher.flush()
+  t.equal(sent.length, 1, 'one message per flush')
+  return sent[0] as Extract<ToPrimary, { t: 'outcomes' }>
+}
+
+t.test('what the worker records, the primary replays: same calls, same nodes, same order', async (t) => {
+  const expected: string[] = []
+  const message = batch((b) => {
+    const local = recorder(expected)
+    const both = fanOut([b, { attemptFailed: local.attemptFailed, answered: local.answered, finished: local.finished }])
+    both.answered(nodes.y[0], 503, 12.5)
+    for (const kind of FAILURE_KINDS) both.attemptFailed(nodes.x[1], kind)
+    both.answered(nodes.x[0], 200, 3)
+    both.finished('y', 502, 40)
+    both.finished('x', 200, 3)
+  })
+  t.equal(message.gen, 7, 'the generation of the node list it is about')
+  t.equal(message.records.length % 5, 0, 'five numbers a record')
+  const replayed: string[] = []
+  replayOutcomes(message.records, nodes, recorder(replayed))
+  t.same(replayed, expected)
+  t.equal(expected.length, 8)
+})
+
+t.test('the batch carries each node\'s in-flight count by pool and index', async (t) => {
+  nodes.x[1].inflight = 3
+  t.teardown(() => void (nodes.x[1].inflight = 0))
+  const message = batch(() => undefined)
+  t.same(message.inflight, { x: [0, 3], y: [0] })
+  t.same(message.records, [])
+})
+
+t.test('replay skips records it cannot place rather than credit the wrong node', async (t) => {
+  const calls: string[] = []
+  const sink = recorder(calls)
+  replayOutcomes([0, 1, 5, 200, 1], nodes, sink) // node index out of range
+  replayOutcomes([0, 9, 0, 200, 1], nodes, sink) // no such pool
+  replayOutcomes([1, 0, 0, 99, 0], nodes, sink) // no such failure kind
+  replayOutcomes([2, 0, -1, 200], nodes, sink) // a truncated record
+  t.same(calls, [])
+  replayOutcomes([2, 1, -1, 200, 4, 0], nodes, sink) // a whole record and a stray number
+  t.same(calls, ['finished y 200 4'])
+})
