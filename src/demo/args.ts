@@ -5,6 +5,7 @@
 
 import { hasAtMostTwoDecimals } from '../config/percent.js'
 import { CutoverError } from '../errors.js'
+import { DEMO_RPS, DEMO_SPLIT } from './demo-config.js'
 
 export interface DemoFlags {
   /** proxy port on 127.0.0.1; 0 = any free port */
@@ -33,8 +34,8 @@ export const DEFAULT_FLAGS: Readonly<DemoFlags> = Object.freeze({
   yErrorRate: 0,
   yLatencyMs: 0,
   yReadyAfterMs: 3000,
-  rps: 20,
-  split: 10,
+  rps: DEMO_RPS,
+  split: DEMO_SPLIT,
   quiet: false,
 })
 
@@ -48,8 +49,8 @@ with steady background traffic, so you can move the split and watch a rollback.
   --y-error-rate R    share of y requests that fail with 500/503, 0..1 (default 0)
   --y-latency D       delay added to every y answer, e.g. 300ms (default 0ms)
   --y-ready-after D   y nodes report ready this long after start (default 3s)
-  --rps N             background requests per second, 0 = none (default 20)
-  --split N           initial share of y in percent, 0..100 (default 10)
+  --rps N             background requests per second, 0 = none (default ${DEMO_RPS})
+  --split N           initial share of y in percent, 0..100 (default ${DEMO_SPLIT})
   --token T           control API token (default: a random one)
   --quiet             no traffic summaries or event lines
   --help              this text

@@ -3,7 +3,21 @@
  * one short line per audit event so a rollback shows up in the terminal as it happens.
  */
 
+import { clockTime, share } from '../control/figures.js'
+import { eventSentence } from '../notify/event-text.js'
 import type { CutoverEvent } from '../state/events.js'
+import { DEMO_GATES, DEMO_PLAN, DEMO_RPS } from './demo-config.js'
+
+/**
+ * What the banner promises, in seconds, with the demo's default flags; the scenario tests
+ * (test/demo/scenario-*.test.ts) fail when the demo does not keep it.
+ */
+export const DEMO_CLAIMS = Object.freeze({
+  /** a misbehaving y is rolled back within this, from start or from `ctl rollout start` */
+  rollbackWithinS: 30,
+  /** a healthy y walks the whole plan within this after `ctl rollout start` */
+  planWithinS: 45,
+})
 
 export interface BannerInput {
   proxyUrl: string
@@ -30,19 +44,22 @@ export function formatBanner(b: BannerInput): string {
   const traffic = b.rps > 0
     ? `${b.rps} req/s from 200 consumers (x-consumer-id)${b.quiet ? '' : ', a summary every 5s on stderr'}`
     : 'none (--rps 0); send your own with curl'
+  const g = DEMO_GATES
+  const plan = DEMO_PLAN.map((s) => `${share(s.y)}${s.hold_s > 0 ? ` (hold ${s.hold_s}s)` : ''}`).join(' -> ')
   const lines = [
     'cutover demo is running',
     '',
     `  x pool   Kong ${b.xVersion}   ${b.xNodes.join('  ')}`,
     `  y pool   Kong ${b.yVersion}   ${b.yNodes.join('  ')}`,
     `           (simulated: ${ySim.join(', ')})`,
-    `  proxy         ${b.proxyUrl}   y share at start: ${b.split}%, sticky on x-consumer-id`,
+    `  proxy         ${b.proxyUrl}   y share at start: ${share(b.split)}, sticky on x-consumer-id`,
     `  control API   ${b.controlUrl}`,
     `  console       ${b.controlUrl}/  (open it in a browser; it asks for the token)`,
     `  token         ${b.token}`,
     `  traffic       ${traffic}`,
-    '  gates         over 10s, from 30 y requests: error rate above 5% or p99 above 250ms rolls back to x',
-    '  rollout plan  y 10% (hold 20s) -> 50% (hold 20s) -> 100%',
+    `  gates         over ${g.window_s}s: y's error rate above ${share(g.max_error_rate * 100)} or its p99 above ${g.max_p99_ms}ms rolls back to x;`,
+    `                a step of the plan moves on after its hold and ${g.min_requests} y requests that pass`,
+    `  rollout plan  y ${plan}`,
     '',
     'Try it from another terminal:',
     '',
@@ -53,30 +70,25 @@ export function formatBanner(b: BannerInput): string {
     '  # send one request to a chosen pool (the override header, for testing y before it gets traffic)',
     `  curl -s -H 'x-cutover-pool: y' ${b.proxyUrl}/orders`,
     '',
-    '  # the state: split, lock, nodes and their health, gate figures',
+    '  # the same through the ctl client, which reads CUTOVER_URL and CUTOVER_TOKEN',
+    '  npx cutover ctl status',
+    '  npx cutover ctl rollout start',
+    '  npx cutover ctl events --follow',
+    '  npx cutover ctl split 50',
+    '  npx cutover ctl rollback --reason "trying it"',
+    '  npx cutover ctl unlock',
+    '',
+    '  # or the API itself: the state, a split, a rollback, the plan, the audit log, the metrics',
     `  curl -s ${auth} $CUTOVER_URL/v1/state`,
-    '  # move the split to 50% y',
     `  curl -s -X PUT ${auth} -H 'content-type: application/json' -d '{"y":50}' $CUTOVER_URL/v1/split`,
-    '  # roll back to x now (this locks the split), then unlock it',
     `  curl -s -X POST ${auth} -H 'content-type: application/json' -d '{"reason":"trying it"}' $CUTOVER_URL/v1/rollback`,
     `  curl -s -X POST ${auth} $CUTOVER_URL/v1/unlock`,
-    '  # run the rollout plan; pause, resume, promote or abort it',
     `  curl -s -X POST ${auth} $CUTOVER_URL/v1/rollout`,
     `  curl -s -X POST ${auth} $CUTOVER_URL/v1/rollout/pause`,
-    '  # the audit log, and the metrics',
     `  curl -s ${auth} "$CUTOVER_URL/v1/events?since=0"`,
     '  curl -s $CUTOVER_URL/metrics | grep ^cutover_',
     '',
-    '  # or the same through the ctl client, which reads CUTOVER_URL and CUTOVER_TOKEN',
-    '  npx cutover ctl status',
-    '  npx cutover ctl split 50',
-    '  npx cutover ctl events --follow',
-    '',
-    b.yErrorRate > 0 || b.yLatencyMs > 0
-      ? 'Watch the gate: y is set to misbehave. Move the split to 50 (or start the rollout); within\n' +
-        'about 10s the gate sees enough y requests and rolls everything back to x.'
-      : 'Watch the gate roll back: restart with --y-error-rate 0.3 (or --y-latency 300ms), then\n' +
-        'move the split to 50 or start the rollout.',
+    ...whatToWatch(b),
     '',
     'Ctrl-C stops everything.',
     '',
@@ -84,24 +96,28 @@ export function formatBanner(b: BannerInput): string {
   return lines.join('\n')
 }
 
-const MAX_NESTED = 40
-
-/** One line for an audit event: `12:00:03 rollback (gate) reason="..." from=50 to=0`. */
-export function formatEvent(event: CutoverEvent): string {
-  const time = event.at.length >= 19 ? event.at.slice(11, 19) : event.at
-  let line = `${time} ${event.type}`
-  if (typeof event.cause === 'string') line += ` (${event.cause})`
-  if (typeof event.reason === 'string') line += ` reason=${JSON.stringify(event.reason)}`
-  for (const key of Object.keys(event)) {
-    if (key === 'id' || key === 'at' || key === 'type' || key === 'cause' || key === 'reason') continue
-    const v = event[key]
-    if (v === undefined) continue
-    const text = typeof v === 'string' ? v : JSON.stringify(v)
-    // nested figures (a gate's checks, a state dump) belong in /v1/events, not a terminal line
-    if (typeof v === 'object' && v !== null && text.length > MAX_NESTED) continue
-    line += ` ${key}=${text}`
+/** The closing lines: what this run will show, with the times the scenario tests hold it to. */
+function whatToWatch(b: BannerInput): string[] {
+  const timely = b.rps >= DEMO_RPS
+  const within = (s: number) => (timely ? ` within ${s} s` : '')
+  const slow = timely ? [] : [`(with --rps ${b.rps} y gets fewer requests than the default ${DEMO_RPS}, so verdicts take longer)`]
+  if (b.yErrorRate > 0 || b.yLatencyMs > 0) {
+    const start = b.split > 0
+      ? [`Watch the gate: y is set to misbehave and has ${share(b.split)} of the traffic, so the gate rolls it back`, `to x by itself${within(DEMO_CLAIMS.rollbackWithinS)} of start (the console and \`ctl events\` say why). Then unlock and start`, 'the plan to watch it roll back again during a rollout:']
+      : ['Watch the gate: y is set to misbehave. Start the plan and the gate rolls y back to x', `by itself${within(DEMO_CLAIMS.rollbackWithinS)}:`]
+    return [...start, '', ...(b.split > 0 ? ['  npx cutover ctl unlock'] : []), '  npx cutover ctl rollout start', ...slow]
   }
-  return line
+  return [
+    `Walk the plan: \`npx cutover ctl rollout start\` takes y to 100%${within(DEMO_CLAIMS.planWithinS)} while the gates pass.`,
+    'To watch a rollback instead, start the demo again with --y-error-rate 0.3 (or --y-latency 300ms):',
+    `the gate rolls y back to x by itself${within(DEMO_CLAIMS.rollbackWithinS)}, and again during a rollout.`,
+    ...slow,
+  ]
+}
+
+/** One line for an audit event: `14:03:09 The gate rolled y back to x: ...`, in local time. */
+export function formatEvent(event: CutoverEvent): string {
+  return `${clockTime(event.at)} ${eventSentence(event)}`
 }
 
 function formatMs(ms: number): string {

@@ -63,7 +63,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
 
   try {
     const x = await Promise.all(
-      range(NODES_PER_POOL).map((i) => startSimNode({ pool: 'x', version: X_VERSION, name: `x${i + 1}`, host, random: options.random })),
+      range(NODES_PER_POOL).map((i) => startSimNode({ pool: 'x', version: X_VERSION, name: `kong-x${i + 1}`, host, random: options.random })),
     )
     cleanup.push(() => Promise.all(x.map((n) => n.close())))
     const y = await Promise.all(
@@ -71,7 +71,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
         startSimNode({
           pool: 'y',
           version: Y_VERSION,
-          name: `y${i + 1}`,
+          name: `kong-y${i + 1}`,
           host,
           errorRate: flags.yErrorRate,
           latencyMs: flags.yLatencyMs,
@@ -92,8 +92,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       port: flags.port,
       controlPort: flags.controlPort,
       statePath,
-      xNodes: x.map((n) => n.url),
-      yNodes: y.map((n) => n.url),
+      xNodes: x.map((n) => ({ url: n.url, name: n.name })),
+      yNodes: y.map((n) => ({ url: n.url, name: n.name })),
       split: flags.split,
     })
     const config = parseConfig(yaml, { env: { [DEMO_TOKEN_ENV]: flags.token }, source: 'demo config' })

@@ -12,7 +12,7 @@ const input: BannerInput = {
   yErrorRate: 0,
   yLatencyMs: 0,
   yReadyAfterMs: 3000,
-  rps: 20,
+  rps: 50,
   split: 10,
   quiet: false,
 }
@@ -30,20 +30,35 @@ t.test('the banner names what runs and gives copy-paste commands', async (t) => 
   t.match(text, 'npx cutover ctl status')
   t.match(text, '--y-error-rate 0.3', 'suggests the error rate when y behaves')
   t.match(text, 'ready 3s after start')
+  t.match(text, "gates         over 10s: y's error rate above 5% or its p99 above 250ms rolls back to x;")
+  t.match(text, 'a step of the plan moves on after its hold and 30 y requests that pass')
+  t.match(text, 'rollout plan  y 10% (hold 10s) -> 50% (hold 10s) -> 100%')
+  t.match(text, 'Walk the plan: `npx cutover ctl rollout start` takes y to 100% within 45 s while the gates pass.')
+  t.match(text, 'the gate rolls y back to x by itself within 30 s, and again during a rollout.')
+})
+
+t.test('the times promised are only promised at the default traffic', async (t) => {
+  const text = formatBanner({ ...input, rps: 5 })
+  t.notMatch(text, /within \d+ s/)
+  t.match(text, 'with --rps 5 y gets fewer requests than the default 50, so verdicts take longer')
 })
 
 t.test('with a misbehaving y the banner says so and what to do', async (t) => {
-  const text = formatBanner({ ...input, yErrorRate: 0.2, yLatencyMs: 300, rps: 0 })
+  const text = formatBanner({ ...input, yErrorRate: 0.2, yLatencyMs: 300 })
   t.match(text, '20% errors')
   t.match(text, '+300ms latency')
-  t.notMatch(text, 'restart with --y-error-rate')
-  t.match(text, 'none (--rps 0)')
+  t.notMatch(text, 'start the demo again with --y-error-rate')
+  t.match(text, 'has 10% of the traffic, so the gate rolls it back\nto x by itself within 30 s of start')
+  t.match(text, '  npx cutover ctl unlock\n  npx cutover ctl rollout start\n')
+  const none = formatBanner({ ...input, yErrorRate: 0.2, rps: 0, split: 0 })
+  t.match(none, 'none (--rps 0)')
+  t.match(none, 'Start the plan and the gate rolls y back to x')
+  t.notMatch(none, 'ctl unlock\n  npx cutover ctl rollout start')
 })
 
-t.test('one line per event, cause and reason first', async (t) => {
-  const line = formatEvent({ id: 7, at: '2026-01-01T12:00:03.120Z', type: 'rollback', cause: 'gate', reason: 'error_rate 0.083 > 0.05 over 41 requests', from: 50, to: 0 })
-  t.equal(line, '12:00:03 rollback (gate) reason="error_rate 0.083 > 0.05 over 41 requests" from=50 to=0')
-  const nested = { id: 8, at: '2026-01-01T12:00:03.120Z', type: 'rollback', cause: 'gate', reason: 'r', figures: { x: { requests: 165, errors: 0, error_rate: 0 }, y: { requests: 31 } } }
-  t.equal(formatEvent(nested), '12:00:03 rollback (gate) reason="r"', 'long nested figures are left to /v1/events')
-  t.equal(formatEvent({ id: 1, at: '2026-01-01T00:00:00.000Z', type: 'health', node: 'y1', pools: ['x'] }), '00:00:00 health node=y1 pools=["x"]')
+t.test('one line per event: local time and the sentence', async (t) => {
+  const at = new Date(2026, 0, 1, 12, 0, 3, 120).toISOString()
+  const line = formatEvent({ id: 7, at, type: 'rollback', cause: 'gate', reason: 'gate max_error_rate: error_rate 0.083 > 0.05 over 41 requests', from: 50, to: 0, rollout_stopped: true, figures: { x: { requests: 165 } } })
+  t.equal(line, '12:00:03 The gate rolled y back to x: gate max_error_rate: error_rate 0.083 > 0.05 over 41 requests. y was at 50%, the rollout stopped; the split stays locked until unlocked')
+  t.equal(formatEvent({ id: 8, at, type: 'node.healthy', pool: 'y', node: 'kong-y1', cause: 'probe ok 2/2' }), '12:00:03 y node kong-y1 is healthy: probe ok 2/2')
 })

@@ -7,8 +7,8 @@ const input = {
   port: 0,
   controlPort: 9901,
   statePath: '/tmp/cutover demo "x"/state.json',
-  xNodes: ['http://127.0.0.1:40001', 'http://127.0.0.1:40002', 'http://127.0.0.1:40003'],
-  yNodes: ['http://127.0.0.1:40011', 'http://127.0.0.1:40012', 'http://127.0.0.1:40013'],
+  xNodes: [40001, 40002, 40003].map((port, i) => ({ url: `http://127.0.0.1:${port}`, name: `kong-x${i + 1}` })),
+  yNodes: [40011, 40012, 40013].map((port, i) => ({ url: `http://127.0.0.1:${port}`, name: `kong-y${i + 1}` })),
   split: 12.5,
 }
 
@@ -18,8 +18,8 @@ t.test('the generated YAML parses into the demo config', async (t) => {
   t.same(config.control.listen, { host: '127.0.0.1', port: 9901 })
   t.equal(config.control.token, 'tok-123456789', 'token comes from the env, through ${} substitution')
   t.equal(config.state.path, input.statePath, 'a path with spaces and quotes survives')
-  t.same(config.pools.x.nodes.map((n) => n.url), input.xNodes)
-  t.same(config.pools.y.nodes.map((n) => n.url), input.yNodes)
+  t.same(config.pools.x.nodes.map((n) => ({ url: n.url, name: n.name })), input.xNodes, 'the nodes have names')
+  t.same(config.pools.y.nodes.map((n) => ({ url: n.url, name: n.name })), input.yNodes)
   t.equal(config.split.y, 12.5)
   t.same(config.split.sticky, { header: 'x-consumer-id' })
   t.equal(config.split.override_header, 'x-cutover-pool')
@@ -27,8 +27,8 @@ t.test('the generated YAML parses into the demo config', async (t) => {
   t.equal(config.health.active?.port, undefined, 'probes the traffic port: the sim nodes serve /status/ready there too')
   t.match(config.gates, { window: 10_000, min_requests: 30, max_error_rate: 0.05, max_p99_ms: 250, action: 'rollback' })
   t.same(config.rollout?.steps, [
-    { y: 10, hold: 20_000 },
-    { y: 50, hold: 20_000 },
+    { y: 10, hold: 10_000 },
+    { y: 50, hold: 10_000 },
     { y: 100, hold: 0 },
   ])
 })
