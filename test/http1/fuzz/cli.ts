@@ -13,7 +13,7 @@ import { FOUND } from './corpus/found.js'
 import { SMUGGLING } from './corpus/smuggling.js'
 import { generate } from './generator.js'
 import { oracle, oracleName } from './llhttp-oracle.js'
-import { checkVector, formatSummary, judgeCase, MAX_HEAD_SIZE, runSeed } from './run.js'
+import { checkVector, formatSummary, judgeCase, MAX_HEAD_SIZE, runSeed, showBytes } from './run.js'
 import type { Stream } from './stream.js'
 import { FAILING } from './stream.js'
 
@@ -54,7 +54,7 @@ function show(label: string, s: Stream): string {
 }
 
 function replay(mode: 'request' | 'response', bytes: Buffer, requestMethods: string[], splits: number[], maxHead: number): boolean {
-  console.log(`bytes: ${JSON.stringify(bytes.toString('latin1'))}${splits.length ? `\nsplits: ${JSON.stringify(splits)}` : ''}`)
+  console.log(`bytes: ${showBytes(bytes.toString('latin1'))}${splits.length ? `\nsplits: ${JSON.stringify(splits)}` : ''}`)
   console.log(show(oracleName, oracle(mode, bytes, maxHead, requestMethods)))
   console.log(show('cutover', cutover(mode, bytes, maxHead, requestMethods)))
   const j = judgeCase({ mode, bytes, requestMethods, splits }, maxHead)
@@ -78,7 +78,7 @@ function main(): number {
     for (const v of [...SMUGGLING, ...FOUND]) {
       const r = checkVector(v, maxHead)
       if (!r.ok) failed++
-      console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${v.id} [${v.source}]: ${r.detail}${r.ok ? '' : `\n     bytes: ${JSON.stringify(v.bytes)}`}`)
+      console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${v.id} [${v.source}]: ${r.detail}${r.ok ? '' : `\n     bytes: ${showBytes(v.bytes)}`}`)
     }
     console.log(`${SMUGGLING.length + FOUND.length} vectors, ${failed} failed`)
     return failed === 0 ? 0 : 1
