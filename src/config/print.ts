@@ -8,6 +8,7 @@ import { Document, isMap, visit } from 'yaml'
 import type { ActiveHealthConfig, Config, NodeConfig } from './types.js'
 import { formatHostPort } from './addresses.js'
 import { formatDuration } from './duration.js'
+import { formatStateSection } from './state-backend.js'
 
 export const MASKED_TOKEN = '********'
 
@@ -32,7 +33,7 @@ export function formatEffectiveConfig(config: Config): string {
       upstream_max_connections: proxy.upstream_max_connections,
     },
     control: { listen: formatHostPort(config.control.listen), token: MASKED_TOKEN },
-    state: { path: config.state.path },
+    state: formatStateSection(config.state),
     pools: { x: { nodes: config.pools.x.nodes.map(nodeEntry) }, y: { nodes: config.pools.y.nodes.map(nodeEntry) } },
     split: {
       y: config.split.y,

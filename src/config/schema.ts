@@ -9,6 +9,7 @@ import { listen, node, httpUrl } from './addresses.js'
 import { itemPath, keyPath } from './problems.js'
 import { boolean, byteSize, describe, duration, field, isPlainObject, number, object, oneOf, percent, string, token, type Ctx, type Rule } from './rules.js'
 import { rollout } from './rollout-steps.js'
+import { stateSection } from './state-backend.js'
 import { REPORTED } from './yaml-tree.js'
 
 const positive = { min: 1 }
@@ -54,7 +55,6 @@ const control = object({
   token: field(string({ min: 8 }), { required: true }),
 })
 
-const state = object({ path: field(string(), { default: './var/cutover-state.json' }) })
 
 const STICKY_RULES = ['header', 'cookie', 'ip']
 const ipTrue: Rule<true> = (value, path, ctx) => {
@@ -177,7 +177,7 @@ const events = object({ webhook: field(httpUrl) })
 export const configSchema = object({
   proxy: field(proxy, { default: {} }),
   control: field(control, { required: true }),
-  state: field(state, { default: {} }),
+  state: field(stateSection, { default: {} }),
   pools: field(pools, { required: true }),
   split: field(split, { default: {} }),
   health: field(health, { default: {} }),

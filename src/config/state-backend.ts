@@ -127,3 +127,20 @@ export function leaseSeconds(config: EtcdConfig): number {
   return Math.max(1, Math.round(config.lease_ttl / 1000))
 }
 
+/** The `state` section as `cutover check` prints it: defaults filled in, the etcd password masked. */
+export function formatStateSection(state: StateConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { path: state.path, backend: state.backend }
+  if (state.etcd) {
+    const e = state.etcd
+    out.etcd = {
+      endpoints: [...e.endpoints],
+      prefix: e.prefix,
+      lease_ttl: `${e.lease_ttl / 1000}s`,
+      ...(e.tls && { tls: { ...e.tls } }),
+      ...(e.username !== undefined && { username: e.username, password: '********' }),
+    }
+  }
+  if (state.replica_id !== undefined) out.replica_id = state.replica_id
+  return out
+}
+

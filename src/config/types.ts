@@ -4,6 +4,8 @@
  * The YAML keys are SPEC section 2; the extensions are marked.
  */
 
+import type { StateConfig } from './state-backend.js'
+
 export type PoolName = 'x' | 'y'
 export const POOLS: readonly PoolName[] = ['x', 'y']
 /** A pool's place in POOLS, for arrays indexed by pool. */
@@ -84,9 +86,8 @@ export interface Config {
     listen: HostPort
     token: string
   }
-  state: {
-    path: string
-  }
+  /** the state file, or the fleet's shared state in etcd (issue 11) */
+  state: StateConfig
   pools: Record<PoolName, { nodes: NodeConfig[] }>
   split: {
     /** initial share of y, used only when no state exists */

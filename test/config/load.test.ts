@@ -26,7 +26,7 @@ t.test('defaults fill every key a minimal file leaves out', async (t) => {
     upstream_max_connections: 64,
   })
   t.same(config.control, { listen: { host: '127.0.0.1', port: 9901 }, token: TOKEN })
-  t.same(config.state, { path: './var/cutover-state.json' })
+  t.same(config.state, { path: './var/cutover-state.json', backend: 'file' })
   t.same(config.split, { y: 0 })
   t.same(config.health, { passive: { max_failures: 5, eject_for: 30_000 } })
   t.same(config.gates, { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' })
