@@ -62,7 +62,7 @@ class Gen {
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH']
 const ODD_METHODS = ['get', 'Get', 'CONNECT', 'TRACE', 'M-SEARCH', 'PROPFIND', 'PURGE', 'FOO', 'GE T', 'G\x00T', 'GET\t', '', 'POST/', 'GÉT', 'QUERY', 'SOURCE', 'PRI']
 const TARGETS = ['/', '/', '/api/v1/users?id=42&x=y', '/a/b/c.json', '/x?q=%20a', '/?', '/%2e%2e/etc']
-const ODD_TARGETS = ['*', 'http://example.com/x', 'https://h:8443/p?q', 'example.com:443', '//x', 'a', '/a b', '/a\tb', '/\x7f', '/\x00', '/\x80\xff', '/a#frag', '/a"b', '/{x}', '/a|b', '/a\\b', '/^', '/`', '/é']
+const ODD_TARGETS = ['*', 'http://example.com/x', 'https://h:8443/p?q', 'example.com:443', '//x', 'a', '/a b', '/a\tb', '/\x7f', '/\x00', '/\x80\xff', '/a#frag', '/a"b', '/{x}', '/a|b', '/a\\b', '/^', '/`', '/é', 'HTTP://a/', 'http://a', 'http://a:80', 'http://u@a/', 'http://[::1]/', 'ftp://a/', 'http:/a', 'http://a b/', '/a?b c', '/a\rb', '/%zz', '/a?#']
 const VERSIONS_ODD = ['HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.10', 'http/1.1', 'HTTP/11', 'HTTP/1', 'HTTP/1.1 ', 'HTTP/ 1.1', 'HTTP/3.0', 'HTTPS/1.1', 'HTTP/1.a', 'HTTP/9.9', 'RTSP/1.0', 'ICE/1.0', '']
 
 const NAMES = ['Accept', 'User-Agent', 'Accept-Encoding', 'Cookie', 'X-Request-Id', 'Content-Type', 'Authorization', 'X-Forwarded-For', 'Cache-Control', 'If-None-Match', 'Via', 'Kong-Debug']
@@ -72,7 +72,10 @@ const CONTROL = ['\x00', '\x01', '\x08', '\x0b', '\x0c', '\x0e', '\x1b', '\x1f',
 /** Content-Length values, right or wrong, for a body of n bytes. */
 function contentLength(g: Gen, n: number): string {
   return g.maybe(0.15, 'cl-odd', String(n), () =>
-    g.pick([`+${n}`, `-${n}`, ` ${n}`, `${n} `, `0${n}`, `00`, `0x${n.toString(16)}`, `${n}a`, `${n}, ${n}`, `${n},${n}`, `${n}, ${n + 1}`, '', ' ', `${n}.0`, '99999999999999999999', '18446744073709551616', '9007199254740993', `${n}\t`, `\t${n}`, `${n} ${n}`, `1_0`, `${n}\x00`, '-0', `0${n}`]),
+    g.pick([
+      `+${n}`, `-${n}`, ` ${n}`, `${n} `, `0${n}`, `00`, `0x${n.toString(16)}`, `${n}a`, `${n}, ${n}`, `${n},${n}`, `${n}, ${n + 1}`, '', ' ', `${n}.0`,
+      '99999999999999999999', '18446744073709551616', '9007199254740993', `${n}\t`, `\t${n}`, `${n} ${n}`, `1_0`, `${n}\x00`, '-0', `0${n}`,
+    ]),
   )
 }
 
@@ -80,33 +83,9 @@ function contentLength(g: Gen, n: number): string {
 function transferEncoding(g: Gen): string {
   return g.maybe(0.3, 'te-odd', 'chunked', () =>
     g.pick([
-      'Chunked',
-      'CHUNKED',
-      'chunked ',
-      ' chunked',
-      'xchunked',
-      'chunkedx',
-      'chunked, chunked',
-      'gzip, chunked',
-      'chunked, gzip',
-      'identity',
-      'identity, chunked',
-      '',
-      ',chunked',
-      'chunked,',
-      ', chunked',
-      'chunked;a=b',
-      'chunked\t',
-      '\tchunked',
-      'chu nked',
-      'chunked\x00',
-      '"chunked"',
-      'deflate',
-      'gzip,chunked',
-      'gzip ,chunked',
-      'chunked\x0b',
-      'chunked\x0c',
-      'cHuNkEd',
+      'Chunked', 'CHUNKED', 'chunked ', ' chunked', 'xchunked', 'chunkedx', 'chunked, chunked', 'gzip, chunked', 'chunked, gzip', 'identity', 'identity, chunked',
+      '', ',chunked', 'chunked,', ', chunked', 'chunked;a=b', 'chunked\t', '\tchunked', 'chu nked', 'chunked\x00', '"chunked"', 'deflate', 'gzip,chunked', 'gzip ,chunked',
+      'chunked\x0b', 'chunked\x0c', 'cHuNkEd',
     ]),
   )
 }
@@ -120,7 +99,9 @@ function chunkedBody(g: Gen, payload: string): string {
     const data = rest.slice(0, size)
     rest = rest.slice(size)
     let sizeText = g.chance(0.5) ? size.toString(16) : size.toString(16).toUpperCase()
-    sizeText = g.maybe(0.06, 'chunk-size-odd', sizeText, () => g.pick([`0x${sizeText}`, `+${sizeText}`, `-${sizeText}`, ` ${sizeText}`, `${sizeText} `, `${sizeText}\t`, `000${sizeText}`, `${sizeText}g`, `${sizeText}_`, '', `0000000000000000${sizeText}`, `fffffffffffffffff${sizeText}`]))
+    sizeText = g.maybe(0.06, 'chunk-size-odd', sizeText, () =>
+      g.pick([`0x${sizeText}`, `+${sizeText}`, `-${sizeText}`, ` ${sizeText}`, `${sizeText} `, `${sizeText}\t`, `000${sizeText}`, `${sizeText}g`, `${sizeText}_`, '', `0000000000000000${sizeText}`, `fffffffffffffffff${sizeText}`]),
+    )
     const ext = g.maybe(0.08, 'chunk-ext', '', () => g.pick([';a=b', ';a', ';', ';a="q"', ';a="q\\"x"', '; a=b', ' ;a=b', ';a=b c', ';a=\x01', ';a=b;c=d', ';=b', ';a="unterminated', ';a\x7f']))
     const sizeEnd = g.maybe(0.04, 'chunk-size-line-end', '\r\n', () => g.pick(['\n', '\r', '\r\r\n', ' \r\n']))
     let dataText = data
@@ -131,7 +112,7 @@ function chunkedBody(g: Gen, payload: string): string {
   const lastExt = g.maybe(0.05, 'last-chunk-ext', '', () => g.pick([';a=b', ';', '; a']))
   const lastSize = g.maybe(0.04, 'last-chunk-size', '0', () => g.pick(['00', '000000', '0 ', ' 0', '+0', '-0', '0x0']))
   out += lastSize + lastExt + '\r\n'
-  const trailers = g.maybe(0.12, 'trailers', '', () => g.pick(['X-Checksum: abc\r\n', 'X-A: 1\r\nX-B: 2\r\n', 'Content-Length: 5\r\n', 'Transfer-Encoding: chunked\r\n', 'Host: evil\r\n', 'X-A : b\r\n', 'X-A: b\r\n c\r\n', 'X-A: \x01\r\n', 'X-A\r\n', 'X-A: b\n', ': b\r\n', 'X-Long: ' + 'v'.repeat(200) + '\r\n']))
+  const trailers = g.maybe(0.12, 'trailers', '', () => g.pick(['X-Checksum: abc\r\n', 'X-A: 1\r\nX-B: 2\r\n', 'Content-Length: 5\r\n', 'Transfer-Encoding: chunked\r\n', 'Host: evil\r\n', 'X-A : b\r\n', 'X-A: b\r\n c\r\n', 'X-A: \x01\r\n', 'X-A\r\n', 'X-A: b\n', ': b\r\n', 'X-Long: ' + 'v'.repeat(200) + '\r\n', 'X-Huge: ' + 'v'.repeat(g.options.maxHeadSize) + '\r\n', 'Connection: close\r\n', 'Trailer: X\r\n']))
   out += trailers
   out += g.maybe(0.04, 'chunked-final-crlf', '\r\n', () => g.pick(['', '\n', '\r', 'X\r\n']))
   return out
@@ -145,6 +126,8 @@ function headerLine(g: Gen, name: string, value: string): string {
     return n.slice(0, at) + g.pick(BAD_NAME_CHARS) + n.slice(at)
   })
   n = g.maybe(0.005, 'name-empty', n, () => '')
+  // a line that is only a name: no colon at all
+  if (g.maybe(0.004, 'name-no-colon', false, () => true)) return `${n}\r\n`
   const sep = g.maybe(0.04, 'separator', ': ', () => g.pick([':', ':\t', ':  ', ' :', '\t:', ' : ', '::', ':\x0b', ': \t ']))
   let v = value
   v = g.maybe(0.03, 'value-ows', v, () => g.pick([` ${v}`, `${v} `, `${v}\t`, `\t${v} \t`]))
@@ -197,13 +180,7 @@ function request(g: Gen, last: boolean): string {
     if (!both) body = payload
   }
   if (framing === 'chunked' || both) {
-    lines.push(
-      headerLine(
-        g,
-        g.maybe(0.03, 'te-name', 'Transfer-Encoding', () => g.pick(['transfer-encoding', 'Transfer_Encoding', 'Transfer-Encoding ', 'TRANSFER-ENCODING', 'Transfer-encoding'])),
-        transferEncoding(g),
-      ),
-    )
+    lines.push(headerLine(g, g.maybe(0.03, 'te-name', 'Transfer-Encoding', () => g.pick(['transfer-encoding', 'Transfer_Encoding', 'Transfer-Encoding ', 'TRANSFER-ENCODING', 'Transfer-encoding'])), transferEncoding(g)))
     if (g.maybe(0.03, 'te-duplicate', false, () => true)) lines.push(headerLine(g, 'Transfer-Encoding', g.pick(['chunked', 'identity', 'gzip'])))
     body = chunkedBody(g, payload)
   }
@@ -277,6 +254,13 @@ export function generate(seed: number, index: number, options: GeneratorOptions)
     }
   }
   // the stream cut short: llhttp and cutover must both wait
+  // havoc: one byte changed, dropped or doubled anywhere, to reach what no rule above names
+  if (g.maybe(0.12, 'havoc', false, () => true) && text.length > 0) {
+    const at = g.int(text.length)
+    const byte = g.pick(['\x00', '\t', '\n', '\r', ' ', '"', ',', ':', ';', '=', '\x7f', '\x80', '\xff', '0', 'f', 'x', String.fromCharCode(g.int(256))])
+    const how = g.int(3)
+    text = how === 0 ? text.slice(0, at) + byte + text.slice(at + 1) : how === 1 ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + byte + text.slice(at)
+  }
   if (g.maybe(0.08, 'truncated', false, () => true)) text = text.slice(0, g.int(text.length + 1))
   const bytes = Buffer.from(text, 'latin1')
   const splits: number[] = []
@@ -288,12 +272,5 @@ export function generate(seed: number, index: number, options: GeneratorOptions)
       splits.push(at)
     }
   }
-  return {
-    id: `${seed}:${index}`,
-    mode,
-    bytes,
-    requestMethods: mode === 'request' ? ['GET'] : requestMethods,
-    tags: g.tags.length ? [...new Set(g.tags)] : ['valid'],
-    splits,
-  }
+  return { id: `${seed}:${index}`, mode, bytes, requestMethods: mode === 'request' ? ['GET'] : requestMethods, tags: g.tags.length ? [...new Set(g.tags)] : ['valid'], splits }
 }

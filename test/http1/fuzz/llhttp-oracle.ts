@@ -91,7 +91,10 @@ function pass(mode: Mode, bytes: Buffer, maxHeaderSize: number, byteWise: boolea
       pendingUrl += url ?? ''
     }
   }
-  parser[HTTPParser.kOnHeadersComplete] = (major: number, minor: number, headers: string[] | undefined, method: number | undefined, url: string | undefined, status: number | undefined, reason: string | undefined, upgrade: boolean, keepAlive: boolean): number => {
+  parser[HTTPParser.kOnHeadersComplete] = (
+    major: number, minor: number, headers: string[] | undefined, method: number | undefined, url: string | undefined,
+    status: number | undefined, reason: string | undefined, upgrade: boolean, keepAlive: boolean,
+  ): number => {
     const m = newMessage()
     m.headers = headers ?? pendingHeaders
     m.target = url ?? pendingUrl

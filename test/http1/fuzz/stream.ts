@@ -100,19 +100,20 @@ export function judge(o: Stream, c: Stream): Judgement {
       // llhttp has a head here, cutover none: cutover refused or is still waiting earlier
       if (c.end.kind === 'refused') {
         const llhttpRefusesHere = o.end.kind === 'refused' && i === o.messages.length - 1 && !om.complete
-        return llhttpRefusesHere ? { verdict: 'both-refused', detail: `${at}: llhttp in the body, cutover at the head: ${refusedBy(c.end)}` } : { verdict: 'stricter', detail: `${at}: ${refusedBy(c.end)}` }
+        return llhttpRefusesHere
+          ? { verdict: 'both-refused', detail: `${at}: llhttp in the body, cutover at the head: ${refusedBy(c.end)}` }
+          : { verdict: 'stricter', detail: `${at}: ${refusedBy(c.end)}` }
       }
       if (c.end.kind === 'open' && o.end.kind === 'refused' && i === o.messages.length - 1 && !om.complete) {
         return { verdict: 'waiting', detail: `${at}: llhttp refused in the body (${refusedBy(o.end)}), cutover waits for the head` }
       }
-      return {
-        verdict: 'MISMATCH',
-        detail: `${at}: llhttp parsed a head (${om.method || om.status} ${om.target}), cutover ended ${c.end.kind} ${c.end.reason}`,
-      }
+      return { verdict: 'MISMATCH', detail: `${at}: llhttp parsed a head (${om.method || om.status} ${om.target}), cutover ended ${c.end.kind} ${c.end.reason}` }
     }
     if (!om && cm) {
       if (o.end.kind === 'server-refused') {
-        return c.end.kind === 'refused' ? { verdict: 'both-refused', detail: `${at}: ${o.end.reason}` } : { verdict: 'server-level', detail: `${at}: ${o.end.reason}; the codec accepts it` }
+        return c.end.kind === 'refused'
+          ? { verdict: 'both-refused', detail: `${at}: ${o.end.reason}` }
+          : { verdict: 'server-level', detail: `${at}: ${o.end.reason}; the codec accepts it` }
       }
       if (o.end.kind === 'refused') return { verdict: 'LENIENT', detail: `${at}: llhttp refused (${refusedBy(o.end)}), cutover accepted a head` }
       return { verdict: 'MISMATCH', detail: `${at}: cutover parsed a head llhttp did not (llhttp ended ${o.end.kind})` }
@@ -133,10 +134,7 @@ export function judge(o: Stream, c: Stream): Judgement {
     }
     // cutover may not have passed on more payload than llhttp did
     if (cb.length > ob.length || !ob.subarray(0, cb.length).equals(cb)) {
-      return {
-        verdict: o.end.kind === 'refused' ? 'LENIENT' : 'MISMATCH',
-        detail: `${at}: partial body ${JSON.stringify(ob.toString('latin1'))} vs ${JSON.stringify(cb.toString('latin1'))}`,
-      }
+      return { verdict: o.end.kind === 'refused' ? 'LENIENT' : 'MISMATCH', detail: `${at}: partial body ${JSON.stringify(ob.toString('latin1'))} vs ${JSON.stringify(cb.toString('latin1'))}` }
     }
     if (om.complete && !cm.complete) {
       if (c.end.kind === 'refused') return { verdict: 'stricter', detail: `${at} body: ${refusedBy(c.end)}` }

@@ -42,5 +42,9 @@ export const FOUND: Vector[] = [
   refuse('authority-form target on GET', 'seed 2 case 748', 'GET example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n'),
   refuse('byte >= 0x80 in the target', 'seed 1 case 615', 'GET /\xe9 HTTP/1.1\r\nHost: a\r\n\r\n'),
   refuse('204 with CL and TE', 'seed 1 case 2793', 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n', 'response'),
+  { id: 'HEAD answer with CL and TE', source: 'fuzz seed 21', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n', expect: 'refuse', requestMethods: ['HEAD'] },
+  refuse('absolute-form without //', 'seed 21 (target)', 'PUT http:/a HTTP/1.1\r\nHost: a\r\n\r\n'),
+  refuse('origin-form without the leading slash', 'seed 21 havoc', 'PUT api/v1/users?id=42 HTTP/1.1\r\nHost: a\r\n\r\n'),
+  refuse('byte >= 0x80 in the query', 'seed 21 havoc', 'GET /x?q=a\x80 HTTP/1.1\r\nHost: a\r\n\r\n'),
   refuse('100 with CL and TE', 'seed 1 case 247', 'HTTP/1.1 100 Continue\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', 'response'),
 ]
