@@ -4,7 +4,7 @@
  * label set; gauges that mirror state are computed at scrape time.
  */
 
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolName } from '../config/types.js'
 import { xShare } from '../config/percent.js'
 import { POOL_INDEX, POOLS } from '../config/types.js'
@@ -28,6 +28,8 @@ export interface MetricsSources {
   gates?: () => ReadonlyArray<{ gate: string; figure: number | null; verdict: 'pass' | 'fail' | 'none' }>
   /** requests in flight to each pool's nodes; absent where another process reports them */
   inflight?: () => Readonly<Record<PoolName, number>>
+  /** the state backend (issue 11): reachable or not; for a fleet, leadership and replicas seen */
+  backend?: () => { up: boolean; leading: boolean | null; replicas: number | null }
 }
 
 type CounterChild = ReturnType<Counter<string>['labels']>
@@ -43,6 +45,7 @@ export class Metrics implements OutcomeSink {
   readonly #webhookFailures: Counter<'outcome'>
   readonly #shed: Counter<string>
   readonly #refused: Counter<'reason'>
+  readonly #propagation: Histogram<string>
   /** requests per pool and status class since the last scrape, flushed into the counter then */
   readonly #pending = { x: new Float64Array(6), y: new Float64Array(6) }
   readonly #errorChildren = new Map<UpstreamNode, Record<FailureKind, CounterChild>>()
@@ -83,6 +86,39 @@ export class Metrics implements OutcomeSink {
     this.#refused = new Counter({ name: 'cutover_requests_refused_total', help: 'Client requests refused before reaching a node: ambiguous framing, head too large, head too slow', labelNames: ['reason'], registers })
     for (const reason of REFUSAL_REASONS) this.#refused.labels(reason).inc(0)
     this.#webhookFailures = new Counter({ name: 'cutover_webhook_failures_total', help: 'Webhook notifications not delivered: failed after retries, or dropped from a full queue', labelNames: ['outcome'], registers })
+    this.#propagation = new Histogram({
+      name: 'cutover_state_propagation_seconds',
+      help: 'Fleet: time from a state change written by another replica to this replica applying it (writer clock to reader clock)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5],
+      registers,
+    })
+    const backend = sources.backend
+    if (backend) {
+      new Gauge({
+        name: 'cutover_state_backend_up',
+        help: 'Whether the state backend answers: 1 yes, 0 no (etcd unreachable: routing stays at the last known split, control writes answer 503)',
+        registers,
+        collect() {
+          this.set(backend().up ? 1 : 0)
+        },
+      })
+      new Gauge({
+        name: 'cutover_fleet_leader',
+        help: 'Fleet: 1 when this replica leads (sums the gate windows, runs the rollout), else 0',
+        registers,
+        collect() {
+          this.set(backend().leading ? 1 : 0)
+        },
+      })
+      new Gauge({
+        name: 'cutover_fleet_replicas',
+        help: 'Fleet: replicas this replica sees alive, itself included (0 with the file backend)',
+        registers,
+        collect() {
+          this.set(backend().replicas ?? 0)
+        },
+      })
+    }
     const splitY = sources.splitY
     if (splitY) new Gauge({
       name: 'cutover_split_percent',
@@ -187,6 +223,11 @@ export class Metrics implements OutcomeSink {
 
   authFailure(): void {
     this.#authFailures.inc()
+  }
+
+  /** Fleet: a change written by another replica was applied here, ms after it was written. */
+  propagated(ms: number): void {
+    this.#propagation.observe(ms / 1000)
   }
 
   /** The text exposition for /metrics. */
