@@ -52,9 +52,11 @@ export interface Stream {
  * (allowed, counted). waiting: llhttp refused bytes cutover still waits on (it never
  * forwards them; allowed, counted). server-level: llhttp accepted a head node:http never
  * handled (CONNECT) and the codec accepts it: the engine must refuse it (counted).
+ * llhttp-quirk: a difference only an older llhttp has, newer ones agree with cutover
+ * (see LLHTTP_QUIRKS in run.ts; counted).
  * LENIENT: cutover accepted what llhttp refused. MISMATCH: both accepted, but differently.
  */
-export type Verdict = 'agree' | 'both-refused' | 'stricter' | 'waiting' | 'server-level' | 'LENIENT' | 'MISMATCH'
+export type Verdict = 'agree' | 'both-refused' | 'stricter' | 'waiting' | 'server-level' | 'llhttp-quirk' | 'LENIENT' | 'MISMATCH'
 
 export const FAILING: ReadonlySet<Verdict> = new Set<Verdict>(['LENIENT', 'MISMATCH'])
 

@@ -10,8 +10,9 @@ function refuse(id: string, found: string, bytes: string, mode: Vector['mode'] =
 }
 
 export const FOUND: Vector[] = [
-  refuse('CL followed by HTAB', 'seed 1 case 64', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\nhello'),
-  refuse('CL followed by HTAB, response', 'seed 1 case 1439', 'HTTP/1.1 200 OK\r\nContent-Length: 2\t\r\n\r\nab', 'response'),
+  // llhttp 9.3 (Node 20) refuses these, 9.4 (Node 24) accepts them as cutover does: an llhttp quirk, not a codec bug
+  { id: 'CL followed by HTAB', source: 'fuzz seed 1 case 64', mode: 'request', bytes: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\nhello', expect: 'llhttp' },
+  { id: 'CL followed by HTAB, response', source: 'fuzz seed 1 case 1439', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\t\r\n\r\nab', expect: 'llhttp' },
   refuse('TE chunked followed by HTAB', 'seed 1 case 1963', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n'),
   {
     id: 'TE chunked followed by HTAB, response: llhttp reads until close',
@@ -21,14 +22,14 @@ export const FOUND: Vector[] = [
     expect: 'llhttp',
   },
   {
-    id: 'Connection: keep-alive followed by HTAB on HTTP/1.0: llhttp closes',
+    id: 'Connection: keep-alive followed by HTAB on HTTP/1.0 (llhttp 9.3 closes; 9.4 keeps alive as cutover does)',
     source: 'fuzz seed 11 (MISMATCH keepAlive)',
     mode: 'request',
     bytes: 'GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r\nGET /2 HTTP/1.0\r\n\r\n',
     expect: 'llhttp',
   },
   {
-    id: 'Connection: upgrade followed by HTAB: llhttp does not upgrade',
+    id: 'Connection: upgrade followed by HTAB (llhttp 9.3 does not upgrade; 9.4 does as cutover does)',
     source: 'fuzz (MISMATCH upgrade)',
     mode: 'request',
     bytes: 'GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\t\r\nUpgrade: websocket\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n',
