@@ -18,7 +18,8 @@ export interface FleetFigures {
 
 function figures(requests: number, errors: number, hist: Latencies, slowMs: number | undefined): WindowFigures {
   const p99 = hist.quantile(0.99)
-  return {
+  // answered and slow feed the latency gate's bound (gates/window.ts, issue 18)
+  const out = {
     requests,
     errors,
     error_rate: requests > 0 ? errors / requests : 0,
@@ -26,6 +27,7 @@ function figures(requests: number, errors: number, hist: Latencies, slowMs: numb
     answered: hist.total,
     slow: slowMs === undefined ? 0 : hist.above(slowMs),
   }
+  return out
 }
 
 export class FleetWindow {
