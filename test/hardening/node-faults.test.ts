@@ -130,7 +130,11 @@ async function flappingNode(name: string): Promise<{ port: number; url: string; 
 }
 
 /** Drive bodiless idempotent requests from 16 loops for ms; every non-200 or error is a failure. */
-async function load(url: string, ms: number): Promise<{ ok: number; failures: string[] }> {
+/**
+ * 16 closed-loop clients until enough() says so (checked every 20 ms) or capMs passes.
+ * The end is a count of what happened, not a time: a loaded machine just takes longer.
+ */
+async function load(url: string, enough: (ok: number) => boolean, capMs = 20000): Promise<{ ok: number; failures: string[] }> {
   const agent = new Agent({ connections: 16 })
   let stop = false
   const failures: string[] = []
@@ -150,16 +154,21 @@ async function load(url: string, ms: number): Promise<{ ok: number; failures: st
     }
   }
   const workers = Array.from({ length: 16 }, worker)
-  await delay(ms)
+  const cap = Date.now() + capMs
+  while (!enough(ok) && Date.now() < cap) await delay(20)
   stop = true
   await Promise.all(workers)
   await agent.close()
   return { ok, failures }
 }
 
-/** Take nodes down and up in turn until stopped: down downMs, then up upMs. */
-function flap(nodes: Array<{ down(): Promise<void>; up(): Promise<void> }>, downMs: number, upMs: number): () => Promise<void> {
+/**
+ * Take nodes down and up in turn until stopped: down downMs, then up upMs (the scenario's
+ * rhythm, not a wait for anything). cycles counts the finished down-and-up rounds.
+ */
+function flap(nodes: Array<{ down(): Promise<void>; up(): Promise<void> }>, downMs: number, upMs: number): { stop: () => Promise<void>; cycles: () => number } {
   let stop = false
+  let cycles = 0
   const done = (async () => {
     for (let i = 0; !stop; i++) {
       const n = nodes[i % nodes.length]
@@ -167,11 +176,15 @@ function flap(nodes: Array<{ down(): Promise<void>; up(): Promise<void> }>, down
       await delay(downMs)
       await n.up()
       await delay(upMs)
+      cycles++
     }
   })()
-  return () => {
-    stop = true
-    return done
+  return {
+    stop: () => {
+      stop = true
+      return done
+    },
+    cycles: () => cycles,
   }
 }
 
@@ -182,10 +195,11 @@ t.test('a node flapping under load: no client-visible error for idempotent reque
     await c.cutover.close()
     await Promise.all(nodes.map((n) => n.close()))
   })
-  const stop = flap([nodes[0]], 80, 80)
-  const { ok, failures } = await load(c.proxyUrl, 1000)
-  await stop()
-  t.ok(ok > 200, `${ok} requests answered`)
+  const flapping = flap([nodes[0]], 80, 80)
+  // six rounds of the node going away and coming back, and at least 200 answers
+  const { ok, failures } = await load(c.proxyUrl, (ok) => ok >= 200 && flapping.cycles() >= 6)
+  await flapping.stop()
+  t.ok(ok >= 200 && flapping.cycles() >= 6, `${ok} requests answered over ${flapping.cycles()} flaps`)
   t.same(failures.slice(0, 10), [], `no client-visible error (${failures.length} in all)`)
   const errors = Math.max(0, await upstreamErrors(c, nodes[0].port, 'connect')) + Math.max(0, await upstreamErrors(c, nodes[0].port, 'reset'))
   t.ok(errors > 0, `the flapping was seen and counted (${errors} connect/reset errors)`)
@@ -205,10 +219,11 @@ t.test('every node flapping in turn, all but one ejected: retries fall back on e
     await Promise.all(upstream.map((n) => n.dispatcher.destroy()))
     await Promise.all(nodes.map((n) => n.close()))
   })
-  const stop = flap(nodes, 60, 40)
-  const { ok, failures } = await load(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, 1000)
-  await stop()
-  t.ok(ok > 200, `${ok} requests answered`)
+  const flapping = flap(nodes, 60, 40)
+  // every node down at least twice, and at least 200 answers
+  const { ok, failures } = await load(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, (ok) => ok >= 200 && flapping.cycles() >= 6)
+  await flapping.stop()
+  t.ok(ok >= 200 && flapping.cycles() >= 6, `${ok} requests answered over ${flapping.cycles()} flaps`)
   t.same(failures.slice(0, 10), [], `no client-visible error (${failures.length} in all)`)
   t.equal(forwarder.inflight, 0, 'nothing left in flight')
 })
