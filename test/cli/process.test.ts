@@ -7,6 +7,7 @@ import { request } from 'undici'
 import { TOKEN, tempDir } from '../helpers/cutover.js'
 import { BIN, api, run, yaml } from '../helpers/process.js'
 import { closedPort, startUpstream } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
 
 t.test('check: effective config with the token masked, or one line per problem', async (t) => {
   const dir = tempDir()
@@ -42,7 +43,7 @@ t.test('a bad config exits 1 without listening', async (t) => {
 })
 
 t.test('SIGTERM drains: the in-flight request finishes, then exit 0', async (t) => {
-  const slow = await startUpstream('slow', (req, res) => {
+  const slow = await startUpstream('slow', (_req, res) => {
     setTimeout(() => {
       res.writeHead(200, { 'x-upstream': 'slow' })
       res.end('done')
@@ -54,8 +55,8 @@ t.test('SIGTERM drains: the in-flight request finishes, then exit 0', async (t) 
   writeFileSync(path, yaml(dir, [slow.url], []))
   const c = await run(path)
   const inflight = request(`${c.proxyUrl}/slow`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }))
-  await new Promise((r) => setTimeout(r, 100)) // the request must be in flight at the upstream before the signal
-  t.equal(slow.seen.length, 1)
+  // the request must be in flight at the upstream before the signal
+  await waitUntil('the upstream has the request', () => slow.seen.length === 1, 5000, 5)
   c.child.kill('SIGTERM')
   const answer = await inflight
   t.same(answer, { status: 200, body: 'done' })
