@@ -55,7 +55,9 @@ export function formatStatus(state: unknown): string {
   for (const pool of ['x', 'y'] as const) {
     const nodes = s.pools?.[pool]?.nodes ?? []
     const usable = nodes.filter((n) => n.healthy !== false && !n.ejected)
-    lines.push(`pool ${pool}   ${usable.length} of ${nodes.length} nodes usable${nodes.length ? `: ${nodes.map((n) => `${n.name}${n.healthy === false ? ' (unhealthy)' : n.ejected ? ' (ejected)' : ''}`).join(', ')}` : ''}`)
+    lines.push(
+      `pool ${pool}   ${usable.length} of ${nodes.length} nodes usable${nodes.length ? `: ${nodes.map((n) => `${n.name}${n.healthy === false ? ' (unhealthy)' : n.ejected ? ' (ejected)' : ''}`).join(', ')}` : ''}`,
+    )
   }
   return lines.join('\n')
 }
@@ -77,7 +79,14 @@ export function formatNodes(state: unknown): string {
     }
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n')
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }
 
 /** One event per line: id, local time, the sentence. */

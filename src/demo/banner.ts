@@ -41,9 +41,7 @@ export function formatBanner(b: BannerInput): string {
   const ySim: string[] = [`ready ${formatMs(b.yReadyAfterMs)} after start`]
   if (b.yErrorRate > 0) ySim.push(`${round(b.yErrorRate * 100)}% errors`)
   if (b.yLatencyMs > 0) ySim.push(`+${formatMs(b.yLatencyMs)} latency`)
-  const traffic = b.rps > 0
-    ? `${b.rps} req/s from 200 consumers (x-consumer-id)${b.quiet ? '' : ', a summary every 5s on stderr'}`
-    : 'none (--rps 0); send your own with curl'
+  const traffic = b.rps > 0 ? `${b.rps} req/s from 200 consumers (x-consumer-id)${b.quiet ? '' : ', a summary every 5s on stderr'}` : 'none (--rps 0); send your own with curl'
   const g = DEMO_GATES
   const plan = DEMO_PLAN.map((s) => `${share(s.y)}${s.hold_s > 0 ? ` (hold ${s.hold_s}s)` : ''}`).join(' -> ')
   const lines = [
@@ -102,9 +100,14 @@ function whatToWatch(b: BannerInput): string[] {
   const within = (s: number) => (timely ? ` within ${s} s` : '')
   const slow = timely ? [] : [`(with --rps ${b.rps} y gets fewer requests than the default ${DEMO_RPS}, so verdicts take longer)`]
   if (b.yErrorRate > 0 || b.yLatencyMs > 0) {
-    const start = b.split > 0
-      ? [`Watch the gate: y is set to misbehave and has ${share(b.split)} of the traffic, so the gate rolls it back`, `to x by itself${within(DEMO_CLAIMS.rollbackWithinS)} of start (the console and \`ctl events\` say why). Then unlock and start`, 'the plan to watch it roll back again during a rollout:']
-      : ['Watch the gate: y is set to misbehave. Start the plan and the gate rolls y back to x', `by itself${within(DEMO_CLAIMS.rollbackWithinS)}:`]
+    const start =
+      b.split > 0
+        ? [
+            `Watch the gate: y is set to misbehave and has ${share(b.split)} of the traffic, so the gate rolls it back`,
+            `to x by itself${within(DEMO_CLAIMS.rollbackWithinS)} of start (the console and \`ctl events\` say why). Then unlock and start`,
+            'the plan to watch it roll back again during a rollout:',
+          ]
+        : ['Watch the gate: y is set to misbehave. Start the plan and the gate rolls y back to x', `by itself${within(DEMO_CLAIMS.rollbackWithinS)}:`]
     return [...start, '', ...(b.split > 0 ? ['  npx cutover ctl unlock'] : []), '  npx cutover ctl rollout start', ...slow]
   }
   return [

@@ -62,9 +62,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   }
 
   try {
-    const x = await Promise.all(
-      range(NODES_PER_POOL).map((i) => startSimNode({ pool: 'x', version: X_VERSION, name: `kong-x${i + 1}`, host, random: options.random })),
-    )
+    const x = await Promise.all(range(NODES_PER_POOL).map((i) => startSimNode({ pool: 'x', version: X_VERSION, name: `kong-x${i + 1}`, host, random: options.random })))
     cleanup.push(() => Promise.all(x.map((n) => n.close())))
     const y = await Promise.all(
       range(NODES_PER_POOL).map((i) =>

@@ -51,9 +51,7 @@ function node(e: CutoverEvent): string {
 
 function planText(steps: unknown): string {
   if (!Array.isArray(steps)) return '?'
-  return steps
-    .map((s: { y?: unknown; hold?: unknown }) => `${pct(s?.y)}${typeof s?.hold === 'number' && s.hold > 0 ? ` (hold ${duration(s.hold)})` : ''}`)
-    .join(' → ')
+  return steps.map((s: { y?: unknown; hold?: unknown }) => `${pct(s?.y)}${typeof s?.hold === 'number' && s.hold > 0 ? ` (hold ${duration(s.hold)})` : ''}`).join(' → ')
 }
 
 /** One sentence for an event, without its time; no line breaks. */
@@ -108,7 +106,9 @@ function sentence(e: CutoverEvent): string {
       const added = list(e.added)
       const removed = list(e.removed)
       const restart = list(e.needs_restart)
-      const parts = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', restart.length ? `${restart.join(', ')} need a restart` : ''].filter(Boolean)
+      const parts = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', restart.length ? `${restart.join(', ')} need a restart` : ''].filter(
+        Boolean,
+      )
       return `Config reloaded${parts.length ? `: ${parts.join('; ')}` : ''}`
     }
     case 'config.reload_refused':

@@ -33,10 +33,7 @@ export interface Waiting {
   eta_ms: number | null
 }
 
-export type PlanAction =
-  | { kind: 'hold'; why: HoldWhy; hold_left_ms: number; holding: string | null; waiting?: Waiting }
-  | { kind: 'advance'; step: number }
-  | { kind: 'finish' }
+export type PlanAction = { kind: 'hold'; why: HoldWhy; hold_left_ms: number; holding: string | null; waiting?: Waiting } | { kind: 'advance'; step: number } | { kind: 'finish' }
 
 /** What a rollout should do now: hold (and why), advance to the next step, or finish. */
 export function nextAction(input: PlanInput): PlanAction {
@@ -59,7 +56,13 @@ export function nextAction(input: PlanInput): PlanAction {
     if (input.verdict === 'none') {
       // the step had its sample, but the window (shorter than the step) holds too few
       const waiting = { requests: input.windowRequests, needed: minRequests, eta_ms: eta(input.windowRequests) }
-      return { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: waitingText(`the gate's window has ${waiting.requests} of the ${minRequests} y requests a verdict needs`, waiting.eta_ms), waiting }
+      return {
+        kind: 'hold',
+        why: 'traffic',
+        hold_left_ms: 0,
+        holding: waitingText(`the gate's window has ${waiting.requests} of the ${minRequests} y requests a verdict needs`, waiting.eta_ms),
+        waiting,
+      }
     }
     if (input.verdict === 'fail') return { kind: 'hold', why: 'gate', hold_left_ms: 0, holding: 'gate failing' }
   }

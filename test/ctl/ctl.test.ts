@@ -11,10 +11,47 @@ const STATE = {
   split: { x: 90, y: 10 },
   locked: false,
   lock_reason: null,
-  rollout: { steps: [{ y: 10, hold: 300000 }, { y: 50, hold: 600000 }, { y: 100, hold: 0 }], step: 0, status: 'running', y: 10, hold_left_ms: 252000, holding: null, waiting: null, started_at: '2026-01-01T00:00:00.000Z' },
+  rollout: {
+    steps: [
+      { y: 10, hold: 300000 },
+      { y: 50, hold: 600000 },
+      { y: 100, hold: 0 },
+    ],
+    step: 0,
+    status: 'running',
+    y: 10,
+    hold_left_ms: 252000,
+    holding: null,
+    waiting: null,
+    started_at: '2026-01-01T00:00:00.000Z',
+  },
   pools: {
-    x: { nodes: [{ url: 'http://10.0.0.11:8000', name: 'kong-x1', healthy: true, ejected: false, ejected_until: null, last_probe: { ok: true, at: '2026-01-01T00:00:00.000Z', ms: 2, status: 200 }, inflight: 3 }] },
-    y: { nodes: [{ url: 'http://10.0.0.21:8000', name: '10.0.0.21:8000', healthy: false, ejected: false, ejected_until: null, last_probe: { ok: false, at: '2026-01-01T00:00:00.000Z', ms: 1, error: 'connection refused' }, inflight: 0 }] },
+    x: {
+      nodes: [
+        {
+          url: 'http://10.0.0.11:8000',
+          name: 'kong-x1',
+          healthy: true,
+          ejected: false,
+          ejected_until: null,
+          last_probe: { ok: true, at: '2026-01-01T00:00:00.000Z', ms: 2, status: 200 },
+          inflight: 3,
+        },
+      ],
+    },
+    y: {
+      nodes: [
+        {
+          url: 'http://10.0.0.21:8000',
+          name: '10.0.0.21:8000',
+          healthy: false,
+          ejected: false,
+          ejected_until: null,
+          last_probe: { ok: false, at: '2026-01-01T00:00:00.000Z', ms: 1, error: 'connection refused' },
+          inflight: 0,
+        },
+      ],
+    },
   },
   gates: { x: { requests: 900, errors: 1, error_rate: 0.0011, p99_ms: 40 }, y: { requests: 100, errors: 0, error_rate: 0, p99_ms: 55 }, verdict: 'pass', checks: [], evaluated_at: null },
 } satisfies StateView
@@ -195,15 +232,26 @@ t.test('events prints each event once, and follow polls from the last id', async
   let polls = 0
   io.wait = async () => ++polls < 3
   t.equal(await runCtl(['events', '--follow'], io), 0)
-  t.same(io.stdout, [
-    "    1  14:03:09  cutover started with y at 10% (from the config's split.y)",
-    '    2  14:03:09  The gate rolled y back to x: gate max_error_rate: error_rate 0.4 > 0.01. y was at 10%; the split stays locked until unlocked',
-    '    3  14:03:09  Rollout step 2 of 3: y 10% → 50%',
-  ], 'sentences, steps counted from 1, local time')
-  t.same(api.seen.map((s) => s.url), ['/v1/events?since=0', '/v1/events?since=3', '/v1/events?since=3'])
+  t.same(
+    io.stdout,
+    [
+      "    1  14:03:09  cutover started with y at 10% (from the config's split.y)",
+      '    2  14:03:09  The gate rolled y back to x: gate max_error_rate: error_rate 0.4 > 0.01. y was at 10%; the split stays locked until unlocked',
+      '    3  14:03:09  Rollout step 2 of 3: y 10% → 50%',
+    ],
+    'sentences, steps counted from 1, local time',
+  )
+  t.same(
+    api.seen.map((s) => s.url),
+    ['/v1/events?since=0', '/v1/events?since=3', '/v1/events?since=3'],
+  )
   const json = capture({ CUTOVER_URL: api.url, CUTOVER_TOKEN: TOKEN })
   t.equal(await runCtl(['events', '--json'], json), 0)
-  t.same(json.stdout.map((l) => JSON.parse(l)), list, '--json: the events as the API gives them')
+  t.same(
+    json.stdout.map((l) => JSON.parse(l)),
+    list,
+    '--json: the events as the API gives them',
+  )
 })
 
 t.test('format helpers', async (t) => {
@@ -221,5 +269,8 @@ t.test('split takes any share with two decimals, binary floats included', async 
   const io = capture({ CUTOVER_URL: api.url, CUTOVER_TOKEN: TOKEN })
   t.equal(await runCtl(['split', '0.29'], io), 0)
   t.equal(await runCtl(['split', '33.33'], io), 0)
-  t.same(api.seen.map((s) => s.body), ['{"y":0.29}', '{"y":33.33}'])
+  t.same(
+    api.seen.map((s) => s.body),
+    ['{"y":0.29}', '{"y":33.33}'],
+  )
 })

@@ -8,8 +8,20 @@ t.test('no flags: the defaults', async (t) => {
 
 t.test('every flag, in both --flag value and --flag=value forms', async (t) => {
   const flags = parseDemoArgs([
-    '--port', '0', '--control-port=9911', '--y-error-rate', '0.2', '--y-latency=300ms',
-    '--y-ready-after', '5s', '--rps', '0', '--split=50.25', '--token', 'secret-token-1', '--quiet',
+    '--port',
+    '0',
+    '--control-port=9911',
+    '--y-error-rate',
+    '0.2',
+    '--y-latency=300ms',
+    '--y-ready-after',
+    '5s',
+    '--rps',
+    '0',
+    '--split=50.25',
+    '--token',
+    'secret-token-1',
+    '--quiet',
   ])
   t.same(flags, { port: 0, controlPort: 9911, yErrorRate: 0.2, yLatencyMs: 300, yReadyAfterMs: 5000, rps: 0, split: 50.25, token: 'secret-token-1', quiet: true })
 })

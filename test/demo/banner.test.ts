@@ -58,7 +58,17 @@ t.test('with a misbehaving y the banner says so and what to do', async (t) => {
 
 t.test('one line per event: local time and the sentence', async (t) => {
   const at = new Date(2026, 0, 1, 12, 0, 3, 120).toISOString()
-  const line = formatEvent({ id: 7, at, type: 'rollback', cause: 'gate', reason: 'gate max_error_rate: error_rate 0.083 > 0.05 over 41 requests', from: 50, to: 0, rollout_stopped: true, figures: { x: { requests: 165 } } })
+  const line = formatEvent({
+    id: 7,
+    at,
+    type: 'rollback',
+    cause: 'gate',
+    reason: 'gate max_error_rate: error_rate 0.083 > 0.05 over 41 requests',
+    from: 50,
+    to: 0,
+    rollout_stopped: true,
+    figures: { x: { requests: 165 } },
+  })
   t.equal(line, '12:00:03 The gate rolled y back to x: gate max_error_rate: error_rate 0.083 > 0.05 over 41 requests. y was at 50%, the rollout stopped; the split stays locked until unlocked')
   t.equal(formatEvent({ id: 8, at, type: 'node.healthy', pool: 'y', node: 'kong-y1', cause: 'probe ok 2/2' }), '12:00:03 y node kong-y1 is healthy: probe ok 2/2')
 })

@@ -18,8 +18,15 @@ t.test('the generated YAML parses into the demo config', async (t) => {
   t.same(config.control.listen, { host: '127.0.0.1', port: 9901 })
   t.equal(config.control.token, 'tok-123456789', 'token comes from the env, through ${} substitution')
   t.equal(config.state.path, input.statePath, 'a path with spaces and quotes survives')
-  t.same(config.pools.x.nodes.map((n) => ({ url: n.url, name: n.name })), input.xNodes, 'the nodes have names')
-  t.same(config.pools.y.nodes.map((n) => ({ url: n.url, name: n.name })), input.yNodes)
+  t.same(
+    config.pools.x.nodes.map((n) => ({ url: n.url, name: n.name })),
+    input.xNodes,
+    'the nodes have names',
+  )
+  t.same(
+    config.pools.y.nodes.map((n) => ({ url: n.url, name: n.name })),
+    input.yNodes,
+  )
   t.equal(config.split.y, 12.5)
   t.same(config.split.sticky, { header: 'x-consumer-id' })
   t.equal(config.split.override_header, 'x-cutover-pool')

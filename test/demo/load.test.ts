@@ -34,9 +34,25 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 t.test('formatSummary: rate, shares in label order, errors', async (t) => {
-  const counts = { answered: 100, errors: 3, skipped: 0, byVersion: new Map([['3.9.1', 10], ['3.4.2', 90]]) }
+  const counts = {
+    answered: 100,
+    errors: 3,
+    skipped: 0,
+    byVersion: new Map([
+      ['3.9.1', 10],
+      ['3.4.2', 90],
+    ]),
+  }
   t.equal(formatSummary(counts, 5000, { '3.4.2': 'x', '3.9.1': 'y' }), 'traffic: 20 req/s  x 3.4.2: 90%  y 3.9.1: 10%  errors: 3')
-  const odd = { answered: 3, errors: 1, skipped: 2, byVersion: new Map([['1.0', 1], ['3.4.2', 2]]) }
+  const odd = {
+    answered: 3,
+    errors: 1,
+    skipped: 2,
+    byVersion: new Map([
+      ['1.0', 1],
+      ['3.4.2', 2],
+    ]),
+  }
   t.equal(formatSummary(odd, 5000, { '3.4.2': 'x', '3.9.1': 'y' }), 'traffic: 0.6 req/s  x 3.4.2: 67%  1.0: 33%  errors: 1  skipped: 2')
   t.equal(formatSummary({ answered: 0, errors: 0, skipped: 0, byVersion: new Map() }, 0, {}), 'traffic: 0 req/s  errors: 0')
 })
@@ -50,7 +66,10 @@ t.test('sends rps requests per second from many consumers and counts versions', 
   // answered counts every answer, the 503s included; errors is a subset of it
   await until(() => load.totals.answered >= 20, '20 answers')
   t.equal(up.consumers.length, 20, 'exactly rps requests in one second')
-  t.ok(up.consumers.every((c) => /^consumer-\d{3}$/.test(c)), 'every request names a consumer')
+  t.ok(
+    up.consumers.every((c) => /^consumer-\d{3}$/.test(c)),
+    'every request names a consumer',
+  )
   t.ok(new Set(up.consumers).size >= 15, 'consumers are spread over the pool')
   t.equal(load.totals.answered, 20)
   const errors = load.totals.errors
