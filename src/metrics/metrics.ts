@@ -14,6 +14,9 @@ import { FastHistogram } from './fast-histogram.js'
 
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
+/** Node's default gauges whose `_total` suffix Prometheus reserves for counters. */
+export const NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
+
 /** What the gauges read at scrape time. */
 export interface MetricsSources {
   /** absent in a worker process: the control plane reports the split */
@@ -83,9 +86,19 @@ export class Metrics implements OutcomeSink {
     this.#ejections = new Counter({ name: 'cutover_node_ejections_total', help: 'Passive ejections of a node after consecutive failures', labelNames: ['pool', 'node'], registers })
     this.#authFailures = new Counter({ name: 'cutover_control_auth_failures_total', help: 'Control API requests refused for a missing or wrong token', registers })
     this.#shed = new Counter({ name: 'cutover_shed_total', help: 'Requests answered 503 at proxy.max_inflight without touching a node', registers })
-    this.#refused = new Counter({ name: 'cutover_requests_refused_total', help: 'Client requests refused before reaching a node: ambiguous framing, head too large, head too slow', labelNames: ['reason'], registers })
+    this.#refused = new Counter({
+      name: 'cutover_requests_refused_total',
+      help: 'Client requests refused before reaching a node: ambiguous framing, head too large, head too slow',
+      labelNames: ['reason'],
+      registers,
+    })
     for (const reason of REFUSAL_REASONS) this.#refused.labels(reason).inc(0)
-    this.#webhookFailures = new Counter({ name: 'cutover_webhook_failures_total', help: 'Webhook notifications not delivered: failed after retries, or dropped from a full queue', labelNames: ['outcome'], registers })
+    this.#webhookFailures = new Counter({
+      name: 'cutover_webhook_failures_total',
+      help: 'Webhook notifications not delivered: failed after retries, or dropped from a full queue',
+      labelNames: ['outcome'],
+      registers,
+    })
     this.#propagation = new Histogram({
       name: 'cutover_state_propagation_seconds',
       help: 'Fleet: time from a state change written by another replica to this replica applying it (writer clock to reader clock)',
@@ -120,40 +133,43 @@ export class Metrics implements OutcomeSink {
       })
     }
     const splitY = sources.splitY
-    if (splitY) new Gauge({
-      name: 'cutover_split_percent',
-      help: 'Share of traffic sent to each pool, percent',
-      labelNames: ['pool'],
-      registers,
-      collect() {
-        const y = splitY()
-        this.set({ pool: 'y' }, y)
-        this.set({ pool: 'x' }, xShare(y))
-      },
-    })
+    if (splitY)
+      new Gauge({
+        name: 'cutover_split_percent',
+        help: 'Share of traffic sent to each pool, percent',
+        labelNames: ['pool'],
+        registers,
+        collect() {
+          const y = splitY()
+          this.set({ pool: 'y' }, y)
+          this.set({ pool: 'x' }, xShare(y))
+        },
+      })
     const health = sources.health
-    if (health) new Gauge({
-      name: 'cutover_node_healthy',
-      help: '1 when the node can take traffic (healthy and not ejected), else 0',
-      labelNames: ['pool', 'node'],
-      registers,
-      collect() {
-        this.reset()
-        const nodes = health.nodes()
-        for (const pool of POOLS) for (const node of nodes[pool]) this.set({ pool, node: node.name }, health.isHealthy(node) ? 1 : 0)
-      },
-    })
+    if (health)
+      new Gauge({
+        name: 'cutover_node_healthy',
+        help: '1 when the node can take traffic (healthy and not ejected), else 0',
+        labelNames: ['pool', 'node'],
+        registers,
+        collect() {
+          this.reset()
+          const nodes = health.nodes()
+          for (const pool of POOLS) for (const node of nodes[pool]) this.set({ pool, node: node.name }, health.isHealthy(node) ? 1 : 0)
+        },
+      })
     const inflight = sources.inflight
-    if (inflight) new Gauge({
-      name: 'cutover_requests_in_flight',
-      help: 'Requests in flight to the nodes of each pool',
-      labelNames: ['pool'],
-      registers,
-      collect() {
-        const counts = inflight()
-        for (const pool of POOLS) this.set({ pool }, counts[pool])
-      },
-    })
+    if (inflight)
+      new Gauge({
+        name: 'cutover_requests_in_flight',
+        help: 'Requests in flight to the nodes of each pool',
+        labelNames: ['pool'],
+        registers,
+        collect() {
+          const counts = inflight()
+          for (const pool of POOLS) this.set({ pool }, counts[pool])
+        },
+      })
     if (sources.gates) {
       const gates = sources.gates
       new Gauge({
@@ -180,7 +196,12 @@ export class Metrics implements OutcomeSink {
     for (const pool of POOLS) for (let cls = 2; cls <= 5; cls++) this.#requests.labels(pool, STATUS_CLASSES[cls]).inc(0)
     this.#rollbacks.labels('gate').inc(0)
     this.#rollbacks.labels('api').inc(0)
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry })
+      // gauges named like counters break Prometheus' naming rules (`promtool check metrics`);
+      // each is the sum of its per-type gauge kept beside it: sum(nodejs_active_handles)
+      for (const name of NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(name)
+    }
   }
 
   /** Prepare the cached children of new nodes (called on start and reload). */

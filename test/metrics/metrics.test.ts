@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process'
 import t from 'tap'
 import type { NodeConfig, PoolName } from '../../src/config/types.js'
-import { Metrics } from '../../src/metrics/metrics.js'
+import { Metrics, NAMED_LIKE_COUNTERS } from '../../src/metrics/metrics.js'
 import { UpstreamNode } from '../../src/upstream/node.js'
 
 function node(pool: PoolName, port: number): UpstreamNode {
@@ -19,7 +20,10 @@ t.test('every SPEC metric is present with its labels after traffic', async (t) =
     {
       splitY: () => y,
       health: { nodes: () => nodes, isHealthy: (n) => n === x1 },
-      gates: () => [{ gate: 'max_error_rate', figure: 0.02, verdict: 'fail' }, { gate: 'max_p99_ms', figure: null, verdict: 'none' }],
+      gates: () => [
+        { gate: 'max_error_rate', figure: 0.02, verdict: 'fail' },
+        { gate: 'max_p99_ms', figure: null, verdict: 'none' },
+      ],
       inflight: () => ({ x: 2, y: 0 }),
     },
     { processMetrics: false },
@@ -90,3 +94,21 @@ t.test('removed nodes drop out of the health gauge', async (t) => {
   metrics.setNodes(nodes)
   t.notMatch((await metrics.render()).body, 'cutover_node_healthy{pool="x",node="127.0.0.1:8012"}')
 })
+
+t.test(
+  'the whole scrape, Node process metrics included, passes promtool check metrics',
+  { skip: spawnSync('promtool', ['--version']).status === 0 ? false : 'promtool not installed (apt-get install prometheus)' },
+  async (t) => {
+    const x1 = node('x', 8011)
+    t.teardown(() => x1.dispatcher.close())
+    const metrics = new Metrics({ splitY: () => 10, health: { nodes: () => ({ x: [x1], y: [] }), isHealthy: () => true }, gates: () => [], inflight: () => ({ x: 0, y: 0 }) })
+    metrics.setNodes({ x: [x1], y: [] })
+    metrics.finished('x', 200, 5)
+    const { body } = await metrics.render()
+    t.match(body, /^nodejs_active_handles\{/m, 'the per-type gauges stay')
+    for (const name of NAMED_LIKE_COUNTERS) t.notMatch(body, new RegExp(`^${name}\\b`, 'm'), `${name} is dropped`)
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' })
+    t.equal(check.status, 0, check.stdout + check.stderr)
+    t.equal(check.stdout + check.stderr, '', 'no naming problem reported')
+  },
+)
