@@ -72,7 +72,7 @@ export class Gatekeeper implements OutcomeSink {
     this.#onRollback = options.onRollback
     this.#x = new SlidingWindow(this.#gates.window, this.#clock)
     this.#y = new SlidingWindow(this.#gates.window, this.#clock)
-    this.#report = evaluateGates(this.#x.figures(), this.#y.figures(), this.#gates)
+    this.#report = this.#evaluateNow()
   }
 
   /** Let the gate pause this rollout runner when gates.action is pause. */
@@ -136,7 +136,7 @@ export class Gatekeeper implements OutcomeSink {
   /** Evaluate the gates now, act on a fail, and return the report. */
   evaluate(): GateReport {
     const now = this.#clock.now()
-    const report = evaluateGates(this.#x.figures(), this.#y.figures(), this.#gates)
+    const report = this.#evaluateNow()
     const previous = this.#report.verdict
     this.#report = report
     this.#evaluatedAt = now
@@ -148,13 +148,18 @@ export class Gatekeeper implements OutcomeSink {
   describe(): GatesDescription {
     const r = this.#report
     return {
-      // the windows as they are now; the verdict and checks as of the last evaluation
-      x: this.#x.figures(),
-      y: this.#y.figures(),
+      // the windows as they are now (SPEC's four figures); the verdict and checks as of the last evaluation
+      x: windowOnly(this.#x.figures()),
+      y: windowOnly(this.#y.figures()),
       verdict: r.verdict,
       checks: r.checks,
       evaluated_at: Number.isFinite(this.#evaluatedAt) ? new Date(this.#evaluatedAt).toISOString() : null,
     }
+  }
+
+  #evaluateNow(): GateReport {
+    const slowMs = this.#gates.max_p99_ms
+    return evaluateGates(this.#x.figures(slowMs), this.#y.figures(slowMs), this.#gates)
   }
 
   #record(pool: PoolName, isError: boolean, ms: number | undefined): void {
@@ -166,10 +171,11 @@ export class Gatekeeper implements OutcomeSink {
     y.record(isError, ms)
     this.#yTotal++
     // The fast path: a y error re-evaluates at once (at most every 100 ms) when the
-    // window's point figures already break a limit, a cheap necessary condition for a
-    // fail (a 95% lower bound above a limit needs the point figure above it too). A y
-    // failing everything at 1000 req/s is judged after min_requests of them, ~0.1 s.
-    if (!isError || y.requests < this.#gates.min_requests) return
+    // window's point figures already break a limit, a cheap near-necessary condition for
+    // a fail (a lower bound above a limit needs the point figure above it too; the 1 s
+    // tick catches the rest). A fail needs no min_requests: a y failing everything is
+    // judged on its first few errors, within 100 ms.
+    if (!isError) return
     if (this.#clock.now() - this.#evaluatedAt < FAST_EVALUATE_MIN_MS) return
     const rate = y.errors / y.requests
     const overX = this.#gates.max_error_rate_over_x
@@ -217,9 +223,15 @@ export class Gatekeeper implements OutcomeSink {
 
   #stateChanged(next: Readonly<LiveState>, prev: Readonly<LiveState>): void {
     // y's old errors must not trip a fresh start: forget them when y leaves or rejoins
+    // (and x's counts start again with y's, so y is compared with x over the same time)
     if ((prev.y > 0 && next.y === 0) || (prev.y === 0 && next.y > 0) || (next.locked && !prev.locked)) {
       this.#y.reset()
-      this.#report = evaluateGates(this.#x.figures(), this.#y.figures(), this.#gates)
+      this.#x.restart()
+      this.#report = this.#evaluateNow()
     }
   }
+}
+
+function windowOnly(f: WindowFigures): WindowFigures {
+  return { requests: f.requests, errors: f.errors, error_rate: f.error_rate, p99_ms: f.p99_ms }
 }

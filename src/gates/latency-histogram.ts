@@ -65,6 +65,26 @@ export class LatencyHistogram {
     if (this.#total === 0) this.clear()
   }
 
+  /** Make this a copy of other. */
+  copyFrom(other: LatencyHistogram): void {
+    this.clear()
+    this.addAll(other)
+  }
+
+  /**
+   * How many latencies read as above ms: those whose bucket stands for a value above it,
+   * so that quantile(q) > ms exactly when more than (1 - q) of the latencies are.
+   */
+  countAbove(ms: number): number {
+    let first = ms > MIN_MS ? Math.floor(Math.log(ms / MIN_MS) / LN_RATIO + 0.5) + 1 : 0
+    // the logarithm may land a hair either side of a bucket edge
+    while (first > 0 && valueOf(first - 1) > ms) first--
+    while (first < HISTOGRAM_BUCKETS && valueOf(first) <= ms) first++
+    let n = 0
+    for (let i = Math.max(first, this.#lo); i <= this.#hi; i++) n += this.counts[i]
+    return n
+  }
+
   /** Forget everything. */
   clear(): void {
     if (this.#hi >= this.#lo) this.counts.fill(0, this.#lo, this.#hi + 1)

@@ -1,11 +1,15 @@
 /**
- * The gate decision, pure: y's window figures against the limits, with 95% confidence
- * bounds so a handful of errors in a small sample is not a verdict, and x's figures as
- * the baseline for errors both pools share.
+ * The gate decision, pure: y's figures against the limits, with x's as the baseline for
+ * errors both pools share. Fail fast, pass slow: y fails as soon as a time-uniform bound
+ * (confidence-sequence.ts) puts it above a limit, at any volume; it passes only with
+ * min_requests in the window and the window's figures within the limits. The bound holds
+ * however often the gate looks, so the chance that a y within its limits is ever rolled
+ * back while it takes traffic stays below gates.risk.
  */
 
 import type { Config } from '../config/types.js'
-import type { WindowFigures } from './window.js'
+import { logEvidenceAbove, timeUniformLower, timeUniformUpper } from './confidence-sequence.js'
+import type { Span, WindowFigures } from './window.js'
 
 export type Verdict = 'pass' | 'fail' | 'none'
 export type GateName = 'max_error_rate' | 'max_error_rate_over_x' | 'max_p99_ms'
@@ -17,6 +21,11 @@ export interface GateCheck {
   limit: number
   verdict: Verdict
   detail: string
+  /** the time-uniform lower bound behind the verdict: of y's error rate, of y minus x, of y's share of slow answers */
+  bound: number
+  /** the evidence (mixture likelihood ratio) and the level it must reach to fail, 1 / its share of the risk; 0 for error_rate_over_x, judged on two bounds */
+  evidence: number
+  threshold: number
 }
 
 export interface GateReport {
@@ -30,39 +39,6 @@ export interface GateReport {
   y: WindowFigures
 }
 
-export interface Interval {
-  low: number
-  high: number
-}
-
-/** Wilson score interval of a proportion errors/n (z = 1.96: 95%); [0, 1] when n is 0. */
-export function wilsonInterval(errors: number, n: number, z = 1.96): Interval {
-  if (n <= 0) return { low: 0, high: 1 }
-  const p = errors / n
-  const z2 = z * z
-  const denom = 1 + z2 / n
-  const centre = (p + z2 / (2 * n)) / denom
-  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) }
-}
-
-/**
- * Newcombe's hybrid score interval for the difference of two proportions a - b, built
- * from their Wilson intervals (method 10 in Newcombe 1998); sound for small samples and
- * rates near 0, where the plain normal interval is not.
- */
-export function differenceInterval(aErrors: number, aN: number, bErrors: number, bN: number, z = 1.96): Interval {
-  const pa = aN > 0 ? aErrors / aN : 0
-  const pb = bN > 0 ? bErrors / bN : 0
-  const a = wilsonInterval(aErrors, aN, z)
-  const b = wilsonInterval(bErrors, bN, z)
-  const d = pa - pb
-  return {
-    low: d - Math.sqrt((pa - a.low) ** 2 + (b.high - pb) ** 2),
-    high: d + Math.sqrt((a.high - pa) ** 2 + (pb - b.low) ** 2),
-  }
-}
-
 /** A figure for a reason string: two significant digits (0.083, 0.0012); floating-point dust (2.8e-17) is 0. */
 export function fmt(n: number): string {
   if (Math.abs(n) < 1e-9) return '0'
@@ -70,58 +46,218 @@ export function fmt(n: number): string {
   return String(Number(n.toPrecision(2)))
 }
 
-/** y's figures against the gates: 'none' below min_requests, 'fail' with the failing checks, else 'pass'. */
-export function evaluateGates(x: WindowFigures, y: WindowFigures, gates: Config['gates']): GateReport {
-  const checks: GateCheck[] = []
+/** The risk when the config says none (callers that build the limits by hand). */
+export const DEFAULT_RISK = 0.05
+/** the p99 gate: y fails when more than 1% of its answers are slower than the limit */
+const P99_SHARE = 0.01
+
+export type GateLimits = Omit<Config['gates'], 'risk'> & { risk?: number }
+
+/**
+ * The share of the risk one span of one gate may spend. The risk is split equally among
+ * the configured gates; within a gate, 3/4 goes to the span since y took traffic and 1/4
+ * to the spans started at each window boundary after it, 1/(j(j+1)) of that quarter to
+ * the j-th, so the shares add up to the gate's however long y runs (a union bound).
+ */
+export function spanRisk(risk: number, gateCount: number, start: number): number {
+  const gate = risk / gateCount
+  return start === 0 ? gate * 0.75 : (gate * 0.25) / (start * (start + 1))
+}
+
+/**
+ * y's figures against the gates. 'fail' once a time-uniform bound puts y over a limit,
+ * at any volume; 'pass' with min_requests in the window and every figure there within its
+ * limit; else 'none': too few requests, or over a limit without confidence (a step holds).
+ */
+export function evaluateGates(x: WindowFigures, y: WindowFigures, gates: GateLimits): GateReport {
+  const risk = gates.risk ?? DEFAULT_RISK
+  const gateCount = 1 + (gates.max_error_rate_over_x !== undefined ? 1 : 0) + (gates.max_p99_ms !== undefined ? 1 : 0)
+  const share = (s: Span): number => spanRisk(risk, gateCount, s.start)
+  const ySpans = spansOf(y)
   const enough = y.requests >= gates.min_requests
-  const few = `too few y requests: ${y.requests} of ${gates.min_requests}`
+  const label = `${Number(((1 - risk) * 100).toPrecision(6))}% lower bound`
+  const verdictOf = (failed: boolean, within: boolean): Verdict => (failed ? 'fail' : enough && within ? 'pass' : 'none')
+  const checks: GateCheck[] = []
 
-  const w = wilsonInterval(y.errors, y.requests)
-  checks.push({
-    gate: 'max_error_rate',
-    figure: y.error_rate,
-    limit: gates.max_error_rate,
-    verdict: !enough ? 'none' : w.low > gates.max_error_rate ? 'fail' : 'pass',
-    detail: `error_rate ${fmt(y.error_rate)} ${w.low > gates.max_error_rate ? '>' : 'within'} ${gates.max_error_rate} over ${y.requests} requests (95% lower bound ${fmt(w.low)})`,
-  })
+  {
+    const limit = gates.max_error_rate
+    const j = judge(
+      ySpans,
+      share,
+      (s) => s.errors,
+      (s) => s.requests,
+      limit,
+    )
+    const s = j.span
+    const within = y.error_rate <= limit
+    const detail = j.failed
+      ? `error_rate ${fmt(rate(s.errors, s.requests))} > ${limit} over ${s.requests} requests (${label} ${fmt(j.bound)}) ${since(s)}; ${evidenceText(j)}`
+      : `error_rate ${fmt(y.error_rate)} ${relation(within, limit)} over ${y.requests} requests in the window; ${label} ${fmt(j.bound)} over the ${s.requests} requests ${since(s)}; ${evidenceText(j)}`
+    checks.push({
+      gate: 'max_error_rate',
+      figure: y.error_rate,
+      limit,
+      verdict: verdictOf(j.failed, within),
+      detail,
+      bound: j.bound,
+      evidence: j.evidence,
+      threshold: j.threshold,
+    })
+  }
 
+  let noBaseline: GateCheck | null = null
   if (gates.max_error_rate_over_x !== undefined) {
     const limit = gates.max_error_rate_over_x
     const figure = y.error_rate - x.error_rate
-    let verdict: Verdict
-    let detail: string
-    if (x.requests === 0) {
-      // no baseline (x takes no traffic): max_error_rate alone guards y
-      verdict = 'none'
-      detail = `no x requests to compare with`
-    } else {
-      const d = differenceInterval(y.errors, y.requests, x.errors, x.requests)
-      verdict = !enough ? 'none' : d.low > limit ? 'fail' : 'pass'
-      detail = `error_rate_over_x ${fmt(figure)} ${d.low > limit ? '>' : 'within'} ${limit} (y ${fmt(y.error_rate)} over ${y.requests} requests, x ${fmt(x.error_rate)} over ${x.requests}; 95% lower bound ${fmt(d.low)})`
+    const within = figure <= limit
+    // y's lower bound minus x's upper bound, each at half the span's share, over the same time
+    const xSpans = spansOf(x)
+    let best: { s: Span; xs: Span; bound: number } | null = null
+    for (const s of ySpans) {
+      const xs = xSpans.find((c) => c.start === s.start)
+      if (xs === undefined || xs.requests === 0 || s.requests === 0) continue
+      const a = share(s) / 2
+      const bound = timeUniformLower(s.errors, s.requests, a) - timeUniformUpper(xs.errors, xs.requests, a)
+      if (best === null || bound > best.bound) best = { s, xs, bound }
+      if (bound > limit) break
     }
-    checks.push({ gate: 'max_error_rate_over_x', figure, limit, verdict, detail })
+    const failed = best !== null && best.bound > limit
+    let detail: string
+    if (x.requests === 0 || best === null) {
+      // no baseline (x takes no traffic): max_error_rate alone guards y
+      detail = 'no x requests to compare with'
+    } else {
+      const { s, xs, bound } = best
+      const yr = rate(s.errors, s.requests)
+      const xr = rate(xs.errors, xs.requests)
+      detail = failed
+        ? `error_rate_over_x ${fmt(yr - xr)} > ${limit} (y ${fmt(yr)} over ${s.requests} requests, x ${fmt(xr)} over ${xs.requests}; ${label} ${fmt(bound)}) ${since(s)}`
+        : `error_rate_over_x ${fmt(figure)} ${relation(within, limit)} in the window (y ${fmt(y.error_rate)} over ${y.requests} requests, x ${fmt(x.error_rate)} over ${x.requests}); ${label} ${fmt(bound)} over the same time ${since(s)}`
+    }
+    const check: GateCheck = {
+      gate: 'max_error_rate_over_x',
+      figure,
+      limit,
+      verdict: x.requests === 0 && !failed ? 'none' : verdictOf(failed, within),
+      detail,
+      bound: best?.bound ?? 0,
+      evidence: 0,
+      threshold: 0,
+    }
+    if (x.requests === 0 && !failed) noBaseline = check
+    checks.push(check)
   }
 
   if (gates.max_p99_ms !== undefined) {
     const limit = gates.max_p99_ms
-    // a y whose attempts all failed has no latency (p99 0); its error rate judges it
-    const over = y.p99_ms > limit
+    // p99 over the limit = more than 1% of answers slower than it: the same bound on that share
+    const j = judge(
+      ySpans,
+      share,
+      (s) => s.slow,
+      (s) => s.answered,
+      P99_SHARE,
+    )
+    const s = j.span
+    // on fewer than 100 answers the p99 is the slowest answer: passing then needs every one within the limit
+    const within = y.p99_ms <= limit
+    const detail = j.failed
+      ? `p99_ms ${Math.round(y.p99_ms)} > ${limit} over ${y.requests} requests; ${s.slow} of ${s.answered} answers slower than ${limit} ms (${label} ${fmtPercent(j.bound)} of answers, limit 1%) ${since(s)}; ${evidenceText(j)}`
+      : `p99_ms ${Math.round(y.p99_ms)} ${relation(within, limit)} over ${y.requests} requests in the window; ${label} ${fmtPercent(j.bound)} of answers slower than ${limit} ms (limit 1%) over the ${s.answered} answers ${since(s)}; ${evidenceText(j)}`
     checks.push({
       gate: 'max_p99_ms',
       figure: y.p99_ms,
       limit,
-      verdict: !enough ? 'none' : over ? 'fail' : 'pass',
-      detail: `p99_ms ${Math.round(y.p99_ms)} ${over ? '>' : 'within'} ${limit} over ${y.requests} requests`,
+      verdict: verdictOf(j.failed, within),
+      detail,
+      bound: j.bound,
+      evidence: j.evidence,
+      threshold: j.threshold,
     })
   }
 
-  if (!enough) {
-    for (const c of checks) c.detail = `${few}; ${c.detail}`
-    return { verdict: 'none', checks, reason: null, gate: null, x, y }
-  }
   const failing = checks.filter((c) => c.verdict === 'fail')
   if (failing.length > 0) {
     return { verdict: 'fail', checks, reason: failing.map((c) => c.detail).join('; '), gate: failing[0].gate, x, y }
   }
-  return { verdict: 'pass', checks, reason: null, gate: null, x, y }
+  if (!enough) {
+    const few = `too few y requests: ${y.requests} of ${gates.min_requests}`
+    for (const c of checks) c.detail = `${few}; ${c.detail}`
+    return { verdict: 'none', checks, reason: null, gate: null, x, y }
+  }
+  const holding = checks.some((c) => c.verdict === 'none' && c !== noBaseline)
+  return { verdict: holding ? 'none' : 'pass', checks, reason: null, gate: null, x, y }
+}
+
+function relation(within: boolean, limit: number): string {
+  return within ? `within ${limit}` : `> ${limit}, not yet with confidence,`
+}
+
+interface Judged {
+  failed: boolean
+  /** the span that failed, else the one closest to failing */
+  span: Span
+  bound: number
+  evidence: number
+  threshold: number
+}
+
+/** Whether any span's evidence that events/trials is above limit reaches its threshold. */
+function judge(spans: Span[], share: (s: Span) => number, events: (s: Span) => number, trials: (s: Span) => number, limit: number): Judged {
+  let best: { s: Span; log: number; logThreshold: number } | null = null
+  for (const s of spans) {
+    const log = logEvidenceAbove(events(s), trials(s), limit)
+    const logThreshold = Math.log(1 / share(s))
+    if (best === null || log - logThreshold > best.log - best.logThreshold) best = { s, log, logThreshold }
+  }
+  const b = best!
+  return {
+    failed: b.log >= b.logThreshold,
+    span: b.s,
+    bound: timeUniformLower(events(b.s), trials(b.s), share(b.s)),
+    evidence: Math.exp(b.log),
+    threshold: Math.exp(b.logThreshold),
+  }
+}
+
+/** The spans a verdict is built on; a caller that hands only window figures has its window taken for the whole history. */
+function spansOf(f: WindowFigures): Span[] {
+  if (f.spans !== undefined && f.spans.length > 0) return f.spans
+  return [{ start: 0, ms: NaN, requests: f.requests, errors: f.errors, answered: f.answered ?? 0, slow: f.slow ?? 0 }]
+}
+
+function rate(k: number, n: number): number {
+  return n > 0 ? k / n : 0
+}
+
+/** When the span began, in words: "since y took traffic 4m ago", "in the last 1m30s". */
+function since(s: Span): string {
+  if (!Number.isFinite(s.ms)) return 'in the window'
+  const d = roughDuration(s.ms)
+  return s.start === 0 ? `since y took traffic ${d} ago` : `in the last ${d}`
+}
+
+/** 45s, 12m, 1h05m: a span's age to the precision a reader needs. */
+export function roughDuration(ms: number): string {
+  const sec = Math.max(1, Math.round(ms / 1000))
+  if (sec < 120) return `${sec}s`
+  const min = Math.round(sec / 60)
+  if (min < 120) return `${min}m`
+  return `${Math.floor(min / 60)}h${String(min % 60).padStart(2, '0')}m`
+}
+
+function evidenceText(j: Judged): string {
+  return `evidence ${fmtEvidence(j.evidence)} ${j.failed ? '>=' : 'of'} ${fmtEvidence(j.threshold)} needed (time-uniform)`
+}
+
+/** A likelihood ratio for people: 0.3, 12, 4100, "over a million". */
+export function fmtEvidence(e: number): string {
+  if (!(e < 1e6)) return 'over a million'
+  if (e < 10) return fmt(e)
+  return String(Math.round(e))
+}
+
+/** A share as a percentage for people: 95%, 99.5%, 0.2%. */
+export function fmtPercent(p: number): string {
+  return `${fmt(p * 100)}%`
 }

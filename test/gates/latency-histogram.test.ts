@@ -52,3 +52,22 @@ t.test('bucket edges: zero, tiny, and beyond the top clamp', (t) => {
   t.ok(HISTOGRAM_BUCKETS < 1000, 'a small fixed array')
   t.end()
 })
+
+t.test('countAbove agrees with quantile: p99 above a limit exactly when more than 1% are above it', (t) => {
+  const random = seededRandom(7)
+  const h = new LatencyHistogram()
+  for (let i = 0; i < 5000; i++) h.add(Math.exp(Math.log(200) + 0.6 * normal(random)))
+  for (const limit of [50, 300, 700, 812.5, 1000, 1500, 5000]) {
+    const above = h.countAbove(limit)
+    t.equal(h.quantile(0.99) > limit, above > h.total - Math.ceil(0.99 * h.total), `limit ${limit}: ${above} above`)
+  }
+  t.equal(h.countAbove(0), h.total)
+  t.equal(h.countAbove(1e9), 0)
+  t.equal(new LatencyHistogram().countAbove(10), 0)
+  const copy = new LatencyHistogram()
+  copy.add(1)
+  copy.copyFrom(h)
+  t.equal(copy.total, h.total)
+  t.equal(copy.countAbove(300), h.countAbove(300))
+  t.end()
+})
