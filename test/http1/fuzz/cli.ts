@@ -2,7 +2,7 @@
  * `npm run fuzz` (through scripts/fuzz.mjs): many more generated cases than CI runs, one
  * case replayed, or any bytes judged. Exit status 1 on any disagreement.
  *
- *   npm run fuzz -- [--seed S] [--cases N] [--max-head BYTES] [--json]
+ *   npm run fuzz -- [--seed S] [--cases N] [--max-head BYTES] [--json] [--by-tag]
  *   npm run fuzz -- --seed S --case I            replay case I of seed S, both readings
  *   npm run fuzz -- --bytes '"GET / HTTP/1.1\r\n..."' [--response [--methods HEAD,GET]]
  *   npm run fuzz -- --corpus                     the fixed vectors only
@@ -13,7 +13,7 @@ import { FOUND } from './corpus/found.js'
 import { SMUGGLING } from './corpus/smuggling.js'
 import { generate } from './generator.js'
 import { oracle, oracleName } from './llhttp-oracle.js'
-import { checkVector, formatSummary, judgeCase, MAX_HEAD_SIZE, runSeed, showBytes } from './run.js'
+import { checkVector, formatByTag, formatSummary, judgeCase, MAX_HEAD_SIZE, runSeed, showBytes } from './run.js'
 import type { Stream } from './stream.js'
 import { FAILING } from './stream.js'
 
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     'max-head': { type: 'string', default: String(MAX_HEAD_SIZE) },
     corpus: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    'by-tag': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -93,6 +94,7 @@ function main(): number {
   const summary = runSeed(seed, integer('cases', values.cases), maxHead)
   console.log(`${oracleName}, max head ${maxHead} bytes`)
   console.log(formatSummary(summary, values.json ? 0 : 20))
+  if (values['by-tag']) console.log(formatByTag(summary))
   if (values.json) for (const f of summary.failures) console.log(JSON.stringify(f))
   return summary.failures.length === 0 ? 0 : 1
 }

@@ -33,6 +33,8 @@ export interface Summary {
   /** why cutover was stricter, by its refusal reason (the codec's static strings) */
   stricter: Map<string, number>
   failures: Failure[]
+  /** verdicts per mutation class: which classes reach which outcomes */
+  byTag: Map<string, Record<Verdict, number>>
   ms: number
 }
 
@@ -84,6 +86,7 @@ export function runSeed(seed: number, cases: number, maxHeadSize = MAX_HEAD_SIZE
   const counts = emptyCounts()
   const stricter = new Map<string, number>()
   const failures: Failure[] = []
+  const byTag = new Map<string, Record<Verdict, number>>()
   for (let i = 0; i < cases; i++) {
     const c = generate(seed, i, { maxHeadSize })
     let j: Judgement
@@ -94,6 +97,11 @@ export function runSeed(seed: number, cases: number, maxHeadSize = MAX_HEAD_SIZE
       j = { verdict: 'MISMATCH', detail: `threw: ${(err as Error).stack ?? err}` }
     }
     counts[j.verdict]++
+    for (const tag of c.tags) {
+      let row = byTag.get(tag)
+      if (!row) byTag.set(tag, (row = emptyCounts()))
+      row[j.verdict]++
+    }
     if (j.verdict === 'stricter') {
       const key = stricterKey(j.detail)
       stricter.set(key, (stricter.get(key) ?? 0) + 1)
@@ -102,7 +110,15 @@ export function runSeed(seed: number, cases: number, maxHeadSize = MAX_HEAD_SIZE
       failures.push({ id: c.id, mode: c.mode, tags: c.tags, verdict: j.verdict, detail: j.detail, bytes: c.bytes.toString('latin1'), splits: c.splits.length ? c.splits : undefined, requestMethods: c.mode === 'response' ? c.requestMethods : undefined })
     }
   }
-  return { seed, cases, counts, stricter, failures, ms: performance.now() - started }
+  return { seed, cases, counts, stricter, failures, byTag, ms: performance.now() - started }
+}
+
+/** One line per mutation class: how its cases were judged. */
+export function formatByTag(s: Summary): string {
+  const cols: Verdict[] = ['agree', 'both-refused', 'stricter', 'waiting', 'server-level', 'llhttp-quirk', 'LENIENT', 'MISMATCH']
+  const lines = [`${'class'.padEnd(22)}${cols.map((c) => c.padStart(13)).join('')}`]
+  for (const [tag, row] of [...s.byTag].sort((a, b) => a[0].localeCompare(b[0]))) lines.push(`${tag.padEnd(22)}${cols.map((c) => String(row[c]).padStart(13)).join('')}`)
+  return lines.join('\n')
 }
 
 /** Bytes as a JSON string with every byte outside printable ASCII escaped (DEL, latin1). */
