@@ -8,10 +8,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Clock } from './clock.js'
 import type { Config, HostPort, PoolName } from './config/types.js'
-import { POOLS } from './config/types.js'
 import { TrafficHistory } from './console/history.js'
 import { xShare } from './config/percent.js'
 import { buildControlServer } from './control/server.js'
+import type { StateView } from './control/api-types.js'
 import { Gatekeeper } from './gates/gatekeeper.js'
 import { HealthMonitor } from './health/monitor.js'
 import { WebhookNotifier } from './notify/webhook.js'
@@ -189,12 +189,12 @@ export class ControlPlane {
     return this.health.isUsable(node)
   }
 
-  /** The body of GET /v1/state. */
-  describe(): unknown {
+  /** The body of GET /v1/state: the contract in control/api-types.ts. */
+  describe(): StateView {
     const s = this.state.current
-    const pools: Record<string, unknown> = {}
     const inflightOf = this.#inflightOf
-    for (const pool of POOLS) pools[pool] = { nodes: this.#upstreams.nodes[pool].map((node) => this.health.describe(node, inflightOf ? inflightOf(node) : node.inflight)) }
+    const nodes = (pool: PoolName) => ({ nodes: this.#upstreams.nodes[pool].map((node) => this.health.describe(node, inflightOf ? inflightOf(node) : node.inflight)) })
+    const pools = { x: nodes('x'), y: nodes('y') }
     return {
       split: { x: xShare(s.y), y: s.y },
       locked: s.locked,

@@ -1,6 +1,7 @@
 /** What the control listener needs from the rest of cutover; the lead wires it in src/app.ts. */
 
 import type { Logger } from 'pino'
+import type { StateView } from './api-types.js'
 import type { Clock } from '../clock.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
@@ -21,7 +22,7 @@ export interface ControlDeps {
   state: StateController
   events: EventLog
   /** the body of GET /v1/state */
-  describe: () => unknown
+  describe: () => StateView
   metrics: () => Promise<{ contentType: string; body: string }>
   readiness: () => { ready: boolean; reason?: string }
   /** absent: the rollout endpoints answer 503 CUTOVER_ERR_ROLLOUT_UNAVAILABLE */

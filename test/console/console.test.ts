@@ -2,6 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { readdirSync, readFileSync } from 'node:fs'
 import { CONSOLE_CSP, loadAssets, registerConsole } from '../../src/console/console-routes.js'
+import type { StateView } from '../../src/control/api-types.js'
 import { buildControlServer } from '../../src/control/server.js'
 import pino from 'pino'
 import { FakeClock } from '../../src/clock.js'
@@ -100,7 +101,7 @@ t.test('GET /v1/history needs the token: the control listener answers 401 before
     token: () => 'console-test-token',
     state,
     events,
-    describe: () => ({}),
+    describe: () => ({}) as StateView,
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     readiness: () => ({ ready: true }),
     history: () => (calls++, { slot_ms: 5000, now: 1, pools: { x: [], y: [] } }),

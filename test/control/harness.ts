@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { FakeClock } from '../../src/clock.js'
 import { CutoverError } from '../../src/errors.js'
 import { buildControlServer } from '../../src/control/server.js'
+import type { StateView } from '../../src/control/api-types.js'
 import type { ControlDeps, RolloutControl } from '../../src/control/deps.js'
 import { StateController, type StateStore } from '../../src/state/controller.js'
 import { EventLog } from '../../src/state/events.js'
@@ -88,7 +89,8 @@ export function harness(opts: { dir?: string; store?: StateStore; initial?: Live
     token: opts.token ?? (() => TOKEN),
     state,
     events,
-    describe: () => ({ split: { x: 100 - state.current.y, y: state.current.y }, locked: state.current.locked, lock_reason: state.current.lock_reason, rollout: state.current.rollout }),
+    // the parts of /v1/state these tests read; the full contract is control/api-types.ts
+    describe: () => ({ split: { x: 100 - state.current.y, y: state.current.y }, locked: state.current.locked, lock_reason: state.current.lock_reason, rollout: state.current.rollout }) as unknown as StateView,
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'cutover_split_percent{pool="y"} 10\n' }),
     readiness: () => h.ready,
     rollout: opts.withRollout === false ? undefined : h.rollout,
