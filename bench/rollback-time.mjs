@@ -44,7 +44,10 @@ async function upstream(name, failRate, random) {
     res.end(OK_BODY)
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => (server.close(() => r()), server.closeAllConnections())) }
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => {
+    server.close(() => r())
+    server.closeAllConnections()
+  }) }
 }
 
 /** GETs at `rate` per second until stop(), counting 5xx answers after a mark. */

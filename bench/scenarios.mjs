@@ -60,9 +60,12 @@ export const SCENARIOS = [
   },
 ]
 
-/** The scenarios a run asks for: by name (`--scenario a,b`), else all, or the quick set. */
+/**
+ * The scenarios a run asks for: by name (`--scenario a,b`), else all, or the quick set.
+ * @param {{ names?: string[], quick?: boolean }} options
+ */
 export function selectScenarios({ names, quick }) {
-  if (names && names.length) {
+  if (names?.length) {
     const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n))
     if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
     return SCENARIOS.filter((s) => names.includes(s.name))

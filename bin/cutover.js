@@ -11,7 +11,7 @@ const { main } = await import(cli.href)
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`cutover: ${err && err.stack ? err.stack : err}\n`)
+    process.stderr.write(`cutover: ${err?.stack ? err.stack : err}\n`)
     process.exit(1)
   },
 )

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 // Anchored at column 0 so an indented child TAP stream cannot be mistaken for it.
 const SUMMARY = /^# \{ (total: \d+(?:, \w+: \d+)*) \}\s*$/
 // The base reporter dims the summary line with ANSI codes.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the ANSI colour codes this strips
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g
 
 /** Where tap lives: the project in the working directory first, else next to this script. */

@@ -62,7 +62,7 @@ async function run(argv: string[]): Promise<number> {
     return runWorker(systemClock, systemRandom)
   }
   const path = configPath(argv)
-  let config
+  let config: Config
   try {
     config = loadConfigFile(path)
   } catch (err) {
@@ -102,7 +102,7 @@ async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
     process.on('SIGHUP', () => {
-      let next
+      let next: Config
       try {
         next = loadConfigFile(path)
       } catch (err) {

@@ -31,7 +31,7 @@ export class OutcomeBatcher implements OutcomeSink {
     this.#gen = gen
     this.#nodes = nodes
     this.#index = new Map()
-    for (const pool of POOLS) nodes[pool].forEach((node, i) => this.#index.set(node, i))
+    for (const pool of POOLS) for (const [i, node] of nodes[pool].entries()) this.#index.set(node, i)
   }
 
   attemptFailed(node: UpstreamNode, kind: FailureKind): void {

@@ -6,7 +6,7 @@
 
 import pino, { type Logger } from 'pino'
 import type { Clock, Random, TimerHandle } from '../clock.js'
-import type { Config } from '../config/types.js'
+import { POOLS, type Config } from '../config/types.js'
 import type { DataPlane } from '../data-plane.js'
 import { createDataPlane } from '../data-plane-wiring.js'
 import { Metrics } from '../metrics/metrics.js'
@@ -40,7 +40,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
 
     const setUsable = (flags: Usable) => {
       const next = new Map<UpstreamNode, boolean>()
-      if (plane) for (const pool of ['x', 'y'] as const) plane.upstreams.nodes[pool].forEach((node, i) => next.set(node, flags[pool][i] === true))
+      if (plane) for (const pool of POOLS) for (const [i, node] of plane.upstreams.nodes[pool].entries()) next.set(node, flags[pool][i] === true)
       usable = next
     }
 

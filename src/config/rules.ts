@@ -5,7 +5,7 @@
  */
 
 import { formatDuration, parseDuration } from './duration.js'
-import { keyPath, Problems } from './problems.js'
+import { keyPath, type Problems } from './problems.js'
 import { REPORTED } from './yaml-tree.js'
 import { hasAtMostTwoDecimals } from './percent.js'
 

@@ -64,7 +64,7 @@ export function ejectionDuration(n: number, ejectFor: number): number {
   const cap = EJECT_CAP_FACTOR * ejectFor
   // 2^30 overflows nothing and is far past any cap
   const d = ejectFor * 2 ** Math.min(Math.max(n - 1, 0), 30)
-  return d < cap ? d : cap
+  return Math.min(d, cap)
 }
 
 /**

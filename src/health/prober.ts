@@ -210,7 +210,7 @@ export class Prober {
     this.#onResult(entry.node, result)
     if (this.#started && this.#config) {
       const wait = entry.startedAt + this.#config.interval - this.#clock.monotonic()
-      this.#schedule(entry, wait > 0 ? wait : 0)
+      this.#schedule(entry, Math.max(wait, 0))
     }
   }
 }

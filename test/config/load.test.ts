@@ -120,7 +120,7 @@ health:
 log:
   access: \${ACCESS}
   access_sample: \${SAMPLE}
-state: { path: "/var/lib/\$\${HOME}" }
+state: { path: "/var/lib/$\${HOME}" }
 `,
     env,
   )

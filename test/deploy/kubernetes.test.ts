@@ -11,6 +11,7 @@ import { parse, parseAllDocuments } from 'yaml'
 import { parseConfig } from '../../src/config/load.js'
 
 const DIR = resolve(import.meta.dirname, '../../deploy/kubernetes')
+// biome-ignore lint/suspicious/noExplicitAny: manifests of any shape; the assertions check what they read
 type Doc = any
 
 const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f))

@@ -161,7 +161,7 @@ t.test('grafana dashboard is well-formed', async (t) => {
     t.equal(p.datasource?.uid, '${datasource}', `${name}: uses the datasource variable`)
     t.ok(p.targets?.length, `${name}: has targets`)
     for (const target of p.targets ?? []) {
-      t.ok(target.expr && target.expr.trim(), `${name}: target ${target.refId} has an expr`)
+      t.ok(target.expr?.trim(), `${name}: target ${target.refId} has an expr`)
       t.ok(target.refId, `${name}: target refId`)
     }
   }

@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-// @ts-expect-error plain ESM script without type declarations
 import { parseSummary, resultLine } from '../../scripts/run-tests.mjs'
 
 const ROOT = resolve(import.meta.dirname, '../..')

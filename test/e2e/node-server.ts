@@ -41,7 +41,10 @@ export async function startNodeServer(name: string, handler?: (req: IncomingMess
     }
     served++
     if (firstServedAt === 0) firstServedAt = performance.now()
-    if (handler) return handler(req, res)
+    if (handler) {
+      handler(req, res)
+      return
+    }
     req.resume()
     res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name })
     res.end(`{"upstream":"${name}"}`)

@@ -54,6 +54,7 @@ export interface TestCutover {
   controlUrl: string
   stateDir: string
   /** fetch on the control API with the token */
+  // biome-ignore lint/suspicious/noExplicitAny: API bodies of every endpoint; tests assert on their fields
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
 }
 

@@ -13,7 +13,7 @@ import type { UpstreamNode } from '../../src/upstream/node.js'
 const Y = { pool: 'y', name: 'y1' } as UpstreamNode
 const X = { pool: 'x', name: 'x1' } as UpstreamNode
 const logger = pino({ level: 'silent' })
-const gates: Config['gates'] = { window: 60_000, min_requests: 100, max_error_rate: 0.01, action: 'rollback' }
+const gates: Config['gates'] = { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' }
 const plan: Config['rollout'] = { steps: [{ y: 10, hold: 60_000 }, { y: 50, hold: 60_000 }, { y: 100, hold: 0 }] }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
