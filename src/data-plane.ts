@@ -4,13 +4,12 @@
  * in this process or (with workers) over IPC, and every outcome goes to the sink.
  */
 
-import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Clock, Random } from './clock.js'
 import type { Config, HostPort } from './config/types.js'
 import { AccessLog } from './forwarding/access-log.js'
 import { Forwarder } from './forwarding/forwarder.js'
-import { createProxyServer } from './forwarding/proxy-server.js'
+import { ProxyServer } from './forwarding/proxy-server.js'
 import type { OutcomeReport, RefusalReason } from './outcome/outcome-sink.js'
 import { buildRoutingTable, type Router } from './routing/table.js'
 import type { UpstreamNode } from './upstream/node.js'
@@ -36,7 +35,7 @@ export class DataPlane {
   readonly upstreams: Upstreams
   readonly router: Router
   readonly #forwarder: Forwarder
-  readonly #app: FastifyInstance
+  readonly #server: ProxyServer
   readonly #isUsable: (node: UpstreamNode) => boolean
   readonly #logger: Logger
   readonly #random: Random
@@ -65,7 +64,7 @@ export class DataPlane {
       allNodes: () => this.upstreams.nodes,
       accessLog: this.#accessLog(config),
     })
-    this.#app = createProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger })
+    this.#server = new ProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger })
   }
 
   /** Rebuild the routing table, with a new share of y when given. Never per request. */
@@ -74,11 +73,8 @@ export class DataPlane {
     this.router.table = this.#table()
   }
 
-  async listen(): Promise<HostPort> {
-    await this.#app.listen({ host: this.#config.proxy.listen.host, port: this.#config.proxy.listen.port })
-    const a = this.#app.server.address()
-    if (a && typeof a === 'object') return { host: a.address, port: a.port }
-    throw new Error('proxy listener has no address')
+  listen(): Promise<HostPort> {
+    return this.#server.listen(this.#config.proxy.listen)
   }
 
   /** Apply a reloaded config: nodes, timeouts, sticky rule. Listener changes need a restart. */
@@ -91,11 +87,12 @@ export class DataPlane {
   }
 
   /**
-   * Stop accepting, close idle keep-alive connections, let in-flight requests finish for
-   * up to drain_timeout, then cut what is left. Resolves with how it ended.
+   * Stop accepting, close idle keep-alive connections at once, answer in-flight requests
+   * with `connection: close` for up to drain_timeout, then cut what is left. Resolves with
+   * how it ended.
    */
   async drain(): Promise<'drained' | 'timeout'> {
-    const drained = this.#app.close()
+    const drained = this.#server.close()
     let timer: ReturnType<typeof setTimeout> | undefined
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#config.proxy.drain_timeout)
@@ -104,7 +101,7 @@ export class DataPlane {
     clearTimeout(timer)
     if (result === 'timeout') {
       this.#logger.warn({ drain_timeout_ms: this.#config.proxy.drain_timeout }, 'drain timeout: closing the connections still open')
-      this.#app.server.closeAllConnections()
+      this.#server.closeAllConnections()
       await drained
     }
     await this.upstreams.close(result === 'timeout')

@@ -3,13 +3,17 @@
  * so that logging never becomes the cost of proxying. One pino line per logged request.
  */
 
-import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
 import type { Random } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 
 export interface AccessEntry {
-  req: IncomingMessage
+  method: string
+  /** the request-target as sent */
+  path: string
+  host: string | undefined
+  /** the client's address */
+  client: string | undefined
   pool: PoolName
   /** host:port of the last node tried; null when none was (cutover's own 503/413) */
   node: string | null
@@ -33,14 +37,13 @@ export class AccessLog {
   /** Log the request with probability `sample`; the decision costs one random draw. */
   record(entry: AccessEntry): void {
     if (this.#random() >= this.#sample) return
-    const req = entry.req
     this.#logger.info(
       {
         access: true,
-        method: req.method,
-        path: req.url,
-        host: req.headers.host,
-        client: req.socket.remoteAddress,
+        method: entry.method,
+        path: entry.path,
+        host: entry.host,
+        client: entry.client,
         pool: entry.pool,
         node: entry.node,
         status: entry.status,

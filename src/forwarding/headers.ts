@@ -1,9 +1,11 @@
 /**
- * Header rewriting both ways, on flat [name, value, name, value, ...] arrays that keep the
- * sender's case, order and duplicates. Names are compared without lower-casing copies.
+ * Header rewriting both ways, from the codec's flat [name, value, ...] arrays (sender's
+ * case, order and duplicates kept) straight to the head written on the other side, one
+ * latin1 string. Names are compared without lower-casing copies.
  */
 
-import type { IncomingMessage } from 'node:http'
+import { equalLower } from '../http1/chars.js'
+import type { RequestHead, ResponseHead } from '../http1/index.js'
 
 // what a header name is to us; 0 = an ordinary header that passes through
 const PASS = 0
@@ -12,43 +14,33 @@ const HOST = 2
 const XFF = 3
 const XF_SET = 4 // X-Forwarded-Proto / -Host: cutover sets them
 const CONNECTION = 5
-const CONTENT_LENGTH = 6
 const UPGRADE = 7
-
-/** a equals the lower-case constant b, ignoring ASCII case. */
-function eq(a: string, b: string): boolean {
-  for (let i = 0; i < b.length; i++) {
-    if ((a.charCodeAt(i) | 0x20) !== b.charCodeAt(i)) return false
-  }
-  return true
-}
 
 /** Classify a request header name (length first, so most names cost one switch). */
 function requestKind(name: string): number {
   switch (name.length) {
     case 2:
-      return eq(name, 'te') ? HOP : PASS
+      return equalLower(name, 'te') ? HOP : PASS
     case 4:
-      return eq(name, 'host') ? HOST : PASS
+      return equalLower(name, 'host') ? HOST : PASS
     case 6:
-      // undici refuses Expect; Node already answered 100-continue to the client
-      return eq(name, 'expect') ? HOP : PASS
+      // cutover answers 100-continue itself, when the node is ready for the body
+      return equalLower(name, 'expect') ? HOP : PASS
     case 7:
-      if (eq(name, 'upgrade')) return UPGRADE
-      return eq(name, 'trailer') ? HOP : PASS
+      if (equalLower(name, 'upgrade')) return UPGRADE
+      return equalLower(name, 'trailer') ? HOP : PASS
     case 10:
-      if (eq(name, 'connection')) return CONNECTION
-      return eq(name, 'keep-alive') ? HOP : PASS
-    case 14:
-      return eq(name, 'content-length') ? CONTENT_LENGTH : PASS
+      if (equalLower(name, 'connection')) return CONNECTION
+      return equalLower(name, 'keep-alive') ? HOP : PASS
     case 15:
-      return eq(name, 'x-forwarded-for') ? XFF : PASS
+      return equalLower(name, 'x-forwarded-for') ? XFF : PASS
     case 16:
-      if (eq(name, 'proxy-connection')) return HOP
-      return eq(name, 'x-forwarded-host') ? XF_SET : PASS
+      if (equalLower(name, 'proxy-connection')) return HOP
+      return equalLower(name, 'x-forwarded-host') ? XF_SET : PASS
     case 17:
-      if (eq(name, 'transfer-encoding')) return HOP
-      return eq(name, 'x-forwarded-proto') ? XF_SET : PASS
+      // the body's framing is written again by cutover
+      if (equalLower(name, 'transfer-encoding')) return HOP
+      return equalLower(name, 'x-forwarded-proto') ? XF_SET : PASS
     default:
       return PASS
   }
@@ -72,54 +64,52 @@ function connectionNames(value: string, into: string[] | undefined): string[] | 
 function isNamed(name: string, names: string[] | undefined): boolean {
   if (names === undefined) return false
   for (let i = 0; i < names.length; i++) {
-    if (names[i].length === name.length && eq(name, names[i])) return true
+    if (names[i].length === name.length && equalLower(name, names[i])) return true
   }
   return false
 }
 
+/** The names a Connection header of headers lists as hop-by-hop, or undefined (the usual case). */
+function namedHops(headers: readonly string[]): string[] | undefined {
+  let named: string[] | undefined
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 10 && equalLower(headers[i], 'connection')) named = connectionNames(headers[i + 1], named)
+  }
+  return named
+}
+
 /** The client's address as X-Forwarded-For shows it (IPv4-mapped IPv6 as plain IPv4). */
-export function clientAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? ''
+export function clientAddress(remoteAddress: string | undefined): string {
+  const a = remoteAddress ?? ''
   return a.startsWith('::ffff:') && a.indexOf('.') > 0 ? a.slice(7) : a
 }
 
 /**
- * The upstream request headers from req.rawHeaders: hop-by-hop ones dropped (Upgrade and
- * Connection: Upgrade kept when upgrade is true), Host kept, X-Forwarded-* set.
+ * The request head for the node: request line, the client's headers with hop-by-hop ones
+ * dropped (Upgrade and Connection: Upgrade kept for an upgrade), Host kept (the node's
+ * host:port when the client sent none), X-Forwarded-* set, the body's framing written
+ * again, the blank line.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, https: boolean, upgrade = false): string[] {
-  const raw = req.rawHeaders
-  let named: string[] | undefined
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 10 && eq(raw[i], 'connection')) named = connectionNames(raw[i + 1], named)
-  }
-  const out: string[] = []
+export function upstreamRequestHead(head: RequestHead, client: string, https: boolean, upgrade: boolean, nodeHost: string): string {
+  const raw = head.headers
+  const named = namedHops(raw)
+  let out = head.method + ' ' + head.target + ' HTTP/1.1\r\n'
   let host: string | undefined
   let xff: string | undefined
   let upgradeValue: string | undefined
-  let hasLength = false
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
     const value = raw[i + 1]
     switch (requestKind(name)) {
       case PASS:
-        if (!isNamed(name, named)) out.push(name, value)
+        if (named === undefined || !isNamed(name, named)) out += name + ': ' + value + '\r\n'
         break
       case HOST:
-        // undici refuses a second Host; Node keeps the first as req.headers.host too
-        if (host === undefined) {
-          host = value
-          out.push(name, value)
-        }
-        break
-      case CONTENT_LENGTH:
-        if (!hasLength) {
-          hasLength = true
-          out.push(name, value)
-        }
+        host = value
+        out += name + ': ' + value + '\r\n'
         break
       case XFF:
-        xff = xff === undefined ? value : `${xff}, ${value}`
+        xff = xff === undefined ? value : xff + ', ' + value
         break
       case UPGRADE:
         upgradeValue ??= value
@@ -129,51 +119,70 @@ export function upstreamRequestHeaders(req: IncomingMessage, https: boolean, upg
         break
     }
   }
-  const client = clientAddress(req)
-  out.push('X-Forwarded-For', xff === undefined || xff === '' ? client : `${xff}, ${client}`)
-  out.push('X-Forwarded-Proto', https ? 'https' : 'http')
-  if (host !== undefined) out.push('X-Forwarded-Host', host)
-  if (upgrade && upgradeValue !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', upgradeValue)
-  return out
+  // an HTTP/1.0 request may come without Host; the node speaks HTTP/1.1, which needs one
+  if (host === undefined) out += 'Host: ' + nodeHost + '\r\n'
+  if (head.framing.kind === 'chunked') out += 'Transfer-Encoding: chunked\r\n'
+  out += 'X-Forwarded-For: ' + (xff === undefined || xff === '' ? client : xff + ', ' + client) + '\r\n'
+  out += https ? 'X-Forwarded-Proto: https\r\n' : 'X-Forwarded-Proto: http\r\n'
+  if (host !== undefined) out += 'X-Forwarded-Host: ' + host + '\r\n'
+  if (upgrade && upgradeValue !== undefined) out += 'Connection: Upgrade\r\nUpgrade: ' + upgradeValue + '\r\n'
+  return out + '\r\n'
 }
 
-/** Classify a response header name: true when it is hop-by-hop. */
+/** Is a response header name hop-by-hop? */
 function responseHop(name: string): boolean {
   switch (name.length) {
     case 2:
-      return eq(name, 'te')
+      return equalLower(name, 'te')
     case 7:
-      return eq(name, 'upgrade') || eq(name, 'trailer')
+      return equalLower(name, 'upgrade') || equalLower(name, 'trailer')
     case 10:
-      return eq(name, 'connection') || eq(name, 'keep-alive')
+      return equalLower(name, 'connection') || equalLower(name, 'keep-alive')
     case 16:
-      return eq(name, 'proxy-connection')
+      return equalLower(name, 'proxy-connection')
     case 17:
-      return eq(name, 'transfer-encoding')
+      return equalLower(name, 'transfer-encoding')
     default:
       return false
   }
 }
 
+/** How the client's response head frames the body and the connection. */
+export const enum ClientFraming {
+  /** Content-Length or no body: the node's headers say it */
+  AsIs = 0,
+  /** chunked, relayed as the node sent it */
+  Chunked = 1,
+}
+
 /**
- * The client response headers from undici's raw Buffer pairs, hop-by-hop ones dropped
- * (Node frames the body again); repeated headers such as Set-Cookie stay repeated.
+ * The response head for the client: the node's status line and headers, hop-by-hop ones
+ * dropped (repeats such as Set-Cookie stay repeated), the framing written again, and
+ * `connection: close` when this answer ends the client's connection (`keep-alive` for an
+ * HTTP/1.0 client that keeps it).
  */
-export function clientResponseHeaders(raw: Buffer[]): string[] {
-  const out: string[] = []
-  let named: string[] | undefined
+export function clientResponseHead(res: ResponseHead, framing: ClientFraming, close: boolean, http10KeepAlive: boolean): string {
+  const raw = res.headers
+  const named = namedHops(raw)
+  let out = 'HTTP/1.1 ' + res.status + ' ' + res.reason + '\r\n'
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1')
-    const value = raw[i + 1].toString('latin1')
-    if (responseHop(name)) {
-      if (name.length === 10 && eq(name, 'connection')) named = connectionNames(value, named)
-      continue
-    }
-    out.push(name, value)
+    const name = raw[i]
+    if (responseHop(name) || (named !== undefined && isNamed(name, named))) continue
+    out += name + ': ' + raw[i + 1] + '\r\n'
   }
-  if (named === undefined) return out
-  // rare: the upstream named more hop-by-hop headers in its Connection header
-  const kept: string[] = []
-  for (let i = 0; i < out.length; i += 2) if (!isNamed(out[i], named)) kept.push(out[i], out[i + 1])
-  return kept
+  if (framing === ClientFraming.Chunked) out += 'Transfer-Encoding: chunked\r\n'
+  if (close) out += 'Connection: close\r\n'
+  else if (http10KeepAlive) out += 'Connection: keep-alive\r\n'
+  return out + '\r\n'
+}
+
+/** An interim (1xx) response for the client, headers as the node sent them minus hop-by-hop ones. */
+export function interimHead(res: ResponseHead): string {
+  return clientResponseHead(res, ClientFraming.AsIs, false, false)
+}
+
+/** A node's host[:port] as a Host header names it. */
+export function authority(node: { config: { origin: string } }): string {
+  const origin = node.config.origin
+  return origin.slice(origin.indexOf('//') + 2)
 }

@@ -1,131 +1,213 @@
 /**
- * Upgrade requests (WebSocket): the request head is written to a node over a fresh TCP or
- * TLS connection, then bytes flow both ways untouched. Rare and long-lived, so plain
- * closures are fine here.
+ * Upgrade requests (WebSocket): the request head goes to a node over a connection of its
+ * own, the node's answer must come within request_timeout, then bytes flow both ways
+ * untouched until either side closes. Retries follow routing/fallback.ts, like requests.
  */
 
-import type { IncomingMessage } from 'node:http'
-import net from 'node:net'
-import type { Duplex } from 'node:stream'
-import tls from 'node:tls'
-import { performance } from 'node:perf_hooks'
+import type { PoolName } from '../config/types.js'
+import { parseResponseHead, type RequestHead } from '../http1/index.js'
+import type { FailureKind } from '../outcome/outcome-sink.js'
+import { isIdempotent } from '../routing/fallback.js'
+import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import type { Forwarder } from './forwarder.js'
-import { classifyFailure } from './failure.js'
-import { upstreamRequestHeaders } from './headers.js'
-import { pickPool } from '../routing/pool-pick.js'
+import { answer, failureMessage, MESSAGES } from './answers.js'
+import type { ClientConnection } from './client-connection.js'
+import { failureStatus } from './failure.js'
+import { authority, upstreamRequestHead } from './headers.js'
+import { MAX_RESPONSE_HEAD } from './exchange.js'
 
-const CRLF = '\r\n'
+/** tunnels own their connections: nobody pools them */
+const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
 
-/** The raw request head for the node: request line, headers, blank line. */
-export function requestHead(req: IncomingMessage, headers: readonly string[]): string {
-  let head = `${req.method} ${req.url} HTTP/1.1${CRLF}`
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}${CRLF}`
-  return head + CRLF
-}
+export class Tunnel implements ConnectionUser {
+  readonly client: ClientConnection
+  readonly head: RequestHead
+  readonly start: number
+  #requestHead: string
+  pool: PoolName
+  node: UpstreamNode | null = null
+  conn: UpstreamConnection | null = null
+  tried: UpstreamNode[] = []
+  attempts = 0
+  /** client bytes to send once connected (what came with the head, and after it) */
+  #pending: Buffer[] = []
+  #sentEarly = false
+  /** the node's answer began: bytes now pass untouched */
+  #open = false
+  #rbuf: Buffer | null = null
+  /** monotonic ms: connect or answer deadline; 0 = none */
+  deadline = 0
+  #over = false
 
-/** The status code of a raw response's first bytes ("HTTP/1.1 101 ..."), or 0. */
-export function statusOf(chunk: Buffer): number {
-  if (chunk.length < 12 || chunk[8] !== 0x20) return 0
-  const s = Number(chunk.toString('latin1', 9, 12))
-  return Number.isInteger(s) ? s : 0
-}
-
-function badGateway(socket: Duplex, status: number): void {
-  const body = JSON.stringify({ message: status === 503 ? 'no upstream node is usable' : 'upstream failed' })
-  const reason = status === 503 ? 'Service Unavailable' : 'Bad Gateway'
-  if (socket.writable) {
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
-  } else {
-    socket.destroy()
-  }
-}
-
-/** Tunnel an upgrade request to a node; retries on another node when the connect fails. */
-export function openTunnel(fw: Forwarder, req: IncomingMessage, client: Duplex, head: Buffer): void {
-  const start = performance.now()
-  client.on('error', () => client.destroy())
-  const headers = upstreamRequestHeaders(req, fw.https, true)
-  const raw = requestHead(req, headers)
-  const tried: UpstreamNode[] = []
-  let clientClosed = false
-  client.once('close', () => {
-    clientClosed = true
-  })
-
-  const pool = pickPool(fw.router.table, req.headers, req.socket.remoteAddress, fw.random)
-
-  const attempt = (node: UpstreamNode | undefined): void => {
+  constructor(client: ClientConnection, head: RequestHead, rest: Buffer | null) {
+    const fw = client.fw
+    this.client = client
+    this.head = head
+    this.start = fw.clock.monotonic()
+    this.#requestHead = ''
+    if (rest !== null) this.#pending.push(rest)
+    this.pool = fw.pickPool(head, client.remoteAddress)
+    const node = fw.firstNode(this.pool)
     if (node === undefined) {
-      badGateway(client, 503)
-      fw.sink.finished(pool, 503, performance.now() - start)
+      fw.sink.finished(this.pool, 503, fw.clock.monotonic() - this.start)
+      this.#over = true
+      client.answerAndClose(answer(503, MESSAGES[503], true))
       return
     }
-    if (clientClosed) return
-    node.inflight++
-    fw.sink.attemptStarted(node)
-    const cfg = node.config
-    const upstream: net.Socket =
-      cfg.protocol === 'https:'
-        ? tls.connect({ host: cfg.hostname, port: cfg.port, servername: net.isIP(cfg.hostname) ? undefined : cfg.hostname, ALPNProtocols: ['http/1.1'] })
-        : net.connect({ host: cfg.hostname, port: cfg.port })
-    let connected = false
-    let status = 0
-    let ended = false
-    let failed = false
-    const end = (): void => {
-      if (ended) return
-      ended = true
-      node.inflight--
-      fw.sink.attemptEnded(node)
-    }
-    upstream.setNoDelay(true)
-    upstream.setTimeout(fw.proxy.connect_timeout, () => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })))
-    upstream.once(cfg.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-      connected = true
-      upstream.setTimeout(0)
-      upstream.write(raw)
-      if (head.length > 0) upstream.write(head)
-      upstream.pipe(client)
-      client.pipe(upstream)
-    })
-    upstream.once('data', (chunk: Buffer) => {
-      status = statusOf(chunk)
-      fw.sink.answered(node, status, performance.now() - start)
-      fw.sink.finished(node.pool, status, performance.now() - start)
-    })
-    upstream.on('error', (err) => {
-      if (status !== 0 || ended) return
-      failed = true
-      const kind = classifyFailure(err, connected)
-      fw.sink.attemptFailed(node, kind)
-      end()
-      tried.push(node)
-      if (!connected && tried.length <= fw.proxy.retries && !clientClosed) {
-        const next = fw.nodeFor(node.pool, tried)
-        if (next !== undefined) {
-          attempt(next)
-          return
-        }
-      }
-      badGateway(client, 502)
-      fw.sink.finished(node.pool, 502, performance.now() - start)
-    })
-    upstream.on('close', () => {
-      if (failed) return
-      if (!ended && status === 0 && connected) {
-        // closed before a byte of answer: the upstream failed
-        fw.sink.attemptFailed(node, 'reset')
-        end()
-        badGateway(client, 502)
-        fw.sink.finished(node.pool, 502, performance.now() - start)
-        return
-      }
-      end()
-      client.destroy()
-    })
-    client.once('close', () => upstream.destroy())
+    this.#attempt(node)
   }
 
-  attempt(fw.nodeFor(pool))
+  #attempt(node: UpstreamNode): void {
+    const fw = this.client.fw
+    this.node = node
+    this.attempts++
+    node.inflight++
+    fw.sink.attemptStarted(node)
+    const conn = new UpstreamConnection(UNPOOLED, node.config)
+    conn.user = this
+    this.conn = conn
+    this.deadline = fw.clock.monotonic() + fw.proxy.connect_timeout
+  }
+
+  onUpstreamConnect(conn: UpstreamConnection): void {
+    const fw = this.client.fw
+    // the node's answer to the upgrade must come in time, or the client would wait for ever
+    this.deadline = fw.clock.monotonic() + fw.proxy.request_timeout
+    const socket = conn.socket
+    this.#requestHead = upstreamRequestHead(this.head, this.client.address, fw.https, true, authority(this.node!))
+    socket.cork()
+    socket.write(this.#requestHead, 'latin1')
+    for (const b of this.#pending) socket.write(b)
+    if (this.#pending.length > 0) this.#sentEarly = true
+    this.#pending = []
+    socket.uncork()
+  }
+
+  /** Client bytes: to the node, or held until it is connected. */
+  fromClient(chunk: Buffer): void {
+    const conn = this.conn
+    if (conn === null || !conn.connected) {
+      this.#pending.push(chunk)
+      this.client.pause()
+      return
+    }
+    this.#sentEarly = true
+    if (!conn.socket.write(chunk)) this.client.pause()
+  }
+
+  onUpstreamDrain(): void {
+    this.client.resume()
+  }
+
+  onClientDrain(): void {
+    this.conn?.socket.resume()
+  }
+
+  onUpstreamData(conn: UpstreamConnection, chunk: Buffer): void {
+    if (this.#open) {
+      if (!this.client.write(chunk)) conn.socket.pause()
+      return
+    }
+    const buf = this.#rbuf === null ? chunk : Buffer.concat([this.#rbuf, chunk])
+    const r = parseResponseHead(buf, MAX_RESPONSE_HEAD, this.head.method)
+    if (r.kind === 'partial') {
+      this.#rbuf = buf
+      return
+    }
+    this.#rbuf = null
+    if (r.kind === 'refused') {
+      this.#fail('protocol')
+      return
+    }
+    // the answer, whatever it is (101, or a refusal), passes as the node wrote it
+    const fw = this.client.fw
+    const node = this.node!
+    this.#open = true
+    this.deadline = 0
+    const ms = fw.clock.monotonic() - this.start
+    fw.sink.answered(node, r.head.status, ms)
+    fw.sink.finished(node.pool, r.head.status, ms)
+    this.#over = true
+    this.client.resume()
+    if (!this.client.write(buf)) conn.socket.pause()
+  }
+
+  onUpstreamEnd(): void {
+    // the node is done sending: so is the client's side
+    if (this.#open && !this.client.socket.destroyed) this.client.socket.end()
+  }
+
+  onUpstreamClose(conn: UpstreamConnection, err: Error | null): void {
+    if (this.conn !== conn) return
+    this.conn = null
+    if (this.#open) {
+      this.#endAttempt()
+      this.client.destroy()
+      return
+    }
+    this.#fail(conn.connected ? 'reset' : 'connect', err)
+  }
+
+  clientEnded(): void {
+    const conn = this.conn
+    if (conn !== null && this.#open) conn.socket.end()
+    else this.clientClosed()
+  }
+
+  clientClosed(): void {
+    const conn = this.conn
+    this.conn = null
+    if (conn !== null) conn.destroy()
+    this.#endAttempt()
+    if (!this.#over) {
+      this.#over = true
+      const fw = this.client.fw
+      fw.sink.finished(this.pool, 499, fw.clock.monotonic() - this.start)
+    }
+  }
+
+  /** The connect or the answer took too long. */
+  expire(): void {
+    this.deadline = 0
+    if (this.#open || this.conn === null) return
+    this.#fail(this.conn.connected ? 'timeout' : 'connect')
+  }
+
+  #fail(kind: FailureKind, _err?: Error | null): void {
+    const fw = this.client.fw
+    const node = this.node!
+    fw.sink.attemptFailed(node, kind)
+    const conn = this.conn
+    this.conn = null
+    if (conn !== null) conn.destroy()
+    this.#endAttempt()
+    this.tried.push(node)
+    if (!this.client.closed) {
+      const next = fw.nextNode({
+        failed: node,
+        kind,
+        attempts: this.attempts,
+        tried: this.tried,
+        idempotent: isIdempotent(this.head.method),
+        bodySent: this.#sentEarly,
+      })
+      if (next !== undefined) {
+        this.#attempt(next)
+        return
+      }
+    }
+    const status = failureStatus(kind)
+    this.#over = true
+    fw.sink.finished(node.pool, status, fw.clock.monotonic() - this.start)
+    this.client.answerAndClose(answer(status, failureMessage(status), true))
+  }
+
+  #endAttempt(): void {
+    const node = this.node
+    if (node === null) return
+    this.node = null
+    this.deadline = 0
+    node.inflight--
+    this.client.fw.sink.attemptEnded(node)
+  }
 }

@@ -3,14 +3,10 @@
  * figures routing reads on every request. Health fields are written by src/health only.
  */
 
-import { Pool } from 'undici'
 import type { NodeConfig, PoolName } from '../config/types.js'
+import { NodePool, type NodePoolOptions } from './node-pool.js'
 
-export interface NodePoolOptions {
-  connectTimeout: number
-  /** until the upstream's response headers arrive (proxy.request_timeout) */
-  headersTimeout: number
-}
+export type { NodePoolOptions } from './node-pool.js'
 
 export class UpstreamNode {
   readonly pool: PoolName
@@ -18,8 +14,8 @@ export class UpstreamNode {
   /** host:port, the metric label */
   readonly name: string
   readonly weight: number
-  /** undici connection pool to this node; closed when the node is removed */
-  readonly dispatcher: Pool
+  /** the connections to this node; closed when the node is removed */
+  readonly dispatcher: NodePool
   /** requests sent to this node and not finished */
   inflight = 0
   /** active probe verdict: true healthy, false unhealthy, null no verdict yet */
@@ -34,15 +30,6 @@ export class UpstreamNode {
     this.config = config
     this.name = config.name
     this.weight = config.weight
-    this.dispatcher = new Pool(config.origin, {
-      connections: null,
-      pipelining: 1,
-      connectTimeout: options.connectTimeout,
-      headersTimeout: options.headersTimeout,
-      bodyTimeout: 0,
-      keepAliveTimeout: 4_000,
-      keepAliveMaxTimeout: 600_000,
-      strictContentLength: true,
-    })
+    this.dispatcher = new NodePool(config, options)
   }
 }

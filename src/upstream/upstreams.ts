@@ -44,13 +44,20 @@ export class Upstreams {
     for (const pool of POOLS) for (const node of this.#nodes[pool]) old.set(keyOf(pool, node.config), node)
     const next: Record<PoolName, UpstreamNode[]> = { x: [], y: [] }
     const added: UpstreamNode[] = []
-    const options = { connectTimeout: config.proxy.connect_timeout, headersTimeout: config.proxy.request_timeout }
+    const options = {
+      connectTimeout: config.proxy.connect_timeout,
+      headersTimeout: config.proxy.request_timeout,
+      maxConnections: config.proxy.upstream_max_connections,
+    }
     for (const pool of POOLS) {
       for (const nodeConfig of config.pools[pool].nodes) {
         const key = keyOf(pool, nodeConfig)
         let node = old.get(key)
-        if (node) old.delete(key)
-        else {
+        if (node) {
+          old.delete(key)
+          // a node that stays keeps its connections, with the reloaded timeouts and cap
+          node.dispatcher.configure(options)
+        } else {
           node = new UpstreamNode(pool, nodeConfig, options)
           added.push(node)
         }
@@ -73,7 +80,7 @@ export class Upstreams {
 
   #retire(node: UpstreamNode): void {
     node.removed = true
-    // undici's close() waits for queued and running requests, then closes the sockets
+    // idle connections close now, busy ones once their exchange is over
     const done = node.dispatcher.close().catch(() => undefined)
     this.#closing.add(done)
     void done.then(() => this.#closing.delete(done))

@@ -27,6 +27,8 @@ export function proxyConfig(over: Partial<Config['proxy']> = {}): Config['proxy'
     max_connections: 0,
     max_header_size: 16384,
     max_body_size: 0,
+    max_inflight: 10000,
+    upstream_max_connections: 64,
     ...over,
   }
 }
@@ -89,7 +91,7 @@ export function close(server: http.Server): Promise<void> {
 
 import { seededRandom, systemClock } from '../../src/clock.js'
 import { Forwarder } from '../../src/forwarding/forwarder.js'
-import { createProxyServer } from '../../src/forwarding/proxy-server.js'
+import { ProxyServer } from '../../src/forwarding/proxy-server.js'
 import { buildRoutingTable, type Router } from '../../src/routing/table.js'
 
 export interface TestProxy {
@@ -97,27 +99,37 @@ export interface TestProxy {
   sink: RecordingSink
   router: Router
   forwarder: Forwarder
+  server: ProxyServer
   close(): Promise<void>
 }
 
 /** A real proxy on 127.0.0.1:0 in front of the given nodes. */
-export async function startProxy(opts: { x?: UpstreamNode[]; y?: UpstreamNode[]; share?: number; proxy?: Partial<Config['proxy']>; split?: Partial<Config['split']> }): Promise<TestProxy> {
+export async function startProxy(opts: { x?: UpstreamNode[]; y?: UpstreamNode[]; share?: number; proxy?: Partial<Config['proxy']>; split?: Partial<Config['split']>; allNodes?: boolean }): Promise<TestProxy> {
   const proxy = proxyConfig(opts.proxy)
   const nodes = { x: opts.x ?? [], y: opts.y ?? [] }
   const router: Router = { table: buildRoutingTable(opts.share ?? 0, nodes, () => true, { y: 0, ...opts.split }) }
   const sink = new RecordingSink()
-  const forwarder = new Forwarder({ proxy, router, sink, random: seededRandom(1), clock: systemClock, logger: silentLogger, https: false })
-  const app = createProxyServer({ proxy, forwarder, logger: silentLogger })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app.server.address() as AddressInfo).port
+  const forwarder = new Forwarder({
+    proxy,
+    router,
+    sink,
+    random: seededRandom(1),
+    clock: systemClock,
+    logger: silentLogger,
+    https: Boolean(proxy.tls),
+    allNodes: opts.allNodes ? () => nodes : undefined,
+  })
+  const server = new ProxyServer({ proxy, forwarder, logger: silentLogger })
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   return {
     port,
     sink,
     router,
     forwarder,
+    server,
     async close() {
-      app.server.closeAllConnections()
-      await app.close()
+      server.closeAllConnections()
+      await server.close()
       await Promise.all([...nodes.x, ...nodes.y].map((n) => n.dispatcher.destroy()))
     },
   }

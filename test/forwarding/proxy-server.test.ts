@@ -1,13 +1,12 @@
 import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import { seededRandom, systemClock } from '../../src/clock.js'
 import { Forwarder } from '../../src/forwarding/forwarder.js'
-import { createProxyServer } from '../../src/forwarding/proxy-server.js'
+import { ProxyServer } from '../../src/forwarding/proxy-server.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
 import { close, listen, node, proxyConfig, RecordingSink, silentLogger } from './fixtures.js'
 
@@ -78,17 +77,17 @@ t.test('an HTTPS listener forwards with X-Forwarded-Proto https', async (t) => {
   const n = node('x', up.port)
   const proxy = proxyConfig({ tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } })
   const forwarder = new Forwarder({ proxy, router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) }, sink: new RecordingSink(), random: seededRandom(1), clock: systemClock, logger: silentLogger, https: true })
-  const app = createProxyServer({ proxy, forwarder, logger: silentLogger })
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  const app = new ProxyServer({ proxy, forwarder, logger: silentLogger })
+  const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
   const agent = new Agent({ connect: { rejectUnauthorized: false } })
   t.teardown(async () => {
     await agent.close()
+    app.closeAllConnections()
     await app.close()
     await n.dispatcher.destroy()
     await close(up.server)
     rmSync(dir, { recursive: true, force: true })
   })
-  const port = (app.server.address() as AddressInfo).port
   const r = await request(`https://127.0.0.1:${port}/secure?a=1`, { dispatcher: agent })
   t.equal(r.statusCode, 200)
   t.same(await r.body.json(), { proto: 'https', url: '/secure?a=1', method: 'GET' })
@@ -99,19 +98,17 @@ t.test('server limits come from the config', async (t) => {
   const n = node('x', up.port)
   const proxy = proxyConfig({ max_header_size: 1024 })
   const forwarder = new Forwarder({ proxy, router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) }, sink: new RecordingSink(), random: seededRandom(1), clock: systemClock, logger: silentLogger, https: false })
-  const app = createProxyServer({ proxy: { ...proxy, max_connections: 7 }, forwarder, logger: silentLogger })
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  const app = new ProxyServer({ proxy: { ...proxy, max_connections: 7 }, forwarder, logger: silentLogger })
+  const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
   const agent = new Agent()
   t.teardown(async () => {
     await agent.close()
+    app.closeAllConnections()
     await app.close()
     await n.dispatcher.destroy()
     await close(up.server)
   })
-  const port = (app.server.address() as AddressInfo).port
   t.equal(app.server.maxConnections, 7)
-  t.equal(app.server.headersTimeout, proxy.header_timeout)
-  t.equal(app.server.keepAliveTimeout, proxy.keepalive_timeout)
   let r = await request(`http://127.0.0.1:${port}/ok`, { dispatcher: agent, headers: { 'x-pad': 'a'.repeat(500) } })
   t.equal(r.statusCode, 200)
   await r.body.text()

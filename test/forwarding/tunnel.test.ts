@@ -1,7 +1,6 @@
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
-import { requestHead, statusOf } from '../../src/forwarding/tunnel.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
 import { close, closedPort, listen, node, startProxy } from './fixtures.js'
 
@@ -58,13 +57,6 @@ function readSome(socket: net.Socket, n: number): Promise<string> {
     socket.on('data', onData)
   })
 }
-
-t.test('helpers', async (t) => {
-  t.equal(statusOf(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n')), 101)
-  t.equal(statusOf(Buffer.from('garbage')), 0)
-  const head = requestHead({ method: 'GET', url: '/ws?a=1' } as http.IncomingMessage, ['Host', 'h', 'Upgrade', 'websocket'])
-  t.equal(head, 'GET /ws?a=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n')
-})
 
 t.test('a WebSocket upgrade is tunnelled both ways', async (t) => {
   const echo = await echoServer()

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { Agent, request } from 'undici'
 import { seededRandom, systemClock } from '../../src/clock.js'
 import { Forwarder } from '../../src/forwarding/forwarder.js'
-import { createProxyServer } from '../../src/forwarding/proxy-server.js'
+import { ProxyServer } from '../../src/forwarding/proxy-server.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
 import { node as fixtureNode, proxyConfig, RecordingSink, silentLogger } from '../forwarding/fixtures.js'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
@@ -212,16 +212,17 @@ t.test('every node flapping in turn, all but one ejected: retries fall back on e
   const router = { table: buildRoutingTable(0, { x: upstream, y: [] }, (n) => n === upstream[2], { y: 0 }) }
   const proxy = proxyConfig({ retries: 2 })
   const forwarder = new Forwarder({ proxy, router, sink: new RecordingSink(), random: seededRandom(7), clock: systemClock, logger: silentLogger, https: false, allNodes: () => ({ x: upstream, y: [] }) })
-  const app = createProxyServer({ proxy, forwarder, logger: silentLogger })
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  const app = new ProxyServer({ proxy, forwarder, logger: silentLogger })
+  const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(async () => {
+    app.closeAllConnections()
     await app.close()
     await Promise.all(upstream.map((n) => n.dispatcher.destroy()))
     await Promise.all(nodes.map((n) => n.close()))
   })
   const flapping = flap(nodes, 60, 40)
   // every node down at least twice, and at least 200 answers
-  const { ok, failures } = await load(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, (ok) => ok >= 200 && flapping.cycles() >= 6)
+  const { ok, failures } = await load(`http://127.0.0.1:${port}`, (ok) => ok >= 200 && flapping.cycles() >= 6)
   await flapping.stop()
   t.ok(ok >= 200 && flapping.cycles() >= 6, `${ok} requests answered over ${flapping.cycles()} flaps`)
   t.same(failures.slice(0, 10), [], `no client-visible error (${failures.length} in all)`)

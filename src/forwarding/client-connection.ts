@@ -1,0 +1,379 @@
+/**
+ * One client connection on the proxy port: reads request heads with the codec, one request
+ * at a time (pipelined ones wait in the buffer and are answered in order, as nginx does),
+ * streams the body to the exchange with backpressure, keeps the connection alive between
+ * requests, and enforces header_timeout (from the moment it opens), keepalive_timeout,
+ * the body and in-flight limits. Cutover's own answers are written here.
+ */
+
+import type net from 'node:net'
+import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
+import { answer, MESSAGES } from './answers.js'
+import { Exchange } from './exchange.js'
+import type { Forwarder } from './forwarder.js'
+import { clientAddress } from './headers.js'
+import type { Timed } from './sweeper.js'
+import { Tunnel } from './tunnel.js'
+
+export const enum Phase {
+  /** waiting for (the rest of) a request head */
+  Head,
+  /** a request's body is on its way to the node */
+  Body,
+  /** the request is read whole; its answer is on its way */
+  Wait,
+  /** an upgrade: bytes pass both ways untouched */
+  Tunnel,
+  /** cutover ended its side; what still arrives is read and dropped */
+  Closing,
+}
+
+/** bytes of a body (or of pipelined requests) held while the node cannot take them yet */
+const HOLD_LIMIT = 64 * 1024
+/** how long a connection cutover ended may linger half-open before it is cut */
+const LINGER_MS = 2000
+
+export class ClientConnection implements Timed {
+  readonly fw: Forwarder
+  readonly socket: net.Socket
+  readonly remoteAddress: string | undefined
+  /** the address as X-Forwarded-For shows it */
+  readonly address: string
+  readonly #all: Set<ClientConnection>
+  phase = Phase.Head
+  /** bytes read and not yet handled */
+  buf: Buffer | null = null
+  /** monotonic ms: header, keep-alive or linger deadline; 0 = none */
+  deadline: number
+  /** the deadline is the keep-alive one: no byte of a next request yet */
+  idle = false
+  /** a byte arrived since the connection opened (a silent client is closed without an answer) */
+  sawBytes = false
+  head: RequestHead | null = null
+  /** the request's keep-alive wish */
+  keepAlive = true
+  exchange: Exchange | null = null
+  tunnel: Tunnel | null = null
+  /** body bytes still due (Content-Length framing) */
+  bodyLeft = 0
+  decoder: ChunkedDecoder | null = null
+  /** the client ended its side (FIN) */
+  ended = false
+  /** shutting down: close once the request in flight is answered */
+  draining = false
+  closed = false
+  #paused = false
+
+  constructor(fw: Forwarder, socket: net.Socket, all: Set<ClientConnection>) {
+    this.fw = fw
+    this.socket = socket
+    this.remoteAddress = socket.remoteAddress
+    this.address = clientAddress(socket.remoteAddress)
+    this.#all = all
+    this.deadline = fw.clock.monotonic() + fw.proxy.header_timeout
+    all.add(this)
+    fw.sweeper.add(this)
+    socket.on('data', this.#onData)
+    socket.on('end', this.#onEnd)
+    socket.on('drain', this.#onDrain)
+    socket.on('error', ignore)
+    socket.on('close', this.#onClose)
+  }
+
+  // ---- socket events ----
+
+  #onData = (chunk: Buffer): void => {
+    switch (this.phase) {
+      case Phase.Head:
+        this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
+        if (this.idle) {
+          this.idle = false
+          this.deadline = this.fw.clock.monotonic() + this.fw.proxy.header_timeout
+        }
+        this.sawBytes = true
+        this.#parse()
+        break
+      case Phase.Body:
+        this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
+        this.pumpBody()
+        break
+      case Phase.Wait:
+        // pipelined: held until the answer in flight is written
+        this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
+        if (this.buf.length > HOLD_LIMIT) this.pause()
+        break
+      case Phase.Tunnel:
+        this.tunnel!.fromClient(chunk)
+        break
+      default:
+        break
+    }
+  }
+
+  #onEnd = (): void => {
+    this.ended = true
+    switch (this.phase) {
+      case Phase.Head:
+        if (this.exchange === null) this.#finishClosing()
+        break
+      case Phase.Tunnel:
+        this.tunnel!.clientEnded()
+        break
+      default:
+        // Body, Wait: a client that ends its side while its request is in flight has gone
+        // away (as nginx and Node's server take it): the node's work is cancelled. Closing:
+        // the FIN we waited for.
+        this.exchange?.clientClosed()
+        this.destroy()
+        break
+    }
+  }
+
+  #onDrain = (): void => {
+    if (this.exchange !== null) this.exchange.onClientDrain()
+    else if (this.tunnel !== null) this.tunnel.onClientDrain()
+  }
+
+  #onClose = (): void => {
+    this.closed = true
+    this.phase = Phase.Closing
+    this.buf = null
+    this.#all.delete(this)
+    this.fw.sweeper.delete(this)
+    if (this.exchange !== null) this.exchange.clientClosed()
+    if (this.tunnel !== null) this.tunnel.clientClosed()
+  }
+
+  // ---- deadlines ----
+
+  sweep(now: number): void {
+    const ex = this.exchange
+    if (ex !== null && ex.deadline > 0 && ex.deadline <= now) ex.expire()
+    const tunnel = this.tunnel
+    if (tunnel !== null && tunnel.deadline > 0 && tunnel.deadline <= now) tunnel.expire()
+    if (this.deadline > 0 && this.deadline <= now) this.#expire()
+  }
+
+  #expire(): void {
+    this.deadline = 0
+    if (this.phase === Phase.Head && this.exchange === null) {
+      if (this.idle || !this.sawBytes) {
+        // idle keep-alive or silent: closed without an answer, as nginx does
+        this.destroy()
+        return
+      }
+      this.fw.refused('header_timeout')
+      this.answerAndClose(answer(408, MESSAGES[408], true))
+      return
+    }
+    if (this.phase === Phase.Closing) this.destroy()
+  }
+
+  // ---- requests ----
+
+  #parse(): void {
+    while (this.phase === Phase.Head && this.buf !== null && this.exchange === null) {
+      const buf = this.buf
+      const r = parseRequestHead(buf, this.fw.proxy.max_header_size)
+      if (r.kind === 'partial') return
+      if (r.kind === 'refused') {
+        this.fw.refused(r.status === 431 ? 'head_too_large' : 'framing')
+        const message = r.status === 431 ? MESSAGES[431] : r.status === 400 ? `bad request: ${r.reason}` : r.reason
+        this.answerAndClose(answer(r.status, message, true))
+        return
+      }
+      this.buf = r.length === buf.length ? null : buf.subarray(r.length)
+      this.deadline = 0
+      this.#start(r.head)
+    }
+  }
+
+  #start(head: RequestHead): void {
+    const fw = this.fw
+    if (head.upgrade) {
+      this.phase = Phase.Tunnel
+      this.head = head
+      const rest = this.buf
+      this.buf = null
+      this.tunnel = new Tunnel(this, head, rest)
+      return
+    }
+    const proxy = fw.proxy
+    const start = fw.clock.monotonic()
+    this.head = head
+    this.keepAlive = head.keepAlive
+    const limit = proxy.max_inflight
+    if (limit > 0 && fw.inflight >= limit) {
+      // shed before any work: no node, no sink (overload is not the pools' fault)
+      this.answerAndClose(answer(503, MESSAGES.shed, true, true))
+      if (fw.onShed !== undefined) fw.onShed()
+      return
+    }
+    const pool = fw.pickPool(head, this.remoteAddress)
+    const framing = head.framing
+    const max = proxy.max_body_size
+    if (max > 0 && framing.kind === 'length' && framing.length > max) {
+      this.answerAndClose(answer(413, MESSAGES[413], true))
+      fw.sink.finished(pool, 413, fw.clock.monotonic() - start)
+      return
+    }
+    const node = fw.firstNode(pool)
+    if (node === undefined) {
+      const close = framing.kind !== 'none' || !head.keepAlive || this.draining || this.ended
+      fw.sink.finished(pool, 503, fw.clock.monotonic() - start)
+      if (close) this.answerAndClose(answer(503, MESSAGES[503], true))
+      else {
+        this.write(answer(503, MESSAGES[503], false))
+        this.#awaitNext()
+      }
+      return
+    }
+    if (framing.kind === 'none') {
+      this.phase = Phase.Wait
+    } else {
+      this.phase = Phase.Body
+      if (framing.kind === 'length') this.bodyLeft = framing.length
+      else this.decoder = new ChunkedDecoder()
+    }
+    const ex = new Exchange(this, head, pool, start)
+    this.exchange = ex
+    ex.attempt(node)
+  }
+
+  /** Send what the buffer holds of the body to the exchange, as far as the node takes it. */
+  pumpBody(): void {
+    const ex = this.exchange
+    if (ex === null) return
+    if (!ex.canSend()) {
+      if (this.buf !== null && this.buf.length > HOLD_LIMIT) this.pause()
+      return
+    }
+    while (this.phase === Phase.Body && this.buf !== null) {
+      const buf = this.buf
+      let piece: Buffer
+      let done: boolean
+      const decoder = this.decoder
+      if (decoder === null) {
+        const take = Math.min(this.bodyLeft, buf.length)
+        piece = take === buf.length ? buf : buf.subarray(0, take)
+        this.buf = take === buf.length ? null : buf.subarray(take)
+        this.bodyLeft -= take
+        done = this.bodyLeft === 0
+      } else {
+        const r = decoder.push(buf)
+        if (r.error !== null) {
+          this.fw.refused('framing')
+          ex.clientBodyError(`bad request: ${r.error}`)
+          return
+        }
+        piece = r.data.length === 1 ? r.data[0] : r.data.length === 0 ? EMPTY : Buffer.concat(r.data)
+        this.buf = r.consumed === buf.length ? null : buf.subarray(r.consumed)
+        done = r.done
+        const max = this.fw.proxy.max_body_size
+        if (max > 0 && decoder.payloadBytes > max) {
+          ex.bodyTooLarge()
+          return
+        }
+      }
+      const ok = decoder === null ? piece.length === 0 || ex.sendBody(piece) : ex.sendChunks(decoder, piece, done)
+      if (done) {
+        this.phase = Phase.Wait
+        this.decoder = null
+        ex.requestSent()
+      }
+      if (!ok) {
+        this.pause()
+        return
+      }
+    }
+    this.resume()
+  }
+
+  /**
+   * The exchange is over (answered, or failed with cutover's answer written). keepAlive:
+   * the answer left the connection usable for the next request.
+   */
+  exchangeDone(keepAlive: boolean): void {
+    this.exchange = null
+    this.head = null
+    if (this.closed) return
+    if (!keepAlive || this.phase === Phase.Body || !this.keepAlive || this.draining || this.ended) {
+      this.#finishClosing()
+      return
+    }
+    this.#awaitNext()
+    this.resume()
+    if (this.buf !== null) this.#parse()
+  }
+
+  /** Ready for the next request: keep-alive deadline when nothing of it arrived yet, else the header one. */
+  #awaitNext(): void {
+    this.phase = Phase.Head
+    const now = this.fw.clock.monotonic()
+    this.idle = this.buf === null
+    this.deadline = now + (this.idle ? this.fw.proxy.keepalive_timeout : this.fw.proxy.header_timeout)
+  }
+
+  // ---- writing ----
+
+  /** Write bytes to the client; false when its buffer is full (wait for onClientDrain). */
+  write(bytes: Buffer | string): boolean {
+    const socket = this.socket
+    if (socket.destroyed || socket.writableEnded) return true
+    return typeof bytes === 'string' ? socket.write(bytes, 'latin1') : socket.write(bytes)
+  }
+
+  /** Write cutover's own answer and close (the rest of what the client sends is dropped). */
+  answerAndClose(bytes: Buffer): void {
+    if (this.exchange !== null) this.exchange = null
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(bytes)
+    this.#finishClosing()
+  }
+
+  /** End our side; the client's FIN (or the linger deadline) finishes the close. */
+  #finishClosing(): void {
+    this.phase = Phase.Closing
+    this.buf = null
+    this.decoder = null
+    const socket = this.socket
+    if (socket.destroyed) return
+    // keep reading, so unread bytes never turn our close into a reset that loses the answer
+    this.resume()
+    if (this.ended) {
+      socket.end()
+      socket.destroySoon()
+      return
+    }
+    socket.end()
+    this.deadline = this.fw.clock.monotonic() + LINGER_MS
+  }
+
+  /** Cut the connection now (a broken response must look broken). */
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  pause(): void {
+    if (!this.#paused) {
+      this.#paused = true
+      this.socket.pause()
+    }
+  }
+
+  resume(): void {
+    if (this.#paused) {
+      this.#paused = false
+      this.socket.resume()
+    }
+  }
+
+  /** Shutting down: close now when idle, else once the request in flight is answered. */
+  drain(): void {
+    this.draining = true
+    if (this.phase === Phase.Head && this.exchange === null && this.buf === null) this.destroy()
+  }
+}
+
+function ignore(): void {}
+
+const EMPTY = Buffer.alloc(0)

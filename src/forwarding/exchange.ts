@@ -1,0 +1,509 @@
+/**
+ * One client request on its way: an attempt on a node's connection (retried on another
+ * node when routing/fallback.ts allows), the request head and body written to it, the
+ * response head parsed and written again for the client, the body relayed with
+ * backpressure both ways, and every step reported to the outcome sink.
+ */
+
+import type { PoolName } from '../config/types.js'
+import { ChunkedDecoder, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/index.js'
+import type { FailureKind } from '../outcome/outcome-sink.js'
+import { isIdempotent } from '../routing/fallback.js'
+import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
+import type { UpstreamNode } from '../upstream/node.js'
+import type { PoolWaiter } from '../upstream/node-pool.js'
+import { answer, CONTINUE, failureMessage } from './answers.js'
+import { type ClientConnection, Phase } from './client-connection.js'
+import { failureStatus } from './failure.js'
+import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
+import { authority, ClientFraming, clientResponseHead, interimHead, upstreamRequestHead } from './headers.js'
+
+/** the largest response head cutover reads from a node */
+export const MAX_RESPONSE_HEAD = 64 * 1024
+
+const enum Stage {
+  /** between attempts */
+  Idle,
+  /** waiting for a connection at the node's cap */
+  Queued,
+  Connecting,
+  /** the request went out; the response head has not come back yet */
+  Waiting,
+  /** the response head was written to the client; its body is on its way */
+  Streaming,
+}
+
+const enum Body {
+  None,
+  Length,
+  Chunked,
+  /** read until the node closes */
+  Close,
+}
+
+export class Exchange implements PoolWaiter, ConnectionUser {
+  readonly fw: Forwarder
+  readonly client: ClientConnection
+  readonly head: RequestHead
+  /** monotonic ms when the request head was read */
+  readonly start: number
+  /** the pool of the node in use, or the one picked */
+  pool: PoolName
+  node: UpstreamNode | null = null
+  /** the node of the latest attempt, kept for the access log */
+  lastNode: UpstreamNode | null = null
+  tried: UpstreamNode[] | null = null
+  attempts = 0
+  conn: UpstreamConnection | null = null
+  stage = Stage.Idle
+  /** monotonic ms: queue, connect or request deadline; 0 = none */
+  deadline = 0
+  /** the head written to the node (the same for every attempt) */
+  #requestHead: string | null = null
+  /** some of the body went to a node */
+  bodySent = false
+  /** the whole request (head and body) went to the node of this attempt */
+  requestComplete = false
+  #sentContinue = false
+  // response
+  #rbuf: Buffer | null = null
+  /** the status the client got; 0 before the response head was written */
+  status = 0
+  #body = Body.None
+  #left = 0
+  #decoder: ChunkedDecoder | null = null
+  /** relay the chunked body's payload only (an HTTP/1.0 client) */
+  #dechunk = false
+  #nodeKeepAlive = false
+  /** the node sent bytes past the body: its connection is not reused */
+  #extra = false
+  /** the client connection closes after this answer */
+  #closeClient = false
+  /** ms from arrival to the response head; -1 until then */
+  headersMs = -1
+  clientGone = false
+  done = false
+
+  constructor(client: ClientConnection, head: RequestHead, pool: PoolName, start: number) {
+    this.fw = client.fw
+    this.client = client
+    this.head = head
+    this.pool = pool
+    this.start = start
+    this.requestComplete = head.framing.kind === 'none'
+    this.fw.inflight++
+  }
+
+  // ---- attempts ----
+
+  /** Start an attempt on node. */
+  attempt(node: UpstreamNode): void {
+    const fw = this.fw
+    this.node = node
+    this.lastNode = node
+    this.pool = node.pool
+    this.attempts++
+    node.inflight++
+    fw.sink.attemptStarted(node)
+    this.stage = Stage.Queued
+    const now = fw.clock.monotonic()
+    // waiting for a free connection counts against request_timeout
+    this.deadline = now + fw.proxy.request_timeout
+    const conn = node.dispatcher.acquire(this, now)
+    if (conn !== null) this.granted(conn)
+  }
+
+  granted(conn: UpstreamConnection): void {
+    this.conn = conn
+    conn.user = this
+    if (conn.connected) {
+      this.#sendHead()
+    } else {
+      this.stage = Stage.Connecting
+      this.deadline = this.fw.clock.monotonic() + this.node!.dispatcher.connectTimeout
+    }
+  }
+
+  onUpstreamConnect(): void {
+    if (this.stage === Stage.Connecting) this.#sendHead()
+  }
+
+  /** Write the request head (and what the buffer holds of the body) as one write. */
+  #sendHead(): void {
+    const fw = this.fw
+    this.stage = Stage.Waiting
+    this.deadline = fw.clock.monotonic() + fw.proxy.request_timeout
+    const conn = this.conn!
+    conn.uses++
+    const node = this.node!
+    // the same head for every attempt, unless it names the node (a request without Host)
+    const head = this.#requestHead ?? upstreamRequestHead(this.head, this.client.address, fw.https, false, authority(node))
+    if (this.head.hostIndex >= 0) this.#requestHead = head
+    const socket = conn.socket
+    const client = this.client
+    if (client.phase !== Phase.Body) {
+      socket.write(head, 'latin1')
+      return
+    }
+    if (this.head.expectContinue && !this.#sentContinue && this.head.versionMinor === 1) {
+      // the node is there and ready for the body: tell the client to send it
+      this.#sentContinue = true
+      client.write(CONTINUE)
+    }
+    socket.cork()
+    socket.write(head, 'latin1')
+    client.pumpBody()
+    socket.uncork()
+  }
+
+  /** Can body bytes go to the node now? */
+  canSend(): boolean {
+    return this.conn !== null && (this.stage === Stage.Waiting || this.stage === Stage.Streaming)
+  }
+
+  /** One piece of the body; false when the node's buffer is full (the client is paused). */
+  sendBody(piece: Buffer): boolean {
+    this.bodySent = true
+    return this.conn!.socket.write(piece)
+  }
+
+  /**
+   * Payload of a chunked body, framed again by cutover as one chunk (a client's chunk
+   * sizes, extensions and spacing never reach the node); the last chunk carries the
+   * trailers, checked by the decoder and written again.
+   */
+  sendChunks(decoder: ChunkedDecoder, payload: Buffer, last: boolean): boolean {
+    const socket = this.conn!.socket
+    let ok = true
+    socket.cork()
+    if (payload.length > 0) {
+      this.bodySent = true
+      socket.write(payload.length.toString(16) + '\r\n', 'latin1')
+      socket.write(payload)
+      ok = socket.write('\r\n', 'latin1')
+    }
+    if (last) {
+      let end = '0\r\n'
+      const trailers = decoder.trailers
+      for (let i = 0; i < trailers.length; i += 2) end += trailers[i] + ': ' + trailers[i + 1] + '\r\n'
+      ok = socket.write(end + '\r\n', 'latin1')
+    }
+    socket.uncork()
+    return ok
+  }
+
+  /** The body went out whole. */
+  requestSent(): void {
+    this.requestComplete = true
+  }
+
+  onUpstreamDrain(): void {
+    if (this.client.phase === Phase.Body) this.client.pumpBody()
+  }
+
+  onClientDrain(): void {
+    if (this.conn !== null) this.conn.socket.resume()
+  }
+
+  // ---- the response ----
+
+  onUpstreamData(_conn: UpstreamConnection, chunk: Buffer): void {
+    if (this.stage === Stage.Streaming) {
+      if (this.#relay(chunk)) this.#responseDone()
+    } else if (this.stage === Stage.Waiting) {
+      this.#responseHead(chunk)
+    }
+  }
+
+  #responseHead(chunk: Buffer): void {
+    let buf = this.#rbuf === null ? chunk : Buffer.concat([this.#rbuf, chunk])
+    this.#rbuf = null
+    for (;;) {
+      const r = parseResponseHead(buf, MAX_RESPONSE_HEAD, this.head.method)
+      if (r.kind === 'partial') {
+        this.#rbuf = buf
+        return
+      }
+      if (r.kind === 'refused') {
+        this.#fail('protocol')
+        return
+      }
+      const res = r.head
+      const rest = buf.subarray(r.length)
+      if (res.status >= 200) {
+        this.#respond(res, rest)
+        return
+      }
+      if (res.status === 101) {
+        // an upgrade nobody asked for
+        this.#fail('protocol')
+        return
+      }
+      // 1xx interim answers (103 Early Hints) go on to an HTTP/1.1 client; a second 100 does not
+      if (this.head.versionMinor === 1 && !(res.status === 100 && this.#sentContinue)) {
+        this.client.write(interimHead(res))
+        if (res.status === 100) this.#sentContinue = true
+      }
+      if (rest.length === 0) return
+      buf = rest
+    }
+  }
+
+  #respond(res: ResponseHead, rest: Buffer): void {
+    const fw = this.fw
+    const client = this.client
+    this.status = res.status
+    this.stage = Stage.Streaming
+    this.deadline = 0
+    const ms = (this.headersMs = fw.clock.monotonic() - this.start)
+    fw.sink.answered(this.node!, res.status, ms)
+    this.#nodeKeepAlive = res.keepAlive
+    const http10 = this.head.versionMinor === 0
+    // the request's own body still arriving: the connection cannot carry another request
+    let close = !client.keepAlive || client.draining || client.ended || client.phase === Phase.Body
+    let framing = ClientFraming.AsIs
+    switch (res.framing.kind) {
+      case 'length':
+        this.#body = Body.Length
+        this.#left = res.framing.length
+        break
+      case 'chunked':
+        this.#body = Body.Chunked
+        this.#decoder = new ChunkedDecoder()
+        if (http10) {
+          this.#dechunk = true
+          close = true
+        } else {
+          framing = ClientFraming.Chunked
+        }
+        break
+      case 'close':
+        this.#body = Body.Close
+        close = true
+        break
+      default:
+        this.#body = Body.None
+        break
+    }
+    this.#closeClient = close
+    const head = clientResponseHead(res, framing, close, http10 && !close)
+    const socket = client.socket
+    let complete = this.#body === Body.None
+    if (complete || rest.length === 0) {
+      client.write(head)
+      if (complete && rest.length > 0) this.#extra = true
+    } else {
+      socket.cork()
+      client.write(head)
+      complete = this.#relay(rest)
+      socket.uncork()
+    }
+    if (complete && this.stage === Stage.Streaming) this.#responseDone()
+  }
+
+  /** Relay body bytes; true when the body is complete. */
+  #relay(chunk: Buffer): boolean {
+    const client = this.client
+    let ok: boolean
+    let complete = false
+    switch (this.#body) {
+      case Body.Length: {
+        const take = Math.min(this.#left, chunk.length)
+        if (take < chunk.length) this.#extra = true
+        this.#left -= take
+        ok = client.write(take === chunk.length ? chunk : chunk.subarray(0, take))
+        complete = this.#left === 0
+        break
+      }
+      case Body.Chunked: {
+        const r = this.#decoder!.push(chunk)
+        if (r.error !== null) {
+          this.#fail('protocol')
+          return false
+        }
+        if (this.#dechunk) {
+          ok = true
+          for (let i = 0; i < r.data.length; i++) ok = client.write(r.data[i])
+        } else {
+          ok = client.write(r.consumed === chunk.length ? chunk : chunk.subarray(0, r.consumed))
+        }
+        if (r.done && r.consumed < chunk.length) this.#extra = true
+        complete = r.done
+        break
+      }
+      default:
+        ok = client.write(chunk)
+        break
+    }
+    // the client cannot take more: stop reading the node until it drains
+    if (!ok && !complete && this.conn !== null) this.conn.socket.pause()
+    return complete
+  }
+
+  onUpstreamEnd(): void {
+    if (this.stage === Stage.Streaming && this.#body === Body.Close) this.#responseDone()
+  }
+
+  onUpstreamClose(conn: UpstreamConnection, err: Error | null): void {
+    if (this.conn !== conn || this.done) return
+    this.conn = null
+    switch (this.stage) {
+      case Stage.Connecting:
+        this.#fail('connect', err)
+        break
+      case Stage.Streaming:
+        if (this.#body === Body.Close && err === null) this.#responseDone()
+        else this.#fail('reset', err)
+        break
+      default:
+        this.#fail(conn.connected ? 'reset' : 'connect', err)
+        break
+    }
+  }
+
+  /** The response is whole: reuse the node's connection if it is clean, free the client for the next request. */
+  #responseDone(): void {
+    const node = this.node!
+    const conn = this.conn
+    this.conn = null
+    if (conn !== null) {
+      if (this.#nodeKeepAlive && !this.#extra && this.requestComplete && !conn.ended) node.dispatcher.release(conn, this.fw.clock.monotonic())
+      else node.dispatcher.discard(conn)
+    }
+    this.#endAttempt()
+    this.#finish(this.status)
+    this.client.exchangeDone(!this.#closeClient)
+  }
+
+  // ---- failures ----
+
+  /** The attempt failed with no usable answer: retry, or answer the client with cutover's error. */
+  #fail(kind: FailureKind, err?: Error | null): void {
+    const fw = this.fw
+    const node = this.node!
+    fw.sink.attemptFailed(node, kind)
+    this.#dropAttempt()
+    if (this.status !== 0) {
+      // the response had started: the client must see it broken, never cut short and whole
+      this.client.destroy()
+      this.#finish(this.status)
+      return
+    }
+    if (!this.clientGone) {
+      const tried = (this.tried ??= [])
+      tried.push(node)
+      const next = fw.nextNode({ failed: node, kind, attempts: this.attempts, tried, idempotent: isIdempotent(this.head.method), bodySent: this.bodySent })
+      if (next !== undefined) {
+        this.attempt(next)
+        return
+      }
+    }
+    if (fw.logger.isLevelEnabled('debug')) {
+      fw.logger.debug({ node: node.name, kind, err: err?.message, attempts: this.attempts }, 'upstream attempt failed')
+    }
+    const status = failureStatus(kind)
+    this.#answer(status, failureMessage(status))
+  }
+
+  /** Give up the attempt's connection (never reused) and end it. */
+  #dropAttempt(): void {
+    const node = this.node!
+    const conn = this.conn
+    this.conn = null
+    if (this.stage === Stage.Queued) node.dispatcher.cancel(this)
+    if (conn !== null) node.dispatcher.discard(conn)
+    this.#endAttempt()
+  }
+
+  /** Answer with cutover's own error; the connection closes when the request's body was not read whole. */
+  #answer(status: number, message: string): void {
+    const client = this.client
+    this.#finish(status)
+    const close = client.phase === Phase.Body || !client.keepAlive || client.draining || client.ended
+    if (close) {
+      client.answerAndClose(answer(status, message, true))
+    } else {
+      client.write(answer(status, message, false))
+      client.exchangeDone(true)
+    }
+  }
+
+  /** request_timeout (or connect_timeout) passed. */
+  expire(): void {
+    this.deadline = 0
+    switch (this.stage) {
+      case Stage.Connecting:
+        this.#fail('connect')
+        break
+      case Stage.Queued:
+      case Stage.Waiting:
+        this.#fail('timeout')
+        break
+      default:
+        break
+    }
+  }
+
+  /** The client went away: stop the upstream request. */
+  clientClosed(): void {
+    if (this.done) return
+    this.clientGone = true
+    if (this.node !== null) this.#dropAttempt()
+    this.#finish(this.status || CLIENT_CLOSED)
+  }
+
+  /** A chunked body went over max_body_size: stop the upload and answer 413. */
+  bodyTooLarge(): void {
+    this.#abortUpload(413, 'request body too large')
+  }
+
+  /** The client's chunked body is malformed: the node must never take it as whole. */
+  clientBodyError(message: string): void {
+    this.#abortUpload(400, message)
+  }
+
+  #abortUpload(status: number, message: string): void {
+    if (this.done) return
+    if (this.node !== null) this.#dropAttempt()
+    if (this.status !== 0) {
+      this.client.destroy()
+      this.#finish(this.status)
+      return
+    }
+    this.#answer(status, message)
+  }
+
+  #endAttempt(): void {
+    const node = this.node
+    if (node === null) return
+    this.node = null
+    this.stage = Stage.Idle
+    this.deadline = 0
+    node.inflight--
+    this.fw.sink.attemptEnded(node)
+  }
+
+  #finish(status: number): void {
+    if (this.done) return
+    this.done = true
+    const fw = this.fw
+    fw.inflight--
+    const ms = this.headersMs >= 0 ? this.headersMs : fw.clock.monotonic() - this.start
+    fw.sink.finished(this.pool, status, ms)
+    const access = fw.accessLog
+    if (access !== undefined) {
+      const head = this.head
+      access.record({
+        method: head.method,
+        path: head.target,
+        host: head.hostIndex >= 0 ? head.headers[head.hostIndex + 1] : undefined,
+        client: this.client.remoteAddress,
+        pool: this.pool,
+        node: this.lastNode?.name ?? null,
+        status,
+        ms,
+        attempts: this.attempts,
+      })
+    }
+  }
+}

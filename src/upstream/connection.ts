@@ -1,0 +1,93 @@
+/**
+ * One connection from cutover to a node: a TCP or TLS socket and the exchange using it
+ * now. It knows nothing of HTTP; the user (forwarding/exchange.ts) parses what arrives.
+ */
+
+import net from 'node:net'
+import tls from 'node:tls'
+import type { NodeConfig } from '../config/types.js'
+
+/** What a connection reports to whoever uses it now. */
+export interface ConnectionUser {
+  onUpstreamConnect(conn: UpstreamConnection): void
+  onUpstreamData(conn: UpstreamConnection, chunk: Buffer): void
+  /** the node ended its side (FIN) */
+  onUpstreamEnd(conn: UpstreamConnection): void
+  onUpstreamDrain(conn: UpstreamConnection): void
+  /** the socket is gone; err is the error that closed it, if any */
+  onUpstreamClose(conn: UpstreamConnection, err: Error | null): void
+}
+
+/** The pool side of a connection: told when it closes. */
+export interface ConnectionOwner {
+  connectionClosed(conn: UpstreamConnection): void
+}
+
+export class UpstreamConnection {
+  readonly socket: net.Socket
+  readonly owner: ConnectionOwner
+  user: ConnectionUser | null = null
+  connected = false
+  closed = false
+  /** the node ended its side: never reuse */
+  ended = false
+  /** monotonic ms when it went idle */
+  idleSince = 0
+  /** requests it carried */
+  uses = 0
+  #error: Error | null = null
+
+  constructor(owner: ConnectionOwner, config: NodeConfig) {
+    this.owner = owner
+    const socket =
+      config.protocol === 'https:'
+        ? tls.connect({ host: config.hostname, port: config.port, servername: net.isIP(config.hostname) ? undefined : config.hostname, ALPNProtocols: ['http/1.1'] })
+        : net.connect({ host: config.hostname, port: config.port })
+    this.socket = socket
+    socket.setNoDelay(true)
+    socket.on(config.protocol === 'https:' ? 'secureConnect' : 'connect', this.#onConnect)
+    socket.on('data', this.#onData)
+    socket.on('end', this.#onEnd)
+    socket.on('drain', this.#onDrain)
+    socket.on('error', this.#onError)
+    socket.on('close', this.#onClose)
+  }
+
+  /** Close now; the user, if any, hears onUpstreamClose. */
+  destroy(): void {
+    if (!this.closed) this.socket.destroy()
+  }
+
+  #onConnect = (): void => {
+    this.connected = true
+    if (this.user !== null) this.user.onUpstreamConnect(this)
+  }
+
+  #onData = (chunk: Buffer): void => {
+    if (this.user !== null) this.user.onUpstreamData(this, chunk)
+    // bytes while idle: the node broke the framing; never reuse this connection
+    else this.socket.destroy()
+  }
+
+  #onEnd = (): void => {
+    this.ended = true
+    if (this.user !== null) this.user.onUpstreamEnd(this)
+    else this.socket.destroy()
+  }
+
+  #onDrain = (): void => {
+    if (this.user !== null) this.user.onUpstreamDrain(this)
+  }
+
+  #onError = (err: Error): void => {
+    this.#error = err
+  }
+
+  #onClose = (): void => {
+    this.closed = true
+    const user = this.user
+    this.user = null
+    this.owner.connectionClosed(this)
+    if (user !== null) user.onUpstreamClose(this, this.#error)
+  }
+}
