@@ -52,9 +52,12 @@ export class FleetWindow {
     this.#prune(now)
   }
 
-  /** Forget y's figures so far (the gatekeeper does the same on its own window). */
+  /**
+   * Forget y's figures so far (the gatekeeper does the same on its own window): every
+   * earlier second at once; the current one as each replica republishes it, reset too.
+   */
   resetY(now: number): void {
-    this.#yFrom = Math.floor(now / BUCKET_MS)
+    this.#yFrom = Math.floor(now / BUCKET_MS) - 1
   }
 
   /** The summed figures of every replica over the window ending now; `slowMs` counts answers slower than it. */

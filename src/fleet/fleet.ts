@@ -340,6 +340,7 @@ export class Fleet {
   #stateChanged(next: Readonly<LiveState>, prev: Readonly<LiveState>): void {
     // as the gatekeeper does with its own window: y's old figures must not judge a fresh start
     if ((prev.y > 0 && next.y === 0) || (prev.y === 0 && next.y > 0) || (next.locked && !prev.locked)) {
+      this.recorder.resetY()
       this.#window.resetY(this.#clock.now())
       const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
       this.#report = evaluateGates(f.x, f.y, this.#gates)

@@ -67,6 +67,15 @@ export class TrafficRecorder implements OutcomeSink {
     this.#record(node.pool, status >= 500, ms)
   }
 
+  /** Forget y's counts so far (y left, rejoined or was locked): the fleet's window starts y afresh. */
+  resetY(): void {
+    for (const b of this.#ring) {
+      b.requests[1] = 0
+      b.errors[1] = 0
+      b.hist[1].clear()
+    }
+  }
+
   /** The buckets of the last `keep` seconds that saw traffic, the current (partial) one included. */
   recent(): TrafficBucket[] {
     const now = Math.floor(this.#clock.now() / BUCKET_MS)

@@ -33,12 +33,12 @@ t.test('buckets leave the window as time passes; resetY forgets y but not x', as
   t.equal(w.figures(T0 + 2_500).y.requests, 10)
   t.equal(w.figures(T0 + 3_000).y.requests, 0, 'out of a 3 s window')
   w.put('a', [bucket(5, { r: 10, e: 5 }, { r: 7, e: 0 })], T0 + 5_000)
-  w.resetY(T0 + 5_100)
-  const f = w.figures(T0 + 5_200)
-  t.equal(f.y.requests, 0)
-  t.equal(f.x.requests, 7)
-  w.put('a', [bucket(6, { r: 4, e: 0 })], T0 + 6_000)
-  t.equal(w.figures(T0 + 6_100).y.requests, 4, 'y counts again after the reset second')
+  w.resetY(T0 + 6_100)
+  const f = w.figures(T0 + 6_200)
+  t.equal(f.y.requests, 0, 'earlier seconds forgotten for y')
+  t.equal(f.x.requests, 7, 'not for x')
+  w.put('a', [bucket(6, { r: 4, e: 0 })], T0 + 6_300) // the current second, republished after the reset
+  t.equal(w.figures(T0 + 6_400).y.requests, 4, 'the current second counts as republished')
 })
 
 t.test('the recorder keeps per-second buckets the way the gatekeeper counts', async (t) => {
@@ -57,6 +57,8 @@ t.test('the recorder keeps per-second buckets the way the gatekeeper counts', as
   t.match(recent[0], { t: sec(0), y: { r: 3, e: 2 }, x: { r: 1, e: 0 } })
   t.same(recent[0].y.h, [[bucketOf(10), 2]], 'failed attempts have no latency')
   t.same(r.totals, { x: { requests: 1, errors: 0 }, y: { requests: 4, errors: 2 } })
+  r.resetY()
+  t.match(r.recent()[1], { y: { r: 0, e: 0, h: [] } }, 'resetY forgets y')
   clock.advance(10_000)
   t.same(r.recent(), [], 'old buckets are not published again')
   t.same(parseBuckets(JSON.parse(JSON.stringify(recent))), recent, 'round trip through JSON')
