@@ -7,14 +7,8 @@
 //
 //   node bench/failover-time.mjs [--profile fast|example|both] [--rate 500] [--nodes x1,y1]
 import { createServer } from 'node:http'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import pino from 'pino'
-import { Pool } from 'undici'
-import { startCutover } from '../dist/app.js'
-import { parseConfig } from '../dist/config/load.js'
+import { pacedGets, sleep, startInProcess, textTable, until } from './in-process.mjs'
 
 const PROBE_PATH = '/status/ready'
 const BODY = Buffer.alloc(100, 'a')
@@ -54,53 +48,20 @@ async function nodeServer(name) {
   return node
 }
 
-/** GETs at `rate` per second until stop(); errors keep their time so each phase can count its own. */
+/** The paced load, with each client-visible error and its time, so each phase counts its own. */
 function pacedLoad(origin, rate) {
-  const pool = new Pool(origin, { connections: 64 })
-  const load = { sent: 0, answered: 0, errors: [], inflight: 0 }
-  const start = performance.now()
-  const one = async () => {
-    load.sent++
-    load.inflight++
-    try {
-      const res = await pool.request({ path: '/', method: 'GET' })
-      await res.body.dump()
-      if (res.statusCode >= 200 && res.statusCode < 300) load.answered++
-      else load.errors.push({ at: performance.now(), what: `status ${res.statusCode}` })
-    } catch (err) {
-      load.errors.push({ at: performance.now(), what: err.code ?? err.message })
-    }
-    load.inflight--
-  }
-  const timer = setInterval(() => {
-    const due = Math.floor(((performance.now() - start) * rate) / 1000)
-    while (load.sent < due && load.inflight < 64) void one()
-  }, 2)
-  load.stop = async () => {
-    clearInterval(timer)
-    while (load.inflight > 0) await sleep(10)
-    await pool.close()
-  }
+  const errors = []
+  const load = pacedGets(origin, rate, 64, (status, err, at) => {
+    if (err) errors.push({ at, what: err.code ?? err.message })
+    else if (status < 200 || status >= 300) errors.push({ at, what: `status ${status}` })
+  })
+  load.errors = errors
   return load
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until(check, timeoutMs) {
-  const deadline = performance.now() + timeoutMs
-  while (!check()) {
-    if (performance.now() > deadline) return false
-    await sleep(5)
-  }
-  return true
-}
-
-function yaml(profile, nodes, dir) {
+function yaml(profile, nodes) {
   const urls = (pool) => nodes.filter((n) => n.name[0] === pool).map((n) => `http://127.0.0.1:${n.port}`).join(', ')
-  return `proxy: { listen: 127.0.0.1:0, drain_timeout: 1s }
-control: { listen: 127.0.0.1:0, token: bench-token-0123456789 }
-state: { path: ${join(dir, 'state.json')} }
-pools:
+  return `pools:
   x: { nodes: [${urls('x')}] }
   y: { nodes: [${urls('y')}] }
 split: { y: 50 }
@@ -117,13 +78,12 @@ gates: { min_requests: 1000000 }
 export async function measureProfile(name, { rate, pick }) {
   const profile = PROFILES[name]
   const nodes = await Promise.all(['x1', 'x2', 'y1', 'y2'].map(nodeServer))
-  const config = parseConfig(yaml(profile, nodes, mkdtempSync(join(tmpdir(), 'cutover-failover-'))), { source: 'bench' })
-  const cutover = await startCutover(config, { logger: pino({ level: 'silent' }) })
+  const { cutover, origin } = await startInProcess('failover', yaml(profile, nodes))
   const seen = []
   cutover.events.subscribe((e) => seen.push({ at: performance.now(), type: e.type, node: e.node }))
   const allHealthy = () => nodes.every((n) => seen.some((e) => e.type === 'node.healthy' && e.node === `127.0.0.1:${n.port}`))
   await until(allHealthy, profile.interval * (profile.healthy_threshold + 2) + 2000)
-  const load = pacedLoad(`http://127.0.0.1:${cutover.proxyAddress.port}`, rate)
+  const load = pacedLoad(origin, rate)
   await sleep(500)
   const rows = []
   const bound = profile.interval * profile.healthy_threshold + profile.interval
@@ -168,7 +128,7 @@ export async function measureProfile(name, { rate, pick }) {
 function table(rows) {
   const head = ['profile', 'node', 'requests', 'client errors', 'ejected after', 'unhealthy after', 'back: healthy after', 'back: traffic after', 'bound i×h+i']
   const fmt = (v) => (v === null ? '—' : `${v} ms`)
-  const lines = rows.map((r) => [
+  return textTable(head, rows.map((r) => [
     r.profile,
     r.node,
     String(r.requests),
@@ -178,10 +138,7 @@ function table(rows) {
     fmt(r.healthy_again_ms),
     r.traffic_again_ms === null ? `> ${r.back_cap_ms} ms` : fmt(r.traffic_again_ms),
     `${r.bound_ms} ms`,
-  ])
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)))
-  const row = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ')
-  return [row(head), row(widths.map((w) => '-'.repeat(w))), ...lines.map(row)].join('\n')
+  ]))
 }
 
 async function main() {

@@ -8,15 +8,9 @@
 //
 //   node bench/rollback-time.mjs [--share 50,10] [--rates 0.1,0.5,1] [--rate 1000] [--warmup 10]
 import { createServer } from 'node:http'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import pino from 'pino'
-import { Pool } from 'undici'
-import { startCutover } from '../dist/app.js'
 import { seededRandom } from '../dist/clock.js'
-import { parseConfig } from '../dist/config/load.js'
+import { pacedGets, sleep, startInProcess, textTable, until } from './in-process.mjs'
 
 const GATES = `gates:
   window: 60s
@@ -50,35 +44,14 @@ async function upstream(name, failRate, random) {
   }) }
 }
 
-/** GETs at `rate` per second until stop(), counting 5xx answers after a mark. */
+/** The paced load, counting 5xx answers and failed requests. */
 function pacedLoad(origin, rate) {
-  const pool = new Pool(origin, { connections: 128 })
-  const load = { sent: 0, errors: 0, failures: 0, inflight: 0, lateMs: 0 }
-  const start = performance.now()
-  const one = async () => {
-    load.sent++
-    load.inflight++
-    try {
-      const res = await pool.request({ path: '/', method: 'GET' })
-      await res.body.dump()
-      if (res.statusCode >= 500) load.errors++
-    } catch {
-      load.failures++
-    }
-    load.inflight--
-  }
-  const timer = setInterval(() => {
-    const due = Math.floor(((performance.now() - start) * rate) / 1000)
-    // how far the client fell behind its schedule, worst case (a loaded machine shows here)
-    load.lateMs = Math.max(load.lateMs, ((due - load.sent) * 1000) / rate)
-    while (load.sent < due && load.inflight < 128) void one()
-  }, 2)
-  load.stop = async () => {
-    clearInterval(timer)
-    while (load.inflight > 0) await new Promise((r) => setTimeout(r, 10))
-    await pool.close()
-  }
-  return load
+  const counts = { errors: 0, failures: 0 }
+  const load = pacedGets(origin, rate, 128, (status, err) => {
+    if (err) counts.failures++
+    else if (status >= 500) counts.errors++
+  })
+  return Object.assign(load, { counts })
 }
 
 /** One run: y at `share`%, healthy for warmupMs, then failing at `errorRate`; returns the row. */
@@ -86,17 +59,15 @@ export async function measureRollback({ share, errorRate, rate, warmupMs, seed =
   let failing = 0
   const x = await upstream('x1', () => 0, seededRandom(seed))
   const y = await upstream('y1', () => failing, seededRandom(seed + 1))
-  const dir = mkdtempSync(join(tmpdir(), 'cutover-rollback-'))
-  const text = `proxy: { listen: 127.0.0.1:0, drain_timeout: 1s }
-control: { listen: 127.0.0.1:0, token: bench-token-0123456789 }
-state: { path: ${join(dir, 'state.json')} }
-pools:
+  const { cutover, origin } = await startInProcess(
+    'rollback',
+    `pools:
   x: { nodes: [${x.url}] }
   y: { nodes: [${y.url}] }
 split: { y: ${share} }
 log: { level: silent }
-${GATES}`
-  const cutover = await startCutover(parseConfig(text, { source: 'bench' }), { logger: pino({ level: 'silent' }) })
+${GATES}`,
+  )
   let rollback = null
   let rollbackAt = 0
   cutover.events.subscribe((e) => {
@@ -105,14 +76,14 @@ ${GATES}`
       rollbackAt = performance.now()
     }
   })
-  const load = pacedLoad(`http://127.0.0.1:${cutover.proxyAddress.port}`, rate)
+  const load = pacedLoad(origin, rate)
   try {
-    await new Promise((r) => setTimeout(r, warmupMs))
-    const before = { sent: load.sent, errors: load.errors }
+    await sleep(warmupMs)
+    const before = { sent: load.sent, errors: load.counts.errors }
     const early = rollback
     failing = errorRate
     const switchedAt = performance.now()
-    while (rollback === null && performance.now() - switchedAt < CAP_MS) await new Promise((r) => setTimeout(r, 5))
+    await until(() => rollback !== null, CAP_MS)
     const y = rollback?.figures?.y
     return {
       share,
@@ -121,7 +92,7 @@ ${GATES}`
       rollback_ms: rollback && !early ? Math.round(rollbackAt - switchedAt) : null,
       y_requests: y ? y.requests : null,
       y_errors: y ? y.errors : null,
-      client_errors: load.errors - before.errors,
+      client_errors: load.counts.errors - before.errors,
       sent: load.sent - before.sent,
       late_ms: Math.round(load.lateMs),
       reason: early ? `rolled back during the warm-up: ${early.reason}` : rollback ? String(rollback.reason) : `no rollback within ${CAP_MS} ms`,
@@ -135,7 +106,7 @@ ${GATES}`
 
 function table(rows) {
   const head = ['y share', 'error rate', 'warm-up', 'time to rollback', 'y requests (errors) in window', 'client 5xx', 'reason']
-  const lines = rows.map((r) => [
+  return textTable(head, rows.map((r) => [
     `${r.share}%`,
     `${r.error_rate * 100}%`,
     `${r.warmup_s} s`,
@@ -143,10 +114,7 @@ function table(rows) {
     r.y_requests === null ? '—' : `${r.y_requests} (${r.y_errors})`,
     String(r.client_errors),
     r.reason,
-  ])
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)))
-  const row = (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
-  return [row(head), row(widths.map((w) => '-'.repeat(w))), ...lines.map(row)].join('\n')
+  ]))
 }
 
 async function main() {
