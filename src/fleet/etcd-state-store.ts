@@ -47,13 +47,16 @@ export interface EtcdStateStoreOptions {
 }
 
 function encode(state: LiveState, now: number, replica: string): string {
+  // fields other issues add to the live state (node admin, ...) travel as they are
+  const { y, locked, lock_reason, rollout, ...more } = state
   const file: StateFile & { written_by: string } = {
     version: STATE_FORMAT_VERSION,
     updated_at: new Date(now).toISOString(),
-    split: { y: state.y },
-    locked: state.locked,
-    lock_reason: state.lock_reason,
-    rollout: state.rollout,
+    split: { y },
+    locked,
+    lock_reason,
+    rollout,
+    ...more,
     written_by: replica,
   }
   return JSON.stringify(file)
@@ -72,8 +75,11 @@ function decode(value: Buffer | null, revision: number): Read {
   return { revision, state: parsed, invalid: null, updatedAt: Date.parse((data as StateFile).updated_at) }
 }
 
+/** Whether two states are alike (a false "no" only tells the listeners once more). */
 function same(a: Readonly<LiveState>, b: Readonly<LiveState>): boolean {
-  return a.y === b.y && a.locked === b.locked && a.lock_reason === b.lock_reason && JSON.stringify(a.rollout) === JSON.stringify(b.rollout)
+  const { y: ay, locked: al, lock_reason: ar, rollout: ao, ...amore } = a
+  const { y: by, locked: bl, lock_reason: br, rollout: bo, ...bmore } = b
+  return ay === by && al === bl && ar === br && JSON.stringify(ao) === JSON.stringify(bo) && JSON.stringify(amore) === JSON.stringify(bmore)
 }
 
 export class EtcdStateStore implements StateStore {
