@@ -120,7 +120,7 @@ if (missing && process.env.CI) {
     const [a, b] = await Promise.all([page.locator('section.split').boundingBox(), page.locator('section.rollout').boundingBox()])
     t.ok(a && b && b.y >= a.y + a.height, 'rollout panel below the split panel')
     t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no sideways scrolling')
-    await shot('05-narrow')
+    await shot('04-narrow')
     await page.setViewportSize({ width: 1280, height: 1000 })
 
     // a 409 is shown in words: unlock, then start a rollout with no plan configured
@@ -131,6 +131,19 @@ if (missing && process.env.CI) {
     await page.locator('#confirm-ok').click()
     await page.waitForFunction(() => document.getElementById('result')?.getAttribute('data-kind') === 'error')
     t.match(await page.locator('#result').textContent(), /no rollout plan.*\(409\)/, 'the 409 and its message')
+
+    // a rollout whose step has no y traffic says why it waits, in words, never "0 s left"
+    const started = await tc.api('POST', '/v1/rollout', { steps: [{ y: 5, hold: '1s' }, { y: 100 }] })
+    t.equal(started.status, 200, JSON.stringify(started.body))
+    await page.locator('#rollout-holding').waitFor({ state: 'visible' })
+    t.equal(await page.locator('#rollout-holding').textContent(), 'Not moving on yet: y has 0 of the 20 requests a step needs; y has had no requests in this step yet.')
+    t.equal(await page.locator('#rollout-status').textContent(), 'Running: step 1 of 2, y 5%.')
+    await page.waitForFunction(() => document.getElementById('result')?.getAttribute('data-kind') === 'none')
+    t.pass('the 409 of the failed start is gone once a rollout runs: no red banner beside "Running"')
+    await shot('05-rollout-waiting')
+    t.equal((await tc.api('POST', '/v1/rollout/abort', { reason: 'enough waiting' })).status, 200)
+    t.equal((await tc.api('POST', '/v1/unlock')).status, 200)
+    await page.locator('#events li[data-type="unlock"]').nth(1).waitFor()
 
     // the gate at work: y starts failing, the operator moves the split, cutover rolls back by itself
     await page.locator('#result').evaluate((el) => el.removeAttribute('data-kind'))

@@ -138,10 +138,21 @@ t.test('charts with little history fill the chart instead of a corner', async (t
 t.test('a pool with no traffic now has no "now" figure, whatever it had before', async (t) => {
   const h = history(180, (i) => (i < 175 ? { x: busy(i), y: { ...busy(i, 5), error_rate: 0.4 } } : { x: busy(i) }))
   const { now } = view.chartRange(h)
-  t.equal(view.nowFigure(h.pools.x, now, 'requests_per_s'), 45)
-  t.equal(view.nowFigure(h.pools.y, now, 'error_rate'), null, "y's last error rate is not now")
-  t.equal(view.nowFigure(h.pools.y, now, 'requests_per_s'), null)
-  t.equal(view.nowFigure(h.pools.y, 170, 'error_rate'), 0.4)
+  t.equal(view.nowFigure(h, 'x', now, 'requests_per_s', 90), 45)
+  t.equal(view.nowFigure(h, 'y', now, 'error_rate', 10), null, "y's last error rate is not now")
+  t.equal(view.nowFigure(h, 'y', now, 'requests_per_s', 10), null)
+  const busyY = history(180, (i) => ({ x: busy(i), y: { ...busy(i, 5), error_rate: 0.4 } }))
+  t.equal(view.nowFigure(busyY, 'y', view.chartRange(busyY).now, 'error_rate', 10), 0.4, 'with traffic: its figure')
+
+  // y had traffic until the slot before the one being filled, which has none so far
+  const justNow = history(180, (i) => (i < 179 ? { x: busy(i), y: busy(i, 5) } : { x: busy(i) }), 1500)
+  const range = view.chartRange(justNow)
+  t.equal(range.now, 178)
+  t.equal(view.nowFigure(justNow, 'y', range.now, 'requests_per_s', 10), null, 'the slot being filled has run a second without y')
+  const barely = { ...justNow, now: justNow.now - 1000 }
+  t.equal(view.chartRange(barely).now, 178)
+  t.equal(view.nowFigure(barely, 'y', 178, 'requests_per_s', 10), 5, 'half a second without y says nothing yet')
+  t.equal(view.nowFigure(barely, 'y', 178, 'requests_per_s', 0), null, 'unless y has no share: after a rollback its figures are history')
 })
 
 t.test('node health and event tones', async (t) => {

@@ -32,7 +32,7 @@ let current = null
 /** the latest rollback event: while the split stays locked, the gates panel explains it */
 /** @type {EventView | null} */
 let lastRollback = null
-/** the state an action's success message speaks of; when the state moves on, the message goes */
+/** the state an action's message speaks of; when the state moves on, the message goes */
 /** @type {string | null} */
 let resultFor = null
 let sliderDirty = false
@@ -417,7 +417,7 @@ function pathFor(values, max) {
     d += `${run === 0 ? 'M' : 'L'}${px.toFixed(1)} ${py.toFixed(1)}`
     // a lone point after a gap would draw nothing: give it a short stroke
     const next = values[i + 1]
-    if (run === 0 && (next === null || next === undefined)) d += 'h3'
+    if (run === 0 && (next === null || next === undefined)) d += 'h6'
     run++
   }
   return d
@@ -454,7 +454,7 @@ function drawChart(id, h, key, scale, fmt) {
   // a pool without traffic now has no figure now: blank, not its last one
   const parts = []
   for (const pool of /** @type {PoolName[]} */ (['x', 'y'])) {
-    const v = nowFigure(h.pools[pool], range.now, key)
+    const v = nowFigure(h, pool, range.now, key, current ? current.split[pool] : 100)
     if (v !== null) parts.push(`${pool} ${fmt(v)}`)
   }
   const now = parts.join(', ')
@@ -511,12 +511,18 @@ function closeConfirm(ok) {
   if (resolve) resolve(ok ? { reason: input('confirm-reason').value.trim() } : null)
 }
 
-/** @param {'none' | 'busy' | 'ok' | 'error'} kind @param {string} message */
-function say(kind, message) {
+/**
+ * Show an action's outcome. A success or a failure speaks of the state it saw; once the
+ * state moves on (a gate rollback, a rollout started elsewhere) it is old news and goes.
+ * @param {'none' | 'busy' | 'ok' | 'error'} kind
+ * @param {string} message
+ * @param {StateView | null} [about] the state the message speaks of
+ */
+function say(kind, message, about = null) {
   const el = $('result')
   el.setAttribute('data-kind', kind)
   text(el, message)
-  if (kind !== 'ok') resultFor = null
+  resultFor = about ? stateSignature(about) : null
 }
 
 /**
@@ -530,14 +536,13 @@ function act(label, method, path, body, done) {
   say('busy', `${label}...`)
   return api(method, path, body).then(
     (state) => {
-      say('ok', done)
-      resultFor = stateSignature(state)
+      say('ok', done, state)
       renderState(state)
       poll()
     },
     (err) => {
       if (err.status === 401) return
-      say('error', `${label} failed. ${err.message}`)
+      say('error', `${label} failed. ${err.message}`, current)
     },
   )
 }

@@ -20,6 +20,7 @@ import { clockTime, duration, errorRate, latency, share, stepOf } from './figure
  * @typedef {import('../../control/api-types.js').HistoryView} HistoryView
  * @typedef {import('../../control/api-types.js').HistoryPointView} HistoryPointView
  * @typedef {import('../../control/api-types.js').Verdict} Verdict
+ * @typedef {import('../../control/api-types.js').PoolName} PoolName
  */
 
 /**
@@ -163,15 +164,22 @@ export function chartRange(h) {
 }
 
 /**
- * A pool's "now" figure, or null when the pool had no traffic in that slot: a pool
- * without traffic has no error rate or latency, and an old figure would mislead.
- * @param {HistoryPointView[]} points
- * @param {number} now
+ * A pool's "now" figure, or null when the pool has no traffic now: a pool without traffic
+ * has no error rate or latency, and an old figure would mislead. "Now" is the slot
+ * chartRange chose; the slot being filled counts too once it has run a second, or at once
+ * when the pool's share is 0 (after a rollback y's last figures are history).
+ * @param {HistoryView} h
+ * @param {PoolName} pool
+ * @param {number} now the slot chartRange chose
  * @param {'requests_per_s' | 'error_rate' | 'p99_ms'} key
+ * @param {number} share the pool's share of traffic now, 0..100
  * @returns {number | null}
  */
-export function nowFigure(points, now, key) {
+export function nowFigure(h, pool, now, key, share) {
+  const points = h.pools[pool]
   const p = points[now]
   if (!p || p.error_rate === null) return null
+  const filling = points[points.length - 1]
+  if (filling && filling !== p && filling.error_rate === null && (h.now - filling.t >= 1000 || share === 0)) return null
   return p[key]
 }
