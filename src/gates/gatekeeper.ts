@@ -148,9 +148,10 @@ export class Gatekeeper implements OutcomeSink {
   describe(): GatesDescription {
     const r = this.#report
     return {
-      // the windows as they are now (SPEC's four figures); the verdict and checks as of the last evaluation
-      x: windowOnly(this.#x.figures()),
-      y: windowOnly(this.#y.figures()),
+      // the windows as the last evaluation saw them (SPEC's four figures), so the figures
+      // and the checks' words beside them in ctl and the console agree (issue 16)
+      x: windowOnly(r.x),
+      y: windowOnly(r.y),
       verdict: r.verdict,
       checks: r.checks,
       evaluated_at: Number.isFinite(this.#evaluatedAt) ? new Date(this.#evaluatedAt).toISOString() : null,

@@ -236,3 +236,15 @@ t.test('configure with a new window size starts afresh; same size keeps the figu
   t.equal(gk.evaluate().y.requests, 0)
   t.end()
 })
+
+t.test('/v1/state shows the window as the last evaluation saw it: its figures and its checks agree (issue 16)', async (t) => {
+  const { clock, gk } = setup()
+  t.teardown(() => gk.stop())
+  for (let i = 0; i < 20; i++) gk.answered(Y, 200, 10)
+  clock.advance(1000)
+  await settle()
+  for (let i = 0; i < 5; i++) gk.answered(Y, 200, 10) // recorded after the evaluation
+  const d = gk.describe()
+  t.equal(d.y.requests, 20, 'not 25: the checks beside it speak of 20')
+  t.equal(d.y.requests, gk.verdict().y.requests)
+})
