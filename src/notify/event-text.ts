@@ -76,7 +76,8 @@ function sentence(e: CutoverEvent): string {
       return `Split unlocked${by(e)}`
     case 'rollout.started': {
       const from = typeof e.step === 'number' && e.step > 0 ? `, starting at ${step(e)} because y was already at ${pct(e.from)}` : ''
-      return `Rollout started${by(e)}: ${planText(e.steps)}${from}; y ${pct(e.from)} → ${pct(e.to)}`
+      const move = e.from === e.to ? `y stays at ${pct(e.to)}` : `y ${pct(e.from)} → ${pct(e.to)}`
+      return `Rollout started${by(e)}: ${planText(e.steps)}${from}; ${move}`
     }
     case 'rollout.step':
       return `Rollout ${step(e)}: y ${pct(e.from)} → ${pct(e.to)}`

@@ -19,6 +19,7 @@ t.test('each type reads as one sentence: steps from 1, shares and durations as e
     [ev('state.unreadable', { reason: 'bad JSON', moved_to: '/s.bad' }), 'The state file could not be read (bad JSON); it was moved aside to /s.bad and cutover started with y at 0%, split locked'],
     [ev('rollout.started', { cause: 'api', steps: [{ y: 10, hold: 10_000 }, { y: 50, hold: 90_000 }, { y: 100, hold: 0 }], step: 0, from: 0, to: 10 }), 'Rollout started by the API: 10% (hold 10 s) → 50% (hold 1 min 30 s) → 100%; y 0% → 10%'],
     [ev('rollout.started', { cause: 'api', steps: [{ y: 10, hold: 1000 }, { y: 50, hold: 1000 }], step: 1, of: 2, from: 30, to: 50 }), 'Rollout started by the API: 10% (hold 1 s) → 50% (hold 1 s), starting at step 2 of 2 because y was already at 30%; y 30% → 50%'],
+    [ev('rollout.started', { cause: 'api', steps: [{ y: 10, hold: 10_000 }, { y: 100, hold: 0 }], step: 0, of: 2, from: 10, to: 10 }), 'Rollout started by the API: 10% (hold 10 s) → 100%; y stays at 10%'],
     [ev('rollout.step', { cause: 'rollout', step: 1, of: 3, from: 10, to: 50 }), 'Rollout step 2 of 3: y 10% → 50%'],
     [ev('rollout.step', { step: 1, from: 10, to: 50 }), 'Rollout step 2: y 10% → 50%'],
     [ev('rollout.paused', { cause: 'gate', step: 0, of: 3, y: 10, reason: 'p99 1200 > 1000' }), 'Rollout paused at step 1 of 3 (y 10%) by the gate: p99 1200 > 1000'],
