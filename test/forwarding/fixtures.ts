@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import type { Config, NodeConfig, PoolName } from '../../src/config/types.js'
 import type { FailureKind, OutcomeSink } from '../../src/outcome/outcome-sink.js'
-import { UpstreamNode } from '../../src/upstream/node.js'
+import { type NodePoolOptions, UpstreamNode } from '../../src/upstream/node.js'
 
 /** A node on 127.0.0.1:port. */
-export function node(pool: PoolName, port: number, weight = 1, timeouts = { connectTimeout: 1000, headersTimeout: 5000 }): UpstreamNode {
+export function node(pool: PoolName, port: number, weight = 1, timeouts: NodePoolOptions = { connectTimeout: 1000, headersTimeout: 5000 }): UpstreamNode {
   const config: NodeConfig = { url: `http://127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, name: `127.0.0.1:${port}`, protocol: 'http:', hostname: '127.0.0.1', port, weight }
   return new UpstreamNode(pool, config, timeouts)
 }
