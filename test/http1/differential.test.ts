@@ -80,6 +80,7 @@ t.test(`generated cases: seed ${SEED}, ${CASES} cases`, async (t) => {
   t.equal(summary.cases, CASES)
   t.ok(summary.counts.agree > CASES / 3, 'most cases are valid HTTP both accept (the generator is not all noise)')
   t.ok(summary.counts['both-refused'] > CASES / 10, 'and many are refused by both')
+  if (CASES >= 3000) t.ok(summary.byTag.size >= 45, `the cases cover the mutation classes (${summary.byTag.size} seen)`)
   for (const f of summary.failures.slice(0, 20)) {
     t.fail(`${f.verdict} case ${f.id} [${f.tags.join(',')}]: ${f.detail}`, { case: JSON.stringify(f) })
   }
