@@ -6,7 +6,7 @@
 import { clockTime, share } from '../control/figures.js'
 import { eventSentence } from '../notify/event-text.js'
 import type { CutoverEvent } from '../state/events.js'
-import { DEMO_GATES, DEMO_PLAN, DEMO_RPS } from './demo-config.js'
+import { DEMO_GATES, DEMO_PLAN, DEMO_RPS, type DemoNode } from './demo-config.js'
 
 /**
  * What the banner promises, in seconds, with the demo's default flags; the scenario tests
@@ -25,8 +25,8 @@ export interface BannerInput {
   token: string
   xVersion: string
   yVersion: string
-  xNodes: readonly string[]
-  yNodes: readonly string[]
+  xNodes: readonly DemoNode[]
+  yNodes: readonly DemoNode[]
   yErrorRate: number
   yLatencyMs: number
   yReadyAfterMs: number
@@ -47,9 +47,9 @@ export function formatBanner(b: BannerInput): string {
   const lines = [
     'cutover demo is running',
     '',
-    `  x pool   Kong ${b.xVersion}   ${b.xNodes.join('  ')}`,
-    `  y pool   Kong ${b.yVersion}   ${b.yNodes.join('  ')}`,
-    `           (simulated: ${ySim.join(', ')})`,
+    ...pool('x', b.xVersion, b.xNodes),
+    ...pool('y', b.yVersion, b.yNodes),
+    `                        (simulated: ${ySim.join(', ')})`,
     `  proxy         ${b.proxyUrl}   y share at start: ${share(b.split)}, sticky on x-consumer-id`,
     `  control API   ${b.controlUrl}`,
     `  console       ${b.controlUrl}/  (open it in a browser; it asks for the token)`,
@@ -92,6 +92,11 @@ export function formatBanner(b: BannerInput): string {
     '',
   ]
   return lines.join('\n')
+}
+
+/** A pool's nodes, one a line: the name everything shows, and where it listens. */
+function pool(name: string, version: string, nodes: readonly DemoNode[]): string[] {
+  return nodes.map((n, i) => `${i === 0 ? `  ${name} pool   Kong ${version}` : ' '.repeat(21)}   ${n.name}  ${n.url}`)
 }
 
 /** The closing lines: what this run will show, with the times the scenario tests hold it to. */

@@ -7,8 +7,8 @@ const input: BannerInput = {
   token: 'tok_abcdefghijklmnopqrst',
   xVersion: '3.4.2',
   yVersion: '3.9.1',
-  xNodes: ['http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3'],
-  yNodes: ['http://127.0.0.1:4', 'http://127.0.0.1:5', 'http://127.0.0.1:6'],
+  xNodes: [1, 2, 3].map((i) => ({ name: `kong-x${i}`, url: `http://127.0.0.1:${i}` })),
+  yNodes: [4, 5, 6].map((i) => ({ name: `kong-y${i - 3}`, url: `http://127.0.0.1:${i}` })),
   yErrorRate: 0,
   yLatencyMs: 0,
   yReadyAfterMs: 3000,
@@ -19,7 +19,10 @@ const input: BannerInput = {
 
 t.test('the banner names what runs and gives copy-paste commands', async (t) => {
   const text = formatBanner(input)
-  for (const url of [...input.xNodes, ...input.yNodes, input.proxyUrl, input.controlUrl]) t.ok(text.includes(url), url)
+  for (const url of [input.proxyUrl, input.controlUrl]) t.ok(text.includes(url), url)
+  t.match(text, '  x pool   Kong 3.4.2   kong-x1  http://127.0.0.1:1\n                        kong-x2  http://127.0.0.1:2\n', 'each node by name, then where it listens')
+  t.match(text, '  y pool   Kong 3.9.1   kong-y1  http://127.0.0.1:4\n')
+  t.match(text, 'kong-y3  http://127.0.0.1:6\n')
   t.match(text, 'export CUTOVER_URL=http://127.0.0.1:9901 CUTOVER_TOKEN=tok_abcdefghijklmnopqrst')
   t.match(text, 'curl -s -H "Authorization: Bearer $CUTOVER_TOKEN" $CUTOVER_URL/v1/state')
   t.match(text, `-d '{"y":50}' $CUTOVER_URL/v1/split`)
