@@ -8,7 +8,7 @@
 import { POOL_INDEX, POOLS, type PoolName } from '../config/types.js'
 import { FAILURE_KINDS, type FailureKind, type OutcomeSink } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { REC_ANSWERED, REC_FAILED, REC_FINISHED, type ToPrimary } from './messages.js'
+import { REC_ANSWERED, REC_ANSWERED_GRPC_FAILED, REC_FAILED, REC_FINISHED, type ToPrimary } from './messages.js'
 
 /** a failure kind's number in a record: its index in FAILURE_KINDS (replay.ts reads it back) */
 const KIND_INDEX = Object.fromEntries(FAILURE_KINDS.map((kind, i) => [kind, i])) as Record<FailureKind, number>
@@ -39,9 +39,9 @@ export class OutcomeBatcher implements OutcomeSink {
     if (i !== undefined) this.#records.push(REC_FAILED, POOL_INDEX[node.pool], i, KIND_INDEX[kind], 0)
   }
 
-  answered(node: UpstreamNode, status: number, ms: number): void {
+  answered(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean): void {
     const i = this.#index.get(node)
-    if (i !== undefined) this.#records.push(REC_ANSWERED, POOL_INDEX[node.pool], i, status, ms)
+    if (i !== undefined) this.#records.push(grpcFailed === true ? REC_ANSWERED_GRPC_FAILED : REC_ANSWERED, POOL_INDEX[node.pool], i, status, ms)
   }
 
   finished(pool: PoolName, status: number, ms: number): void {

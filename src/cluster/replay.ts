@@ -3,7 +3,7 @@
 import { POOLS, type PoolName } from '../config/types.js'
 import { FAILURE_KINDS, type OutcomeReport } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { RECORD_SIZE, REC_ANSWERED, REC_FAILED, REC_FINISHED } from './messages.js'
+import { RECORD_SIZE, REC_ANSWERED, REC_ANSWERED_GRPC_FAILED, REC_FAILED, REC_FINISHED } from './messages.js'
 
 /** Feed a worker's batch to sink, naming nodes by pool and index; malformed records are skipped. */
 export function replayOutcomes(records: readonly number[], nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>, sink: OutcomeReport): void {
@@ -18,6 +18,7 @@ export function replayOutcomes(records: readonly number[], nodes: Readonly<Recor
     const node = nodes[pool][records[i + 2]]
     if (!node) continue
     if (type === REC_ANSWERED) sink.answered(node, records[i + 3], records[i + 4])
+    else if (type === REC_ANSWERED_GRPC_FAILED) sink.answered(node, records[i + 3], records[i + 4], true)
     else if (type === REC_FAILED) {
       const kind = FAILURE_KINDS[records[i + 3]]
       if (kind) sink.attemptFailed(node, kind)

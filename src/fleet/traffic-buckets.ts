@@ -8,7 +8,7 @@
 import type { Clock } from '../clock.js'
 import { POOL_INDEX, type PoolName } from '../config/types.js'
 import { bucketOf, HISTOGRAM_BUCKETS } from '../gates/latency-histogram.js'
-import type { FailureKind, OutcomeSink } from '../outcome/outcome-sink.js'
+import { type FailureKind, isFailedAnswer, type OutcomeSink } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 
 export const BUCKET_MS = 1000
@@ -63,8 +63,8 @@ export class TrafficRecorder implements OutcomeSink {
     this.#record(node.pool, true, undefined)
   }
 
-  answered(node: UpstreamNode, status: number, ms: number): void {
-    this.#record(node.pool, status >= 500, ms)
+  answered(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean): void {
+    this.#record(node.pool, isFailedAnswer(status, grpcFailed), ms)
   }
 
   /** Forget y's counts so far (y left, rejoined or was locked): the fleet's window starts y afresh. */

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Config, PoolName } from '../config/types.js'
-import type { FailureKind, OutcomeSink } from '../outcome/outcome-sink.js'
+import { type FailureKind, isFailedAnswer, type OutcomeSink } from '../outcome/outcome-sink.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 import type { LiveState } from '../state/types.js'
@@ -115,8 +115,8 @@ export class Gatekeeper implements OutcomeSink {
     this.#record(node.pool, true, undefined)
   }
 
-  answered(node: UpstreamNode, status: number, ms: number): void {
-    this.#record(node.pool, status >= 500, ms)
+  answered(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean): void {
+    this.#record(node.pool, isFailedAnswer(status, grpcFailed), ms)
   }
 
   attemptEnded(_node: UpstreamNode): void {}

@@ -15,6 +15,22 @@ export type FailureKind = (typeof FAILURE_KINDS)[number]
 export const REFUSAL_REASONS = ['framing', 'head_too_large', 'header_timeout'] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 
+/** The protocol a client spoke; the `protocol` label of cutover_protocol_requests_total. */
+export const PROTOCOLS = ['http1', 'h2'] as const
+export type Protocol = (typeof PROTOCOLS)[number]
+
+/** `grpc` of an outcome that is not a gRPC call (or one that ended without a grpc-status). */
+export const NO_GRPC = -1
+
+/**
+ * Whether an answer counts as an error for the gates: a 5xx, or a gRPC call whose
+ * grpc-status is in the configured failure set (gates.grpc_failures; it usually comes
+ * with HTTP 200, so the status alone would call it a success).
+ */
+export function isFailedAnswer(status: number, grpcFailed = false): boolean {
+  return status >= 500 || grpcFailed
+}
+
 /**
  * One consumer of outcomes. It implements only the methods it needs; the fan-out calls
  * nothing else. Implementations must be O(1) and allocation-free: they run per request.
@@ -24,15 +40,21 @@ export interface OutcomeSink {
   attemptStarted?(node: UpstreamNode): void
   /** The attempt on node failed with no answer; it may be retried on another node. */
   attemptFailed?(node: UpstreamNode, kind: FailureKind): void
-  /** node answered with status; ms from the client's request to the response headers. */
-  answered?(node: UpstreamNode, status: number, ms: number): void
+  /**
+   * node answered with status; ms from the client's request to the response headers.
+   * For a gRPC call it is reported once the call's grpc-status is known (trailers, or a
+   * trailers-only answer), with grpcFailed set when that status is a failure (see isFailedAnswer).
+   */
+  answered?(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean): void
   /** The attempt on node is over (answered and streamed, or failed): no longer in flight. */
   attemptEnded?(node: UpstreamNode): void
   /**
    * The client's request is over. pool: the pool that served it (or was picked, for
    * cutover's own errors); status: what the client got (cutover's 502/503/504 included).
+   * protocol: what the client spoke (absent: http1); grpc: the call's grpc-status, or
+   * NO_GRPC (absent) when it was no gRPC call or ended without one.
    */
-  finished?(pool: PoolName, status: number, ms: number): void
+  finished?(pool: PoolName, status: number, ms: number, protocol?: Protocol, grpc?: number): void
 }
 
 /** What the data path reports to: every method present (a fan-out of sinks, see fan-out.ts). */
