@@ -4,7 +4,6 @@ import { startTestCutover } from '../helpers/cutover.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 
-const until = (what: string, check: () => Promise<boolean>) => waitUntil(what, check, 5000, 50)
 
 t.test('a node whose probe answers 503 then 200 goes unhealthy then healthy, and traffic follows', async (t) => {
   let ready = true
@@ -37,16 +36,16 @@ t.test('a node whose probe answers 503 then 200 goes unhealthy then healthy, and
   }
   const health = async (): Promise<boolean | null> => (await c.api('GET', '/v1/state')).body.pools.x.nodes[1].healthy
 
-  await until('both nodes healthy', async () => (await health()) === true)
+  await waitUntil('both nodes healthy', async () => (await health()) === true, 5000, 50)
   t.same([...(await servedBy(40))].sort(), ['x1', 'x2'], 'both nodes take traffic')
 
   ready = false
-  await until('x2 unhealthy', async () => (await health()) === false)
+  await waitUntil('x2 unhealthy', async () => (await health()) === false, 5000, 50)
   t.same([...(await servedBy(40))], ['x1'], 'no traffic to the unhealthy node')
   const events = (await c.api('GET', '/v1/events')).body as Array<{ type: string; cause: string }>
   t.match(events.find((e) => e.type === 'node.unhealthy')?.cause, /probe failed 2\/2: status 503/)
 
   ready = true
-  await until('x2 healthy again', async () => (await health()) === true)
+  await waitUntil('x2 healthy again', async () => (await health()) === true, 5000, 50)
   t.same([...(await servedBy(40))].sort(), ['x1', 'x2'], 'traffic returns to it')
 })

@@ -3,6 +3,7 @@ import { request } from 'undici'
 import { parseConfig } from '../../src/config/load.js'
 import { startTestCutover, testConfigYaml, type TestCutoverOptions } from '../helpers/cutover.js'
 import { startUpstream } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
 
 t.test('a node removed by reload finishes its in-flight request and gets no new one; an added node takes traffic', async (t) => {
   let release: () => void = () => undefined
@@ -24,7 +25,7 @@ t.test('a node removed by reload finishes its in-flight request and gets no new 
   t.equal((await c.api('PUT', '/v1/split', { y: 100 })).status, 200)
 
   const inflight = request(`${c.proxyUrl}/slow`).then(async (r) => ({ status: r.statusCode, upstream: r.headers['x-upstream'], body: await r.body.text() }))
-  while (y1.seen.length === 0) await new Promise((r) => setTimeout(r, 5))
+  await waitUntil('y1 holds the slow request', () => y1.seen.length > 0, 5000, 5)
 
   await c.cutover.reload(parseConfig(testConfigYaml({ ...options, y: [y2.url] }, c.stateDir)))
   const state = (await c.api('GET', '/v1/state')).body
@@ -41,9 +42,7 @@ t.test('a node removed by reload finishes its in-flight request and gets no new 
 
   // then its connection pool closes: the node sees its connections end
   const connections = () => new Promise<number>((resolve) => y1.server.getConnections((_e, n) => resolve(n)))
-  const deadline = Date.now() + 3000
-  while ((await connections()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-  t.equal(await connections(), 0, 'the removed node has no connection from cutover left')
+  await waitUntil('the removed node has no connection from cutover left', async () => (await connections()) === 0, 3000)
 
   const events = (await c.api('GET', '/v1/events')).body as Array<{ type: string; added: string[]; removed: string[] }>
   const reloaded = events.find((e) => e.type === 'config.reloaded')

@@ -54,8 +54,9 @@ t.test('y failing 40% during the rollout: the gate rolls back to x, locks, stops
   const rollback = await waitUntil('the rollback event', () => c.cutover.events.since(0).find((e) => e.type === 'rollback'), 8000)
   const detectedMs = performance.now() - failingSince
   const yAtRollback = y.served
-  // half a second more load: y must get nothing new but requests already in flight
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  // half a second more load (RATE / 2 requests): y must get nothing new but requests already in flight
+  const sentAtRollback = load.tally.sent
+  await waitUntil('half a second more load', () => load.tally.sent >= sentAtRollback + RATE / 2, 5000, 5)
   load.stop()
   const tally = await load.done
 
@@ -110,7 +111,8 @@ t.test('y healthy: the rollout walks 10 → 50 → 100, holding each step, and f
   t.equal((await c.api('POST', '/v1/rollout')).status, 200)
   const done = await waitUntil('rollout.done', () => c.cutover.events.since(0).find((e) => e.type === 'rollout.done'), 8500)
   const yBefore = y.served
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  const sentAtDone = load.tally.sent
+  await waitUntil('more load after the rollout is done', () => load.tally.sent >= sentAtDone + (RATE * 3) / 10, 5000, 5)
   load.stop()
   const tally = await load.done
 

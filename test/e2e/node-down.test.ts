@@ -48,20 +48,27 @@ async function start(t: { teardown(fn: () => Promise<void>): void }, nodes: Node
   return c
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** The id of the newest event so far: later events are the ones after it. */
+const lastEventId = (c: TestCutover): number => c.cutover.events.since(0).at(-1)?.id ?? 0
+
+/** Poll until the load has sent n more requests than `from`: a window of traffic, not a sleep. */
+const moreRequests = (load: { tally: { sent: number } }, from: number, n: number) => waitUntil(`${n} more requests`, () => load.tally.sent >= from + n, 5000, 5)
 
 t.test('any single node down under load: no client error; back on its port, it takes traffic again in time', async (t) => {
   const nodes = await fourNodes()
   const c = await start(t, nodes)
   const load = pacedLoad(c.proxyUrl, { rate: RATE, durationMs: 9000, maxInflight: 20 })
   t.teardown(() => load.stop())
-  await sleep(200)
+  await moreRequests(load, 0, RATE / 5)
 
   const back: Record<string, number> = {}
   for (const node of nodes) {
+    const label = `127.0.0.1:${node.port}`
+    const from = lastEventId(c)
     await node.down()
-    // long enough for the probes to mark it unhealthy (2 × 200 ms) with room to spare
-    await sleep(700)
+    // the probes mark it unhealthy (2 × 200 ms); only then does it come back, so they see
+    // it return (an ejection alone would keep it out for eject_for)
+    await waitUntil(`${node.name} marked unhealthy`, () => c.cutover.events.since(from).some((e) => e.type === 'node.unhealthy' && e.node === label), 3000, 5)
     await node.up()
     try {
       // bounded, so a node that never comes back fails the assertion below, not the file
@@ -90,8 +97,7 @@ t.test('every y node down: traffic fails over to x without errors; everything do
   const c = await start(t, nodes)
   const load = pacedLoad(c.proxyUrl, { rate: RATE, durationMs: 6000, maxInflight: 20 })
   t.teardown(() => load.stop())
-  await sleep(300)
-  t.ok(nodes[2].served + nodes[3].served > 0, 'y served its share before')
+  await waitUntil('y serving its share before', () => nodes[2].served + nodes[3].served > 0, 3000, 5)
 
   await Promise.all([nodes[2].down(), nodes[3].down()])
   await waitUntil('y unhealthy', async () => {
@@ -100,7 +106,8 @@ t.test('every y node down: traffic fails over to x without errors; everything do
   }, 3000)
   const xBefore = (load.tally.upstreams.x1 ?? 0) + (load.tally.upstreams.x2 ?? 0)
   const sentBefore = load.tally.sent
-  await sleep(500)
+  // a window of traffic with y down: at RATE, about half a second
+  await moreRequests(load, sentBefore, RATE / 2)
   load.stop()
   const tally = await load.done
 

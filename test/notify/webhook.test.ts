@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { FakeClock } from '../../src/clock.js'
 import { EventLog } from '../../src/state/events.js'
 import { backoffMs, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_TIMEOUT_MS, WebhookNotifier } from '../../src/notify/webhook.js'
+import { waitUntil } from '../helpers/wait.js'
 
 type Test = Pick<typeof t, 'teardown' | 'equal'>
 
@@ -56,13 +57,6 @@ function setup(t: Test, url: string, extra: { queueLimit?: number } = {}) {
   return { clock, events, notifier, counts }
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (cond()) return
-    await new Promise((r) => setTimeout(r, 5))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 t.test('events go out in order with a Slack text and the event itself', async (t) => {
   const r = await receiver(t)
@@ -71,7 +65,7 @@ t.test('events go out in order with a Slack text and the event itself', async (t
   events.add('rollback', { cause: 'gate', reason: 'error_rate 0.083 > 0.01 over 412 requests', from: 30, to: 0 })
   events.add('node.unhealthy', { pool: 'y', node: '10.0.0.21:8000', cause: '2 failed probes' })
   events.add('unlock', { cause: 'api' })
-  await until(() => r.got.length === 4, '4 posts')
+  await waitUntil('4 posts', () => r.got.length === 4, 2000, 5)
   await notifier.whenIdle()
   t.same(
     r.got.map((g) => g.event.type),
@@ -90,7 +84,7 @@ t.test('only notable event types are sent', async (t) => {
   const { events, notifier } = setup(t, r.url)
   const types = ['startup', 'rollback', 'access', 'gate.failed', 'rollout.step', 'node.ejected', 'node.returned', 'node.healthy', 'config.reloaded', 'state.unreadable', 'splitchanged', 'unlock', 'split.changed']
   for (const type of types) events.add(type, { cause: 'api' })
-  await until(() => r.got.length === 10, '10 posts')
+  await waitUntil('10 posts', () => r.got.length === 10, 2000, 5)
   await notifier.whenIdle()
   t.same(
     r.got.map((g) => g.event.type),
@@ -105,14 +99,14 @@ t.test('a 500 is retried after the backoff, then delivered', async (t) => {
   })
   const { clock, events, notifier, counts } = setup(t, r.url)
   events.add('rollback', { cause: 'api', reason: 'by hand', from: 10, to: 0 })
-  await until(() => r.got.length === 1, 'first attempt')
+  await waitUntil('first attempt', () => r.got.length === 1, 2000, 5)
   await notifier.whenIdle()
   t.equal(notifier.stats.retries, 1, 'a retry is scheduled')
   clock.advance(backoffMs(1) - 1)
-  await new Promise((r) => setTimeout(r, 30))
+  await notifier.whenIdle() // a POST the clock set off too early would be received by now
   t.equal(r.got.length, 1, 'not before the backoff')
   clock.advance(1)
-  await until(() => r.got.length === 2, 'second attempt')
+  await waitUntil('second attempt', () => r.got.length === 2, 2000, 5)
   await notifier.whenIdle()
   t.equal(r.got[1].event.id, r.got[0].event.id, 'the same event again')
   t.same(notifier.stats, { sent: 1, failed: 0, dropped: 0, retries: 1, queued: 0 })
@@ -129,12 +123,12 @@ t.test('given up after the last attempt, counted, and the queue goes on', async 
   events.add('rollback', { reason: 'x' })
   events.add('unlock', { cause: 'api' })
   for (let n = 1; n < WEBHOOK_MAX_ATTEMPTS; n++) {
-    await until(() => r.got.length === n, `attempt ${n}`)
+    await waitUntil(`attempt ${n}`, () => r.got.length === n, 2000, 5)
     await notifier.whenIdle()
     t.equal(counts.failures, 0, `not given up after ${n}`)
     clock.advance(backoffMs(n))
   }
-  await until(() => r.got.length === WEBHOOK_MAX_ATTEMPTS + 1, 'the last attempt and the next event')
+  await waitUntil('the last attempt and the next event', () => r.got.length === WEBHOOK_MAX_ATTEMPTS + 1, 2000, 5)
   await notifier.whenIdle()
   t.same(r.got.map((g) => g.event.type), [...Array(WEBHOOK_MAX_ATTEMPTS).fill('rollback'), 'unlock'])
   t.equal(counts.failures, 1, 'onFailure once')
@@ -155,15 +149,15 @@ t.test('a 4xx is not retried; a 429 is', async (t) => {
   const { clock, events, notifier, counts } = setup(t, r.url)
   events.add('rollback', { reason: 'a' })
   events.add('rollback', { reason: 'b' })
-  await until(() => r.got.length === 2, 'two posts')
+  await waitUntil('two posts', () => r.got.length === 2, 2000, 5)
   await notifier.whenIdle()
   t.equal(counts.failures, 1, 'the 400 is given up at once')
   t.equal(notifier.stats.retries, 1, 'the 429 waits')
   clock.advance(2999)
-  await new Promise((r) => setTimeout(r, 30))
+  await notifier.whenIdle() // a POST the clock set off too early would be received by now
   t.equal(r.got.length, 2, 'Retry-After (3 s) is longer than the backoff and wins')
   clock.advance(1)
-  await until(() => r.got.length === 3, 'retry of the 429')
+  await waitUntil('retry of the 429', () => r.got.length === 3, 2000, 5)
   t.same(r.got.map((g) => g.event.reason), ['a', 'b', 'b'])
 })
 
@@ -173,14 +167,16 @@ t.test('a webhook that does not answer times out after 5 s and is retried', asyn
     else r.held.push(() => res.end())
   })
   const { clock, events, notifier } = setup(t, r.url)
-  t.teardown(() => r.held.forEach((f) => f()))
+  t.teardown(() => {
+    for (const f of r.held) f()
+  })
   events.add('gate.failed', { reason: 'p99' })
-  await until(() => r.got.length === 1, 'first attempt')
+  await waitUntil('first attempt', () => r.got.length === 1, 2000, 5)
   clock.advance(WEBHOOK_TIMEOUT_MS)
   await notifier.whenIdle()
   t.equal(notifier.stats.retries, 1)
   clock.advance(backoffMs(1))
-  await until(() => r.got.length === 2, 'retry')
+  await waitUntil('retry', () => r.got.length === 2, 2000, 5)
   await notifier.whenIdle()
   t.equal(notifier.stats.sent, 1)
 })
@@ -192,11 +188,11 @@ t.test('the queue is bounded: the oldest waiting events are dropped and counted'
   })
   const { events, notifier, counts } = setup(t, r.url, { queueLimit: 3 })
   for (let i = 1; i <= 6; i++) events.add('split.changed', { from: i - 1, to: i })
-  await until(() => r.got.length === 1 && r.held.length === 1, 'first post held')
+  await waitUntil('first post held', () => r.got.length === 1 && r.held.length === 1, 2000, 5)
   t.equal(counts.dropped, 3, 'three dropped')
   t.equal(notifier.stats.queued, 3)
   r.held[0]()
-  await until(() => r.got.length === 3, 'the rest')
+  await waitUntil('the rest', () => r.got.length === 3, 2000, 5)
   await notifier.whenIdle()
   t.same(r.got.map((g) => g.event.to), [1, 5, 6], 'the one in flight and the newest survive, in order')
   t.same(notifier.stats, { sent: 3, failed: 0, dropped: 3, retries: 0, queued: 0 })
