@@ -97,7 +97,7 @@ export class WebhookNotifier {
 
   /** Resolves once no POST is in flight (the queue is empty, or waiting out a backoff). */
   async whenIdle(): Promise<void> {
-    while (this.#inflight) await this.#inflight
+    while (this.#inflight !== null) await this.#inflight
   }
 
   /** Stop listening and cancel the retry timer and any POST in flight; queued events are dropped. */
@@ -133,7 +133,7 @@ export class WebhookNotifier {
   }
 
   #pump(): void {
-    if (this.#stopped || this.#inflight || this.#retryTimer || this.#queue.length === 0) return
+    if (this.#stopped || this.#inflight !== null || this.#retryTimer || this.#queue.length === 0) return
     const event = this.#queue[0]
     this.#inflight = this.#attempt(event).catch(() => undefined).finally(() => {
       this.#inflight = null

@@ -14,7 +14,7 @@ class MemoryStore implements StateStore {
   failing = false
   gate: Promise<void> | null = null
   async save(state: LiveState): Promise<void> {
-    if (this.gate) await this.gate
+    if (this.gate !== null) await this.gate
     if (this.failing) throw new Error('ENOSPC: no space left on device')
     this.saved.push(structuredClone(state))
   }
