@@ -6,13 +6,19 @@ import { logEvidenceAbove, timeUniformLower, timeUniformUpper } from '../../src/
 function wilsonLow(k: number, n: number, z = 1.96): number {
   const p = k / n
   const z2 = z * z
-  return ((p + z2 / (2 * n)) - z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
+  return (p + z2 / (2 * n) - z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
 }
 
 t.test('evidence: none without events or at the observed rate; more with more events', (t) => {
   t.equal(logEvidenceAbove(0, 0, 0.01), 0)
   t.ok(logEvidenceAbove(0, 1000, 0.01) < 0)
-  for (const [k, n] of [[1, 100], [10, 1000], [50, 100], [99, 100]]) t.ok(logEvidenceAbove(k, n, k / n) <= 1e-12, `${k}/${n} at its own rate`)
+  for (const [k, n] of [
+    [1, 100],
+    [10, 1000],
+    [50, 100],
+    [99, 100],
+  ])
+    t.ok(logEvidenceAbove(k, n, k / n) <= 1e-12, `${k}/${n} at its own rate`)
   let previous = -Infinity
   for (let k = 0; k <= 20; k++) {
     const e = logEvidenceAbove(k, 500, 0.01)
@@ -26,7 +32,15 @@ t.test('evidence: none without events or at the observed rate; more with more ev
 })
 
 t.test('bounds bracket the rate and are wider than the fixed-sample ones', (t) => {
-  for (const [k, n] of [[1, 15], [6, 15], [34, 412], [40, 100], [100, 100], [5, 5000], [800, 100_000]]) {
+  for (const [k, n] of [
+    [1, 15],
+    [6, 15],
+    [34, 412],
+    [40, 100],
+    [100, 100],
+    [5, 5000],
+    [800, 100_000],
+  ]) {
     const lo = timeUniformLower(k, n, 0.05)
     const hi = timeUniformUpper(k, n, 0.05)
     t.ok(lo <= k / n && k / n <= hi, `${k}/${n}: ${lo} <= ${k / n} <= ${hi}`)

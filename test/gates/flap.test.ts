@@ -56,7 +56,10 @@ t.test('error rate: 0.8x the limit for an hour is rarely rolled back; 1.5x is, w
   // the fixed-sample rule this replaced rolled back 39% of such runs (issue 18): ~8 of 20
   t.ok(rolledBack <= allowed(runs, gates.risk), `0.8x: ${rolledBack} of ${runs} one-hour runs rolled back (at most ${allowed(runs, gates.risk)})`)
   const failing = Array.from({ length: 15 }, (_, i) => run(gates, 0.015, 600, 100 + i)).sort((a, b) => a - b)
-  t.ok(failing.every((s) => s >= 0), `1.5x: all 15 rolled back within 10 minutes (${failing.join(' ')} s)`)
+  t.ok(
+    failing.every((s) => s >= 0),
+    `1.5x: all 15 rolled back within 10 minutes (${failing.join(' ')} s)`,
+  )
   t.ok(failing[7] <= 180, `median ${failing[7]} s`)
   const three = Array.from({ length: 15 }, (_, i) => run(gates, 0.03, 600, 200 + i)).sort((a, b) => a - b)
   t.ok(three[7] <= 20, `3x: median ${three[7]} s`)
@@ -70,6 +73,9 @@ t.test('p99: a true p99 at 0.95x the limit is rarely rolled back; at 1.5x it is,
   const rolledBack = healthy.filter((s) => s >= 0).length
   t.ok(rolledBack <= allowed(runs, g.risk), `0.95x: ${rolledBack} of ${runs} quarter-hour runs rolled back (at most ${allowed(runs, g.risk)})`)
   const slow = Array.from({ length: 10 }, (_, i) => run(g, 0, 600, 400 + i, 1.5)).sort((a, b) => a - b)
-  t.ok(slow.every((s) => s >= 0 && s <= 10), `1.5x: all rolled back within 10 s (${slow.join(' ')} s)`)
+  t.ok(
+    slow.every((s) => s >= 0 && s <= 10),
+    `1.5x: all rolled back within 10 s (${slow.join(' ')} s)`,
+  )
   t.end()
 })

@@ -11,7 +11,7 @@ import type { UpstreamNode } from '../../src/upstream/node.js'
 const X = { pool: 'x', name: 'x1' } as UpstreamNode
 const Y = { pool: 'y', name: 'y1' } as UpstreamNode
 const logger = pino({ level: 'silent' })
-const gates: Config['gates'] = { window: 60_000, min_requests: 100, max_error_rate: 0.01, action: 'rollback' }
+const gates: Config['gates'] = { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' }
 
 /** Let the controller's queued writes (an in-memory store) settle. */
 const settle = () => new Promise((resolve) => setImmediate(resolve))
@@ -47,7 +47,10 @@ t.test('a y failing everything at 1000 req/s is rolled back within a second', as
   // the first error is judged at once (1 of 1: no verdict), the next look 100 ms later fails
   t.ok(rolledBackAt - began <= 200, `after ${rolledBackAt - began} ms`)
   t.equal(state.current.y, 0)
-  t.match(state.current.lock_reason, /^gate max_error_rate: error_rate 1 > 0\.01 over \d+ requests \(95% lower bound 0\.9\d*\) since y took traffic \d+s ago; evidence over a million >= 27 needed \(time-uniform\)$/)
+  t.match(
+    state.current.lock_reason,
+    /^gate max_error_rate: error_rate 1 > 0\.01 over \d+ requests \(95% lower bound 0\.9\d*\) since y took traffic \d+s ago; evidence over a million >= 27 needed \(time-uniform\)$/,
+  )
   const rb = events.since().filter((e) => e.type === 'rollback')
   t.equal(rb.length, 1, 'one rollback, not one per error')
   t.equal(rb[0].cause, 'gate')
@@ -56,7 +59,7 @@ t.test('a y failing everything at 1000 req/s is rolled back within a second', as
   t.same(rollbacks, ['gate'])
 })
 
-t.test('without errors the gate passes and does nothing; x errors are not y\'s', async (t) => {
+t.test("without errors the gate passes and does nothing; x errors are not y's", async (t) => {
   const { clock, state, gk } = setup()
   t.teardown(() => gk.stop())
   for (let i = 0; i < 2000; i++) {
@@ -119,7 +122,11 @@ t.test('y is compared with x over the same time: both start counting again when 
   }
   clock.advance(1000)
   const report = gk.verdict()
-  t.same(report.x.spans!.map((s) => s.requests), [1000], 'x counts from when y joined')
+  t.same(
+    report.x.spans!.map((s) => s.requests),
+    [1000],
+    'x counts from when y joined',
+  )
   t.equal(report.y.spans![0].requests, 100)
   t.equal(report.x.requests, 2000, 'the window still holds both')
 })
@@ -171,7 +178,15 @@ t.test('after a rollback the y window is reset: unlock and a new split do not re
 })
 
 t.test('action pause pauses a running rollout and raises an event, without rollback', async (t) => {
-  const rollout = { steps: [{ y: 10, hold: 60_000 }, { y: 100, hold: 0 }], step: 0, status: 'running' as const, started_at: '2026-01-01T00:00:00.000Z' }
+  const rollout = {
+    steps: [
+      { y: 10, hold: 60_000 },
+      { y: 100, hold: 0 },
+    ],
+    step: 0,
+    status: 'running' as const,
+    started_at: '2026-01-01T00:00:00.000Z',
+  }
   const { clock, state, gk, events } = setup({ rollout }, { ...gates, action: 'pause' })
   t.teardown(() => gk.stop())
   const reasons: string[] = []
@@ -211,7 +226,15 @@ t.test('a failed state write does not lock the gate out: it tries again', async 
   const clock = new FakeClock()
   const events = new EventLog(clock)
   let fail = true
-  const state = new StateController({ y: 10, locked: false, lock_reason: null, rollout: null }, { save: async () => { if (fail) throw new Error('disk full') } }, events)
+  const state = new StateController(
+    { y: 10, locked: false, lock_reason: null, rollout: null },
+    {
+      save: async () => {
+        if (fail) throw new Error('disk full')
+      },
+    },
+    events,
+  )
   const gk = new Gatekeeper({ gates, state, events, clock, logger })
   gk.start()
   t.teardown(() => gk.stop())

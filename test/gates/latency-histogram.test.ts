@@ -39,7 +39,10 @@ t.test('subtract undoes add; empty has no quantile', (t) => {
   t.ok(Math.abs(a.quantile(0.5) - 5000) / 5000 < 0.011)
   a.clear()
   t.equal(a.total, 0)
-  t.equal(a.counts.reduce((s, c) => s + c, 0), 0)
+  t.equal(
+    a.counts.reduce((s, c) => s + c, 0),
+    0,
+  )
   t.end()
 })
 

@@ -124,7 +124,7 @@ t.test('property: never passes below min_requests; never fails while the bound i
   t.end()
 })
 
-t.test('max_error_rate_over_x: errors x has too are not y\'s fault', (t) => {
+t.test("max_error_rate_over_x: errors x has too are not y's fault", (t) => {
   const g = { ...gates, max_error_rate: 0.5, max_error_rate_over_x: 0.005 }
   // a broken URL: 8% errors on both pools
   const shared = evaluateGates(fig(5000, 400), fig(1000, 80), g)

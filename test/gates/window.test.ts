@@ -50,7 +50,7 @@ t.test('reset forgets; a clock stepping back keeps filling the current bucket', 
   w.reset()
   t.match(w.figures(), { requests: 0, errors: 0, error_rate: 0, p99_ms: 0 })
   let now = 5_000
-  const stepping = { now: () => now, setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) }
+  const stepping = { now: () => now, monotonic: () => now, setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) }
   const w2 = new SlidingWindow(10_000, stepping, 10)
   w2.record(true, 1)
   now = 2_000 // NTP stepped the clock back 3 s
@@ -107,13 +107,27 @@ t.test('spans keep the last two boundaries; restart starts them afresh and keeps
   }
   w.record(false)
   let f = w.figures()
-  t.same(f.spans!.map((s) => [s.start, s.requests, s.errors]), [[0, 6, 1], [4, 2, 1], [5, 1, 0]])
+  t.same(
+    f.spans!.map((s) => [s.start, s.requests, s.errors]),
+    [
+      [0, 6, 1],
+      [4, 2, 1],
+      [5, 1, 0],
+    ],
+  )
   w.restart()
   f = w.figures()
   t.equal(f.requests, 1, 'the window keeps its buckets')
-  t.same(f.spans!.map((s) => [s.start, s.requests]), [[0, 0]])
+  t.same(
+    f.spans!.map((s) => [s.start, s.requests]),
+    [[0, 0]],
+  )
   clock.advance(1000)
-  t.same(w.figures().spans!.map((s) => s.start), [0, 1], 'boundaries count from the restart')
+  t.same(
+    w.figures().spans!.map((s) => s.start),
+    [0, 1],
+    'boundaries count from the restart',
+  )
   w.record(true)
   w.reset()
   t.same(w.figures().spans, [{ start: 0, ms: 0, requests: 0, errors: 0, answered: 0, slow: 0 }])
