@@ -109,8 +109,6 @@ export class Gatekeeper implements OutcomeSink {
   }
 
   // OutcomeSink, on the hot path: O(1), no allocation. Only answers and failed attempts count.
-  attemptStarted(_node: UpstreamNode): void {}
-
   attemptFailed(node: UpstreamNode, _kind: FailureKind): void {
     this.#record(node.pool, true, undefined)
   }
@@ -118,10 +116,6 @@ export class Gatekeeper implements OutcomeSink {
   answered(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean): void {
     this.#record(node.pool, isFailedAnswer(status, grpcFailed), ms)
   }
-
-  attemptEnded(_node: UpstreamNode): void {}
-
-  finished(_pool: PoolName, _status: number, _ms: number): void {}
 
   /** y requests recorded since the process started; a step counts from a mark of this. */
   yRequestsTotal(): number {
