@@ -38,6 +38,7 @@ t.test('the README worked example', (t) => {
     [15, 1, 'none'],
     [15, 6, 'fail'],
     [30, 2, 'none'],
+    [30, 4, 'fail'],
     [30, 9, 'fail'],
     [37, 3, 'none'],
     [100, 1, 'pass'],
@@ -45,6 +46,17 @@ t.test('the README worked example', (t) => {
     [412, 34, 'fail'],
   ]
   for (const [n, e, verdict] of rows) t.equal(evaluateGates(fig(0, 0), fig(n, e), gates).verdict, verdict, `${e} errors in ${n}`)
+  // with max_p99_ms 1000 too: [answers, p99 of the window, answers slower than 1 s, verdict]
+  const p99Rows: Array<[number, number, number, string]> = [
+    [15, 1200, 1, 'none'],
+    [15, 3000, 4, 'fail'],
+    [30, 400, 0, 'none'],
+    [200, 1520, 3, 'none'],
+    [200, 1300, 9, 'fail'],
+  ]
+  for (const [n, p99, slow, verdict] of p99Rows) {
+    t.equal(evaluateGates(fig(0, 0), fig(n, 0, p99, n, slow), { ...gates, max_p99_ms: 1000 }).verdict, verdict, `${slow} of ${n} answers slower than 1 s`)
+  }
   const issue = evaluateGates(fig(0, 0), fig(412, 34), gates)
   t.match(issue.reason, /^error_rate 0\.083 > 0\.01 over 412 requests \(95% lower bound 0\.048\) in the window; evidence over a million >= 27 needed \(time-uniform\)$/)
   t.ok(Math.abs(issue.checks[0].threshold - 1 / (0.05 * 0.75)) < 1e-9, 'threshold 1 / (3/4 of the risk)')
