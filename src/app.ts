@@ -45,6 +45,7 @@ export async function startCutover(config: Config, options: StartOptions = {}): 
   const data = createDataPlane(config, control.metrics, [control.sink], {
     upstreams,
     isUsable: (node) => control.isUsable(node),
+    weightOf: (node) => control.weightOf(node),
     y: control.state.current.y,
     random,
     clock,

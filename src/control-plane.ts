@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Clock } from './clock.js'
-import type { Config, HostPort, PoolName } from './config/types.js'
+import { POOLS, type Config, type HostPort, type PoolName } from './config/types.js'
 import { TrafficHistory } from './console/history.js'
 import { xShare } from './config/percent.js'
 import { buildControlServer } from './control/server.js'
@@ -23,6 +23,12 @@ import { RolloutRunner } from './rollout/runner.js'
 import { StateController } from './state/controller.js'
 import { EventLog } from './state/events.js'
 import { FileStateStore } from './state/store.js'
+import { AuditFile, auditPathFor } from './state/audit-file.js'
+import { adminStateOf, effectiveWeight, nodeAdminOf } from './state/node-admin.js'
+import type { NodeChangeRequest } from './state/node-admin.js'
+import { CutoverError } from './errors.js'
+import { reloadTls } from './control/tls.js'
+import type { Server as HttpsServer } from 'node:https'
 import type { LiveState } from './state/types.js'
 import type { UpstreamNode } from './upstream/node.js'
 import type { Reconciled, Upstreams } from './upstream/upstreams.js'
@@ -52,6 +58,8 @@ export function keysNeedingRestart(prev: Config, next: Config): string[] {
   if (!same(prev.proxy.tls, next.proxy.tls)) keys.push('proxy.tls')
   if (prev.proxy.workers !== next.proxy.workers) keys.push('proxy.workers')
   if (!same(prev.control.listen, next.control.listen)) keys.push('control.listen')
+  // new files for the same listener are read on reload; turning TLS on or off needs a restart
+  if (Boolean(prev.control.tls) !== Boolean(next.control.tls)) keys.push('control.tls')
   if (prev.state.path !== next.state.path) keys.push('state.path')
   return keys
 }
@@ -76,6 +84,9 @@ function initialState(config: Config, store: FileStateStore, logger: Logger): { 
   logger.error({ path: config.state.path, movedTo: loaded.movedTo, reason: loaded.reason }, 'state file unreadable: started at y 0, locked')
   return { state: { y: 0, locked: true, lock_reason: reason, rollout: null }, event: ['state.unreadable', { cause: 'startup', reason: loaded.reason, moved_to: loaded.movedTo, y: 0, locked: true }] }
 }
+
+/** Events kept in memory and read back from the audit file at start. */
+const EVENTS_KEPT = 1000
 
 function address(app: FastifyInstance): HostPort {
   const a = app.server.address()
@@ -102,6 +113,7 @@ export class ControlPlane {
   readonly #logger: Logger
   readonly #inflightOf: ((node: UpstreamNode) => number) | undefined
   #routingListener: RoutingListener | undefined
+  readonly #audit: AuditFile
   #config: Config
 
   /**
@@ -111,15 +123,20 @@ export class ControlPlane {
    */
   static async create(config: Config, options: ControlPlaneOptions): Promise<ControlPlane> {
     const events = new EventLog(options.clock)
+    // the audit trail from before this start comes first, so ids go on from the last
+    const audit = new AuditFile({ path: auditPathFor(config.state.path), maxBytes: config.events.audit.max_size, keep: config.events.audit.keep, logger: options.logger })
+    events.restore(audit.load(EVENTS_KEPT).events)
+    audit.open()
+    events.setSink((e) => audit.append(e))
     const store = new FileStateStore(config.state.path, { clock: options.clock })
     const { state, event } = initialState(config, store, options.logger)
     await store.save(state)
     const controller = new StateController(state, store, events)
     events.add(event[0], event[1])
-    return new ControlPlane(config, options, controller, events)
+    return new ControlPlane(config, options, controller, events, audit)
   }
 
-  private constructor(config: Config, options: ControlPlaneOptions, state: StateController, events: EventLog) {
+  private constructor(config: Config, options: ControlPlaneOptions, state: StateController, events: EventLog, audit: AuditFile) {
     const { clock, logger, upstreams } = options
     this.#config = config
     this.#upstreams = upstreams
@@ -128,9 +145,11 @@ export class ControlPlane {
     this.#inflightOf = options.inflightOf
     this.state = state
     this.events = events
+    this.#audit = audit
     const health = new HealthMonitor({ health: config.health, clock, events, logger, onChange: () => this.#routingListener?.() })
     health.setNodes(upstreams.nodes)
     this.health = health
+    this.#applyMaintenance()
     // a failing gate rolls back through the state, or pauses a rollout as a state change:
     // it needs no runner, so the runner (which reads the gate's verdict) is built after it
     const gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger, rollout: gatePause(state) })
@@ -140,6 +159,7 @@ export class ControlPlane {
     const sources: MetricsSources = {
       splitY: () => state.current.y,
       health: { nodes: () => upstreams.nodes, isHealthy: (node) => health.isUsable(node) && node.healthy !== false },
+      admin: (node) => adminStateOf(state.current, node.pool, node.name),
       gates: () => gatekeeper.describe().checks.map((c) => ({ gate: c.gate, figure: c.figure, verdict: c.verdict })),
     }
     // with workers, each worker reports its own in-flight figures; summed they are the total
@@ -153,6 +173,7 @@ export class ControlPlane {
       else if (e.type === 'node.ejected') metrics.ejected(e.pool as PoolName, String(e.node))
     })
     state.onChange((next, prev) => {
+      if (next.nodes !== prev.nodes) this.#applyMaintenance()
       this.#routingListener?.()
       if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: xShare(next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
     })
@@ -163,6 +184,9 @@ export class ControlPlane {
     const external = options.externalMetrics
     this.#app = buildControlServer({
       token: () => this.#config.control.token,
+      viewerToken: () => this.#config.control.viewer_token,
+      tls: () => this.#config.control.tls,
+      nodes: { change: (pool, name, req) => this.changeNode(pool, name, req) },
       state,
       events,
       describe: () => this.describe(),
@@ -184,16 +208,61 @@ export class ControlPlane {
     this.#routingListener = listener
   }
 
-  /** Whether a node may take new requests now (routing tables are built from this). */
+  /** Whether a node may take new requests now (routing tables are built from this): healthy and not drained or in maint. */
   isUsable(node: UpstreamNode): boolean {
-    return this.health.isUsable(node)
+    return adminStateOf(this.state.current, node.pool, node.name) === 'ready' && this.health.isUsable(node)
+  }
+
+  /** A node's weight for routing: an operator's runtime weight, else the config's. */
+  weightOf(node: UpstreamNode): number {
+    return effectiveWeight(this.state.current, node.pool, node.name, node.weight)
+  }
+
+  /** PUT /v1/nodes/{pool}/{node}: an operator's change to one node, through the state (disk first). */
+  changeNode(pool: PoolName, name: string, req: NodeChangeRequest): Promise<unknown> {
+    const nodes = this.#upstreams.nodes[pool]
+    const node = nodes.find((n) => n.name === name)
+    if (!node) throw new CutoverError('CUTOVER_ERR_NOT_FOUND', `no node ${name} in pool ${pool}; its nodes: ${nodes.map((n) => n.name).join(', ') || 'none'}`)
+    const takes = (n: UpstreamNode, s: Readonly<LiveState>) => adminStateOf(s, n.pool, n.name) === 'ready' && this.health.isUsable(n)
+    return this.state.changeNode(
+      pool,
+      name,
+      req,
+      node.weight,
+      (s) => ({
+        at: new Date(this.#clock.now()).toISOString(),
+        poolServes: pool === 'y' ? s.y > 0 : s.y < 100,
+        usableNow: takes(node, s),
+        othersUsable: nodes.filter((n) => n !== node && takes(n, s)).length,
+      }),
+      'api',
+    )
+  }
+
+  /** Nodes in maint are not probed. */
+  #applyMaintenance(): void {
+    const s = this.state.current
+    const maint: UpstreamNode[] = []
+    for (const pool of POOLS) for (const node of this.#upstreams.nodes[pool]) if (adminStateOf(s, pool, node.name) === 'maint') maint.push(node)
+    this.health.setMaintenance(maint)
   }
 
   /** The body of GET /v1/state: the contract in control/api-types.ts. */
   describe(): StateView {
     const s = this.state.current
     const inflightOf = this.#inflightOf
-    const nodes = (pool: PoolName) => ({ nodes: this.#upstreams.nodes[pool].map((node) => this.health.describe(node, inflightOf ? inflightOf(node) : node.inflight)) })
+    const nodes = (pool: PoolName) => ({
+      nodes: this.#upstreams.nodes[pool].map((node) => {
+        const runtime = nodeAdminOf(s, pool, node.name)?.weight ?? null
+        return {
+          ...this.health.describe(node, inflightOf ? inflightOf(node) : node.inflight),
+          admin: adminStateOf(s, pool, node.name),
+          weight: runtime ?? node.weight,
+          weight_source: runtime === null ? ('config' as const) : ('runtime' as const),
+          config_weight: node.weight,
+        }
+      }),
+    })
     const pools = { x: nodes('x'), y: nodes('y') }
     return {
       split: { x: xShare(s.y), y: s.y },
@@ -220,10 +289,19 @@ export class ControlPlane {
     this.#config = config
     this.health.configure(config.health)
     this.health.setNodes(this.#upstreams.nodes)
+    // operators' node changes outlive a reload (runtime wins; see state/node-admin.ts)
+    this.#applyMaintenance()
     this.metrics.setNodes(this.#upstreams.nodes)
     this.gatekeeper.configure(config.gates)
     this.runner.configure(config.rollout, config.gates)
     if (config.events.webhook !== this.#webhookUrl) this.#setWebhook(config.events.webhook)
+    if (config.control.tls && !needsRestart.includes('control.tls')) {
+      try {
+        reloadTls(this.#app.server as unknown as HttpsServer, config.control.tls)
+      } catch (err) {
+        this.#logger.error({ err: (err as Error).message }, 'control TLS not reloaded: the running certificate stays')
+      }
+    }
     const details = {
       cause: 'reload',
       added: changes.added.map((n) => `${n.pool}:${n.config.url}`),
@@ -245,6 +323,7 @@ export class ControlPlane {
     this.stopDeciding()
     await this.#app.close()
     this.#webhook?.stop()
+    this.#audit.close()
   }
 
   #setWebhook(url: string | undefined): void {

@@ -11,7 +11,7 @@ import { AccessLog } from './forwarding/access-log.js'
 import { Forwarder } from './forwarding/forwarder.js'
 import { ProxyServer } from './forwarding/proxy-server.js'
 import type { OutcomeReport, RefusalReason } from './outcome/outcome-sink.js'
-import { buildRoutingTable, type Router } from './routing/table.js'
+import { buildRoutingTable, type Router, type WeightOf } from './routing/table.js'
 import type { UpstreamNode } from './upstream/node.js'
 import type { Reconciled, Upstreams } from './upstream/upstreams.js'
 
@@ -20,6 +20,8 @@ export interface DataPlaneOptions {
   sink: OutcomeReport
   /** whether a node may take new requests; read only when the table is rebuilt */
   isUsable: (node: UpstreamNode) => boolean
+  /** a node's weight for routing (an operator's runtime weight); default its config weight */
+  weightOf?: WeightOf
   /** the share of y at start */
   y: number
   random: Random
@@ -37,6 +39,7 @@ export class DataPlane {
   readonly #forwarder: Forwarder
   readonly #server: ProxyServer
   readonly #isUsable: (node: UpstreamNode) => boolean
+  readonly #weightOf: WeightOf | undefined
   readonly #logger: Logger
   readonly #random: Random
   #config: Config
@@ -46,6 +49,7 @@ export class DataPlane {
     this.#config = config
     this.#y = options.y
     this.#isUsable = options.isUsable
+    this.#weightOf = options.weightOf
     this.#logger = options.logger
     this.#random = options.random
     this.upstreams = options.upstreams
@@ -113,6 +117,6 @@ export class DataPlane {
   }
 
   #table() {
-    return buildRoutingTable(this.#y, this.upstreams.nodes, this.#isUsable, this.#config.split)
+    return buildRoutingTable(this.#y, this.upstreams.nodes, this.#isUsable, this.#config.split, this.#weightOf)
   }
 }

@@ -7,11 +7,15 @@ export const ERRORS = {
   CUTOVER_ERR_CONFIG_INVALID: 500,
   CUTOVER_ERR_BAD_REQUEST: 400,
   CUTOVER_ERR_UNAUTHORIZED: 401,
+  /** the viewer token may read, not change (issue 14) */
+  CUTOVER_ERR_FORBIDDEN: 403,
   CUTOVER_ERR_NOT_FOUND: 404,
   CUTOVER_ERR_METHOD_NOT_ALLOWED: 405,
   CUTOVER_ERR_LOCKED: 409,
   CUTOVER_ERR_ROLLOUT_RUNNING: 409,
   CUTOVER_ERR_ROLLOUT_STATE: 409,
+  /** the last usable node of a pool with a share above 0 would leave traffic; needs force (issue 14) */
+  CUTOVER_ERR_LAST_NODE: 409,
   CUTOVER_ERR_BODY_TOO_LARGE: 413,
   CUTOVER_ERR_STATE_WRITE: 503,
   /** fleet: another replica changed the shared state first; nothing changed here, read and retry */

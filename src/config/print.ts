@@ -31,8 +31,17 @@ export function formatEffectiveConfig(config: Config): string {
       max_body_size: proxy.max_body_size,
       max_inflight: proxy.max_inflight,
       upstream_max_connections: proxy.upstream_max_connections,
+      ...(proxy.h2c_listen && { h2c_listen: formatHostPort(proxy.h2c_listen) }),
+      h2_max_concurrent_streams: proxy.h2_max_concurrent_streams,
     },
-    control: { listen: formatHostPort(config.control.listen), token: MASKED_TOKEN },
+    control: {
+      listen: formatHostPort(config.control.listen),
+      ...(config.control.token_file !== undefined ? { token_file: config.control.token_file } : { token: MASKED_TOKEN }),
+      ...(config.control.viewer_token_file !== undefined
+        ? { viewer_token_file: config.control.viewer_token_file }
+        : config.control.viewer_token !== undefined && { viewer_token: MASKED_TOKEN }),
+      ...(config.control.tls && { tls: { cert: config.control.tls.cert, key: config.control.tls.key } }),
+    },
     state: formatStateSection(config.state),
     pools: { x: { nodes: config.pools.x.nodes.map(nodeEntry) }, y: { nodes: config.pools.y.nodes.map(nodeEntry) } },
     split: {
@@ -51,6 +60,7 @@ export function formatEffectiveConfig(config: Config): string {
       ...(gates.max_error_rate_over_x !== undefined && { max_error_rate_over_x: gates.max_error_rate_over_x }),
       ...(gates.max_p99_ms !== undefined && { max_p99_ms: gates.max_p99_ms }),
       risk: gates.risk,
+      grpc_failures: [...gates.grpc_failures],
       action: gates.action,
     },
     ...(config.rollout && { rollout: { steps: config.rollout.steps.map((s) => ({ y: s.y, hold: formatDuration(s.hold) })) } }),
@@ -72,16 +82,18 @@ export function formatEffectiveConfig(config: Config): string {
   return doc.toString({ lineWidth: 0 })
 }
 
-function nodeEntry(node: NodeConfig): { url: string; name?: string; weight: number } {
+function nodeEntry(node: NodeConfig): { url: string; name?: string; weight: number; h2?: string } {
   // a name is printed only when one was given: host:port is the default
   const given = node.name !== formatHostPort({ host: node.hostname, port: node.port })
-  return { url: node.url, ...(given && { name: node.name }), weight: node.weight }
+  return { url: node.url, ...(given && { name: node.name }), weight: node.weight, ...(node.h2 && { h2: node.h2.url }) }
 }
 
 function activeEntry(active: ActiveHealthConfig): Record<string, unknown> {
   return {
     path: active.path,
     ...(active.port !== undefined && { port: active.port }),
+    type: active.type,
+    ...(active.type === 'grpc' && { grpc_service: active.grpc_service }),
     interval: formatDuration(active.interval),
     timeout: formatDuration(active.timeout),
     healthy_threshold: active.healthy_threshold,

@@ -3,9 +3,10 @@
  * rule and its default, in one place. Cross-key rules sit beside the section they bind.
  */
 
-import { accessSync, constants } from 'node:fs'
+import { accessSync, constants, readFileSync } from 'node:fs'
 import { POOLS, type NodeConfig } from './types.js'
 import { listen, node, httpUrl } from './addresses.js'
+import { GRPC_FAILURES_DEFAULT, grpcFailures } from './h2.js'
 import { itemPath, keyPath } from './problems.js'
 import { boolean, byteSize, describe, duration, field, isPlainObject, number, object, oneOf, percent, string, token, type Ctx, type Rule } from './rules.js'
 import { rollout } from './rollout-steps.js'
@@ -47,13 +48,55 @@ const proxy = object({
   max_inflight: field(number({ integer: true, min: 0 }), { default: 10000 }),
   // per node: beyond it a request waits for a free connection (nginx keeps 64 idle ones)
   upstream_max_connections: field(number({ integer: true, min: 0 }), { default: 64 }),
+  // extension (issue 12): h2c with prior knowledge, for gRPC clients without TLS
+  h2c_listen: field(listen),
+  h2_max_concurrent_streams: field(number({ integer: true, min: 1, max: 10000 }), { default: 128 }),
 })
 
-const control = object({
-  listen: field(listen, { default: '127.0.0.1:9901' }),
-  // it guards rollback and split changes: a guessable token is refused
-  token: field(string({ min: 8 }), { required: true }),
-})
+const TOKEN_MIN = 8
+
+/** A token kept in a file (a Kubernetes Secret's mount): its content, without the trailing newline. */
+const tokenFile: Rule<{ file: string; token: string }> = (value, path, ctx) => {
+  const file = readableFile(value, path, ctx)
+  if (file === undefined) return undefined
+  const token = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+  if (token.length < TOKEN_MIN) {
+    ctx.problems.add(path, `${file} holds a token too short: at least ${TOKEN_MIN} characters`)
+    return undefined
+  }
+  if (/\s/.test(token)) {
+    ctx.problems.add(path, `${file} holds a token with white space or more than one line`)
+    return undefined
+  }
+  return { file, token }
+}
+
+const control = object(
+  {
+    listen: field(listen, { default: '127.0.0.1:9901' }),
+    // it guards rollback and split changes: a guessable token is refused
+    token: field(string({ min: TOKEN_MIN })),
+    // extension (issue 14): the operator token read from a file instead
+    token_file: field(tokenFile),
+    // extension (issue 14): a read-only role for watchers
+    viewer_token: field(string({ min: TOKEN_MIN })),
+    viewer_token_file: field(tokenFile),
+    // extension (issue 14): HTTPS on the control listener, files re-read on SIGHUP
+    tls: field(object({ cert: field(readableFile, { required: true }), key: field(readableFile, { required: true }) })),
+  },
+  (out, raw, path, ctx) => {
+    for (const [plain, file] of [['token', 'token_file'], ['viewer_token', 'viewer_token_file']] as const) {
+      if (raw[plain] != null && raw[file] != null) ctx.problems.add(keyPath(path, file), `${plain} is set too; choose one`)
+      const fromFile = out[file] as { file: string; token: string } | undefined
+      if (fromFile !== undefined) {
+        out[plain] = fromFile.token
+        out[file] = fromFile.file
+      }
+    }
+    if (raw.token == null && raw.token_file == null) ctx.problems.add(keyPath(path, 'token'), 'required')
+    if (typeof out.token === 'string' && out.token === out.viewer_token) ctx.problems.add(keyPath(path, 'viewer_token'), 'must differ from the operator token')
+  },
+)
 
 
 const STICKY_RULES = ['header', 'cookie', 'ip']
@@ -117,6 +160,9 @@ const active = object(
   {
     path: field(string(), { default: '/status/ready' }),
     port: field(number({ integer: true, min: 1, max: 65535 })),
+    // extension (issue 12): grpc probes grpc.health.v1.Health/Check on each node's h2 address
+    type: field(oneOf(['http', 'grpc'] as const), { default: 'http' }),
+    grpc_service: field(string({ min: 0 }), { default: '' }),
     interval: field(duration(positive), { default: '2s' }),
     timeout: field(duration(positive), { default: '1s' }),
     healthy_threshold: field(number({ integer: true, min: 1, max: 100 }), { default: 2 }),
@@ -162,6 +208,8 @@ const gates = object({
   max_error_rate_over_x: field(rate),
   max_p99_ms: field(number({ above: 0 })),
   risk: field(risk, { default: 0.05 }),
+  // extension (issue 12): a gRPC call with one of these grpc-status values counts as an error
+  grpc_failures: field(grpcFailures, { default: GRPC_FAILURES_DEFAULT }),
   action: field(oneOf(['rollback', 'pause'] as const), { default: 'rollback' }),
 })
 
@@ -171,7 +219,17 @@ const log = object({
   access_sample: field(rate, { default: 0.01 }),
 })
 
-const events = object({ webhook: field(httpUrl) })
+const events = object({
+  webhook: field(httpUrl),
+  // extension (issue 14): the audit log file beside the state file
+  audit: field(
+    object({
+      max_size: field(byteSize({ min: 4096 }), { default: '10mb' }),
+      keep: field(number({ integer: true, min: 0, max: 100 }), { default: 5 }),
+    }),
+    { default: {} },
+  ),
+})
 
 /** The whole file. control and pools are required; every other section has defaults. */
 export const configSchema = object({

@@ -20,6 +20,13 @@ export interface NodeView {
   ejected_until: string | null
   last_probe: { ok: boolean; at: string; ms: number; status?: number; error?: string } | null
   inflight: number
+  /** an operator's admin state (issue 14): ready, drain (no new requests), maint (no traffic, no probes) */
+  admin: 'ready' | 'drain' | 'maint'
+  /** the weight routing uses */
+  weight: number
+  /** runtime: set through PUT /v1/nodes and kept over reloads until reset; config: the config's */
+  weight_source: 'runtime' | 'config'
+  config_weight: number
 }
 
 /** One pool's figures in the gates' sliding window. */

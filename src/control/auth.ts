@@ -4,6 +4,7 @@
  */
 
 import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Role } from '../state/actor.js'
 
 export type AuthVerdict = 'ok' | 'missing' | 'malformed' | 'wrong'
 
@@ -11,6 +12,32 @@ const BEARER = /^Bearer +([!-~]+) *$/i
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest()
+}
+
+/** The role a request's token gives, or why it gives none. */
+export type RoleVerdict = { verdict: 'ok'; role: Role } | { verdict: Exclude<AuthVerdict, 'ok'>; role: null }
+
+/**
+ * Two tokens, two roles (issue 14): the operator token may do everything, the viewer
+ * token may only read. Both are compared on every request, so the time taken says
+ * nothing about which one (if any) matched.
+ */
+export class RoleAuth {
+  readonly #operator: BearerAuth
+  readonly #viewer: BearerAuth
+
+  constructor(operator: () => string, viewer: () => string | undefined) {
+    this.#operator = new BearerAuth(operator)
+    this.#viewer = new BearerAuth(() => viewer() ?? '')
+  }
+
+  check(header: string | string[] | undefined): RoleVerdict {
+    const asOperator = this.#operator.check(header)
+    const asViewer = this.#viewer.check(header)
+    if (asOperator === 'ok') return { verdict: 'ok', role: 'operator' }
+    if (asViewer === 'ok') return { verdict: 'ok', role: 'viewer' }
+    return { verdict: asOperator, role: null }
+  }
 }
 
 /** Checks Authorization headers against a token that may change (a reload). */

@@ -5,6 +5,8 @@
 
 import { CutoverError } from '../errors.js'
 import { isPercent } from '../config/percent.js'
+import { MAX_NODE_WEIGHT, type NodeChangeRequest } from '../state/node-admin.js'
+import { ADMIN_STATES, type AdminState } from '../state/types.js'
 
 export const MAX_REASON_LENGTH = 500
 export const MAX_EVENTS_LIMIT = 1000
@@ -75,4 +77,25 @@ export function parseEventsQuery(query: unknown): { since: number; limit: number
     since: wholeNumber('since', obj.since, 0, Number.MAX_SAFE_INTEGER, 0),
     limit: wholeNumber('limit', obj.limit, 1, MAX_EVENTS_LIMIT, MAX_EVENTS_LIMIT),
   }
+}
+
+/** PUT /v1/nodes/{pool}/{node}: {"admin": "drain" | "maint" | "ready", "weight": N | null, "force": bool}, admin or weight. */
+export function parseNodeBody(body: unknown): NodeChangeRequest {
+  const obj = objectBody(body, ['admin', 'weight', 'force'], true)
+  if (!Object.hasOwn(obj, 'admin') && !Object.hasOwn(obj, 'weight')) throw bad('body: expected at least one of admin, weight')
+  const out: NodeChangeRequest = {}
+  if (Object.hasOwn(obj, 'admin')) {
+    if (!(ADMIN_STATES as readonly unknown[]).includes(obj.admin)) throw bad('admin: expected one of ready, drain, maint')
+    out.admin = obj.admin as AdminState
+  }
+  if (Object.hasOwn(obj, 'weight')) {
+    const w = obj.weight
+    if (w !== null && !(typeof w === 'number' && w > 0 && w <= MAX_NODE_WEIGHT)) throw bad(`weight: expected a number above 0 and at most ${MAX_NODE_WEIGHT}, or null for the config's weight`)
+    out.weight = w
+  }
+  if (Object.hasOwn(obj, 'force')) {
+    if (typeof obj.force !== 'boolean') throw bad('force: expected true or false')
+    out.force = obj.force
+  }
+  return out
 }

@@ -3,6 +3,9 @@
 import type { Logger } from 'pino'
 import type { StateView } from './api-types.js'
 import type { Clock } from '../clock.js'
+import type { PoolName } from '../config/types.js'
+import type { NodeChangeRequest } from '../state/node-admin.js'
+import type { TlsFiles } from './tls.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 
@@ -16,9 +19,21 @@ export interface RolloutControl {
   abort(reason?: string): Promise<unknown>
 }
 
+/** Operators' changes to one node (issue 14), implemented by the control plane. */
+export interface NodeControl {
+  /** throws CutoverError CUTOVER_ERR_NOT_FOUND for an unknown node, _LAST_NODE without force */
+  change(pool: PoolName, node: string, req: NodeChangeRequest): Promise<unknown>
+}
+
 export interface ControlDeps {
   /** read on every request: a reload may change it */
   token: () => string
+  /** the read-only token (control.viewer_token), read on every request; undefined: no viewer role */
+  viewerToken?: () => string | undefined
+  /** the control listener's certificate and key files (control.tls); read once, at build */
+  tls?: () => TlsFiles | undefined
+  /** absent: PUT /v1/nodes answers 404 */
+  nodes?: NodeControl
   state: StateController
   events: EventLog
   /** the body of GET /v1/state */

@@ -5,14 +5,21 @@
  * StateController (disk first) or the rollout runner.
  */
 
+import { readFileSync } from 'node:fs'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import type { ErrorObject } from 'ajv'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { sendApiError, sendCutoverError } from '../answers.js'
 import { CutoverError, isCutoverError, type ErrorCode } from '../errors.js'
 import { registerConsole } from '../console/console-routes.js'
 import { eventSentence } from '../notify/event-text.js'
-import { BearerAuth, type AuthVerdict } from './auth.js'
-import { parseEmptyBody, parseEventsQuery, parseReasonBody, parseRolloutBody, parseSplitBody } from './bodies.js'
+import { withActor, type Actor, type Role } from '../state/actor.js'
+import { RoleAuth, type AuthVerdict } from './auth.js'
+import { parseEmptyBody, parseEventsQuery, parseNodeBody, parseReasonBody, parseRolloutBody, parseSplitBody } from './bodies.js'
 import type { ControlDeps, RolloutControl } from './deps.js'
+import { buildOpenApi, type DocumentedRoute } from './openapi.js'
+import { answers, bodies, params, queries } from './schemas.js'
+import { readTls } from './tls.js'
 
 export const CONTROL_BODY_LIMIT = 64 * 1024
 export const DEFAULT_ROLLBACK_REASON = 'rollback via API'
@@ -25,11 +32,41 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 
 type RouteHandler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>
 
-interface RouteDef {
-  method: 'GET' | 'PUT' | 'POST'
-  url: string
-  auth: boolean
+/** A route as registered and as documented in /v1/openapi.json: one table for both. */
+interface RouteDef extends DocumentedRoute {
   handler: RouteHandler
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+/** /steps/0/y -> steps[0].y; the root is named by where it is (body, querystring, params). */
+function fieldName(instancePath: string, where: string, child?: string): string {
+  let name = ''
+  for (const part of instancePath.split('/').slice(1)) name += /^[0-9]+$/.test(part) ? `[${part}]` : name ? `.${part}` : part
+  if (child !== undefined) name = name ? `${name}.${child}` : child
+  return name || where
+}
+
+/** A schema failure as a message naming the field, in the words of its schema's description. */
+export function schemaMessage(errors: readonly ErrorObject[], where: string): string {
+  const e = errors.find((x) => x.keyword === 'anyOf') ?? errors[0]
+  const parent = (e.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown>; anyOf?: Array<{ required?: string[] }> }
+  switch (e.keyword) {
+    case 'required':
+      return `${fieldName(e.instancePath, where, (e.params as { missingProperty: string }).missingProperty)}: required`
+    case 'additionalProperties': {
+      const known = Object.keys(parent.properties ?? {})
+      return `${fieldName(e.instancePath, where, (e.params as { additionalProperty: string }).additionalProperty)}: unknown field${known.length ? ` (expected ${known.join(', ')})` : ' (expected no fields)'}`
+    }
+    case 'anyOf':
+      if (parent.anyOf?.every((a) => a.required)) return `${fieldName(e.instancePath, where)}: expected at least one of ${parent.anyOf.flatMap((a) => a.required ?? []).join(', ')}`
+  }
+  return `${fieldName(e.instancePath, where)}: ${parent.description ? `expected ${parent.description}` : (e.message ?? 'not valid')}`
+}
+
+/** The validator of route schemas: JSON Schema 2020-12, nothing coerced, removed or defaulted. */
+function schemaValidator(): Ajv2020 {
+  return new Ajv2020({ allErrors: false, verbose: true, coerceTypes: false, removeAdditional: false, useDefaults: false, multipleOfPrecision: 9, strict: true, strictRequired: false })
 }
 
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
@@ -61,9 +98,11 @@ function codeForStatus(status: number): ErrorCode {
 export function buildControlServer(deps: ControlDeps): FastifyInstance {
   const { state, events, logger } = deps
   const clock = deps.clock
-  const auth = new BearerAuth(deps.token)
+  const auth = new RoleAuth(deps.token, deps.viewerToken ?? (() => undefined))
+  const tls = deps.tls?.()
 
   const app = Fastify({
+    ...(tls ? { https: readTls(tls) } : {}),
     logger: false,
     bodyLimit: CONTROL_BODY_LIMIT,
     onProtoPoisoning: 'error',
@@ -102,16 +141,27 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     logger.warn({ method: req.method, path: pathOf(req.url), remote: req.ip, why, ...(suppressed ? { suppressed } : {}) }, 'control: authentication failed')
   }
 
+  const ajv = schemaValidator()
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  app.setSchemaErrorFormatter((errors, where) => new CutoverError('CUTOVER_ERR_BAD_REQUEST', schemaMessage(errors as ErrorObject[], where)))
+
+  const roles = new WeakMap<FastifyRequest, Role>()
   app.addHook('onRequest', async (req, reply) => {
-    const config = req.routeOptions.config as { auth?: boolean } | undefined
+    const config = req.routeOptions.config as { auth?: boolean; mutates?: boolean } | undefined
     // unknown paths under /v1 also ask for the token first, so the route set is not probed freely
     const needsAuth = config?.auth === true || (config?.auth === undefined && pathOf(req.url).startsWith('/v1'))
     if (!needsAuth) return
-    const verdict = auth.check(req.headers.authorization)
-    if (verdict === 'ok') return
-    authFailed(req, verdict)
-    reply.header('www-authenticate', 'Bearer')
-    return sendApiError(reply, 'CUTOVER_ERR_UNAUTHORIZED', verdict === 'missing' ? 'authorization required: Bearer token' : 'invalid bearer token')
+    const { verdict, role } = auth.check(req.headers.authorization)
+    if (verdict !== 'ok') {
+      authFailed(req, verdict)
+      reply.header('www-authenticate', 'Bearer')
+      return sendApiError(reply, 'CUTOVER_ERR_UNAUTHORIZED', verdict === 'missing' ? 'authorization required: Bearer token' : 'invalid bearer token')
+    }
+    roles.set(req, role)
+    if (config?.mutates === true && role !== 'operator') {
+      logger.warn({ method: req.method, path: pathOf(req.url), remote: req.ip, role }, 'control: change refused to the viewer token')
+      return sendApiError(reply, 'CUTOVER_ERR_FORBIDDEN', `the viewer token may read, not change: ${req.method} ${pathOf(req.url)} needs the operator token (control.token)`)
+    }
   })
 
   function rollout(): RolloutControl {
@@ -119,48 +169,112 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     return deps.rollout
   }
 
-  function audit(req: FastifyRequest, what: string): void {
-    // events record what changed; this line records who asked
-    logger.info({ method: req.method, path: pathOf(req.url), remote: req.ip }, `control: ${what}`)
+  function audit(req: FastifyRequest, actor: Actor, what: string): void {
+    // events record what changed and who; this line records the request
+    logger.info({ method: req.method, path: pathOf(req.url), remote: actor.remote, role: actor.role }, `control: ${what}`)
   }
 
   const describe = async (_req: FastifyRequest, reply: FastifyReply) => sendJson(reply, 200, deps.describe())
+  /** A change: the events it raises say which role asked and from where (../state/actor.ts). */
   const mutation = (what: string, act: (req: FastifyRequest) => Promise<unknown>): RouteHandler => async (req, reply) => {
-    await act(req)
-    audit(req, what)
+    const actor: Actor = { role: roles.get(req) ?? 'operator', remote: req.ip }
+    await withActor(actor, () => act(req))
+    audit(req, actor, what)
     return sendJson(reply, 200, deps.describe())
   }
+  const changed = { status: 200, schema: answers.state }
+  const readRoute = { auth: true, mutates: false }
+  const writeRoute = { auth: true, mutates: true }
 
   const routes: RouteDef[] = [
-    { method: 'GET', url: '/v1/state', auth: true, handler: describe },
-    { method: 'PUT', url: '/v1/split', auth: true, handler: mutation('split set', (req) => state.setSplit(parseSplitBody(req.body), 'api')) },
-    { method: 'POST', url: '/v1/rollback', auth: true, handler: mutation('rollback', (req) => state.rollback(parseReasonBody(req.body, DEFAULT_ROLLBACK_REASON), 'api')) },
+    { method: 'GET', url: '/v1/state', ...readRoute, summary: 'the live state', ok: { status: 200, schema: answers.state }, handler: describe },
+    {
+      method: 'PUT',
+      url: '/v1/split',
+      ...writeRoute,
+      summary: 'set the share of y',
+      schema: { body: bodies.split },
+      ok: changed,
+      errors: [409],
+      handler: mutation('split set', (req) => state.setSplit(parseSplitBody(req.body), 'api')),
+    },
+    {
+      method: 'POST',
+      url: '/v1/rollback',
+      ...writeRoute,
+      summary: 'y to 0 now, lock the split, stop any rollout',
+      schema: { body: bodies.reason },
+      ok: changed,
+      handler: mutation('rollback', (req) => state.rollback(parseReasonBody(req.body, DEFAULT_ROLLBACK_REASON), 'api')),
+    },
     {
       method: 'POST',
       url: '/v1/unlock',
-      auth: true,
+      ...writeRoute,
+      summary: 'clear the lock left by a rollback',
+      schema: { body: bodies.empty },
+      ok: changed,
       handler: mutation('unlock', (req) => {
         parseEmptyBody(req.body)
         return state.unlock('api')
       }),
     },
-    { method: 'POST', url: '/v1/rollout', auth: true, handler: mutation('rollout start', (req) => rollout().start(parseRolloutBody(req.body))) },
+    {
+      method: 'POST',
+      url: '/v1/rollout',
+      ...writeRoute,
+      summary: "start a rollout: the body's steps or the config's plan",
+      schema: { body: bodies.rollout },
+      ok: changed,
+      errors: [409, 503],
+      handler: mutation('rollout start', (req) => rollout().start(parseRolloutBody(req.body))),
+    },
     ...(['pause', 'resume', 'promote'] as const).map(
       (verb): RouteDef => ({
         method: 'POST',
         url: `/v1/rollout/${verb}`,
-        auth: true,
+        ...writeRoute,
+        summary: { pause: 'hold the current step', resume: 'go on with the rollout', promote: 'jump to y 100 and finish' }[verb],
+        schema: { body: bodies.empty },
+        ok: changed,
+        errors: [409, 503],
         handler: mutation(`rollout ${verb}`, (req) => {
           parseEmptyBody(req.body)
           return rollout()[verb]()
         }),
       }),
     ),
-    { method: 'POST', url: '/v1/rollout/abort', auth: true, handler: mutation('rollout abort', (req) => rollout().abort(parseReasonBody(req.body, undefined))) },
+    {
+      method: 'POST',
+      url: '/v1/rollout/abort',
+      ...writeRoute,
+      summary: 'stop the rollout and roll back',
+      schema: { body: bodies.reason },
+      ok: changed,
+      errors: [409, 503],
+      handler: mutation('rollout abort', (req) => rollout().abort(parseReasonBody(req.body, undefined))),
+    },
+    {
+      method: 'PUT',
+      url: '/v1/nodes/:pool/:node',
+      ...writeRoute,
+      summary: "one node: drain (no new requests, probes go on), maint (no traffic, no probes), ready, and a runtime weight (null: the config's)",
+      schema: { params: params.node, body: bodies.node },
+      ok: changed,
+      errors: [404, 409],
+      handler: mutation('node changed', (req) => {
+        const { pool, node } = req.params as { pool: 'x' | 'y'; node: string }
+        if (!deps.nodes) throw new CutoverError('CUTOVER_ERR_NOT_FOUND', 'node changes are not available')
+        return deps.nodes.change(pool, node, parseNodeBody(req.body))
+      }),
+    },
     {
       method: 'GET',
       url: '/v1/events',
-      auth: true,
+      ...readRoute,
+      summary: 'the audit log since an event id, oldest first (kept across restarts)',
+      schema: { querystring: queries.events },
+      ok: { status: 200, schema: answers.events },
       handler: async (req, reply) => {
         const { since, limit } = parseEventsQuery(req.query)
         // each event with its sentence, so the console says what ctl and the webhook say
@@ -169,18 +283,41 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     },
     {
       method: 'GET',
+      url: '/v1/openapi.json',
+      ...readRoute,
+      summary: 'this document: OpenAPI 3.1',
+      ok: { status: 200, schema: answers.openapi },
+      handler: async (_req, reply) => sendJson(reply, 200, openapi),
+    },
+    {
+      method: 'GET',
       url: '/metrics',
       auth: false,
+      mutates: false,
+      summary: 'Prometheus metrics, no token',
+      ok: { status: 200, schema: answers.metrics, type: 'text/plain' },
       handler: async (_req, reply) => {
         const m = await deps.metrics()
         return reply.code(200).type(m.contentType).send(m.body)
       },
     },
-    { method: 'GET', url: '/healthz', auth: false, handler: async (_req, reply) => sendJson(reply, 200, { status: 'ok' }) },
+    {
+      method: 'GET',
+      url: '/healthz',
+      auth: false,
+      mutates: false,
+      summary: 'the process serves, no token',
+      ok: { status: 200, schema: answers.health },
+      handler: async (_req, reply) => sendJson(reply, 200, { status: 'ok' }),
+    },
     {
       method: 'GET',
       url: '/readyz',
       auth: false,
+      mutates: false,
+      summary: 'some node of a pool with a share above 0 is usable, no token',
+      ok: { status: 200, schema: answers.ready },
+      errors: [503],
       handler: async (_req, reply) => {
         const r = deps.readiness()
         return r.ready ? sendJson(reply, 200, { ready: true }) : sendJson(reply, 503, { ready: false, reason: r.reason ?? 'not ready' })
@@ -188,9 +325,16 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     },
   ]
 
+  // the console's history is served by ../console, documented here with the rest
+  const documented: DocumentedRoute[] = [
+    ...routes,
+    { method: 'GET', url: '/v1/history', ...readRoute, summary: "the console's 15 minutes of per-pool figures", ok: { status: 200, schema: answers.history } },
+  ]
+  const openapi = buildOpenApi(documented, VERSION)
+
   const allowed = new Map<string, string>()
   for (const r of routes) {
-    app.route({ method: r.method, url: r.url, config: { auth: r.auth }, handler: r.handler })
+    app.route({ method: r.method, url: r.url, config: { auth: r.auth, mutates: r.mutates }, schema: r.schema, handler: r.handler })
     allowed.set(r.url, r.method === 'GET' ? 'GET, HEAD' : r.method)
   }
 

@@ -60,6 +60,8 @@ export class HealthMonitor implements OutcomeSink {
   readonly #records = new Map<UpstreamNode, NodeRecord>()
   #pools: Record<PoolName, UpstreamNode[]> = { x: [], y: [] }
   #health: Config['health']
+  /** nodes an operator put in maint: not probed, no verdict (issue 14) */
+  #maint: ReadonlySet<UpstreamNode> = new Set()
 
   constructor(options: HealthMonitorOptions) {
     this.#clock = options.clock
@@ -91,8 +93,37 @@ export class HealthMonitor implements OutcomeSink {
     this.#records.clear()
     for (const [node, rec] of next) this.#records.set(node, rec)
     this.#pools = { x: nodes.x.slice(), y: nodes.y.slice() }
-    this.#prober.setNodes([...this.#records.keys()])
+    this.#prober.setNodes(this.#probedNodes())
     this.#onChange()
+  }
+
+  /**
+   * The nodes in maint (issue 14): they are not probed and have no verdict. A node that
+   * leaves maint starts from no verdict, so with active checks it takes traffic again
+   * once the probes find it healthy (unless no node of its pool has a verdict yet).
+   */
+  setMaintenance(nodes: Iterable<UpstreamNode>): void {
+    const next = new Set(nodes)
+    let changed = false
+    for (const node of next) if (!this.#maint.has(node)) changed = this.#forgetVerdict(node) || changed
+    for (const node of this.#maint) if (!next.has(node)) changed = this.#forgetVerdict(node) || changed
+    this.#maint = next
+    if (!changed) return
+    this.#prober.setNodes(this.#probedNodes())
+    this.#onChange()
+  }
+
+  #forgetVerdict(node: UpstreamNode): boolean {
+    const rec = this.#records.get(node)
+    if (!rec) return false
+    rec.counters = initialCounters()
+    rec.lastProbe = null
+    if (this.#health.active) node.healthy = null
+    return true
+  }
+
+  #probedNodes(): UpstreamNode[] {
+    return [...this.#records.keys()].filter((node) => !this.#maint.has(node))
   }
 
   /** Apply new thresholds and intervals; switching active checks off marks every node healthy. */
@@ -212,7 +243,7 @@ export class HealthMonitor implements OutcomeSink {
   #probed(node: UpstreamNode, result: ProbeResult): void {
     const rec = this.#records.get(node)
     const active = this.#health.active
-    if (!rec || !active) return
+    if (!rec || !active || this.#maint.has(node)) return
     rec.lastProbe = result
     rec.lastProbeAt = this.#clock.now()
     const step = applyProbe(node.healthy, rec.counters, result, active)

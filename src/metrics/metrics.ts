@@ -4,6 +4,7 @@
  * label set; gauges that mirror state are computed at scrape time.
  */
 
+import { ADMIN_STATES, type AdminState } from '../state/types.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolName } from '../config/types.js'
 import { xShare } from '../config/percent.js'
@@ -31,6 +32,8 @@ export interface MetricsSources {
   gates?: () => ReadonlyArray<{ gate: string; figure: number | null; verdict: 'pass' | 'fail' | 'none' }>
   /** requests in flight to each pool's nodes; absent where another process reports them */
   inflight?: () => Readonly<Record<PoolName, number>>
+  /** absent in a worker process: each node's admin state (issue 14), read with health.nodes */
+  admin?: (node: UpstreamNode) => AdminState
   /** the state backend (issue 11): reachable or not; for a fleet, leadership and replicas seen */
   backend?: () => { up: boolean; leading: boolean | null; replicas: number | null }
 }
@@ -156,6 +159,24 @@ export class Metrics implements OutcomeSink {
           this.reset()
           const nodes = health.nodes()
           for (const pool of POOLS) for (const node of nodes[pool]) this.set({ pool, node: node.name }, health.isHealthy(node) ? 1 : 0)
+        },
+      })
+    const admin = sources.admin
+    if (health && admin)
+      new Gauge({
+        name: 'cutover_node_admin_state',
+        help: "Each node's admin state set by an operator: 1 on the series of its state (ready, drain, maint), 0 on the others",
+        labelNames: ['pool', 'node', 'state'],
+        registers,
+        collect() {
+          this.reset()
+          const nodes = health.nodes()
+          for (const pool of POOLS) {
+            for (const node of nodes[pool]) {
+              const current = admin(node)
+              for (const state of ADMIN_STATES) this.set({ pool, node: node.name, state }, state === current ? 1 : 0)
+            }
+          }
         },
       })
     const inflight = sources.inflight

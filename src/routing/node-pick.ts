@@ -14,17 +14,18 @@ export function pickNode(set: NodeSet, random: Random, exclude?: UpstreamNode | 
   const nodes = set.nodes
   if (nodes.length === 0) return undefined
   if (nodes.length === 1) return isExcluded(nodes[0], exclude) ? undefined : nodes[0]
-  let first: UpstreamNode | undefined
-  for (let i = 0; i < DRAWS && first === undefined; i++) {
-    const n = nodes[drawIndex(set, random)]
-    if (!isExcluded(n, exclude)) first = n
+  let first = -1
+  for (let i = 0; i < DRAWS && first < 0; i++) {
+    const at = drawIndex(set, random)
+    if (!isExcluded(nodes[at], exclude)) first = at
   }
   // the draws keep hitting excluded nodes: most are excluded, look at all of them
-  if (first === undefined) return scan(nodes, exclude)
-  const second = nodes[drawIndex(set, random)]
-  if (second === first || isExcluded(second, exclude)) return first
-  // the second wins only when strictly less loaded, so idle nodes share exactly by weight
-  return second.inflight * first.weight < first.inflight * second.weight ? second : first
+  if (first < 0) return scan(set, exclude)
+  const second = drawIndex(set, random)
+  if (second === first || isExcluded(nodes[second], exclude)) return nodes[first]
+  // the second wins only when strictly less loaded per unit of weight, so idle nodes share exactly by weight
+  const w = set.weights
+  return nodes[second].inflight * w[first] < nodes[first].inflight * w[second] ? nodes[second] : nodes[first]
 }
 
 /** Index of the node a uniform draw over the cumulative weights falls on. */
@@ -51,12 +52,13 @@ function isExcluded(node: UpstreamNode, exclude: UpstreamNode | readonly Upstrea
 }
 
 /** The least loaded node per weight that is not excluded. */
-function scan(nodes: readonly UpstreamNode[], exclude: UpstreamNode | readonly UpstreamNode[] | undefined): UpstreamNode | undefined {
-  let best: UpstreamNode | undefined
+function scan(set: NodeSet, exclude: UpstreamNode | readonly UpstreamNode[] | undefined): UpstreamNode | undefined {
+  const nodes = set.nodes
+  const w = set.weights
+  let best = -1
   for (let i = 0; i < nodes.length; i++) {
-    const n = nodes[i]
-    if (isExcluded(n, exclude)) continue
-    if (best === undefined || n.inflight * best.weight < best.inflight * n.weight) best = n
+    if (isExcluded(nodes[i], exclude)) continue
+    if (best < 0 || nodes[i].inflight * w[best] < nodes[best].inflight * w[i]) best = i
   }
-  return best
+  return best < 0 ? undefined : nodes[best]
 }

@@ -9,6 +9,8 @@ import type { UpstreamNode } from '../upstream/node.js'
 /** The usable nodes of one pool with their cumulative weights, for a weighted draw. */
 export interface NodeSet {
   readonly nodes: readonly UpstreamNode[]
+  /** weights[i]: the weight nodes[i] is drawn by (an operator's runtime weight, else the config's) */
+  readonly weights: Float64Array
   /** cumulative[i] = weight of nodes[0..i] */
   readonly cumulative: Float64Array
   /** sum of the weights; 0 when no node is usable */
@@ -33,16 +35,33 @@ export interface Router {
   table: RoutingTable
 }
 
-/** Build the usable node set of one pool. */
-export function buildNodeSet(nodes: readonly UpstreamNode[], isUsable: (node: UpstreamNode) => boolean): NodeSet {
-  const usable = nodes.filter((n) => n.weight > 0 && isUsable(n))
+/** A node's weight for routing; the default is the config's. */
+export type WeightOf = (node: UpstreamNode) => number
+
+const configWeight: WeightOf = (node) => node.weight
+
+/**
+ * Build the usable node set of one pool. isUsable folds in health and an operator's
+ * drain or maint; weightOf an operator's runtime weight (both from the control plane).
+ */
+export function buildNodeSet(nodes: readonly UpstreamNode[], isUsable: (node: UpstreamNode) => boolean, weightOf: WeightOf = configWeight): NodeSet {
+  const usable: UpstreamNode[] = []
+  const w: number[] = []
+  for (const n of nodes) {
+    const weight = weightOf(n)
+    if (weight > 0 && isUsable(n)) {
+      usable.push(n)
+      w.push(weight)
+    }
+  }
+  const weights = Float64Array.from(w)
   const cumulative = new Float64Array(usable.length)
   let total = 0
   for (let i = 0; i < usable.length; i++) {
-    total += usable[i].weight
+    total += weights[i]
     cumulative[i] = total
   }
-  return Object.freeze({ nodes: Object.freeze(usable), cumulative, total })
+  return Object.freeze({ nodes: Object.freeze(usable), weights, cumulative, total })
 }
 
 /** Build the table for share y (0..100) of pool y from the nodes and their health. */
@@ -51,13 +70,14 @@ export function buildRoutingTable(
   nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>,
   isUsable: (node: UpstreamNode) => boolean,
   split: Config['split'],
+  weightOf: WeightOf = configWeight,
 ): RoutingTable {
   const yBasisPoints = Math.min(10000, Math.max(0, Math.round(y * 100)))
   const sticky = split.sticky
   return Object.freeze({
     yBasisPoints,
-    x: buildNodeSet(nodes.x, isUsable),
-    y: buildNodeSet(nodes.y, isUsable),
+    x: buildNodeSet(nodes.x, isUsable, weightOf),
+    y: buildNodeSet(nodes.y, isUsable, weightOf),
     sticky,
     overrideHeader: split.override_header?.toLowerCase(),
     stickyHeader: sticky?.header?.toLowerCase(),

@@ -7,6 +7,8 @@
 
 import { CutoverError, isCutoverError } from '../errors.js'
 import type { EventLog } from './events.js'
+import type { PoolName } from '../config/types.js'
+import { changeNode, nodeChangeDetails, type NodeChangeContext, type NodeChangeRequest } from './node-admin.js'
 import type { Cause, LiveState } from './types.js'
 
 export interface StateStore {
@@ -114,6 +116,18 @@ export class StateController {
     return this.update(
       (s) => ({ ...s, y: 0, locked: true, lock_reason: reason, rollout: null }),
       (next, prev) => ({ type: 'rollback', cause, details: { reason, from: prev.y, to: 0, rollout_stopped: prev.rollout !== null, ...details } }),
+    )
+  }
+
+  /**
+   * An operator's change to one node (admin state, runtime weight). `context` is read
+   * when the change runs, after every change queued before it, so the last-node rule
+   * sees the state it changes.
+   */
+  changeNode(pool: PoolName, name: string, req: NodeChangeRequest, configWeight: number, context: (state: Readonly<LiveState>) => NodeChangeContext, cause: Cause): Promise<Readonly<LiveState>> {
+    return this.update(
+      (s) => changeNode(s, pool, name, req, context(s)),
+      (next, prev) => ({ type: 'node.admin', cause, details: { ...nodeChangeDetails(prev, next, pool, name, configWeight), ...(req.force ? { force: true } : {}) } }),
     )
   }
 

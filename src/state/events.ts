@@ -4,6 +4,7 @@
  */
 
 import type { Clock } from '../clock.js'
+import { currentActor } from './actor.js'
 
 export interface CutoverEvent {
   id: number
@@ -19,6 +20,7 @@ export class EventLog {
   readonly #capacity: number
   readonly #ring: CutoverEvent[] = []
   readonly #listeners = new Set<EventListener>()
+  #sink: ((event: CutoverEvent) => void) | undefined
   #nextId = 1
 
   constructor(clock: Clock, capacity = 1000) {
@@ -26,11 +28,15 @@ export class EventLog {
     this.#capacity = capacity
   }
 
-  /** Append an event; details must not use the keys id, at or type. */
+  /**
+   * Append an event; details must not use the keys id, at or type. An event caused by the
+   * API says who acted (role) and from where (remote), see ./actor.ts.
+   */
   add(type: string, details: Record<string, unknown> = {}): CutoverEvent {
-    const event: CutoverEvent = { ...details, id: this.#nextId++, at: new Date(this.#clock.now()).toISOString(), type }
-    this.#ring.push(event)
-    if (this.#ring.length > this.#capacity) this.#ring.shift()
+    const actor = details.cause === 'api' ? currentActor() : undefined
+    const event: CutoverEvent = { ...details, ...(actor ? { role: actor.role, remote: actor.remote } : {}), id: this.#nextId++, at: new Date(this.#clock.now()).toISOString(), type }
+    this.#push(event)
+    this.#sink?.(event)
     for (const listener of this.#listeners) {
       try {
         listener(event)
@@ -39,6 +45,28 @@ export class EventLog {
       }
     }
     return event
+  }
+
+  /**
+   * Take back events written before a restart (the audit file), oldest first, before any
+   * new one: the ring keeps the newest and ids go on from the last. Listeners are not told.
+   */
+  restore(events: readonly CutoverEvent[]): void {
+    for (const e of events) {
+      if (e.id < this.#nextId) continue
+      this.#push(e)
+      this.#nextId = e.id + 1
+    }
+  }
+
+  /** Where every new event is also written (the audit file); one sink. */
+  setSink(sink: ((event: CutoverEvent) => void) | undefined): void {
+    this.#sink = sink
+  }
+
+  #push(event: CutoverEvent): void {
+    this.#ring.push(event)
+    if (this.#ring.length > this.#capacity) this.#ring.shift()
   }
 
   /** Events with an id above `since`, oldest first. */

@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js'
 import { CutoverError } from '../errors.js'
 import type { StateStore } from './controller.js'
 import { isPercent } from '../config/percent.js'
+import { parseNodeAdminState } from './node-admin.js'
 import { STATE_FORMAT_VERSION, type LiveState, type RolloutProgress, type StateFile } from './types.js'
 
 export type StateLoadResult =
@@ -64,6 +65,7 @@ export class FileStateStore implements StateStore {
       locked: state.locked,
       lock_reason: state.lock_reason,
       rollout: state.rollout,
+      ...(state.nodes ? { nodes: state.nodes } : {}),
     }
     const text = JSON.stringify(file, null, 2) + '\n'
     let created = false
@@ -143,7 +145,13 @@ export function parseStateFile(data: unknown): LiveState | string {
   if (lockReason !== null && typeof lockReason !== 'string') return 'lock_reason: not a string or null'
   const rollout = data.rollout === null ? null : parseRollout(data.rollout)
   if (typeof rollout === 'string') return rollout
-  return { y, locked: data.locked, lock_reason: lockReason, rollout }
+  const state: LiveState = { y, locked: data.locked, lock_reason: lockReason, rollout }
+  if (data.nodes !== undefined) {
+    const nodes = parseNodeAdminState(data.nodes)
+    if (typeof nodes === 'string') return nodes
+    if (Object.keys(nodes).length > 0) state.nodes = nodes
+  }
+  return state
 }
 
 function parseRollout(r: unknown): RolloutProgress | string {

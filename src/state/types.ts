@@ -1,6 +1,6 @@
 /** The live, persisted state: what survives a restart (SPEC section 5). */
 
-import type { RolloutStepConfig } from '../config/types.js'
+import type { PoolName, RolloutStepConfig } from '../config/types.js'
 
 export const STATE_FORMAT_VERSION = 1
 
@@ -22,7 +22,27 @@ export interface LiveState {
   locked: boolean
   lock_reason: string | null
   rollout: RolloutProgress | null
+  /**
+   * operators' runtime changes to single nodes (issue 14), by pool and node name; a node
+   * absent here is ready at its config weight. Absent: no node has one.
+   */
+  nodes?: NodeAdminState
 }
+
+/** ready: normal; drain: no new requests, probes go on; maint: no traffic and no probes. */
+export type AdminState = 'ready' | 'drain' | 'maint'
+export const ADMIN_STATES: readonly AdminState[] = ['ready', 'drain', 'maint']
+
+/** One node's runtime change: kept until `ready` (admin) and a weight reset (weight: null). */
+export interface NodeAdmin {
+  admin: AdminState
+  /** the runtime weight; null: the config's */
+  weight: number | null
+  /** ISO time of the last change */
+  at: string
+}
+
+export type NodeAdminState = Partial<Record<PoolName, Record<string, NodeAdmin>>>
 
 /** Who caused a change: every split or lock change is an event naming it. */
 export type Cause = 'api' | 'gate' | 'rollout' | 'startup' | 'reload'
@@ -35,4 +55,6 @@ export interface StateFile {
   locked: boolean
   lock_reason: string | null
   rollout: RolloutProgress | null
+  /** written only when some node has a runtime change */
+  nodes?: NodeAdminState
 }
