@@ -1,19 +1,25 @@
 /**
  * The fleet's one client of etcd: every call has a deadline, and its outcome says whether
  * the backend is up (any answer) or down (no answer: unreachable, timed out, refused).
- * etcd3's own retries and circuit breakers are off: a control write must fail fast with a
- * clear 503, and the fleet's once-a-second publish is the retry.
+ * A call that meets a dead member goes on at once to the next one (and that member is
+ * skipped for a second), so losing one member of three changes nothing; with no member
+ * answering, a control write fails fast with a clear 503, and the fleet's once-a-second
+ * publish is what finds etcd back.
  */
 
 import { readFileSync } from 'node:fs'
-import { noop } from 'cockatiel'
-import { Etcd3, type IOptions } from 'etcd3'
+import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel'
+import { Etcd3, isRecoverableError, type IOptions } from 'etcd3'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { EtcdConfig } from '../config/state-backend.js'
 
-/** The most a single etcd call may take before the backend counts as down. */
+/** The most a single etcd call may take (all members tried) before the backend counts as down. */
 export const OP_TIMEOUT_MS = 1500
+/** A member that failed three calls in a row is skipped for this long, then tried again. */
+const MEMBER_PAUSE_MS = 1000
+/** One failed call after a success this recent is a hiccup (a member lost, a raft election), not etcd down. */
+const DOWN_AFTER_MS = 1000
 
 export interface BackendHealth {
   up: boolean
@@ -29,7 +35,11 @@ function etcdOptions(config: EtcdConfig): IOptions {
   const options: IOptions = {
     hosts: config.endpoints,
     dialTimeout: OP_TIMEOUT_MS,
-    faultHandling: { host: () => noop, global: noop },
+    faultHandling: {
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: MEMBER_PAUSE_MS, breaker: new ConsecutiveBreaker(3) }),
+      // every member once more, a moment apart: long enough for a raft election on loopback, short of the deadline
+      global: retry(handleWhen((e) => isRecoverableError(e) || isBrokenCircuitError(e)), { maxAttempts: config.endpoints.length + 1, backoff: new ConstantBackoff(100) }),
+    },
   }
   if (config.tls) {
     options.credentials = {
@@ -49,6 +59,7 @@ export class EtcdConnection {
   readonly #logger: Logger
   readonly #listeners = new Set<(health: BackendHealth) => void>()
   #health: BackendHealth
+  #lastOk = -Infinity
   #closed = false
 
   constructor(config: EtcdConfig, clock: Clock, logger: Logger) {
@@ -82,9 +93,10 @@ export class EtcdConnection {
     try {
       result = await run({ deadline: Date.now() + OP_TIMEOUT_MS })
     } catch (err) {
-      this.markDown(`${what}: ${(err as Error).message}`)
+      if (this.#clock.now() - this.#lastOk >= DOWN_AFTER_MS) this.markDown(`${what}: ${(err as Error).message}`)
       throw err
     }
+    this.#lastOk = this.#clock.now()
     this.markUp()
     return result
   }

@@ -165,14 +165,14 @@ export class EtcdStateStore implements StateStore {
         res = await this.#conn.call('write state', (o) =>
           this.#conn.client.if(this.#key, 'Mod', '==', this.#revision).then(this.#conn.client.put(this.#key).value(encode(next, this.#clock.now(), this.#id))).options(o).commit(),
         )
-      } catch {
+      } catch (err) {
         if (rollback) {
           // safety first: y goes to 0 here now; it is written when etcd answers again
           this.#pending = next
           this.#logger.error({ reason: next.lock_reason }, 'rollback applied on this replica only: etcd unreachable; it is written as soon as etcd answers')
           return
         }
-        throw this.#downError()
+        throw this.#downError(err)
       }
       if (res.succeeded) {
         this.#revision = Number(res.header.revision)
@@ -232,9 +232,9 @@ export class EtcdStateStore implements StateStore {
     await w?.cancel().catch(() => undefined)
   }
 
-  #downError(): CutoverError {
-    const h = this.#conn.health
-    return new CutoverError('CUTOVER_ERR_STATE_BACKEND_DOWN', `state backend etcd unreachable (${h.reason ?? 'no answer'}); nothing changed; routing stays at the last known split`)
+  #downError(err?: unknown): CutoverError {
+    const why = err instanceof Error ? err.message : (this.#conn.health.reason ?? 'no answer')
+    return new CutoverError('CUTOVER_ERR_STATE_BACKEND_DOWN', `state backend etcd unreachable (${why}); nothing changed; routing stays at the last known split`, { cause: err })
   }
 
   async #read(): Promise<Read> {

@@ -328,7 +328,6 @@ export class Fleet {
     const r = this.#state.current.rollout
     this.#events.add('fleet.leader', {
       cause: 'fleet',
-      replica: this.#id,
       leading,
       reason: leading
         ? `${this.#id} leads the fleet${r ? `: the rollout goes on at step ${r.step + 1} of ${r.steps.length}, its hold started afresh` : ''}`
@@ -350,7 +349,8 @@ export class Fleet {
   // --- events shared through etcd
 
   #localEvent(e: CutoverEvent): void {
-    if (e.replica !== undefined || e.local === true) return // from another replica, or about this one only
+    // `replica` marks an event another replica raised (added here from etcd); `local` one about this replica only
+    if (e.replica !== undefined || e.local === true) return
     this.#eventQueue.push(e)
     if (this.#eventQueue.length > EVENTS_KEPT) this.#eventQueue.shift()
     void this.#flushEvents()

@@ -174,7 +174,12 @@ t.test('etcd down: writes 503, the split stays; a rollback applies here and is w
   t.ok(isCutoverError(err, 'CUTOVER_ERR_STATE_BACKEND_DOWN'), 'a write while etcd is down is 503 CUTOVER_ERR_STATE_BACKEND_DOWN')
   t.match((err as Error).message, /etcd unreachable/)
   t.equal(a.controller.current.y, 40, 'the split stays at the last known')
-  t.notOk(a.conn.health.up, 'backend counted down')
+  await waitUntil('a counts the backend down', async () => {
+    await a.controller.setSplit(60, 'api').catch(() => undefined)
+    return !a.conn.health.up
+  }, 5000, 100)
+  t.match(a.conn.health.reason, /write state/, 'and says which call failed')
+  t.equal(a.controller.current.y, 40)
   await b.controller.rollback('gate max_error_rate: y failing on b', 'gate')
   t.match(b.controller.current, { y: 0, locked: true }, 'rollback applied on b at once')
   t.ok(b.store.pendingRollback, 'and waits to be written')
