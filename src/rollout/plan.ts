@@ -53,6 +53,10 @@ export function nextAction(input: PlanInput): PlanAction {
       const waiting = { requests: input.stepRequests, needed: minRequests, eta_ms: eta(input.stepRequests) }
       return { kind: 'hold', why: 'traffic', hold_left_ms: 0, holding: waitingText(`y has ${waiting.requests} of the ${minRequests} requests a step needs`, waiting.eta_ms), waiting }
     }
+    if (input.verdict === 'none' && input.windowRequests >= minRequests) {
+      // enough traffic, but a gate figure is over its limit without confidence yet (issue 16: pass slow)
+      return { kind: 'hold', why: 'gate', hold_left_ms: 0, holding: 'a gate figure is over its limit, not yet with confidence' }
+    }
     if (input.verdict === 'none') {
       // the step had its sample, but the window (shorter than the step) holds too few
       const waiting = { requests: input.windowRequests, needed: minRequests, eta_ms: eta(input.windowRequests) }

@@ -34,6 +34,8 @@ t.test('then waits for traffic and a pass verdict', (t) => {
     waiting: { requests: 60, needed: 100, eta_ms: 4800 },
   })
   t.match(nextAction({ ...base, verdict: 'fail' }), { kind: 'hold', why: 'gate' })
+  // enough requests, no verdict: a figure over its limit without confidence holds the step
+  t.same(nextAction({ ...base, verdict: 'none', windowRequests: 300 }), { kind: 'hold', why: 'gate', hold_left_ms: 0, holding: 'a gate figure is over its limit, not yet with confidence' })
   t.end()
 })
 
