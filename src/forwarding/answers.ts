@@ -1,41 +1,44 @@
 /**
- * The answers cutover writes itself on the proxy port, as the bytes for a raw socket:
- * JSON `{"message": ...}` (SPEC 4.6), built once per (status, message, close) and reused.
+ * The bytes of cutover's own answers on the proxy port, from the one answer module
+ * (src/answers.ts, statuses from the error registry): built once and reused, since they
+ * are written on the hot path of a failing or refused request.
  */
 
-import { STATUS_CODES } from 'node:http'
+import { ANSWERS, failureAnswer, proxyAnswer, type ProxyAnswer, rawAnswer } from '../answers.js'
+import type { FailureKind } from '../outcome/outcome-sink.js'
 
-const cache = new Map<string, Buffer>()
+function both(answer: ProxyAnswer): { keep: Buffer; close: Buffer } {
+  return { keep: rawAnswer(answer), close: rawAnswer(answer, { close: true }) }
+}
 
-/** The whole answer: status line, JSON headers, `connection: close` when close, the body. */
-export function answer(status: number, message: string, close: boolean, retryAfter = false): Buffer {
-  const key = `${status}${close ? 'c' : 'k'}${retryAfter ? 'r' : ''}${message}`
-  let bytes = cache.get(key)
+export const RAW = {
+  noNode: both(ANSWERS.noNode),
+  upstream: both(ANSWERS.upstream),
+  upstreamTimeout: both(ANSWERS.upstreamTimeout),
+  bodyTooLarge: rawAnswer(ANSWERS.bodyTooLarge, { close: true }),
+  shed: rawAnswer(ANSWERS.overloaded, { close: true, headers: { 'retry-after': '1' } }),
+  headTooLarge: rawAnswer(ANSWERS.headTooLarge, { close: true }),
+  headTimeout: rawAnswer(ANSWERS.headTimeout, { close: true }),
+} as const
+
+/** The answer when the last attempt failed with kind (502, or 504 for a timeout). */
+export function failureBytes(kind: FailureKind, close: boolean): Buffer {
+  const answer = kind === 'timeout' ? RAW.upstreamTimeout : RAW.upstream
+  return close ? answer.close : answer.keep
+}
+
+const refusals = new Map<string, Buffer>()
+
+/** `400 {"message": "bad request: <reason>"}` and close, one per reason (the codec's reasons are a fixed set). */
+export function badRequestBytes(reason: string): Buffer {
+  let bytes = refusals.get(reason)
   if (bytes === undefined) {
-    const body = JSON.stringify({ message })
-    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
-    if (retryAfter) head += 'retry-after: 1\r\n'
-    if (close) head += 'connection: close\r\n'
-    bytes = Buffer.from(`${head}\r\n${body}`, 'utf8')
-    cache.set(key, bytes)
+    bytes = rawAnswer(proxyAnswer('CUTOVER_ERR_BAD_REQUEST', `bad request: ${reason}`), { close: true })
+    refusals.set(reason, bytes)
   }
   return bytes
 }
 
-/** The message of cutover's own answer for status (SPEC 4.6 and the limits). */
-export const MESSAGES = {
-  413: 'request body too large',
-  502: 'upstream failed',
-  503: 'no upstream node is usable',
-  504: 'upstream timed out',
-  408: 'request head not received in time',
-  431: 'request head too large',
-  shed: 'cutover is overloaded',
-} as const
-
-/** The message for an upstream failure's status. */
-export function failureMessage(status: number): string {
-  return status === 504 ? MESSAGES[504] : MESSAGES[502]
-}
+export { failureAnswer }
 
 export const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1')

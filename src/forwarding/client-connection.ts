@@ -8,7 +8,7 @@
 
 import type net from 'node:net'
 import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
-import { answer, MESSAGES } from './answers.js'
+import { badRequestBytes, RAW } from './answers.js'
 import { Exchange } from './exchange.js'
 import type { Forwarder } from './forwarder.js'
 import { clientAddress } from './headers.js'
@@ -163,7 +163,7 @@ export class ClientConnection implements Timed {
         return
       }
       this.fw.refused('header_timeout')
-      this.answerAndClose(answer(408, MESSAGES[408], true))
+      this.answerAndClose(RAW.headTimeout)
       return
     }
     if (this.phase === Phase.Closing) this.destroy()
@@ -178,8 +178,8 @@ export class ClientConnection implements Timed {
       if (r.kind === 'partial') return
       if (r.kind === 'refused') {
         this.fw.refused(r.status === 431 ? 'head_too_large' : 'framing')
-        const message = r.status === 431 ? MESSAGES[431] : r.status === 400 ? `bad request: ${r.reason}` : r.reason
-        this.answerAndClose(answer(r.status, message, true))
+        // 501 and 505 too are answered 400, as Node's server did
+        this.answerAndClose(r.status === 431 ? RAW.headTooLarge : badRequestBytes(r.reason))
         return
       }
       this.buf = r.length === buf.length ? null : buf.subarray(r.length)
@@ -205,7 +205,7 @@ export class ClientConnection implements Timed {
     const limit = proxy.max_inflight
     if (limit > 0 && fw.inflight >= limit) {
       // shed before any work: no node, no sink (overload is not the pools' fault)
-      this.answerAndClose(answer(503, MESSAGES.shed, true, true))
+      this.answerAndClose(RAW.shed)
       if (fw.onShed !== undefined) fw.onShed()
       return
     }
@@ -213,7 +213,7 @@ export class ClientConnection implements Timed {
     const framing = head.framing
     const max = proxy.max_body_size
     if (max > 0 && framing.kind === 'length' && framing.length > max) {
-      this.answerAndClose(answer(413, MESSAGES[413], true))
+      this.answerAndClose(RAW.bodyTooLarge)
       fw.sink.finished(pool, 413, fw.clock.monotonic() - start)
       return
     }
@@ -221,9 +221,9 @@ export class ClientConnection implements Timed {
     if (node === undefined) {
       const close = framing.kind !== 'none' || !head.keepAlive || this.draining || this.ended
       fw.sink.finished(pool, 503, fw.clock.monotonic() - start)
-      if (close) this.answerAndClose(answer(503, MESSAGES[503], true))
+      if (close) this.answerAndClose(RAW.noNode.close)
       else {
-        this.write(answer(503, MESSAGES[503], false))
+        this.write(RAW.noNode.keep)
         this.#awaitNext()
       }
       return
@@ -263,7 +263,7 @@ export class ClientConnection implements Timed {
         const r = decoder.push(buf)
         if (r.error !== null) {
           this.fw.refused('framing')
-          ex.clientBodyError(`bad request: ${r.error}`)
+          ex.clientBodyError(r.error)
           return
         }
         piece = r.data.length === 1 ? r.data[0] : r.data.length === 0 ? EMPTY : Buffer.concat(r.data)

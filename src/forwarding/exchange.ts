@@ -12,9 +12,8 @@ import { isIdempotent } from '../routing/fallback.js'
 import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { PoolWaiter } from '../upstream/node-pool.js'
-import { answer, CONTINUE, failureMessage } from './answers.js'
+import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
 import { type ClientConnection, Phase } from './client-connection.js'
-import { failureStatus } from './failure.js'
 import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
 import { authority, ClientFraming, clientResponseHead, interimHead, upstreamRequestHead } from './headers.js'
 
@@ -401,8 +400,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     if (fw.logger.isLevelEnabled('debug')) {
       fw.logger.debug({ node: node.name, kind, err: err?.message, attempts: this.attempts }, 'upstream attempt failed')
     }
-    const status = failureStatus(kind)
-    this.#answer(status, failureMessage(status))
+    const status = failureAnswer(kind).status
+    this.#answer(status, failureBytes(kind, false), failureBytes(kind, true))
   }
 
   /** Give up the attempt's connection (never reused) and end it. */
@@ -416,14 +415,14 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   }
 
   /** Answer with cutover's own error; the connection closes when the request's body was not read whole. */
-  #answer(status: number, message: string): void {
+  #answer(status: number, keep: Buffer, closing: Buffer): void {
     const client = this.client
     this.#finish(status)
     const close = client.phase === Phase.Body || !client.keepAlive || client.draining || client.ended
     if (close) {
-      client.answerAndClose(answer(status, message, true))
+      client.answerAndClose(closing)
     } else {
-      client.write(answer(status, message, false))
+      client.write(keep)
       client.exchangeDone(true)
     }
   }
@@ -454,15 +453,15 @@ export class Exchange implements PoolWaiter, ConnectionUser {
 
   /** A chunked body went over max_body_size: stop the upload and answer 413. */
   bodyTooLarge(): void {
-    this.#abortUpload(413, 'request body too large')
+    this.#abortUpload(413, RAW.bodyTooLarge)
   }
 
   /** The client's chunked body is malformed: the node must never take it as whole. */
-  clientBodyError(message: string): void {
-    this.#abortUpload(400, message)
+  clientBodyError(reason: string): void {
+    this.#abortUpload(400, badRequestBytes(reason))
   }
 
-  #abortUpload(status: number, message: string): void {
+  #abortUpload(status: number, bytes: Buffer): void {
     if (this.done) return
     if (this.node !== null) this.#dropAttempt()
     if (this.status !== 0) {
@@ -470,7 +469,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       this.#finish(this.status)
       return
     }
-    this.#answer(status, message)
+    this.#answer(status, bytes, bytes)
   }
 
   #endAttempt(): void {

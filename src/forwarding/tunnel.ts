@@ -10,9 +10,8 @@ import type { FailureKind } from '../outcome/outcome-sink.js'
 import { isIdempotent } from '../routing/fallback.js'
 import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { answer, failureMessage, MESSAGES } from './answers.js'
+import { failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientConnection } from './client-connection.js'
-import { failureStatus } from './failure.js'
 import { authority, upstreamRequestHead } from './headers.js'
 import { MAX_RESPONSE_HEAD } from './exchange.js'
 
@@ -51,7 +50,7 @@ export class Tunnel implements ConnectionUser {
     if (node === undefined) {
       fw.sink.finished(this.pool, 503, fw.clock.monotonic() - this.start)
       this.#over = true
-      client.answerAndClose(answer(503, MESSAGES[503], true))
+      client.answerAndClose(RAW.noNode.close)
       return
     }
     this.#attempt(node)
@@ -81,6 +80,7 @@ export class Tunnel implements ConnectionUser {
     if (this.#pending.length > 0) this.#sentEarly = true
     this.#pending = []
     socket.uncork()
+    this.client.resume()
   }
 
   /** Client bytes: to the node, or held until it is connected. */
@@ -196,10 +196,10 @@ export class Tunnel implements ConnectionUser {
         return
       }
     }
-    const status = failureStatus(kind)
+    const status = failureAnswer(kind).status
     this.#over = true
     fw.sink.finished(node.pool, status, fw.clock.monotonic() - this.start)
-    this.client.answerAndClose(answer(status, failureMessage(status), true))
+    this.client.answerAndClose(failureBytes(kind, true))
   }
 
   #endAttempt(): void {
