@@ -3,7 +3,8 @@
  * webhook URL, each parsed once into the shape the rest of cutover connects with.
  */
 
-import type { HostPort, NodeConfig } from './types.js'
+import type { H2Address, HostPort, NodeConfig } from './types.js'
+import { h2Url } from './h2.js'
 import { describe, field, isPlainObject, number, object, string, type Ctx, type Rule } from './rules.js'
 
 const LISTEN = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/
@@ -48,12 +49,14 @@ export function parseServerUrl(text: string): URL | UrlProblem {
 }
 
 /** The NodeConfig of a server URL: url == origin without a trailing slash, name as given or host:port. */
-export function toNodeConfig(url: URL, weight: number, name?: string): NodeConfig {
+export function toNodeConfig(url: URL, weight: number, name?: string, h2?: H2Address): NodeConfig {
   const protocol = url.protocol as 'http:' | 'https:'
   const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port)
   // WHATWG keeps IPv6 brackets in hostname; sockets want the bare address
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
-  return { url: url.origin, origin: url.origin, name: name ?? formatHostPort({ host: hostname, port }), protocol, hostname, port, weight }
+  const config: NodeConfig = { url: url.origin, origin: url.origin, name: name ?? formatHostPort({ host: hostname, port }), protocol, hostname, port, weight }
+  if (h2 !== undefined) config.h2 = h2
+  return config
 }
 
 const nodeUrl: Rule<URL> = (value, path, ctx) => {
@@ -84,14 +87,16 @@ const nodeObject = object({
   url: field(nodeUrl, { required: true }),
   name: field(nodeName),
   weight: field(number({ above: 0, max: 1000 }), { default: 1 }),
+  // extension (issue 12): the node's HTTP/2 listener (Kong's `proxy_listen ... http2`)
+  h2: field((value, path, ctx) => h2Url(value, path, ctx)),
 })
 
-/** An upstream node: a URL string, or { url, name, weight } with weight in (0, 1000]. */
+/** An upstream node: a URL string, or { url, name, weight, h2 } with weight in (0, 1000]. */
 export const node: Rule<NodeConfig> = (value, path, ctx: Ctx) => {
   if (isPlainObject(value)) {
     const out = nodeObject(value, path, ctx)
     if (out?.url === undefined || out.weight === undefined) return undefined
-    return toNodeConfig(out.url as URL, out.weight as number, out.name as string | undefined)
+    return toNodeConfig(out.url as URL, out.weight as number, out.name as string | undefined, out.h2 as H2Address | undefined)
   }
   const url = nodeUrl(value, path, ctx)
   return url === undefined ? undefined : toNodeConfig(url, 1)

@@ -46,9 +46,10 @@ t.test('every key is printed with defaults, durations as strings, nodes as {url,
     max_body_size: 0,
     max_inflight: 10000,
     upstream_max_connections: 64,
+    h2_max_concurrent_streams: 128,
   })
   t.same(printed.pools, { x: { nodes: [{ url: 'http://127.0.0.1:8001', weight: 1 }] }, y: { nodes: [] } })
-  t.same(printed.gates, { window: '1m', min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' })
+  t.same(printed.gates, { window: '1m', min_requests: 100, max_error_rate: 0.01, risk: 0.05, grpc_failures: ['UNKNOWN', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS'], action: 'rollback' })
   t.same(printed.health, { passive: { max_failures: 5, eject_for: '30s' } })
   t.same(Object.keys(printed), ['proxy', 'control', 'state', 'pools', 'split', 'health', 'gates', 'log', 'events'])
 })
