@@ -72,121 +72,106 @@ export function spanRisk(risk: number, gateCount: number, start: number): number
 export function evaluateGates(x: WindowFigures, y: WindowFigures, gates: GateLimits): GateReport {
   const risk = gates.risk ?? DEFAULT_RISK
   const gateCount = 1 + (gates.max_error_rate_over_x !== undefined ? 1 : 0) + (gates.max_p99_ms !== undefined ? 1 : 0)
-  const share = (s: Span): number => spanRisk(risk, gateCount, s.start)
-  const ySpans = spansOf(y)
-  const enough = y.requests >= gates.min_requests
-  const label = `${Number(((1 - risk) * 100).toPrecision(6))}% lower bound`
-  const verdictOf = (failed: boolean, within: boolean): Verdict => (failed ? 'fail' : enough && within ? 'pass' : 'none')
-  const checks: GateCheck[] = []
-
-  {
-    const limit = gates.max_error_rate
-    const j = judge(
-      ySpans,
-      share,
-      (s) => s.errors,
-      (s) => s.requests,
-      limit,
-    )
-    const s = j.span
-    const within = y.error_rate <= limit
-    const detail = j.failed
-      ? `error_rate ${fmt(rate(s.errors, s.requests))} > ${limit} over ${s.requests} requests (${label} ${fmt(j.bound)}) ${since(s)}; ${evidenceText(j)}`
-      : `error_rate ${fmt(y.error_rate)} ${relation(within, limit)} over ${y.requests} requests in the window; ${label} ${fmt(j.bound)} over the ${s.requests} requests ${since(s)}; ${evidenceText(j)}`
-    checks.push({
-      gate: 'max_error_rate',
-      figure: y.error_rate,
-      limit,
-      verdict: verdictOf(j.failed, within),
-      detail,
-      bound: j.bound,
-      evidence: j.evidence,
-      threshold: j.threshold,
-    })
+  const ctx: Judging = {
+    ySpans: spansOf(y),
+    share: (s) => spanRisk(risk, gateCount, s.start),
+    enough: y.requests >= gates.min_requests,
+    label: `${Number(((1 - risk) * 100).toPrecision(6))}% lower bound`,
   }
-
-  let noBaseline: GateCheck | null = null
-  if (gates.max_error_rate_over_x !== undefined) {
-    const limit = gates.max_error_rate_over_x
-    const figure = y.error_rate - x.error_rate
-    const within = figure <= limit
-    // y's lower bound minus x's upper bound, each at half the span's share, over the same time
-    const xSpans = spansOf(x)
-    let best: { s: Span; xs: Span; bound: number } | null = null
-    for (const s of ySpans) {
-      const xs = xSpans.find((c) => c.start === s.start)
-      if (xs === undefined || xs.requests === 0 || s.requests === 0) continue
-      const a = share(s) / 2
-      const bound = timeUniformLower(s.errors, s.requests, a) - timeUniformUpper(xs.errors, xs.requests, a)
-      if (best === null || bound > best.bound) best = { s, xs, bound }
-      if (bound > limit) break
-    }
-    const failed = best !== null && best.bound > limit
-    let detail: string
-    if (x.requests === 0 || best === null) {
-      // no baseline (x takes no traffic): max_error_rate alone guards y
-      detail = 'no x requests to compare with'
-    } else {
-      const { s, xs, bound } = best
-      const yr = rate(s.errors, s.requests)
-      const xr = rate(xs.errors, xs.requests)
-      detail = failed
-        ? `error_rate_over_x ${fmt(yr - xr)} > ${limit} (y ${fmt(yr)} over ${s.requests} requests, x ${fmt(xr)} over ${xs.requests}; ${label} ${fmt(bound)}) ${since(s)}`
-        : `error_rate_over_x ${fmt(figure)} ${relation(within, limit)} in the window (y ${fmt(y.error_rate)} over ${y.requests} requests, x ${fmt(x.error_rate)} over ${x.requests}); ${label} ${fmt(bound)} over the same time ${since(s)}`
-    }
-    const check: GateCheck = {
-      gate: 'max_error_rate_over_x',
-      figure,
-      limit,
-      verdict: x.requests === 0 && !failed ? 'none' : verdictOf(failed, within),
-      detail,
-      bound: best?.bound ?? 0,
-      evidence: 0,
-      threshold: 0,
-    }
-    if (x.requests === 0 && !failed) noBaseline = check
-    checks.push(check)
-  }
-
-  if (gates.max_p99_ms !== undefined) {
-    const limit = gates.max_p99_ms
-    // p99 over the limit = more than 1% of answers slower than it: the same bound on that share
-    const j = judge(
-      ySpans,
-      share,
-      (s) => s.slow,
-      (s) => s.answered,
-      P99_SHARE,
-    )
-    const s = j.span
-    // on fewer than 100 answers the p99 is the slowest answer: passing then needs every one within the limit
-    const within = y.p99_ms <= limit
-    const detail = j.failed
-      ? `p99_ms ${Math.round(y.p99_ms)} > ${limit} over ${y.requests} requests; ${s.slow} of ${s.answered} answers slower than ${limit} ms (${label} ${fmtPercent(j.bound)} of answers, limit 1%) ${since(s)}; ${evidenceText(j)}`
-      : `p99_ms ${Math.round(y.p99_ms)} ${relation(within, limit)} over ${y.requests} requests in the window; ${label} ${fmtPercent(j.bound)} of answers slower than ${limit} ms (limit 1%) over the ${s.answered} answers ${since(s)}; ${evidenceText(j)}`
-    checks.push({
-      gate: 'max_p99_ms',
-      figure: y.p99_ms,
-      limit,
-      verdict: verdictOf(j.failed, within),
-      detail,
-      bound: j.bound,
-      evidence: j.evidence,
-      threshold: j.threshold,
-    })
-  }
+  const checks = [errorRateCheck(y, gates.max_error_rate, ctx)]
+  if (gates.max_error_rate_over_x !== undefined) checks.push(overXCheck(x, y, gates.max_error_rate_over_x, ctx))
+  if (gates.max_p99_ms !== undefined) checks.push(p99Check(y, gates.max_p99_ms, ctx))
 
   const failing = checks.filter((c) => c.verdict === 'fail')
   if (failing.length > 0) {
     return { verdict: 'fail', checks, reason: failing.map((c) => c.detail).join('; '), gate: failing[0].gate, x, y }
   }
-  if (!enough) {
+  if (!ctx.enough) {
     const few = `too few y requests: ${y.requests} of ${gates.min_requests}`
     for (const c of checks) c.detail = `${few}; ${c.detail}`
     return { verdict: 'none', checks, reason: null, gate: null, x, y }
   }
-  const holding = checks.some((c) => c.verdict === 'none' && c !== noBaseline)
+  // without x traffic the over_x check has no verdict; max_error_rate alone guards y then
+  const holding = checks.some((c) => c.verdict === 'none' && !(c.gate === 'max_error_rate_over_x' && x.requests === 0))
   return { verdict: holding ? 'none' : 'pass', checks, reason: null, gate: null, x, y }
+}
+
+/** What every check needs: y's spans, each span's share of the risk, whether the window may pass. */
+interface Judging {
+  ySpans: Span[]
+  share: (s: Span) => number
+  enough: boolean
+  /** "95% lower bound" */
+  label: string
+}
+
+function verdictOf(ctx: Judging, failed: boolean, within: boolean): Verdict {
+  return failed ? 'fail' : ctx.enough && within ? 'pass' : 'none'
+}
+
+/** max_error_rate: the evidence that y's error rate is above the limit. */
+function errorRateCheck(y: WindowFigures, limit: number, ctx: Judging): GateCheck {
+  const j = judge(
+    ctx.ySpans,
+    ctx.share,
+    (s) => s.errors,
+    (s) => s.requests,
+    limit,
+  )
+  const s = j.span
+  const within = y.error_rate <= limit
+  const detail = j.failed
+    ? `error_rate ${fmt(rate(s.errors, s.requests))} > ${limit} over ${s.requests} requests (${ctx.label} ${fmt(j.bound)}) ${since(s)}; ${evidenceText(j)}`
+    : `error_rate ${fmt(y.error_rate)} ${relation(within, limit)} over ${y.requests} requests in the window; ${ctx.label} ${fmt(j.bound)} over the ${s.requests} requests ${since(s)}; ${evidenceText(j)}`
+  return { gate: 'max_error_rate', figure: y.error_rate, limit, verdict: verdictOf(ctx, j.failed, within), detail, bound: j.bound, evidence: j.evidence, threshold: j.threshold }
+}
+
+/** max_error_rate_over_x: y's lower bound minus x's upper bound, each at half the span's share, over the same time. */
+function overXCheck(x: WindowFigures, y: WindowFigures, limit: number, ctx: Judging): GateCheck {
+  const figure = y.error_rate - x.error_rate
+  const within = figure <= limit
+  const xSpans = spansOf(x)
+  let best: { s: Span; xs: Span; bound: number } | null = null
+  for (const s of ctx.ySpans) {
+    const xs = xSpans.find((c) => c.start === s.start)
+    if (xs === undefined || xs.requests === 0 || s.requests === 0) continue
+    const a = ctx.share(s) / 2
+    const bound = timeUniformLower(s.errors, s.requests, a) - timeUniformUpper(xs.errors, xs.requests, a)
+    if (best === null || bound > best.bound) best = { s, xs, bound }
+    if (bound > limit) break
+  }
+  const failed = best !== null && best.bound > limit
+  const check: GateCheck = { gate: 'max_error_rate_over_x', figure, limit, verdict: 'none', detail: 'no x requests to compare with', bound: best?.bound ?? 0, evidence: 0, threshold: 0 }
+  if (best === null || (x.requests === 0 && !failed)) return check
+  const { s, xs, bound } = best
+  const yr = rate(s.errors, s.requests)
+  const xr = rate(xs.errors, xs.requests)
+  check.verdict = verdictOf(ctx, failed, within)
+  check.detail = failed
+    ? `error_rate_over_x ${fmt(yr - xr)} > ${limit} (y ${fmt(yr)} over ${s.requests} requests, x ${fmt(xr)} over ${xs.requests}; ${ctx.label} ${fmt(bound)}) ${since(s)}`
+    : `error_rate_over_x ${fmt(figure)} ${relation(within, limit)} in the window (y ${fmt(y.error_rate)} over ${y.requests} requests, x ${fmt(x.error_rate)} over ${x.requests}); ${ctx.label} ${fmt(bound)} over the same time ${since(s)}`
+  return check
+}
+
+/**
+ * max_p99_ms: a p99 over the limit means more than 1% of answers slower than it, so the
+ * same bound on that share. On fewer than 100 answers the window's p99 is its slowest
+ * answer: passing then needs every answer within the limit.
+ */
+function p99Check(y: WindowFigures, limit: number, ctx: Judging): GateCheck {
+  const j = judge(
+    ctx.ySpans,
+    ctx.share,
+    (s) => s.slow,
+    (s) => s.answered,
+    P99_SHARE,
+  )
+  const s = j.span
+  const within = y.p99_ms <= limit
+  const detail = j.failed
+    ? `p99_ms ${Math.round(y.p99_ms)} > ${limit} over ${y.requests} requests; ${s.slow} of ${s.answered} answers slower than ${limit} ms (${ctx.label} ${fmtPercent(j.bound)} of answers, limit 1%) ${since(s)}; ${evidenceText(j)}`
+    : `p99_ms ${Math.round(y.p99_ms)} ${relation(within, limit)} over ${y.requests} requests in the window; ${ctx.label} ${fmtPercent(j.bound)} of answers slower than ${limit} ms (limit 1%) over the ${s.answered} answers ${since(s)}; ${evidenceText(j)}`
+  return { gate: 'max_p99_ms', figure: y.p99_ms, limit, verdict: verdictOf(ctx, j.failed, within), detail, bound: j.bound, evidence: j.evidence, threshold: j.threshold }
 }
 
 function relation(within: boolean, limit: number): string {
