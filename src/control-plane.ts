@@ -18,7 +18,6 @@ import { WebhookNotifier } from './notify/webhook.js'
 import { fanOut } from './outcome/fan-out.js'
 import type { OutcomeReport } from './outcome/outcome-sink.js'
 import { Metrics, type MetricsSources } from './metrics/metrics.js'
-import { gatePause } from './rollout/gate-pause.js'
 import { RolloutRunner } from './rollout/runner.js'
 import { StateController } from './state/controller.js'
 import { EventLog } from './state/events.js'
@@ -150,9 +149,9 @@ export class ControlPlane {
     health.setNodes(upstreams.nodes)
     this.health = health
     this.#applyMaintenance()
-    // a failing gate rolls back through the state, or pauses a rollout as a state change:
-    // it needs no runner, so the runner (which reads the gate's verdict) is built after it
-    const gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger, rollout: gatePause(state) })
+    // a failing gate rolls back or pauses a rollout through the state: it needs no runner,
+    // so the runner (which reads the gate's verdict) is built after it, nothing in between
+    const gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger })
     this.gatekeeper = gatekeeper
     this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper, logger })
 

@@ -1,7 +1,8 @@
 /**
  * The gate shell: records each pool's outcomes into its sliding window (hot path, O(1)),
  * evaluates the gates every second and at once when y's errors could already fail them,
- * and acts on a fail verdict: rollback through the StateController, or pause a rollout.
+ * and acts on a fail verdict, the one place that does: roll back, or pause a running
+ * rollout, each a write through the StateController (so it needs no rollout runner).
  */
 
 import type { Logger } from 'pino'
@@ -19,20 +20,12 @@ export const EVALUATE_EVERY_MS = 1000
 /** the fastest the error path may re-evaluate: at most ten times a second */
 export const FAST_EVALUATE_MIN_MS = 100
 
-/** What the gatekeeper needs of a rollout runner to pause it. */
-export interface RolloutPauser {
-  pauseForGate(reason: string): Promise<void>
-}
-
 export interface GatekeeperOptions {
   gates: Config['gates']
   state: StateController
   events: EventLog
   clock: Clock
   logger: Logger
-  rollout?: RolloutPauser
-  /** called once a gate rollback is on disk (the lead counts cutover_rollbacks_total) */
-  onRollback?: (trigger: 'gate') => void
 }
 
 export interface GatesDescription {
@@ -50,8 +43,6 @@ export class Gatekeeper implements OutcomeSink {
   readonly #events: EventLog
   readonly #clock: Clock
   readonly #logger: Logger
-  readonly #onRollback?: (trigger: 'gate') => void
-  #rollout?: RolloutPauser
   #x: SlidingWindow
   #y: SlidingWindow
   /** y requests ever recorded; the rollout runner counts a step's requests from a mark */
@@ -68,16 +59,9 @@ export class Gatekeeper implements OutcomeSink {
     this.#events = options.events
     this.#clock = options.clock
     this.#logger = options.logger
-    this.#rollout = options.rollout
-    this.#onRollback = options.onRollback
     this.#x = new SlidingWindow(this.#gates.window, this.#clock)
     this.#y = new SlidingWindow(this.#gates.window, this.#clock)
     this.#report = this.#evaluateNow()
-  }
-
-  /** Let the gate pause this rollout runner when gates.action is pause. */
-  attachRollout(rollout: RolloutPauser): void {
-    this.#rollout = rollout
   }
 
   /** Evaluate every second and follow state changes (window resets), until stop(). */
@@ -189,7 +173,6 @@ export class Gatekeeper implements OutcomeSink {
       this.#state.rollback(reason, 'gate', details).then(
         () => {
           this.#acting = false
-          this.#onRollback?.('gate')
         },
         (err: unknown) => {
           // the state could not be written; the next evaluation tries again
@@ -199,11 +182,15 @@ export class Gatekeeper implements OutcomeSink {
       )
       return
     }
-    // action pause: hold a running rollout where it is, else just say so once per episode
-    if (s.rollout?.status === 'running' && this.#rollout) {
+    // action pause: hold a running rollout at its step and split (one persisted write, like
+    // the API's pause), else just say so once per episode
+    if (s.rollout?.status === 'running') {
       this.#acting = true
       this.#logger.warn({ gate: report.gate }, `gate failed, pausing the rollout: ${reason}`)
-      this.#rollout.pauseForGate(reason).then(
+      this.#state.update(
+        (cur) => (cur.rollout?.status === 'running' ? { ...cur, rollout: { ...cur.rollout, status: 'paused' } } : null),
+        (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
+      ).then(
         () => {
           this.#acting = false
         },

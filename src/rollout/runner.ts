@@ -1,8 +1,8 @@
 /**
  * The rollout shell: walks a plan's steps through the StateController (every step change,
  * pause and resume is one persisted write), ticking on the clock, with the decision in
- * plan.ts. It serves the /v1/rollout endpoints (RolloutControl); the gate's pause is
- * gate-pause.ts, a state transition of its own.
+ * plan.ts. It serves the /v1/rollout endpoints (RolloutControl); a failing gate pauses a
+ * rollout itself (gates/gatekeeper.ts), through the state.
  */
 
 import type { Logger } from 'pino'

@@ -3,7 +3,6 @@ import { pino } from 'pino'
 import { FakeClock } from '../../src/clock.js'
 import type { Config } from '../../src/config/types.js'
 import { Gatekeeper } from '../../src/gates/gatekeeper.js'
-import { gatePause } from '../../src/rollout/gate-pause.js'
 import { RolloutRunner } from '../../src/rollout/runner.js'
 import { StateController } from '../../src/state/controller.js'
 import { EventLog } from '../../src/state/events.js'
@@ -24,7 +23,7 @@ function setup(initial: Partial<LiveState> = {}, withPlan = true) {
   const events = new EventLog(clock)
   const saved: LiveState[] = []
   const state = new StateController({ y: 0, locked: false, lock_reason: null, rollout: null, ...initial }, { save: async (s) => void saved.push(structuredClone(s)) }, events)
-  const gatekeeper = new Gatekeeper({ gates, state, events, clock, logger, rollout: gatePause(state) })
+  const gatekeeper = new Gatekeeper({ gates, state, events, clock, logger })
   const runner = new RolloutRunner({ config, gates, state, events, clock, gatekeeper, logger })
   gatekeeper.start()
   /** Run for ms in 1 s steps, with perSecond y requests (status) and as many x ones each second. */
@@ -191,7 +190,7 @@ t.test('gate action pause holds a running rollout', async (t) => {
   const events = new EventLog(clock)
   const state = new StateController({ y: 0, locked: false, lock_reason: null, rollout: null }, { save: async () => {} }, events)
   const pauseGates = { ...gates, action: 'pause' as const }
-  const gatekeeper = new Gatekeeper({ gates: pauseGates, state, events, clock, logger, rollout: gatePause(state) })
+  const gatekeeper = new Gatekeeper({ gates: pauseGates, state, events, clock, logger })
   const runner = new RolloutRunner({ config: plan, gates: pauseGates, state, events, clock, gatekeeper, logger })
   gatekeeper.start()
   t.teardown(() => {
