@@ -7,8 +7,7 @@
 import type { Clock } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { LatencyHistogram } from '../gates/latency-histogram.js'
-import type { FailureKind, OutcomeSink } from '../outcome/outcome-sink.js'
-import type { UpstreamNode } from '../upstream/node.js'
+import type { OutcomeSink } from '../outcome/outcome-sink.js'
 
 export const HISTORY_SLOT_MS = 5_000
 export const HISTORY_SLOTS = 180
@@ -69,11 +68,6 @@ export class TrafficHistory implements OutcomeSink {
   constructor(clock: Clock) {
     this.#clock = clock
   }
-
-  attemptStarted(_node: UpstreamNode): void {}
-  attemptFailed(_node: UpstreamNode, _kind: FailureKind): void {}
-  answered(_node: UpstreamNode, _status: number, _ms: number): void {}
-  attemptEnded(_node: UpstreamNode): void {}
 
   /** Count one client request in its pool's current slot; a status >= 500 is an error. */
   finished(pool: PoolName, status: number, ms: number): void {

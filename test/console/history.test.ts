@@ -1,6 +1,7 @@
 import t from 'tap'
 import { FakeClock } from '../../src/clock.js'
 import { HISTORY_SLOT_MS, HISTORY_SLOTS, TrafficHistory } from '../../src/console/history.js'
+import { fanOut } from '../../src/outcome/fan-out.js'
 
 // a start on a slot boundary keeps the arithmetic readable
 const START = Date.UTC(2026, 0, 1, 12, 0, 0)
@@ -92,13 +93,14 @@ t.test('after 15 minutes a slot is reused, and old traffic falls out', async (t)
   )
 })
 
-t.test('the sink methods other than finished record nothing', async (t) => {
+t.test('the outcome methods other than finished record nothing', async (t) => {
   const clock = new FakeClock(START)
   const h = new TrafficHistory(clock)
+  const report = fanOut([h])
   const node = {} as never
-  h.attemptStarted(node)
-  h.attemptFailed(node, 'connect')
-  h.answered(node, 500, 10)
-  h.attemptEnded(node)
+  report.attemptStarted(node)
+  report.attemptFailed(node, 'connect')
+  report.answered(node, 500, 10)
+  report.attemptEnded(node)
   t.ok(h.snapshot().pools.x.every((p) => p.requests_per_s === 0))
 })
