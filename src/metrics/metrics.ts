@@ -9,7 +9,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PoolName } from '../config/types.js'
 import { xShare } from '../config/percent.js'
 import { POOL_INDEX, POOLS } from '../config/types.js'
-import { FAILURE_KINDS, REFUSAL_REASONS, type FailureKind, type OutcomeSink, type RefusalReason } from '../outcome/outcome-sink.js'
+import { GRPC_CODES } from '../h2/grpc-status.js'
+import { FAILURE_KINDS, PROTOCOLS, REFUSAL_REASONS, type FailureKind, type OutcomeSink, type Protocol, type RefusalReason } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { FastHistogram } from './fast-histogram.js'
 
@@ -55,6 +56,10 @@ export class Metrics implements OutcomeSink {
   /** requests per pool and status class since the last scrape, flushed into the counter then */
   readonly #pending = { x: new Float64Array(6), y: new Float64Array(6) }
   readonly #errorChildren = new Map<UpstreamNode, Record<FailureKind, CounterChild>>()
+  /** requests per pool and protocol (index in PROTOCOLS) since the last scrape */
+  readonly #pendingProtocol = { x: new Float64Array(PROTOCOLS.length), y: new Float64Array(PROTOCOLS.length) }
+  /** gRPC calls per pool and grpc-status code since the last scrape */
+  readonly #pendingGrpc = { x: new Float64Array(GRPC_CODES.length), y: new Float64Array(GRPC_CODES.length) }
 
   constructor(sources: MetricsSources, options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -76,6 +81,38 @@ export class Metrics implements OutcomeSink {
         }
       },
     })
+    const pendingProtocol = this.#pendingProtocol
+    new Counter({
+      name: 'cutover_protocol_requests_total',
+      help: 'Client requests by pool and the protocol the client spoke (http1: HTTP/1.x; h2: HTTP/2 over TLS or h2c, gRPC included)',
+      labelNames: ['pool', 'protocol'],
+      registers,
+      collect() {
+        for (const pool of POOLS) {
+          const counts = pendingProtocol[pool]
+          for (let i = 0; i < PROTOCOLS.length; i++) {
+            this.inc({ pool, protocol: PROTOCOLS[i] }, counts[i])
+            counts[i] = 0
+          }
+        }
+      },
+    })
+    const pendingGrpc = this.#pendingGrpc
+    new Counter({
+      name: 'cutover_grpc_requests_total',
+      help: 'gRPC calls by pool and the grpc-status the client got (trailers or a trailers-only answer; cutover_requests_total has the HTTP status class)',
+      labelNames: ['pool', 'grpc_status'],
+      registers,
+      collect() {
+        for (const pool of POOLS) {
+          const counts = pendingGrpc[pool]
+          for (let code = 0; code < GRPC_CODES.length; code++) {
+            if (counts[code] > 0) this.inc({ pool, grpc_status: GRPC_CODES[code] }, counts[code])
+            counts[code] = 0
+          }
+        }
+      },
+    })
     this.#duration = new FastHistogram({
       name: 'cutover_request_duration_seconds',
       help: 'Time from the client request to the response headers, by pool',
@@ -91,7 +128,7 @@ export class Metrics implements OutcomeSink {
     this.#shed = new Counter({ name: 'cutover_shed_total', help: 'Requests answered 503 at proxy.max_inflight without touching a node', registers })
     this.#refused = new Counter({
       name: 'cutover_requests_refused_total',
-      help: 'Client requests refused before reaching a node: ambiguous framing, head too large, head too slow',
+      help: 'Client requests refused before reaching a node: ambiguous framing, head too large, head too slow; h2_*: an HTTP/2 session ended with GOAWAY for flooding (rapid reset, PING, SETTINGS, CONTINUATION) or a protocol error',
       labelNames: ['reason'],
       registers,
     })
@@ -283,9 +320,11 @@ export class Metrics implements OutcomeSink {
     else this.#upstreamErrors.labels(node.pool, node.name, kind).inc()
   }
 
-  finished(pool: PoolName, status: number, ms: number): void {
+  finished(pool: PoolName, status: number, ms: number, protocol?: Protocol, grpc?: number): void {
     const cls = (status / 100) | 0
     this.#pending[pool][cls >= 1 && cls <= 5 ? cls : 5]++
+    this.#pendingProtocol[pool][protocol === 'h2' ? 1 : 0]++
+    if (grpc !== undefined && grpc >= 0 && grpc < GRPC_CODES.length) this.#pendingGrpc[pool][grpc]++
     this.#duration.observe(POOL_INDEX[pool], ms / 1000)
   }
 }

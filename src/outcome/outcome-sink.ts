@@ -11,8 +11,21 @@ import type { UpstreamNode } from '../upstream/node.js'
 export const FAILURE_KINDS = ['connect', 'reset', 'timeout', 'protocol'] as const
 export type FailureKind = (typeof FAILURE_KINDS)[number]
 
-/** Why cutover refused a client request itself; the `reason` label of cutover_requests_refused_total. */
-export const REFUSAL_REASONS = ['framing', 'head_too_large', 'header_timeout'] as const
+/**
+ * Why cutover refused a client request itself; the `reason` label of cutover_requests_refused_total.
+ * The h2_ ones end a whole HTTP/2 session that flooded cutover (src/h2/flood-guard.ts).
+ */
+export const REFUSAL_REASONS = [
+  'framing',
+  'head_too_large',
+  'header_timeout',
+  'h2_rapid_reset',
+  'h2_ping_flood',
+  'h2_settings_flood',
+  'h2_continuation_flood',
+  'h2_flood',
+  'h2_protocol_error',
+] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 
 /** The protocol a client spoke; the `protocol` label of cutover_protocol_requests_total. */
