@@ -36,7 +36,11 @@ export class LatencyHistogram {
 
   /** Count one latency. O(1). */
   add(ms: number): void {
-    const i = bucketOf(ms)
+    this.addToBucket(bucketOf(ms))
+  }
+
+  /** Count one latency already placed by bucketOf (one logarithm for several histograms). */
+  addToBucket(i: number): void {
     this.counts[i]++
     this.#total++
     if (i < this.#lo) this.#lo = i

@@ -10,7 +10,7 @@
  */
 
 import type { Clock } from '../clock.js'
-import { LatencyHistogram } from './latency-histogram.js'
+import { bucketOf, LatencyHistogram } from './latency-histogram.js'
 
 /** Counts since some moment. */
 export interface Tally {
@@ -112,9 +112,10 @@ export class SlidingWindow {
       this.#sinceErrors++
     }
     if (ms !== undefined) {
-      this.#latency[slot].add(ms)
-      this.#totalLatency.add(ms)
-      this.#sinceLatency.add(ms)
+      const bucket = bucketOf(ms)
+      this.#latency[slot].addToBucket(bucket)
+      this.#totalLatency.addToBucket(bucket)
+      this.#sinceLatency.addToBucket(bucket)
     }
   }
 
