@@ -5,15 +5,16 @@
  *
  * The gate and plan figures are constants the banner prints too, so what the banner
  * promises is what the config does. They are sized for the demo's default traffic
- * (DEMO_RPS): at y's starting share of 10% y gets 5 requests a second, so the window
- * holds min_requests within 6 s, and a misbehaving y is judged within seconds of
- * getting traffic (test/demo/scenario-*.test.ts hold the demo to it).
+ * (DEMO_RPS): at y's starting share of 10% y gets 10 requests a second, so the window
+ * holds min_requests within 3 s, and a misbehaving y gathers the evidence a failing
+ * verdict needs within seconds of getting traffic (test/demo/scenario-*.test.ts hold
+ * the demo to the banner's times). 100 req/s costs the demo about a tenth of a core.
  */
 
 export const DEMO_TOKEN_ENV = 'CUTOVER_DEMO_TOKEN'
 
 /** background requests per second; y at 10% gets a tenth of them */
-export const DEMO_RPS = 50
+export const DEMO_RPS = 100
 /** y's share at start */
 export const DEMO_SPLIT = 10
 

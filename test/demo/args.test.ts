@@ -2,7 +2,7 @@ import t from 'tap'
 import { DEFAULT_FLAGS, parseDemoArgs, parseDurationFlag } from '../../src/demo/args.js'
 
 t.test('no flags: the defaults', async (t) => {
-  t.same(parseDemoArgs([]), { port: 8080, controlPort: 9901, yErrorRate: 0, yLatencyMs: 0, yReadyAfterMs: 3000, rps: 50, split: 10, quiet: false })
+  t.same(parseDemoArgs([]), { port: 8080, controlPort: 9901, yErrorRate: 0, yLatencyMs: 0, yReadyAfterMs: 3000, rps: 100, split: 10, quiet: false })
   t.same(parseDemoArgs([]), DEFAULT_FLAGS)
 })
 

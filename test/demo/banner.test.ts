@@ -12,7 +12,7 @@ const input: BannerInput = {
   yErrorRate: 0,
   yLatencyMs: 0,
   yReadyAfterMs: 3000,
-  rps: 50,
+  rps: 100,
   split: 10,
   quiet: false,
 }
@@ -43,7 +43,7 @@ t.test('the banner names what runs and gives copy-paste commands', async (t) => 
 t.test('the times promised are only promised at the default traffic', async (t) => {
   const text = formatBanner({ ...input, rps: 5 })
   t.notMatch(text, /within \d+ s/)
-  t.match(text, 'with --rps 5 y gets fewer requests than the default 50, so verdicts take longer')
+  t.match(text, 'with --rps 5 y gets fewer requests than the default 100, so verdicts take longer')
 })
 
 t.test('with a misbehaving y the banner says so and what to do', async (t) => {
