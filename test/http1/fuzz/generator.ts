@@ -148,8 +148,8 @@ function headerLine(g: Gen, name: string, value: string): string {
   return `${n}${sep}${v}${fold}${end}`
 }
 
-/** One request: [bytes, method]. */
-function request(g: Gen, last: boolean): string {
+/** One request, head and body, as latin1 text. */
+function request(g: Gen): string {
   const method = g.maybe(0.05, 'method-odd', g.pick(METHODS), () => g.pick(ODD_METHODS))
   let target = g.maybe(0.06, 'target-odd', g.pick(TARGETS), () => g.pick(ODD_TARGETS))
   target = g.maybe(0.01, 'target-long', target, () => '/' + g.bytes(200 + g.int(2000)))
@@ -194,10 +194,10 @@ function request(g: Gen, last: boolean): string {
   if (g.chance(0.1)) lines.reverse()
   head += lines.join('')
   head += g.maybe(0.015, 'head-end', '\r\n', () => g.pick(['\n', '\r', '\r\r\n', ' \r\n', '\r\n\r\n']))
-  void last
   return head + body
 }
 
+/** One response to a request made with `method`, head and body. */
 function response(g: Gen, method: string): string {
   const status = g.maybe(0.08, 'status-odd', g.pick([200, 200, 200, 201, 204, 206, 301, 304, 400, 404, 500, 503, 100, 103]), () => g.pick([101, 99, 199, 299, 599, 600, 999, 0, 1000]))
   const statusText = g.maybe(0.02, 'status-text-odd', String(status).padStart(3, '0'), () => g.pick(['20', '2000', '2x0', ' 200', '-200']))
@@ -243,7 +243,7 @@ export function generate(seed: number, index: number, options: GeneratorOptions)
   const count = g.chance(0.2) ? 2 + g.int(2) : 1
   if (count > 1) g.tags.push('pipelined')
   for (let i = 0; i < count; i++) {
-    if (mode === 'request') text += request(g, i === count - 1)
+    if (mode === 'request') text += request(g)
     else {
       const method = g.chance(0.15) ? 'HEAD' : g.pick(['GET', 'POST'])
       requestMethods.push(method)
