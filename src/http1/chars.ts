@@ -13,10 +13,20 @@ FIELD_VALUE[0x09] = 1
 for (let c = 0x20; c <= 0x7e; c++) FIELD_VALUE[c] = 1
 for (let c = 0x80; c <= 0xff; c++) FIELD_VALUE[c] = 1
 
-/** request-target characters: visible ASCII and (as llhttp allows) obs-text; no space, no control. */
+/** request-target characters: visible ASCII only (llhttp refuses obs-text in a target too). */
 export const TARGET = new Uint8Array(256)
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1
-for (let c = 0x80; c <= 0xff; c++) TARGET[c] = 1
+
+/** the authority of an absolute-form target, as llhttp accepts it (no " # < > \ ^ ` { | }) */
+export const AUTHORITY = new Uint8Array(256)
+for (const c of "!$%&'()*+,-.0123456789:;=@[]_~") AUTHORITY[c.charCodeAt(0)] = 1
+for (let c = 0x41; c <= 0x5a; c++) AUTHORITY[c] = 1
+for (let c = 0x61; c <= 0x7a; c++) AUTHORITY[c] = 1
+
+/** ASCII letters */
+export const ALPHA = new Uint8Array(256)
+for (let c = 0x41; c <= 0x5a; c++) ALPHA[c] = 1
+for (let c = 0x61; c <= 0x7a; c++) ALPHA[c] = 1
 
 /** hex digit values, -1 for anything else */
 export const HEX = new Int8Array(256).fill(-1)

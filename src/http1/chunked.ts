@@ -5,7 +5,7 @@
  * extension is `;token[=token|quoted-string]` with no whitespace, every line ends in CRLF.
  */
 
-import { COLON, CR, FIELD_VALUE, HTAB, HEX, latin1, LF, SP, TOKEN } from './chars.js'
+import { bytesEqualLower, COLON, CR, FIELD_VALUE, HTAB, HEX, latin1, LF, SP, TOKEN } from './chars.js'
 
 const enum State {
   Size,
@@ -50,7 +50,7 @@ export class ChunkedDecoder {
   #digits = 0
   /** bytes of data still due in the current chunk */
   #left = 0
-  /** extension: 0 name, 1 after '=', 2 token value, 3 in quotes, 4 quoted-pair, 5 after quotes */
+  /** extension: 0 name's first byte, 6 rest of the name, 1 after '=', 2 token value, 3 in quotes, 4 quoted-pair, 5 after quotes */
   #ext = 0
   /** the trailer line under way (it may span pushes) */
   #line: Buffer | null = null
@@ -149,7 +149,11 @@ export class ChunkedDecoder {
   /** One byte of a chunk extension; false when it breaks `;token[=token|quoted-string]`. */
   #extByte(c: number): boolean {
     switch (this.#ext) {
-      case 0: // name
+      case 0: // a name needs one byte at least (llhttp refuses a bare ';')
+        if (TOKEN[c] !== 1) return false
+        this.#ext = 6
+        return true
+      case 6: // the rest of the name
         if (TOKEN[c] === 1) return true
         if (c === 0x3d) {
           this.#ext = 1
@@ -239,6 +243,8 @@ export class ChunkedDecoder {
     let ve = eol
     while (ve > vs && (line[ve - 1] === SP || line[ve - 1] === HTAB)) ve--
     for (let j = vs; j < ve; j++) if (FIELD_VALUE[line[j]] !== 1) return false
+    // framing fields in trailers are refused, as llhttp does
+    if ((k === 14 && bytesEqualLower(line, 0, 'content-length')) || (k === 17 && bytesEqualLower(line, 0, 'transfer-encoding'))) return false
     this.trailers.push(latin1(line, 0, k), latin1(line, vs, ve))
     return true
   }

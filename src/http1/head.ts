@@ -4,7 +4,7 @@
  * a Buffer in, a head or a refusal with its reason out. Never more lenient than llhttp.
  */
 
-import { bytesEqualLower, COLON, CR, FIELD_VALUE, HTAB, latin1, LF, SP, TARGET, TOKEN } from './chars.js'
+import { ALPHA, AUTHORITY, bytesEqualLower, COLON, CR, FIELD_VALUE, HTAB, latin1, LF, SP, TARGET, TOKEN } from './chars.js'
 import { CHUNKED, type Framing, NO_BODY, PARTIAL, type ParseResult, type RequestHead, type ResponseHead, UNTIL_CLOSE } from './types.js'
 
 /** The methods llhttp knows (Node 20 and 24 agree); anything else it refuses, and so do we. */
@@ -23,6 +23,8 @@ export const REFUSAL = {
   badMethod: 'unknown method',
   connect: 'CONNECT is not supported',
   badTarget: 'bad character in request-target',
+  targetForm: 'request-target neither origin-form, absolute-form nor *',
+  tabAfterFraming: 'HTAB after a Content-Length or Transfer-Encoding value',
   badVersion: 'malformed HTTP version',
   unsupportedVersion: 'HTTP version not supported',
   obsFold: 'obs-fold (header continuation line)',
@@ -132,14 +134,14 @@ function parseFields(buf: Buffer, pos: number, limit: number, f: Fields): void {
     }
     const name = latin1(buf, pos, nameEnd)
     const value = latin1(buf, vs, ve)
-    if (noteField(buf, pos, nameEnd - pos, vs, ve, f, headers.length) !== null) return
+    if (noteField(buf, pos, nameEnd - pos, vs, ve, eol, f, headers.length) !== null) return
     headers.push(name, value)
     pos = lf + 1
   }
 }
 
 /** Record what a field means for framing; returns the refusal reason (also in f.error) or null. */
-function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number, f: Fields, index: number): string | null {
+function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number, eol: number, f: Fields, index: number): string | null {
   switch (nlen) {
     case 4:
       if (bytesEqualLower(buf, ns, 'host')) {
@@ -159,6 +161,7 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
     case 14:
       if (bytesEqualLower(buf, ns, 'content-length')) {
         if (++f.lengths > 1) return (f.error = REFUSAL.duplicateContentLength)
+        if (tabAfter(buf, ve, eol)) return (f.error = REFUSAL.tabAfterFraming)
         const n = decimal(buf, vs, ve)
         if (n < 0) return (f.error = REFUSAL.badContentLength)
         f.length = n
@@ -167,6 +170,7 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
     case 17:
       if (bytesEqualLower(buf, ns, 'transfer-encoding')) {
         if (++f.encodings > 1) return (f.error = REFUSAL.duplicateTransferEncoding)
+        if (tabAfter(buf, ve, eol)) return (f.error = REFUSAL.tabAfterFraming)
         f.chunked = ve - vs === 7 && bytesEqualLower(buf, vs, 'chunked')
         if (!f.chunked) return (f.error = REFUSAL.transferEncodingNotChunked)
       }
@@ -174,6 +178,32 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
     default:
       return null
   }
+}
+
+/** llhttp refuses an HTAB in the whitespace after a framing value (a space is fine). */
+function tabAfter(buf: Buffer, ve: number, eol: number): boolean {
+  for (let i = ve; i < eol; i++) if (buf[i] === HTAB) return true
+  return false
+}
+
+/**
+ * The forms of request-target llhttp takes: origin-form (`/...`), `*`, or absolute-form
+ * (`scheme://authority...`, the scheme letters only, the authority in AUTHORITY up to `/`
+ * or `?`). Authority-form is CONNECT's, refused anyway.
+ */
+function targetFormOk(buf: Buffer, ts: number, te: number): boolean {
+  const c = buf[ts]
+  if (c === 0x2f) return true
+  if (c === 0x2a) return te - ts === 1
+  let i = ts
+  while (i < te && ALPHA[buf[i]] === 1) i++
+  if (i === ts || te - i < 3 || buf[i] !== COLON || buf[i + 1] !== 0x2f || buf[i + 2] !== 0x2f) return false
+  for (i += 3; i < te; i++) {
+    const b = buf[i]
+    if (b === 0x2f || b === 0x3f) return true
+    if (AUTHORITY[b] !== 1) return false
+  }
+  return true
 }
 
 /** A Content-Length value: 1 to 15 digits (below 2^53), else -1. No sign, no space, no list. */
@@ -242,6 +272,7 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
   const ts = ++i
   while (i < eol && TARGET[buf[i]] === 1) i++
   if (i === ts || buf[i] !== SP) return refuse(400, i === ts ? REFUSAL.badRequestLine : REFUSAL.badTarget)
+  if (!targetFormOk(buf, ts, i)) return refuse(400, REFUSAL.targetForm)
   const target = latin1(buf, ts, i)
   // version, then the line end
   i++
@@ -313,11 +344,12 @@ export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMetho
   parseFields(buf, lf + 1, limit, f)
   if (f.error !== null) return refuse(400, f.error)
   if (f.end === 0) return partialOrTooLarge(buf, 0, limit, maxHeadSize)
+  // refused whatever the status: llhttp does
+  if (f.encodings > 0 && f.lengths > 0) return refuse(400, REFUSAL.lengthAndChunked)
   let framing: Framing
   if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) {
     framing = NO_BODY
   } else if (f.encodings > 0) {
-    if (f.lengths > 0) return refuse(400, REFUSAL.lengthAndChunked)
     if (minor === 0) return refuse(400, REFUSAL.transferEncodingHttp10)
     framing = CHUNKED
   } else if (f.length >= 0) {

@@ -47,7 +47,9 @@ t.test('framing and connection semantics', async (t) => {
   t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n')).upgrade, false, 'Upgrade without Connection: upgrade')
   t.equal(head(t, req('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n')).method, 'GET', 'leading empty lines are skipped')
   t.equal(head(t, req('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n')).target, '*')
-  t.equal(head(t, req('GET /\xe9 HTTP/1.1\r\nHost: a\r\nX: caf\xe9\r\n\r\n')).headers[3], 'caf\xe9', 'obs-text kept byte for byte')
+  t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nX: caf\xe9\r\n\r\n')).headers[3], 'caf\xe9', 'obs-text in a value kept byte for byte')
+  t.equal(head(t, req('GET http://kong.test:8000/a?b HTTP/1.1\r\nHost: a\r\n\r\n')).target, 'http://kong.test:8000/a?b', 'absolute-form')
+  t.equal(head(t, req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 \r\n\r\n')).framing.kind, 'length', 'a space after the length is fine')
 })
 
 t.test('ambiguous or malformed request heads are refused with the reason', async (t) => {
@@ -88,6 +90,15 @@ t.test('ambiguous or malformed request heads are refused with the reason', async
     ['GET / http/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badVersion],
     ['GET / HTTP/1.1 \r\nHost: a\r\n\r\n', 400, REFUSAL.badVersion],
     ['GET /\r\nHost: a\r\n\r\n', 400, REFUSAL.badTarget],
+    ['GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.badTarget],
+    ['GET a/b HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.targetForm],
+    ['GET http:/a HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.targetForm],
+    ['GET h2c://a/ HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.targetForm],
+    ['GET http://a{b/ HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.targetForm],
+    ['GET *a HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.targetForm],
+    ['GET a:443 HTTP/1.1\r\nHost: a\r\n\r\n', 400, REFUSAL.targetForm],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n', 400, REFUSAL.tabAfterFraming],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\t\r\n\r\n', 400, REFUSAL.tabAfterFraming],
   ]
   for (const [s, status, reason] of cases) {
     t.same(req(s), { kind: 'refused', status, reason }, JSON.stringify(s))
@@ -148,6 +159,8 @@ t.test('malformed response heads are refused', async (t) => {
     'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n',
     'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
     'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n',
+    'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n',
     'HTTP/1.1 200 OK\r\nX : y\r\n\r\n',
     'garbage\r\n\r\n',
   ]) {
