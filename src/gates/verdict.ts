@@ -148,7 +148,7 @@ function overXCheck(x: WindowFigures, y: WindowFigures, limit: number, ctx: Judg
   const xr = rate(xs.errors, xs.requests)
   check.verdict = verdictOf(ctx, failed, within)
   check.detail = failed
-    ? `error_rate_over_x ${fmt(yr - xr)} > ${limit} (y ${fmt(yr)} over ${s.requests} requests, x ${fmt(xr)} over ${xs.requests}; ${ctx.label} ${fmt(bound)}) ${since(s)}`
+    ? `error_rate_over_x ${fmt(yr - xr)} > ${limit} (y ${fmt(yr)} over ${s.requests} requests, x ${fmt(xr)} over ${xs.requests}; ${ctx.label} ${fmt(bound)}) ${since(s)} (time-uniform)`
     : `error_rate_over_x ${fmt(figure)} ${relation(within, limit)} in the window (y ${fmt(y.error_rate)} over ${y.requests} requests, x ${fmt(x.error_rate)} over ${x.requests}); ${ctx.label} ${fmt(bound)} over the same time ${since(s)}`
   return check
 }
