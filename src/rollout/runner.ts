@@ -28,6 +28,8 @@ export interface RolloutRunnerOptions {
   clock: Clock
   gatekeeper: Pick<Gatekeeper, 'yRequestsTotal' | 'verdict'>
   logger: Logger
+  /** in a fleet, whether this replica walks the plan (the elected leader); absent: always */
+  leads?: () => boolean
 }
 
 export interface RolloutDescription {
@@ -61,6 +63,7 @@ export class RolloutRunner {
   #timer: TimerHandle | null = null
   #busy = false
   #stopped = false
+  readonly #leads: () => boolean
 
   constructor(options: RolloutRunnerOptions) {
     this.#config = options.config
@@ -70,6 +73,7 @@ export class RolloutRunner {
     this.#clock = options.clock
     this.#gatekeeper = options.gatekeeper
     this.#logger = options.logger
+    this.#leads = options.leads ?? (() => true)
     this.#stepStartedAt = this.#clock.now()
     this.#stepMark = this.#gatekeeper.yRequestsTotal()
     this.#unsubscribe = this.#state.onChange((next, prev) => this.#stateChanged(next, prev))
@@ -201,7 +205,8 @@ export class RolloutRunner {
     const r = this.#state.current.rollout
     if (r === null) return
     this.#timer = this.#clock.setTimeout(this.#tick, TICK_MS)
-    if (this.#busy || r.status !== 'running') return
+    // another replica leads the fleet: it walks the plan, this one follows the shared state
+    if (this.#busy || r.status !== 'running' || !this.#leads()) return
     const action = this.#decide(r)
     if (action.kind === 'hold') {
       if (action.why === 'traffic' || action.why === 'gate') this.#holdingEvent(r, action.holding)
