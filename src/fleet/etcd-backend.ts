@@ -67,7 +67,6 @@ export class EtcdBackend implements StateBackend {
       events: parts.events,
       clock: this.#options.clock,
       logger: this.#options.logger,
-      pause: parts.pause,
       takeOverRollout: parts.takeOverRollout,
     })
     void this.store.attach(parts.state).catch((err) => this.#options.logger.error({ err }, 'etcd watch of the shared state not started; resynced when etcd answers'))

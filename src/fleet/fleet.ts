@@ -58,8 +58,6 @@ export interface FleetOptions {
   events: EventLog
   clock: Clock
   logger: Logger
-  /** gates.action pause: what pauses a running rollout */
-  pause: (reason: string) => Promise<void>
   /** this replica now leads and a rollout is stored: continue it (hold afresh) */
   takeOverRollout: () => void
   onLeading?: (leading: boolean) => void
@@ -317,8 +315,15 @@ export class Fleet {
       })
       return
     }
-    if (s.rollout?.status === 'running') this.#options.pause(reason).then(done, done)
-    else done()
+    // gates.action pause: hold a running rollout at its step and split, as the gatekeeper does
+    if (s.rollout?.status === 'running') {
+      this.#state
+        .update(
+          (cur) => (cur.rollout?.status === 'running' ? { ...cur, rollout: { ...cur.rollout, status: 'paused' } } : null),
+          (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
+        )
+        .then(done, done)
+    } else done()
     if (previous !== 'fail') this.#events.add('gate.failed', { cause: 'gate', action: 'pause', reason, ...details })
   }
 

@@ -31,8 +31,6 @@ export interface BackendParts {
   state: StateController
   events: EventLog
   gates: Config['gates']
-  /** gates.action pause: pause a running rollout */
-  pause: (reason: string) => Promise<void>
   /** this replica now leads and a rollout is stored: go on with it, its hold afresh */
   takeOverRollout: () => void
 }
