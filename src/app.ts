@@ -24,6 +24,8 @@ export interface Cutover {
   /** where the proxy and control listeners are bound (real ports when 0 was asked) */
   readonly proxyAddress: HostPort
   readonly controlAddress: HostPort
+  /** where proxy.h2c_listen is bound, when it is set (issue 12) */
+  readonly h2cAddress: HostPort | undefined
   readonly state: StateController
   readonly events: EventLog
   /** apply a new config: nodes, timeouts, sticky rule, gates; the live split stays */
@@ -68,6 +70,7 @@ export async function startCutover(config: Config, options: StartOptions = {}): 
   return {
     proxyAddress,
     controlAddress,
+    h2cAddress: data.h2cAddress(),
     state: control.state,
     events: control.events,
 

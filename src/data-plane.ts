@@ -10,6 +10,7 @@ import type { Config, HostPort } from './config/types.js'
 import { AccessLog } from './forwarding/access-log.js'
 import { Forwarder } from './forwarding/forwarder.js'
 import { ProxyServer } from './forwarding/proxy-server.js'
+import { H2Listener } from './h2/listener.js'
 import type { OutcomeReport, RefusalReason } from './outcome/outcome-sink.js'
 import { buildRoutingTable, type Router, type WeightOf } from './routing/table.js'
 import type { UpstreamNode } from './upstream/node.js'
@@ -38,6 +39,8 @@ export class DataPlane {
   readonly router: Router
   readonly #forwarder: Forwarder
   readonly #server: ProxyServer
+  /** HTTP/2 for clients: ALPN h2 on proxy.tls, and proxy.h2c_listen (issue 12) */
+  readonly #h2: H2Listener | undefined
   readonly #isUsable: (node: UpstreamNode) => boolean
   readonly #weightOf: WeightOf | undefined
   readonly #logger: Logger
@@ -68,7 +71,9 @@ export class DataPlane {
       allNodes: () => this.upstreams.nodes,
       accessLog: this.#accessLog(config),
     })
-    this.#server = new ProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger })
+    const h2 = config.proxy.tls || config.proxy.h2c_listen ? new H2Listener({ config, forwarder: this.#forwarder, logger: options.logger }) : undefined
+    this.#h2 = h2
+    this.#server = new ProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger, h2: h2 && config.proxy.tls ? (socket) => h2.acceptTls(socket) : undefined })
   }
 
   /** Rebuild the routing table, with a new share of y when given. Never per request. */
@@ -77,8 +82,16 @@ export class DataPlane {
     this.router.table = this.#table()
   }
 
-  listen(): Promise<HostPort> {
-    return this.#server.listen(this.#config.proxy.listen)
+  async listen(): Promise<HostPort> {
+    const address = await this.#server.listen(this.#config.proxy.listen)
+    const h2c = this.#config.proxy.h2c_listen
+    if (h2c !== undefined && this.#h2 !== undefined) await this.#h2.listen(h2c)
+    return address
+  }
+
+  /** Where proxy.h2c_listen is bound, when it is set. */
+  h2cAddress(): HostPort | undefined {
+    return this.#h2?.address()
   }
 
   /** Apply a reloaded config: nodes, timeouts, sticky rule. Listener changes need a restart. */
@@ -86,6 +99,7 @@ export class DataPlane {
     this.#config = config
     const changes = this.upstreams.reconcile(config)
     this.#forwarder.configure(config.proxy, this.#accessLog(config))
+    this.#h2?.configure(config)
     this.route()
     return changes
   }
@@ -96,7 +110,7 @@ export class DataPlane {
    * how it ended.
    */
   async drain(): Promise<'drained' | 'timeout'> {
-    const drained = this.#server.close()
+    const drained = Promise.all([this.#server.close(), this.#h2?.close()])
     let timer: ReturnType<typeof setTimeout> | undefined
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#config.proxy.drain_timeout)
@@ -106,6 +120,7 @@ export class DataPlane {
     if (result === 'timeout') {
       this.#logger.warn({ drain_timeout_ms: this.#config.proxy.drain_timeout }, 'drain timeout: closing the connections still open')
       this.#server.closeAllConnections()
+      this.#h2?.closeAll()
       await drained
     }
     await this.upstreams.close(result === 'timeout')

@@ -21,6 +21,10 @@ export interface AccessEntry {
   /** ms from the request's arrival to the response head */
   ms: number
   attempts: number
+  /** absent: http1 (issue 12) */
+  protocol?: 'http1' | 'h2'
+  /** a gRPC call's grpc-status (issue 12) */
+  grpc_status?: number
 }
 
 export class AccessLog {
@@ -49,6 +53,8 @@ export class AccessLog {
         status: entry.status,
         ms: Math.round(entry.ms * 1000) / 1000,
         attempts: entry.attempts,
+        protocol: entry.protocol ?? 'http1',
+        ...(entry.grpc_status !== undefined && { grpc_status: entry.grpc_status }),
       },
       'access',
     )

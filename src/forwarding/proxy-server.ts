@@ -16,6 +16,8 @@ export interface ProxyServerOptions {
   proxy: Config['proxy']
   forwarder: Forwarder
   logger: Logger
+  /** takes the TLS sockets whose client chose h2 by ALPN (src/h2/listener.ts); absent: http/1.1 only */
+  h2?: (socket: tls.TLSSocket) => void
 }
 
 export class ProxyServer {
@@ -24,10 +26,12 @@ export class ProxyServer {
   /** every open client connection */
   readonly connections = new Set<ClientConnection>()
   #closed: Promise<void> | null = null
+  readonly #h2: ((socket: tls.TLSSocket) => void) | undefined
 
   constructor(options: ProxyServerOptions) {
     const { proxy, forwarder } = options
     this.forwarder = forwarder
+    this.#h2 = options.h2
     const tlsConfig = proxy.tls
     if (tlsConfig) {
       const server = tls.createServer({
@@ -35,7 +39,8 @@ export class ProxyServer {
         key: readFileSync(tlsConfig.key),
         handshakeTimeout: proxy.header_timeout,
         allowHalfOpen: true,
-        ALPNProtocols: ['http/1.1'],
+        // h2 first: a client that speaks both gets HTTP/2
+        ALPNProtocols: options.h2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'],
       })
       server.on('secureConnection', this.#onConnection)
       // a failed handshake: Node closes the socket; nothing to answer
@@ -49,6 +54,10 @@ export class ProxyServer {
 
   #onConnection = (socket: net.Socket): void => {
     socket.setNoDelay(true)
+    if (this.#h2 !== undefined && (socket as tls.TLSSocket).alpnProtocol === 'h2') {
+      this.#h2(socket as tls.TLSSocket)
+      return
+    }
     new ClientConnection(this.forwarder, socket, this.connections)
   }
 

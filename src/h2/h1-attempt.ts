@@ -1,0 +1,111 @@
+/**
+ * An attempt of a client's h2 stream on a node's HTTP/1.1 url (a node without an h2
+ * address, or any node for a request that is not gRPC when the node has none): node:http
+ * with a keep-alive agent per node, the response's headers, body and chunked trailers
+ * relayed as h2 frames.
+ */
+
+import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
+import https from 'node:https'
+import type { Socket } from 'node:net'
+import type { NodeConfig } from '../config/types.js'
+import type { AttemptUser, NodeAttempt } from './node-attempt.js'
+import { responseHeaders } from './node-attempt.js'
+
+/** A keep-alive agent per node; idle sockets close well before Kong's 60 s keep-alive. */
+export function h1Agent(config: NodeConfig, maxSockets: number): http.Agent {
+  const options = { keepAlive: true, maxSockets: maxSockets > 0 ? maxSockets : Number.POSITIVE_INFINITY, timeout: 4000, scheduling: 'lifo' as const }
+  return config.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options)
+}
+
+export class H1Attempt implements NodeAttempt {
+  readonly #user: AttemptUser
+  readonly #req: ClientRequest
+  #res: IncomingMessage | null = null
+  connected = false
+  bodySent = false
+  #over = false
+
+  constructor(config: NodeConfig, agent: http.Agent, method: string, path: string, headers: OutgoingHttpHeaders, user: AttemptUser) {
+    this.#user = user
+    const mod = config.protocol === 'https:' ? https : http
+    const req = mod.request({ host: config.hostname, port: config.port, method, path, headers, agent, setHost: false })
+    this.#req = req
+    req.on('socket', this.#onSocket)
+    req.on('information', this.#onInformation)
+    req.on('response', this.#onResponse)
+    req.on('error', this.#onError)
+    req.on('drain', this.#onDrain)
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.#over) return true
+    this.bodySent = true
+    return this.#req.write(chunk)
+  }
+
+  end(): void {
+    if (!this.#over) this.#req.end()
+  }
+
+  pause(): void {
+    this.#res?.pause()
+  }
+
+  resume(): void {
+    this.#res?.resume()
+  }
+
+  abort(): void {
+    if (this.#over) return
+    this.#over = true
+    this.#req.destroy()
+  }
+
+  #onSocket = (socket: Socket): void => {
+    if (!socket.connecting) this.#onConnected()
+    else socket.once('connect', this.#onConnected)
+  }
+
+  /** Connected: the body may flow now (before, a refused connect can still be retried with it). */
+  #onConnected = (): void => {
+    this.connected = true
+    if (!this.#over) this.#user.drain()
+  }
+
+  #onInformation = (info: { statusCode: number; headers: http.IncomingHttpHeaders }): void => {
+    if (!this.#over && info.statusCode !== 101) this.#user.informational(responseHeaders(info.statusCode, info.headers))
+  }
+
+  #onResponse = (res: IncomingMessage): void => {
+    if (this.#over) {
+      res.destroy()
+      return
+    }
+    this.#res = res
+    const status = res.statusCode ?? 502
+    res.on('data', (chunk: Buffer) => {
+      if (!this.#over) this.#user.data(chunk)
+    })
+    res.on('end', () => {
+      if (this.#over) return
+      this.#over = true
+      if (Object.keys(res.trailers).length > 0) this.#user.trailers(res.trailers)
+      this.#user.end()
+    })
+    res.on('error', this.#onError)
+    res.on('aborted', () => this.#onError(new Error('the node cut the response')))
+    this.#user.response(status, responseHeaders(status, res.headers), false)
+  }
+
+  #onDrain = (): void => {
+    if (!this.#over) this.#user.drain()
+  }
+
+  #onError = (err: Error): void => {
+    if (this.#over) return
+    this.#over = true
+    this.#req.destroy()
+    this.#user.failed(this.#res === null && !this.connected ? 'connect' : 'reset', err)
+  }
+}

@@ -1,0 +1,159 @@
+/** An attempt on a node's h2 listener: one stream on a pooled session (node-session-pool.ts). */
+
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
+import type { FailureKind } from '../outcome/outcome-sink.js'
+import type { AttemptUser, NodeAttempt } from './node-attempt.js'
+import { responseHeaders } from './node-attempt.js'
+import type { NodeSessionPool, SessionWaiter } from './node-session-pool.js'
+
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants
+
+export class H2Attempt implements NodeAttempt, SessionWaiter {
+  readonly #pool: NodeSessionPool
+  readonly #headers: OutgoingHttpHeaders
+  /** the client's request had no body */
+  readonly #endStream: boolean
+  readonly #user: AttemptUser
+  #session: ClientHttp2Session | null = null
+  #stream: ClientHttp2Stream | null = null
+  connected = false
+  bodySent = false
+  #responded = false
+  #over = false
+  #error: Error | undefined
+
+  constructor(pool: NodeSessionPool, headers: OutgoingHttpHeaders, endStream: boolean, user: AttemptUser) {
+    this.#pool = pool
+    this.#headers = headers
+    this.#endStream = endStream
+    this.#user = user
+  }
+
+  start(): void {
+    this.#pool.acquire(this)
+  }
+
+  sessionReady(session: ClientHttp2Session): void {
+    if (this.#over) {
+      this.#pool.release(session)
+      return
+    }
+    this.#session = session
+    this.connected = true
+    let stream: ClientHttp2Stream
+    try {
+      stream = session.request(this.#headers, { endStream: this.#endStream })
+    } catch (err) {
+      // the session went away between the pick and now: nothing was sent
+      this.#pool.release(session)
+      this.#session = null
+      this.#fail('connect', err as Error)
+      return
+    }
+    this.#stream = stream
+    stream.on('headers', this.#onInformational)
+    stream.on('response', this.#onResponse)
+    stream.on('data', this.#onData)
+    stream.on('trailers', this.#onTrailers)
+    stream.on('end', this.#onEnd)
+    stream.on('drain', this.#onDrain)
+    stream.on('error', this.#onError)
+    stream.on('close', this.#onClose)
+    // the body may flow now
+    if (!this.#endStream) this.#user.drain()
+  }
+
+  sessionFailed(err: Error): void {
+    if (!this.#over) this.#fail('connect', err)
+  }
+
+  write(chunk: Buffer): boolean {
+    const stream = this.#stream
+    if (stream === null || this.#over) return true
+    this.bodySent = true
+    return stream.write(chunk)
+  }
+
+  end(): void {
+    if (this.#stream !== null && !this.#over && !this.#endStream) this.#stream.end()
+  }
+
+  pause(): void {
+    this.#stream?.pause()
+  }
+
+  resume(): void {
+    this.#stream?.resume()
+  }
+
+  abort(): void {
+    if (this.#over) return
+    this.#over = true
+    if (this.#stream !== null) {
+      if (!this.#stream.closed) this.#stream.close(NGHTTP2_CANCEL)
+    } else {
+      this.#pool.cancel(this)
+    }
+  }
+
+  #onInformational = (headers: IncomingHttpHeaders): void => {
+    const status = Number(headers[':status'])
+    // 101 has no place in HTTP/2
+    if (!this.#over && status >= 100 && status < 200 && status !== 101) this.#user.informational(responseHeaders(status, headers))
+  }
+
+  #onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
+    if (this.#over) return
+    this.#responded = true
+    const status = Number(headers[':status'])
+    this.#user.response(status, responseHeaders(status, headers), (flags & NGHTTP2_FLAG_END_STREAM) !== 0)
+  }
+
+  #onData = (chunk: Buffer): void => {
+    if (!this.#over) this.#user.data(chunk)
+  }
+
+  #onTrailers = (headers: IncomingHttpHeaders): void => {
+    if (!this.#over) this.#user.trailers(headers)
+  }
+
+  #onEnd = (): void => {
+    if (this.#over || !this.#responded) return
+    this.#over = true
+    this.#user.end()
+  }
+
+  #onDrain = (): void => {
+    if (!this.#over) this.#user.drain()
+  }
+
+  #onError = (err: Error): void => {
+    this.#error = err
+  }
+
+  #onClose = (): void => {
+    const session = this.#session
+    this.#session = null
+    if (session !== null) this.#pool.release(session)
+    if (this.#over) return
+    // closed without a whole response
+    this.#fail(this.#refused() ? 'connect' : 'reset', this.#error)
+  }
+
+  /**
+   * The node never processed the stream: REFUSED_STREAM (RFC 9113 8.7), or cut by a GOAWAY
+   * whose last stream id is below it; as safe to send again as a refused connect, as long
+   * as none of the body went out.
+   */
+  #refused(): boolean {
+    if (this.#responded || this.bodySent) return false
+    const stream = this.#stream
+    if (stream !== null && stream.rstCode === NGHTTP2_REFUSED_STREAM) return true
+    return (this.#error as { code?: string } | undefined)?.code === 'ERR_HTTP2_GOAWAY_SESSION'
+  }
+
+  #fail(kind: FailureKind, err: Error | undefined): void {
+    this.#over = true
+    this.#user.failed(kind, err)
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * cutover's HTTP/2 side for clients (issue 12): one node:http2 server that never listens
+ * itself. It takes the TLS sockets that chose `h2` by ALPN on the proxy listener (the
+ * `http/1.1` ones stay with the engine's client-connection) and, with proxy.h2c_listen,
+ * plain-text sockets speaking h2 with prior knowledge. Each stream is a StreamExchange.
+ *
+ * Limits: SETTINGS_MAX_CONCURRENT_STREAMS (proxy.h2_max_concurrent_streams), header
+ * lists up to proxy.max_header_size and 128 fields (longer ones: the stream is refused),
+ * nghttp2's memory cap per session, and the flood guard (flood-guard.ts) beside
+ * nghttp2's own defences; a session ended for flooding gets GOAWAY ENHANCE_YOUR_CALM and
+ * is counted in cutover_requests_refused_total{reason="h2_*"}. Drain: GOAWAY NO_ERROR to
+ * every session, whose open streams finish.
+ */
+
+import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
+import net from 'node:net'
+import type { Logger } from 'pino'
+import type { TimerHandle } from '../clock.js'
+import type { Config, HostPort } from '../config/types.js'
+import type { Forwarder } from '../forwarding/forwarder.js'
+import { DEFAULT_FLOOD_LIMITS, FloodGuard, type FloodLimits, type H2Refusal, refusalOfSessionError } from './flood-guard.js'
+import { grpcMask } from './grpc-status.js'
+import { H2Nodes } from './h2-nodes.js'
+import { type StreamContext, StreamExchange } from './stream-exchange.js'
+
+const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants
+
+export interface H2ListenerOptions {
+  config: Config
+  forwarder: Forwarder
+  logger: Logger
+  /** the flood guard's buckets (tests make them small) */
+  floodLimits?: FloodLimits
+}
+
+/** What the listener keeps per client session. */
+interface SessionState {
+  guard: FloodGuard
+  /** streams open now */
+  streams: number
+  /** closes a session that sends no stream for a while */
+  idle: TimerHandle | null
+  https: boolean
+  remote: string | undefined
+  refused: boolean
+}
+
+export class H2Listener {
+  readonly server: http2.Http2Server
+  readonly nodes: H2Nodes
+  readonly sessions = new Map<Http2Session, SessionState>()
+  readonly #ctx: StreamContext
+  readonly #fw: Forwarder
+  readonly #logger: Logger
+  readonly #limits: FloodLimits
+  #proxy: Config['proxy']
+  #h2c: net.Server | null = null
+  #draining = false
+
+  constructor(options: H2ListenerOptions) {
+    const { config, forwarder } = options
+    this.#fw = forwarder
+    this.#logger = options.logger
+    this.#limits = options.floodLimits ?? DEFAULT_FLOOD_LIMITS
+    this.#proxy = config.proxy
+    this.nodes = new H2Nodes(config.proxy, forwarder.clock)
+    this.#ctx = { fw: forwarder, nodes: this.nodes, grpcFailures: grpcMask(config.gates.grpc_failures) }
+    this.server = http2.createServer({
+      maxSessionMemory: 10,
+      maxHeaderListPairs: 128,
+      maxSessionInvalidFrames: 100,
+      maxSessionRejectedStreams: 100,
+      maxOutstandingPings: 10,
+      maxSettings: 32,
+      settings: {
+        maxConcurrentStreams: config.proxy.h2_max_concurrent_streams,
+        maxHeaderListSize: config.proxy.max_header_size,
+        enablePush: false,
+      },
+    })
+    this.server.on('session', this.#onSession)
+    this.server.on('stream', this.#onStream)
+    // a session that broke the protocol: nghttp2 sent GOAWAY; counted in the session's 'error'
+    this.server.on('sessionError', ignore)
+  }
+
+  /** Apply a reloaded config to streams from now on (listener settings need a restart). */
+  configure(config: Config): void {
+    this.#proxy = config.proxy
+    this.#ctx.grpcFailures = grpcMask(config.gates.grpc_failures)
+    this.nodes.configure(config.proxy)
+    this.nodes.prune()
+  }
+
+  /** A TLS socket whose client chose h2 by ALPN. */
+  acceptTls(socket: net.Socket): void {
+    this.server.emit('connection', socket)
+  }
+
+  /** Listen for h2c with prior knowledge on address. */
+  listen(address: HostPort): Promise<HostPort> {
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      if (this.#draining) socket.destroy()
+      else this.server.emit('connection', socket)
+    })
+    const max = this.#proxy.max_connections
+    if (max > 0) server.maxConnections = max
+    this.#h2c = server
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(address.port, address.host, () => {
+        server.off('error', reject)
+        const a = server.address() as net.AddressInfo
+        resolve({ host: a.address, port: a.port })
+      })
+    })
+  }
+
+  /** The h2c listener's address, when there is one. */
+  address(): HostPort | undefined {
+    const a = this.#h2c?.address()
+    return a !== null && typeof a === 'object' ? { host: a.address, port: a.port } : undefined
+  }
+
+  /** Stop accepting; GOAWAY to every session; resolves when the last one is gone. */
+  close(): Promise<void> {
+    this.#draining = true
+    const stopped = new Promise<void>((resolve) => (this.#h2c?.listening ? this.#h2c.close(() => resolve()) : resolve()))
+    const gone = [...this.sessions.keys()].map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve()))))
+    for (const session of this.sessions.keys()) session.close()
+    return Promise.all([stopped, ...gone]).then(() => this.nodes.close())
+  }
+
+  /** Cut every session now (drain_timeout passed). */
+  closeAll(): void {
+    for (const session of [...this.sessions.keys()]) session.destroy()
+    void this.nodes.close(true)
+  }
+
+  #onSession = (session: ServerHttp2Session): void => {
+    const fw = this.#fw
+    const socket = session.socket
+    const state: SessionState = {
+      guard: new FloodGuard(this.#limits, fw.clock.monotonic()),
+      streams: 0,
+      idle: null,
+      https: (socket as { encrypted?: boolean }).encrypted === true,
+      remote: socket.remoteAddress,
+      refused: false,
+    }
+    this.sessions.set(session, state)
+    if (this.#draining) session.close()
+    // a connection that sends no request: the first within header_timeout
+    this.#idleIn(session, state, this.#proxy.header_timeout)
+    let firstSettings = true
+    session.on('remoteSettings', () => {
+      if (firstSettings) firstSettings = false
+      else this.#check(session, state, state.guard.settings(fw.clock.monotonic()))
+    })
+    session.on('ping', () => this.#check(session, state, state.guard.ping(fw.clock.monotonic())))
+    session.on('error', (err: Error) => {
+      if (state.refused) return
+      state.refused = true
+      const reason = refusalOfSessionError(err)
+      fw.refused(reason)
+      this.#logger.debug({ client: state.remote, reason, err: err.message }, 'h2 session ended by nghttp2')
+    })
+    session.on('close', () => {
+      fw.clock.clearTimeout(state.idle)
+      this.sessions.delete(session)
+    })
+  }
+
+  #onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+    const session = stream.session
+    const state = session === undefined ? undefined : this.sessions.get(session)
+    if (session === undefined || state === undefined) {
+      stream.close(NGHTTP2_ENHANCE_YOUR_CALM)
+      return
+    }
+    state.streams++
+    this.#fw.clock.clearTimeout(state.idle)
+    state.idle = null
+    stream.once('close', () => {
+      state.streams--
+      // reset by the client before cutover answered: rapid reset counts these
+      if (stream.rstCode !== NGHTTP2_NO_ERROR && !stream.headersSent && !state.refused) {
+        this.#check(session, state, state.guard.reset(this.#fw.clock.monotonic()))
+      }
+      if (state.streams === 0 && !session.closed) this.#idleIn(session, state, this.#proxy.keepalive_timeout)
+    })
+    // after this read's frames: a stream the client reset in the same breath never costs a node request
+    setImmediate(() => {
+      if (stream.closed || stream.destroyed || state.refused) return
+      new StreamExchange(this.#ctx, stream, headers, state.remote, state.https).start()
+    })
+  }
+
+  /** End the session with GOAWAY ENHANCE_YOUR_CALM when the guard says so. */
+  #check(session: Http2Session, state: SessionState, refusal: H2Refusal | undefined): void {
+    if (refusal === undefined || state.refused) return
+    state.refused = true
+    this.#fw.refused(refusal)
+    this.#logger.warn({ client: state.remote, reason: refusal }, 'h2 session ended: flooding')
+    session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM)
+  }
+
+  #idleIn(session: Http2Session, state: SessionState, ms: number): void {
+    const clock = this.#fw.clock
+    clock.clearTimeout(state.idle)
+    state.idle = clock.setTimeout(() => {
+      state.idle = null
+      if (state.streams === 0 && !session.closed) session.close()
+    }, ms)
+  }
+}
+
+function ignore(): void {}

@@ -1,0 +1,197 @@
+/**
+ * The HTTP/2 sessions of one process to one node's h2 listener (its `h2` address): a
+ * stream goes on the connected session with the fewest streams under the node's
+ * SETTINGS_MAX_CONCURRENT_STREAMS; a new session is opened when all are full, up to
+ * maxSessions (beyond, the least busy one takes it and nghttp2 queues the stream until a
+ * slot frees). A session that failed to connect within connectTimeout, was sent GOAWAY
+ * or broke takes no new streams; one idle for idleTimeout is closed.
+ */
+
+import http2, { type ClientHttp2Session } from 'node:http2'
+import net from 'node:net'
+import type { Clock, TimerHandle } from '../clock.js'
+import type { H2Address } from '../config/types.js'
+
+export interface SessionPoolOptions {
+  connectTimeout: number
+  /** most sessions to the node from this process (proxy.upstream_max_connections; 0: no limit) */
+  maxSessions: number
+  /** ms a session with no stream stays open */
+  idleTimeout: number
+  /** largest response header list accepted from the node, bytes */
+  maxHeaderListSize: number
+}
+
+/** Told once whether a session for a stream is there. */
+export interface SessionWaiter {
+  sessionReady(session: ClientHttp2Session): void
+  /** no session: the connect failed or timed out */
+  sessionFailed(err: Error): void
+}
+
+/** One session and what the pool knows of it. */
+class Entry {
+  readonly session: ClientHttp2Session
+  connected = false
+  /** no new streams: GOAWAY received, closing or broken */
+  retired = false
+  streams = 0
+  waiters: SessionWaiter[] = []
+  timer: TimerHandle | null = null
+  /** what broke it, told to the streams still waiting */
+  error: Error | null = null
+
+  constructor(session: ClientHttp2Session) {
+    this.session = session
+  }
+
+  /** The node's limit on concurrent streams (100 until its SETTINGS say otherwise). */
+  get limit(): number {
+    return this.session.remoteSettings?.maxConcurrentStreams ?? 100
+  }
+}
+
+export class NodeSessionPool {
+  readonly address: H2Address
+  options: SessionPoolOptions
+  readonly #clock: Clock
+  readonly #entries: Entry[] = []
+  #closing = false
+
+  constructor(address: H2Address, options: SessionPoolOptions, clock: Clock) {
+    this.address = address
+    this.options = options
+    this.#clock = clock
+  }
+
+  /** sessions open or connecting */
+  get size(): number {
+    return this.#entries.length
+  }
+
+  /** A session for one stream: now (waiter told synchronously) or once one connects. */
+  acquire(waiter: SessionWaiter): void {
+    const entry = this.#pick()
+    entry.streams++
+    this.#clearTimer(entry)
+    if (entry.connected) waiter.sessionReady(entry.session)
+    else entry.waiters.push(waiter)
+  }
+
+  /** A stream acquired on session ended (or was never opened): its slot is free. */
+  release(session: ClientHttp2Session): void {
+    const entry = this.#entries.find((e) => e.session === session)
+    if (entry === undefined) return
+    entry.streams--
+    if (entry.streams <= 0) {
+      entry.streams = 0
+      if (entry.retired || this.#closing) session.close()
+      else this.#idle(entry)
+    }
+  }
+
+  /** A waiter gave up before its session connected (the client left, or its time ran out). */
+  cancel(waiter: SessionWaiter): void {
+    for (const entry of this.#entries) {
+      const i = entry.waiters.indexOf(waiter)
+      if (i >= 0) {
+        entry.waiters.splice(i, 1)
+        entry.streams--
+        return
+      }
+    }
+  }
+
+  /** GOAWAY to every session; each closes once its streams are done. Resolves when all are gone. */
+  close(): Promise<void> {
+    this.#closing = true
+    const closed = this.#entries.map((e) => new Promise<void>((resolve) => (e.session.closed || e.session.destroyed ? resolve() : e.session.once('close', () => resolve()))))
+    for (const e of [...this.#entries]) {
+      e.retired = true
+      if (e.streams === 0) e.session.close()
+    }
+    return Promise.all(closed).then(() => undefined)
+  }
+
+  /** Cut every session now. */
+  destroy(): void {
+    this.#closing = true
+    for (const e of [...this.#entries]) e.session.destroy()
+  }
+
+  #pick(): Entry {
+    let best: Entry | undefined
+    for (const e of this.#entries) {
+      if (e.retired) continue
+      if (best === undefined || e.streams / e.limit < best.streams / best.limit) best = e
+    }
+    const max = this.options.maxSessions
+    if (best !== undefined && (best.streams < best.limit || (max > 0 && this.#entries.length >= max))) return best
+    return this.#connect()
+  }
+
+  #connect(): Entry {
+    const a = this.address
+    const authority = `${a.tls ? 'https' : 'http'}://${a.hostname.includes(':') ? `[${a.hostname}]` : a.hostname}:${a.port}`
+    const session = http2.connect(authority, {
+      // SNI only for names, never for IP addresses (RFC 6066)
+      ...(a.tls && { servername: net.isIP(a.hostname) ? '' : a.hostname, ALPNProtocols: ['h2'] }),
+      maxSessionMemory: 32,
+      maxHeaderListPairs: 256,
+      // the node's SETTINGS usually arrive before the first stream; until then, a safe guess
+      peerMaxConcurrentStreams: 100,
+      settings: { enablePush: false, maxHeaderListSize: this.options.maxHeaderListSize },
+    })
+    const entry = new Entry(session)
+    this.#entries.push(entry)
+    entry.timer = this.#clock.setTimeout(() => {
+      if (!entry.connected) session.destroy(new Error(`connect timeout after ${this.options.connectTimeout}ms`))
+    }, this.options.connectTimeout)
+    session.once('connect', () => {
+      this.#clearTimer(entry)
+      entry.connected = true
+      const waiters = entry.waiters
+      entry.waiters = []
+      for (const w of waiters) w.sessionReady(session)
+      if (entry.streams === 0) this.#idle(entry)
+    })
+    session.on('goaway', () => {
+      entry.retired = true
+    })
+    session.on('error', (err) => {
+      entry.retired = true
+      entry.error = err
+    })
+    session.once('close', () => {
+      this.#clearTimer(entry)
+      entry.retired = true
+      const i = this.#entries.indexOf(entry)
+      if (i >= 0) this.#entries.splice(i, 1)
+      const waiters = entry.waiters
+      entry.waiters = []
+      const err = entry.error ?? new Error(`h2 session to ${a.url} closed before it connected`)
+      for (const w of waiters) w.sessionFailed(err)
+    })
+    // a session must not keep the process alive on its own
+    session.unref()
+    return entry
+  }
+
+  #idle(entry: Entry): void {
+    this.#clearTimer(entry)
+    entry.timer = this.#clock.setTimeout(() => {
+      entry.timer = null
+      if (entry.streams === 0) {
+        entry.retired = true
+        entry.session.close()
+      }
+    }, this.options.idleTimeout)
+  }
+
+  #clearTimer(entry: Entry): void {
+    if (entry.timer !== null) {
+      this.#clock.clearTimeout(entry.timer)
+      entry.timer = null
+    }
+  }
+}

@@ -1,0 +1,429 @@
+/**
+ * One client HTTP/2 stream on its way (issue 12): routed on its own (override header,
+ * sticky key, weighted split: a long-lived connection never pins a client to a pool),
+ * tried on a node (its h2 listener, or its HTTP/1.1 url when it has none and the stream
+ * is not gRPC), retried by routing/fallback.ts, relayed with flow control both ways (a
+ * slow client slows its own stream), 1xx and trailers passed through, and reported to the
+ * outcome sink; a gRPC call is judged by its grpc-status once the call is over.
+ */
+
+import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+import type { TimerHandle } from '../clock.js'
+import type { PoolName } from '../config/types.js'
+import { ANSWERS, failureAnswer, type ProxyAnswer } from '../answers.js'
+import { CLIENT_CLOSED, type Forwarder } from '../forwarding/forwarder.js'
+import { type FailureKind, NO_GRPC } from '../outcome/outcome-sink.js'
+import { isIdempotent } from '../routing/fallback.js'
+import { pickPool } from '../routing/pool-pick.js'
+import type { UpstreamNode } from '../upstream/node.js'
+import { GRPC_UNAVAILABLE, type GrpcMask, grpcStatusForHttp, isGrpcContentType, isGrpcFailure, parseGrpcStatus } from './grpc-status.js'
+import { H1Attempt } from './h1-attempt.js'
+import { H2Attempt } from './h2-attempt.js'
+import type { H2Nodes } from './h2-nodes.js'
+import { type AttemptUser, CONNECTION_HEADERS, cleanTrailers, type NodeAttempt } from './node-attempt.js'
+
+const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants
+
+/** What every stream of a listener shares. */
+export interface StreamContext {
+  readonly fw: Forwarder
+  readonly nodes: H2Nodes
+  /** gates.grpc_failures as a mask */
+  grpcFailures: GrpcMask
+}
+
+const enum Stage {
+  Idle,
+  /** waiting for a connection or session */
+  Connecting,
+  /** the request went out; no response head yet */
+  Waiting,
+  /** the response head went to the client */
+  Streaming,
+  Done,
+}
+
+/** UNKNOWN: a gRPC answer that ended without any grpc-status */
+const GRPC_NO_STATUS = 2
+
+export class StreamExchange implements AttemptUser {
+  readonly #ctx: StreamContext
+  readonly #stream: ServerHttp2Stream
+  readonly #headers: IncomingHttpHeaders
+  readonly #remote: string | undefined
+  readonly #https: boolean
+  readonly #start: number
+  readonly #grpc: boolean
+  #pool: PoolName = 'x'
+  #node: UpstreamNode | null = null
+  #lastNode: UpstreamNode | null = null
+  #tried: UpstreamNode[] | null = null
+  #attempts = 0
+  #attempt: NodeAttempt | null = null
+  #stage = Stage.Idle
+  #timer: TimerHandle | null = null
+  #bodyBytes = 0
+  #clientEnded: boolean
+  #status = 0
+  #headersMs = -1
+  #grpcStatus = NO_GRPC
+  #trailers: OutgoingHttpHeaders | null = null
+
+  constructor(ctx: StreamContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, remote: string | undefined, https: boolean) {
+    this.#ctx = ctx
+    this.#stream = stream
+    this.#headers = headers
+    this.#remote = remote
+    this.#https = https
+    this.#start = ctx.fw.clock.monotonic()
+    this.#grpc = isGrpcContentType(headers['content-type'])
+    this.#clientEnded = stream.readableEnded || stream.endAfterHeaders
+  }
+
+  /** Route the stream and send it to its first node. */
+  start(): void {
+    const fw = this.#ctx.fw
+    const stream = this.#stream
+    stream.on('close', this.#onClientClose)
+    stream.on('error', ignore)
+    this.#pool = pickPool(fw.router.table, this.#headers, this.#remote, fw.random)
+    fw.inflight++
+    const max = fw.proxy.max_inflight
+    if (max > 0 && fw.inflight > max) {
+      fw.onShed?.()
+      this.#answer(ANSWERS.overloaded, true)
+      return
+    }
+    const length = Number(this.#headers['content-length'])
+    if (fw.proxy.max_body_size > 0 && length > fw.proxy.max_body_size) {
+      this.#answer(ANSWERS.bodyTooLarge)
+      return
+    }
+    const node = fw.firstNode(this.#pool)
+    if (node === undefined) {
+      this.#answer(ANSWERS.noNode)
+      return
+    }
+    stream.on('data', this.#onClientData)
+    stream.on('end', this.#onClientEnd)
+    stream.on('drain', this.#onClientDrain)
+    // the body waits in the stream (under its flow-control window) until a node is there
+    stream.pause()
+    this.#try(node)
+  }
+
+  // ---- attempts ----
+
+  #try(node: UpstreamNode): void {
+    const ctx = this.#ctx
+    const fw = ctx.fw
+    this.#node = node
+    this.#lastNode = node
+    this.#pool = node.pool
+    this.#attempts++
+    node.inflight++
+    fw.sink.attemptStarted(node)
+    this.#stage = Stage.Connecting
+    this.#arm(fw.proxy.connect_timeout)
+    const sessions = ctx.nodes.sessions(node)
+    let attempt: NodeAttempt
+    if (sessions !== undefined) {
+      const a = new H2Attempt(sessions, this.#h2Headers(node), this.#clientEnded && this.#bodyBytes === 0, this)
+      attempt = a
+      this.#attempt = a
+      a.start()
+    } else if (this.#grpc) {
+      // gRPC needs HTTP/2 end to end: an operator must give the node its h2 address
+      this.#attempt = null
+      this.#failed('protocol', new Error(`node ${node.name} has no h2 address for a gRPC call`))
+      return
+    } else {
+      attempt = new H1Attempt(node.config, ctx.nodes.agent(node), String(this.#headers[':method']), String(this.#headers[':path'] ?? '/'), this.#h1Headers(), this)
+      this.#attempt = attempt
+      if (this.#clientEnded) attempt.end()
+    }
+    if (this.#attempt === attempt && this.#stage === Stage.Connecting) {
+      // the request head is out (or queued on the session): from now on it is the node's time
+      this.#stage = Stage.Waiting
+      this.#arm(fw.proxy.request_timeout)
+    }
+  }
+
+  /** The request for a node's h2 listener: the client's headers, hop-by-hop ones dropped, X-Forwarded-* set. */
+  #h2Headers(node: UpstreamNode): OutgoingHttpHeaders {
+    const h = this.#headers
+    const authority = (h[':authority'] as string | undefined) ?? h.host ?? node.config.h2!.authority
+    const out: OutgoingHttpHeaders = {
+      ':method': h[':method'],
+      ':path': h[':path'],
+      ':scheme': node.config.h2!.tls ? 'https' : 'http',
+      ':authority': authority,
+    }
+    this.#copyHeaders(out, authority)
+    // gRPC servers want it; it is the only TE value HTTP/2 allows
+    if (h.te === 'trailers') out.te = 'trailers'
+    return out
+  }
+
+  /** The request for a node's HTTP/1.1 url: Host from :authority. */
+  #h1Headers(): OutgoingHttpHeaders {
+    const h = this.#headers
+    const authority = (h[':authority'] as string | undefined) ?? h.host ?? this.#node!.name
+    const out: OutgoingHttpHeaders = { host: authority }
+    this.#copyHeaders(out, authority)
+    return out
+  }
+
+  #copyHeaders(out: OutgoingHttpHeaders, authority: string): void {
+    const h = this.#headers
+    for (const name in h) {
+      if (name.charCodeAt(0) === 0x3a || CONNECTION_HEADERS.has(name) || name.startsWith('x-forwarded-')) continue
+      out[name] = h[name]
+    }
+    const xff = h['x-forwarded-for']
+    const client = this.#remote ?? ''
+    out['x-forwarded-for'] = xff === undefined || xff === '' ? client : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${client}`
+    out['x-forwarded-proto'] = this.#https ? 'https' : 'http'
+    out['x-forwarded-host'] = authority
+  }
+
+  // ---- the request body ----
+
+  #onClientData = (chunk: Buffer): void => {
+    const attempt = this.#attempt
+    if (attempt === null || this.#stage === Stage.Done) return
+    const max = this.#ctx.fw.proxy.max_body_size
+    this.#bodyBytes += chunk.length
+    if (max > 0 && this.#bodyBytes > max) {
+      this.#abortUpload(ANSWERS.bodyTooLarge)
+      return
+    }
+    if (!attempt.write(chunk)) this.#stream.pause()
+  }
+
+  #onClientEnd = (): void => {
+    this.#clientEnded = true
+    if (this.#attempt !== null && this.#stage !== Stage.Done) this.#attempt.end()
+  }
+
+  /** The node's side takes body bytes (again); the first call lets the body flow at all. */
+  drain(): void {
+    if (this.#stage !== Stage.Done && this.#attempt !== null) this.#stream.resume()
+  }
+
+  // ---- the response (AttemptUser) ----
+
+  informational(headers: OutgoingHttpHeaders): void {
+    if (this.#stage === Stage.Waiting && !this.#stream.headersSent) this.#stream.additionalHeaders(headers)
+  }
+
+  response(status: number, headers: OutgoingHttpHeaders, endStream: boolean): void {
+    const fw = this.#ctx.fw
+    this.#status = status
+    this.#stage = Stage.Streaming
+    this.#disarm()
+    this.#headersMs = fw.clock.monotonic() - this.#start
+    if (this.#grpc) this.#grpcStatus = parseGrpcStatus(headers['grpc-status'] as string | undefined)
+    // a gRPC call is judged when its status is known (trailers); anything else now
+    else fw.sink.answered(this.#node!, status, this.#headersMs)
+    const stream = this.#stream
+    if (stream.destroyed) return
+    try {
+      stream.respond(headers, endStream ? { endStream: true } : { waitForTrailers: true })
+    } catch (err) {
+      // headers an h2 client cannot take (a bad name or value from the node)
+      this.#attempt?.abort()
+      this.#failed('protocol', err as Error)
+      return
+    }
+    if (!endStream) stream.once('wantTrailers', this.#sendTrailers)
+  }
+
+  data(chunk: Buffer): void {
+    if (!this.#stream.destroyed && !this.#stream.write(chunk)) this.#attempt?.pause()
+  }
+
+  #onClientDrain = (): void => {
+    if (this.#stage === Stage.Streaming) this.#attempt?.resume()
+  }
+
+  trailers(headers: IncomingHttpHeaders): void {
+    this.#trailers = cleanTrailers(headers)
+    if (this.#grpc) this.#grpcStatus = parseGrpcStatus(headers['grpc-status'])
+  }
+
+  #sendTrailers = (): void => {
+    const stream = this.#stream
+    if (stream.destroyed) return
+    // no trailers from the node: an empty DATA frame with END_STREAM (Node's way)
+    stream.sendTrailers(this.#trailers ?? {})
+  }
+
+  end(): void {
+    const fw = this.#ctx.fw
+    const node = this.#node!
+    if (this.#grpc) {
+      if (this.#grpcStatus < 0) this.#grpcStatus = GRPC_NO_STATUS
+      fw.sink.answered(node, this.#status, this.#headersMs, isGrpcFailure(this.#grpcStatus, this.#ctx.grpcFailures))
+    }
+    this.#endAttempt()
+    if (!this.#stream.destroyed && !this.#stream.writableEnded) this.#stream.end()
+    this.#finish(this.#status)
+  }
+
+  // ---- failures ----
+
+  failed(kind: FailureKind, err: Error | undefined): void {
+    this.#failed(kind, err)
+  }
+
+  #failed(kind: FailureKind, err: Error | undefined): void {
+    if (this.#stage === Stage.Done) return
+    const fw = this.#ctx.fw
+    const node = this.#node!
+    fw.sink.attemptFailed(node, kind)
+    const bodySent = this.#attempt?.bodySent === true || this.#bodyBytes > 0
+    this.#attempt = null
+    this.#endAttempt()
+    if (this.#status !== 0) {
+      this.#broken()
+      return
+    }
+    this.#stream.pause()
+    // body bytes read from the client are gone: such a request cannot be sent again
+    if (!this.#stream.destroyed && this.#bodyBytes === 0) {
+      const tried = (this.#tried ??= [])
+      tried.push(node)
+      const method = String(this.#headers[':method'])
+      const next = fw.nextNode({ failed: node, kind, attempts: this.#attempts, tried, idempotent: isIdempotent(method) && !this.#grpc, bodySent })
+      if (next !== undefined) {
+        this.#try(next)
+        return
+      }
+    }
+    if (fw.logger.isLevelEnabled('debug')) fw.logger.debug({ node: node.name, kind, err: err?.message, attempts: this.#attempts, protocol: 'h2' }, 'upstream attempt failed')
+    this.#answer(failureAnswer(kind))
+  }
+
+  /** The response had started and cannot be finished: a gRPC call ends UNAVAILABLE, anything else is reset. */
+  #broken(): void {
+    const stream = this.#stream
+    if (this.#grpc && stream.headersSent && !stream.destroyed && !stream.writableEnded) {
+      this.#grpcStatus = GRPC_UNAVAILABLE
+      this.#trailers = { 'grpc-status': String(GRPC_UNAVAILABLE), 'grpc-message': 'upstream connection broken' }
+      stream.end()
+    } else if (!stream.destroyed) {
+      stream.close(NGHTTP2_INTERNAL_ERROR)
+    }
+    this.#finish(this.#status)
+  }
+
+  /** request_timeout or connect_timeout passed. */
+  #expired = (): void => {
+    this.#timer = null
+    const attempt = this.#attempt
+    if (attempt === null || this.#stage === Stage.Done || this.#stage === Stage.Streaming) return
+    const kind: FailureKind = this.#stage === Stage.Connecting || !attempt.connected ? 'connect' : 'timeout'
+    attempt.abort()
+    this.#failed(kind, undefined)
+  }
+
+  #onClientClose = (): void => {
+    if (this.#stage === Stage.Done) return
+    const attempt = this.#attempt
+    this.#attempt = null
+    attempt?.abort()
+    if (this.#node !== null) this.#endAttempt()
+    this.#finish(this.#status || CLIENT_CLOSED)
+  }
+
+  #abortUpload(answer: ProxyAnswer): void {
+    const attempt = this.#attempt
+    this.#attempt = null
+    attempt?.abort()
+    if (this.#node !== null) this.#endAttempt()
+    if (this.#status !== 0) {
+      if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL)
+      this.#finish(this.#status)
+    } else {
+      this.#answer(answer)
+    }
+  }
+
+  // ---- cutover's own answers and the end ----
+
+  /**
+   * cutover's own error (src/answers.ts): its JSON {message} with its status; for gRPC a
+   * trailers-only answer with the matching grpc-status (UNAVAILABLE for 502, 503, 504).
+   */
+  #answer(answer: ProxyAnswer, retryAfter = false): void {
+    const stream = this.#stream
+    if (!stream.destroyed && !stream.headersSent) {
+      try {
+        if (this.#grpc) {
+          this.#grpcStatus = grpcStatusForHttp(answer.status)
+          const message = (JSON.parse(answer.body.toString()) as { message: string }).message
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(this.#grpcStatus), 'grpc-message': encodeURIComponent(message) }, { endStream: true })
+        } else {
+          const headers: OutgoingHttpHeaders = { ':status': answer.status, 'content-type': 'application/json', 'content-length': answer.body.length }
+          if (retryAfter) headers['retry-after'] = '1'
+          stream.respond(headers)
+          stream.end(answer.body)
+        }
+      } catch {
+        stream.close(NGHTTP2_INTERNAL_ERROR)
+      }
+    }
+    this.#finish(answer.status)
+  }
+
+  #endAttempt(): void {
+    const node = this.#node
+    if (node === null) return
+    this.#node = null
+    this.#disarm()
+    node.inflight--
+    this.#ctx.fw.sink.attemptEnded(node)
+  }
+
+  #finish(status: number): void {
+    if (this.#stage === Stage.Done) return
+    this.#stage = Stage.Done
+    this.#disarm()
+    const fw = this.#ctx.fw
+    fw.inflight--
+    const ms = this.#headersMs >= 0 ? this.#headersMs : fw.clock.monotonic() - this.#start
+    fw.sink.finished(this.#pool, status, ms, 'h2', this.#grpc ? this.#grpcStatus : NO_GRPC)
+    const access = fw.accessLog
+    if (access !== undefined) {
+      const h = this.#headers
+      access.record({
+        method: String(h[':method']),
+        path: String(h[':path']),
+        host: (h[':authority'] as string | undefined) ?? h.host,
+        client: this.#remote,
+        pool: this.#pool,
+        node: this.#lastNode?.name ?? null,
+        status,
+        ms,
+        attempts: this.#attempts,
+        protocol: 'h2',
+        ...(this.#grpc && { grpc_status: this.#grpcStatus }),
+      })
+    }
+  }
+
+  #arm(ms: number): void {
+    this.#disarm()
+    this.#timer = this.#ctx.fw.clock.setTimeout(this.#expired, ms)
+  }
+
+  #disarm(): void {
+    if (this.#timer !== null) {
+      this.#ctx.fw.clock.clearTimeout(this.#timer)
+      this.#timer = null
+    }
+  }
+}
+
+function ignore(): void {}

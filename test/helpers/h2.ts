@@ -1,0 +1,109 @@
+/** HTTP/2 peers for the tests of issue 12: h2c and TLS upstream servers, a TLS pair, a client. */
+
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import http2, { type Http2Server, type Http2SecureServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** A self-signed P-256 certificate for localhost and 127.0.0.1 (test only, valid until 2125). */
+export const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUb/vQjaBMHe1LvktHSSfrCVMJbMQwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyOTA3NTYyMVoYDzIxMjYxMTA1
+MDc1NjIxWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAATHC5yubZuK+4w0iAv2hcLC4BIh1H+73aZKkbCsJr6e5oNsK+wIVjLC
+CQK308HMJ+o1zQFEyNZuc6pSp/JLJZqJo28wbTAdBgNVHQ4EFgQUnHqzCIjhM5Rj
+1xkglMXLtescI5wwHwYDVR0jBBgwFoAUnHqzCIjhM5Rj1xkglMXLtescI5wwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSAAwRQIhAJC3CE2vXbvq1f/85svr8MUq+gtrR5Xj8lg0S+8QU1JJAiAy
+PR8OWqFWmX1XjtccGHj6nJSCJnxxlGlINuaUr0+xSg==
+-----END CERTIFICATE-----`
+export const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3cskIRBpWyw5Ywac
+7OG9D/mkymjfV2Qoka9JdwaxK2KhRANCAATHC5yubZuK+4w0iAv2hcLC4BIh1H+7
+3aZKkbCsJr6e5oNsK+wIVjLCCQK308HMJ+o1zQFEyNZuc6pSp/JLJZqJ
+-----END PRIVATE KEY-----`
+
+/** The pair written to files, as proxy.tls wants them. */
+export function tlsFiles(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-h2-'))
+  writeFileSync(join(dir, 'cert.pem'), TEST_CERT)
+  writeFileSync(join(dir, 'key.pem'), TEST_KEY)
+  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') }
+}
+
+export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void
+
+export interface H2Upstream {
+  port: number
+  /** the node entry for a pool: { url: <http url of nothing>, h2: h2c://127.0.0.1:port } */
+  h2: string
+  server: Http2Server | Http2SecureServer
+  /** request headers seen, in order */
+  seen: IncomingHttpHeaders[]
+  close(): Promise<void>
+}
+
+/** Answers 200 with JSON naming itself and the request, unless a handler is given. */
+export async function startH2Upstream(name: string, handler?: StreamHandler, options: { tls?: boolean } = {}): Promise<H2Upstream> {
+  const seen: IncomingHttpHeaders[] = []
+  const server = options.tls ? http2.createSecureServer({ cert: TEST_CERT, key: TEST_KEY }) : http2.createServer()
+  const sessions = new Set<http2.ServerHttp2Session>()
+  server.on('session', (s) => {
+    sessions.add(s)
+    s.on('close', () => sessions.delete(s))
+  })
+  server.on('stream', (stream, headers) => {
+    seen.push(headers)
+    stream.on('error', () => {})
+    if (handler) return handler(stream, headers)
+    const chunks: Buffer[] = []
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-upstream': name })
+      stream.end(JSON.stringify({ upstream: name, path: headers[':path'], method: headers[':method'], body: Buffer.concat(chunks).toString() }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    port,
+    h2: `${options.tls ? 'h2' : 'h2c'}://127.0.0.1:${port}`,
+    server,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+export interface H2Answer {
+  status: number
+  headers: IncomingHttpHeaders
+  trailers: IncomingHttpHeaders
+  body: string
+}
+
+/** One request on session; resolves with the whole answer. */
+export function h2Request(session: http2.ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string | Buffer): Promise<H2Answer> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ':method': 'GET', ':path': '/', ...headers }, { endStream: body === undefined })
+    let status = 0
+    let resHeaders: IncomingHttpHeaders = {}
+    let trailers: IncomingHttpHeaders = {}
+    const chunks: Buffer[] = []
+    req.on('response', (h) => {
+      status = Number(h[':status'])
+      resHeaders = h
+    })
+    req.on('trailers', (h) => {
+      trailers = h
+    })
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => resolve({ status, headers: resHeaders, trailers, body: Buffer.concat(chunks).toString() }))
+    req.on('error', reject)
+    if (body !== undefined) req.end(body)
+  })
+}
