@@ -6,6 +6,7 @@
  */
 
 import type { PoolName } from '../config/types.js'
+import { latin1 } from '../http1/chars.js'
 import { ChunkedDecoder, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/index.js'
 import type { FailureKind } from '../outcome/outcome-sink.js'
 import { isIdempotent } from '../routing/fallback.js'
@@ -16,6 +17,9 @@ import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './a
 import { type ClientConnection, Phase } from './client-connection.js'
 import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
 import { authority, ClientFraming, clientResponseHead, interimHead, upstreamRequestHead } from './headers.js'
+
+/** a body that arrived with its head and is at most this long is written with the head as one string */
+const SMALL_BODY = 8192
 
 /** the largest response head cutover reads from a node */
 export const MAX_RESPONSE_HEAD = 64 * 1024
@@ -291,6 +295,11 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     if (complete || rest.length === 0) {
       client.write(head)
       if (complete && rest.length > 0) this.#extra = true
+    } else if (this.#body === Body.Length && rest.length <= this.#left && rest.length <= SMALL_BODY) {
+      // the usual small answer: head and body as one latin1 string, one write (no writev)
+      this.#left -= rest.length
+      client.write(head + latin1(rest, 0, rest.length))
+      complete = this.#left === 0
     } else {
       socket.cork()
       client.write(head)
