@@ -4,30 +4,15 @@
  * clock time and stale ones are cleared lazily, on the next record or read. The window
  * covers the current, partial bucket and the buckets-1 before it.
  *
- * Beside the window it keeps the counts a time-uniform bound needs (verdict.ts): since
- * the last reset (for y: since it took traffic) and since each of the last two window
- * boundaries after it, so a y that breaks late is judged on its recent traffic too.
+ * Beside the window it keeps the counts a time-uniform bound needs (spans.ts): since the
+ * last reset (for y: since it took traffic) and since the last two window boundaries.
  */
 
 import type { Clock } from '../clock.js'
 import { bucketOf, LatencyHistogram } from './latency-histogram.js'
+import { type Span, SpanCounts } from './spans.js'
 
-/** Counts since some moment. */
-export interface Tally {
-  requests: number
-  errors: number
-  /** answers with a latency (failed attempts have none) */
-  answered: number
-  /** answers slower than the latency asked for in figures(); 0 when none was asked */
-  slow: number
-}
-
-/** Counts since the reset (start 0) or since the start-th window boundary after it. */
-export interface Span extends Tally {
-  start: number
-  /** how long the span has been counting, ms */
-  ms: number
-}
+export type { Span, Tally } from './spans.js'
 
 export interface WindowFigures {
   requests: number
@@ -43,15 +28,6 @@ export interface WindowFigures {
   spans?: Span[]
 }
 
-/** The counts at a window boundary, to subtract from the running ones. */
-interface Mark {
-  start: number
-  atMs: number
-  requests: number
-  errors: number
-  latency: LatencyHistogram
-}
-
 export class SlidingWindow {
   readonly windowMs: number
   readonly bucketMs: number
@@ -64,13 +40,7 @@ export class SlidingWindow {
   #totalErrors = 0
   /** clock time divided by bucketMs of the bucket being filled */
   #epoch: number
-  // since the reset: the epoch and time it happened, the counts, and the last two boundaries
-  #startEpoch = 0
-  #startMs = 0
-  #sinceRequests = 0
-  #sinceErrors = 0
-  readonly #sinceLatency = new LatencyHistogram()
-  readonly #marks: Mark[] = []
+  readonly #spans: SpanCounts
 
   constructor(windowMs: number, clock: Clock, buckets = 60) {
     if (!(windowMs > 0) || !(buckets >= 1)) throw new RangeError('window and buckets must be positive')
@@ -81,7 +51,7 @@ export class SlidingWindow {
     this.#errors = new Uint32Array(buckets)
     this.#latency = Array.from({ length: buckets }, () => new LatencyHistogram())
     this.#epoch = Math.floor(clock.now() / this.bucketMs)
-    this.restart()
+    this.#spans = new SpanCounts(buckets, this.bucketMs, clock.now())
   }
 
   /** Requests in the window as of the last record or read. */
@@ -105,18 +75,16 @@ export class SlidingWindow {
     const slot = this.#epoch % this.#requests.length
     this.#requests[slot]++
     this.#totalRequests++
-    this.#sinceRequests++
     if (isError) {
       this.#errors[slot]++
       this.#totalErrors++
-      this.#sinceErrors++
     }
-    if (ms !== undefined) {
-      const bucket = bucketOf(ms)
+    const bucket = ms === undefined ? -1 : bucketOf(ms)
+    if (bucket >= 0) {
       this.#latency[slot].addToBucket(bucket)
       this.#totalLatency.addToBucket(bucket)
-      this.#sinceLatency.addToBucket(bucket)
     }
+    this.#spans.add(isError, bucket)
   }
 
   /** The window's figures now, with the spans; slowMs: count the answers slower than this. */
@@ -125,36 +93,14 @@ export class SlidingWindow {
     this.#advance(now)
     const requests = this.#totalRequests
     const p99 = this.#totalLatency.quantile(0.99)
-    const slowIn = (h: LatencyHistogram): number => (slowMs === undefined ? 0 : h.countAbove(slowMs))
-    const sinceSlow = slowIn(this.#sinceLatency)
-    const spans: Span[] = [
-      {
-        start: 0,
-        ms: Math.max(0, now - this.#startMs),
-        requests: this.#sinceRequests,
-        errors: this.#sinceErrors,
-        answered: this.#sinceLatency.total,
-        slow: sinceSlow,
-      },
-    ]
-    for (const m of this.#marks) {
-      spans.push({
-        start: m.start,
-        ms: Math.max(0, now - m.atMs),
-        requests: this.#sinceRequests - m.requests,
-        errors: this.#sinceErrors - m.errors,
-        answered: this.#sinceLatency.total - m.latency.total,
-        slow: sinceSlow - slowIn(m.latency),
-      })
-    }
     return {
       requests,
       errors: this.#totalErrors,
       error_rate: requests > 0 ? this.#totalErrors / requests : 0,
       p99_ms: Number.isNaN(p99) ? 0 : p99,
       answered: this.#totalLatency.total,
-      slow: slowIn(this.#totalLatency),
-      spans,
+      slow: slowMs === undefined ? 0 : this.#totalLatency.countAbove(slowMs),
+      spans: this.#spans.spans(now, slowMs),
     }
   }
 
@@ -168,12 +114,7 @@ export class SlidingWindow {
   /** Start the spans afresh from now; the window keeps its buckets. */
   restart(): void {
     const now = this.#clock.now()
-    this.#startEpoch = Math.max(this.#epoch, Math.floor(now / this.bucketMs))
-    this.#startMs = now
-    this.#sinceRequests = 0
-    this.#sinceErrors = 0
-    this.#sinceLatency.clear()
-    this.#marks.length = 0
+    this.#spans.restart(now, Math.max(this.#epoch, Math.floor(now / this.bucketMs)))
   }
 
   #advance(now: number): void {
@@ -184,19 +125,8 @@ export class SlidingWindow {
     const steps = Math.min(epoch - this.#epoch, n)
     for (let k = 1; k <= steps; k++) this.#clear((this.#epoch + k) % n)
     this.#epoch = epoch
-    // a window boundary since the reset was crossed: a span starts there (nothing was
-    // recorded between the boundary and now, so the counts now are the counts then)
-    const start = Math.floor((epoch - this.#startEpoch) / n)
-    const last = this.#marks.length > 0 ? this.#marks[this.#marks.length - 1].start : 0
-    if (start > last) this.#mark(start)
-  }
-
-  #mark(start: number): void {
-    // keep the last two; the older one's histogram is reused
-    const reused = this.#marks.length >= 2 ? this.#marks.shift()!.latency : new LatencyHistogram()
-    reused.copyFrom(this.#sinceLatency)
-    const atMs = (this.#startEpoch + start * this.#requests.length) * this.bucketMs
-    this.#marks.push({ start, atMs, requests: this.#sinceRequests, errors: this.#sinceErrors, latency: reused })
+    // nothing was recorded since the old epoch, so a boundary crossed meanwhile is marked with the counts now
+    this.#spans.advance(epoch)
   }
 
   #clear(slot: number): void {
