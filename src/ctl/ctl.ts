@@ -5,21 +5,32 @@
 
 import { parseArgs } from 'node:util'
 import { isPercent } from '../config/percent.js'
-import type { EventView } from '../control/api-types.js'
+import type { EventView, StateView } from '../control/api-types.js'
 import { CutoverError, isCutoverError } from '../errors.js'
 import { CtlClient } from './client.js'
 import { formatEvent, formatNodes, formatStatus } from './format.js'
+import { completionScript, SHELLS, type Shell } from './completion.js'
+import { nodeRequest } from './nodes.js'
+import { watchInterval, watchStatus } from './watch.js'
 
 export const CTL_USAGE = `usage: cutover ctl <command> [--url URL] [--token TOKEN] [--json]
 
 commands:
-  status                      split, lock, rollout, gate figures, node summary
-  nodes                       every node with its health, ejection and in-flight count
+  status [--watch] [--interval S]
+                              split, lock, rollout, gate figures, node summary;
+                              --watch redraws every S seconds (default 2) with the nodes and events
+  nodes                       every node with its admin state, weight, health, ejection, in-flight count
+  nodes drain|maint|ready POOL NODE [--force]
+                              drain: no new requests (probes go on); maint: no traffic, no probes;
+                              ready: back to normal; --force for the last usable node of a pool with traffic
+  nodes weight POOL NODE N|reset
+                              a runtime weight (kept over reloads) or back to the config's
   split N                     send N% of traffic to y (0..100)
   rollback [--reason R]       y to 0 now and lock the split
   unlock                      clear the lock left by a rollback
   events [--since ID] [--follow]
   rollout start|pause|resume|promote|abort
+  completion bash|zsh         a shell completion script: source <(cutover ctl completion bash)
 
 URL defaults to $CUTOVER_URL or http://127.0.0.1:9901; TOKEN to $CUTOVER_TOKEN.`
 
@@ -70,6 +81,10 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
         reason: { type: 'string' },
         since: { type: 'string' },
         follow: { type: 'boolean', short: 'f', default: false },
+        force: { type: 'boolean', default: false },
+        watch: { type: 'boolean', short: 'w', default: false },
+        interval: { type: 'string' },
+        names: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     })
@@ -80,6 +95,14 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
   }
   const { values, positionals } = parsed
   const [command, arg] = positionals
+  if (command === 'completion') {
+    if (!(SHELLS as readonly string[]).includes(arg ?? '')) {
+      io.err(`cutover ctl: completion: expected bash or zsh, got ${arg === undefined ? 'nothing' : `'${arg}'`}`)
+      return 2
+    }
+    io.out(completionScript(arg as Shell))
+    return 0
+  }
   if (values.help || !command) {
     ;(values.help ? io.out : io.err)(CTL_USAGE)
     return values.help ? 0 : 2
@@ -99,9 +122,21 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
   try {
     switch (command) {
       case 'status':
+        if (values.watch) return await watchStatus(call, values.url ?? io.env.CUTOVER_URL ?? 'http://127.0.0.1:9901', watchInterval(values.interval), { out: io.out, wait: io.wait ?? defaultIo.wait!, now: () => new Date() })
         print(await call('GET', '/v1/state'), formatStatus)
         return 0
       case 'nodes':
+        if (values.names) {
+          // for shell completion: the names of a pool's nodes, one a line
+          const pools = (await call('GET', '/v1/state')) as StateView
+          for (const pool of arg === 'x' || arg === 'y' ? [arg as 'x' | 'y'] : (['x', 'y'] as const)) for (const n of pools.pools[pool].nodes) io.out(n.name)
+          return 0
+        }
+        if (arg !== undefined) {
+          const { path, body } = nodeRequest(positionals.slice(1), values.force)
+          print(await call('PUT', path, body), (s) => formatNodes(s))
+          return 0
+        }
         print(await call('GET', '/v1/state'), (s) => formatNodes(s))
         return 0
       case 'split':

@@ -69,13 +69,17 @@ function health(node: NodeView): string {
 /** `ctl nodes`: one row per node. */
 export function formatNodes(state: unknown): string {
   const s = state as Partial<StateView>
-  const rows: string[][] = [['POOL', 'NODE', 'URL', 'HEALTH', 'EJECTED', 'IN FLIGHT', 'LAST PROBE']]
+  // issue 14: ADMIN and WEIGHT columns appear once an operator changed some node
+  const changed = (['x', 'y'] as const).some((p) => s.pools?.[p]?.nodes.some((n) => (n.admin ?? 'ready') !== 'ready' || n.weight_source === 'runtime'))
+  const rows: string[][] = [['POOL', 'NODE', 'URL', ...(changed ? ['ADMIN', 'WEIGHT'] : []), 'HEALTH', 'EJECTED', 'IN FLIGHT', 'LAST PROBE']]
   for (const pool of ['x', 'y'] as const) {
     for (const node of s.pools?.[pool]?.nodes ?? []) {
       const probe = node.last_probe
       const ejected = node.ejected ? `until ${node.ejected_until ? clockTime(node.ejected_until) : '?'}` : 'no'
       const last = probe ? `${probe.ok ? 'ok' : 'failed'}${probe.error ? `: ${probe.error}` : probe.status ? ` ${probe.status}` : ''}` : '-'
-      rows.push([pool, node.name ?? node.url, node.url, health(node), ejected, String(node.inflight ?? 0), last])
+      // a runtime weight is marked as such: it outlives reloads
+      const weight = node.weight === undefined ? '-' : `${node.weight}${node.weight_source === 'runtime' ? ` (runtime; config ${node.config_weight})` : ''}`
+      rows.push([pool, node.name ?? node.url, node.url, ...(changed ? [node.admin ?? 'ready', weight] : []), health(node), ejected, String(node.inflight ?? 0), last])
     }
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))

@@ -30,7 +30,9 @@ function pct(v: unknown): string {
 }
 
 function by(e: CutoverEvent): string {
-  return typeof e.cause === 'string' ? ` ${BY[e.cause] ?? `(${e.cause})`}` : ''
+  const cause = typeof e.cause === 'string' ? ` ${BY[e.cause] ?? `(${e.cause})`}` : ''
+  // issue 14: who acted through the API, and from where
+  return typeof e.role === 'string' ? `${cause} (${e.role}${typeof e.remote === 'string' ? ` from ${e.remote}` : ''})` : cause
 }
 
 function step(e: CutoverEvent): string {
@@ -101,6 +103,12 @@ function sentence(e: CutoverEvent): string {
       return withReason(`${node(e)} ejected for ${typeof e.for_ms === 'number' ? duration(e.for_ms) : '?'}`, e.cause)
     case 'node.returned':
       return withReason(`${node(e)} is back in rotation`, e.cause)
+    case 'node.admin': {
+      const parts: string[] = []
+      if (e.from !== e.to) parts.push(`${str(e.to)} (was ${str(e.from)})`)
+      if (e.weight_from !== e.weight_to) parts.push(`weight ${str(e.weight_to)}${e.weight_source === 'config' ? " (the config's)" : ''} (was ${str(e.weight_from)})`)
+      return `${node(e)}: ${parts.join(', ') || 'unchanged'}${e.force ? ', forced' : ''}${by(e)}`
+    }
     case 'gate.failed':
       return withReason(`Gate failed, action ${str(e.action)}`, e.reason)
     case 'config.reloaded': {
@@ -138,6 +146,7 @@ const EMOJI: Record<string, string> = {
   'node.unhealthy': ':red_circle:',
   'node.ejected': ':no_entry:',
   'node.returned': ':leftwards_arrow_with_hook:',
+  'node.admin': ':construction:',
   'gate.failed': ':warning:',
   'config.reloaded': ':gear:',
   'config.reload_refused': ':x:',
