@@ -104,7 +104,10 @@ t.test('GET /v1/history needs the token: the control listener answers 401 before
     describe: () => ({}) as StateView,
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     readiness: () => ({ ready: true }),
-    history: () => (calls++, { slot_ms: 5000, now: 1, pools: { x: [], y: [] } }),
+    history: () => {
+      calls++
+      return { slot_ms: 5000, now: 1, pools: { x: [], y: [] } }
+    },
     logger: pino({ level: 'silent' }),
     clock,
   })

@@ -158,7 +158,7 @@ function connect(t, fromForm) {
   token = t
   const gen = ++generation
   button('connect').disabled = true
-  api('GET', '/v1/state')
+  void api('GET', '/v1/state')
     .then(
       (state) => {
         if (gen !== generation) return
@@ -204,7 +204,7 @@ function poll() {
   if (polling || token === null) return
   polling = true
   const gen = generation
-  Promise.all([
+  void Promise.all([
     api('GET', '/v1/state'),
     api('GET', `/v1/events?since=${lastEventId}`),
     api('GET', '/v1/history').catch((err) => {
@@ -236,7 +236,7 @@ function poll() {
 
 /** @param {StateView} s */
 function renderState(s) {
-  if (!s || !s.split) return
+  if (!s?.split) return
   current = s
   const { x, y } = s.split
   $('bar-x').style.width = `${x}%`
@@ -466,7 +466,7 @@ function drawChart(id, h, key, scale, fmt) {
 
 /** @param {HistoryView} h */
 function renderHistory(h) {
-  if (!h || !h.pools) return
+  if (!h?.pools) return
   drawChart('chart-rate', h, 'requests_per_s', 1, requestRate)
   drawChart('chart-errors', h, 'error_rate', 100, errorRate)
   drawChart('chart-p99', h, 'p99_ms', 1, latency)
@@ -550,9 +550,9 @@ function act(label, method, path, body, done) {
 function onApply() {
   const v = Number(input('slider').value)
   const y = current ? current.split.y : 0
-  ask('Set the split?', `Send ${v}% of traffic to y and ${100 - v}% to x (now y ${share(y)}).`, { ok: `Set y to ${v}%` }).then((r) => {
+  void ask('Set the split?', `Send ${v}% of traffic to y and ${100 - v}% to x (now y ${share(y)}).`, { ok: `Set y to ${v}%` }).then((r) => {
     if (!r) return
-    act('Setting the split', 'PUT', '/v1/split', { y: v }, `Split set: y ${v}%, x ${100 - v}%.`).then(() => {
+    void act('Setting the split', 'PUT', '/v1/split', { y: v }, `Split set: y ${v}%, x ${100 - v}%.`).then(() => {
       sliderDirty = false
       updateSlider()
     })
@@ -560,10 +560,10 @@ function onApply() {
 }
 
 function onRollback() {
-  ask('Roll back to x?', 'All traffic goes to x now, any rollout stops, and the split stays locked until someone unlocks it.', { ok: 'Roll back', danger: true, reason: true }).then((r) => {
+  void ask('Roll back to x?', 'All traffic goes to x now, any rollout stops, and the split stays locked until someone unlocks it.', { ok: 'Roll back', danger: true, reason: true }).then((r) => {
     if (!r) return
     sliderDirty = false
-    act('Rolling back', 'POST', '/v1/rollback', r.reason ? { reason: r.reason } : {}, 'Rolled back: all traffic on x, split locked.')
+    void act('Rolling back', 'POST', '/v1/rollback', r.reason ? { reason: r.reason } : {}, 'Rolled back: all traffic on x, split locked.')
   })
 }
 
@@ -594,20 +594,20 @@ function wire() {
   $('rollback').addEventListener('click', onRollback)
   $('unlock').addEventListener('click', () => act('Unlocking', 'POST', '/v1/unlock', undefined, 'Unlocked: the split stays where it is and can be changed again.'))
   $('ro-start').addEventListener('click', () => {
-    ask('Start the rollout plan?', 'The configured rollout steps start now: the split moves to the first step at or above the share of y now.', { ok: 'Start' }).then((r) => {
-      if (r) act('Starting the rollout', 'POST', '/v1/rollout', {}, 'Rollout started.')
+    void ask('Start the rollout plan?', 'The configured rollout steps start now: the split moves to the first step at or above the share of y now.', { ok: 'Start' }).then((r) => {
+      if (r) void act('Starting the rollout', 'POST', '/v1/rollout', {}, 'Rollout started.')
     })
   })
   $('ro-pause').addEventListener('click', () => act('Pausing the rollout', 'POST', '/v1/rollout/pause', undefined, 'Rollout paused: the split holds where it is.'))
   $('ro-resume').addEventListener('click', () => act('Resuming the rollout', 'POST', '/v1/rollout/resume', undefined, 'Rollout resumed.'))
   $('ro-promote').addEventListener('click', () => {
-    ask('Promote now?', 'y goes to 100% at once and the rollout finishes, skipping the remaining holds.', { ok: 'Promote to 100%' }).then((r) => {
-      if (r) act('Promoting', 'POST', '/v1/rollout/promote', undefined, 'Promoted: y at 100%.')
+    void ask('Promote now?', 'y goes to 100% at once and the rollout finishes, skipping the remaining holds.', { ok: 'Promote to 100%' }).then((r) => {
+      if (r) void act('Promoting', 'POST', '/v1/rollout/promote', undefined, 'Promoted: y at 100%.')
     })
   })
   $('ro-abort').addEventListener('click', () => {
-    ask('Abort the rollout?', 'Aborting rolls back: all traffic to x, split locked.', { ok: 'Abort and roll back', danger: true, reason: true }).then((r) => {
-      if (r) act('Aborting the rollout', 'POST', '/v1/rollout/abort', r.reason ? { reason: r.reason } : {}, 'Rollout aborted and rolled back to x.')
+    void ask('Abort the rollout?', 'Aborting rolls back: all traffic to x, split locked.', { ok: 'Abort and roll back', danger: true, reason: true }).then((r) => {
+      if (r) void act('Aborting the rollout', 'POST', '/v1/rollout/abort', r.reason ? { reason: r.reason } : {}, 'Rollout aborted and rolled back to x.')
     })
   })
   $('confirm-ok').addEventListener('click', () => closeConfirm(true))
