@@ -6,6 +6,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs'
 import { POOLS, type NodeConfig } from './types.js'
 import { listen, node, httpUrl } from './addresses.js'
+import { analysisSection, driftSection, shadowSection } from './analysis.js'
 import { itemPath, keyPath } from './problems.js'
 import { boolean, byteSize, describe, duration, field, isPlainObject, number, object, oneOf, percent, string, token, type Ctx, type Rule } from './rules.js'
 import { rollout } from './rollout-steps.js'
@@ -202,6 +203,8 @@ const gates = object({
   max_p99_ms: field(number({ above: 0 })),
   risk: field(risk, { default: 0.05 }),
   action: field(oneOf(['rollback', 'pause'] as const), { default: 'rollback' }),
+  // extension (issue 13): a rollout's first step holds until y's shadow answers agree with x's
+  max_shadow_mismatch_rate: field(rate),
 })
 
 const log = object({
@@ -234,4 +237,8 @@ export const configSchema = object({
   rollout: field(rollout),
   log: field(log, { default: {} }),
   events: field(events, { default: {} }),
+  // extension (issue 13): shadow requests, config drift, external metric gates and step hooks
+  shadow: field(shadowSection),
+  drift: field(driftSection),
+  analysis: field(analysisSection, { default: {} }),
 })

@@ -4,6 +4,7 @@
  * The YAML keys are SPEC section 2; the extensions are marked.
  */
 
+import type { AnalysisConfig, DriftConfig, ShadowConfig } from './analysis.js'
 import type { StateConfig } from './state-backend.js'
 
 export type PoolName = 'x' | 'y'
@@ -118,6 +119,8 @@ export interface Config {
     /** extension (issue 18): the chance that a y within its limits is ever rolled back, 0 < risk < 0.5 */
     risk: number
     action: 'rollback' | 'pause'
+    /** extension (issue 13): the largest share of shadow comparisons that may disagree before a rollout leaves its first step */
+    max_shadow_mismatch_rate?: number
   }
   rollout?: { steps: RolloutStepConfig[] }
   /** extension */
@@ -134,4 +137,10 @@ export interface Config {
     /** extension (issue 14): the audit log beside the state file, rotated past max_size, `keep` old files kept */
     audit: { max_size: number; keep: number }
   }
+  /** extension (issue 13): copies of x's requests sent to y and compared */
+  shadow?: ShadowConfig
+  /** extension (issue 13): Kong's configuration_hash watched on every node */
+  drift?: DriftConfig
+  /** extension (issue 13): PromQL gates and step hooks */
+  analysis: AnalysisConfig
 }

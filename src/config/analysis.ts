@@ -1,0 +1,161 @@
+/**
+ * The config sections of issue 13, proving y before it takes traffic: `shadow` (copies of
+ * x's requests sent to y and compared), `drift` (Kong's configuration_hash watched on every
+ * node) and `analysis` (PromQL gates and step hooks). Each section is absent unless written.
+ */
+
+import { httpUrl } from './addresses.js'
+import { itemPath, keyPath } from './problems.js'
+import { byteSize, describe, duration, field, number, object, oneOf, percent, string, token, type Rule } from './rules.js'
+
+export interface ShadowConfig {
+  /** percent of x's requests copied to y, two decimals */
+  share: number
+  /** upper-case methods copied; default GET, HEAD, OPTIONS */
+  methods: readonly string[]
+  /** shadow requests at once; past it a copy is dropped (and counted) */
+  max_concurrent: number
+  /** ms a shadow request may take in all; past it, dropped */
+  timeout: number
+  /** the header (lower-case) marking a shadow request for Kong's logs; its value is 1 */
+  header: string
+  /** lower-case response header names not compared (besides hop-by-hop ones) */
+  ignore_headers: readonly string[]
+  /** JSON fields ignored by the structural comparison: a name anywhere, or a dotted path from the root */
+  ignore_fields: readonly string[]
+  /** bytes of a JSON body compared structurally; a longer body is compared by hash */
+  json_max: number
+  /** request headers never stored in samples (lower-case), besides authorization and cookies */
+  redact_headers: readonly string[]
+}
+
+export interface DriftConfig {
+  /** the status listener's port (Kong's status_listen); default health.active.port, else 8100 */
+  port?: number
+  path: string
+  interval: number
+  timeout: number
+  action: 'pause' | 'rollback' | 'none'
+}
+
+export interface PromGateConfig {
+  name: string
+  query: string
+  /** fail when the value is above max, or below min */
+  max?: number
+  min?: number
+}
+
+export interface AnalysisConfig {
+  prometheus?: { url: string; timeout: number; interval: number }
+  queries: readonly PromGateConfig[]
+  hooks: { before_step?: string; after_hold?: string; timeout: number }
+}
+
+const DEFAULT_IGNORED = ['date', 'via', 'server', 'x-kong-request-id', 'x-kong-upstream-latency', 'x-kong-proxy-latency', 'x-kong-response-latency', 'x-kong-total-latency', 'x-kong-waiting-time', 'age', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'set-cookie']
+
+const METHOD = /^[A-Z]+$/
+
+const methods: Rule<string[]> = (value, path, ctx) => {
+  if (!Array.isArray(value) || value.length === 0) {
+    ctx.problems.add(path, `expected a list of methods such as [GET, HEAD], got ${describe(value)}`)
+    return undefined
+  }
+  const out: string[] = []
+  value.forEach((m, i) => {
+    if (typeof m !== 'string' || !METHOD.test(m)) ctx.problems.add(itemPath(path, i), `expected an upper-case method such as GET, got ${describe(m)}`)
+    else out.push(m)
+  })
+  return out
+}
+
+/** A list of strings, each checked by item. */
+function list(item: Rule<string>): Rule<string[]> {
+  return (value, path, ctx) => {
+    if (!Array.isArray(value)) {
+      ctx.problems.add(path, `expected a list, got ${describe(value)}`)
+      return undefined
+    }
+    const out: string[] = []
+    value.forEach((v, i) => {
+      const r = item(v, itemPath(path, i), ctx)
+      if (r !== undefined) out.push(r)
+    })
+    return out
+  }
+}
+
+const lowerToken = token({ lower: true })
+
+export const shadowSection = object({
+  share: field(percent(), { required: true }),
+  methods: field(methods, { default: ['GET', 'HEAD', 'OPTIONS'] }),
+  max_concurrent: field(number({ integer: true, min: 1, max: 10000 }), { default: 32 }),
+  timeout: field(duration({ min: 1 }), { default: '5s' }),
+  header: field(lowerToken, { default: 'x-cutover-shadow' }),
+  ignore_headers: field(list(lowerToken), { default: DEFAULT_IGNORED }),
+  ignore_fields: field(list(string()), { default: [] }),
+  json_max: field(byteSize({ min: 0 }), { default: '256kib' }),
+  redact_headers: field(list(lowerToken), { default: [] }),
+})
+
+export const driftSection = object({
+  port: field(number({ integer: true, min: 1, max: 65535 })),
+  path: field(string(), { default: '/status' }),
+  interval: field(duration({ min: 100 }), { default: '5s' }),
+  timeout: field(duration({ min: 1 }), { default: '1s' }),
+  action: field(oneOf(['pause', 'rollback', 'none'] as const), { default: 'pause' }),
+})
+
+const promGate = object(
+  {
+    name: field(string(), { required: true }),
+    query: field(string(), { required: true }),
+    max: field(number()),
+    min: field(number()),
+  },
+  (out, _raw, path, ctx) => {
+    if (out.max === undefined && out.min === undefined) ctx.problems.add(path, 'needs max or min: the threshold the value is held to')
+  },
+)
+
+const promGates: Rule<unknown[]> = (value, path, ctx) => {
+  if (!Array.isArray(value)) {
+    ctx.problems.add(path, `expected a list of { name, query, max | min }, got ${describe(value)}`)
+    return undefined
+  }
+  const names = new Set<string>()
+  const out: unknown[] = []
+  value.forEach((v, i) => {
+    const g = promGate(v, itemPath(path, i), ctx) as { name?: string } | undefined
+    if (g === undefined) return
+    if (g.name !== undefined && names.has(g.name)) ctx.problems.add(keyPath(itemPath(path, i), 'name'), `${g.name} is used twice`)
+    if (g.name !== undefined) names.add(g.name)
+    out.push(g)
+  })
+  return out
+}
+
+export const analysisSection = object(
+  {
+    prometheus: field(
+      object({
+        url: field(httpUrl, { required: true }),
+        timeout: field(duration({ min: 1 }), { default: '2s' }),
+        interval: field(duration({ min: 100 }), { default: '10s' }),
+      }),
+    ),
+    queries: field(promGates, { default: [] }),
+    hooks: field(
+      object({
+        before_step: field(httpUrl),
+        after_hold: field(httpUrl),
+        timeout: field(duration({ min: 1 }), { default: '5s' }),
+      }),
+      { default: {} },
+    ),
+  },
+  (out, _raw, path, ctx) => {
+    if (Array.isArray(out.queries) && out.queries.length > 0 && out.prometheus === undefined) ctx.problems.add(keyPath(path, 'prometheus'), 'required when queries are set: the Prometheus HTTP API they are asked of')
+  },
+)

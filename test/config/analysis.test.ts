@@ -1,0 +1,48 @@
+import t from 'tap'
+import { MINIMAL, problemsOf, valid } from './fixtures.js'
+
+t.test('shadow, drift and analysis are absent or empty unless written', async (t) => {
+  const c = valid(MINIMAL)
+  t.equal(c.shadow, undefined)
+  t.equal(c.drift, undefined)
+  t.same(c.analysis, { queries: [], hooks: { timeout: 5000 } })
+})
+
+t.test('shadow: defaults never copy a POST; a share has two decimals', async (t) => {
+  const c = valid(`${MINIMAL}shadow: { share: 12.5, ignore_fields: [id, meta.at] }\n`)
+  t.equal(c.shadow?.share, 12.5)
+  t.same(c.shadow?.methods, ['GET', 'HEAD', 'OPTIONS'])
+  t.equal(c.shadow?.header, 'x-cutover-shadow')
+  t.ok(c.shadow?.ignore_headers.includes('date'))
+  t.ok(c.shadow?.ignore_headers.includes('x-kong-request-id'))
+  t.same(c.shadow?.ignore_fields, ['id', 'meta.at'])
+  t.equal(c.shadow?.json_max, 256 * 1024)
+  const problems = problemsOf(`${MINIMAL}shadow: { share: 12.345, methods: [get], max_concurrent: 0 }\n`)
+  t.match(problems.join('\n'), /shadow\.share: must be a percentage/)
+  t.match(problems.join('\n'), /shadow\.methods\[0\]: expected an upper-case method/)
+  t.match(problems.join('\n'), /shadow\.max_concurrent/)
+  t.match(problemsOf(`${MINIMAL}shadow: { methods: [GET] }\n`).join('\n'), /shadow\.share: required/)
+})
+
+t.test('drift: defaults; the action is one of pause, rollback, none', async (t) => {
+  const c = valid(`${MINIMAL}drift: { port: 8100 }\n`)
+  t.same(c.drift, { port: 8100, path: '/status', interval: 5000, timeout: 1000, action: 'pause' })
+  t.match(problemsOf(`${MINIMAL}drift: { action: ignore }\n`).join('\n'), /drift\.action: must be one of pause, rollback, none/)
+})
+
+t.test('analysis: a query needs a threshold and a Prometheus to ask; names are unique', async (t) => {
+  const c = valid(`${MINIMAL}analysis:\n  prometheus: { url: http://127.0.0.1:9090 }\n  queries: [{ name: errs, query: 'sum(rate(x[1m]))', max: 0.1 }]\n  hooks: { before_step: http://127.0.0.1:1/hook }\n`)
+  t.same(c.analysis.prometheus, { url: 'http://127.0.0.1:9090/', timeout: 2000, interval: 10_000 })
+  t.same(c.analysis.queries, [{ name: 'errs', query: 'sum(rate(x[1m]))', max: 0.1 }])
+  t.equal(c.analysis.hooks.before_step, 'http://127.0.0.1:1/hook')
+  const p = problemsOf(`${MINIMAL}analysis:\n  queries: [{ name: a, query: b }, { name: a, query: c, min: 1 }]\n  hooks: { after_hold: 'ftp://x' }\n`).join('\n')
+  t.match(p, /analysis\.queries\[0\]: needs max or min/)
+  t.match(p, /analysis\.queries\[1\]\.name: a is used twice/)
+  t.match(p, /analysis\.prometheus: required when queries are set/)
+  t.match(p, /analysis\.hooks\.after_hold: must be an http: or https: URL/)
+})
+
+t.test('gates.max_shadow_mismatch_rate is a rate', async (t) => {
+  t.equal(valid(`${MINIMAL}gates: { max_shadow_mismatch_rate: 0.02 }\n`).gates.max_shadow_mismatch_rate, 0.02)
+  t.match(problemsOf(`${MINIMAL}gates: { max_shadow_mismatch_rate: 2 }\n`).join('\n'), /gates\.max_shadow_mismatch_rate/)
+})
