@@ -56,7 +56,7 @@ t.test('TLS with ALPN: h2 clients to an HTTP/1.1 node and back; http/1.1 clients
   t.equal(r.headers.connection, undefined)
   const h1 = await new Promise<{ version: string; body: string }>((resolve, reject) => {
     https
-      .get({ host: '127.0.0.1', port, path: '/one', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, (res) => {
+      .get({ host: '127.0.0.1', port, path: '/one', rejectUnauthorized: false, agent: new https.Agent({ ALPNProtocols: ['http/1.1'] }) }, (res) => {
         let body = ''
         res.on('data', (d) => (body += d))
         res.on('end', () => resolve({ version: res.httpVersion, body }))
