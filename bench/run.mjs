@@ -264,7 +264,7 @@ async function main() {
     `cutover bench, ${started.toISOString()}: ${opts.rounds} round(s) of ${opts.duration} s, ${pinning.enabled ? 'proxy pinned to core 1, load and upstream to core 0' : 'unpinned'}; (Nx) = ratio to nginx`,
     ...formatTable(rows),
     '',
-    'goals (issue 5), cutover against one nginx worker:',
+    'goals (issues 5 and 10), cutover against one nginx worker:',
     ...formatGoals(goalList),
   ]
   if (skipped.length) lines.push('', 'skipped:', ...skipped.map((s) => `  ${s.split('\n')[0]}`))

@@ -12,9 +12,9 @@ const MIB = 1024 * 1024
 export const SCENARIOS = [
   {
     name: 'small-get',
-    what: 'GET / answering 100 bytes, 50 connections, as fast as possible',
+    what: 'GET / answering 100 bytes, 100 connections, as fast as possible',
     kind: 'throughput', nodes: 1, sticky: false, quick: true,
-    load: { path: '/', connections: 50 },
+    load: { path: '/', connections: 100 },
   },
   {
     name: 'get-64k',

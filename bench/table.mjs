@@ -111,7 +111,12 @@ function find(rows, scenario, proxy, tools) {
  */
 export function goals(rows) {
   const spec = [
-    ['throughput, everything on (req/s, higher is better)', 'sticky', ['wrk', 'autocannon'], 'rps'],
+    // the headline is proxy-bound: wrk without a Lua script, so the client is not the limit (read cpu% beside it)
+    ['throughput, small GET (req/s, higher is better)', 'small-get', ['wrk', 'autocannon'], 'rps'],
+    ['CPU per request, small GET (us, lower is better)', 'small-get', ['wrk', 'autocannon'], 'cpuUsPerReq'],
+    ['throughput, 64 KiB answers (req/s, higher is better)', 'get-64k', ['wrk', 'autocannon'], 'rps'],
+    ['throughput, 1 MiB uploads (req/s, higher is better)', 'post-1m', ['wrk', 'autocannon'], 'rps'],
+    ['throughput, everything on: sticky key (req/s, higher is better)', 'sticky', ['wrk', 'autocannon'], 'rps'],
     ['p99 at a fixed moderate rate (ms, lower is better)', 'rate-p99', ['paced'], 'p99'],
     ['latency one hop adds at low load (median ms, lower is better)', 'hop-latency', ['wrk', 'node-seq'], 'added'],
     ['peak RSS with 1,000 open connections (MiB, lower is better)', 'conns-1000', ['paced'], 'peakRssMiB'],
@@ -129,7 +134,7 @@ export function goals(rows) {
 /** The goals as text lines. */
 export function formatGoals(list) {
   return list.map((g) => {
-    const f = g.metric === 'rps' ? (x) => num(x, 0) : g.metric === 'peakRssMiB' ? (x) => num(x, 1) : ms
+    const f = g.metric === 'rps' ? (x) => num(x, 0) : g.metric === 'peakRssMiB' || g.metric === 'cpuUsPerReq' ? (x) => num(x, 1) : ms
     const ratio = g.ratio === null ? 'not measured' : `${g.ratio.toFixed(2)}x nginx`
     return `  ${g.goal}: cutover ${f(g.cutover)}, nginx ${f(g.nginx)} -> ${ratio}  [${g.scenario}, ${g.tool}]`
   })

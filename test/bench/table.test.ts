@@ -50,17 +50,18 @@ t.test('added hop latency is p50 minus the direct p50 of the same tool', async (
   t.ok(Math.abs(rows[2].ratio.added - 3) < 1e-9)
 })
 
-t.test('goals pick the everything-on throughput from wrk before autocannon', async (t) => {
+t.test('goals pick the small-GET throughput and CPU per request from wrk before autocannon', async (t) => {
   const rows = addRatios([
-    aggregate('sticky', 'nginx', 'autocannon', [round(1000, 2)]),
-    aggregate('sticky', 'cutover', 'autocannon', [round(100, 2)]),
-    aggregate('sticky', 'nginx', 'wrk', [round(4000, 2)]),
-    aggregate('sticky', 'cutover', 'wrk', [round(2000, 2)]),
+    aggregate('small-get', 'nginx', 'autocannon', [round(1000, 2)]),
+    aggregate('small-get', 'cutover', 'autocannon', [round(100, 2)]),
+    aggregate('small-get', 'nginx', 'wrk', [round(4000, 2)]),
+    aggregate('small-get', 'cutover', 'wrk', [round(2000, 2)]),
   ])
   const g = goals(rows)
-  t.equal(g.length, 4)
-  t.match(g[0], { scenario: 'sticky', tool: 'wrk', cutover: 2000, nginx: 4000, ratio: 0.5 })
-  t.match(g[1], { scenario: 'rate-p99', cutover: null, ratio: null })
+  t.equal(g.length, 8)
+  t.match(g[0], { scenario: 'small-get', tool: 'wrk', cutover: 2000, nginx: 4000, ratio: 0.5 })
+  t.match(g[1], { scenario: 'small-get', tool: 'wrk', metric: 'cpuUsPerReq' })
+  t.match(g[5], { scenario: 'rate-p99', cutover: null, ratio: null })
   const text = formatGoals(g).join('\n')
   t.match(text, /0\.50x nginx/)
   t.match(text, /not measured/)
