@@ -18,7 +18,15 @@ export function isNotified(type: string): boolean {
   return false
 }
 
-const BY: Record<string, string> = { api: 'by the API', gate: 'by the gate', rollout: 'by the rollout', startup: 'at start-up', reload: 'by a config reload', worker: 'by a worker' }
+const BY: Record<string, string> = {
+  api: 'by the API',
+  gate: 'by the gate',
+  rollout: 'by the rollout',
+  startup: 'at start-up',
+  reload: 'by a config reload',
+  worker: 'by a worker',
+  fleet: 'by the fleet',
+}
 
 function str(v: unknown, fallback = '?'): string {
   if (v === undefined || v === null || v === '') return fallback
@@ -41,6 +49,15 @@ function step(e: CutoverEvent): string {
 
 function withReason(line: string, reason: unknown): string {
   return typeof reason === 'string' && reason ? `${line}: ${reason}` : line
+}
+
+/** The reason without a prefix the sentence already says. */
+function without(reason: unknown, prefix: string): unknown {
+  return typeof reason === 'string' && reason.startsWith(prefix) ? reason.slice(prefix.length) : reason
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
 }
 
 function list(v: unknown): string[] {
@@ -122,6 +139,15 @@ function sentence(e: CutoverEvent): string {
     }
     case 'config.reload_refused':
       return `Config reload refused, the running config stays: ${list(e.problems).join('; ') || 'invalid config'}`
+    case 'state.invalid':
+      return withReason(`The shared state in etcd${typeof e.key === 'string' ? ` (${e.key})` : ''} was refused`, without(e.reason, 'refused a shared state: '))
+    case 'rollback.shared':
+      return typeof e.reason === 'string' && e.reason ? capitalised(e.reason) : 'A rollback made while etcd was unreachable is now the shared state'
+    case 'fleet.leader':
+      // the reason starts with the replica's id, which keeps its case
+      return typeof e.reason === 'string' && e.reason ? e.reason : e.leading ? 'This replica leads the fleet' : 'This replica no longer leads the fleet'
+    case 'fleet.invalid':
+      return withReason('A replica record in etcd was refused', without(e.reason, 'refused a replica record: '))
     case 'worker.exited':
       return `Worker ${str(e.pid)} exited (${e.signal ? `signal ${str(e.signal)}` : `code ${str(e.code)}`})`
     default:
