@@ -161,6 +161,7 @@ t.test('node health and event tones', async (t) => {
   t.same(view.nodeHealth({ ...node, healthy: null }), ['unknown', 'no probe verdict yet'])
   t.equal(view.nodeHealth({ ...node, ejected: true, ejected_until: new Date(2026, 0, 1, 9, 5, 0).toISOString() })[1], 'ejected until 09:05:00')
   t.equal(view.eventTone('rollback'), 'bad')
+  t.equal(view.eventTone('state.invalid'), 'bad')
   t.equal(view.eventTone('rollout.done'), 'good')
   t.equal(view.eventTone('split.changed'), 'plain')
 })

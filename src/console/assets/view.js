@@ -121,7 +121,7 @@ export function nodeHealth(n) {
   return ['unknown', 'no probe verdict yet']
 }
 
-const BAD = /^(rollback|gate\.failed|node\.unhealthy|node\.ejected|state\.unreadable|config\.reload_refused|rollout\.paused)$/
+const BAD = /^(rollback|rollback\.shared|gate\.failed|node\.unhealthy|node\.ejected|state\.unreadable|state\.invalid|fleet\.invalid|config\.reload_refused|rollout\.paused)$/
 const GOOD = /^(node\.healthy|node\.returned|rollout\.done|unlock)$/
 
 /** @param {string} type @returns {'bad' | 'good' | 'plain'} */
