@@ -24,6 +24,36 @@ export interface Field {
   default?: unknown
 }
 
+/** A JSON Schema fragment (2020-12) describing what a rule accepts; see ./json-schema.ts. */
+export type JsonSchema = Record<string, unknown>
+
+const SCHEMAS = new WeakMap<Rule<unknown>, JsonSchema>()
+const FIELDS = new WeakMap<Rule<unknown>, Record<string, Field>>()
+
+/** Say what a rule accepts, for the published JSON Schema of the config file (issue 14). */
+export function annotate<T>(rule: Rule<T>, schema: JsonSchema): Rule<T> {
+  SCHEMAS.set(rule as Rule<unknown>, schema)
+  return rule
+}
+
+/** What annotate said of rule; undefined when nothing was. */
+export function ruleSchema(rule: Rule<unknown>): JsonSchema | undefined {
+  return SCHEMAS.get(rule)
+}
+
+/** The keys of a rule made by object(), for walking the schema. */
+export function objectFields(rule: Rule<unknown>): Readonly<Record<string, Field>> | undefined {
+  return FIELDS.get(rule)
+}
+
+/** `${NAME}` in a string is replaced before the rules run: such a string may stand for any value. */
+export const ENV_STRING: JsonSchema = { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}' }
+
+/** A schema that also takes a `${NAME}` string. */
+function orEnv(schema: JsonSchema): JsonSchema {
+  return { anyOf: [schema, ENV_STRING] }
+}
+
 /** A key of an object: its rule plus whether it is required or what it defaults to. */
 export function field(rule: Rule, options: { required?: boolean; default?: unknown } = {}): Field {
   return { rule, ...options }
@@ -32,7 +62,7 @@ export function field(rule: Rule, options: { required?: boolean; default?: unkno
 /** A mapping with exactly these keys; an absent or empty key counts as not given. */
 export function object(fields: Record<string, Field>, check?: (out: Record<string, unknown>, raw: Record<string, unknown>, path: string, ctx: Ctx) => void): Rule<Record<string, unknown>> {
   const known = Object.keys(fields)
-  return (value, path, ctx) => {
+  const rule: Rule<Record<string, unknown>> = (value, path, ctx) => {
     if (!isPlainObject(value)) {
       ctx.problems.add(path, 'expected a mapping of keys')
       return undefined
@@ -60,12 +90,14 @@ export function object(fields: Record<string, Field>, check?: (out: Record<strin
     check?.(out, value, path, ctx)
     return out
   }
+  FIELDS.set(rule as Rule<unknown>, fields)
+  return annotate(rule, { type: 'object', additionalProperties: false })
 }
 
 /** A string, optionally with a minimum length. */
 export function string(options: { min?: number } = {}): Rule<string> {
   const min = options.min ?? 1
-  return (value, path, ctx) => {
+  return annotate<string>((value, path, ctx) => {
     if (typeof value !== 'string') {
       ctx.problems.add(path, `expected a string, got ${describe(value)}`)
       return undefined
@@ -75,26 +107,26 @@ export function string(options: { min?: number } = {}): Rule<string> {
       return undefined
     }
     return value
-  }
+  }, { type: 'string', minLength: min })
 }
 
 /** One of the listed strings. */
 export function oneOf<T extends string>(choices: readonly T[]): Rule<T> {
-  return (value, path, ctx) => {
+  return annotate<T>((value, path, ctx) => {
     if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T
     ctx.problems.add(path, `must be one of ${choices.join(', ')}, got ${describe(value)}`)
     return undefined
-  }
+  }, orEnv({ enum: [...choices] }))
 }
 
 /** true or false (or the strings, when they came from one `${NAME}`). */
 export function boolean(): Rule<boolean> {
-  return (value, path, ctx) => {
+  return annotate<boolean>((value, path, ctx) => {
     if (typeof value === 'boolean') return value
     if (ctx.fromEnv.has(path) && (value === 'true' || value === 'false')) return value === 'true'
     ctx.problems.add(path, `expected true or false, got ${describe(value)}`)
     return undefined
-  }
+  }, orEnv({ type: 'boolean' }))
 }
 
 interface NumberRange {
@@ -108,7 +140,11 @@ interface NumberRange {
 /** A number in a range; `integer` demands a whole one. */
 export function number(range: NumberRange = {}): Rule<number> {
   const what = range.integer ? 'an integer' : 'a number'
-  return (value, path, ctx) => {
+  const schema: JsonSchema = { type: range.integer ? 'integer' : 'number' }
+  if (range.min !== undefined) schema.minimum = range.min
+  if (range.max !== undefined) schema.maximum = range.max
+  if (range.above !== undefined) schema.exclusiveMinimum = range.above
+  return annotate<number>((value, path, ctx) => {
     const n = asNumber(value, path, ctx)
     if (n === undefined || (range.integer && !Number.isInteger(n))) {
       ctx.problems.add(path, `expected ${what}, got ${describe(value)}`)
@@ -120,19 +156,19 @@ export function number(range: NumberRange = {}): Rule<number> {
       return undefined
     }
     return n
-  }
+  }, orEnv(schema))
 }
 
 /** A share from 0 to 100 with at most two decimals (33.33 yes, 12.345 no). */
 export function percent(): Rule<number> {
-  return (value, path, ctx) => {
+  return annotate<number>((value, path, ctx) => {
     const n = asNumber(value, path, ctx)
     if (n === undefined || n < 0 || n > 100 || !hasAtMostTwoDecimals(n)) {
       ctx.problems.add(path, `must be a percentage from 0 to 100 with at most two decimals, got ${describe(value)}`)
       return undefined
     }
     return n
-  }
+  }, orEnv({ type: 'number', minimum: 0, maximum: 100, multipleOf: 0.01 }))
 }
 
 
@@ -140,7 +176,7 @@ export function percent(): Rule<number> {
 export function duration(range: { min?: number; max?: number } = {}): Rule<number> {
   const min = range.min ?? 0
   const max = range.max ?? MAX_DURATION
-  return (value, path, ctx) => {
+  return annotate<number>((value, path, ctx) => {
     if (typeof value === 'number' || (typeof value === 'string' && /^\s*\d+(?:\.\d+)?\s*$/.test(value))) {
       ctx.problems.add(path, 'a duration needs a unit, e.g. 2s')
       return undefined
@@ -156,7 +192,7 @@ export function duration(range: { min?: number; max?: number } = {}): Rule<numbe
       return undefined
     }
     return ms
-  }
+  }, orEnv({ type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?(ms|s|m|h)\\s*$', description: `a duration with a unit (250ms, 2s, 5m, 1h) from ${formatDuration(min)} to ${formatDuration(max)}` }))
 }
 
 /** Longest duration anywhere in the config: a week, well inside what a timer can hold. */
@@ -177,7 +213,7 @@ export function parseByteSize(value: unknown): number | undefined {
 
 /** A size in bytes (number, or `16kb`, `10mb`, `1gib`), at least min. */
 export function byteSize(options: { min: number }): Rule<number> {
-  return (value, path, ctx) => {
+  return annotate<number>((value, path, ctx) => {
     const bytes = parseByteSize(value)
     if (bytes === undefined) {
       ctx.problems.add(path, `expected a whole number of bytes or a size such as 10mb, got ${describe(value)}`)
@@ -188,20 +224,20 @@ export function byteSize(options: { min: number }): Rule<number> {
       return undefined
     }
     return bytes
-  }
+  }, orEnv({ anyOf: [{ type: 'integer', minimum: options.min }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$' }], description: `bytes, at least ${options.min}: a whole number or a size such as 10mb or 1gib` }))
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
 /** An HTTP header (or cookie) name, lower-cased when `lower`. */
 export function token(options: { lower: boolean }): Rule<string> {
-  return (value, path, ctx) => {
+  return annotate<string>((value, path, ctx) => {
     if (typeof value !== 'string' || !TOKEN.test(value)) {
       ctx.problems.add(path, `not a valid header or cookie name: ${describe(value)}`)
       return undefined
     }
     return options.lower ? value.toLowerCase() : value
-  }
+  }, orEnv({ type: 'string', pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }))
 }
 
 /** A human view of a value for messages: strings quoted, objects named. */
