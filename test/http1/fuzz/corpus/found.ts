@@ -47,5 +47,9 @@ export const FOUND: Vector[] = [
   refuse('absolute-form without //', 'seed 21 (target)', 'PUT http:/a HTTP/1.1\r\nHost: a\r\n\r\n'),
   refuse('origin-form without the leading slash', 'seed 21 havoc', 'PUT api/v1/users?id=42 HTTP/1.1\r\nHost: a\r\n\r\n'),
   refuse('byte >= 0x80 in the query', 'seed 21 havoc', 'GET /x?q=a\x80 HTTP/1.1\r\nHost: a\r\n\r\n'),
+  // llhttp honours `Connection: close` in trailers: it reads nothing after that message.
+  // cutover may refuse such a trailer or close after the message; it may not read on.
+  { id: 'Connection: close in the trailers', source: 'fuzz seed 777 case 57334', mode: 'request', bytes: 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n', expect: 'llhttp' },
+  { id: 'Connection: close in the trailers, response', source: 'fuzz seed 777 case 29598', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', expect: 'llhttp' },
   refuse('100 with CL and TE', 'seed 1 case 247', 'HTTP/1.1 100 Continue\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', 'response'),
 ]
