@@ -67,7 +67,8 @@ function run(row, seed) {
       gk.answered(Y, failed ? 500 : 200, ms)
       if (after < 0 && gk.verdict().verdict === 'fail') after = t
     }
-    if (before < 0 && failedBefore(gk.describe().y, gates)) before = t
+    // the old rule on the window as the last evaluation saw it (the tick at the end of this second)
+    if (before < 0 && failedBefore(gk.verdict().y, gates)) before = t
   }
   gk.stop()
   return { after, before }
