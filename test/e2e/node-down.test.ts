@@ -22,11 +22,12 @@ const HEALTH = `health:
     max_failures: 3
 split:
   y: 50
-# Failed attempts count as y errors, so with the default gates a y node going down could
-# roll y back and take it out of routing mid-test; this file is about health and routing,
-# so the gates are kept out of it (gate-rollout.test.ts covers them).
+# Failed attempts count as y errors, and a failure needs confidence, not volume: with the
+# default action a y node going down would roll y back and take it out of routing mid-test.
+# This file is about health and routing, so a failing gate only pauses (no rollout runs
+# here, so nothing moves); gate-rollout.test.ts covers the gates.
 gates:
-  min_requests: 1000000
+  action: pause
 `
 // the issue's bound, and what a loaded 2-core machine may add to it (timers, probe latency)
 const BACK_WITHIN_MS = INTERVAL * HEALTHY_THRESHOLD + INTERVAL
