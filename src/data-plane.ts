@@ -12,6 +12,7 @@ import { Forwarder } from './forwarding/forwarder.js'
 import { ProxyServer } from './forwarding/proxy-server.js'
 import { H2Listener } from './h2/listener.js'
 import type { OutcomeReport, RefusalReason } from './outcome/outcome-sink.js'
+import type { ShadowTap } from './shadow/tap.js'
 import { buildRoutingTable, type Router, type WeightOf } from './routing/table.js'
 import type { UpstreamNode } from './upstream/node.js'
 import type { Reconciled, Upstreams } from './upstream/upstreams.js'
@@ -80,6 +81,11 @@ export class DataPlane {
   route(y: number = this.#y): void {
     this.#y = y
     this.router.table = this.#table()
+  }
+
+  /** Copy x's requests to y through tap (issue 13), or stop copying (null). */
+  shadow(tap: ShadowTap | null): void {
+    this.#forwarder.shadow = tap
   }
 
   async listen(): Promise<HostPort> {

@@ -9,6 +9,7 @@ import type { PoolName } from '../config/types.js'
 import { latin1 } from '../http1/chars.js'
 import { ChunkedDecoder, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/index.js'
 import type { FailureKind } from '../outcome/outcome-sink.js'
+import type { ShadowCopy } from '../shadow/tap.js'
 import { isIdempotent } from '../routing/fallback.js'
 import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
@@ -82,6 +83,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   #extra = false
   /** the client connection closes after this answer */
   #closeClient = false
+  /** the copy of this request sent to y (issue 13): fed x's body as it is relayed; null when not shadowed */
+  #shadow: ShadowCopy | null = null
   /** ms from arrival to the response head; -1 until then */
   headersMs = -1
   clientGone = false
@@ -260,6 +263,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     this.deadline = 0
     const ms = (this.headersMs = fw.clock.monotonic() - this.start)
     fw.sink.answered(this.node!, res.status, ms)
+    if (fw.shadow !== null && this.pool === 'x') this.#shadow = fw.shadow.start(this.head, res.status, res.headers, client.address)
     this.#nodeKeepAlive = res.keepAlive
     const http10 = this.head.versionMinor === 0
     // the request's own body still arriving: the connection cannot carry another request
@@ -299,6 +303,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       // the usual small answer: head and body as one latin1 string, one write (no writev)
       this.#left -= rest.length
       client.write(head + latin1(rest, 0, rest.length))
+      if (this.#shadow !== null) this.#shadow.body(rest)
       complete = this.#left === 0
     } else {
       socket.cork()
@@ -320,6 +325,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
         if (take < chunk.length) this.#extra = true
         this.#left -= take
         ok = client.write(take === chunk.length ? chunk : chunk.subarray(0, take))
+        if (this.#shadow !== null) this.#shadow.body(take === chunk.length ? chunk : chunk.subarray(0, take))
         complete = this.#left === 0
         break
       }
@@ -336,11 +342,13 @@ export class Exchange implements PoolWaiter, ConnectionUser {
           ok = client.write(r.consumed === chunk.length ? chunk : chunk.subarray(0, r.consumed))
         }
         if (r.done && r.consumed < chunk.length) this.#extra = true
+        if (this.#shadow !== null) for (let i = 0; i < r.data.length; i++) this.#shadow.body(r.data[i])
         complete = r.done
         break
       }
       default:
         ok = client.write(chunk)
+        if (this.#shadow !== null) this.#shadow.body(chunk)
         break
     }
     // the client cannot take more: stop reading the node until it drains
@@ -379,6 +387,10 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       else node.dispatcher.discard(conn)
     }
     this.#endAttempt()
+    if (this.#shadow !== null) {
+      this.#shadow.end()
+      this.#shadow = null
+    }
     this.#finish(this.status)
     this.client.exchangeDone(!this.#closeClient)
   }
@@ -494,6 +506,11 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   #finish(status: number): void {
     if (this.done) return
     this.done = true
+    // an answer that did not end whole has nothing to compare
+    if (this.#shadow !== null) {
+      this.#shadow.abort()
+      this.#shadow = null
+    }
     const fw = this.fw
     fw.inflight--
     const ms = this.headersMs >= 0 ? this.headersMs : fw.clock.monotonic() - this.start

@@ -14,6 +14,7 @@ import type { OutcomeReport, RefusalReason } from '../outcome/outcome-sink.js'
 import { type Failure, firstNode, nextNode } from '../routing/fallback.js'
 import { pickPool } from '../routing/pool-pick.js'
 import type { Router, RoutingTable } from '../routing/table.js'
+import type { ShadowTap } from '../shadow/tap.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { AccessLog } from './access-log.js'
 import { Sweeper } from './sweeper.js'
@@ -60,6 +61,8 @@ export class Forwarder {
   accessLog: AccessLog | undefined
   /** client requests on their way upstream now (proxy.max_inflight bounds it) */
   inflight = 0
+  /** copies of x's requests to y (issue 13, src/shadow/); null when shadow is off */
+  shadow: ShadowTap | null = null
   /** the deadlines of every client connection and its request */
   readonly sweeper: Sweeper
   /** the few headers pool pick reads, filled per request (pickPool is synchronous) */
