@@ -193,3 +193,88 @@ t.test('keep-alive: one connection carries many requests, node connections are r
   t.equal(sockets.size, 1, 'one connection to the node for 20 sequential requests')
   c.socket.destroy()
 })
+
+/** Resolve once value() has not changed for 300 ms (polled); reject after 5 s of movement. */
+async function steady(value: () => number): Promise<void> {
+  let last = -1
+  let since = Date.now()
+  await waitUntil('a steady figure', () => {
+    const v = value()
+    if (v !== last) {
+      last = v
+      since = Date.now()
+    }
+    return Date.now() - since >= 300
+  }, 5000, 20)
+}
+
+t.test('backpressure: a client that does not read holds the node back; a node that does not read holds the client back', async (t) => {
+  let sentByNode = 0
+  let nodeBlocked = false
+  let readByNode = 0
+  let nodeReq: http.IncomingMessage | undefined
+  const chunk = Buffer.alloc(64 * 1024, 120)
+  const server = http.createServer((req, res) => {
+    if (req.url === '/download') {
+      res.writeHead(200, { 'content-length': String(64 * 1024 * 1024) })
+      const pump = () => {
+        while (sentByNode < 64 * 1024 * 1024) {
+          sentByNode += chunk.length
+          if (!res.write(chunk)) {
+            nodeBlocked = true
+            res.once('drain', pump)
+            return
+          }
+        }
+        res.end()
+      }
+      pump()
+    } else {
+      // an upload the node reads only 1 MiB of, then stops reading
+      nodeReq = req
+      req.on('data', (c: Buffer) => {
+        readByNode += c.length
+        if (readByNode >= 1024 * 1024) req.pause()
+      })
+    }
+  })
+  const p = await startProxy({ x: [node('x', await listen(server))] })
+  t.teardown(async () => {
+    await p.close()
+    await close(server)
+  })
+  // download: the client connects and never reads
+  const lazy = net.connect(p.port, '127.0.0.1')
+  lazy.on('error', () => undefined)
+  lazy.pause()
+  lazy.write('GET /download HTTP/1.1\r\nHost: a\r\n\r\n')
+  await waitUntil('the node blocked on a full socket', () => nodeBlocked, 5000)
+  await steady(() => sentByNode)
+  t.ok(sentByNode < 32 * 1024 * 1024, `the node got only ${Math.round(sentByNode / 1048576)} MiB of 64 out, and no more while the client reads nothing`)
+  lazy.destroy()
+
+  // upload: the client writes 64 MiB as fast as the proxy takes it
+  const eager = net.connect(p.port, '127.0.0.1')
+  eager.on('error', () => undefined)
+  let written = 0
+  let clientBlocked = false
+  await new Promise<void>((resolve) => eager.on('connect', resolve))
+  eager.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n`)
+  const push = () => {
+    while (written < 64 * 1024 * 1024) {
+      written += chunk.length
+      if (!eager.write(chunk)) {
+        clientBlocked = true
+        eager.once('drain', push)
+        return
+      }
+    }
+  }
+  push()
+  await waitUntil('the node read its first MiB', () => readByNode >= 1024 * 1024, 5000)
+  await waitUntil('the client blocked on a full socket', () => clientBlocked, 5000)
+  await steady(() => written)
+  t.ok(written < 32 * 1024 * 1024, `the client got only ${Math.round(written / 1048576)} MiB of 64 out, and no more while the node reads nothing`)
+  t.ok(nodeReq !== undefined)
+  eager.destroy()
+})
