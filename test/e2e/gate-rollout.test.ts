@@ -72,11 +72,12 @@ t.test('y failing 40% during the rollout: the gate rolls back to x, locks, stops
   t.ok(m, `the reason names the gate and its figures: ${reason}`)
   if (m) {
     t.ok(Number(m[1]) > 0.05 && Number(m[1]) < 0.6, `the error rate in the reason (${m[1]}) is y's: between the limit and 40% plus noise`)
-    t.ok(Number(m[2]) >= 30, `at least min_requests y requests in the window (${m[2]})`)
+    // a failure needs confidence, not min_requests (issue 16): only that there were some
+    t.ok(Number(m[2]) > 0, `the reason counts y's requests (${m[2]})`)
     t.ok(Number(m[3]) > 0.05, 'the lower bound is above the limit')
   }
   const figures = rollback.figures as { y: { requests: number; errors: number } }
-  t.ok(figures.y.requests >= 30 && figures.y.errors > 0, 'the event carries the window figures')
+  t.ok(figures.y.requests > 0 && figures.y.errors > 0, 'the event carries the window figures')
 
   const state = await c.api('GET', '/v1/state')
   t.same(state.body.split, { x: 100, y: 0 }, 'the split is back at 0')
