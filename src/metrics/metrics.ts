@@ -37,7 +37,14 @@ export interface MetricsSources {
   admin?: (node: UpstreamNode) => AdminState
   /** the state backend (issue 11): reachable or not; for a fleet, leadership and replicas seen */
   backend?: () => { up: boolean; leading: boolean | null; replicas: number | null }
+  /** issue 13: each node's Kong configuration_hash (null: unknown yet) */
+  configHashes?: () => ReadonlyArray<{ pool: PoolName; node: string; hash: string | null }>
+  /** issue 13: each PromQL gate's last value (null: no data) and verdict */
+  promGates?: () => ReadonlyArray<{ gate: string; value: number | null; verdict: 'pass' | 'fail' | 'none' }>
 }
+
+export const SHADOW_OUTCOME_LABELS = ['match', 'mismatch', 'error', 'dropped'] as const
+export const DRIFT_KINDS = ['pool_disagrees', 'hash_changed'] as const
 
 type CounterChild = ReturnType<Counter<string>['labels']>
 
@@ -53,6 +60,8 @@ export class Metrics implements OutcomeSink {
   readonly #shed: Counter<string>
   readonly #refused: Counter<'reason'>
   readonly #propagation: Histogram<string>
+  readonly #shadow: Counter<'outcome'>
+  readonly #drift: Counter<'kind'>
   /** requests per pool and status class since the last scrape, flushed into the counter then */
   readonly #pending = { x: new Float64Array(6), y: new Float64Array(6) }
   readonly #errorChildren = new Map<UpstreamNode, Record<FailureKind, CounterChild>>()
@@ -145,6 +154,47 @@ export class Metrics implements OutcomeSink {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5],
       registers,
     })
+    // issue 13: shadow comparisons, config drift, PromQL gates
+    this.#shadow = new Counter({ name: 'cutover_shadow_total', help: "Copies of x's requests sent to y, by outcome of the comparison (match, mismatch, error: y failed, dropped: cap, time limit or no y node)", labelNames: ['outcome'], registers })
+    for (const o of SHADOW_OUTCOME_LABELS) this.#shadow.labels(o).inc(0)
+    this.#drift = new Counter({ name: 'cutover_config_drift_total', help: "Config drifts seen in Kong's configuration_hash: a pool whose nodes disagree, a node whose hash changed during a rollout", labelNames: ['kind'], registers })
+    for (const k of DRIFT_KINDS) this.#drift.labels(k).inc(0)
+    const configHashes = sources.configHashes
+    if (configHashes) {
+      new Gauge({
+        name: 'cutover_node_config_hash_info',
+        help: "1 for each node's last Kong configuration_hash (status listener's /status)",
+        labelNames: ['pool', 'node', 'hash'],
+        registers,
+        collect() {
+          this.reset()
+          for (const h of configHashes()) if (h.hash !== null) this.set({ pool: h.pool, node: h.node, hash: h.hash }, 1)
+        },
+      })
+    }
+    const promGates = sources.promGates
+    if (promGates) {
+      new Gauge({
+        name: 'cutover_prom_gate_value',
+        help: "Each PromQL gate's last value (absent: no data)",
+        labelNames: ['gate'],
+        registers,
+        collect() {
+          this.reset()
+          for (const g of promGates()) if (g.value !== null) this.set({ gate: g.gate }, g.value)
+        },
+      })
+      new Gauge({
+        name: 'cutover_prom_gate_verdict',
+        help: "Each PromQL gate's last verdict: 1 pass, 0 no verdict (no data, query error), -1 fail",
+        labelNames: ['gate'],
+        registers,
+        collect() {
+          this.reset()
+          for (const g of promGates()) this.set({ gate: g.gate }, g.verdict === 'pass' ? 1 : g.verdict === 'fail' ? -1 : 0)
+        },
+      })
+    }
     const backend = sources.backend
     if (backend) {
       new Gauge({
@@ -302,6 +352,16 @@ export class Metrics implements OutcomeSink {
 
   authFailure(): void {
     this.#authFailures.inc()
+  }
+
+  /** issue 13: one shadow copy's outcome. */
+  shadow(outcome: (typeof SHADOW_OUTCOME_LABELS)[number]): void {
+    this.#shadow.labels(outcome).inc()
+  }
+
+  /** issue 13: a config drift (counted from the drift event). */
+  drift(kind: (typeof DRIFT_KINDS)[number]): void {
+    this.#drift.labels(kind).inc()
   }
 
   /** Fleet: a change written by another replica was applied here, ms after it was written. */
