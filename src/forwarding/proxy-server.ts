@@ -50,6 +50,11 @@ export class ProxyServer {
       this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection)
     }
     if (proxy.max_connections > 0) this.server.maxConnections = proxy.max_connections
+    // an accept that fails (out of file descriptors) is reported here; the listener goes on
+    const logger = options.logger
+    this.server.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.server.listening) logger.warn({ err: err.message, code: err.code }, 'proxy listener: accept failed')
+    })
   }
 
   #onConnection = (socket: net.Socket): void => {
