@@ -8,11 +8,13 @@
 import type { Config, PoolName } from '../config/types.js'
 
 export type Usable = Record<PoolName, boolean[]>
+/** each node's weight for routing: an operator's runtime weight, else the config's (issue 14) */
+export type Weights = Record<PoolName, number[]>
 
 export type ToWorker =
-  | { t: 'init'; gen: number; config: Config; y: number; usable: Usable }
-  | { t: 'config'; gen: number; config: Config; y: number; usable: Usable }
-  | { t: 'route'; gen: number; y: number; usable: Usable }
+  | { t: 'init'; gen: number; config: Config; y: number; usable: Usable; weights: Weights }
+  | { t: 'config'; gen: number; config: Config; y: number; usable: Usable; weights: Weights }
+  | { t: 'route'; gen: number; y: number; usable: Usable; weights: Weights }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
 

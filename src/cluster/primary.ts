@@ -35,7 +35,11 @@ export async function startPrimary(config: Config, count: number, logger: Logger
     inflightOf: (node) => pool.inflight(node.pool, upstreams.nodes[node.pool].indexOf(node)),
   })
   pool.connect({
-    routing: () => ({ y: control.state.current.y, usable: { x: upstreams.nodes.x.map((n) => control.isUsable(n)), y: upstreams.nodes.y.map((n) => control.isUsable(n)) } }),
+    routing: () => ({
+      y: control.state.current.y,
+      usable: { x: upstreams.nodes.x.map((n) => control.isUsable(n)), y: upstreams.nodes.y.map((n) => control.isUsable(n)) },
+      weights: { x: upstreams.nodes.x.map((n) => control.weightOf(n)), y: upstreams.nodes.y.map((n) => control.weightOf(n)) },
+    }),
     onOutcomes: (records) => replayOutcomes(records, upstreams.nodes, control.sink),
     onExit: (pid, code, signal) => control.events.add('worker.exited', { cause: 'worker', pid, code, signal }),
   })

@@ -13,7 +13,7 @@ import { Metrics } from '../metrics/metrics.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { Upstreams } from '../upstream/upstreams.js'
 import { OutcomeBatcher } from './outcome-batcher.js'
-import type { ToPrimary, ToWorker, Usable } from './messages.js'
+import type { ToPrimary, ToWorker, Usable, Weights } from './messages.js'
 
 /** How often outcomes go to the primary: the gates see a worker's traffic this much later. */
 export const FLUSH_EVERY_MS = 50
@@ -28,6 +28,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     let plane: DataPlane | undefined
     let logger: Logger = pino()
     let usable = new Map<UpstreamNode, boolean>()
+    let weights = new Map<UpstreamNode, number>()
     let draining = false
     const batcher = new OutcomeBatcher(send)
     let flusher: TimerHandle | null = null
@@ -38,10 +39,19 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     flusher = clock.setTimeout(flushEvery, FLUSH_EVERY_MS)
     let metrics: Metrics | undefined
 
-    const setUsable = (flags: Usable) => {
+    const setUsable = (flags: Usable, weighted: Weights) => {
       const next = new Map<UpstreamNode, boolean>()
-      if (plane) for (const pool of POOLS) for (const [i, node] of plane.upstreams.nodes[pool].entries()) next.set(node, flags[pool][i] === true)
+      const nextWeights = new Map<UpstreamNode, number>()
+      if (plane) {
+        for (const pool of POOLS) {
+          for (const [i, node] of plane.upstreams.nodes[pool].entries()) {
+            next.set(node, flags[pool][i] === true)
+            nextWeights.set(node, weighted[pool][i] ?? node.weight)
+          }
+        }
+      }
       usable = next
+      weights = nextWeights
     }
 
     const drain = async () => {
@@ -56,7 +66,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
       }
     }
 
-    const start = async (config: Config, gen: number, y: number, flags: Usable) => {
+    const start = async (config: Config, gen: number, y: number, flags: Usable, weighted: Weights) => {
       logger = pino({ level: config.log.level }).child({ worker: process.pid })
       const upstreams = new Upstreams(config)
       metrics = new Metrics({ inflight: () => upstreams.inflightByPool() })
@@ -65,13 +75,14 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
       plane = createDataPlane(config, own, [batcher], {
         upstreams,
         isUsable: (node) => usable.get(node) === true,
+        weightOf: (node) => weights.get(node) ?? node.weight,
         y,
         random,
         clock,
         logger,
       })
       batcher.setNodes(gen, upstreams.nodes)
-      setUsable(flags)
+      setUsable(flags, weighted)
       plane.route(y)
       const address = await plane.listen()
       send({ t: 'listening', host: address.host, port: address.port })
@@ -80,7 +91,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     process.on('message', (message: ToWorker) => {
       switch (message.t) {
         case 'init':
-          start(message.config, message.gen, message.y, message.usable).catch((err: Error) => {
+          start(message.config, message.gen, message.y, message.usable, message.weights).catch((err: Error) => {
             send({ t: 'error', message: err.message })
             resolve(1)
           })
@@ -90,11 +101,11 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
           plane.reload(message.config)
           metrics.setNodes(plane.upstreams.nodes)
           batcher.setNodes(message.gen, plane.upstreams.nodes)
-          setUsable(message.usable)
+          setUsable(message.usable, message.weights)
           plane.route(message.y)
           break
         case 'route':
-          setUsable(message.usable)
+          setUsable(message.usable, message.weights)
           plane?.route(message.y)
           break
         case 'metrics':
