@@ -14,8 +14,8 @@ import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { EtcdConfig } from '../config/state-backend.js'
 
-/** The most a single etcd call may take (all members tried) before the backend counts as down. */
-export const OP_TIMEOUT_MS = 1500
+/** The most one attempt on one member may take; a call tries every member once more after. */
+export const ATTEMPT_TIMEOUT_MS = 500
 /** A member that failed three calls in a row is skipped for this long, then tried again. */
 const MEMBER_PAUSE_MS = 1000
 /** One failed call after a success this recent is a hiccup (a member lost, a raft election), not etcd down. */
@@ -29,12 +29,15 @@ export interface BackendHealth {
   since: number
 }
 
-export type CallOptions = { deadline: number }
+/** Call options given to each call; the deadline is per attempt (set in etcdOptions), so none here. */
+export type CallOptions = Record<string, never>
 
 function etcdOptions(config: EtcdConfig): IOptions {
   const options: IOptions = {
     hosts: config.endpoints,
-    dialTimeout: OP_TIMEOUT_MS,
+    dialTimeout: ATTEMPT_TIMEOUT_MS,
+    // a deadline per attempt, not per call: an attempt stuck on a dead member leaves the next one its time
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + ATTEMPT_TIMEOUT_MS }),
     faultHandling: {
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: MEMBER_PAUSE_MS, breaker: new ConsecutiveBreaker(3) }),
       // every member once more, a moment apart: long enough for a raft election on loopback, short of the deadline
@@ -91,7 +94,7 @@ export class EtcdConnection {
     if (this.#closed) throw new Error('etcd client closed')
     let result: T
     try {
-      result = await run({ deadline: Date.now() + OP_TIMEOUT_MS })
+      result = await run({})
     } catch (err) {
       if (this.#clock.now() - this.#lastOk >= DOWN_AFTER_MS) this.markDown(`${what}: ${(err as Error).message}`)
       throw err

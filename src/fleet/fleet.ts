@@ -301,8 +301,9 @@ export class Fleet {
     if (report.verdict !== 'fail' || !this.leading) return
     const s = this.#state.current
     if (s.y <= 0 || s.locked || this.#acting) return
-    const reason = `gate ${report.gate} over the fleet's ${f.replicas} replicas: ${report.reason}`
-    const details = { gate: report.gate, figures: { x: report.x, y: report.y }, checks: report.checks, leader: this.#id, replicas: f.replicas }
+    const n = this.#replicas.size
+    const reason = `gate ${report.gate} over the fleet's traffic (${n} replica${n === 1 ? '' : 's'}): ${report.reason}`
+    const details = { gate: report.gate, figures: { x: report.x, y: report.y }, checks: report.checks, leader: this.#id, replicas: n }
     this.#acting = true
     const done = () => {
       this.#acting = false
