@@ -190,7 +190,7 @@ export class ControlPlane {
       events,
       describe: () => this.describe(),
       metrics: external ? () => external(this.metrics) : () => this.metrics.render(),
-      readiness: () => this.health.readiness(state.current.y),
+      readiness: () => this.health.readiness(state.current.y, (node) => this.isUsable(node)),
       rollout: this.runner,
       history: () => this.history.snapshot(),
       logger,

@@ -187,13 +187,16 @@ export class HealthMonitor implements OutcomeSink {
     }
   }
 
-  /** Ready when some pool with a share above 0 has a usable node; y is the share of y. */
-  readiness(y: number): Readiness {
+  /**
+   * Ready when some pool with a share above 0 has a usable node; y is the share of y.
+   * usable: the control plane's own test (health and an operator's drain or maint).
+   */
+  readiness(y: number, usable: (node: UpstreamNode) => boolean = (node) => this.isUsable(node)): Readiness {
     const serving: PoolName[] = []
     if (100 - y > 0) serving.push('x')
     if (y > 0) serving.push('y')
     for (const pool of serving) {
-      for (const node of this.#pools[pool]) if (this.isUsable(node)) return { ready: true }
+      for (const node of this.#pools[pool]) if (usable(node)) return { ready: true }
     }
     const names = serving.length === 1 ? `pool ${serving[0]}` : `pools ${serving.join(' and ')}`
     return { ready: false, reason: `no usable node in ${names}` }

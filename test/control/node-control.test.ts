@@ -62,6 +62,9 @@ t.test('drain, maint with force, ready, runtime weight: traffic, state, events, 
   const forced = await put('x', 'b', { admin: 'maint', force: true })
   t.equal(forced.status, 200)
   t.same(await hits(c, 10), { y1: 10 }, "x has no usable node: its share goes to y (SPEC 4.3)")
+  const ready = await fetch(`${c.controlUrl}/readyz`)
+  t.equal(ready.status, 503, 'x has all the share and no node an operator lets take it: not ready')
+  t.same(await ready.json(), { ready: false, reason: 'no usable node in pool x' })
   const last = ((await c.call(OPERATOR, 'GET', '/v1/events')).body as Array<Record<string, unknown>>).at(-1)
   t.match(last, { type: 'node.admin', node: 'b', to: 'maint', force: true })
 
