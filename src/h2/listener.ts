@@ -178,6 +178,8 @@ export class H2Listener {
       stream.close(NGHTTP2_ENHANCE_YOUR_CALM)
       return
     }
+    // a stream cut by GOAWAY or a reset errors; nobody may be listening yet
+    stream.on('error', ignore)
     state.streams++
     this.#fw.clock.clearTimeout(state.idle)
     state.idle = null
@@ -202,7 +204,9 @@ export class H2Listener {
     state.refused = true
     this.#fw.refused(refusal)
     this.#logger.warn({ client: state.remote, reason: refusal }, 'h2 session ended: flooding')
-    session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM)
+    // GOAWAY with the reason first: destroy() alone would say NO_ERROR once streams are open
+    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM)
+    setImmediate(() => session.destroy())
   }
 
   #idleIn(session: Http2Session, state: SessionState, ms: number): void {

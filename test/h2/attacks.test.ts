@@ -1,0 +1,196 @@
+// The known HTTP/2 attack classes against a real cutover (issue 12), each with hand-made frames on
+// a raw socket: the session is ended with GOAWAY and the refusal counted; nodes see no flood.
+import net from 'node:net'
+import t, { type Test } from 'tap'
+import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
+import { startH2Upstream } from '../helpers/h2.js'
+import { metricValue, waitUntil } from '../helpers/wait.js'
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+const HEADERS = 1
+const RST_STREAM = 3
+const SETTINGS = 4
+const PING = 6
+const GOAWAY = 7
+const CONTINUATION = 9
+const END_STREAM = 0x1
+const END_HEADERS = 0x4
+const ENHANCE_YOUR_CALM = 11
+
+function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(9)
+  head.writeUIntBE(payload.length, 0, 3)
+  head[3] = type
+  head[4] = flags
+  head.writeUInt32BE(stream, 5)
+  return Buffer.concat([head, payload])
+}
+
+/** HPACK literal header field without indexing, new name (RFC 7541 6.2.2), short strings only. */
+function literal(name: string, value: string): Buffer {
+  return Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)])
+}
+
+/** GET / over http with :authority a (static table entries 2, 6, 4). */
+const GET = Buffer.concat([Buffer.from([0x82, 0x86, 0x84]), literal(':authority', 'a')])
+
+interface RawClient {
+  socket: net.Socket
+  /** the first GOAWAY's error code, once one came */
+  goaway(): Promise<number>
+  /** streams the server answered with HEADERS */
+  answered: Set<number>
+  /** RST_STREAM frames received, by stream */
+  resets: Map<number, number>
+}
+
+async function connect(port: number): Promise<RawClient> {
+  const socket = net.connect(port, '127.0.0.1')
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+  socket.on('error', () => {})
+  const answered = new Set<number>()
+  const resets = new Map<number, number>()
+  let buf = Buffer.alloc(0)
+  let goaway: number | undefined
+  let closed = false
+  socket.on('close', () => (closed = true))
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d])
+    while (buf.length >= 9) {
+      const len = buf.readUIntBE(0, 3)
+      if (buf.length < 9 + len) break
+      const type = buf[3]
+      const stream = buf.readUInt32BE(5) & 0x7fffffff
+      if (type === GOAWAY && goaway === undefined) goaway = buf.readUInt32BE(13)
+      if (type === HEADERS) answered.add(stream)
+      if (type === RST_STREAM) resets.set(stream, buf.readUInt32BE(9))
+      buf = buf.subarray(9 + len)
+    }
+  })
+  socket.write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0)]))
+  return {
+    socket,
+    answered,
+    resets,
+    goaway: () => waitUntil('a GOAWAY', () => (goaway !== undefined ? goaway : closed ? -1 : undefined), 5000),
+  }
+}
+
+async function setup(t: Test): Promise<{ c: TestCutover; port: number; requests: () => number }> {
+  const up = await startH2Upstream('x1')
+  const c = await startTestCutover({ x: [`{ url: http://127.0.0.1:${up.port}, h2: "${up.h2}" }`], y: [], proxy: '  h2c_listen: 127.0.0.1:0' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await up.close()
+  })
+  return { c, port: c.cutover.h2cAddress!.port, requests: () => up.seen.length }
+}
+
+t.test('rapid reset (CVE-2023-44487): streams opened and reset at once end the session; the node sees none of them', async (t) => {
+  const { c, port, requests } = await setup(t)
+  const client = await connect(port)
+  const burst: Buffer[] = []
+  for (let i = 0; i < 500; i++) {
+    const id = 1 + 2 * i
+    burst.push(frame(HEADERS, END_STREAM | END_HEADERS, id, GET), frame(RST_STREAM, 0, id, Buffer.from([0, 0, 0, 8])))
+  }
+  client.socket.write(Buffer.concat(burst))
+  {
+    const code = await client.goaway()
+    t.equal(code, ENHANCE_YOUR_CALM, `GOAWAY ENHANCE_YOUR_CALM (got ${code})`)
+  }
+  t.equal(await metricValue(c, 'cutover_requests_refused_total{reason="h2_rapid_reset"}'), 1)
+  t.equal(requests(), 0, 'a stream reset in the same read never became a node request')
+})
+
+t.test('rapid reset spread over reads: still refused after the burst; the node saw at most the burst', async (t) => {
+  const { c, port, requests } = await setup(t)
+  const client = await connect(port)
+  let id = 1
+  for (let round = 0; round < 40 && !client.socket.destroyed; round++) {
+    const burst: Buffer[] = []
+    for (let i = 0; i < 10; i++, id += 2) burst.push(frame(HEADERS, END_STREAM | END_HEADERS, id, GET))
+    client.socket.write(Buffer.concat(burst))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const resets: Buffer[] = []
+    for (let s = id - 20; s < id; s += 2) resets.push(frame(RST_STREAM, 0, s, Buffer.from([0, 0, 0, 8])))
+    client.socket.write(Buffer.concat(resets))
+  }
+  {
+    const code = await client.goaway()
+    t.equal(code, ENHANCE_YOUR_CALM, `GOAWAY ENHANCE_YOUR_CALM (got ${code})`)
+  }
+  t.equal(await metricValue(c, 'cutover_requests_refused_total{reason="h2_rapid_reset"}'), 1)
+  t.ok(requests() <= 120, `the node saw ${requests()} requests, not the ${(id - 1) / 2} streams opened`)
+})
+
+t.test('CONTINUATION flood (CVE-2024-27316 class): nghttp2 ends the session; counted', async (t) => {
+  const { c, port } = await setup(t)
+  const client = await connect(port)
+  const flood: Buffer[] = [frame(HEADERS, END_STREAM, 1, GET)]
+  for (let i = 0; i < 5000; i++) flood.push(frame(CONTINUATION, 0, 1, literal('x-a', 'b')))
+  client.socket.write(Buffer.concat(flood))
+  t.ok((await client.goaway()) >= 0, 'GOAWAY')
+  await waitUntil('the refusal counted', async () => (await metricValue(c, 'cutover_requests_refused_total{reason="h2_continuation_flood"}')) === 1, 3000)
+  t.pass('counted as h2_continuation_flood')
+})
+
+t.test('SETTINGS flood: GOAWAY ENHANCE_YOUR_CALM long before nghttp2 would act; counted', async (t) => {
+  const { c, port } = await setup(t)
+  const client = await connect(port)
+  const flood: Buffer[] = []
+  for (let i = 0; i < 200; i++) flood.push(frame(SETTINGS, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100])))
+  client.socket.write(Buffer.concat(flood))
+  {
+    const code = await client.goaway()
+    t.equal(code, ENHANCE_YOUR_CALM, `GOAWAY ENHANCE_YOUR_CALM (got ${code})`)
+  }
+  t.equal(await metricValue(c, 'cutover_requests_refused_total{reason="h2_settings_flood"}'), 1)
+})
+
+t.test('PING flood: GOAWAY ENHANCE_YOUR_CALM; counted', async (t) => {
+  const { c, port } = await setup(t)
+  const client = await connect(port)
+  const flood: Buffer[] = []
+  for (let i = 0; i < 200; i++) flood.push(frame(PING, 0, 0, Buffer.alloc(8)))
+  client.socket.write(Buffer.concat(flood))
+  {
+    const code = await client.goaway()
+    t.equal(code, ENHANCE_YOUR_CALM, `GOAWAY ENHANCE_YOUR_CALM (got ${code})`)
+  }
+  t.equal(await metricValue(c, 'cutover_requests_refused_total{reason="h2_ping_flood"}'), 1)
+})
+
+t.test('a header list over proxy.max_header_size: that stream is refused, the connection serves on', async (t) => {
+  const { port, requests } = await setup(t)
+  const client = await connect(port)
+  // 17 kB of header list (max_header_size is 16 kB) in two frames, each under the 16 kB frame size
+  const first = [GET]
+  const rest: Buffer[] = []
+  for (let i = 0; i < 160; i++) (i < 80 ? first : rest).push(literal(`x-h${i}`, 'v'.repeat(100)))
+  client.socket.write(
+    Buffer.concat([frame(HEADERS, END_STREAM, 1, Buffer.concat(first)), frame(CONTINUATION, END_HEADERS, 1, Buffer.concat(rest)), frame(HEADERS, END_STREAM | END_HEADERS, 3, GET)]),
+  )
+  await waitUntil('stream 3 answered', () => client.answered.has(3), 5000)
+  t.ok(client.resets.has(1), 'stream 1 was reset')
+  t.notOk(client.answered.has(1), 'stream 1 got no answer')
+  t.equal(requests(), 1, 'only stream 3 reached the node')
+})
+
+t.test('normal use stays well inside the limits: 300 streams with a few cancels and pings on one connection', async (t) => {
+  const { c, port, requests } = await setup(t)
+  const client = await connect(port)
+  for (let round = 0; round < 30; round++) {
+    const frames: Buffer[] = []
+    for (let i = 0; i < 10; i++) frames.push(frame(HEADERS, END_STREAM | END_HEADERS, 1 + 2 * (round * 10 + i), GET))
+    // one cancel per round, of a stream already answered or about to be
+    frames.push(frame(RST_STREAM, 0, 1 + 2 * (round * 10), Buffer.from([0, 0, 0, 8])))
+    if (round % 10 === 0) frames.push(frame(PING, 0, 0, Buffer.alloc(8)))
+    client.socket.write(Buffer.concat(frames))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  await waitUntil('the streams answered', () => client.answered.size >= 270, 10_000)
+  t.equal(client.socket.destroyed, false, 'the connection is open')
+  t.ok(requests() >= 270)
+  for (const reason of ['h2_rapid_reset', 'h2_ping_flood', 'h2_settings_flood']) t.equal(await metricValue(c, `cutover_requests_refused_total{reason="${reason}"}`), 0, reason)
+})
