@@ -13,6 +13,7 @@ import type { Gatekeeper } from '../gates/gatekeeper.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 import type { LiveState, RolloutProgress, RolloutStatus } from '../state/types.js'
+import type { RolloutGuard } from './guard.js'
 import { nextAction, type PlanAction, type Waiting } from './plan.js'
 import { parseSteps } from './steps.js'
 
@@ -30,6 +31,8 @@ export interface RolloutRunnerOptions {
   logger: Logger
   /** in a fleet, whether this replica walks the plan (the elected leader); absent: always */
   leads?: () => boolean
+  /** issue 13: config drift, PromQL gates, shadow agreement and step hooks (src/analysis/) */
+  guard?: RolloutGuard
 }
 
 export interface RolloutDescription {
@@ -64,6 +67,7 @@ export class RolloutRunner {
   #busy = false
   #stopped = false
   readonly #leads: () => boolean
+  readonly #guard: RolloutGuard | undefined
 
   constructor(options: RolloutRunnerOptions) {
     this.#config = options.config
@@ -74,6 +78,7 @@ export class RolloutRunner {
     this.#gatekeeper = options.gatekeeper
     this.#logger = options.logger
     this.#leads = options.leads ?? (() => true)
+    this.#guard = options.guard
     this.#stepStartedAt = this.#clock.now()
     this.#stepMark = this.#gatekeeper.yRequestsTotal()
     this.#unsubscribe = this.#state.onChange((next, prev) => this.#stateChanged(next, prev))
@@ -99,10 +104,18 @@ export class RolloutRunner {
   }
 
   /** Start the body's steps (validated here) or the configured plan. */
-  async start(rawSteps?: unknown): Promise<RolloutDescription | null> {
+  async start(rawSteps?: unknown, options: { force?: boolean } = {}): Promise<RolloutDescription | null> {
     const steps = rawSteps === undefined ? this.#config?.steps.map((s) => ({ ...s })) : parseSteps(rawSteps)
     if (steps === undefined) throw new CutoverError('CUTOVER_ERR_ROLLOUT_STATE', 'no rollout plan: configure rollout.steps or send steps')
     const started_at = new Date(this.#clock.now()).toISOString()
+    const guard = this.#guard
+    if (guard !== undefined) {
+      const refusal = guard.startRefusal(options.force === true)
+      if (refusal !== null) throw new CutoverError('CUTOVER_ERR_ROLLOUT_STATE', `rollout not started: ${refusal}`)
+      const first = firstStepFor(steps, this.#state.current.y)
+      const held = await guard.beforeMove({ steps, step: first, status: 'running', started_at }, null, first)
+      if (held !== null) throw new CutoverError('CUTOVER_ERR_ROLLOUT_STATE', `rollout not started: ${held}`)
+    }
     await this.#state.update(
       (s) => {
         if (s.locked) throw new CutoverError('CUTOVER_ERR_LOCKED', `split is locked: ${s.lock_reason ?? 'rolled back'}; POST /v1/unlock first`)
@@ -187,7 +200,7 @@ export class RolloutRunner {
 
   #decide(r: Readonly<RolloutProgress>): PlanAction {
     const report = this.#gatekeeper.verdict()
-    return nextAction({
+    const action = nextAction({
       progress: r,
       stepStartedAt: this.#stepStartedAt,
       // a paused hold stands still
@@ -197,6 +210,9 @@ export class RolloutRunner {
       windowRequests: report.y.requests,
       minRequests: this.#gates.min_requests,
     })
+    if (action.kind === 'hold' || this.#guard === undefined) return action
+    const holding = this.#guard.holding(r)
+    return holding === null ? action : { kind: 'hold', why: 'gate', hold_left_ms: 0, holding }
   }
 
   #tick = (): void => {
@@ -215,6 +231,26 @@ export class RolloutRunner {
     const to = action.kind === 'advance' ? action.step : r.step
     const y = r.steps[to].y
     this.#busy = true
+    const guard = this.#guard
+    if (guard !== undefined) {
+      // the step hooks say yes first; a no holds the step with its reason
+      guard.beforeMove(r, r.step, action.kind === 'advance' ? to : null).then(
+        (held) => {
+          if (held === null) return this.#move(r, action, to, y)
+          this.#busy = false
+          this.#holdingEvent(r, held)
+        },
+        (err: unknown) => {
+          this.#busy = false
+          this.#logger.error({ err }, 'rollout step hooks failed')
+        },
+      )
+      return
+    }
+    this.#move(r, action, to, y)
+  }
+
+  #move(r: Readonly<RolloutProgress>, action: PlanAction, to: number, y: number): void {
     this.#state
       .update(
         (s) => {
