@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline'
 import t from 'tap'
 import { runCtl } from '../../src/ctl/ctl.js'
 import { TOKEN, tempDir } from '../helpers/cutover.js'
-import { BIN as DEFAULT_BIN, api, run, yaml } from '../helpers/process.js'
+import { BIN as DEFAULT_BIN, api, run, yaml, type Running } from '../helpers/process.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -69,10 +69,11 @@ t.test('the audit log survives SIGKILL, is read back, and ctl events --since goe
 })
 
 /** The process helper's run, on BIN. */
-async function runBin(configPath: string) {
+async function runBin(configPath: string): Promise<Running> {
   if (BIN === DEFAULT_BIN) return run(configPath)
   const child = spawn(process.execPath, [BIN, '--config', configPath], { env: { ...process.env, TEST_TOKEN: TOKEN } })
-  return follow(child, 'http')
+  // the same fields api() and the test read
+  return (await follow(child, 'http')) as unknown as Running
 }
 
 function follow(child: ReturnType<typeof spawn>, scheme: 'http' | 'https') {
