@@ -9,6 +9,7 @@ import https from 'node:https'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { ActiveHealthConfig } from '../config/types.js'
 import type { UpstreamNode } from '../upstream/node.js'
+import { grpcProbe } from './grpc-probe.js'
 import type { ProbeResult } from './probe-state.js'
 
 /** Probe one node once; must settle, and should stop its I/O when signal aborts. */
@@ -90,6 +91,13 @@ export const httpProbe = (clock: Clock): ProbeFn => (node, config, signal) => {
   })
 }
 
+/** The default probe: HTTP, or gRPC health checking for health.active.type grpc (grpc-probe.ts). */
+function probeByType(clock: Clock): ProbeFn {
+  const http = httpProbe(clock)
+  const grpc = grpcProbe(clock)
+  return (node, config, signal) => (config.type === 'grpc' ? grpc(node, config, signal) : http(node, config, signal))
+}
+
 export class Prober {
   readonly #clock: Clock
   readonly #probe: ProbeFn
@@ -100,7 +108,7 @@ export class Prober {
 
   constructor(options: ProberOptions) {
     this.#clock = options.clock
-    this.#probe = options.probe ?? httpProbe(options.clock)
+    this.#probe = options.probe ?? probeByType(options.clock)
     this.#onResult = options.onResult
   }
 
