@@ -15,6 +15,7 @@ import { chartRange, eventTone, gatesText, nodeHealth, nowFigure, rolloutText, s
  * @typedef {import('../../control/api-types.js').HistoryView} HistoryView
  * @typedef {import('../../control/api-types.js').HistoryPointView} HistoryPointView
  * @typedef {import('../../control/api-types.js').PoolName} PoolName
+ * @typedef {import('../../control/api-types.js').NodeView} NodeView
  */
 
 const TOKEN_KEY = 'cutover.token'
@@ -341,7 +342,7 @@ function renderNodes(s) {
     if (!nodes.length) {
       const empty = document.createElement('tr')
       cell(empty, pool, `key-${pool}`)
-      cell(empty, 'no nodes').colSpan = 3
+      cell(empty, 'no nodes').colSpan = 5
       body.appendChild(empty)
     }
     for (const n of nodes) {
@@ -353,9 +354,75 @@ function renderNodes(s) {
       td.setAttribute('data-h', key)
       if (n.last_probe?.error) td.title = `last probe: ${n.last_probe.error}`
       cell(tr, n.inflight)
+      const admin = cell(tr, adminText(n), 'admin')
+      admin.setAttribute('data-admin', n.admin ?? 'ready')
+      const actions = cell(tr, '', 'node-actions')
+      for (const to of /** @type {const} */ (['drain', 'maint', 'ready'])) {
+        if ((n.admin ?? 'ready') === to) continue
+        const b = document.createElement('button')
+        b.type = 'button'
+        b.className = to === 'ready' ? 'primary' : 'danger'
+        text(b, NODE_VERB[to])
+        b.setAttribute('data-node-action', `${pool}/${n.name}/${to}`)
+        b.addEventListener('click', () => onNodeAction(pool, n.name, to))
+        actions.appendChild(b)
+      }
       body.appendChild(tr)
     }
   }
+}
+
+// ---- per-node control (issue 14) ----
+
+/** @type {Record<'drain' | 'maint' | 'ready', string>} */
+const NODE_VERB = { drain: 'Drain', maint: 'Maint', ready: 'Ready' }
+
+/** @type {Record<'drain' | 'maint' | 'ready', string>} */
+const NODE_MEANS = {
+  drain: 'takes no new requests; requests in flight finish and the probes go on',
+  maint: 'takes no traffic and is not probed, until it is set ready',
+  ready: 'goes back to normal (after maint, once the probes find it healthy)',
+}
+
+/** The admin column: the state, and a runtime weight when one is set. @param {NodeView} n */
+function adminText(n) {
+  const state = n.admin ?? 'ready'
+  return n.weight_source === 'runtime' ? `${state}, weight ${n.weight} (config ${n.config_weight})` : state
+}
+
+/**
+ * Drain, maint or ready one node, after a confirm; the last usable node of a pool with
+ * traffic needs a second, explicit confirm (the API's force).
+ * @param {PoolName} pool @param {string} name @param {'drain' | 'maint' | 'ready'} to @param {boolean} [force]
+ */
+function onNodeAction(pool, name, to, force = false) {
+  const path = `/v1/nodes/${pool}/${encodeURIComponent(name)}`
+  const go = () => {
+    const label = `${NODE_VERB[to]} ${pool}/${name}`
+    say('busy', `${label}...`)
+    return api('PUT', path, force ? { admin: to, force: true } : { admin: to }).then(
+      (state) => {
+        say('ok', `${pool}/${name} is ${to}: it ${NODE_MEANS[to]}.`, state)
+        renderState(state)
+        poll()
+      },
+      (err) => {
+        if (err.status === 401) return
+        if (err.status === 409 && !force) {
+          say('none', '')
+          void ask(`Take the last node of ${pool} out?`, `${err.message} All of ${pool}'s traffic would go to the other pool.`, { ok: `${NODE_VERB[to]} anyway`, danger: true }).then((r) => {
+            if (r) onNodeAction(pool, name, to, true)
+          })
+          return
+        }
+        say('error', `${label} failed. ${err.message}`, current)
+      },
+    )
+  }
+  if (force) return void go()
+  void ask(`${NODE_VERB[to]} ${pool}/${name}?`, `${pool}/${name} ${NODE_MEANS[to]}.`, { ok: NODE_VERB[to], danger: to !== 'ready' }).then((r) => {
+    if (r) void go()
+  })
 }
 
 // ---- events ----

@@ -1,0 +1,74 @@
+/**
+ * The console's per-node control (issue 14) in headless Chromium against a real cutover:
+ * drain from the node table, the last usable node asking for a second confirm (force),
+ * ready again, and the viewer token's clear refusal.
+ */
+
+import { existsSync } from 'node:fs'
+import t from 'tap'
+import { OPERATOR, startOperatorCutover, VIEWER } from '../control/operator-harness.js'
+import { startUpstream } from '../helpers/upstream.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const missing = !existsSync(CHROMIUM)
+
+t.test('drain, maint with a second confirm, ready, and the viewer refused', { skip: missing && !process.env.CI ? `no ${CHROMIUM}` : false }, async (t) => {
+  const { chromium } = await import('playwright-core')
+  const a = await startUpstream('a')
+  const b = await startUpstream('b')
+  t.teardown(() => Promise.all([a.close(), b.close()]).then(() => undefined))
+  const c = await startOperatorCutover({ x: [`{ url: ${a.url}, name: kong-x1 }`, `{ url: ${b.url}, name: kong-x2 }`], y: [] })
+  t.teardown(() => c.cutover.close())
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] })
+  t.teardown(() => browser.close())
+  const page = await (await browser.newContext()).newPage()
+  page.setDefaultTimeout(15_000)
+  const problems: string[] = []
+  page.on('pageerror', (err) => problems.push(err.message))
+
+  const admin = (name: string) => page.locator('#node-rows tr', { has: page.locator('td.node', { hasText: name }) }).locator('td.admin')
+  const confirm = async (title: RegExp) => {
+    await page.locator('#confirm').waitFor({ state: 'visible' })
+    t.match(await page.locator('#confirm-title').textContent(), title)
+    await page.locator('#confirm-ok').click()
+  }
+  const login = async (token: string) => {
+    await page.goto(`${c.controlUrl}/`)
+    await page.evaluate(() => sessionStorage.clear())
+    await page.goto(`${c.controlUrl}/`)
+    await page.locator('#token').fill(token)
+    await page.keyboard.press('Enter')
+    await page.locator('#console').waitFor({ state: 'visible' })
+  }
+
+  await login(OPERATOR)
+  t.same(await page.locator('#node-rows td.admin').allTextContents(), ['ready', 'ready'])
+  await page.locator('[data-node-action="x/kong-x1/drain"]').click()
+  await confirm(/^Drain x\/kong-x1\?/)
+  await page.waitForFunction(() => document.querySelector('[data-admin="drain"]') !== null)
+  t.equal(await admin('kong-x1').textContent(), 'drain')
+  t.match(await page.locator('#result').textContent(), /x\/kong-x1 is drain: it takes no new requests/)
+
+  // kong-x2 is now the last usable node of x, which has all the traffic
+  await page.locator('[data-node-action="x/kong-x2/maint"]').click()
+  await confirm(/^Maint x\/kong-x2\?/)
+  await confirm(/^Take the last node of x out\?/)
+  await page.waitForFunction(() => document.querySelector('[data-admin="maint"]') !== null)
+  t.equal(await admin('kong-x2').textContent(), 'maint')
+  const state = (await c.call(OPERATOR, 'GET', '/v1/state')).body
+  t.same(state.pools.x.nodes.map((n: { admin: string }) => n.admin), ['drain', 'maint'], 'the API agrees')
+
+  for (const name of ['kong-x1', 'kong-x2']) {
+    await page.locator(`[data-node-action="x/${name}/ready"]`).click()
+    await confirm(new RegExp(`^Ready x/${name}\\?`))
+    await page.waitForFunction((n) => [...document.querySelectorAll('#node-rows tr')].some((tr) => tr.textContent?.includes(n) && tr.querySelector('[data-admin="ready"]')), name)
+  }
+
+  await login(VIEWER)
+  await page.locator('[data-node-action="x/kong-x1/drain"]').click()
+  await confirm(/^Drain x\/kong-x1\?/)
+  await page.waitForFunction(() => document.querySelector('#result')?.getAttribute('data-kind') === 'error')
+  t.match(await page.locator('#result').textContent(), /the viewer token may read, not change: PUT \/v1\/nodes\/x\/kong-x1 needs the operator token/)
+  t.equal(await admin('kong-x1').textContent(), 'ready', 'nothing changed')
+  t.same(problems, [], 'no page errors')
+})
