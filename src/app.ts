@@ -9,6 +9,7 @@ import { systemClock, systemRandom, type Clock, type Random } from './clock.js'
 import type { Config, HostPort } from './config/types.js'
 import { ControlPlane, startedLine } from './control-plane.js'
 import { createDataPlane } from './data-plane-wiring.js'
+import { attachShadow } from './shadow/attach.js'
 import type { EventLog } from './state/events.js'
 import type { StateController } from './state/controller.js'
 import { Upstreams } from './upstream/upstreams.js'
@@ -54,6 +55,8 @@ export async function startCutover(config: Config, options: StartOptions = {}): 
     logger,
   })
   control.onRoutingChange(() => data.route(control.state.current.y))
+  // issue 13: copies of x's requests to y, compared; results in the control plane
+  const shadow = attachShadow(config, data, control.analysis.shadow, { clock, random, logger })
 
   let proxyAddress: HostPort
   let controlAddress: HostPort
@@ -76,12 +79,14 @@ export async function startCutover(config: Config, options: StartOptions = {}): 
 
     async reload(next: Config): Promise<void> {
       control.reload(next, data.reload(next))
+      shadow.reload(next)
     },
 
     close(): Promise<void> {
       closing ??= (async () => {
         control.stopDeciding()
         await data.drain()
+        await shadow.close()
         await control.close()
         logger.info('cutover stopped')
       })()

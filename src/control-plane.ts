@@ -5,6 +5,7 @@
  */
 
 import type { FastifyInstance } from 'fastify'
+import { Analysis } from './analysis/analysis.js'
 import type { Logger } from 'pino'
 import type { Clock } from './clock.js'
 import { POOLS, type Config, type HostPort, type PoolName } from './config/types.js'
@@ -100,6 +101,8 @@ export class ControlPlane {
   readonly gatekeeper: Gatekeeper
   readonly runner: RolloutRunner
   readonly metrics: Metrics
+  /** issue 13: shadow results, config drift, PromQL gates, step hooks */
+  readonly analysis: Analysis
   /** the console's 15 minutes of per-pool figures */
   readonly history: TrafficHistory
   #webhook: WebhookNotifier | undefined
@@ -153,13 +156,17 @@ export class ControlPlane {
     // so the runner (which reads the gate's verdict) is built after it, nothing in between
     const gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger })
     this.gatekeeper = gatekeeper
-    this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper, logger })
+    const analysis = new Analysis(config, { state, events, clock, logger, upstreams, onShadow: (o) => this.metrics.shadow(o), onDrift: (d) => this.metrics.drift(d.kind) })
+    this.analysis = analysis
+    this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper, logger, guard: analysis.guard })
 
     const sources: MetricsSources = {
       splitY: () => state.current.y,
       health: { nodes: () => upstreams.nodes, isHealthy: (node) => health.isUsable(node) && node.healthy !== false },
       admin: (node) => adminStateOf(state.current, node.pool, node.name),
       gates: () => gatekeeper.describe().checks.map((c) => ({ gate: c.gate, figure: c.figure, verdict: c.verdict })),
+      configHashes: () => analysis.configHashes(),
+      promGates: () => analysis.prom.verdicts(),
     }
     // with workers, each worker reports its own in-flight figures; summed they are the total
     if (!options.externalMetrics) sources.inflight = () => upstreams.inflightByPool()
@@ -193,6 +200,7 @@ export class ControlPlane {
       readiness: () => this.health.readiness(state.current.y, (node) => this.isUsable(node)),
       rollout: this.runner,
       history: () => this.history.snapshot(),
+      shadow: () => ({ enabled: this.#config.shadow !== undefined, ...analysis.shadow.report() }),
       logger,
       onAuthFailure: () => this.metrics.authFailure(),
       clock,
@@ -259,6 +267,7 @@ export class ControlPlane {
           weight: runtime ?? node.weight,
           weight_source: runtime === null ? ('config' as const) : ('runtime' as const),
           config_weight: node.weight,
+          ...(this.analysis.drift !== undefined && { config_hash: this.analysis.hashOf(node) ?? null }),
         }
       }),
     })
@@ -270,6 +279,7 @@ export class ControlPlane {
       rollout: this.runner.describe(),
       pools,
       gates: this.gatekeeper.describe(),
+      analysis: this.analysis.view(),
     }
   }
 
@@ -278,6 +288,7 @@ export class ControlPlane {
     await this.#app.listen({ host: this.#config.control.listen.host, port: this.#config.control.listen.port })
     this.health.start()
     this.gatekeeper.start()
+    this.analysis.start()
     this.runner.resumeAfterRestart()
     return address(this.#app)
   }
@@ -293,6 +304,7 @@ export class ControlPlane {
     this.metrics.setNodes(this.#upstreams.nodes)
     this.gatekeeper.configure(config.gates)
     this.runner.configure(config.rollout, config.gates)
+    this.analysis.configure(config)
     if (config.events.webhook !== this.#webhookUrl) this.#setWebhook(config.events.webhook)
     if (config.control.tls && !needsRestart.includes('control.tls')) {
       try {
@@ -315,6 +327,7 @@ export class ControlPlane {
   stopDeciding(): void {
     this.health.stop()
     this.gatekeeper.stop()
+    this.analysis.stop()
     this.runner.stop()
   }
 

@@ -27,6 +27,8 @@ export interface NodeView {
   /** runtime: set through PUT /v1/nodes and kept over reloads until reset; config: the config's */
   weight_source: 'runtime' | 'config'
   config_weight: number
+  /** issue 13: the node's Kong configuration_hash from its status listener (null: not read); absent when drift is off */
+  config_hash?: string | null
 }
 
 /** One pool's figures in the gates' sliding window. */
@@ -94,6 +96,17 @@ export interface StateView {
   rollout: RolloutView | null
   pools: Record<PoolName, { nodes: NodeView[] }>
   gates: GatesView
+  /** issue 13: config drift, PromQL gates and the last step hook */
+  analysis?: AnalysisStateView
+}
+
+/** issue 13: what /v1/state shows of drift, PromQL gates and step hooks. */
+export interface AnalysisStateView {
+  drift: boolean
+  /** why a rollout may not start now (x and y serve different configs), or null */
+  drift_refusal: string | null
+  prom_gates: Array<{ gate: string; verdict: Verdict; value: number | null; threshold: string; detail: string }>
+  last_hook: { phase: 'before_step' | 'after_hold'; step: number; ok: boolean; reason: string | null; at: string } | null
 }
 
 /** One entry of GET /v1/events: its details depend on the type. */

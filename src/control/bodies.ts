@@ -57,9 +57,16 @@ export function parseEmptyBody(body: unknown): void {
 
 /** POST /v1/rollout: optional {"steps": [...]}; the rollout runner validates the steps. */
 export function parseRolloutBody(body: unknown): unknown {
-  const obj = objectBody(body, ['steps'], false)
+  const obj = objectBody(body, ['steps', 'force'], false)
   if (Object.hasOwn(obj, 'steps') && !Array.isArray(obj.steps)) throw bad('steps: expected an array')
   return obj.steps
+}
+
+/** POST /v1/rollout's `force` (issue 13): start though x and y serve different configs. */
+export function parseRolloutForce(body: unknown): boolean {
+  const obj = objectBody(body, ['steps', 'force'], false)
+  if (Object.hasOwn(obj, 'force') && typeof obj.force !== 'boolean') throw bad('force: expected true or false')
+  return obj.force === true
 }
 
 function wholeNumber(name: string, v: unknown, min: number, max: number, fallback: number): number {

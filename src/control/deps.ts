@@ -12,7 +12,7 @@ import type { EventLog } from '../state/events.js'
 /** The rollout runner as the control API sees it (implemented in src/rollout). */
 export interface RolloutControl {
   /** validates steps itself; throws CutoverError CUTOVER_ERR_BAD_REQUEST / _LOCKED / _ROLLOUT_RUNNING */
-  start(steps?: unknown): Promise<unknown>
+  start(steps?: unknown, options?: { force?: boolean }): Promise<unknown>
   pause(): Promise<unknown>
   resume(): Promise<unknown>
   promote(): Promise<unknown>
@@ -44,6 +44,8 @@ export interface ControlDeps {
   rollout?: RolloutControl
   /** the body of GET /v1/history (the console's charts); absent: null */
   history?: () => unknown
+  /** issue 13: the body of GET /v1/shadow */
+  shadow?: () => unknown
   /** pino */
   logger: Logger
   /** called once per failed authentication (a metric) */

@@ -34,6 +34,8 @@ export const bodies = {
       // each step is checked by the rollout runner, whose messages name the step
       items: { type: 'object', description: 'an object { y, hold }', properties: { y: { description: 'share of y, 0 to 100' }, hold: { description: 'a duration such as 5m' } } },
     },
+    // issue 13: start though x and y serve different configs
+    force: { type: 'boolean', description: 'true or false' },
   }),
   node: {
     type: 'object',
@@ -88,6 +90,7 @@ const nodeView: JsonSchema = {
     weight: { type: 'number', exclusiveMinimum: 0 },
     weight_source: { enum: ['config', 'runtime'] },
     config_weight: { type: 'number', exclusiveMinimum: 0 },
+    config_hash: { type: ['string', 'null'] },
   },
 }
 
@@ -133,6 +136,19 @@ export const answers = {
     },
   },
   history: { type: ['object', 'null'], description: "the console's 15 minutes of per-pool figures" },
+  shadow: {
+    type: 'object',
+    description: "issue 13: y's answers to copies of x's requests compared with x's: totals, the top mismatch classes with redacted samples",
+    required: ['enabled', 'share', 'totals', 'mismatch_rate', 'classes', 'other_mismatches'],
+    properties: {
+      enabled: { type: 'boolean' },
+      share: { type: 'number' },
+      totals: { type: 'object', required: ['match', 'mismatch', 'error', 'dropped'] },
+      mismatch_rate: { type: ['number', 'null'] },
+      classes: { type: 'array', items: { type: 'object', required: ['method', 'route', 'x_status', 'y_status', 'count', 'differences', 'samples'] } },
+      other_mismatches: { type: 'integer', minimum: 0 },
+    },
+  },
   error: {
     type: 'object',
     required: ['error', 'code'],

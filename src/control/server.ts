@@ -15,7 +15,7 @@ import { registerConsole } from '../console/console-routes.js'
 import { eventSentence } from '../notify/event-text.js'
 import { withActor, type Actor, type Role } from '../state/actor.js'
 import { RoleAuth, type AuthVerdict } from './auth.js'
-import { parseEmptyBody, parseEventsQuery, parseNodeBody, parseReasonBody, parseRolloutBody, parseSplitBody } from './bodies.js'
+import { parseEmptyBody, parseEventsQuery, parseNodeBody, parseReasonBody, parseRolloutBody, parseRolloutForce, parseSplitBody } from './bodies.js'
 import type { ControlDeps, RolloutControl } from './deps.js'
 import { buildOpenApi, type DocumentedRoute } from './openapi.js'
 import { answers, bodies, params, queries } from './schemas.js'
@@ -228,7 +228,7 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
       schema: { body: bodies.rollout },
       ok: changed,
       errors: [409, 503],
-      handler: mutation('rollout start', (req) => rollout().start(parseRolloutBody(req.body))),
+      handler: mutation('rollout start', (req) => rollout().start(parseRolloutBody(req.body), { force: parseRolloutForce(req.body) })),
     },
     ...(['pause', 'resume', 'promote'] as const).map(
       (verb): RouteDef => ({
@@ -281,6 +281,14 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
         // each event with its sentence, so the console says what ctl and the webhook say
         return sendJson(reply, 200, events.since(since, limit).map((e) => ({ ...e, text: eventSentence(e) })))
       },
+    },
+    {
+      method: 'GET',
+      url: '/v1/shadow',
+      ...readRoute,
+      summary: "issue 13: y's answers to copies of x's requests compared with x's (totals, top mismatch classes, redacted samples)",
+      ok: { status: 200, schema: answers.shadow },
+      handler: async (_req, reply) => sendJson(reply, 200, deps.shadow?.() ?? { enabled: false, share: 0, totals: { match: 0, mismatch: 0, error: 0, dropped: 0 }, mismatch_rate: null, classes: [], other_mismatches: 0 }),
     },
     {
       method: 'GET',

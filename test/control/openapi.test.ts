@@ -19,6 +19,7 @@ const CALLS: Array<{ op: string; path: string; body?: unknown }> = [
   { op: 'GET /v1/state', path: '/v1/state' },
   { op: 'GET /v1/events', path: '/v1/events?since=0&limit=5' },
   { op: 'GET /v1/history', path: '/v1/history' },
+  { op: 'GET /v1/shadow', path: '/v1/shadow' },
   { op: 'GET /v1/openapi.json', path: '/v1/openapi.json' },
   { op: 'GET /metrics', path: '/metrics' },
   { op: 'GET /healthz', path: '/healthz' },

@@ -1,0 +1,49 @@
+/**
+ * A body seen as it streams: its hash, its length, and (for a JSON body) its first bytes
+ * up to the structural comparison's limit. Memory held is at most that limit.
+ */
+
+import { createHash, type Hash } from 'node:crypto'
+import type { ShadowAnswer } from './compare.js'
+
+/** application/json, application/problem+json, ... */
+export function isJsonType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false
+  const type = contentType.split(';', 1)[0].trim().toLowerCase()
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))
+}
+
+/** The value of a header in a flat [name, value, ...] list, by lower-case name; the first one. */
+export function headerOf(flat: readonly string[], lower: string): string | undefined {
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i].length === lower.length && flat[i].toLowerCase() === lower) return flat[i + 1]
+  return undefined
+}
+
+export class BodyDigest {
+  readonly #hash: Hash = createHash('sha1')
+  length = 0
+  /** JSON bytes kept so far; null when not JSON or past the limit */
+  #kept: Buffer[] | null
+  readonly #limit: number
+
+  constructor(json: boolean, limit: number) {
+    this.#kept = json && limit > 0 ? [] : null
+    this.#limit = limit
+  }
+
+  update(chunk: Buffer): void {
+    this.#hash.update(chunk)
+    this.length += chunk.length
+    const kept = this.#kept
+    if (kept === null) return
+    if (this.length > this.#limit) this.#kept = null
+    // a copy: the chunk's memory is the socket's, reused after this call
+    else kept.push(Buffer.from(chunk))
+  }
+
+  /** The answer as compare.ts takes it. */
+  answer(status: number, headers: readonly string[]): ShadowAnswer {
+    const kept = this.#kept
+    return { status, headers, bodyHash: this.#hash.digest('hex'), bodyLength: this.length, json: kept === null ? undefined : Buffer.concat(kept) }
+  }
+}

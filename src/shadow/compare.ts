@@ -1,0 +1,128 @@
+/**
+ * The comparison of y's answer with the one the client got from x: status, the headers
+ * not ignored, and the body (a hash; a JSON body within the size limit structurally, with
+ * configured fields ignored). Pure: answers in, differences out.
+ */
+
+export interface ShadowAnswer {
+  status: number
+  /** flat [name, value, ...] as received, names in any case */
+  headers: readonly string[]
+  /** hex digest of the whole body */
+  bodyHash: string
+  bodyLength: number
+  /** the body's bytes when it is JSON and at most json_max long; undefined otherwise */
+  json?: Buffer
+}
+
+export interface CompareOptions {
+  /** lower-case header names left out of the comparison */
+  ignoreHeaders: ReadonlySet<string>
+  /** JSON fields left out: a bare name anywhere, or a dotted path from the root (meta.at) */
+  ignoreFields: readonly string[]
+}
+
+export interface Comparison {
+  match: boolean
+  /** what differs, short and free of values: `status 200 -> 500`, `header etag`, `body field data.name` */
+  differences: string[]
+}
+
+/** Differences listed at most; the rest are counted in the last entry. */
+const MAX_DIFFERENCES = 8
+
+/** Compare y's answer with x's. */
+export function compareAnswers(x: ShadowAnswer, y: ShadowAnswer, options: CompareOptions): Comparison {
+  const differences: string[] = []
+  if (x.status !== y.status) differences.push(`status ${x.status} -> ${y.status}`)
+  compareHeaders(x.headers, y.headers, options.ignoreHeaders, differences)
+  if (x.bodyHash !== y.bodyHash) {
+    if (x.json !== undefined && y.json !== undefined) {
+      const a = parseJson(x.json)
+      const b = parseJson(y.json)
+      if (a === INVALID || b === INVALID) differences.push('body')
+      else jsonDifferences(a, b, '', options.ignoreFields, differences)
+    } else {
+      differences.push('body')
+    }
+  }
+  if (differences.length > MAX_DIFFERENCES) {
+    const more = differences.length - MAX_DIFFERENCES
+    differences.length = MAX_DIFFERENCES
+    differences.push(`and ${more} more`)
+  }
+  return { match: differences.length === 0, differences }
+}
+
+/** Header values by lower-case name, repeats joined as one list. */
+function headerMap(flat: readonly string[], ignore: ReadonlySet<string>): Map<string, string> {
+  const out = new Map<string, string>()
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i].toLowerCase()
+    if (ignore.has(name)) continue
+    const prev = out.get(name)
+    out.set(name, prev === undefined ? flat[i + 1] : `${prev}, ${flat[i + 1]}`)
+  }
+  return out
+}
+
+function compareHeaders(x: readonly string[], y: readonly string[], ignore: ReadonlySet<string>, out: string[]): void {
+  const a = headerMap(x, ignore)
+  const b = headerMap(y, ignore)
+  for (const [name, value] of a) {
+    const other = b.get(name)
+    if (other === undefined) out.push(`header ${name} missing on y`)
+    else if (other !== value) out.push(`header ${name}`)
+  }
+  for (const name of b.keys()) if (!a.has(name)) out.push(`header ${name} only on y`)
+}
+
+const INVALID = Symbol('invalid JSON')
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'))
+  } catch {
+    return INVALID
+  }
+}
+
+function ignored(path: string, key: string, fields: readonly string[]): boolean {
+  return fields.includes(key) || fields.includes(path)
+}
+
+/** Structural differences of two JSON values, named by dotted path; ignored fields skipped. */
+export function jsonDifferences(a: unknown, b: unknown, path: string, fields: readonly string[], out: string[]): void {
+  if (out.length > MAX_DIFFERENCES) return
+  const at = path === '' ? '(root)' : path
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b)) {
+      out.push(`body field ${at} type`)
+      return
+    }
+    if (a.length !== b.length) {
+      out.push(`body field ${at} length`)
+      return
+    }
+    for (let i = 0; i < a.length; i++) jsonDifferences(a[i], b[i], `${path}[${i}]`, fields, out)
+    return
+  }
+  if (isObject(a) && isObject(b)) {
+    for (const key of Object.keys(a)) {
+      const child = path === '' ? key : `${path}.${key}`
+      if (ignored(child, key, fields)) continue
+      if (!Object.hasOwn(b, key)) out.push(`body field ${child} missing on y`)
+      else jsonDifferences(a[key], b[key], child, fields, out)
+    }
+    for (const key of Object.keys(b)) {
+      const child = path === '' ? key : `${path}.${key}`
+      if (!Object.hasOwn(a, key) && !ignored(child, key, fields)) out.push(`body field ${child} only on y`)
+    }
+    return
+  }
+  if (!Object.is(a, b)) out.push(`body field ${at}`)
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
