@@ -117,7 +117,7 @@ function chunkedBody(g: Gen, payload: string): string {
   const lastExt = g.maybe(0.05, 'last-chunk-ext', '', () => g.pick([';a=b', ';', '; a']))
   const lastSize = g.maybe(0.04, 'last-chunk-size', '0', () => g.pick(['00', '000000', '0 ', ' 0', '+0', '-0', '0x0']))
   out += lastSize + lastExt + '\r\n'
-  const trailers = g.maybe(0.12, 'trailers', '', () => g.pick(['X-Checksum: abc\r\n', 'X-A: 1\r\nX-B: 2\r\n', 'Content-Length: 5\r\n', 'Transfer-Encoding: chunked\r\n', 'Host: evil\r\n', 'X-A : b\r\n', 'X-A: b\r\n c\r\n', 'X-A: \x01\r\n', 'X-A\r\n', 'X-A: b\n', ': b\r\n', 'X-Long: ' + 'v'.repeat(200) + '\r\n', 'X-Huge: ' + 'v'.repeat(g.options.maxHeadSize) + '\r\n', 'Connection: close\r\n', 'Trailer: X\r\n']))
+  const trailers = g.maybe(0.12, 'trailers', '', () => g.pick(['X-Checksum: abc\r\n', 'X-A: 1\r\nX-B: 2\r\n', 'Content-Length: 5\r\n', 'Transfer-Encoding: chunked\r\n', 'Host: evil\r\n', 'X-A : b\r\n', 'X-A: b\r\n c\r\n', 'X-A: \x01\r\n', 'X-A\r\n', 'X-A: b\n', ': b\r\n', 'X-Long: ' + 'v'.repeat(200) + '\r\n', 'X-Huge: ' + 'v'.repeat(g.options.maxHeadSize) + '\r\n', 'Connection: close\r\n', 'Connection: keep-alive\r\n', 'Proxy-Connection: close\r\n', 'Connection: upgrade\r\nUpgrade: websocket\r\n', 'Trailer: X\r\n']))
   out += trailers
   out += g.maybe(0.04, 'chunked-final-crlf', '\r\n', () => g.pick(['', '\n', '\r', 'X\r\n']))
   return out
@@ -171,6 +171,8 @@ function request(g: Gen): string {
 
   // connection management
   if (g.chance(0.15)) lines.push(headerLine(g, 'Connection', g.pick(['keep-alive', 'close', 'Keep-Alive', 'CLOSE', 'upgrade', 'Upgrade', 'keep-alive, upgrade', 'close, upgrade', 'foo', 'te'])))
+  // llhttp reads Proxy-Connection as a second Connection header
+  if (g.chance(0.03)) lines.push(headerLine(g, g.pick(['Proxy-Connection', 'proxy-connection']), g.pick(['keep-alive', 'close', 'upgrade', 'Keep-Alive'])))
   if (g.chance(0.05)) lines.push(headerLine(g, 'Upgrade', g.pick(['websocket', 'h2c', 'foo/1'])))
   if (g.chance(0.05)) lines.push(headerLine(g, 'Expect', g.pick(['100-continue', '100-Continue', 'foo'])))
 
@@ -209,7 +211,7 @@ function response(g: Gen, method: string): string {
   const lines: string[] = []
   const extra = g.int(5)
   for (let i = 0; i < extra; i++) lines.push(headerLine(g, g.pick(['Server', 'Date', 'Content-Type', 'ETag', 'Set-Cookie', 'Via', 'X-Kong-Upstream-Latency']), g.bytes(1 + g.int(20))))
-  if (g.chance(0.15)) lines.push(headerLine(g, 'Connection', g.pick(['keep-alive', 'close', 'upgrade'])))
+  if (g.chance(0.15)) lines.push(headerLine(g, g.chance(0.2) ? 'Proxy-Connection' : 'Connection', g.pick(['keep-alive', 'close', 'upgrade'])))
   if (status === 101 || g.chance(0.03)) lines.push(headerLine(g, 'Upgrade', 'websocket'))
   const payload = g.bytes(g.chance(0.2) ? 0 : 1 + g.int(40))
   const framing = g.pick(['length', 'length', 'chunked', 'chunked', 'close'])

@@ -51,5 +51,10 @@ export const FOUND: Vector[] = [
   // cutover may refuse such a trailer or close after the message; it may not read on.
   { id: 'Connection: close in the trailers', source: 'fuzz seed 777 case 57334', mode: 'request', bytes: 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n', expect: 'llhttp' },
   { id: 'Connection: close in the trailers, response', source: 'fuzz seed 777 case 29598', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', expect: 'llhttp' },
+  // llhttp reads Proxy-Connection as Connection: close, keep-alive and upgrade all count
+  { id: 'Proxy-Connection: close', source: 'fuzz (targeted after the trailer finding)', mode: 'request', bytes: 'GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n', expect: 'llhttp' },
+  { id: 'Proxy-Connection: upgrade', source: 'fuzz (targeted)', mode: 'request', bytes: 'GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: upgrade\r\nUpgrade: websocket\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n', expect: 'llhttp' },
+  { id: 'Proxy-Connection: close in the trailers', source: 'fuzz (targeted)', mode: 'request', bytes: 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nProxy-Connection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n', expect: 'llhttp' },
+  { id: 'Proxy-Connection: close, response', source: 'fuzz (targeted)', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nProxy-Connection: close\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', expect: 'llhttp' },
   refuse('100 with CL and TE', 'seed 1 case 247', 'HTTP/1.1 100 Continue\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', 'response'),
 ]
