@@ -170,7 +170,7 @@ function request(g: Gen): string {
   if (g.maybe(0.01, 'many-headers', false, () => true)) for (let i = 0; i < 40 + g.int(60); i++) lines.push(`X-H${i}: ${i}\r\n`)
 
   // connection management
-  if (g.chance(0.15)) lines.push(headerLine(g, 'Connection', g.pick(['keep-alive', 'close', 'Keep-Alive', 'CLOSE', 'upgrade', 'Upgrade', 'keep-alive, upgrade', 'close, upgrade', 'foo', 'te'])))
+  if (g.chance(0.15)) lines.push(headerLine(g, 'Connection', g.pick(['keep-alive', 'close', 'Keep-Alive', 'CLOSE', 'upgrade', 'Upgrade', 'keep-alive, upgrade', 'close, upgrade', 'foo', 'te', 'upgrade, close', 'foo,close', 'close,foo', ' close ,', 'closed', 'xclose', 'keep-alivex', 'close keep-alive', 'keep-alive,close', ',,close', 'upgrade,', 'Upgrade, Keep-Alive', 'close;x', '"close"'])))
   // llhttp reads Proxy-Connection as a second Connection header
   if (g.chance(0.03)) lines.push(headerLine(g, g.pick(['Proxy-Connection', 'proxy-connection']), g.pick(['keep-alive', 'close', 'upgrade', 'Keep-Alive'])))
   if (g.chance(0.05)) lines.push(headerLine(g, 'Upgrade', g.pick(['websocket', 'h2c', 'foo/1'])))
