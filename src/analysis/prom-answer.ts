@@ -27,8 +27,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** A sample `[ <unix seconds>, "<value>" ]`; its value, or a reason it is not one. */
 function sampleValue(sample: unknown): number | string {
   if (!Array.isArray(sample) || sample.length !== 2 || typeof sample[0] !== 'number' || typeof sample[1] !== 'string') return 'a sample is not [time, "value"]'
-  const v = Number(sample[1])
-  if (sample[1].trim() === '' || Number.isNaN(v)) return `the value is ${JSON.stringify(sample[1])}`
+  // Go's float text: +Inf and -Inf, which Number() does not read
+  const text = sample[1]
+  const v = text === '+Inf' || text === 'Inf' ? Infinity : text === '-Inf' ? -Infinity : Number(text)
+  if (text.trim() === '' || Number.isNaN(v)) return `the value is ${JSON.stringify(text)}`
   return v
 }
 

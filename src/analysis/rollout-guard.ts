@@ -70,10 +70,7 @@ export class AnalysisGuard implements RolloutGuard {
   shadowHolding(r: Readonly<RolloutProgress>): string | null {
     const max = this.#s.gates().max_shadow_mismatch_rate
     if (max === undefined) return null
-    if (this.#markFor !== r.started_at) {
-      this.#markFor = r.started_at
-      this.#mark = this.#s.shadow.mark()
-    }
+    if (this.#markFor !== r.started_at) this.#markShadow(r.started_at)
     const need = this.#s.gates().min_requests
     const { compared, mismatches } = this.#s.shadow.since(this.#mark)
     if (compared < need) return `shadow: ${compared} of the ${need} compared answers the first step needs`
@@ -83,6 +80,8 @@ export class AnalysisGuard implements RolloutGuard {
   }
 
   async beforeMove(r: Readonly<RolloutProgress>, from: number | null, to: number | null): Promise<string | null> {
+    // the shadow counts of a rollout start at its start (after a restart, at the first look)
+    if (from === null) this.#markShadow(r.started_at)
     const hooks = this.#s.analysis().hooks
     if (from !== null && hooks.after_hold !== undefined) {
       const key = `${r.started_at}:${from}`
@@ -98,6 +97,11 @@ export class AnalysisGuard implements RolloutGuard {
     }
     this.#hookHeld = null
     return null
+  }
+
+  #markShadow(startedAt: string): void {
+    this.#markFor = startedAt
+    this.#mark = this.#s.shadow.mark()
   }
 
   async #hook(phase: HookPhase, url: string, r: Readonly<RolloutProgress>, step: number, timeout: number): Promise<string | null> {

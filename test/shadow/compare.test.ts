@@ -1,0 +1,43 @@
+import t from 'tap'
+import { compareAnswers, type ShadowAnswer } from '../../src/shadow/compare.js'
+import { isIdSegment, routePattern } from '../../src/shadow/route-pattern.js'
+import { redactQuery } from '../../src/shadow/results.js'
+
+const opts = { ignoreHeaders: new Set(['date', 'x-kong-proxy-latency']), ignoreFields: ['at', 'meta.request_id'] }
+const answer = (over: Partial<ShadowAnswer>): ShadowAnswer => ({ status: 200, headers: ['Content-Type', 'application/json'], bodyHash: 'h1', bodyLength: 2, ...over })
+const json = (v: unknown) => Buffer.from(JSON.stringify(v))
+
+t.test('status, headers (ignored ones and case aside) and body', async (t) => {
+  t.same(compareAnswers(answer({ headers: ['Date', 'a', 'ETag', '1'] }), answer({ headers: ['date', 'b', 'etag', '1'] }), opts), { match: true, differences: [] })
+  t.same(compareAnswers(answer({}), answer({ status: 503 }), opts).differences, ['status 200 -> 503'])
+  t.same(compareAnswers(answer({ headers: ['etag', '1'] }), answer({ headers: ['etag', '2', 'x-new', 'y'] }), opts).differences, ['header etag', 'header x-new only on y'])
+  t.same(compareAnswers(answer({ headers: ['vary', 'a'] }), answer({ headers: [] }), opts).differences, ['header vary missing on y'])
+  t.same(compareAnswers(answer({}), answer({ bodyHash: 'h2' }), opts).differences, ['body'], 'not JSON: the hash decides')
+})
+
+t.test('JSON bodies: structure, not bytes; ignored fields by name or path', async (t) => {
+  const x = answer({ bodyHash: 'a', json: json({ id: 1, at: 5, meta: { request_id: 'r1', v: 1 }, list: [{ at: 1, n: 1 }] }) })
+  const sameButOrder = answer({ bodyHash: 'b', json: json({ list: [{ n: 1, at: 2 }], meta: { v: 1, request_id: 'r2' }, at: 6, id: 1 }) })
+  t.same(compareAnswers(x, sameButOrder, opts), { match: true, differences: [] })
+  const other = answer({ bodyHash: 'c', json: json({ id: 2, at: 5, meta: { request_id: 'r1' }, list: [{ n: 1 }, { n: 2 }], extra: true }) })
+  t.same(compareAnswers(x, other, opts).differences, ['body field id', 'body field meta.v missing on y', 'body field list length', 'body field extra only on y'])
+  t.same(compareAnswers(x, answer({ bodyHash: 'd', json: Buffer.from('{not json') }), opts).differences, ['body'])
+  t.same(compareAnswers(x, answer({ bodyHash: 'd' }), opts).differences, ['body'], 'y too long for the structural comparison: the hash decides')
+})
+
+t.test('route patterns: ids, numbers, UUIDs and long hex become :id; the query goes', async (t) => {
+  t.equal(routePattern('/users/42/orders?x=1'), '/users/:id/orders')
+  t.equal(routePattern('/v1/items/3f2504e0-4f89-11d3-9a0c-0305e82c3301'), '/v1/items/:id')
+  t.equal(routePattern('/blobs/deadbeefcafe1234'), '/blobs/:id')
+  t.equal(routePattern('/t/aB3dE5fG7hJ9kL1mN'), '/t/:id')
+  t.equal(routePattern('/v2/status'), '/v2/status', 'a version word stays')
+  t.equal(routePattern('http://example.com/a/7'), '/a/:id')
+  t.equal(routePattern('*'), '*')
+  t.notOk(isIdSegment('orders'))
+  t.ok(routePattern(`/${'a/'.repeat(300)}`).length <= 201)
+})
+
+t.test('query values never stored', async (t) => {
+  t.equal(redactQuery('/a?apikey=s3cret&b=1&flag'), '/a?apikey=…&b=…&flag')
+  t.equal(redactQuery('/a'), '/a')
+})
