@@ -167,6 +167,10 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
         f.length = n
       }
       return null
+    case 16:
+      // llhttp reads Proxy-Connection as Connection: so do we, or the two would disagree on keep-alive
+      if (bytesEqualLower(buf, ns, 'proxy-connection')) connectionTokens(buf, vs, ve, f)
+      return null
     case 17:
       if (bytesEqualLower(buf, ns, 'transfer-encoding')) {
         if (++f.encodings > 1) return (f.error = REFUSAL.duplicateTransferEncoding)

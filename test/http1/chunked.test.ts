@@ -61,6 +61,7 @@ t.test('bad framing is refused with the reason', async (t) => {
     ['0\r\nContent-Length: 5\r\n\r\n', CHUNK_ERROR.badTrailer],
     ['0\r\ntransfer-encoding: chunked\r\n\r\n', CHUNK_ERROR.badTrailer],
     ['0\r\nConnection: close\r\n\r\n', CHUNK_ERROR.badTrailer],
+    ['0\r\nProxy-Connection: close\r\n\r\n', CHUNK_ERROR.badTrailer],
     ['0\r\nX: a\n\r\n', CHUNK_ERROR.bareLineEnd],
     ['0\r\nX : a\r\n\r\n', CHUNK_ERROR.badTrailer],
     ['0\r\n a\r\n\r\n', CHUNK_ERROR.badTrailer],

@@ -42,6 +42,7 @@ t.test('framing and connection semantics', async (t) => {
   t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n')).keepAlive, false)
   t.equal(head(t, req('GET / HTTP/1.0\r\n\r\n')).keepAlive, false, 'HTTP/1.0 needs no Host and closes by default')
   t.equal(head(t, req('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')).keepAlive, true)
+  t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\n')).keepAlive, false, 'Proxy-Connection counts as Connection, as in llhttp')
   t.equal(head(t, req('POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n')).expectContinue, true)
   t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')).upgrade, true)
   t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n')).upgrade, false, 'Upgrade without Connection: upgrade')
