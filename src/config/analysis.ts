@@ -30,7 +30,7 @@ export interface ShadowConfig {
 }
 
 export interface DriftConfig {
-  /** the status listener's port (Kong's status_listen); default health.active.port, else 8100 */
+  /** the status listener's port (Kong's status_listen, 8100); default health.active.port, else the node's own port */
   port?: number
   path: string
   interval: number

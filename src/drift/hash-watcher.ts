@@ -1,6 +1,6 @@
 /**
  * The drift shell: reads every node's configuration_hash from Kong's status listener
- * (GET /status, the port of the readiness probes unless drift.port says otherwise) each
+ * (GET /status on drift.port, else the readiness probes' port, else the node's own) each
  * drift.interval, and hands each reading to drift.ts. A drift is an event, a metric and
  * drift.action (pause the rollout, or roll back), once per drift.
  */
@@ -139,7 +139,8 @@ export class HashWatcher {
   }
 
   async #read(node: UpstreamNode): Promise<void> {
-    const port = this.#config.port ?? this.#probePort ?? 8100
+    // like the readiness probes: the status listener's port, else the node's own
+    const port = this.#config.port ?? this.#probePort ?? node.config.port
     const host = node.config.hostname.includes(':') ? `[${node.config.hostname}]` : node.config.hostname
     const reading: Reading = this.#readings.get(node) ?? { hash: null, at: null, error: null }
     this.#readings.set(node, reading)

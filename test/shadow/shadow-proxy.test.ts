@@ -108,7 +108,7 @@ t.test('a y that does not answer: copies dropped at the time limit and the cap, 
     for (const r of held) r.destroy()
     await Promise.all([x.close(), y.close()])
   })
-  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => fetch(`${c.proxyUrl}/p/${i}`).then((r) => r.json())))
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => fetch(`${c.proxyUrl}/p/${i}`).then((r) => r.json() as Promise<{ upstream: string }>)))
   t.ok(answers.every((a) => a.upstream === 'x'), 'every client got x’s answer')
   const report = await waitUntil(
     'the copies dropped',
