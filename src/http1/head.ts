@@ -15,6 +15,8 @@ const METHODS = new Set([
   'UNLOCK', 'UNSUBSCRIBE',
 ])
 
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1')
+
 /** Refusal reasons, as static strings. */
 export const REFUSAL = {
   headTooLarge: 'head too large',
@@ -82,7 +84,7 @@ class Fields {
  * Parse the field lines from pos up to and including the empty line. Sets fields.end, or
  * fields.error, or leaves end 0 when the head is incomplete. Throws nothing.
  */
-function parseFields(buf: Buffer, pos: number, limit: number, f: Fields): void {
+function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: string | null, base: number): void {
   const headers = f.headers
   for (;;) {
     const lf = buf.indexOf(LF, pos)
@@ -132,8 +134,9 @@ function parseFields(buf: Buffer, pos: number, limit: number, f: Fields): void {
         return
       }
     }
-    const name = latin1(buf, pos, nameEnd)
-    const value = latin1(buf, vs, ve)
+    // substrings of the head's one latin1 string when it is whole: one copy out of the buffer, not two per field
+    const name = text === null ? latin1(buf, pos, nameEnd) : text.slice(pos - base, nameEnd - base)
+    const value = text === null ? latin1(buf, vs, ve) : text.slice(vs - base, ve - base)
     if (noteField(buf, pos, nameEnd - pos, vs, ve, eol, f, headers.length) !== null) return
     headers.push(name, value)
     pos = lf + 1
@@ -269,7 +272,10 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
   let i = start
   while (i < eol && TOKEN[buf[i]] === 1) i++
   if (i === start || buf[i] !== SP) return refuse(400, i === start ? REFUSAL.badRequestLine : REFUSAL.badMethod)
-  const method = latin1(buf, start, i)
+  // the whole head as one string when it has arrived (the usual case); null while partial
+  const end = buf.indexOf(HEAD_END, start)
+  const text = end >= 0 && end + 4 <= limit ? latin1(buf, start, end + 4) : null
+  const method = text === null ? latin1(buf, start, i) : text.slice(0, i - start)
   if (!METHODS.has(method)) return refuse(400, REFUSAL.badMethod)
   if (method === 'CONNECT') return refuse(501, REFUSAL.connect)
   // target
@@ -277,7 +283,7 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
   while (i < eol && TARGET[buf[i]] === 1) i++
   if (i === ts || buf[i] !== SP) return refuse(400, i === ts ? REFUSAL.badRequestLine : REFUSAL.badTarget)
   if (!targetFormOk(buf, ts, i)) return refuse(400, REFUSAL.targetForm)
-  const target = latin1(buf, ts, i)
+  const target = text === null ? latin1(buf, ts, i) : text.slice(ts - start, i - start)
   // version, then the line end
   i++
   if (eol - i !== 8) return refuse(400, REFUSAL.badVersion)
@@ -285,7 +291,7 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
   if (minor === -1) return refuse(400, REFUSAL.badVersion)
   if (minor === -2) return refuse(505, REFUSAL.unsupportedVersion)
   const f = new Fields()
-  parseFields(buf, lf + 1, limit, f)
+  parseFields(buf, lf + 1, limit, f, text, start)
   if (f.error !== null) return refuse(400, f.error)
   if (f.end === 0) return partialOrTooLarge(buf, start, limit, maxHeadSize)
   if (f.hosts === 0 && minor === 1) return refuse(400, REFUSAL.missingHost)
@@ -344,8 +350,10 @@ export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMetho
     for (let k = 13; k < eol; k++) if (FIELD_VALUE[buf[k]] !== 1) return refuse(400, REFUSAL.badStatusLine)
     reason = latin1(buf, 13, eol)
   }
+  const end = buf.indexOf(HEAD_END)
+  const text = end >= 0 && end + 4 <= limit ? latin1(buf, 0, end + 4) : null
   const f = new Fields()
-  parseFields(buf, lf + 1, limit, f)
+  parseFields(buf, lf + 1, limit, f, text, 0)
   if (f.error !== null) return refuse(400, f.error)
   if (f.end === 0) return partialOrTooLarge(buf, 0, limit, maxHeadSize)
   // refused whatever the status: llhttp does
