@@ -6,9 +6,9 @@
 
 import { DEFAULT_GRPC_FAILURES, GRPC_CODES, grpcCodeOf, type GrpcCodeName } from '../h2/grpc-status.js'
 import { formatHostPort } from './addresses.js'
-import { itemPath } from './problems.js'
+import { itemPath, keyPath, type Problems } from './problems.js'
 import { describe, type Rule } from './rules.js'
-import type { H2Address } from './types.js'
+import { type Config, type H2Address, POOLS } from './types.js'
 
 /** Parse `h2c://host:port` or `h2://host:port` (no path, query or credentials). */
 export function parseH2Url(text: string): H2Address | string {
@@ -71,3 +71,13 @@ export const grpcFailures: Rule<GrpcCodeName[]> = (value, path, ctx) => {
 
 /** The YAML default of gates.grpc_failures. */
 export const GRPC_FAILURES_DEFAULT: readonly string[] = DEFAULT_GRPC_FAILURES
+
+/** The cross-key rule of issue 12: a gRPC probe needs every node's h2 address. */
+export function h2Problems(config: Config, problems: Problems): void {
+  if (config.health.active?.type !== 'grpc') return
+  for (const pool of POOLS) {
+    config.pools[pool].nodes.forEach((node, i) => {
+      if (node.h2 === undefined) problems.add(itemPath(keyPath(keyPath('pools', pool), 'nodes'), i), `${node.url} has no h2 address for health.active.type grpc to probe (add h2: h2c://host:port)`)
+    })
+  }
+}

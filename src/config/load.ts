@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs'
 import type { Config } from './types.js'
 import { ConfigError } from './config-error.js'
+import { h2Problems } from './h2.js'
 import { configSchema } from './schema.js'
 import { readYamlTree } from './yaml-tree.js'
 
@@ -31,6 +32,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): Config {
     if (tree.value == null) problems.add('(root)', 'the configuration is empty: at least control.token and pools are needed')
     else config = configSchema(tree.value, '', { problems, fromEnv: tree.fromEnv })
   }
+  if (problems.size === 0) h2Problems(config as Config, problems)
   if (problems.size > 0) throw new ConfigError(problems.format(), options.source)
   // no problems: every required key is present and every value has its type
   return deepFreeze(config as Config)

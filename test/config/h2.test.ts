@@ -59,3 +59,14 @@ t.test('the effective config prints the new keys and parses back to the same con
   t.same(again.gates, config.gates)
   t.same(again.health, config.health)
 })
+
+t.test('health.active.type grpc needs every node to have an h2 address', async (t) => {
+  const problems = problemsOf(
+    base('  x: { nodes: [{ url: http://a:8000, h2: h2c://a:9080 }, http://b:8000] }\n  y: { nodes: [http://c:8000] }', 'health: { active: { type: grpc } }'),
+  )
+  t.same(problems, [
+    'pools.x.nodes[1]: http://b:8000 has no h2 address for health.active.type grpc to probe (add h2: h2c://host:port) (line 3)',
+    'pools.y.nodes[0]: http://c:8000 has no h2 address for health.active.type grpc to probe (add h2: h2c://host:port) (line 4)',
+  ])
+  t.equal(valid(base('  x: { nodes: [http://b:8000] }\n  y: { nodes: [] }', 'health: { active: { type: http } }')).health.active?.type, 'http')
+})
