@@ -6,7 +6,6 @@
  */
 
 import { readFileSync } from 'node:fs'
-import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ErrorObject } from 'ajv'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { sendApiError, sendCutoverError } from '../answers.js'
@@ -20,6 +19,7 @@ import type { ControlDeps, RolloutControl } from './deps.js'
 import { buildOpenApi, type DocumentedRoute } from './openapi.js'
 import { answers, bodies, params, queries } from './schemas.js'
 import { readTls } from './tls.js'
+import { schemaMessage, schemaValidator } from './validation.js'
 
 export const CONTROL_BODY_LIMIT = 64 * 1024
 export const DEFAULT_ROLLBACK_REASON = 'rollback via API'
@@ -38,36 +38,6 @@ interface RouteDef extends DocumentedRoute {
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
-
-/** /steps/0/y -> steps[0].y; the root is named by where it is (body, querystring, params). */
-function fieldName(instancePath: string, where: string, child?: string): string {
-  let name = ''
-  for (const part of instancePath.split('/').slice(1)) name += /^[0-9]+$/.test(part) ? `[${part}]` : name ? `.${part}` : part
-  if (child !== undefined) name = name ? `${name}.${child}` : child
-  return name || where
-}
-
-/** A schema failure as a message naming the field, in the words of its schema's description. */
-export function schemaMessage(errors: readonly ErrorObject[], where: string): string {
-  const e = errors.find((x) => x.keyword === 'anyOf') ?? errors[0]
-  const parent = (e.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown>; anyOf?: Array<{ required?: string[] }> }
-  switch (e.keyword) {
-    case 'required':
-      return `${fieldName(e.instancePath, where, (e.params as { missingProperty: string }).missingProperty)}: required`
-    case 'additionalProperties': {
-      const known = Object.keys(parent.properties ?? {})
-      return `${fieldName(e.instancePath, where, (e.params as { additionalProperty: string }).additionalProperty)}: unknown field${known.length ? ` (expected ${known.join(', ')})` : ' (expected no fields)'}`
-    }
-    case 'anyOf':
-      if (parent.anyOf?.every((a) => a.required)) return `${fieldName(e.instancePath, where)}: expected at least one of ${parent.anyOf.flatMap((a) => a.required ?? []).join(', ')}`
-  }
-  return `${fieldName(e.instancePath, where)}: ${parent.description ? `expected ${parent.description}` : (e.message ?? 'not valid')}`
-}
-
-/** The validator of route schemas: JSON Schema 2020-12, nothing coerced, removed or defaulted. */
-function schemaValidator(): Ajv2020 {
-  return new Ajv2020({ allErrors: false, verbose: true, coerceTypes: false, removeAdditional: false, useDefaults: false, multipleOfPrecision: 9, strict: true, strictRequired: false })
-}
 
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply.code(status).type(JSON_TYPE).send(JSON.stringify(body))
