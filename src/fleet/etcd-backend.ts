@@ -68,6 +68,7 @@ export class EtcdBackend implements StateBackend {
       clock: this.#options.clock,
       logger: this.#options.logger,
       takeOverRollout: parts.takeOverRollout,
+      nodes: parts.nodes,
     })
     void this.store.attach(parts.state).catch((err) => this.#options.logger.error({ err }, 'etcd watch of the shared state not started; resynced when etcd answers'))
   }

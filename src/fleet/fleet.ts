@@ -36,6 +36,14 @@ export interface ReplicaRecord {
   started_at: string
   totals: { x: { requests: number; errors: number }; y: { requests: number; errors: number } }
   buckets: TrafficBucket[]
+  /** each node as this replica's own probes and passive checks see it */
+  nodes?: NodeSeen[]
+}
+
+export interface NodeSeen {
+  pool: 'x' | 'y'
+  name: string
+  usable: boolean
 }
 
 export interface ReplicaView {
@@ -47,6 +55,8 @@ export interface ReplicaView {
   leader: boolean
   /** requests and errors per pool since that replica started */
   traffic: ReplicaRecord['totals']
+  /** the nodes as that replica sees them (health is judged per replica) */
+  nodes: NodeSeen[]
 }
 
 export interface FleetOptions {
@@ -60,6 +70,8 @@ export interface FleetOptions {
   logger: Logger
   /** this replica now leads and a rollout is stored: continue it (hold afresh) */
   takeOverRollout: () => void
+  /** the nodes as this replica sees them, published with its traffic */
+  nodes?: () => NodeSeen[]
   onLeading?: (leading: boolean) => void
 }
 
@@ -83,7 +95,15 @@ export function parseReplicaRecord(data: unknown): ReplicaRecord | string {
   const buckets = parseBuckets(data.buckets)
   if (typeof buckets === 'string') return buckets
   const totals = { x: { requests: t.x.requests, errors: t.x.errors }, y: { requests: t.y.requests, errors: t.y.errors } }
-  return { v: RECORD_VERSION, id: data.id, control: data.control, started_at: data.started_at, totals, buckets }
+  const nodes: NodeSeen[] = []
+  if (data.nodes !== undefined) {
+    if (!Array.isArray(data.nodes) || data.nodes.length > 1000) return 'nodes: not a list'
+    for (const n of data.nodes) {
+      if (!isObject(n) || (n.pool !== 'x' && n.pool !== 'y') || typeof n.name !== 'string' || n.name.length > 300 || typeof n.usable !== 'boolean') return 'nodes: not a list of { pool, name, usable }'
+      nodes.push({ pool: n.pool, name: n.name, usable: n.usable })
+    }
+  }
+  return { v: RECORD_VERSION, id: data.id, control: data.control, started_at: data.started_at, totals, buckets, nodes }
 }
 
 type Watcher = Awaited<ReturnType<ReturnType<EtcdConnection['client']['watch']>['create']>>
@@ -199,7 +219,7 @@ export class Fleet {
     const h = this.#conn.health
     const leader = this.#election.leader
     const replicas: ReplicaView[] = [...this.#replicas.values()]
-      .map(({ record, seenAt }) => ({ id: record.id, control: record.control, started_at: record.started_at, last_seen: new Date(seenAt).toISOString(), leader: record.id === leader, traffic: record.totals }))
+      .map(({ record, seenAt }) => ({ id: record.id, control: record.control, started_at: record.started_at, last_seen: new Date(seenAt).toISOString(), leader: record.id === leader, traffic: record.totals, nodes: record.nodes ?? [] }))
       .sort((a, b) => a.id.localeCompare(b.id))
     const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
     return {
@@ -246,6 +266,7 @@ export class Fleet {
       started_at: this.#startedAt,
       totals: this.recorder.totals,
       buckets: this.recorder.recent(),
+      nodes: this.#options.nodes?.() ?? [],
     }
     // our own record counts at once, without waiting for the watch
     this.#replicaSeen(record)

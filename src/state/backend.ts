@@ -33,6 +33,8 @@ export interface BackendParts {
   gates: Config['gates']
   /** this replica now leads and a rollout is stored: go on with it, its hold afresh */
   takeOverRollout: () => void
+  /** the nodes as this replica sees them (a fleet shows every replica's view) */
+  nodes?: () => Array<{ pool: 'x' | 'y'; name: string; usable: boolean }>
 }
 
 /** The backend's health and its part of /metrics. */
