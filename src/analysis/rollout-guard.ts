@@ -13,9 +13,6 @@ import type { RolloutProgress } from '../state/types.js'
 import { callHook, type HookPhase } from './hooks.js'
 import type { ShadowMark, ShadowResults } from '../shadow/results.js'
 
-/** a hook that said no is asked again after this long */
-export const HOOK_RETRY_MS = 10_000
-
 export interface GuardSources {
   analysis: () => AnalysisConfig
   gates: () => Config['gates']
@@ -108,7 +105,7 @@ export class AnalysisGuard implements RolloutGuard {
     const reason = await this.#call(url, { phase, step, of: r.steps.length, y: r.steps[step].y, rollout_started_at: r.started_at }, timeout)
     const now = this.#s.clock.now()
     this.lastHook = { phase, step, ok: reason === null, reason, at: new Date(now).toISOString() }
-    if (reason !== null) this.#hookHeld = { reason, retryAt: now + HOOK_RETRY_MS }
+    if (reason !== null) this.#hookHeld = { reason, retryAt: now + this.#s.analysis().hooks.retry }
     return reason
   }
 }

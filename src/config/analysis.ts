@@ -49,7 +49,8 @@ export interface PromGateConfig {
 export interface AnalysisConfig {
   prometheus?: { url: string; timeout: number; interval: number }
   queries: readonly PromGateConfig[]
-  hooks: { before_step?: string; after_hold?: string; timeout: number }
+  /** a hook that said no is asked again after `retry` ms */
+  hooks: { before_step?: string; after_hold?: string; timeout: number; retry: number }
 }
 
 const DEFAULT_IGNORED = ['date', 'via', 'server', 'x-kong-request-id', 'x-kong-upstream-latency', 'x-kong-proxy-latency', 'x-kong-response-latency', 'x-kong-total-latency', 'x-kong-waiting-time', 'age', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'set-cookie']
@@ -151,6 +152,7 @@ export const analysisSection = object(
         before_step: field(httpUrl),
         after_hold: field(httpUrl),
         timeout: field(duration({ min: 1 }), { default: '5s' }),
+        retry: field(duration({ min: 100 }), { default: '10s' }),
       }),
       { default: {} },
     ),

@@ -5,7 +5,7 @@ t.test('shadow, drift and analysis are absent or empty unless written', async (t
   const c = valid(MINIMAL)
   t.equal(c.shadow, undefined)
   t.equal(c.drift, undefined)
-  t.same(c.analysis, { queries: [], hooks: { timeout: 5000 } })
+  t.same(c.analysis, { queries: [], hooks: { timeout: 5000, retry: 10_000 } })
 })
 
 t.test('shadow: defaults never copy a POST; a share has two decimals', async (t) => {
