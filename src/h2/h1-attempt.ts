@@ -8,6 +8,7 @@
 import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { NodeConfig } from '../config/types.js'
 import type { AttemptUser, NodeAttempt } from './node-attempt.js'
 import { responseHeaders } from './node-attempt.js'
@@ -25,9 +26,14 @@ export class H1Attempt implements NodeAttempt {
   connected = false
   bodySent = false
   #over = false
+  readonly #clock: Clock
+  readonly #connectTimeout: number
+  #connectTimer: TimerHandle | null = null
 
-  constructor(config: NodeConfig, agent: http.Agent, method: string, path: string, headers: OutgoingHttpHeaders, user: AttemptUser) {
+  constructor(config: NodeConfig, agent: http.Agent, method: string, path: string, headers: OutgoingHttpHeaders, user: AttemptUser, clock: Clock, connectTimeout: number) {
     this.#user = user
+    this.#clock = clock
+    this.#connectTimeout = connectTimeout
     const mod = config.protocol === 'https:' ? https : http
     const req = mod.request({ host: config.hostname, port: config.port, method, path, headers, agent, setHost: false })
     this.#req = req
@@ -57,18 +63,24 @@ export class H1Attempt implements NodeAttempt {
   }
 
   abort(): void {
+    this.#clock.clearTimeout(this.#connectTimer)
     if (this.#over) return
     this.#over = true
     this.#req.destroy()
   }
 
   #onSocket = (socket: Socket): void => {
-    if (!socket.connecting) this.#onConnected()
-    else socket.once('connect', this.#onConnected)
+    if (!socket.connecting) {
+      this.#onConnected()
+      return
+    }
+    socket.once('connect', this.#onConnected)
+    this.#connectTimer = this.#clock.setTimeout(() => this.#onError(new Error(`connect timeout after ${this.#connectTimeout}ms`)), this.#connectTimeout)
   }
 
   /** Connected: the body may flow now (before, a refused connect can still be retried with it). */
   #onConnected = (): void => {
+    this.#clock.clearTimeout(this.#connectTimer)
     this.connected = true
     if (!this.#over) this.#user.drain()
   }
@@ -103,6 +115,7 @@ export class H1Attempt implements NodeAttempt {
   }
 
   #onError = (err: Error): void => {
+    this.#clock.clearTimeout(this.#connectTimer)
     if (this.#over) return
     this.#over = true
     this.#req.destroy()

@@ -3,8 +3,9 @@
  * stream goes on the connected session with the fewest streams under the node's
  * SETTINGS_MAX_CONCURRENT_STREAMS; a new session is opened when all are full, up to
  * maxSessions (beyond, the least busy one takes it and nghttp2 queues the stream until a
- * slot frees). A session that failed to connect within connectTimeout, was sent GOAWAY
- * or broke takes no new streams; one idle for idleTimeout is closed.
+ * slot frees). A session is up when the node's first SETTINGS frame arrived; one that is
+ * not within connectTimeout, was sent GOAWAY or broke takes no new streams; one idle for
+ * idleTimeout is closed.
  */
 
 import http2, { type ClientHttp2Session } from 'node:http2'
@@ -37,6 +38,7 @@ class Entry {
   retired = false
   streams = 0
   waiters: SessionWaiter[] = []
+  /** the connect timeout, then the idle timeout */
   timer: TimerHandle | null = null
   /** what broke it, told to the streams still waiting */
   error: Error | null = null
@@ -73,9 +75,13 @@ export class NodeSessionPool {
   acquire(waiter: SessionWaiter): void {
     const entry = this.#pick()
     entry.streams++
-    this.#clearTimer(entry)
-    if (entry.connected) waiter.sessionReady(entry.session)
-    else entry.waiters.push(waiter)
+    if (entry.connected) {
+      // no longer idle
+      this.#clearTimer(entry)
+      waiter.sessionReady(entry.session)
+    } else {
+      entry.waiters.push(waiter)
+    }
   }
 
   /** A stream acquired on session ended (or was never opened): its slot is free. */
@@ -147,7 +153,9 @@ export class NodeSessionPool {
     entry.timer = this.#clock.setTimeout(() => {
       if (!entry.connected) session.destroy(new Error(`connect timeout after ${this.options.connectTimeout}ms`))
     }, this.options.connectTimeout)
-    session.once('connect', () => {
+    // up once the node's first SETTINGS arrived: it speaks h2 (a TCP accept alone proves
+    // nothing) and its stream limit is known before streams are spread
+    session.once('remoteSettings', () => {
       this.#clearTimer(entry)
       entry.connected = true
       const waiters = entry.waiters

@@ -138,7 +138,7 @@ export class StreamExchange implements AttemptUser {
       this.#failed('protocol', new Error(`node ${node.name} has no h2 address for a gRPC call`))
       return
     } else {
-      attempt = new H1Attempt(node.config, ctx.nodes.agent(node), String(this.#headers[':method']), String(this.#headers[':path'] ?? '/'), this.#h1Headers(), this)
+      attempt = new H1Attempt(node.config, ctx.nodes.agent(node), String(this.#headers[':method']), String(this.#headers[':path'] ?? '/'), this.#h1Headers(), this, fw.clock, fw.proxy.connect_timeout)
       this.#attempt = attempt
       if (this.#clientEnded) attempt.end()
     }

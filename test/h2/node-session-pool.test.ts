@@ -1,0 +1,89 @@
+// The h2 sessions to one node: shared by streams, a new one when the node's stream limit is reached,
+// connect timeout and idle close on a fake clock, no new streams on a session the node sent GOAWAY.
+import http2, { type ClientHttp2Session } from 'node:http2'
+import net, { type AddressInfo } from 'node:net'
+import t from 'tap'
+import { FakeClock } from '../../src/clock.js'
+import type { H2Address } from '../../src/config/types.js'
+import { NodeSessionPool, type SessionWaiter } from '../../src/h2/node-session-pool.js'
+import { startH2Upstream } from '../helpers/h2.js'
+import { waitUntil } from '../helpers/wait.js'
+
+const address = (port: number): H2Address => ({ url: `h2c://127.0.0.1:${port}`, tls: false, hostname: '127.0.0.1', port, authority: `127.0.0.1:${port}` })
+const OPTIONS = { connectTimeout: 1000, maxSessions: 4, idleTimeout: 30_000, maxHeaderListSize: 65536 }
+
+/** Acquire a session; resolves with it or the error. */
+function acquire(pool: NodeSessionPool): Promise<ClientHttp2Session | Error> {
+  return new Promise((resolve) => {
+    const waiter: SessionWaiter = { sessionReady: resolve, sessionFailed: resolve }
+    pool.acquire(waiter)
+  })
+}
+
+t.test('streams share one session until the node says it is full', async (t) => {
+  const up = await startH2Upstream('x1')
+  // the node allows 2 streams at once
+  ;(up.server as http2.Http2Server).updateSettings({ maxConcurrentStreams: 2 })
+  const clock = new FakeClock()
+  const pool = new NodeSessionPool(address(up.port), OPTIONS, clock)
+  t.teardown(async () => {
+    pool.destroy()
+    await up.close()
+  })
+  const a = await acquire(pool)
+  t.type(a, Object)
+  await waitUntil("the node's SETTINGS", () => (a as ClientHttp2Session).remoteSettings.maxConcurrentStreams === 2, 3000)
+  const b = await acquire(pool)
+  t.equal(b, a, 'the second stream shares the session')
+  const c = await acquire(pool)
+  t.not(c, a, 'the third opens a second session')
+  t.equal(pool.size, 2)
+  pool.release(a as ClientHttp2Session)
+  t.equal(await acquire(pool), a, 'a freed slot is used again')
+})
+
+t.test('a node that accepts TCP but never speaks h2: the waiters fail at connect_timeout', async (t) => {
+  const sockets: net.Socket[] = []
+  const silent = net.createServer((s) => sockets.push(s))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  const clock = new FakeClock()
+  const pool = new NodeSessionPool(address((silent.address() as AddressInfo).port), OPTIONS, clock)
+  t.teardown(() => {
+    pool.destroy()
+    for (const s of sockets) s.destroy()
+    silent.close()
+  })
+  const pending = acquire(pool)
+  await waitUntil('the TCP connection', () => sockets.length === 1, 3000)
+  clock.advance(999)
+  clock.advance(1)
+  const result = await pending
+  t.type(result, Error)
+  t.match((result as Error).message, /connect timeout after 1000ms/)
+  await waitUntil('the failed session gone', () => pool.size === 0, 3000)
+})
+
+t.test('idle sessions close after idleTimeout; one the node sent GOAWAY takes no new streams', async (t) => {
+  const up = await startH2Upstream('x1')
+  const clock = new FakeClock()
+  const pool = new NodeSessionPool(address(up.port), OPTIONS, clock)
+  const nodeSessions: http2.ServerHttp2Session[] = []
+  up.server.on('session', (s: http2.ServerHttp2Session) => nodeSessions.push(s))
+  t.teardown(async () => {
+    pool.destroy()
+    await up.close()
+  })
+  const a = (await acquire(pool)) as ClientHttp2Session
+  pool.release(a)
+  clock.advance(30_000)
+  await waitUntil('the idle session closed', () => a.closed || a.destroyed, 3000)
+  const b = (await acquire(pool)) as ClientHttp2Session
+  t.not(b, a, 'a new session after the idle one closed')
+  await waitUntil('the node side of the session', () => nodeSessions.length === 2, 3000)
+  nodeSessions[1].goaway(http2.constants.NGHTTP2_NO_ERROR)
+  await new Promise<void>((resolve) => b.once('goaway', () => resolve()))
+  const c = (await acquire(pool)) as ClientHttp2Session
+  t.not(c, b, 'after GOAWAY the next stream goes on a new session')
+  pool.release(b)
+  pool.release(c)
+})
