@@ -85,8 +85,8 @@ function initialState(config: Config, store: FileStateStore, logger: Logger): { 
   return { state: { y: 0, locked: true, lock_reason: reason, rollout: null }, event: ['state.unreadable', { cause: 'startup', reason: loaded.reason, moved_to: loaded.movedTo, y: 0, locked: true }] }
 }
 
-/** Events kept in memory and read back from the audit file at start. */
-const EVENTS_KEPT = 1000
+/** Events kept in memory and read back from the audit file at start: a busy night's worth (a few MB). */
+const EVENTS_KEPT = 10_000
 
 function address(app: FastifyInstance): HostPort {
   const a = app.server.address()
@@ -124,7 +124,7 @@ export class ControlPlane {
    * listener: build the data plane from this one, then connect them.
    */
   static async create(config: Config, options: ControlPlaneOptions): Promise<ControlPlane> {
-    const events = new EventLog(options.clock)
+    const events = new EventLog(options.clock, EVENTS_KEPT)
     // the audit trail from before this start comes first, so ids go on from the last
     const audit = new AuditFile({ path: auditPathFor(config.state.path), maxBytes: config.events.audit.max_size, keep: config.events.audit.keep, logger: options.logger })
     events.restore(audit.load(EVENTS_KEPT).events)

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util'
 import { isPercent } from '../config/percent.js'
 import type { EventView, StateView } from '../control/api-types.js'
+import { MAX_EVENTS_LIMIT } from '../control/bodies.js'
 import { CutoverError, isCutoverError } from '../errors.js'
 import { CtlClient } from './client.js'
 import { formatEvent, formatNodes, formatStatus } from './format.js'
@@ -185,6 +186,8 @@ async function events(call: (method: string, path: string) => Promise<unknown>, 
       io.out(json ? JSON.stringify(event) : formatEvent(event))
       since = Math.max(since, event.id)
     }
+    // a full page (the API's limit) may have more behind it: fetch on at once
+    if (list.length >= MAX_EVENTS_LIMIT) continue
     if (!follow || !(await wait(1000))) return 0
   }
 }

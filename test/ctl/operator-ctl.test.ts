@@ -132,3 +132,17 @@ t.test('bash completion completes commands, verbs, pools and node names', async 
   t.equal(await runCtl(['completion', 'fish'], r.io), 2)
   t.match(r.err[0], /completion: expected bash or zsh, got 'fish'/)
 })
+
+t.test('ctl events pages through more than one answer of the API (1,000 a page)', async (t) => {
+  const x1 = await startUpstream('x1')
+  const x2 = await startUpstream('x2')
+  t.teardown(() => Promise.all([x1.close(), x2.close()]).then(() => undefined))
+  const c = await startOperatorCutover({ x: [`{ url: ${x1.url}, name: kong-x1 }`, `{ url: ${x2.url}, name: kong-x2 }`], y: [] })
+  t.teardown(() => c.cutover.close())
+  for (let i = 0; i < 1000; i++) await c.call(OPERATOR, 'PUT', '/v1/nodes/x/kong-x1', { weight: (i % 2) + 2 })
+  const r = io(c.controlUrl, VIEWER)
+  t.equal(await runCtl(['events', '--json'], r.io), 0)
+  const ids = r.out.map((l) => JSON.parse(l).id as number)
+  t.equal(ids.length, 1001, 'the start-up event and 1,000 node changes: one more than a page, none left out')
+  t.same(ids, Array.from({ length: 1001 }, (_, i) => i + 1))
+})
