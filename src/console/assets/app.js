@@ -201,10 +201,14 @@ function stopPolling() {
   pollTimer = null
 }
 
+/** GET /v1/events answers at most this many; a full answer may have more behind it (after a restart: up to 10,000). */
+const EVENTS_PAGE = 1000
+
 function poll() {
   if (polling || token === null) return
   polling = true
   const gen = generation
+  let behind = false
   void Promise.all([
     api('GET', '/v1/state'),
     api('GET', `/v1/events?since=${lastEventId}`),
@@ -218,6 +222,7 @@ function poll() {
         if (gen !== generation) return
         // events first: the gates panel explains a lock with the rollback event that set it
         renderEvents(events)
+        behind = Array.isArray(events) && events.length >= EVENTS_PAGE
         renderState(state)
         if (history) renderHistory(history)
         setConn('live', `live, updated ${clockTime(new Date().toISOString())}`)
@@ -229,7 +234,8 @@ function poll() {
     )
     .then(() => {
       polling = false
-      if (gen === generation && token !== null) pollTimer = setTimeout(poll, POLL_MS)
+      // still catching up with the event log: the next page at once
+      if (gen === generation && token !== null) pollTimer = setTimeout(poll, behind ? 0 : POLL_MS)
     })
 }
 
