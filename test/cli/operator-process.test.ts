@@ -161,4 +161,11 @@ t.test('the control listener on TLS, its certificate renewed on SIGHUP', async (
   child.kill('SIGHUP')
   await c.waitFor(/config reloaded/)
   t.same(await tlsGet(`${c.controlUrl}/healthz`, two.cert), { status: 200, fingerprint: fp(two.cert) }, 'the renewed certificate, no restart')
+
+  // a key that does not belong to the certificate: refused with the reason, the running one stays
+  writeFileSync(live.key, readFileSync(one.key))
+  child.kill('SIGHUP')
+  const refused = await c.waitFor(/control TLS not reloaded/)
+  t.match(refused.err, /not a usable certificate and key/)
+  t.same(await tlsGet(`${c.controlUrl}/healthz`, two.cert), { status: 200, fingerprint: fp(two.cert) }, 'still the last good certificate')
 })
