@@ -100,7 +100,8 @@ function chunkedBody(g: Gen, payload: string): string {
   let out = ''
   let rest = payload
   while (rest.length > 0) {
-    const size = Math.min(rest.length, 1 + g.int(12))
+    // mostly small chunks (many size lines), now and then a big one (multi-digit hex sizes)
+    const size = Math.min(rest.length, g.chance(0.1) ? 256 + g.int(4096) : 1 + g.int(12))
     const data = rest.slice(0, size)
     rest = rest.slice(size)
     let sizeText = g.chance(0.5) ? size.toString(16) : size.toString(16).toUpperCase()
@@ -177,7 +178,7 @@ function request(g: Gen): string {
   if (g.chance(0.05)) lines.push(headerLine(g, 'Expect', g.pick(['100-continue', '100-Continue', 'foo'])))
 
   // framing
-  const payload = g.bytes(g.chance(0.2) ? 0 : 1 + g.int(g.chance(0.1) ? 300 : 24))
+  const payload = g.bytes(g.chance(0.2) ? 0 : 1 + g.int(g.chance(0.1) ? (g.chance(0.2) ? 6000 : 300) : 24))
   let body = ''
   const framing = g.pick(['none', 'none', 'length', 'length', 'chunked', 'chunked'])
   const both = g.maybe(0.05, 'cl+te', false, () => true)
@@ -213,7 +214,7 @@ function response(g: Gen, method: string): string {
   for (let i = 0; i < extra; i++) lines.push(headerLine(g, g.pick(['Server', 'Date', 'Content-Type', 'ETag', 'Set-Cookie', 'Via', 'X-Kong-Upstream-Latency']), g.bytes(1 + g.int(20))))
   if (g.chance(0.15)) lines.push(headerLine(g, g.chance(0.2) ? 'Proxy-Connection' : 'Connection', g.pick(['keep-alive', 'close', 'upgrade'])))
   if (status === 101 || g.chance(0.03)) lines.push(headerLine(g, 'Upgrade', 'websocket'))
-  const payload = g.bytes(g.chance(0.2) ? 0 : 1 + g.int(40))
+  const payload = g.bytes(g.chance(0.2) ? 0 : 1 + g.int(g.chance(0.05) ? 6000 : 40))
   const framing = g.pick(['length', 'length', 'chunked', 'chunked', 'close'])
   const both = g.maybe(0.05, 'cl+te', false, () => true)
   let body = ''
@@ -248,6 +249,12 @@ export function generate(seed: number, index: number, options: GeneratorOptions)
     if (mode === 'request') text += request(g)
     else {
       const method = g.chance(0.15) ? 'HEAD' : g.pick(['GET', 'POST'])
+      // interim answers (100 Continue, 103 Early Hints) before the final one
+      const interim = g.chance(0.1) ? 1 + g.int(2) : 0
+      for (let k = 0; k < interim; k++) {
+        requestMethods.push(method)
+        text += `HTTP/1.1 ${g.pick(['100 Continue', '103 Early Hints', '102 Processing'])}\r\n${g.chance(0.5) ? 'Link: </a.css>; rel=preload\r\n' : ''}\r\n`
+      }
       requestMethods.push(method)
       text += response(g, method)
     }

@@ -48,6 +48,8 @@ interface Pass {
   /** the pass stopped early: an upgrade began, or a connection-closing message ended */
   stop: 'upgrade' | 'closed' | 'server-refused' | null
   serverReason: string
+  /** 'hint' passes: the STRIDE chunks in which a message ended */
+  hot: Set<number>
 }
 
 function newMessage(): Message {
@@ -69,14 +71,34 @@ function newMessage(): Message {
 }
 
 /**
- * Feed bytes to a fresh parser, either all at once or one byte per execute() (which tells
- * where each message ends: llhttp keeps no offsets of its own). methodOf gives, in response
- * mode, the method of the request the nth response answers.
+ * How a pass feeds the bytes: all at once; in chunks of STRIDE bytes to learn which chunks
+ * end a message ('hint'); or those chunks one byte per execute() and the rest whole
+ * ('exact'), which tells where each message ends: llhttp keeps no offsets of its own.
  */
-function pass(mode: Mode, bytes: Buffer, maxHeaderSize: number, byteWise: boolean, methodOf: (n: number) => string): Pass {
+type Feeding = { kind: 'whole' } | { kind: 'hint' } | { kind: 'exact'; hot: ReadonlySet<number> }
+
+const STRIDE = 64
+
+/** The cut offsets of a feeding (the last is bytes.length). */
+function cutsOf(feeding: Feeding, length: number): number[] {
+  const cuts: number[] = []
+  if (feeding.kind === 'whole') return [length]
+  for (let start = 0, chunk = 0; start < length; start += STRIDE, chunk++) {
+    const end = Math.min(length, start + STRIDE)
+    if (feeding.kind === 'exact' && feeding.hot.has(chunk)) for (let i = start + 1; i <= end; i++) cuts.push(i)
+    else cuts.push(end)
+  }
+  return cuts
+}
+
+/**
+ * Feed bytes to a fresh parser as `feeding` says. methodOf gives, in response mode, the
+ * method of the request the nth response answers.
+ */
+function pass(mode: Mode, bytes: Buffer, maxHeaderSize: number, feeding: Feeding, methodOf: (n: number) => string): Pass {
   const parser = new HTTPParser()
   parser.initialize(mode === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, maxHeaderSize, HTTPParser.kLenientNone)
-  const out: Pass = { messages: [], ends: [], error: null, stop: null, serverReason: '' }
+  const out: Pass = { messages: [], ends: [], error: null, stop: null, serverReason: '', hot: new Set() }
   let current: Message | null = null
   let pendingHeaders: string[] = []
   let pendingUrl = ''
@@ -176,22 +198,23 @@ function pass(mode: Mode, bytes: Buffer, maxHeaderSize: number, byteWise: boolea
   }
 
   try {
-    if (!byteWise) {
-      // whole-buffer pass; stop rules applied afterwards by truncating at the first stop
-      feed(bytes, 0)
-    } else {
-      let seen = 0
-      for (let i = 0; i < bytes.length; i++) {
-        if (!feed(bytes.subarray(i, i + 1), i)) break
-        if (completed > seen) {
-          seen = completed
-          const m = out.messages[out.messages.length - 1]
-          m.end = i + 1
-          out.ends.push(i + 1)
-          if (!afterComplete(m)) break
-        }
+    let seen = 0
+    let at = 0
+    for (const cut of cutsOf(feeding, bytes.length)) {
+      const ok = feed(bytes.subarray(at, cut), at)
+      if (completed > seen && feeding.kind === 'hint') out.hot.add(Math.floor(at / STRIDE))
+      if (completed > seen && feeding.kind === 'exact') {
+        if (completed > seen + 1 || cut - at !== 1) throw new Error(`oracle: a message ended inside a chunk fed whole (${at}..${cut})`)
+        const m = out.messages[out.messages.length - 1]
+        m.end = cut
+        out.ends.push(cut)
+        if (!afterComplete(m)) break
       }
+      seen = completed
+      at = cut
+      if (!ok) break
     }
+    if (feeding.kind !== 'exact') return out
     // a response read until the connection closes ends at the end of the bytes
     if (mode === 'response' && out.error === null && out.stop === null) {
       const r = parser.finish()
@@ -214,7 +237,7 @@ function pass(mode: Mode, bytes: Buffer, maxHeaderSize: number, byteWise: boolea
 /** After the response(s) in prefix, does llhttp parse another one or call the connection closed? */
 function readsOn(prefix: Buffer, maxHeaderSize: number, methodOf: (n: number) => string): boolean {
   const probe = Buffer.concat([prefix, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')])
-  return pass('response', probe, maxHeaderSize, false, methodOf).error?.code !== 'HPE_CLOSED_CONNECTION'
+  return pass('response', probe, maxHeaderSize, { kind: 'whole' }, methodOf).error?.code !== 'HPE_CLOSED_CONNECTION'
 }
 
 /** The request method at offset (after the empty lines llhttp skips). */
@@ -228,7 +251,9 @@ function methodAt(bytes: Buffer, offset: number): string {
 /** Parse a stream of requests (or of responses answering `methods`) the way node:http did. */
 export function oracle(mode: Mode, bytes: Buffer, maxHeaderSize: number, requestMethods: readonly string[] = ['GET']): Stream {
   const methodOf = (n: number) => requestMethods[Math.min(n, requestMethods.length - 1)]
-  const p = pass(mode, bytes, maxHeaderSize, true, methodOf)
+  // first learn which chunks end a message, then feed those byte by byte
+  const hint = pass(mode, bytes, maxHeaderSize, { kind: 'hint' }, methodOf)
+  const p = pass(mode, bytes, maxHeaderSize, { kind: 'exact', hot: hint.hot }, methodOf)
   const messages = p.messages
   // PRI (the HTTP/2 preface) and CONNECT never reached a handler
   if (p.error?.code === 'HPE_PAUSED_H2_UPGRADE') {
@@ -257,6 +282,6 @@ export function oracle(mode: Mode, bytes: Buffer, maxHeaderSize: number, request
  */
 export function oracleWhole(mode: Mode, bytes: Buffer, maxHeaderSize: number, requestMethods: readonly string[] = ['GET']): { messages: number; error: string | null } {
   const methodOf = (n: number) => requestMethods[Math.min(n, requestMethods.length - 1)]
-  const p = pass(mode, bytes, maxHeaderSize, false, methodOf)
+  const p = pass(mode, bytes, maxHeaderSize, { kind: 'whole' }, methodOf)
   return { messages: p.messages.length, error: p.error?.code ?? null }
 }
