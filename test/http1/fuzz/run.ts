@@ -50,12 +50,12 @@ export function judgeCase(c: Pick<Case, 'mode' | 'bytes' | 'requestMethods' | 's
 }
 
 /**
- * llhttp before 9.4 (Node 20) reads a HTAB after a Content-Length or Connection value as
+ * llhttp before 9.4 (Node 20) reads a HTAB after a Content-Length or (Proxy-)Connection value as
  * part of it: it refuses `Content-Length: 5<HTAB>` and misses `Connection: close<HTAB>`;
  * 9.4 (Node 24) trims it like cutover does (OWS, RFC 9110 5.5). Only those two fields:
  * `Transfer-Encoding: chunked<HTAB>` is refused by every llhttp, so cutover must refuse it.
  */
-const LLHTTP_QUIRKS = /^((?:content-length|connection):[^\r\n]*?)[ \t]*\t[ \t]*\r\n/gim
+const LLHTTP_QUIRKS = /^((?:content-length|(?:proxy-)?connection):[^\r\n]*?)[ \t]*\t[ \t]*\r\n/gim
 const [llMajor, llMinor] = (process.versions.llhttp ?? '0.0').split('.').map(Number)
 const OLD_LLHTTP = llMajor < 9 || (llMajor === 9 && llMinor < 4)
 
