@@ -6,7 +6,7 @@ import type { AttemptUser, NodeAttempt } from './node-attempt.js'
 import { responseHeaders } from './node-attempt.js'
 import type { NodeSessionPool, SessionWaiter } from './node-session-pool.js'
 
-const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = http2.constants
 
 export class H2Attempt implements NodeAttempt, SessionWaiter {
   readonly #pool: NodeSessionPool
@@ -119,6 +119,9 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
 
   #onEnd = (): void => {
     if (this.#over || !this.#responded) return
+    // Node ends the readable side of a reset stream too: that is a failure, told by 'close'
+    const rst = this.#stream?.rstCode
+    if (rst !== undefined && rst !== NGHTTP2_NO_ERROR) return
     this.#over = true
     this.#user.end()
   }

@@ -1,0 +1,100 @@
+// What h2 and gRPC clients see when nodes fail (issue 12), and what the gates count.
+import * as grpc from '@grpc/grpc-js'
+import http2 from 'node:http2'
+import t from 'tap'
+import { startTestCutover } from '../helpers/cutover.js'
+import { callUnary, echoClient, type Msg, startEchoServer } from '../helpers/grpc.js'
+import { h2Request, startH2Upstream } from '../helpers/h2.js'
+import { metricValue, waitUntil } from '../helpers/wait.js'
+
+const h2node = (h2: string) => `{ url: ${h2.replace(/^h2c?:/, 'http:')}, h2: "${h2}" }`
+
+t.test('a node that never answers: 504 for h2, UNAVAILABLE "upstream timed out" for gRPC', async (t) => {
+  const up = await startH2Upstream('x1', () => {})
+  const c = await startTestCutover({ x: [h2node(up.h2)], y: [], proxy: '  h2c_listen: 127.0.0.1:0\n  request_timeout: 300ms' })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  const client = echoClient(`127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    client.close()
+    await c.cutover.close()
+    await up.close()
+  })
+  const r = await h2Request(session, { ':path': '/slow' })
+  t.equal(r.status, 504)
+  t.same(JSON.parse(r.body), { message: 'upstream timed out' })
+  const g = await callUnary(client, { n: 1 })
+  t.equal(g.err?.code, grpc.status.UNAVAILABLE)
+  t.equal(g.err?.details, 'upstream timed out')
+  t.equal(await metricValue(c, 'cutover_upstream_errors_total{pool="x",node="127.0.0.1:' + up.port + '",kind="timeout"}'), 2)
+})
+
+t.test('a stream the node refused (REFUSED_STREAM) is sent to another node', async (t) => {
+  const refusing = await startH2Upstream('x1', (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM))
+  const good = await startH2Upstream('x2')
+  const c = await startTestCutover({ x: [h2node(refusing.h2), h2node(good.h2)], y: [], proxy: '  h2c_listen: 127.0.0.1:0\n  retries: 2' })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await Promise.all([refusing.close(), good.close()])
+  })
+  for (let i = 0; i < 8; i++) {
+    const r = await h2Request(session, { ':path': `/r${i}` })
+    t.equal(JSON.parse(r.body).upstream, 'x2')
+  }
+  t.ok(refusing.seen.length > 0, 'the refusing node was tried')
+})
+
+t.test('a server stream cut by its node: the gRPC client gets UNAVAILABLE after the messages it had', async (t) => {
+  const up = await startH2Upstream('x1', (stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' })
+    const msg = Buffer.from(JSON.stringify({ n: 7 }))
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, msg.length]), msg])
+    // the node's connection is cut after the first message
+    stream.write(frame, () => setTimeout(() => stream.session?.destroy(), 50))
+  })
+  const c = await startTestCutover({ x: [h2node(up.h2)], y: [], proxy: '  h2c_listen: 127.0.0.1:0' })
+  const client = echoClient(`127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    client.close()
+    await c.cutover.close()
+    await up.close()
+  })
+  const got: number[] = []
+  const err = await new Promise<grpc.ServiceError>((resolve) => {
+    const call = client.serverStream({ n: 3 })
+    call.on('data', (m: Msg) => got.push(m.n))
+    call.on('error', resolve)
+  })
+  t.same(got, [7])
+  t.equal(err.code, grpc.status.UNAVAILABLE)
+  t.equal(err.details, 'upstream connection broken')
+  t.equal(await metricValue(c, 'cutover_upstream_errors_total{pool="x",node="127.0.0.1:' + up.port + '",kind="reset"}'), 1)
+})
+
+t.test('gates.grpc_failures decides: UNAVAILABLE is an error by default, not when the list leaves it out', async (t) => {
+  const run = async (extra: string) => {
+    const y = await startEchoServer('y1', { fail: () => grpc.status.UNAVAILABLE })
+    const x = await startEchoServer('x1')
+    const node = (port: number) => `{ url: http://127.0.0.1:${port}, h2: "h2c://127.0.0.1:${port}" }`
+    const c = await startTestCutover({ x: [node(x.port)], y: [node(y.port)], proxy: '  h2c_listen: 127.0.0.1:0', extra: `split: { y: 100 }\n${extra}` })
+    const client = echoClient(`127.0.0.1:${c.cutover.h2cAddress!.port}`)
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => callUnary(client, { n: 1 })))
+      const { body } = await waitUntil('the gate figures', async () => {
+        const s = await c.api('GET', '/v1/state')
+        return s.body.gates.y.requests >= 20 ? s : undefined
+      }, 5000)
+      return body.gates.y as { requests: number; errors: number }
+    } finally {
+      client.close()
+      await c.cutover.close()
+      await Promise.all([x.close(), y.close()])
+    }
+  }
+  const byDefault = await run('')
+  t.equal(byDefault.errors, byDefault.requests, 'every UNAVAILABLE call is an error')
+  const dataLossOnly = await run('gates: { grpc_failures: [DATA_LOSS], action: pause }')
+  t.equal(dataLossOnly.errors, 0, 'with grpc_failures [DATA_LOSS], UNAVAILABLE counts as a success')
+})
