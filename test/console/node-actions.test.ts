@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The console's per-node control (issue 14) in headless Chromium against a real cutover:
  * drain from the node table, the last usable node asking for a second confirm (force),
