@@ -161,3 +161,18 @@ export const analysisSection = object(
     if (Array.isArray(out.queries) && out.queries.length > 0 && out.prometheus === undefined) ctx.problems.add(keyPath(path, 'prometheus'), 'required when queries are set: the Prometheus HTTP API they are asked of')
   },
 )
+
+/** The issue-13 sections as `cutover check` prints them (durations and sizes as text), absent ones left out. */
+export function formatAnalysisSections(config: { shadow?: ShadowConfig; drift?: DriftConfig; analysis: AnalysisConfig }, formatDuration: (ms: number) => string): Record<string, unknown> {
+  const { shadow, drift, analysis } = config
+  const hooks = analysis.hooks
+  return {
+    ...(shadow && { shadow: { ...shadow, methods: [...shadow.methods], ignore_headers: [...shadow.ignore_headers], ignore_fields: [...shadow.ignore_fields], redact_headers: [...shadow.redact_headers], timeout: formatDuration(shadow.timeout) } }),
+    ...(drift && { drift: { ...drift, interval: formatDuration(drift.interval), timeout: formatDuration(drift.timeout) } }),
+    analysis: {
+      ...(analysis.prometheus && { prometheus: { url: analysis.prometheus.url, timeout: formatDuration(analysis.prometheus.timeout), interval: formatDuration(analysis.prometheus.interval) } }),
+      queries: analysis.queries.map((q) => ({ ...q })),
+      hooks: { ...(hooks.before_step && { before_step: hooks.before_step }), ...(hooks.after_hold && { after_hold: hooks.after_hold }), timeout: formatDuration(hooks.timeout), retry: formatDuration(hooks.retry) },
+    },
+  }
+}

@@ -7,6 +7,7 @@
 import { Document, isMap, visit } from 'yaml'
 import type { ActiveHealthConfig, Config, NodeConfig } from './types.js'
 import { formatHostPort } from './addresses.js'
+import { formatAnalysisSections } from './analysis.js'
 import { formatDuration } from './duration.js'
 import { formatStateSection } from './state-backend.js'
 
@@ -59,10 +60,12 @@ export function formatEffectiveConfig(config: Config): string {
       ...(gates.max_p99_ms !== undefined && { max_p99_ms: gates.max_p99_ms }),
       risk: gates.risk,
       action: gates.action,
+      ...(gates.max_shadow_mismatch_rate !== undefined && { max_shadow_mismatch_rate: gates.max_shadow_mismatch_rate }),
     },
     ...(config.rollout && { rollout: { steps: config.rollout.steps.map((s) => ({ y: s.y, hold: formatDuration(s.hold) })) } }),
     log: { ...config.log },
     events: { ...config.events },
+    ...formatAnalysisSections(config, formatDuration),
   }
   const doc = new Document(plain)
   // nodes and steps read best one per line: { url: ..., weight: 1 }

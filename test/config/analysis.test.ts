@@ -46,3 +46,15 @@ t.test('gates.max_shadow_mismatch_rate is a rate', async (t) => {
   t.equal(valid(`${MINIMAL}gates: { max_shadow_mismatch_rate: 0.02 }\n`).gates.max_shadow_mismatch_rate, 0.02)
   t.match(problemsOf(`${MINIMAL}gates: { max_shadow_mismatch_rate: 2 }\n`).join('\n'), /gates\.max_shadow_mismatch_rate/)
 })
+
+t.test('cutover check prints the sections, and its output parses back to the same config', async (t) => {
+  const { formatEffectiveConfig } = await import('../../src/config/print.js')
+  const text = `${MINIMAL}shadow: { share: 2.5, ignore_fields: [at] }\ndrift: { port: 8100, action: rollback }\ngates: { max_shadow_mismatch_rate: 0.01 }\nanalysis:\n  prometheus: { url: http://127.0.0.1:9090 }\n  queries: [{ name: e, query: 'up', min: 1 }]\n  hooks: { after_hold: http://127.0.0.1:1/h }\n`
+  const c = valid(text)
+  const printed = formatEffectiveConfig(c).replace('********', 'secret-token-123')
+  const again = valid(printed)
+  t.same(again.shadow, c.shadow)
+  t.same(again.drift, c.drift)
+  t.same(again.analysis, c.analysis)
+  t.equal(again.gates.max_shadow_mismatch_rate, 0.01)
+})
