@@ -9,11 +9,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const child = spawn(
-  process.execPath,
-  ['--import', import.meta.resolve('@tapjs/typescript/import'), join(root, 'test/http1/fuzz/cli.ts'), ...process.argv.slice(2)],
-  { stdio: 'inherit', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', TS_NODE_PROJECT: join(root, 'tsconfig.json') } },
-)
+const child = spawn(process.execPath, ['--import', import.meta.resolve('@tapjs/typescript/import'), join(root, 'test/http1/fuzz/cli.ts'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', TS_NODE_PROJECT: join(root, 'tsconfig.json') },
+})
 process.on('SIGINT', () => {}) // the terminal sent it to the child too
 child.on('close', (code, signal) => {
   process.exitCode = code ?? (signal ? 1 : 0)

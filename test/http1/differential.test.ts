@@ -19,10 +19,13 @@ const bytesOf = (s: string) => Buffer.from(s, 'latin1')
 
 t.test('the oracle is llhttp as node:http ran it', async (t) => {
   const ok = oracle('request', bytesOf('POST /a?b HTTP/1.1\r\nHost: h\r\nX-A:  v \r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.0\r\n\r\n'), MAX_HEAD_SIZE)
-  t.same(ok.messages.map((m) => [m.method, m.target, m.version, m.headers, Buffer.concat(m.body).toString(), m.end]), [
-    ['POST', '/a?b', '1.1', ['Host', 'h', 'X-A', 'v', 'Content-Length', '3'], 'abc', 63],
-    ['GET', '/', '1.0', [], '', 81],
-  ])
+  t.same(
+    ok.messages.map((m) => [m.method, m.target, m.version, m.headers, Buffer.concat(m.body).toString(), m.end]),
+    [
+      ['POST', '/a?b', '1.1', ['Host', 'h', 'X-A', 'v', 'Content-Length', '3'], 'abc', 63],
+      ['GET', '/', '1.0', [], '', 81],
+    ],
+  )
   t.equal(ok.end.kind, 'closed', 'an HTTP/1.0 request without keep-alive ends the connection')
   const clte = oracle('request', bytesOf('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'), MAX_HEAD_SIZE)
   t.equal(clte.end.kind, 'refused', 'CL+TE is refused (no lenient flags)')
@@ -31,7 +34,14 @@ t.test('the oracle is llhttp as node:http ran it', async (t) => {
   const connect = oracle('request', bytesOf('CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n'), MAX_HEAD_SIZE)
   t.equal(connect.end.kind, 'server-refused', 'CONNECT never reached a handler')
   const head = oracle('response', bytesOf('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n'), MAX_HEAD_SIZE, ['HEAD', 'GET'])
-  t.same(head.messages.map((m) => [m.status, m.bodyBytes, m.complete]), [[200, 0, true], [204, 0, true]], 'a HEAD answer has no body')
+  t.same(
+    head.messages.map((m) => [m.status, m.bodyBytes, m.complete]),
+    [
+      [200, 0, true],
+      [204, 0, true],
+    ],
+    'a HEAD answer has no body',
+  )
   t.comment(oracleName)
 })
 
@@ -52,7 +62,23 @@ t.test('the judge fails a lenient or different reading', async (t) => {
   const o = oracle('request', bytesOf('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc'), MAX_HEAD_SIZE)
   t.equal(o.end.kind, 'refused')
   const accepted: Stream = {
-    messages: [{ method: 'POST', target: '/', status: 0, reason: '', version: '1.1', headers: ['Host', 'h', 'Content-Length', '+3'], keepAlive: true, upgrade: false, body: [bytesOf('abc')], bodyBytes: 3, trailers: [], complete: true, end: 50 }],
+    messages: [
+      {
+        method: 'POST',
+        target: '/',
+        status: 0,
+        reason: '',
+        version: '1.1',
+        headers: ['Host', 'h', 'Content-Length', '+3'],
+        keepAlive: true,
+        upgrade: false,
+        body: [bytesOf('abc')],
+        bodyBytes: 3,
+        trailers: [],
+        complete: true,
+        end: 50,
+      },
+    ],
     end: { kind: 'open', reason: '', status: 0, inBody: false },
   }
   t.equal(judge(o, accepted).verdict, 'LENIENT')

@@ -62,13 +62,80 @@ class Gen {
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH']
 // every method Node knows, RTSP ones llhttp knows only in RTSP mode, and plain garbage
 const ODD_METHODS = [
-  ...'ACL BIND CHECKOUT CONNECT COPY LINK LOCK M-SEARCH MERGE MKACTIVITY MKCALENDAR MKCOL MOVE NOTIFY PROPFIND PROPPATCH PURGE QUERY REBIND REPORT SEARCH SOURCE SUBSCRIBE TRACE UNBIND UNLINK UNLOCK UNSUBSCRIBE'.split(' '),
+  ...'ACL BIND CHECKOUT CONNECT COPY LINK LOCK M-SEARCH MERGE MKACTIVITY MKCALENDAR MKCOL MOVE NOTIFY PROPFIND PROPPATCH PURGE QUERY REBIND REPORT SEARCH SOURCE SUBSCRIBE TRACE UNBIND UNLINK UNLOCK UNSUBSCRIBE'.split(
+    ' ',
+  ),
   ...'DESCRIBE ANNOUNCE SETUP PLAY PAUSE TEARDOWN GET_PARAMETER SET_PARAMETER REDIRECT RECORD FLUSH'.split(' '),
-  'get', 'Get', 'FOO', 'BREW', 'GE T', 'G\x00T', 'GET\t', '', 'POST/', 'GÉT', 'PRI', 'HEADX', 'GETT', 'POS', 'DELET', 'M-SEARC', 'PROPFINDX',
+  'get',
+  'Get',
+  'FOO',
+  'BREW',
+  'GE T',
+  'G\x00T',
+  'GET\t',
+  '',
+  'POST/',
+  'GÉT',
+  'PRI',
+  'HEADX',
+  'GETT',
+  'POS',
+  'DELET',
+  'M-SEARC',
+  'PROPFINDX',
 ]
 const TARGETS = ['/', '/', '/api/v1/users?id=42&x=y', '/a/b/c.json', '/x?q=%20a', '/?', '/%2e%2e/etc']
-const ODD_TARGETS = ['*', 'http://example.com/x', 'https://h:8443/p?q', 'example.com:443', '//x', 'a', '/a b', '/a\tb', '/\x7f', '/\x00', '/\x80\xff', '/a#frag', '/a"b', '/{x}', '/a|b', '/a\\b', '/^', '/`', '/é', 'HTTP://a/', 'http://a', 'http://a:80', 'http://u@a/', 'http://[::1]/', 'ftp://a/', 'http:/a', 'http://a b/', '/a?b c', '/a\rb', '/%zz', '/a?#']
-const VERSIONS_ODD = ['HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.10', 'http/1.1', 'HTTP/11', 'HTTP/1', 'HTTP/1.1 ', 'HTTP/ 1.1', 'HTTP/3.0', 'HTTPS/1.1', 'HTTP/1.a', 'HTTP/9.9', 'RTSP/1.0', 'ICE/1.0', '']
+const ODD_TARGETS = [
+  '*',
+  'http://example.com/x',
+  'https://h:8443/p?q',
+  'example.com:443',
+  '//x',
+  'a',
+  '/a b',
+  '/a\tb',
+  '/\x7f',
+  '/\x00',
+  '/\x80\xff',
+  '/a#frag',
+  '/a"b',
+  '/{x}',
+  '/a|b',
+  '/a\\b',
+  '/^',
+  '/`',
+  '/é',
+  'HTTP://a/',
+  'http://a',
+  'http://a:80',
+  'http://u@a/',
+  'http://[::1]/',
+  'ftp://a/',
+  'http:/a',
+  'http://a b/',
+  '/a?b c',
+  '/a\rb',
+  '/%zz',
+  '/a?#',
+]
+const VERSIONS_ODD = [
+  'HTTP/1.2',
+  'HTTP/2.0',
+  'HTTP/0.9',
+  'HTTP/1.10',
+  'http/1.1',
+  'HTTP/11',
+  'HTTP/1',
+  'HTTP/1.1 ',
+  'HTTP/ 1.1',
+  'HTTP/3.0',
+  'HTTPS/1.1',
+  'HTTP/1.a',
+  'HTTP/9.9',
+  'RTSP/1.0',
+  'ICE/1.0',
+  '',
+]
 
 const NAMES = ['Accept', 'User-Agent', 'Accept-Encoding', 'Cookie', 'X-Request-Id', 'Content-Type', 'Authorization', 'X-Forwarded-For', 'Cache-Control', 'If-None-Match', 'Via', 'Kong-Debug']
 const BAD_NAME_CHARS = ['(', ')', '<', '>', '@', ',', ';', '\\', '"', '/', '[', ']', '?', '=', '{', '}', ' ', '\t', '\x00', '\x01', '\x7f', '\x80', '\xff', 'é']
@@ -78,8 +145,30 @@ const CONTROL = ['\x00', '\x01', '\x08', '\x0b', '\x0c', '\x0e', '\x1b', '\x1f',
 function contentLength(g: Gen, n: number): string {
   return g.maybe(0.15, 'cl-odd', String(n), () =>
     g.pick([
-      `+${n}`, `-${n}`, ` ${n}`, `${n} `, `0${n}`, `00`, `0x${n.toString(16)}`, `${n}a`, `${n}, ${n}`, `${n},${n}`, `${n}, ${n + 1}`, '', ' ', `${n}.0`,
-      '99999999999999999999', '18446744073709551616', '9007199254740993', `${n}\t`, `\t${n}`, `${n} ${n}`, `1_0`, `${n}\x00`, '-0', `0${n}`,
+      `+${n}`,
+      `-${n}`,
+      ` ${n}`,
+      `${n} `,
+      `0${n}`,
+      `00`,
+      `0x${n.toString(16)}`,
+      `${n}a`,
+      `${n}, ${n}`,
+      `${n},${n}`,
+      `${n}, ${n + 1}`,
+      '',
+      ' ',
+      `${n}.0`,
+      '99999999999999999999',
+      '18446744073709551616',
+      '9007199254740993',
+      `${n}\t`,
+      `\t${n}`,
+      `${n} ${n}`,
+      `1_0`,
+      `${n}\x00`,
+      '-0',
+      `0${n}`,
     ]),
   )
 }
@@ -88,9 +177,33 @@ function contentLength(g: Gen, n: number): string {
 function transferEncoding(g: Gen): string {
   return g.maybe(0.3, 'te-odd', 'chunked', () =>
     g.pick([
-      'Chunked', 'CHUNKED', 'chunked ', ' chunked', 'xchunked', 'chunkedx', 'chunked, chunked', 'gzip, chunked', 'chunked, gzip', 'identity', 'identity, chunked',
-      '', ',chunked', 'chunked,', ', chunked', 'chunked;a=b', 'chunked\t', '\tchunked', 'chu nked', 'chunked\x00', '"chunked"', 'deflate', 'gzip,chunked', 'gzip ,chunked',
-      'chunked\x0b', 'chunked\x0c', 'cHuNkEd',
+      'Chunked',
+      'CHUNKED',
+      'chunked ',
+      ' chunked',
+      'xchunked',
+      'chunkedx',
+      'chunked, chunked',
+      'gzip, chunked',
+      'chunked, gzip',
+      'identity',
+      'identity, chunked',
+      '',
+      ',chunked',
+      'chunked,',
+      ', chunked',
+      'chunked;a=b',
+      'chunked\t',
+      '\tchunked',
+      'chu nked',
+      'chunked\x00',
+      '"chunked"',
+      'deflate',
+      'gzip,chunked',
+      'gzip ,chunked',
+      'chunked\x0b',
+      'chunked\x0c',
+      'cHuNkEd',
     ]),
   )
 }
@@ -106,7 +219,20 @@ function chunkedBody(g: Gen, payload: string): string {
     rest = rest.slice(size)
     let sizeText = g.chance(0.5) ? size.toString(16) : size.toString(16).toUpperCase()
     sizeText = g.maybe(0.06, 'chunk-size-odd', sizeText, () =>
-      g.pick([`0x${sizeText}`, `+${sizeText}`, `-${sizeText}`, ` ${sizeText}`, `${sizeText} `, `${sizeText}\t`, `000${sizeText}`, `${sizeText}g`, `${sizeText}_`, '', `0000000000000000${sizeText}`, `fffffffffffffffff${sizeText}`]),
+      g.pick([
+        `0x${sizeText}`,
+        `+${sizeText}`,
+        `-${sizeText}`,
+        ` ${sizeText}`,
+        `${sizeText} `,
+        `${sizeText}\t`,
+        `000${sizeText}`,
+        `${sizeText}g`,
+        `${sizeText}_`,
+        '',
+        `0000000000000000${sizeText}`,
+        `fffffffffffffffff${sizeText}`,
+      ]),
     )
     const ext = g.maybe(0.08, 'chunk-ext', '', () => g.pick([';a=b', ';a', ';', ';a="q"', ';a="q\\"x"', '; a=b', ' ;a=b', ';a=b c', ';a=\x01', ';a=b;c=d', ';=b', ';a="unterminated', ';a\x7f']))
     const sizeEnd = g.maybe(0.04, 'chunk-size-line-end', '\r\n', () => g.pick(['\n', '\r', '\r\r\n', ' \r\n']))
@@ -118,7 +244,28 @@ function chunkedBody(g: Gen, payload: string): string {
   const lastExt = g.maybe(0.05, 'last-chunk-ext', '', () => g.pick([';a=b', ';', '; a']))
   const lastSize = g.maybe(0.04, 'last-chunk-size', '0', () => g.pick(['00', '000000', '0 ', ' 0', '+0', '-0', '0x0']))
   out += lastSize + lastExt + '\r\n'
-  const trailers = g.maybe(0.12, 'trailers', '', () => g.pick(['X-Checksum: abc\r\n', 'X-A: 1\r\nX-B: 2\r\n', 'Content-Length: 5\r\n', 'Transfer-Encoding: chunked\r\n', 'Host: evil\r\n', 'X-A : b\r\n', 'X-A: b\r\n c\r\n', 'X-A: \x01\r\n', 'X-A\r\n', 'X-A: b\n', ': b\r\n', 'X-Long: ' + 'v'.repeat(200) + '\r\n', 'X-Huge: ' + 'v'.repeat(g.options.maxHeadSize) + '\r\n', 'Connection: close\r\n', 'Connection: keep-alive\r\n', 'Proxy-Connection: close\r\n', 'Connection: upgrade\r\nUpgrade: websocket\r\n', 'Trailer: X\r\n']))
+  const trailers = g.maybe(0.12, 'trailers', '', () =>
+    g.pick([
+      'X-Checksum: abc\r\n',
+      'X-A: 1\r\nX-B: 2\r\n',
+      'Content-Length: 5\r\n',
+      'Transfer-Encoding: chunked\r\n',
+      'Host: evil\r\n',
+      'X-A : b\r\n',
+      'X-A: b\r\n c\r\n',
+      'X-A: \x01\r\n',
+      'X-A\r\n',
+      'X-A: b\n',
+      ': b\r\n',
+      'X-Long: ' + 'v'.repeat(200) + '\r\n',
+      'X-Huge: ' + 'v'.repeat(g.options.maxHeadSize) + '\r\n',
+      'Connection: close\r\n',
+      'Connection: keep-alive\r\n',
+      'Proxy-Connection: close\r\n',
+      'Connection: upgrade\r\nUpgrade: websocket\r\n',
+      'Trailer: X\r\n',
+    ]),
+  )
   out += trailers
   out += g.maybe(0.04, 'chunked-final-crlf', '\r\n', () => g.pick(['', '\n', '\r', 'X\r\n']))
   return out
@@ -171,7 +318,39 @@ function request(g: Gen): string {
   if (g.maybe(0.01, 'many-headers', false, () => true)) for (let i = 0; i < 40 + g.int(60); i++) lines.push(`X-H${i}: ${i}\r\n`)
 
   // connection management
-  if (g.chance(0.15)) lines.push(headerLine(g, 'Connection', g.pick(['keep-alive', 'close', 'Keep-Alive', 'CLOSE', 'upgrade', 'Upgrade', 'keep-alive, upgrade', 'close, upgrade', 'foo', 'te', 'upgrade, close', 'foo,close', 'close,foo', ' close ,', 'closed', 'xclose', 'keep-alivex', 'close keep-alive', 'keep-alive,close', ',,close', 'upgrade,', 'Upgrade, Keep-Alive', 'close;x', '"close"'])))
+  if (g.chance(0.15))
+    lines.push(
+      headerLine(
+        g,
+        'Connection',
+        g.pick([
+          'keep-alive',
+          'close',
+          'Keep-Alive',
+          'CLOSE',
+          'upgrade',
+          'Upgrade',
+          'keep-alive, upgrade',
+          'close, upgrade',
+          'foo',
+          'te',
+          'upgrade, close',
+          'foo,close',
+          'close,foo',
+          ' close ,',
+          'closed',
+          'xclose',
+          'keep-alivex',
+          'close keep-alive',
+          'keep-alive,close',
+          ',,close',
+          'upgrade,',
+          'Upgrade, Keep-Alive',
+          'close;x',
+          '"close"',
+        ]),
+      ),
+    )
   // llhttp reads Proxy-Connection as a second Connection header
   if (g.chance(0.03)) lines.push(headerLine(g, g.pick(['Proxy-Connection', 'proxy-connection']), g.pick(['keep-alive', 'close', 'upgrade', 'Keep-Alive'])))
   if (g.chance(0.05)) lines.push(headerLine(g, 'Upgrade', g.pick(['websocket', 'h2c', 'foo/1'])))
@@ -188,7 +367,13 @@ function request(g: Gen): string {
     if (!both) body = payload
   }
   if (framing === 'chunked' || both) {
-    lines.push(headerLine(g, g.maybe(0.03, 'te-name', 'Transfer-Encoding', () => g.pick(['transfer-encoding', 'Transfer_Encoding', 'Transfer-Encoding ', 'TRANSFER-ENCODING', 'Transfer-encoding'])), transferEncoding(g)))
+    lines.push(
+      headerLine(
+        g,
+        g.maybe(0.03, 'te-name', 'Transfer-Encoding', () => g.pick(['transfer-encoding', 'Transfer_Encoding', 'Transfer-Encoding ', 'TRANSFER-ENCODING', 'Transfer-encoding'])),
+        transferEncoding(g),
+      ),
+    )
     if (g.maybe(0.03, 'te-duplicate', false, () => true)) lines.push(headerLine(g, 'Transfer-Encoding', g.pick(['chunked', 'identity', 'gzip'])))
     body = chunkedBody(g, payload)
   }

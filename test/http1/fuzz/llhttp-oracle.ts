@@ -114,8 +114,15 @@ function pass(mode: Mode, bytes: Buffer, maxHeaderSize: number, feeding: Feeding
     }
   }
   parser[HTTPParser.kOnHeadersComplete] = (
-    major: number, minor: number, headers: string[] | undefined, method: number | undefined, url: string | undefined,
-    status: number | undefined, reason: string | undefined, upgrade: boolean, keepAlive: boolean,
+    major: number,
+    minor: number,
+    headers: string[] | undefined,
+    method: number | undefined,
+    url: string | undefined,
+    status: number | undefined,
+    reason: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
   ): number => {
     const m = newMessage()
     m.headers = headers ?? pendingHeaders
@@ -222,7 +229,7 @@ function pass(mode: Mode, bytes: Buffer, maxHeaderSize: number, feeding: Feeding
       if (r instanceof Error) {
         // an incomplete message at EOF: llhttp calls that an error; cutover calls it
         // partial. Both mean the message never completed, so keep it as incomplete.
-      } else if (last && last.complete && last.end === -1) {
+      } else if (last?.complete && last.end === -1) {
         last.end = bytes.length
         out.ends.push(bytes.length)
         afterComplete(last)

@@ -66,7 +66,10 @@ function judgeExactly(c: Pick<Case, 'mode' | 'bytes' | 'requestMethods' | 'split
   const pieces = judge(o, cutover(c.mode, c.bytes, maxHeadSize, c.requestMethods, c.splits))
   if (pieces.verdict !== whole.verdict) {
     // the same bytes in pieces must get the same verdict; a difference the lenient way fails
-    return { verdict: FAILING.has(pieces.verdict) ? pieces.verdict : 'MISMATCH', detail: `split at ${JSON.stringify(c.splits)}: ${pieces.verdict} (${pieces.detail}) where whole: ${whole.verdict} ${whole.detail}` }
+    return {
+      verdict: FAILING.has(pieces.verdict) ? pieces.verdict : 'MISMATCH',
+      detail: `split at ${JSON.stringify(c.splits)}: ${pieces.verdict} (${pieces.detail}) where whole: ${whole.verdict} ${whole.detail}`,
+    }
   }
   return whole
 }
@@ -107,7 +110,16 @@ export function runSeed(seed: number, cases: number, maxHeadSize = MAX_HEAD_SIZE
       stricter.set(key, (stricter.get(key) ?? 0) + 1)
     }
     if (FAILING.has(j.verdict)) {
-      failures.push({ id: c.id, mode: c.mode, tags: c.tags, verdict: j.verdict, detail: j.detail, bytes: c.bytes.toString('latin1'), splits: c.splits.length ? c.splits : undefined, requestMethods: c.mode === 'response' ? c.requestMethods : undefined })
+      failures.push({
+        id: c.id,
+        mode: c.mode,
+        tags: c.tags,
+        verdict: j.verdict,
+        detail: j.detail,
+        bytes: c.bytes.toString('latin1'),
+        splits: c.splits.length ? c.splits : undefined,
+        requestMethods: c.mode === 'response' ? c.requestMethods : undefined,
+      })
     }
   }
   return { seed, cases, counts, stricter, failures, byTag, ms: performance.now() - started }
@@ -134,7 +146,7 @@ export function formatSummary(s: Summary, showFailures = 10): string {
     `  agree ${c.agree} | both refused ${c['both-refused']} | stricter ${c.stricter} | waiting ${c.waiting} | server-level ${c['server-level']} | llhttp-quirk ${c['llhttp-quirk']} | DISAGREE ${c.LENIENT + c.MISMATCH} (lenient ${c.LENIENT}, mismatch ${c.MISMATCH})`,
   ]
   if (s.stricter.size > 0) {
-    lines.push('  stricter than llhttp, by cutover\'s reason:')
+    lines.push("  stricter than llhttp, by cutover's reason:")
     for (const [reason, n] of [...s.stricter].sort((a, b) => b[1] - a[1])) lines.push(`    ${String(n).padStart(5)}  ${reason}`)
   }
   for (const f of s.failures.slice(0, showFailures)) lines.push(`  ${f.verdict} ${f.id} [${f.tags.join(',')}]: ${f.detail}\n    bytes: ${showBytes(f.bytes)}`)

@@ -113,15 +113,13 @@ export function judge(o: Stream, c: Stream): Judgement {
     }
     if (!om && cm) {
       if (o.end.kind === 'server-refused') {
-        return c.end.kind === 'refused'
-          ? { verdict: 'both-refused', detail: `${at}: ${o.end.reason}` }
-          : { verdict: 'server-level', detail: `${at}: ${o.end.reason}; the codec accepts it` }
+        return c.end.kind === 'refused' ? { verdict: 'both-refused', detail: `${at}: ${o.end.reason}` } : { verdict: 'server-level', detail: `${at}: ${o.end.reason}; the codec accepts it` }
       }
       if (o.end.kind === 'refused') return { verdict: 'LENIENT', detail: `${at}: llhttp refused (${refusedBy(o.end)}), cutover accepted a head` }
       return { verdict: 'MISMATCH', detail: `${at}: cutover parsed a head llhttp did not (llhttp ended ${o.end.kind})` }
     }
     const diff = headDifference(om, cm)
-    if (diff !== null && diff.startsWith('keepAlive') && !cm.keepAlive && headDifference({ ...om, keepAlive: false }, cm) === null) {
+    if (diff?.startsWith('keepAlive') && !cm.keepAlive && headDifference({ ...om, keepAlive: false }, cm) === null) {
       // closing after this message where llhttp would read on: safe, counted as stricter
       return { verdict: 'stricter', detail: `${at}: cutover closes the connection after it, llhttp keeps it alive` }
     }

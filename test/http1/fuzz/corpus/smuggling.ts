@@ -56,7 +56,12 @@ export const SMUGGLING: Vector[] = [
   refuse('SMUG-CLTE-SMUGGLED-HEAD', 'H11P', `HEAD / HTTP/1.1\r\n${H}\r\n` + post('Content-Length: 35\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\nGET /admin HTTP/1.1\r\nX-Ignore: X'), 1),
   refuse('SMUG-TECL-SMUGGLED-GET', 'H11P', `GET / HTTP/1.1\r\n${H}Content-Length: 7\r\n\r\n` + post('Transfer-Encoding: chunked\r\nContent-Length: 30\r\n', '0\r\n\r\n') + SMUGGLED, 1),
   refuse('SMUG-CLTE-CONN-CLOSE', 'H11P', post('Content-Length: 5\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\n') + SMUGGLED),
-  refuse('NODE-invalid-te (hackerone 735748)', 'NODE', post('Content-Type: text/plain\r\nConnection: keep-alive\r\nContent-Length: 10\r\nTransfer-Encoding: eee, chunked\r\n', 'HELLOWORLD') + post('Content-Length: 28\r\n', 'I AM A SMUGGLED REQUEST!!!\r\n')),
+  refuse(
+    'NODE-invalid-te (hackerone 735748)',
+    'NODE',
+    post('Content-Type: text/plain\r\nConnection: keep-alive\r\nContent-Length: 10\r\nTransfer-Encoding: eee, chunked\r\n', 'HELLOWORLD') +
+      post('Content-Length: 28\r\n', 'I AM A SMUGGLED REQUEST!!!\r\n'),
+  ),
 
   // TE.TE: an obfuscated Transfer-Encoding one side honours and the other ignores [PS]
   refuse('TE.TE xchunked', 'PS', post('Transfer-Encoding: xchunked\r\nContent-Length: 5\r\n', 'hello') + SMUGGLED),
@@ -86,8 +91,16 @@ export const SMUGGLING: Vector[] = [
   valid('SMUG-TRANSFER_ENCODING (a different field: CL frames it)', 'H11P', post('Transfer_Encoding: chunked\r\nContent-Length: 5\r\n', 'hello') + SMUGGLED),
   refuse('SMUG-CHUNKED-WITH-PARAMS', 'H11P', post('Transfer-Encoding: chunked;ext=val\r\nContent-Length: 5\r\n', 'hello') + SMUGGLED),
   refuse('SMUG-TE-OBS-FOLD', 'H11P', post('Transfer-Encoding:\r\n chunked\r\nContent-Length: 5\r\n', 'hello') + SMUGGLED),
-  refuse('NODE-transfer-encoding-smuggling 1', 'NODE', post('Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked-false\r\nConnection: upgrade\r\n', '1\r\nA\r\n0\r\n\r\n') + 'GET /flag HTTP/1.1\r\nHost: a\r\n\r\n'),
-  refuse('NODE-transfer-encoding-smuggling 2 (folded list)', 'NODE', post('Transfer-Encoding: chunked\r\n , chunked-false\r\nConnection: upgrade\r\n', '1\r\nA\r\n0\r\n\r\n') + 'GET /flag HTTP/1.1\r\nHost: a\r\n\r\n'),
+  refuse(
+    'NODE-transfer-encoding-smuggling 1',
+    'NODE',
+    post('Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked-false\r\nConnection: upgrade\r\n', '1\r\nA\r\n0\r\n\r\n') + 'GET /flag HTTP/1.1\r\nHost: a\r\n\r\n',
+  ),
+  refuse(
+    'NODE-transfer-encoding-smuggling 2 (folded list)',
+    'NODE',
+    post('Transfer-Encoding: chunked\r\n , chunked-false\r\nConnection: upgrade\r\n', '1\r\nA\r\n0\r\n\r\n') + 'GET /flag HTTP/1.1\r\nHost: a\r\n\r\n',
+  ),
 
   // Content-Length in all its disguises [H11P] [RFC 6.3]
   refuse('SMUG-DUPLICATE-CL', 'H11P', post('Content-Length: 5\r\nContent-Length: 10\r\n', 'helloworld') + SMUGGLED),
@@ -118,7 +131,11 @@ export const SMUGGLING: Vector[] = [
   valid('SMUG-PIPELINE-SAFE', 'H11P', `GET / HTTP/1.1\r\n${H}\r\n` + SMUGGLED),
 
   // chunk syntax [H11P] [NODE] [RFC 7.1]
-  refuse('NODE-chunked-smuggling: bare LF after a chunk extension', 'NODE', post('Transfer-Encoding: chunked\r\n', '2;\nxx\r\n4c\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')),
+  refuse(
+    'NODE-chunked-smuggling: bare LF after a chunk extension',
+    'NODE',
+    post('Transfer-Encoding: chunked\r\n', '2;\nxx\r\n4c\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
+  ),
   refuse('SMUG-CHUNK-BARE-SEMICOLON', 'H11P', post('Transfer-Encoding: chunked\r\n', '5;\r\nhello\r\n0\r\n\r\n') + SMUGGLED),
   refuse('SMUG-CHUNK-EXT-INVALID-TOKEN', 'H11P', post('Transfer-Encoding: chunked\r\n', '5;bad[=x\r\nhello\r\n0\r\n\r\n') + SMUGGLED),
   refuse('SMUG-CHUNK-EXT-CTRL', 'H11P', post('Transfer-Encoding: chunked\r\n', '5;\x00\r\nhello\r\n0\r\n\r\n') + SMUGGLED),
@@ -178,9 +195,28 @@ export const SMUGGLING: Vector[] = [
   { id: 'response two Content-Lengths', source: 'RFC 6.3', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!', expect: 'refuse' },
   { id: 'response chunk size overflow', source: 'RFC 7.1', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\nabc\r\n0\r\n\r\n', expect: 'refuse' },
   { id: 'response obs-fold', source: 'RFC 5.2', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 0\r\n\r\n', expect: 'refuse' },
-  { id: 'HEAD answer with Content-Length has no body', source: 'RFC 6.3', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', expect: 'llhttp', requestMethods: ['HEAD', 'GET'] },
-  { id: '304 with Content-Length has no body', source: 'RFC 6.3', mode: 'response', bytes: 'HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', expect: 'llhttp' },
+  {
+    id: 'HEAD answer with Content-Length has no body',
+    source: 'RFC 6.3',
+    mode: 'response',
+    bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
+    expect: 'llhttp',
+    requestMethods: ['HEAD', 'GET'],
+  },
+  {
+    id: '304 with Content-Length has no body',
+    source: 'RFC 6.3',
+    mode: 'response',
+    bytes: 'HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
+    expect: 'llhttp',
+  },
   { id: '100 Continue then the answer', source: 'RFC 9110 15.2', mode: 'response', bytes: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', expect: 'llhttp' },
   { id: 'read until close', source: 'RFC 6.3', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\n\r\nall of this is body HTTP/1.1 200 OK\r\n\r\n', expect: 'llhttp' },
-  { id: '101 then tunnel bytes', source: 'RFC 9110 15.2.2', mode: 'response', bytes: 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello', expect: 'llhttp' },
+  {
+    id: '101 then tunnel bytes',
+    source: 'RFC 9110 15.2.2',
+    mode: 'response',
+    bytes: 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello',
+    expect: 'llhttp',
+  },
 ]
