@@ -64,7 +64,8 @@ export class Election {
 
   /** Watch the leader key and take part; call tick() regularly after this. */
   async start(): Promise<void> {
-    const watcher = await this.#conn.client.watch().key(this.#key).create()
+    // not awaited: with etcd away at start the watch connects when it is back
+    const watcher = this.#conn.client.watch().key(this.#key).watcher()
     if (this.#stopped) {
       await watcher.cancel()
       return
@@ -75,6 +76,7 @@ export class Election {
       this.#seen(null)
       void this.tick()
     })
+    watcher.on('connected', () => void this.tick())
     await this.tick()
   }
 

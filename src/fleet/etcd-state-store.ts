@@ -196,7 +196,8 @@ export class EtcdStateStore implements StateStore {
     this.#conn.onHealth((h) => {
       if (h.up) void this.resync()
     })
-    const watcher = await this.#conn.client.watch().key(this.#key).create()
+    // not awaited: with etcd away at start the watch connects when it is back
+    const watcher = this.#conn.client.watch().key(this.#key).watcher()
     if (this.#closed) {
       await watcher.cancel()
       return
@@ -205,7 +206,8 @@ export class EtcdStateStore implements StateStore {
     watcher.on('put', (kv) => this.#received(kv.value, Number(kv.mod_revision)))
     watcher.on('delete', (kv) => this.#received(null, Number(kv.mod_revision)))
     watcher.on('error', (err) => this.#logger.warn({ err }, 'etcd watch error; it reconnects'))
-    // anything written between the first read and the watch's start
+    // anything written before the watch (re)connected: read again
+    watcher.on('connected', () => void this.resync())
     await this.resync()
   }
 

@@ -191,10 +191,12 @@ export class Fleet {
     this.#unsubscribe.push(this.#state.onChange((next, prev) => this.#stateChanged(next, prev)))
     this.#unsubscribe.push(this.#events.subscribe((e) => this.#localEvent(e)))
     const client = this.#conn.client
-    const replicas = await client.watch().prefix(this.#conn.key('replicas', '')).create()
+    // watches connect in the background: with etcd away at start, when it is back
+    const replicas = client.watch().prefix(this.#conn.key('replicas', '')).watcher()
     replicas.on('put', (kv) => this.#replicaPut(kv.key.toString('utf8'), kv.value))
     replicas.on('delete', (kv) => this.#replicas.delete(kv.key.toString('utf8').slice(this.#conn.key('replicas', '').length)))
-    const events = await client.watch().prefix(this.#conn.key('events', '')).create()
+    replicas.on('connected', () => void this.#loadReplicas().catch(() => undefined))
+    const events = client.watch().prefix(this.#conn.key('events', '')).watcher()
     events.on('put', (kv) => this.#remoteEvent(kv.value))
     this.#watchers.push(replicas, events)
     await this.#loadReplicas().catch(() => undefined)

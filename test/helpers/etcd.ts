@@ -63,8 +63,18 @@ async function healthy(clientUrl: string): Promise<boolean> {
   }
 }
 
-/** Start an N-member cluster (default 3) and resolve once every member answers healthy. */
+/** Start an N-member cluster (default 3) and resolve once every member answers healthy; a port taken meanwhile means new ports. */
 export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(size)
+    } catch (err) {
+      if (attempt >= 3) throw err
+    }
+  }
+}
+
+async function startOnce(size: number): Promise<EtcdCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-etcd-'))
   const specs: Array<{ name: string; client: number; peer: number }> = []
   for (let i = 0; i < size; i++) specs.push({ name: `m${i + 1}`, client: await freePort(), peer: await freePort() })
@@ -130,7 +140,11 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     },
     async startAll() {
       for (const m of members) await m.start()
-      await waitUntil('etcd cluster healthy', async () => (await Promise.all(members.map((m) => healthy(m.clientUrl)))).every(Boolean), 20_000, 50)
+      // a loaded machine (the whole suite on 2 cores) can take a while to elect
+      await waitUntil('etcd cluster healthy', async () => {
+        if (members.some((m) => !m.running)) throw new Error(`an etcd member exited at start (port taken?): ${members.filter((m) => !m.running).map((m) => m.name).join(', ')}`)
+        return (await Promise.all(members.map((m) => healthy(m.clientUrl)))).every(Boolean)
+      }, 60_000, 50)
     },
     async stop() {
       await cluster.killAll()
