@@ -62,7 +62,7 @@ t.test('drain, maint with a second confirm, ready, and the viewer refused', { sk
   for (const name of ['kong-x1', 'kong-x2']) {
     await page.locator(`[data-node-action="x/${name}/ready"]`).click()
     await confirm(new RegExp(`^Ready x/${name}\\?`))
-    await page.waitForFunction((n) => [...document.querySelectorAll('#node-rows tr')].some((tr) => tr.textContent?.includes(n) && tr.querySelector('[data-admin="ready"]')), name)
+    await page.waitForFunction((n) => Array.from(document.querySelectorAll('#node-rows tr')).some((tr) => tr.textContent?.includes(n) && tr.querySelector('[data-admin="ready"]')), name)
   }
 
   await login(VIEWER)
