@@ -71,6 +71,20 @@ const BY_PATH: Record<string, JsonSchema> = {
   pools: { type: 'object', required: ['x', 'y'], additionalProperties: false, properties: { x: pool, y: pool } },
   'split.sticky.ip': { const: true },
   'gates.risk': { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 0.5 },
+  'shadow.methods': { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Z]+$' }, default: ['GET', 'HEAD', 'OPTIONS'] },
+  'shadow.ignore_headers': { type: 'array', items: { type: 'string', pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" } },
+  'shadow.ignore_fields': { type: 'array', items: { type: 'string', minLength: 1 } },
+  'shadow.redact_headers': { type: 'array', items: { type: 'string', pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" } },
+  'analysis.queries': {
+    type: 'array',
+    items: {
+      type: 'object',
+      required: ['name', 'query'],
+      additionalProperties: false,
+      properties: { name: { type: 'string', minLength: 1 }, query: { type: 'string', minLength: 1 }, max: { type: 'number' }, min: { type: 'number' } },
+      anyOf: [{ required: ['max'] }, { required: ['min'] }],
+    },
+  },
   'gates.grpc_failures': { type: 'array', items: { type: 'string', pattern: '^[A-Z_]+$' }, description: 'gRPC status names, e.g. UNAVAILABLE' },
 }
 

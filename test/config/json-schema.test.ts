@@ -50,6 +50,8 @@ gates: { window: 60s, min_requests: 50, max_error_rate: 0.02, max_error_rate_ove
 rollout: { steps: [{ y: 10, hold: 5m }, { y: 100 }] }
 log: { level: warn, access: true, access_sample: 0.5 }
 events: { webhook: https://hooks.example.com/x, audit: { max_size: 1mb, keep: 3 } }
+shadow: { share: 5, methods: [GET, HEAD], ignore_fields: [id], redact_headers: [authorization] }
+analysis: { prometheus: { url: http://prometheus:9090 }, queries: [{ name: kong_5xx, query: up, max: 1 }] }
 `,
   }
   for (const [name, text] of Object.entries(good)) {
@@ -76,6 +78,8 @@ events: { webhook: https://hooks.example.com/x, audit: { max_size: 1mb, keep: 3 
     'two sticky rules': `${MINIMAL}split: { sticky: { header: a, cookie: b } }\n`,
     'a rollout without steps': `${MINIMAL}rollout: { steps: [] }\n`,
     'a webhook that is not http': `${MINIMAL}events: { webhook: ftp://x }\n`,
+    'a lower-case shadow method': `${MINIMAL}shadow: { share: 5, methods: [get] }\n`,
+    'a Prometheus gate without max or min': `${MINIMAL}analysis: { prometheus: { url: http://p:9090 }, queries: [{ name: a, query: up }] }\n`,
   }
   for (const [name, text] of Object.entries(bad)) {
     t.not(loaderAccepts(text), true, `${name}: the loader refuses it`)
