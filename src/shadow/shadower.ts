@@ -180,7 +180,14 @@ class Copy implements ShadowCopy {
     this.#xHeaders = headers
     this.#xDigest = new BodyDigest(isJsonType(headerOf(headers, 'content-type')), s.config.json_max)
     this.#timer = s.clock.setTimeout(() => this.#finish('dropped'), s.config.timeout)
-    s.send(node, head, client, this.#abort.signal).then(
+    // after the engine has written x's head to the client: the copy's work never goes first
+    queueMicrotask(() => this.#send(node, client))
+  }
+
+  #send(node: UpstreamNode, client: string): void {
+    const s = this.#s
+    if (this.#over) return
+    s.send(node, this.#head, client, this.#abort.signal).then(
       (y) => {
         this.#y = y
         if (this.#x !== null) this.#compare()
