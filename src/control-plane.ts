@@ -148,7 +148,14 @@ export class ControlPlane {
     this.state = state
     this.events = events
     this.#audit = audit
-    const health = new HealthMonitor({ health: config.health, clock, events, logger, onChange: () => this.#routingListener?.() })
+    const health = new HealthMonitor({
+      health: config.health,
+      clock,
+      events,
+      logger,
+      onChange: () => this.#routingListener?.(),
+      admitted: (node) => adminStateOf(state.current, node.pool, node.name) === 'ready',
+    })
     health.setNodes(upstreams.nodes)
     this.health = health
     this.#applyMaintenance()

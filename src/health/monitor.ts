@@ -24,6 +24,8 @@ export interface HealthMonitorOptions {
   onChange: () => void
   /** replaces the HTTP probe, for tests */
   probe?: ProbeFn
+  /** whether an operator lets a node take traffic (not drained, not in maint); default all */
+  admitted?: (node: UpstreamNode) => boolean
 }
 
 /** A node as the API and metrics show it. */
@@ -56,6 +58,7 @@ export class HealthMonitor implements OutcomeSink {
   readonly #events: EventLog
   readonly #logger: Logger
   readonly #onChange: () => void
+  readonly #admitted: (node: UpstreamNode) => boolean
   readonly #prober: Prober
   readonly #records = new Map<UpstreamNode, NodeRecord>()
   #pools: Record<PoolName, UpstreamNode[]> = { x: [], y: [] }
@@ -68,6 +71,7 @@ export class HealthMonitor implements OutcomeSink {
     this.#events = options.events
     this.#logger = options.logger
     this.#onChange = options.onChange
+    this.#admitted = options.admitted ?? (() => true)
     this.#health = options.health
     this.#prober = new Prober({ clock: options.clock, probe: options.probe, onResult: (node, result) => this.#probed(node, result) })
     this.#prober.setConfig(options.health.active)
@@ -287,7 +291,8 @@ export class HealthMonitor implements OutcomeSink {
 
   #otherUsable(node: UpstreamNode): number {
     let n = 0
-    for (const other of this.#pools[node.pool]) if (other !== node && this.isUsable(other)) n++
+    // a drained node takes no traffic: ejecting the last one an operator left in would empty the pool
+    for (const other of this.#pools[node.pool]) if (other !== node && this.#admitted(other) && this.isUsable(other)) n++
     return n
   }
 

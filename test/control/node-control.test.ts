@@ -147,3 +147,24 @@ t.test('maint stops the probes of a node; ready has it probed again before it ta
   const seen = await hits(c as OperatorCutover, 40)
   t.ok((seen.a ?? 0) > 0 && (seen.b ?? 0) > 0, `both take traffic again: ${JSON.stringify(seen)}`)
 })
+
+t.test('passive ejection never takes out the last node an operator left in traffic', async (t) => {
+  const a = await startUpstream('a')
+  // b answers 502: five in a row would eject it, were a (drained) counted as usable
+  const b = await startUpstream('b', (req, res) => {
+    req.resume()
+    res.writeHead(502, { 'x-upstream': 'b' })
+    res.end('bad gateway')
+  })
+  const c1 = await startUpstream('c')
+  t.teardown(() => Promise.all([a.close(), b.close(), c1.close()]).then(() => undefined))
+  const c = await startOperatorCutover({ x: [node(a, 'a'), node(b, 'b'), node(c1, 'c')], y: [] })
+  t.teardown(() => c.cutover.close())
+  t.equal((await c.call(OPERATOR, 'PUT', '/v1/nodes/x/a', { admin: 'drain' })).status, 200)
+  t.equal((await c.call(OPERATOR, 'PUT', '/v1/nodes/x/c', { admin: 'maint' })).status, 200)
+  const seen = await hits(c, 20)
+  t.same(seen, { b: 20 }, 'b is the only node left in traffic')
+  const events = (await c.call(OPERATOR, 'GET', '/v1/events')).body as Array<{ type: string }>
+  t.notOk(events.some((e) => e.type === 'node.ejected'), 'b was not ejected')
+  t.match((await c.call(OPERATOR, 'GET', '/v1/state')).body.pools.x.nodes[1], { name: 'b', ejected: false })
+})
