@@ -22,7 +22,8 @@ import { Metrics, type MetricsSources } from './metrics/metrics.js'
 import { RolloutRunner } from './rollout/runner.js'
 import { StateController } from './state/controller.js'
 import { EventLog } from './state/events.js'
-import { FileStateStore } from './state/store.js'
+import { EtcdBackend } from './fleet/etcd-backend.js'
+import { FileBackend, type StateBackend } from './state/backend.js'
 import { AuditFile, auditPathFor } from './state/audit-file.js'
 import { adminStateOf, effectiveWeight, nodeAdminOf } from './state/node-admin.js'
 import type { NodeChangeRequest } from './state/node-admin.js'
@@ -61,6 +62,9 @@ export function keysNeedingRestart(prev: Config, next: Config): string[] {
   // new files for the same listener are read on reload; turning TLS on or off needs a restart
   if (Boolean(prev.control.tls) !== Boolean(next.control.tls)) keys.push('control.tls')
   if (prev.state.path !== next.state.path) keys.push('state.path')
+  if (prev.state.backend !== next.state.backend) keys.push('state.backend')
+  if (!same(prev.state.etcd, next.state.etcd)) keys.push('state.etcd')
+  if (prev.state.replica_id !== next.state.replica_id) keys.push('state.replica_id')
   return keys
 }
 
@@ -74,15 +78,6 @@ export function startedLine(proxy: HostPort, control: HostPort, upstreams: Upstr
     locked: state.locked,
     ...extra,
   }
-}
-
-function initialState(config: Config, store: FileStateStore, logger: Logger): { state: LiveState; event: [string, Record<string, unknown>] } {
-  const loaded = store.load()
-  if (loaded.kind === 'ok') return { state: loaded.state, event: ['startup', { cause: 'startup', source: 'state file', y: loaded.state.y, locked: loaded.state.locked }] }
-  if (loaded.kind === 'missing') return { state: { y: config.split.y, locked: false, lock_reason: null, rollout: null }, event: ['startup', { cause: 'startup', source: 'config split.y', y: config.split.y, locked: false }] }
-  const reason = `state file could not be read (${loaded.reason}); moved aside to ${loaded.movedTo}; started with y at 0, locked`
-  logger.error({ path: config.state.path, movedTo: loaded.movedTo, reason: loaded.reason }, 'state file unreadable: started at y 0, locked')
-  return { state: { y: 0, locked: true, lock_reason: reason, rollout: null }, event: ['state.unreadable', { cause: 'startup', reason: loaded.reason, moved_to: loaded.movedTo, y: 0, locked: true }] }
 }
 
 /** Events kept in memory and read back from the audit file at start: a busy night's worth (a few MB). */
@@ -101,6 +96,8 @@ export class ControlPlane {
   readonly gatekeeper: Gatekeeper
   readonly runner: RolloutRunner
   readonly metrics: Metrics
+  /** where the live state lives: the state file, or a fleet's etcd (issue 11) */
+  readonly backend: StateBackend
   /** issue 13: shadow results, config drift, PromQL gates, step hooks */
   readonly analysis: Analysis
   /** the console's 15 minutes of per-pool figures */
@@ -119,9 +116,10 @@ export class ControlPlane {
   #config: Config
 
   /**
-   * Load the state (file first, else split.y; a bad file is moved aside) and build
-   * everything. Nothing is told of routing changes until onRoutingChange connects a
-   * listener: build the data plane from this one, then connect them.
+   * Load the state (file: the file first, else split.y, a bad file moved aside; etcd: the
+   * fleet's shared state, else split.y) and build everything. Nothing is told of routing
+   * changes until onRoutingChange connects a listener: build the data plane from this
+   * one, then connect them.
    */
   static async create(config: Config, options: ControlPlaneOptions): Promise<ControlPlane> {
     const events = new EventLog(options.clock, EVENTS_KEPT)
@@ -130,15 +128,20 @@ export class ControlPlane {
     events.restore(audit.load(EVENTS_KEPT).events)
     audit.open()
     events.setSink((e) => audit.append(e))
-    const store = new FileStateStore(config.state.path, { clock: options.clock })
-    const { state, event } = initialState(config, store, options.logger)
-    await store.save(state)
-    const controller = new StateController(state, store, events)
+    let metrics: Metrics | undefined
+    const backend: StateBackend =
+      config.state.backend === 'etcd'
+        ? new EtcdBackend(config, { clock: options.clock, logger: options.logger, events, onPropagation: (ms) => metrics?.propagated(ms) })
+        : new FileBackend(config, options.clock, options.logger)
+    const { state, event } = await backend.initial(config)
+    const controller = new StateController(state, backend.store, events)
     events.add(event[0], event[1])
-    return new ControlPlane(config, options, controller, events, audit)
+    const plane = new ControlPlane(config, options, controller, events, audit, backend)
+    metrics = plane.metrics
+    return plane
   }
 
-  private constructor(config: Config, options: ControlPlaneOptions, state: StateController, events: EventLog, audit: AuditFile) {
+  private constructor(config: Config, options: ControlPlaneOptions, state: StateController, events: EventLog, audit: AuditFile, backend: StateBackend) {
     const { clock, logger, upstreams } = options
     this.#config = config
     this.#upstreams = upstreams
@@ -148,6 +151,7 @@ export class ControlPlane {
     this.state = state
     this.events = events
     this.#audit = audit
+    this.backend = backend
     const health = new HealthMonitor({
       health: config.health,
       clock,
@@ -165,7 +169,16 @@ export class ControlPlane {
     this.gatekeeper = gatekeeper
     const analysis = new Analysis(config, { state, events, clock, logger, upstreams, onShadow: (o) => this.metrics.shadow(o), onDrift: (d) => this.metrics.drift(d.kind) })
     this.analysis = analysis
-    this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper, logger, guard: analysis.guard })
+    // in a fleet every replica still judges its own traffic (and rolls back on it, safety
+    // first); the elected leader also judges the fleet's summed traffic and walks the rollout
+    backend.attach({
+      state,
+      events,
+      gates: config.gates,
+      takeOverRollout: () => this.runner.resumeAfterRestart(),
+      nodes: () => POOLS.flatMap((pool) => upstreams.nodes[pool].map((node) => ({ pool, name: node.name, usable: this.isUsable(node) }))),
+    })
+    this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper: backend.gateView() ?? gatekeeper, logger, guard: analysis.guard, leads: () => backend.leads() })
 
     const sources: MetricsSources = {
       splitY: () => state.current.y,
@@ -177,12 +190,14 @@ export class ControlPlane {
     }
     // with workers, each worker reports its own in-flight figures; summed they are the total
     if (!options.externalMetrics) sources.inflight = () => upstreams.inflightByPool()
+    sources.backend = () => backend.status()
     const metrics = new Metrics(sources)
     metrics.setNodes(upstreams.nodes)
     this.metrics = metrics
     // one place counts rollbacks (API, rollout abort, gate) and ejections: the events
     events.subscribe((e) => {
-      if (e.type === 'rollback') metrics.rollback(e.cause === 'gate' ? 'gate' : 'api')
+      // in a fleet, a rollback another replica made (e.replica) is counted there, not again here
+      if (e.type === 'rollback' && e.replica === undefined) metrics.rollback(e.cause === 'gate' ? 'gate' : 'api')
       else if (e.type === 'node.ejected') metrics.ejected(e.pool as PoolName, String(e.node))
     })
     state.onChange((next, prev) => {
@@ -191,7 +206,7 @@ export class ControlPlane {
       if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: xShare(next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
     })
     this.history = new TrafficHistory(clock)
-    this.sink = fanOut([this.health, this.gatekeeper, this.history])
+    this.sink = fanOut(backend.sink ? [this.health, this.gatekeeper, this.history, backend.sink] : [this.health, this.gatekeeper, this.history])
     this.#setWebhook(config.events.webhook)
 
     const external = options.externalMetrics
@@ -204,7 +219,7 @@ export class ControlPlane {
       events,
       describe: () => this.describe(),
       metrics: external ? () => external(this.metrics) : () => this.metrics.render(),
-      readiness: () => this.health.readiness(state.current.y, (node) => this.isUsable(node)),
+      readiness: () => this.#readiness(),
       rollout: this.runner,
       history: () => this.history.snapshot(),
       shadow: () => ({ enabled: this.#config.shadow !== undefined, ...analysis.shadow.report() }),
@@ -287,7 +302,15 @@ export class ControlPlane {
       pools,
       gates: this.gatekeeper.describe(),
       analysis: this.analysis.view(),
+      ...(this.backend.kind === 'etcd' && { fleet: this.backend.describe() }),
     }
+  }
+
+  /** Ready when the nodes are (health) and, in a fleet, when the shared state can be reached. */
+  #readiness(): { ready: boolean; reason?: string } {
+    const b = this.backend.status()
+    if (!b.up) return { ready: false, reason: `state backend etcd unreachable (${b.reason ?? 'no answer'}): routing stays at the last known split; control writes answer 503` }
+    return this.health.readiness(this.state.current.y, (node) => this.isUsable(node))
   }
 
   /** Bind the control listener, then start probes, gates and any rollout left running. */
@@ -296,8 +319,11 @@ export class ControlPlane {
     this.health.start()
     this.gatekeeper.start()
     this.analysis.start()
-    this.runner.resumeAfterRestart()
-    return address(this.#app)
+    const control = address(this.#app)
+    // in a fleet, the leader takes a stored rollout over when it is elected
+    if (this.backend.kind === 'file') this.runner.resumeAfterRestart()
+    else await this.backend.start(control)
+    return control
   }
 
   /** Apply a reloaded config; the node set has already been reconciled. Raises the event. */
@@ -311,6 +337,7 @@ export class ControlPlane {
     this.metrics.setNodes(this.#upstreams.nodes)
     this.gatekeeper.configure(config.gates)
     this.runner.configure(config.rollout, config.gates)
+    this.backend.configure(config)
     this.analysis.configure(config)
     if (config.events.webhook !== this.#webhookUrl) this.#setWebhook(config.events.webhook)
     if (config.control.tls && !needsRestart.includes('control.tls')) {
@@ -342,6 +369,8 @@ export class ControlPlane {
     this.stopDeciding()
     await this.#app.close()
     this.#webhook?.stop()
+    // after the listener: a rollback asked while draining is still shared; the lease goes last
+    await this.backend.close()
     this.#audit.close()
   }
 
