@@ -49,7 +49,8 @@ http.createServer((req, res) => {
 
 async function startNode(port, delay) {
   const child = startChild(process.execPath, ['-e', NODE, String(port), String(delay)])
-  if (!(await waitFor(async () => (delay > 0 ? true : (await getStatus(port)) === 200), { timeoutMs: 10_000, exited: child.exited }))) throw new Error(`node on ${port} did not start: ${child.output()}`)
+  if (!(await waitFor(async () => (delay > 0 ? true : (await getStatus(port)) === 200), { timeoutMs: 10_000, exited: child.exited })))
+    throw new Error(`node on ${port} did not start: ${child.output()}`)
   return child
 }
 
@@ -94,7 +95,9 @@ try {
       const cpu = ((cpuSeconds([c.pid]) - cpu0) / ((performance.now() - t0) / 1000)) * 100
       const totals = mode === 'on' ? await shadowTotals(ports.control) : null
       results[mode].push({ ...r, cpu, totals })
-      process.stdout.write(`round ${round + 1} shadow ${mode}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.responses} answers, ${r.non2xx} non-2xx, ${r.errors} errors, cutover cpu ${cpu.toFixed(0)}%${totals ? `, shadow ${JSON.stringify(totals)}` : ''}\n`)
+      process.stdout.write(
+        `round ${round + 1} shadow ${mode}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.responses} answers, ${r.non2xx} non-2xx, ${r.errors} errors, cutover cpu ${cpu.toFixed(0)}%${totals ? `, shadow ${JSON.stringify(totals)}` : ''}\n`,
+      )
       await c.stop()
     }
   }
@@ -105,4 +108,6 @@ const worst = (list, key) => Math.max(...list.map((r) => r[key]))
 const median = (list, key) => list.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(list.length / 2)]
 const p99off = median(results.off, 'p99')
 const p99on = median(results.on, 'p99')
-process.stdout.write(`\nx traffic at ${rate} req/s, shadow.share ${share}, y answering after ${yDelay} ms, load average ${loadavg()[0].toFixed(1)}:\n  shadow off: p99 ${p99off.toFixed(2)} ms (worst ${worst(results.off, 'p99').toFixed(2)})\n  shadow on:  p99 ${p99on.toFixed(2)} ms (worst ${worst(results.on, 'p99').toFixed(2)})\n  ratio on/off: ${(p99on / p99off).toFixed(2)} (goal <= 1.1)\n`)
+process.stdout.write(
+  `\nx traffic at ${rate} req/s, shadow.share ${share}, y answering after ${yDelay} ms, load average ${loadavg()[0].toFixed(1)}:\n  shadow off: p99 ${p99off.toFixed(2)} ms (worst ${worst(results.off, 'p99').toFixed(2)})\n  shadow on:  p99 ${p99on.toFixed(2)} ms (worst ${worst(results.on, 'p99').toFixed(2)})\n  ratio on/off: ${(p99on / p99off).toFixed(2)} (goal <= 1.1)\n`,
+)

@@ -111,6 +111,15 @@ export class Analysis {
   #newDrift(config: Config): HashWatcher | undefined {
     if (config.drift === undefined) return undefined
     const o = this.#o
-    return new HashWatcher({ config: config.drift, probePort: config.health.active?.port, upstreams: o.upstreams, state: o.state, events: o.events, clock: o.clock, logger: o.logger, onDrift: o.onDrift })
+    return new HashWatcher({
+      config: config.drift,
+      probePort: config.health.active?.port,
+      upstreams: o.upstreams,
+      state: o.state,
+      events: o.events,
+      clock: o.clock,
+      logger: o.logger,
+      onDrift: o.onDrift,
+    })
   }
 }

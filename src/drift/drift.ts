@@ -47,7 +47,9 @@ export function findDrifts(prev: readonly NodeHash[], next: readonly NodeHash[],
     const hashes = poolHashes(next, pool)
     const distinct = new Set(Object.values(hashes))
     if (distinct.size > 1) {
-      const list = Object.entries(hashes).map(([node, h]) => `${node} ${short(h)}`).join(', ')
+      const list = Object.entries(hashes)
+        .map(([node, h]) => `${node} ${short(h)}`)
+        .join(', ')
       out.push({ kind: 'pool_disagrees', pool, hashes, reason: `config drift: the nodes of pool ${pool} serve different configs (${list})` })
     }
   }
@@ -55,14 +57,26 @@ export function findDrifts(prev: readonly NodeHash[], next: readonly NodeHash[],
   for (const n of next) {
     const was = before.get(`${n.pool}/${n.node}`)
     if (was == null || n.hash === null || was === n.hash) continue
-    out.push({ kind: 'hash_changed', pool: n.pool, node: n.node, from: was, to: n.hash, reason: `config drift: node ${n.node} of pool ${n.pool} changed its config during the upgrade (${short(was)} -> ${short(n.hash)})` })
+    out.push({
+      kind: 'hash_changed',
+      pool: n.pool,
+      node: n.node,
+      from: was,
+      to: n.hash,
+      reason: `config drift: node ${n.node} of pool ${n.pool} changed its config during the upgrade (${short(was)} -> ${short(n.hash)})`,
+    })
   }
   return out
 }
 
 /** A signature of a drift, so one that persists is reported and acted on once. */
 export function driftKey(d: Drift): string {
-  return d.kind === 'pool_disagrees' ? `${d.kind}:${d.pool}:${Object.entries(d.hashes).sort().map(([n, h]) => `${n}=${h}`).join(',')}` : `${d.kind}:${d.pool}:${d.node}:${d.to}`
+  return d.kind === 'pool_disagrees'
+    ? `${d.kind}:${d.pool}:${Object.entries(d.hashes)
+        .sort()
+        .map(([n, h]) => `${n}=${h}`)
+        .join(',')}`
+    : `${d.kind}:${d.pool}:${d.node}:${d.to}`
 }
 
 /**

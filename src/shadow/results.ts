@@ -102,7 +102,8 @@ export class ShadowResults {
     }
     c.count++
     for (const d of m.differences) if (c.differences.length < MAX_DIFFERENCES_KEPT && !c.differences.includes(d)) c.differences.push(d)
-    if (c.samples.length < SAMPLES_PER_CLASS) c.samples.push({ at: new Date(this.#clock.now()).toISOString(), target: redactQuery(m.target), headers: this.#redact(m.requestHeaders), differences: m.differences })
+    if (c.samples.length < SAMPLES_PER_CLASS)
+      c.samples.push({ at: new Date(this.#clock.now()).toISOString(), target: redactQuery(m.target), headers: this.#redact(m.requestHeaders), differences: m.differences })
   }
 
   mark(): ShadowMark {

@@ -20,7 +20,20 @@ import { routePattern } from './route-pattern.js'
 import type { ShadowCopy, ShadowTap } from './tap.js'
 
 /** request headers never sent on (hop-by-hop, or undici's to set) */
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'content-length', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'])
+const HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'content-length',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+])
 
 export interface ShadowerOptions {
   config: ShadowConfig
@@ -130,7 +143,15 @@ export class Shadower implements ShadowTap {
       this.results.count('match')
       return
     }
-    this.results.mismatch({ method: head.method, route: routePattern(head.target), target: head.target, requestHeaders: head.headers, xStatus: x.status, yStatus: y.status, differences: c.differences })
+    this.results.mismatch({
+      method: head.method,
+      route: routePattern(head.target),
+      target: head.target,
+      requestHeaders: head.headers,
+      xStatus: x.status,
+      yStatus: y.status,
+      differences: c.differences,
+    })
   }
 
   /** Stop: copies in flight are cut. */

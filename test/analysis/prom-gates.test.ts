@@ -74,7 +74,10 @@ t.test('no data holds the step, a fail pauses with the query, value and threshol
   await holding(c, /400 bad_data: invalid parameter/)
   mode.value = 'nan'
   await holding(c, /"NaN"/)
-  t.same((await c.api('GET', '/v1/state')).body.analysis.prom_gates.map((g: { verdict: string }) => g.verdict), ['none'])
+  t.same(
+    (await c.api('GET', '/v1/state')).body.analysis.prom_gates.map((g: { verdict: string }) => g.verdict),
+    ['none'],
+  )
 
   mode.value = 'fail'
   const paused = await waitUntil(
@@ -107,7 +110,13 @@ t.test('no data holds the step, a fail pauses with the query, value and threshol
 })
 
 t.test('step hooks: a no refuses the start or holds the step with its reason; a yes goes on', async (t) => {
-  const answers: Array<[number, string]> = [[503, 'staging tests running'], [200, ''], [500, 'key-auth test failed'], [200, ''], [200, '']]
+  const answers: Array<[number, string]> = [
+    [503, 'staging tests running'],
+    [200, ''],
+    [500, 'key-auth test failed'],
+    [200, ''],
+    [200, ''],
+  ]
   const calls: Array<Record<string, unknown>> = []
   const hook = await startUpstream('hook', (req, res) => {
     let body = ''

@@ -30,8 +30,13 @@ t.test('a PromQL gate against a real Prometheus scraping cutover', { skip: exist
   })
   const dir = mkdtempSync(join(tmpdir(), 'cutover-prom-'))
   const control = new URL(c.controlUrl)
-  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, evaluation_interval: 1s }\nscrape_configs:\n  - job_name: cutover\n    static_configs: [{ targets: ['${control.host}'] }]\n`)
-  const prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'], { stdio: 'ignore' })
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global: { scrape_interval: 1s, evaluation_interval: 1s }\nscrape_configs:\n  - job_name: cutover\n    static_configs: [{ targets: ['${control.host}'] }]\n`,
+  )
+  const prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'], {
+    stdio: 'ignore',
+  })
   const exited = new Promise((resolve) => prom.once('exit', resolve))
   t.teardown(async () => {
     prom.kill('SIGKILL')

@@ -31,7 +31,9 @@ t.test('drift: defaults; the action is one of pause, rollback, none', async (t) 
 })
 
 t.test('analysis: a query needs a threshold and a Prometheus to ask; names are unique', async (t) => {
-  const c = valid(`${MINIMAL}analysis:\n  prometheus: { url: http://127.0.0.1:9090 }\n  queries: [{ name: errs, query: 'sum(rate(x[1m]))', max: 0.1 }]\n  hooks: { before_step: http://127.0.0.1:1/hook }\n`)
+  const c = valid(
+    `${MINIMAL}analysis:\n  prometheus: { url: http://127.0.0.1:9090 }\n  queries: [{ name: errs, query: 'sum(rate(x[1m]))', max: 0.1 }]\n  hooks: { before_step: http://127.0.0.1:1/hook }\n`,
+  )
   t.same(c.analysis.prometheus, { url: 'http://127.0.0.1:9090/', timeout: 2000, interval: 10_000 })
   t.same(c.analysis.queries, [{ name: 'errs', query: 'sum(rate(x[1m]))', max: 0.1 }])
   t.equal(c.analysis.hooks.before_step, 'http://127.0.0.1:1/hook')

@@ -55,7 +55,10 @@ async function setup(t: Test, action: string) {
 t.test('a start is refused while x and y disagree; a hash changed mid-rollout pauses it', async (t) => {
   const { c, hashes } = await setup(t, 'pause')
   const state = (await c.api('GET', '/v1/state')).body
-  t.same(state.pools.x.nodes.map((n: { config_hash: string }) => n.config_hash), [A, A])
+  t.same(
+    state.pools.x.nodes.map((n: { config_hash: string }) => n.config_hash),
+    [A, A],
+  )
   t.equal(state.pools.y.nodes[0].config_hash, B)
   t.match(state.analysis.drift_refusal, `x configuration_hash ${A}, y ${B}`)
   t.equal(await metricValue(c, `cutover_node_config_hash_info{pool="y",node="${new URL(c.config.pools.y.nodes[0].url).host}",hash="${B}"}`), 1)

@@ -10,11 +10,18 @@ t.test('a pool whose nodes disagree, a node whose hash changes: drifts only whil
   const after = [n('x', 'x1', A), n('x', 'x2', B), n('y', 'y1', A)]
   t.same(findDrifts(before, after, false), [], 'outside a rollout a config push is no drift')
   const drifts = findDrifts(before, after, true)
-  t.same(drifts.map((d) => d.kind), ['pool_disagrees', 'hash_changed'])
+  t.same(
+    drifts.map((d) => d.kind),
+    ['pool_disagrees', 'hash_changed'],
+  )
   t.match(drifts[0].reason, /pool x serve different configs \(x1 aaaaaaaaaaaa, x2 bbbbbbbbbbbb\)/)
   t.match(drifts[1].reason, /node x2 of pool x changed its config during the upgrade \(aaaaaaaaaaaa -> bbbbbbbbbbbb\)/)
   t.not(driftKey(drifts[0]), driftKey(drifts[1]))
-  t.same(findDrifts(after, after, true).map((d) => d.kind), ['pool_disagrees'], 'a disagreement persists; a change is said once')
+  t.same(
+    findDrifts(after, after, true).map((d) => d.kind),
+    ['pool_disagrees'],
+    'a disagreement persists; a change is said once',
+  )
   t.same(findDrifts([n('x', 'x1', null)], [n('x', 'x1', A)], true), [], 'a first reading is no change')
 })
 

@@ -36,8 +36,14 @@ function node(role: 'x' | 'y', agree: () => boolean) {
 }
 
 t.test('mismatch classes by method, route pattern and statuses; samples redacted; only the configured methods copied', async (t) => {
-  const x = await startUpstream('x', node('x', () => true))
-  const y = await startUpstream('y', node('y', () => false))
+  const x = await startUpstream(
+    'x',
+    node('x', () => true),
+  )
+  const y = await startUpstream(
+    'y',
+    node('y', () => false),
+  )
   const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n  ignore_fields: [at]\n  redact_headers: [x-secret]\n' })
   t.teardown(async () => {
     await c.cutover.close()
@@ -89,8 +95,14 @@ t.test('mismatch classes by method, route pattern and statuses; samples redacted
   t.notMatch(JSON.stringify(report), /secret-/, 'no credential, cookie or configured header is stored')
 
   t.equal(y.seen.length, 29, 'y saw only the copies')
-  t.ok(y.seen.every((s) => s.method === 'GET' && s.headers['x-cutover-shadow'] === '1'), 'every copy is GET and marked for Kong’s log')
-  t.ok(x.seen.every((s) => s.headers['x-cutover-shadow'] === undefined), 'x never sees the mark')
+  t.ok(
+    y.seen.every((s) => s.method === 'GET' && s.headers['x-cutover-shadow'] === '1'),
+    'every copy is GET and marked for Kong’s log',
+  )
+  t.ok(
+    x.seen.every((s) => s.headers['x-cutover-shadow'] === undefined),
+    'x never sees the mark',
+  )
   t.equal(y.seen[0].headers.host, x.seen[0].headers.host, 'the Host header goes on as sent')
   t.equal(await metricValue(c, 'cutover_shadow_total{outcome="mismatch"}'), 13)
   t.equal(await metricValue(c, 'cutover_shadow_total{outcome="match"}'), 16)
@@ -109,7 +121,10 @@ t.test('a y that does not answer: copies dropped at the time limit and the cap, 
     await Promise.all([x.close(), y.close()])
   })
   const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => fetch(`${c.proxyUrl}/p/${i}`).then((r) => r.json() as Promise<{ upstream: string }>)))
-  t.ok(answers.every((a) => a.upstream === 'x'), 'every client got x’s answer')
+  t.ok(
+    answers.every((a) => a.upstream === 'x'),
+    'every client got x’s answer',
+  )
   const report = await waitUntil(
     'the copies dropped',
     async () => {
@@ -144,8 +159,14 @@ t.test('a y that refuses connections: copies counted as errors', async (t) => {
 
 t.test('max_shadow_mismatch_rate holds the first step until y agrees on enough answers', async (t) => {
   let agree = false
-  const x = await startUpstream('x', node('x', () => true))
-  const y = await startUpstream('y', node('y', () => agree))
+  const x = await startUpstream(
+    'x',
+    node('x', () => true),
+  )
+  const y = await startUpstream(
+    'y',
+    node('y', () => agree),
+  )
   const c = await startTestCutover({
     x: [x.url],
     y: [y.url],
