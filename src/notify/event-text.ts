@@ -137,6 +137,8 @@ function sentence(e: CutoverEvent): string {
       )
       return `Config reloaded${parts.length ? `: ${parts.join('; ')}` : ''}`
     }
+    case 'config.drift':
+      return withReason(`Config drift, action ${str(e.action)}`, without(e.reason, 'config drift: '))
     case 'config.reload_refused':
       return `Config reload refused, the running config stays: ${list(e.problems).join('; ') || 'invalid config'}`
     case 'state.invalid':
@@ -174,6 +176,7 @@ const EMOJI: Record<string, string> = {
   'node.returned': ':leftwards_arrow_with_hook:',
   'node.admin': ':construction:',
   'gate.failed': ':warning:',
+  'config.drift': ':warning:',
   'config.reloaded': ':gear:',
   'config.reload_refused': ':x:',
 }

@@ -86,6 +86,10 @@ t.test('each type reads as one sentence: steps from 1, shares and durations as e
     [ev('node.ejected', { pool: 'x', node: 'b:2', for_ms: 30000, cause: '5 failures' }), 'x node b:2 ejected for 30 s: 5 failures'],
     [ev('node.returned', { pool: 'x', node: 'b:2' }), 'x node b:2 is back in rotation'],
     [ev('gate.failed', { action: 'pause', reason: 'r' }), 'Gate failed, action pause: r'],
+    [
+      ev('config.drift', { kind: 'hash_changed', action: 'pause', reason: 'config drift: node kong-x2 of pool x changed its config during the upgrade (1f2e3d4c5b6a -> 9a8b7c6d5e4f)' }),
+      'Config drift, action pause: node kong-x2 of pool x changed its config during the upgrade (1f2e3d4c5b6a -> 9a8b7c6d5e4f)',
+    ],
     [ev('config.reloaded', { added: ['y:http://n:1'], removed: [], needs_restart: ['proxy.listen'] }), 'Config reloaded: added y:http://n:1; proxy.listen need a restart'],
     [ev('config.reload_refused', { problems: ['pools.y.nodes[1]: not a URL'] }), 'Config reload refused, the running config stays: pools.y.nodes[1]: not a URL'],
     [ev('worker.exited', { pid: 42, code: 1, signal: null }), 'Worker 42 exited (code 1)'],
