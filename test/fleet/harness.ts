@@ -1,0 +1,91 @@
+/**
+ * A fleet for the tests: real cutover processes (bin/cutover.js, so `npm run build`
+ * first) sharing one etcd prefix, each with its own config file and replica id.
+ */
+
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { api, run, type Running } from '../helpers/process.js'
+import { tempDir } from '../helpers/cutover.js'
+import { waitUntil } from '../helpers/wait.js'
+
+export interface FleetOptions {
+  endpoints: string[]
+  prefix: string
+  x: string[]
+  y: string[]
+  /** extra top-level YAML (gates, rollout, ...) */
+  extra?: string
+  /** lease TTL in seconds (default 2) */
+  ttl?: number
+}
+
+export interface Replica extends Running {
+  id: string
+  configPath: string
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
+  state(): Promise<any>
+}
+
+export function fleetYaml(o: FleetOptions, id: string, dir: string): string {
+  return `proxy: { listen: 127.0.0.1:0, drain_timeout: 2s }
+control: { listen: 127.0.0.1:0, token: "\${TEST_TOKEN}" }
+state:
+  path: ${join(dir, `${id}.json`)}
+  backend: etcd
+  replica_id: ${id}
+  etcd:
+    endpoints: [${o.endpoints.join(', ')}]
+    prefix: ${o.prefix}
+    lease_ttl: ${o.ttl ?? 2}s
+pools:
+  x: { nodes: [${o.x.join(', ')}] }
+  y: { nodes: [${o.y.join(', ')}] }
+log: { level: info }
+${o.extra ?? ''}
+`
+}
+
+/** Start one replica process and wait until it is listening. */
+export async function startReplica(o: FleetOptions, id: string, dir = tempDir()): Promise<Replica> {
+  const configPath = join(dir, `${id}.yaml`)
+  writeFileSync(configPath, fleetYaml(o, id, dir))
+  const r = await run(configPath)
+  const replica: Replica = Object.assign(r, {
+    id,
+    configPath,
+    api: (method: string, path: string, body?: unknown) => api(r, method, path, body),
+    state: async () => (await api(r, 'GET', '/v1/state')).body,
+  })
+  return replica
+}
+
+/** Start n replicas (r1..rn) and wait until each sees all of them and one leader. */
+export async function startFleet(o: FleetOptions, n = 3): Promise<Replica[]> {
+  const dir = tempDir()
+  const replicas = await Promise.all(Array.from({ length: n }, (_, i) => startReplica(o, `r${i + 1}`, dir)))
+  await waitUntil('every replica sees the fleet and its leader', async () => {
+    const states = await Promise.all(replicas.map((r) => r.state()))
+    return states.every((s) => s.fleet?.replicas?.length === n && s.fleet.leader !== null && s.fleet.leader === states[0].fleet.leader)
+  }, 10_000, 50)
+  return replicas
+}
+
+/** SIGTERM every live replica and wait for them to exit. */
+export async function stopAll(replicas: Replica[]): Promise<void> {
+  await Promise.all(
+    replicas.map(async (r) => {
+      if (r.child.exitCode !== null || r.child.signalCode !== null) return
+      r.child.kill('SIGTERM')
+      await r.exited
+    }),
+  )
+}
+
+/** The replica that leads, as the fleet says. */
+export async function leaderOf(replicas: Replica[]): Promise<Replica> {
+  const s = await replicas[0].state()
+  const leader = replicas.find((r) => r.id === s.fleet.leader)
+  if (!leader) throw new Error(`no leader among ${replicas.map((r) => r.id).join(', ')}: ${s.fleet.leader}`)
+  return leader
+}
