@@ -32,6 +32,8 @@ export function formatEffectiveConfig(config: Config): string {
       max_body_size: proxy.max_body_size,
       max_inflight: proxy.max_inflight,
       upstream_max_connections: proxy.upstream_max_connections,
+      ...(proxy.h2c_listen && { h2c_listen: formatHostPort(proxy.h2c_listen) }),
+      h2_max_concurrent_streams: proxy.h2_max_concurrent_streams,
     },
     control: {
       listen: formatHostPort(config.control.listen),
@@ -59,6 +61,7 @@ export function formatEffectiveConfig(config: Config): string {
       ...(gates.max_error_rate_over_x !== undefined && { max_error_rate_over_x: gates.max_error_rate_over_x }),
       ...(gates.max_p99_ms !== undefined && { max_p99_ms: gates.max_p99_ms }),
       risk: gates.risk,
+      grpc_failures: [...gates.grpc_failures],
       action: gates.action,
       ...(gates.max_shadow_mismatch_rate !== undefined && { max_shadow_mismatch_rate: gates.max_shadow_mismatch_rate }),
     },
@@ -82,16 +85,18 @@ export function formatEffectiveConfig(config: Config): string {
   return doc.toString({ lineWidth: 0 })
 }
 
-function nodeEntry(node: NodeConfig): { url: string; name?: string; weight: number } {
+function nodeEntry(node: NodeConfig): { url: string; name?: string; weight: number; h2?: string } {
   // a name is printed only when one was given: host:port is the default
   const given = node.name !== formatHostPort({ host: node.hostname, port: node.port })
-  return { url: node.url, ...(given && { name: node.name }), weight: node.weight }
+  return { url: node.url, ...(given && { name: node.name }), weight: node.weight, ...(node.h2 && { h2: node.h2.url }) }
 }
 
 function activeEntry(active: ActiveHealthConfig): Record<string, unknown> {
   return {
     path: active.path,
     ...(active.port !== undefined && { port: active.port }),
+    type: active.type,
+    ...(active.type === 'grpc' && { grpc_service: active.grpc_service }),
     interval: formatDuration(active.interval),
     timeout: formatDuration(active.timeout),
     healthy_threshold: active.healthy_threshold,

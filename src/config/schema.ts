@@ -7,6 +7,7 @@ import { accessSync, constants, readFileSync } from 'node:fs'
 import { POOLS, type NodeConfig } from './types.js'
 import { listen, node, httpUrl } from './addresses.js'
 import { analysisSection, driftSection, shadowSection } from './analysis.js'
+import { GRPC_FAILURES_DEFAULT, grpcFailures } from './h2.js'
 import { itemPath, keyPath } from './problems.js'
 import { boolean, byteSize, describe, duration, field, isPlainObject, number, object, oneOf, percent, string, token, type Ctx, type Rule } from './rules.js'
 import { rollout } from './rollout-steps.js'
@@ -48,6 +49,9 @@ const proxy = object({
   max_inflight: field(number({ integer: true, min: 0 }), { default: 10000 }),
   // per node: beyond it a request waits for a free connection (nginx keeps 64 idle ones)
   upstream_max_connections: field(number({ integer: true, min: 0 }), { default: 64 }),
+  // extension (issue 12): h2c with prior knowledge, for gRPC clients without TLS
+  h2c_listen: field(listen),
+  h2_max_concurrent_streams: field(number({ integer: true, min: 1, max: 10000 }), { default: 128 }),
 })
 
 const TOKEN_MIN = 8
@@ -157,6 +161,9 @@ const active = object(
   {
     path: field(string(), { default: '/status/ready' }),
     port: field(number({ integer: true, min: 1, max: 65535 })),
+    // extension (issue 12): grpc probes grpc.health.v1.Health/Check on each node's h2 address
+    type: field(oneOf(['http', 'grpc'] as const), { default: 'http' }),
+    grpc_service: field(string({ min: 0 }), { default: '' }),
     interval: field(duration(positive), { default: '2s' }),
     timeout: field(duration(positive), { default: '1s' }),
     healthy_threshold: field(number({ integer: true, min: 1, max: 100 }), { default: 2 }),
@@ -202,6 +209,8 @@ const gates = object({
   max_error_rate_over_x: field(rate),
   max_p99_ms: field(number({ above: 0 })),
   risk: field(risk, { default: 0.05 }),
+  // extension (issue 12): a gRPC call with one of these grpc-status values counts as an error
+  grpc_failures: field(grpcFailures, { default: GRPC_FAILURES_DEFAULT }),
   action: field(oneOf(['rollback', 'pause'] as const), { default: 'rollback' }),
   // extension (issue 13): a rollout's first step holds until y's shadow answers agree with x's
   max_shadow_mismatch_rate: field(rate),

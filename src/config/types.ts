@@ -4,6 +4,7 @@
  * The YAML keys are SPEC section 2; the extensions are marked.
  */
 
+import type { GrpcCodeName } from '../h2/grpc-status.js'
 import type { AnalysisConfig, DriftConfig, ShadowConfig } from './analysis.js'
 import type { StateConfig } from './state-backend.js'
 
@@ -28,6 +29,19 @@ export interface NodeConfig {
   hostname: string
   port: number
   weight: number
+  /** extension (issue 12): the node's HTTP/2 listener, for h2 and gRPC streams; absent, they go over HTTP/1.1 (gRPC cannot) */
+  h2?: H2Address
+}
+
+/** A node's HTTP/2 listener: `h2c://host:port` (prior knowledge) or `h2://host:port` (TLS, ALPN h2). */
+export interface H2Address {
+  /** normalised: h2c://10.0.0.11:9080 */
+  url: string
+  tls: boolean
+  hostname: string
+  port: number
+  /** host:port, the :authority of a request that had none */
+  authority: string
 }
 
 export interface StickyConfig {
@@ -40,6 +54,10 @@ export interface StickyConfig {
 export interface ActiveHealthConfig {
   path: string
   port?: number
+  /** extension (issue 12): http (GET path) or grpc (grpc.health.v1.Health/Check on the node's h2 address) */
+  type: 'http' | 'grpc'
+  /** extension (issue 12): the service name a grpc probe asks about ('' = the whole server) */
+  grpc_service: string
   interval: number
   timeout: number
   healthy_threshold: number
@@ -82,6 +100,10 @@ export interface Config {
      * (default 64); beyond it a request waits for a free one (connect and request timeouts still apply)
      */
     upstream_max_connections: number
+    /** extension (issue 12): plain-text HTTP/2 listener (prior knowledge), for gRPC without TLS */
+    h2c_listen?: HostPort
+    /** extension (issue 12): most concurrent streams per client HTTP/2 connection (default 128) */
+    h2_max_concurrent_streams: number
   }
   control: {
     listen: HostPort
@@ -118,6 +140,8 @@ export interface Config {
     max_p99_ms?: number
     /** extension (issue 18): the chance that a y within its limits is ever rolled back, 0 < risk < 0.5 */
     risk: number
+    /** extension (issue 12): the grpc-status values that count a gRPC call as failed */
+    grpc_failures: readonly GrpcCodeName[]
     action: 'rollback' | 'pause'
     /** extension (issue 13): the largest share of shadow comparisons that may disagree before a rollout leaves its first step */
     max_shadow_mismatch_rate?: number

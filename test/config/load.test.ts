@@ -24,12 +24,13 @@ t.test('defaults fill every key a minimal file leaves out', async (t) => {
     max_body_size: 0,
     max_inflight: 10000,
     upstream_max_connections: 64,
+    h2_max_concurrent_streams: 128,
   })
   t.same(config.control, { listen: { host: '127.0.0.1', port: 9901 }, token: TOKEN })
   t.same(config.state, { path: './var/cutover-state.json', backend: 'file' })
   t.same(config.split, { y: 0 })
   t.same(config.health, { passive: { max_failures: 5, eject_for: 30_000 } })
-  t.same(config.gates, { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' })
+  t.same(config.gates, { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, grpc_failures: ['UNKNOWN', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS'], action: 'rollback' })
   t.equal(config.rollout, undefined)
   t.same(config.log, { level: 'info', access: false, access_sample: 0.01 })
   t.same(config.events, { audit: { max_size: 10_000_000, keep: 5 } })
@@ -41,7 +42,7 @@ t.test('defaults fill every key a minimal file leaves out', async (t) => {
 
 t.test('active health defaults apply once the section is present', async (t) => {
   const config = valid(withSections('health:\n  active: {}\n'))
-  t.same(config.health.active, { path: '/status/ready', interval: 2000, timeout: 1000, healthy_threshold: 2, unhealthy_threshold: 2 })
+  t.same(config.health.active, { path: '/status/ready', type: 'http', grpc_service: '', interval: 2000, timeout: 1000, healthy_threshold: 2, unhealthy_threshold: 2 })
 })
 
 t.test('the result is deeply frozen', async (t) => {
