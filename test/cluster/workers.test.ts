@@ -44,6 +44,11 @@ function workerPids(c: Running): number[] {
   return c.logs.filter((l) => l.msg === 'worker listening').map((l) => Number(l.pid))
 }
 
+// Five scenarios, each forking a primary and two workers: about 30 s on an idle 2-core
+// machine and up to a minute under load, over tap's 60 s default for a file. The file's
+// own limit is a guard against a hang, not a measure of speed.
+t.setTimeout(180_000)
+
 t.test('two workers, one split: exact by sticky key in every worker, applied at once', async (t) => {
   const x = await probeCounter('x1')
   const y = await probeCounter('y1')
