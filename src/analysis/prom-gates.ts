@@ -57,6 +57,8 @@ export class PromGates {
   configure(analysis: AnalysisConfig, gates: Config['gates']): void {
     this.#analysis = analysis
     this.#gates = gates
+    // queries added by a reload during a rollout are asked from now on
+    if (this.#state.current.rollout?.status === 'running') this.#schedule(0)
   }
 
   get active(): boolean {
