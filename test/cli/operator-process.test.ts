@@ -162,6 +162,11 @@ t.test('the control listener on TLS, its certificate renewed on SIGHUP', async (
   await c.waitFor(/config reloaded/)
   t.same(await tlsGet(`${c.controlUrl}/healthz`, two.cert), { status: 200, fingerprint: fp(two.cert) }, 'the renewed certificate, no restart')
 
+  // ctl over TLS, a private CA trusted as the README says
+  const ctlRun = spawnSync(process.execPath, [BIN, 'ctl', 'status', '--url', c.controlUrl], { env: { ...process.env, CUTOVER_TOKEN: TOKEN, NODE_EXTRA_CA_CERTS: two.cert }, encoding: 'utf8', timeout: 20_000 })
+  t.equal(ctlRun.status, 0, ctlRun.stderr)
+  t.match(ctlRun.stdout, /split/)
+
   // a key that does not belong to the certificate: refused with the reason, the running one stays
   writeFileSync(live.key, readFileSync(one.key))
   child.kill('SIGHUP')
