@@ -100,6 +100,26 @@ export interface StateView {
   analysis?: AnalysisStateView
 }
 
+/** issue 13: GET /v1/shadow, y's answers to copies of x's requests compared with x's. */
+export interface ShadowView {
+  enabled: boolean
+  share: number
+  totals: { match: number; mismatch: number; error: number; dropped: number }
+  /** mismatch / (match + mismatch); null before anything was compared */
+  mismatch_rate: number | null
+  classes: Array<{
+    method: string
+    /** the path with ids as :id */
+    route: string
+    x_status: number
+    y_status: number
+    count: number
+    differences: string[]
+    samples: Array<{ at: string; target: string; headers: Record<string, string>; differences: string[] }>
+  }>
+  other_mismatches: number
+}
+
 /** issue 13: what /v1/state shows of drift, PromQL gates and step hooks. */
 export interface AnalysisStateView {
   drift: boolean
