@@ -49,15 +49,58 @@ async function startEtcd(dir) {
   for (let i = 1; i <= 3; i++) specs.push({ name: `m${i}`, client: await freePort(), peer: await freePort() })
   const initial = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',')
   const children = specs.map((s) =>
-    spawn('etcd', ['--name', s.name, '--data-dir', join(dir, s.name), '--listen-client-urls', `http://127.0.0.1:${s.client}`, '--advertise-client-urls', `http://127.0.0.1:${s.client}`, '--listen-peer-urls', `http://127.0.0.1:${s.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peer}`, '--initial-cluster', initial, '--initial-cluster-state', 'new', '--heartbeat-interval', '50', '--election-timeout', '500', '--logger', 'zap', '--log-level', 'error'], { stdio: 'ignore' }),
+    spawn(
+      'etcd',
+      [
+        '--name',
+        s.name,
+        '--data-dir',
+        join(dir, s.name),
+        '--listen-client-urls',
+        `http://127.0.0.1:${s.client}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${s.client}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${s.peer}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${s.peer}`,
+        '--initial-cluster',
+        initial,
+        '--initial-cluster-state',
+        'new',
+        '--heartbeat-interval',
+        '50',
+        '--election-timeout',
+        '500',
+        '--logger',
+        'zap',
+        '--log-level',
+        'error',
+      ],
+      { stdio: 'ignore' },
+    ),
   )
   const endpoints = specs.map((s) => `http://127.0.0.1:${s.client}`)
   for (;;) {
-    const ok = await Promise.all(endpoints.map((e) => fetch(`${e}/health`).then((r) => r.json()).then((b) => b.health === 'true', () => false)))
+    const ok = await Promise.all(
+      endpoints.map((e) =>
+        fetch(`${e}/health`)
+          .then((r) => r.json())
+          .then(
+            (b) => b.health === 'true',
+            () => false,
+          ),
+      ),
+    )
     if (ok.every(Boolean)) break
     await new Promise((r) => setTimeout(r, 50))
   }
-  return { endpoints, stop: () => children.forEach((c) => c.kill('SIGKILL')) }
+  return {
+    endpoints,
+    stop: () => {
+      for (const c of children) c.kill('SIGKILL')
+    },
+  }
 }
 
 async function upstream(name, failShare) {
@@ -140,7 +183,10 @@ const pace = (async () => {
     const due = Math.floor(((performance.now() - start) / 1000) * rate)
     while (sent < due) {
       const pool = pools[sent++ % 3]
-      pool.request({ path: '/', method: 'GET' }).then((r) => r.body.resume(), () => undefined)
+      pool.request({ path: '/', method: 'GET' }).then(
+        (r) => r.body.resume(),
+        () => undefined,
+      )
     }
     await new Promise((r) => setTimeout(r, 5))
   }

@@ -143,4 +143,3 @@ export function formatStateSection(state: StateConfig): Record<string, unknown> 
   if (state.replica_id !== undefined) out.replica_id = state.replica_id
   return out
 }
-

@@ -41,7 +41,10 @@ function etcdOptions(config: EtcdConfig): IOptions {
     faultHandling: {
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: MEMBER_PAUSE_MS, breaker: new ConsecutiveBreaker(3) }),
       // every member once more, a moment apart: long enough for a raft election on loopback, short of the deadline
-      global: retry(handleWhen((e) => isRecoverableError(e) || isBrokenCircuitError(e)), { maxAttempts: config.endpoints.length + 1, backoff: new ConstantBackoff(100) }),
+      global: retry(
+        handleWhen((e) => isRecoverableError(e) || isBrokenCircuitError(e)),
+        { maxAttempts: config.endpoints.length + 1, backoff: new ConstantBackoff(100) },
+      ),
     },
   }
   if (config.tls) {

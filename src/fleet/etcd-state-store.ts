@@ -132,7 +132,10 @@ export class EtcdStateStore implements StateStore {
       this.#revision = read.revision
       const reason = `shared state in etcd is unusable (${read.invalid}); started with y at 0, locked; any write replaces it`
       this.#logger.error({ key: this.#key, reason: read.invalid }, 'shared state unusable: started at y 0, locked')
-      return { state: { y: 0, locked: true, lock_reason: reason, rollout: null }, event: ['state.invalid', { cause: 'startup', reason: read.invalid, key: this.#key, revision: read.revision, y: 0, locked: true }] }
+      return {
+        state: { y: 0, locked: true, lock_reason: reason, rollout: null },
+        event: ['state.invalid', { cause: 'startup', reason: read.invalid, key: this.#key, revision: read.revision, y: 0, locked: true }],
+      }
     }
     if (read.state !== null) {
       this.#revision = read.revision
@@ -140,7 +143,13 @@ export class EtcdStateStore implements StateStore {
     }
     const fresh: LiveState = { y: configY, locked: false, lock_reason: null, rollout: null }
     const created = await this.#conn
-      .call('create state', (o) => this.#conn.client.if(this.#key, 'Create', '==', 0).then(this.#conn.client.put(this.#key).value(encode(fresh, this.#clock.now(), this.#id))).options(o).commit())
+      .call('create state', (o) =>
+        this.#conn.client
+          .if(this.#key, 'Create', '==', 0)
+          .then(this.#conn.client.put(this.#key).value(encode(fresh, this.#clock.now(), this.#id)))
+          .options(o)
+          .commit(),
+      )
       .catch(() => null)
     if (created?.succeeded) {
       this.#revision = Number(created.header.revision)
@@ -160,10 +169,14 @@ export class EtcdStateStore implements StateStore {
       if (this.#pending !== null) throw this.#downError()
     }
     for (let attempt = 1; ; attempt++) {
-      let res
+      let res: { succeeded: boolean; header: { revision: string } }
       try {
         res = await this.#conn.call('write state', (o) =>
-          this.#conn.client.if(this.#key, 'Mod', '==', this.#revision).then(this.#conn.client.put(this.#key).value(encode(next, this.#clock.now(), this.#id))).options(o).commit(),
+          this.#conn.client
+            .if(this.#key, 'Mod', '==', this.#revision)
+            .then(this.#conn.client.put(this.#key).value(encode(next, this.#clock.now(), this.#id)))
+            .options(o)
+            .commit(),
         )
       } catch (err) {
         if (rollback) {
@@ -289,7 +302,11 @@ export class EtcdStateStore implements StateStore {
         return
       }
       const res = await this.#conn.call('write rollback', (o) =>
-        this.#conn.client.if(this.#key, 'Mod', '==', read.revision).then(this.#conn.client.put(this.#key).value(encode(pending, this.#clock.now(), this.#id))).options(o).commit(),
+        this.#conn.client
+          .if(this.#key, 'Mod', '==', read.revision)
+          .then(this.#conn.client.put(this.#key).value(encode(pending, this.#clock.now(), this.#id)))
+          .options(o)
+          .commit(),
       )
       if (res.succeeded) {
         this.#pending = null

@@ -5,7 +5,7 @@
  * the time is passed in.
  */
 
-import { bucketOf, HISTOGRAM_BUCKETS, valueOf } from '../gates/latency-histogram.js'
+import { bucketOf, HISTOGRAM_BUCKETS, valueOf as bucketValue } from '../gates/latency-histogram.js'
 import type { WindowFigures } from '../gates/window.js'
 import { BUCKET_MS, type PoolBucket, type TrafficBucket } from './traffic-buckets.js'
 
@@ -120,9 +120,9 @@ class Latencies {
     let seen = 0
     for (let i = 0; i < this.counts.length; i++) {
       seen += this.counts[i]
-      if (seen >= rank) return valueOf(i)
+      if (seen >= rank) return bucketValue(i)
     }
-    return valueOf(this.counts.length - 1)
+    return bucketValue(this.counts.length - 1)
   }
 }
 

@@ -91,7 +91,8 @@ export function parseReplicaRecord(data: unknown): ReplicaRecord | string {
   if (typeof data.control !== 'string' || data.control.length > 300) return 'control: not an address'
   if (typeof data.started_at !== 'string' || Number.isNaN(Date.parse(data.started_at))) return 'started_at: not an ISO time'
   const t = data.totals
-  if (!isObject(t) || !isObject(t.x) || !isObject(t.y) || !isCount(t.x.requests) || !isCount(t.x.errors) || !isCount(t.y.requests) || !isCount(t.y.errors)) return 'totals: not request and error counts per pool'
+  if (!isObject(t) || !isObject(t.x) || !isObject(t.y) || !isCount(t.x.requests) || !isCount(t.x.errors) || !isCount(t.y.requests) || !isCount(t.y.errors))
+    return 'totals: not request and error counts per pool'
   const buckets = parseBuckets(data.buckets)
   if (typeof buckets === 'string') return buckets
   const totals = { x: { requests: t.x.requests, errors: t.x.errors }, y: { requests: t.y.requests, errors: t.y.errors } }
@@ -221,7 +222,15 @@ export class Fleet {
     const h = this.#conn.health
     const leader = this.#election.leader
     const replicas: ReplicaView[] = [...this.#replicas.values()]
-      .map(({ record, seenAt }) => ({ id: record.id, control: record.control, started_at: record.started_at, last_seen: new Date(seenAt).toISOString(), leader: record.id === leader, traffic: record.totals, nodes: record.nodes ?? [] }))
+      .map(({ record, seenAt }) => ({
+        id: record.id,
+        control: record.control,
+        started_at: record.started_at,
+        last_seen: new Date(seenAt).toISOString(),
+        leader: record.id === leader,
+        traffic: record.totals,
+        nodes: record.nodes ?? [],
+      }))
       .sort((a, b) => a.id.localeCompare(b.id))
     const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
     return {
@@ -358,9 +367,7 @@ export class Fleet {
     this.#events.add('fleet.leader', {
       cause: 'fleet',
       leading,
-      reason: leading
-        ? `${this.#id} leads the fleet${r ? `: the rollout goes on at step ${r.step + 1} of ${r.steps.length}, its hold started afresh` : ''}`
-        : `${this.#id} no longer leads the fleet`,
+      reason: leading ? `${this.#id} leads the fleet${r ? `: the rollout goes on at step ${r.step + 1} of ${r.steps.length}, its hold started afresh` : ''}` : `${this.#id} no longer leads the fleet`,
     })
     if (leading && r !== null) this.#options.takeOverRollout()
   }
@@ -393,7 +400,13 @@ export class Fleet {
       while (this.#eventQueue.length > 0) {
         const e = this.#eventQueue[0]
         const key = this.#conn.key('events', `${String(Date.parse(e.at)).padStart(14, '0')}-${this.#id}-${String(e.id).padStart(8, '0')}`)
-        await this.#conn.call('share event', (o) => this.#conn.client.put(key).value(JSON.stringify({ ...e, replica: this.#id })).options(o).exec())
+        await this.#conn.call('share event', (o) =>
+          this.#conn.client
+            .put(key)
+            .value(JSON.stringify({ ...e, replica: this.#id }))
+            .options(o)
+            .exec(),
+        )
         this.#eventQueue.shift()
       }
     } catch {

@@ -85,11 +85,15 @@ export class FileBackend implements StateBackend {
     const loaded = this.store.load()
     let result: InitialState
     if (loaded.kind === 'ok') result = { state: loaded.state, event: ['startup', { cause: 'startup', source: 'state file', y: loaded.state.y, locked: loaded.state.locked }] }
-    else if (loaded.kind === 'missing') result = { state: { y: config.split.y, locked: false, lock_reason: null, rollout: null }, event: ['startup', { cause: 'startup', source: 'config split.y', y: config.split.y, locked: false }] }
+    else if (loaded.kind === 'missing')
+      result = { state: { y: config.split.y, locked: false, lock_reason: null, rollout: null }, event: ['startup', { cause: 'startup', source: 'config split.y', y: config.split.y, locked: false }] }
     else {
       const reason = `state file could not be read (${loaded.reason}); moved aside to ${loaded.movedTo}; started with y at 0, locked`
       this.#logger.error({ path: config.state.path, movedTo: loaded.movedTo, reason: loaded.reason }, 'state file unreadable: started at y 0, locked')
-      result = { state: { y: 0, locked: true, lock_reason: reason, rollout: null }, event: ['state.unreadable', { cause: 'startup', reason: loaded.reason, moved_to: loaded.movedTo, y: 0, locked: true }] }
+      result = {
+        state: { y: 0, locked: true, lock_reason: reason, rollout: null },
+        event: ['state.unreadable', { cause: 'startup', reason: loaded.reason, moved_to: loaded.movedTo, y: 0, locked: true }],
+      }
     }
     await this.store.save(result.state)
     return result

@@ -49,6 +49,9 @@ t.test('check names what is wrong in the state section', async (t) => {
   ]
   for (const [yaml, expected] of cases) {
     const problems = strip(problemsOf(`${MINIMAL}${yaml}\n`))
-    t.ok(problems.some((p) => expected.test(p)), `${yaml} -> ${problems.join(' | ')}`)
+    t.ok(
+      problems.some((p) => expected.test(p)),
+      `${yaml} -> ${problems.join(' | ')}`,
+    )
   }
 })

@@ -18,7 +18,10 @@ t.test('the kustomization builds on deploy/kubernetes and drops its PVC', async 
   t.ok(k.resources.includes('../kubernetes'), 'the single-replica base')
   for (const r of k.resources) t.ok(existsSync(join(DIR, r)), `${r} exists`)
   for (const p of k.patches.filter((p: { path?: string }) => p.path)) t.ok(existsSync(join(DIR, p.path)), `${p.path} exists`)
-  t.ok(k.patches.some((p: { patch?: string }) => /\$patch: delete[\s\S]*PersistentVolumeClaim/.test(p.patch ?? '')), 'the PVC is deleted')
+  t.ok(
+    k.patches.some((p: { patch?: string }) => /\$patch: delete[\s\S]*PersistentVolumeClaim/.test(p.patch ?? '')),
+    'the PVC is deleted',
+  )
   const volumes = read('deployment-patch.yaml').spec.template.spec.volumes
   t.match(volumes, [{ name: 'state', persistentVolumeClaim: null, emptyDir: {} }], 'the state volume is an emptyDir')
 })
@@ -30,7 +33,11 @@ t.test('three replicas, rolled one at a time, a preStop pause, a PodDisruptionBu
   const c = d.spec.template.spec.containers[0]
   t.same(c.lifecycle.preStop.exec.command, ['sleep', '10'])
   t.ok(d.spec.template.spec.terminationGracePeriodSeconds >= 10 + 30, 'grace covers the pause and drain_timeout')
-  t.same(c.env.map((e: { valueFrom: { secretKeyRef: { name: string } } }) => e.valueFrom.secretKeyRef.name), ['cutover-etcd', 'cutover-etcd', 'cutover-etcd'], 'etcd settings from a Secret')
+  t.same(
+    c.env.map((e: { valueFrom: { secretKeyRef: { name: string } } }) => e.valueFrom.secretKeyRef.name),
+    ['cutover-etcd', 'cutover-etcd', 'cutover-etcd'],
+    'etcd settings from a Secret',
+  )
   t.match(read('pdb.yaml'), { kind: 'PodDisruptionBudget', spec: { minAvailable: 2 } })
 })
 

@@ -13,10 +13,10 @@ import { etcdAvailable, startEtcdCluster, type EtcdCluster } from '../helpers/et
 import { waitUntil } from '../helpers/wait.js'
 import { startFleet, startReplica, stopAll, type FleetOptions, type Replica } from './harness.js'
 
-if (!etcdAvailable() || !existsSync(new URL('../../dist/cli.js', import.meta.url))) {
-  t.skip('needs etcd (Debian: etcd-server) and a build (npm run build)')
-  process.exit(0)
-}
+type TestLike = Pick<typeof t, 'teardown'>
+
+/** why these tests cannot run here, or false */
+const skip = !etcdAvailable() || !existsSync(new URL('../../dist/cli.js', import.meta.url)) ? 'needs etcd (Debian: etcd-server) and a build (npm run build)' : false
 
 let cluster: EtcdCluster
 let x: TestUpstream
@@ -25,6 +25,7 @@ let yBad: TestUpstream
 let n = 0
 
 t.before(async () => {
+  if (skip) return
   cluster = await startEtcdCluster(3)
   x = await startUpstream('x')
   yOk = await startUpstream('y')
@@ -35,6 +36,7 @@ t.before(async () => {
   })
 })
 t.teardown(async () => {
+  if (skip) return
   await Promise.all([x.close(), yOk.close(), yBad.close()])
   await cluster.stop()
 })
@@ -43,7 +45,7 @@ function options(y: TestUpstream, extra = ''): FleetOptions {
   return { endpoints: cluster.endpoints, prefix: `/cutover/fleet-${process.pid}-${++n}`, x: [x.url], y: [y.url], extra }
 }
 
-async function fleet(t: Tap.Test, o: FleetOptions): Promise<Replica[]> {
+async function fleet(t: Pick<TestLike, 'teardown'>, o: FleetOptions): Promise<Replica[]> {
   const replicas = await startFleet(o, 3)
   t.teardown(() => stopAll(replicas))
   return replicas
@@ -56,7 +58,7 @@ async function through(r: Replica): Promise<{ status: number; upstream: string |
   return { status: res.status, upstream: res.headers.get('x-upstream') }
 }
 
-t.test('etcd stopped and restarted under load: no client error, writes 503 meanwhile, the lock survives', async (t) => {
+t.test('etcd stopped and restarted under load: no client error, writes 503 meanwhile, the lock survives', { skip }, async (t) => {
   const rs = await fleet(t, options(yOk))
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 50 })).status, 200)
   t.equal((await rs[0].api('POST', '/v1/rollback', { reason: 'held for the test' })).status, 200)
@@ -72,10 +74,15 @@ t.test('etcd stopped and restarted under load: no client error, writes 503 meanw
   })()
   await cluster.killAll()
   for (const r of rs) {
-    const ready = await waitUntil(`${r.id} not ready`, async () => {
-      const res = await fetch(`${r.controlUrl}/readyz`)
-      return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined
-    }, 8000, 50)
+    const ready = await waitUntil(
+      `${r.id} not ready`,
+      async () => {
+        const res = await fetch(`${r.controlUrl}/readyz`)
+        return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined
+      },
+      8000,
+      50,
+    )
     t.match(ready.reason, /state backend etcd unreachable/, `${r.id} /readyz says why`)
   }
   const write = await rs[1].api('POST', '/v1/unlock')
@@ -93,7 +100,7 @@ t.test('etcd stopped and restarted under load: no client error, writes 503 meanw
   t.equal((await rs[1].api('POST', '/v1/unlock')).status, 200, 'writes work again')
 })
 
-t.test('one etcd member of three killed: nothing changes, a split still propagates', async (t) => {
+t.test('one etcd member of three killed: nothing changes, a split still propagates', { skip }, async (t) => {
   const rs = await fleet(t, options(yOk))
   await cluster.members[1].kill()
   t.teardown(() => cluster.startAll())
@@ -105,7 +112,7 @@ t.test('one etcd member of three killed: nothing changes, a split still propagat
   }
 })
 
-t.test('etcd down and y failing on one replica: it rolls back alone at once, and every replica when etcd is back', async (t) => {
+t.test('etcd down and y failing on one replica: it rolls back alone at once, and every replica when etcd is back', { skip }, async (t) => {
   let failing = false
   const yFlaky = await startUpstream('y-flaky', (req, res) => {
     req.resume()
@@ -119,31 +126,46 @@ t.test('etcd down and y failing on one replica: it rolls back alone at once, and
   await cluster.killAll()
   await waitUntil('r1 sees etcd down', async () => (await fetch(`${rs[0].controlUrl}/readyz`)).status === 503, 8000, 50)
   failing = true
-  await waitUntil('r1 rolls back on its own traffic', async () => {
-    await through(rs[0])
-    const s = await rs[0].state()
-    return s.split.y === 0 && s.locked
-  }, 8000, 5)
+  await waitUntil(
+    'r1 rolls back on its own traffic',
+    async () => {
+      await through(rs[0])
+      const s = await rs[0].state()
+      return s.split.y === 0 && s.locked
+    },
+    8000,
+    5,
+  )
   t.equal((await through(rs[0])).upstream, 'x', 'r1 routes to x while etcd is down')
   t.equal((await rs[1].state()).split.y, 100, 'r2 cannot know yet')
   await cluster.startAll()
   for (const r of rs) {
-    await waitUntil(`${r.id} rolled back once etcd is back`, async () => {
-      const s = await r.state()
-      return s.split.y === 0 && s.locked
-    }, 15_000, 50)
+    await waitUntil(
+      `${r.id} rolled back once etcd is back`,
+      async () => {
+        const s = await r.state()
+        return s.split.y === 0 && s.locked
+      },
+      15_000,
+      50,
+    )
   }
   const s = await rs[0].state()
   t.match(s.lock_reason, /^gate max_error_rate/, 'the lock names the gate')
   // events travel apart from the state: wait for it
-  const told = await waitUntil('r3 told of the rollback r1 made', async () => {
-    const events = (await rs[2].api('GET', '/v1/events?limit=1000')).body as Array<Record<string, unknown>>
-    return events.find((e) => e.type === 'rollback.shared' && e.replica === 'r1')
-  }, 5000, 20)
+  const told = await waitUntil(
+    'r3 told of the rollback r1 made',
+    async () => {
+      const events = (await rs[2].api('GET', '/v1/events?limit=1000')).body as Array<Record<string, unknown>>
+      return events.find((e) => e.type === 'rollback.shared' && e.replica === 'r1')
+    },
+    5000,
+    20,
+  )
   t.match(told.reason, /while etcd was unreachable/, 'r3 is told r1 rolled back while etcd was away')
 })
 
-t.test('a replica restarted takes the shared state, not its config split.y', async (t) => {
+t.test('a replica restarted takes the shared state, not its config split.y', { skip }, async (t) => {
   const o = options(yOk, 'split: { y: 90 }')
   const rs = await fleet(t, o)
   t.equal((await rs[0].state()).split.y, 90, 'the first replica wrote split.y')
@@ -156,7 +178,7 @@ t.test('a replica restarted takes the shared state, not its config split.y', asy
   t.equal((await again.state()).split.y, 15)
 })
 
-t.test('a replica started while etcd is away starts, sends everything to x, and takes the shared state once etcd is back', async (t) => {
+t.test('a replica started while etcd is away starts, sends everything to x, and takes the shared state once etcd is back', { skip }, async (t) => {
   const o = options(yOk)
   const rs = await fleet(t, o)
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 100 })).status, 200)

@@ -13,10 +13,10 @@ import { etcdAvailable, startEtcdCluster, type EtcdCluster } from '../helpers/et
 import { waitUntil } from '../helpers/wait.js'
 import { leaderOf, startFleet, stopAll, type FleetOptions, type Replica } from './harness.js'
 
-if (!etcdAvailable() || !existsSync(new URL('../../dist/cli.js', import.meta.url))) {
-  t.skip('needs etcd (Debian: etcd-server) and a build (npm run build)')
-  process.exit(0)
-}
+type TestLike = Pick<typeof t, 'teardown'>
+
+/** why these tests cannot run here, or false */
+const skip = !etcdAvailable() || !existsSync(new URL('../../dist/cli.js', import.meta.url)) ? 'needs etcd (Debian: etcd-server) and a build (npm run build)' : false
 
 let cluster: EtcdCluster
 let x: TestUpstream
@@ -25,6 +25,7 @@ let yBad: TestUpstream
 let n = 0
 
 t.before(async () => {
+  if (skip) return
   cluster = await startEtcdCluster(3)
   x = await startUpstream('x')
   yOk = await startUpstream('y')
@@ -35,6 +36,7 @@ t.before(async () => {
   })
 })
 t.teardown(async () => {
+  if (skip) return
   await Promise.all([x.close(), yOk.close(), yBad.close()])
   await cluster.stop()
 })
@@ -43,7 +45,7 @@ function options(y: TestUpstream, extra = ''): FleetOptions {
   return { endpoints: cluster.endpoints, prefix: `/cutover/fleet-${process.pid}-${++n}`, x: [x.url], y: [y.url], extra }
 }
 
-async function fleet(t: Tap.Test, o: FleetOptions): Promise<Replica[]> {
+async function fleet(t: Pick<TestLike, 'teardown'>, o: FleetOptions): Promise<Replica[]> {
   const replicas = await startFleet(o, 3)
   t.teardown(() => stopAll(replicas))
   return replicas
@@ -56,7 +58,7 @@ async function through(r: Replica): Promise<{ status: number; upstream: string |
   return { status: res.status, upstream: res.headers.get('x-upstream') }
 }
 
-t.test('a split set through one replica routes on every replica', async (t) => {
+t.test('a split set through one replica routes on every replica', { skip }, async (t) => {
   const rs = await fleet(t, options(yOk))
   const put = await rs[1].api('PUT', '/v1/split', { y: 100 })
   t.equal(put.status, 200)
@@ -66,33 +68,52 @@ t.test('a split set through one replica routes on every replica', async (t) => {
   }
   const s = await rs[0].state()
   t.equal(s.fleet.replicas.length, 3)
-  t.equal(s.fleet.replicas.filter((x: any) => x.leader).length, 1, 'one leader shown')
-  t.match(s.fleet.replicas[0], { id: 'r1', control: /:\d+$/, last_seen: /Z$/, traffic: { x: { requests: Number }, y: { requests: Number } }, nodes: [{ pool: 'x', usable: true }, { pool: 'y', usable: true }] })
+  t.equal(s.fleet.replicas.filter((r: { leader: boolean }) => r.leader).length, 1, 'one leader shown')
+  t.match(s.fleet.replicas[0], {
+    id: 'r1',
+    control: /:\d+$/,
+    last_seen: /Z$/,
+    traffic: { x: { requests: Number }, y: { requests: Number } },
+    nodes: [
+      { pool: 'x', usable: true },
+      { pool: 'y', usable: true },
+    ],
+  })
   const metrics = await (await fetch(`${rs[0].controlUrl}/metrics`)).text()
   t.match(metrics, /cutover_state_backend_up 1/)
   t.match(metrics, /cutover_fleet_replicas 3/)
   t.match(metrics, /cutover_state_propagation_seconds_count [1-9]/)
 })
 
-t.test('a gate trip on one replica\'s traffic rolls back every replica', async (t) => {
+t.test("a gate trip on one replica's traffic rolls back every replica", { skip }, async (t) => {
   const rs = await fleet(t, options(yBad, 'gates: { min_requests: 20, max_error_rate: 0.05 }'))
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 100 })).status, 200)
   for (const r of rs) await waitUntil(`${r.id} at y 100`, async () => (await r.state()).split.y === 100, 5000, 5)
-  await waitUntil('r2 trips on its own traffic', async () => {
-    await through(rs[1])
-    return (await rs[1].state()).locked
-  }, 8000, 5)
+  await waitUntil(
+    'r2 trips on its own traffic',
+    async () => {
+      await through(rs[1])
+      return (await rs[1].state()).locked
+    },
+    8000,
+    5,
+  )
   for (const r of rs) {
-    await waitUntil(`${r.id} rolled back`, async () => {
-      const s = await r.state()
-      return s.split.y === 0 && s.locked
-    }, 5000, 5)
+    await waitUntil(
+      `${r.id} rolled back`,
+      async () => {
+        const s = await r.state()
+        return s.split.y === 0 && s.locked
+      },
+      5000,
+      5,
+    )
     t.equal((await through(r)).upstream, 'x', `${r.id} routes to x`)
   }
   t.equal((await rs[0].state()).gates.y.requests, 0, 'r1 saw no y traffic itself')
 })
 
-t.test("the leader judges the fleet's summed windows: traffic no replica saw alone rolls every replica back", async (t) => {
+t.test("the leader judges the fleet's summed windows: traffic no replica saw alone rolls every replica back", { skip }, async (t) => {
   const o = options(yOk, 'gates: { min_requests: 20, max_error_rate: 0.05 }')
   const rs = await fleet(t, o)
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 100 })).status, 200)
@@ -102,23 +123,40 @@ t.test("the leader judges the fleet's summed windows: traffic no replica saw alo
   t.teardown(() => client.close())
   const now = Math.floor(Date.now() / 1000)
   const pool = (r: number, e: number) => ({ r, e, h: r > e ? [[100, r - e]] : [] })
-  const record = { v: 1, id: 'r4', control: '127.0.0.1:1', started_at: new Date().toISOString(), totals: { x: { requests: 0, errors: 0 }, y: { requests: 400, errors: 200 } }, buckets: [{ t: now, x: pool(0, 0), y: pool(400, 200) }] }
+  const record = {
+    v: 1,
+    id: 'r4',
+    control: '127.0.0.1:1',
+    started_at: new Date().toISOString(),
+    totals: { x: { requests: 0, errors: 0 }, y: { requests: 400, errors: 200 } },
+    buckets: [{ t: now, x: pool(0, 0), y: pool(400, 200) }],
+  }
   await client.put(`${o.prefix}/replicas/r4`).value(JSON.stringify(record))
   for (const r of rs) {
-    await waitUntil(`${r.id} rolled back`, async () => {
-      const s = await r.state()
-      return s.split.y === 0 && s.locked
-    }, 8000, 20)
+    await waitUntil(
+      `${r.id} rolled back`,
+      async () => {
+        const s = await r.state()
+        return s.split.y === 0 && s.locked
+      },
+      8000,
+      20,
+    )
   }
   const s = await rs[2].state()
   t.match(s.lock_reason, /over the fleet's traffic \(4 replicas\)/, `lock reason: ${s.lock_reason}`)
   for (const r of rs) t.equal((await r.state()).gates.y.requests, 0, `${r.id} itself saw no failing y traffic`)
 })
 
-t.test('a rollout survives the death of its leader: the next leader goes on at the stored step, hold afresh', async (t) => {
+t.test('a rollout survives the death of its leader: the next leader goes on at the stored step, hold afresh', { skip }, async (t) => {
   const rs = await fleet(t, options(yOk, 'gates: { min_requests: 5, window: 10s }'))
-  const start = await rs[0].api('POST', '/v1/rollout', { steps: [{ y: 20, hold: '3s' }, { y: 100, hold: '0s' }] })
-  t.equal(start.status, 200, `rollout started: ${start.body.error ?? "ok"}`)
+  const start = await rs[0].api('POST', '/v1/rollout', {
+    steps: [
+      { y: 20, hold: '3s' },
+      { y: 100, hold: '0s' },
+    ],
+  })
+  t.equal(start.status, 200, `rollout started: ${start.body.error ?? 'ok'}`)
   const leader = await leaderOf(rs)
   const others = rs.filter((r) => r !== leader)
   // traffic for the step's sample, through the replicas that live on
@@ -128,26 +166,47 @@ t.test('a rollout survives the death of its leader: the next leader goes on at t
   leader.child.kill('SIGKILL')
   await leader.exited
   const killedAt = performance.now()
-  const next = await waitUntil('another replica leads', async () => {
-    const s = await others[0].state()
-    return s.fleet.leader !== null && s.fleet.leader !== leader.id ? s : undefined
-  }, 6000, 20)
+  const next = await waitUntil(
+    'another replica leads',
+    async () => {
+      const s = await others[0].state()
+      return s.fleet.leader !== null && s.fleet.leader !== leader.id ? s : undefined
+    },
+    6000,
+    20,
+  )
   const tookOver = performance.now() - killedAt
   t.ok(tookOver < 2000 + 1500, `a new leader within the lease TTL (2 s): ${Math.round(tookOver)} ms`)
   t.equal(next.split.y, 20, 'the change of leader moved nothing')
   t.match(next.rollout, { step: 0, status: 'running' })
   for (const r of others) {
-    await waitUntil(`${r.id}: rollout done at y 100`, async () => {
-      const s = await r.state()
-      return s.rollout === null && s.split.y === 100
-    }, 15_000, 50)
+    await waitUntil(
+      `${r.id}: rollout done at y 100`,
+      async () => {
+        const s = await r.state()
+        return s.rollout === null && s.split.y === 100
+      },
+      15_000,
+      50,
+    )
   }
   await load
   // events travel apart from the state: wait for them
-  const events = await waitUntil('the takeover and the end in every replica\'s events', async () => {
-    const all = await Promise.all(others.map(async (r) => (await r.api('GET', '/v1/events?limit=1000')).body as Array<Record<string, unknown>>))
-    return all.every((list) => list.some((e) => e.type === 'rollout.done')) ? all[0] : undefined
-  }, 5000, 20)
-  t.ok(events.some((e) => e.type === 'fleet.leader' && e.leading === true && /goes on at step 1 of 2/.test(String(e.reason))), 'the new leader said it took the rollout over')
-  t.ok(events.some((e) => e.type === 'rollout.done'), 'and finished it')
+  const events = await waitUntil(
+    "the takeover and the end in every replica's events",
+    async () => {
+      const all = await Promise.all(others.map(async (r) => (await r.api('GET', '/v1/events?limit=1000')).body as Array<Record<string, unknown>>))
+      return all.every((list) => list.some((e) => e.type === 'rollout.done')) ? all[0] : undefined
+    },
+    5000,
+    20,
+  )
+  t.ok(
+    events.some((e) => e.type === 'fleet.leader' && e.leading === true && /goes on at step 1 of 2/.test(String(e.reason))),
+    'the new leader said it took the rollout over',
+  )
+  t.ok(
+    events.some((e) => e.type === 'rollout.done'),
+    'and finished it',
+  )
 })

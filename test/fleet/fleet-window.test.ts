@@ -24,7 +24,7 @@ t.test('sums every replica over the window; a bucket published again replaces th
   t.equal(f.replicas, 2)
   t.ok(Math.abs(f.y.p99_ms - 50) / 50 < 0.02, `p99 from the summed histogram: ${f.y.p99_ms}`)
   t.equal(f.y.answered, 45)
-  t.equal(f.y.slow, 27, 'answers slower than 20 ms: b\'s')
+  t.equal(f.y.slow, 27, "answers slower than 20 ms: b's")
 })
 
 t.test('buckets leave the window as time passes; resetY forgets y but not x', async (t) => {
@@ -65,7 +65,14 @@ t.test('the recorder keeps per-second buckets the way the gatekeeper counts', as
 })
 
 t.test('parseBuckets refuses garbage with a reason', async (t) => {
-  for (const bad of [null, {}, [{ t: -1 }], [{ t: 1, x: { r: 1, e: 2, h: [] }, y: { r: 0, e: 0, h: [] } }], [{ t: 1, x: { r: 1, e: 0, h: [[99999, 1]] }, y: { r: 0, e: 0, h: [] } }], [{ t: 1, x: { r: 1, e: 0, h: [[1, 5]] }, y: { r: 0, e: 0, h: [] } }]]) {
+  for (const bad of [
+    null,
+    {},
+    [{ t: -1 }],
+    [{ t: 1, x: { r: 1, e: 2, h: [] }, y: { r: 0, e: 0, h: [] } }],
+    [{ t: 1, x: { r: 1, e: 0, h: [[99999, 1]] }, y: { r: 0, e: 0, h: [] } }],
+    [{ t: 1, x: { r: 1, e: 0, h: [[1, 5]] }, y: { r: 0, e: 0, h: [] } }],
+  ]) {
     t.type(parseBuckets(bad), 'string', JSON.stringify(bad))
   }
 })

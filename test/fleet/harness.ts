@@ -20,12 +20,14 @@ export interface FleetOptions {
   ttl?: number
 }
 
+// biome-ignore-start lint/suspicious/noExplicitAny: API answers of any shape; the tests check what they read
 export interface Replica extends Running {
   id: string
   configPath: string
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
   state(): Promise<any>
 }
+// biome-ignore-end lint/suspicious/noExplicitAny: see above
 
 export function fleetYaml(o: FleetOptions, id: string, dir: string): string {
   return `proxy: { listen: 127.0.0.1:0, drain_timeout: 2s }
@@ -64,10 +66,15 @@ export async function startReplica(o: FleetOptions, id: string, dir = tempDir())
 export async function startFleet(o: FleetOptions, n = 3): Promise<Replica[]> {
   const dir = tempDir()
   const replicas = await Promise.all(Array.from({ length: n }, (_, i) => startReplica(o, `r${i + 1}`, dir)))
-  await waitUntil('every replica sees the fleet and its leader', async () => {
-    const states = await Promise.all(replicas.map((r) => r.state()))
-    return states.every((s) => s.fleet?.replicas?.length === n && s.fleet.leader !== null && s.fleet.leader === states[0].fleet.leader)
-  }, 10_000, 50)
+  await waitUntil(
+    'every replica sees the fleet and its leader',
+    async () => {
+      const states = await Promise.all(replicas.map((r) => r.state()))
+      return states.every((s) => s.fleet?.replicas?.length === n && s.fleet.leader !== null && s.fleet.leader === states[0].fleet.leader)
+    },
+    10_000,
+    50,
+  )
   return replicas
 }
 

@@ -102,30 +102,46 @@ async function startOnce(size: number): Promise<EtcdCluster> {
         const c = spawn(
           ETCD_BIN,
           [
-            '--name', s.name,
-            '--data-dir', join(dir, s.name),
-            '--listen-client-urls', clientUrl,
-            '--advertise-client-urls', clientUrl,
-            '--listen-peer-urls', `http://127.0.0.1:${s.peer}`,
-            '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peer}`,
-            '--initial-cluster', initialCluster,
-            '--initial-cluster-state', 'new',
-            '--initial-cluster-token', token,
-            '--heartbeat-interval', '50',
-            '--election-timeout', '500',
-            '--logger', 'zap',
-            '--log-level', 'error',
-            '--log-outputs', 'stderr',
+            '--name',
+            s.name,
+            '--data-dir',
+            join(dir, s.name),
+            '--listen-client-urls',
+            clientUrl,
+            '--advertise-client-urls',
+            clientUrl,
+            '--listen-peer-urls',
+            `http://127.0.0.1:${s.peer}`,
+            '--initial-advertise-peer-urls',
+            `http://127.0.0.1:${s.peer}`,
+            '--initial-cluster',
+            initialCluster,
+            '--initial-cluster-state',
+            'new',
+            '--initial-cluster-token',
+            token,
+            '--heartbeat-interval',
+            '50',
+            '--election-timeout',
+            '500',
+            '--logger',
+            'zap',
+            '--log-level',
+            'error',
+            '--log-outputs',
+            'stderr',
           ],
           { stdio: ['ignore', 'ignore', 'pipe'] },
         )
         let stderr = ''
         c.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-4000)))
         child = c
-        exited = new Promise((resolve) => c.once('exit', () => {
-          if (child === c) child = null
-          resolve()
-        }))
+        exited = new Promise((resolve) =>
+          c.once('exit', () => {
+            if (child === c) child = null
+            resolve()
+          }),
+        )
         void stderr
       },
     }
@@ -141,10 +157,21 @@ async function startOnce(size: number): Promise<EtcdCluster> {
     async startAll() {
       for (const m of members) await m.start()
       // a loaded machine (the whole suite on 2 cores) can take a while to elect
-      await waitUntil('etcd cluster healthy', async () => {
-        if (members.some((m) => !m.running)) throw new Error(`an etcd member exited at start (port taken?): ${members.filter((m) => !m.running).map((m) => m.name).join(', ')}`)
-        return (await Promise.all(members.map((m) => healthy(m.clientUrl)))).every(Boolean)
-      }, 60_000, 50)
+      await waitUntil(
+        'etcd cluster healthy',
+        async () => {
+          if (members.some((m) => !m.running))
+            throw new Error(
+              `an etcd member exited at start (port taken?): ${members
+                .filter((m) => !m.running)
+                .map((m) => m.name)
+                .join(', ')}`,
+            )
+          return (await Promise.all(members.map((m) => healthy(m.clientUrl)))).every(Boolean)
+        },
+        60_000,
+        50,
+      )
     },
     async stop() {
       await cluster.killAll()
