@@ -113,7 +113,8 @@ export class WebhookNotifier {
 
   #enqueue(event: CutoverEvent): void {
     try {
-      if (this.#stopped || !isNotified(event.type)) return
+      // in a fleet, an event another replica raised (replica set) is notified by that replica
+      if (this.#stopped || !isNotified(event.type) || event.replica !== undefined) return
       if (this.#queue.length >= this.#limit) {
         // the head may be the one in flight or backing off; drop the oldest waiting behind it
         const busy = this.#inflight !== null || this.#retryTimer !== null
