@@ -10,7 +10,7 @@
 import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import type { TimerHandle } from '../clock.js'
 import type { PoolName } from '../config/types.js'
-import { ANSWERS, failureAnswer, type ProxyAnswer } from '../answers.js'
+import { ANSWERS, failureAnswer, type ProxyAnswer, proxyAnswer } from '../answers.js'
 import { CLIENT_CLOSED, type Forwarder } from '../forwarding/forwarder.js'
 import { type FailureKind, NO_GRPC } from '../outcome/outcome-sink.js'
 import { isIdempotent } from '../routing/fallback.js'
@@ -42,6 +42,9 @@ const enum Stage {
   Streaming,
   Done,
 }
+
+/** CONNECT (tunnels, WebSockets over HTTP/2 by RFC 8441) is not relayed on h2 */
+const NO_CONNECT = proxyAnswer('CUTOVER_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported over HTTP/2; use HTTP/1.1 for WebSockets')
 
 /** UNKNOWN: a gRPC answer that ended without any grpc-status */
 const GRPC_NO_STATUS = 2
@@ -92,6 +95,10 @@ export class StreamExchange implements AttemptUser {
     if (max > 0 && fw.inflight > max) {
       fw.onShed?.()
       this.#answer(ANSWERS.overloaded, true)
+      return
+    }
+    if (this.#headers[':method'] === 'CONNECT') {
+      this.#answer(NO_CONNECT)
       return
     }
     const length = Number(this.#headers['content-length'])

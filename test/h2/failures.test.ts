@@ -93,8 +93,31 @@ t.test('gates.grpc_failures decides: UNAVAILABLE is an error by default, not whe
       await Promise.all([x.close(), y.close()])
     }
   }
-  const byDefault = await run('')
+  // action pause: a rollback would take y's traffic away before the figures are read
+  const byDefault = await run('gates: { action: pause }')
   t.equal(byDefault.errors, byDefault.requests, 'every UNAVAILABLE call is an error')
   const dataLossOnly = await run('gates: { grpc_failures: [DATA_LOSS], action: pause }')
   t.equal(dataLossOnly.errors, 0, 'with grpc_failures [DATA_LOSS], UNAVAILABLE counts as a success')
+})
+
+t.test('CONNECT over HTTP/2 is refused with 405 naming the way that works; nothing reaches a node', async (t) => {
+  const up = await startH2Upstream('x1')
+  const c = await startTestCutover({ x: [h2node(up.h2)], y: [], proxy: '  h2c_listen: 127.0.0.1:0' })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await up.close()
+  })
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' })
+    req.on('response', (h) => {
+      resolve(Number(h[':status']))
+      // a CONNECT stream stays open from the client's side until it closes it
+      req.close()
+    })
+    req.on('error', reject)
+  })
+  t.equal(status, 405)
+  t.equal(up.seen.length, 0)
 })
