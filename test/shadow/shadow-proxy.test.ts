@@ -7,7 +7,8 @@
 
 import t from 'tap'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { startTestCutover } from '../helpers/cutover.js'
+import { parseConfig } from '../../src/config/load.js'
+import { startTestCutover, testConfigYaml } from '../helpers/cutover.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
@@ -199,4 +200,40 @@ t.test('max_shadow_mismatch_rate holds the first step until y agrees on enough a
     15_000,
   )
   t.equal(done.split.y, 100)
+})
+
+t.test('a reload turns shadowing on, changes it and turns it off', async (t) => {
+  const x = await startUpstream('x')
+  const y = await startUpstream('y')
+  const options = { x: [x.url], y: [y.url] }
+  const c = await startTestCutover(options)
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const send = async (n: number) => {
+    for (let i = 0; i < n; i++) await fetch(`${c.proxyUrl}/r`).then((r) => r.text())
+  }
+  await send(3)
+  t.equal(y.seen.length, 0, 'off: nothing copied')
+  t.equal((await c.api('GET', '/v1/shadow')).body.enabled, false)
+  await c.cutover.reload(parseConfig(testConfigYaml({ ...options, extra: 'shadow: { share: 100, header: x-copy }\n' }, c.stateDir)))
+  await send(3)
+  await waitUntil('three copies', () => y.seen.length >= 3, 5000)
+  t.ok(y.seen.every((s) => s.headers['x-copy'] === '1'))
+  await c.cutover.reload(parseConfig(testConfigYaml({ ...options, extra: 'shadow: { share: 100, methods: [HEAD] }\n' }, c.stateDir)))
+  await send(2)
+  await c.cutover.reload(parseConfig(testConfigYaml(options, c.stateDir)))
+  await send(2)
+  const report = await waitUntil(
+    'the copies compared',
+    async () => {
+      const { body } = await c.api('GET', '/v1/shadow')
+      return body.totals.mismatch >= 3 ? body : undefined
+    },
+    5000,
+  )
+  t.equal(y.seen.length, 3, 'GET not copied once only HEAD is; nothing once shadow is gone')
+  t.equal(report.totals.mismatch, 3, 'x and y name themselves: every copy differs')
+  t.equal(report.enabled, false)
 })
