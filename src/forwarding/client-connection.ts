@@ -10,23 +10,12 @@ import type net from 'node:net'
 import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
 import { badRequestBytes, RAW } from './answers.js'
 import { Exchange } from './exchange.js'
+import { Phase } from './phase.js'
 import type { Forwarder } from './forwarder.js'
 import { clientAddress } from './headers.js'
 import type { Timed } from './sweeper.js'
 import { Tunnel } from './tunnel.js'
 
-export const enum Phase {
-  /** waiting for (the rest of) a request head */
-  Head,
-  /** a request's body is on its way to the node */
-  Body,
-  /** the request is read whole; its answer is on its way */
-  Wait,
-  /** an upgrade: bytes pass both ways untouched */
-  Tunnel,
-  /** cutover ended its side; what still arrives is read and dropped */
-  Closing,
-}
 
 /** bytes of a body (or of pipelined requests) held while the node cannot take them yet */
 const HOLD_LIMIT = 64 * 1024

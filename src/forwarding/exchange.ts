@@ -15,15 +15,14 @@ import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.
 import type { UpstreamNode } from '../upstream/node.js'
 import type { PoolWaiter } from '../upstream/node-pool.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
-import { type ClientConnection, Phase } from './client-connection.js'
+import type { ClientConnection } from './client-connection.js'
 import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
-import { authority, ClientFraming, clientResponseHead, interimHead, upstreamRequestHead } from './headers.js'
+import { Phase } from './phase.js'
+import { authority, ClientFraming, clientResponseHead, interimHead, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** a body that arrived with its head and is at most this long is written with the head as one string */
 const SMALL_BODY = 8192
 
-/** the largest response head cutover reads from a node */
-export const MAX_RESPONSE_HEAD = 64 * 1024
 
 const enum Stage {
   /** between attempts */

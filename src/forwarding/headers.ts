@@ -186,3 +186,6 @@ export function authority(node: { config: { origin: string } }): string {
   const origin = node.config.origin
   return origin.slice(origin.indexOf('//') + 2)
 }
+
+/** the largest response head cutover reads from a node */
+export const MAX_RESPONSE_HEAD = 64 * 1024

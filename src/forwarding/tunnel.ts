@@ -12,8 +12,7 @@ import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '.
 import type { UpstreamNode } from '../upstream/node.js'
 import { failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientConnection } from './client-connection.js'
-import { authority, upstreamRequestHead } from './headers.js'
-import { MAX_RESPONSE_HEAD } from './exchange.js'
+import { authority, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
