@@ -67,28 +67,30 @@ function parsePercent(text: string | undefined): number {
   return y
 }
 
+/** ctl's flags, for parseArgs. */
+const CTL_OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  reason: { type: 'string' },
+  since: { type: 'string' },
+  follow: { type: 'boolean', short: 'f', default: false },
+  force: { type: 'boolean', default: false },
+  watch: { type: 'boolean', short: 'w', default: false },
+  interval: { type: 'string' },
+  names: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const
+
+function parseCtlArgs(argv: string[]) {
+  return parseArgs({ args: argv, allowPositionals: true, strict: true, options: CTL_OPTIONS })
+}
+
 /** Run one ctl command; returns the exit status. */
 export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<number> {
-  let parsed
+  let parsed: ReturnType<typeof parseCtlArgs>
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        url: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        reason: { type: 'string' },
-        since: { type: 'string' },
-        follow: { type: 'boolean', short: 'f', default: false },
-        force: { type: 'boolean', default: false },
-        watch: { type: 'boolean', short: 'w', default: false },
-        interval: { type: 'string' },
-        names: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
+    parsed = parseCtlArgs(argv)
   } catch (err) {
     io.err(`cutover ctl: ${(err as Error).message}`)
     io.err(CTL_USAGE)

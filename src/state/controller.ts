@@ -115,7 +115,7 @@ export class StateController {
   rollback(reason: string, cause: Cause, details: Record<string, unknown> = {}): Promise<Readonly<LiveState>> {
     return this.update(
       (s) => ({ ...s, y: 0, locked: true, lock_reason: reason, rollout: null }),
-      (next, prev) => ({ type: 'rollback', cause, details: { reason, from: prev.y, to: 0, rollout_stopped: prev.rollout !== null, ...details } }),
+      (_next, prev) => ({ type: 'rollback', cause, details: { reason, from: prev.y, to: 0, rollout_stopped: prev.rollout !== null, ...details } }),
     )
   }
 

@@ -167,7 +167,7 @@ t.test('bad bodies give 400/413/415 naming the field, and change nothing in memo
   }
   t.equal(h.disk(), disk, 'file on disk unchanged')
   t.equal(h.events.lastId, lastEvent, 'no event')
-  t.notOk(Object.prototype.hasOwnProperty.call({}, 'locked') || ({} as Record<string, unknown>).x !== undefined, 'no prototype pollution')
+  t.notOk(Object.hasOwn({}, 'locked') || ({} as Record<string, unknown>).x !== undefined, 'no prototype pollution')
 })
 
 t.test('POST /v1/rollback: default and given reasons, bad reasons refused', async (t) => {
@@ -272,6 +272,7 @@ t.test('GET /v1/events: since and limit', async (t) => {
   const all = await h.app.inject({ url: '/v1/events', headers: AUTH })
   t.equal(all.statusCode, 200)
   t.same(all.json().map((e: { id: number }) => e.id), [1, 2, 3, 4, 5])
+  t.match(all.json()[0], { id: 1, type: 'test', i: 0, text: 'test' }, 'each event with its sentence')
   t.same((await h.app.inject({ url: '/v1/events?since=3', headers: AUTH })).json().map((e: { id: number }) => e.id), [4, 5])
   t.same((await h.app.inject({ url: '/v1/events?since=1&limit=2', headers: AUTH })).json().map((e: { id: number }) => e.id), [2, 3])
   t.same((await h.app.inject({ url: '/v1/events?since=99', headers: AUTH })).json(), [])

@@ -169,7 +169,7 @@ t.test('aborts travel both ways', async (t) => {
 
   t.test('the client going away while the node thinks aborts the upstream request', async (t) => {
     let upstreamClosed = false
-    const server = http.createServer((req, res) => {
+    const server = http.createServer((_req, res) => {
       res.on('close', () => (upstreamClosed = !res.writableFinished))
     })
     const port = await listen(server)

@@ -84,7 +84,7 @@ export async function recordingUpstream(): Promise<RecordingUpstream> {
 /** A raw TCP upstream whose behaviour per connection is given (garbage, silence, resets). */
 export async function rawUpstream(onConnection: (socket: net.Socket, firstData: Buffer) => void): Promise<{ port: number; connections: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>()
-  const state = { port: 0, connections: 0, close: async () => undefined as void }
+  const state = { port: 0, connections: 0, close: async (): Promise<void> => {} }
   const server = net.createServer((socket) => {
     state.connections++
     sockets.add(socket)
