@@ -69,7 +69,11 @@ log: { level: warn }
 `,
   )
   const cli = resolve(args.dist, 'cli.js')
-  const child = startChild(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(cli)}); main(['--config', ${JSON.stringify(config)}]).then((c) => process.exit(c))`])
+  const child = startChild(process.execPath, [
+    '--input-type=module',
+    '-e',
+    `const { main } = await import(${JSON.stringify(cli)}); main(['--config', ${JSON.stringify(config)}]).then((c) => process.exit(c))`,
+  ])
   proxies.push({ name: 'cutover', port, child })
 }
 if (only.has('nginx') && hasCommand('nginx')) {

@@ -88,7 +88,7 @@ const nodeObject = object({
   name: field(nodeName),
   weight: field(number({ above: 0, max: 1000 }), { default: 1 }),
   // extension (issue 12): the node's HTTP/2 listener (Kong's `proxy_listen ... http2`)
-  h2: field((value, path, ctx) => h2Url(value, path, ctx)),
+  h2: field(h2Url),
 })
 
 /** An upstream node: a URL string, or { url, name, weight, h2 } with weight in (0, 1000]. */

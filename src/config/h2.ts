@@ -5,7 +5,6 @@
  */
 
 import { DEFAULT_GRPC_FAILURES, GRPC_CODES, grpcCodeOf, type GrpcCodeName } from '../h2/grpc-status.js'
-import { formatHostPort } from './addresses.js'
 import { itemPath, keyPath, type Problems } from './problems.js'
 import { describe, type Rule } from './rules.js'
 import { type Config, type H2Address, POOLS } from './types.js'
@@ -28,7 +27,8 @@ export function parseH2Url(text: string): H2Address | string {
   if (url.pathname !== '/' && url.pathname !== '') return `must not have a path, got ${url.pathname}`
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   const port = url.port === '' ? (tls ? 443 : 80) : Number(url.port)
-  const hostPort = formatHostPort({ host: hostname, port })
+  // host:port with an IPv6 host in brackets (addresses.ts's formatHostPort; not imported: addresses.ts imports this file)
+  const hostPort = hostname.includes(':') ? `[${hostname}]:${port}` : `${hostname}:${port}`
   return { url: `${tls ? 'h2' : 'h2c'}://${hostPort}`, tls, hostname, port, authority: hostPort }
 }
 

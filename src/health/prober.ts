@@ -10,10 +10,11 @@ import type { Clock, TimerHandle } from '../clock.js'
 import type { ActiveHealthConfig } from '../config/types.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { grpcProbe } from './grpc-probe.js'
+import { describeProbeError, type ProbeFn } from './probe-fn.js'
 import type { ProbeResult } from './probe-state.js'
 
-/** Probe one node once; must settle, and should stop its I/O when signal aborts. */
-export type ProbeFn = (node: UpstreamNode, config: ActiveHealthConfig, signal: AbortSignal) => Promise<ProbeResult>
+export type { ProbeFn } from './probe-fn.js'
+export { describeProbeError } from './probe-fn.js'
 
 export interface ProberOptions {
   clock: Clock
@@ -31,29 +32,6 @@ interface Entry {
 }
 
 const TIMED_OUT = Symbol('timeout')
-
-/** Probe text for a socket error code. */
-export function describeProbeError(err: unknown, timeout: number, aborted: boolean): string {
-  if (aborted) return `timeout after ${timeout}ms`
-  const code = (err as NodeJS.ErrnoException | null)?.code
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused'
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return 'connection reset'
-    case 'ETIMEDOUT':
-      return `timeout after ${timeout}ms`
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found'
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'host unreachable'
-    default:
-      return code ?? (err instanceof Error ? err.message : String(err))
-  }
-}
 
 /** The default probe: GET path on the node's host at port (or its traffic port); 2xx is ok. */
 export const httpProbe = (clock: Clock): ProbeFn => (node, config, signal) => {

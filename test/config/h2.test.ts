@@ -25,8 +25,10 @@ t.test('h2 URLs are refused with the reason, naming the key', async (t) => {
   t.match(parseH2Url('h2c://a:1/grpc'), /must not have a path/)
   t.match(parseH2Url('h2c://u:p@a:1'), /user name/)
   t.match(parseH2Url('h2c://a:1?x'), /query/)
-  const problems = problemsOf(base(`  x: { nodes: [{ url: http://a:8000, h2: http://a:9080 }] }
-  y: { nodes: [] }`))
+  const problems = problemsOf(
+    base(`  x: { nodes: [{ url: http://a:8000, h2: http://a:9080 }] }
+  y: { nodes: [] }`),
+  )
   t.match(problems, [/^pools\.x\.nodes\[0\]\.h2: must be an h2c:\/\//])
 })
 
@@ -61,9 +63,7 @@ t.test('the effective config prints the new keys and parses back to the same con
 })
 
 t.test('health.active.type grpc needs every node to have an h2 address', async (t) => {
-  const problems = problemsOf(
-    base('  x: { nodes: [{ url: http://a:8000, h2: h2c://a:9080 }, http://b:8000] }\n  y: { nodes: [http://c:8000] }', 'health: { active: { type: grpc } }'),
-  )
+  const problems = problemsOf(base('  x: { nodes: [{ url: http://a:8000, h2: h2c://a:9080 }, http://b:8000] }\n  y: { nodes: [http://c:8000] }', 'health: { active: { type: grpc } }'))
   t.same(problems, [
     'pools.x.nodes[1]: http://b:8000 has no h2 address for health.active.type grpc to probe (add h2: h2c://host:port) (line 3)',
     'pools.y.nodes[0]: http://c:8000 has no h2 address for health.active.type grpc to probe (add h2: h2c://host:port) (line 4)',

@@ -168,9 +168,7 @@ t.test('a header list over proxy.max_header_size: that stream is refused, the co
   const first = [GET]
   const rest: Buffer[] = []
   for (let i = 0; i < 160; i++) (i < 80 ? first : rest).push(literal(`x-h${i}`, 'v'.repeat(100)))
-  client.socket.write(
-    Buffer.concat([frame(HEADERS, END_STREAM, 1, Buffer.concat(first)), frame(CONTINUATION, END_HEADERS, 1, Buffer.concat(rest)), frame(HEADERS, END_STREAM | END_HEADERS, 3, GET)]),
-  )
+  client.socket.write(Buffer.concat([frame(HEADERS, END_STREAM, 1, Buffer.concat(first)), frame(CONTINUATION, END_HEADERS, 1, Buffer.concat(rest)), frame(HEADERS, END_STREAM | END_HEADERS, 3, GET)]))
   await waitUntil('stream 3 answered', () => client.answered.has(3), 5000)
   t.ok(client.resets.has(1), 'stream 1 was reset')
   t.notOk(client.answered.has(1), 'stream 1 got no answer')

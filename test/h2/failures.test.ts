@@ -82,10 +82,14 @@ t.test('gates.grpc_failures decides: UNAVAILABLE is an error by default, not whe
     const client = echoClient(`127.0.0.1:${c.cutover.h2cAddress!.port}`)
     try {
       await Promise.all(Array.from({ length: 20 }, () => callUnary(client, { n: 1 })))
-      const { body } = await waitUntil('the gate figures', async () => {
-        const s = await c.api('GET', '/v1/state')
-        return s.body.gates.y.requests >= 20 ? s : undefined
-      }, 5000)
+      const { body } = await waitUntil(
+        'the gate figures',
+        async () => {
+          const s = await c.api('GET', '/v1/state')
+          return s.body.gates.y.requests >= 20 ? s : undefined
+        },
+        5000,
+      )
       return body.gates.y as { requests: number; errors: number }
     } finally {
       client.close()
