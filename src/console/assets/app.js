@@ -16,6 +16,7 @@ import { chartRange, eventTone, gatesText, nodeHealth, nowFigure, rolloutText, s
  * @typedef {import('../../control/api-types.js').HistoryPointView} HistoryPointView
  * @typedef {import('../../control/api-types.js').PoolName} PoolName
  * @typedef {import('../../control/api-types.js').NodeView} NodeView
+ * @typedef {import('../../control/api-types.js').ShadowView} ShadowView
  */
 
 const TOKEN_KEY = 'cutover.token'
@@ -216,15 +217,20 @@ function poll() {
       if (err.status === 401) throw err
       return null
     }),
+    api('GET', '/v1/shadow').catch((err) => {
+      if (err.status === 401) throw err
+      return null
+    }),
   ])
     .then(
-      ([state, events, history]) => {
+      ([state, events, history, shadow]) => {
         if (gen !== generation) return
         // events first: the gates panel explains a lock with the rollback event that set it
         renderEvents(events)
         behind = Array.isArray(events) && events.length >= EVENTS_PAGE
         renderState(state)
         if (history) renderHistory(history)
+        renderShadow(shadow, state)
         setConn('live', `live, updated ${clockTime(new Date().toISOString())}`)
       },
       (err) => {
@@ -337,6 +343,38 @@ function renderGates(s) {
     text(li, c)
     checks.appendChild(li)
   }
+}
+
+/**
+ * Issue 13: shadow comparisons (the top mismatch classes) and each pool's config hashes;
+ * hidden while neither shadow nor drift is configured.
+ * @param {ShadowView | null} sh @param {StateView} s
+ */
+function renderShadow(sh, s) {
+  const drift = s?.analysis?.drift === true
+  $('shadow-panel').hidden = !(sh?.enabled || drift)
+  if (sh?.enabled) {
+    const t = sh.totals
+    const rate = sh.mismatch_rate === null ? 'nothing compared yet' : `${(sh.mismatch_rate * 100).toFixed(2)}% disagree`
+    text($('shadow-totals'), `${share(sh.share)} of x's requests copied to y: ${t.match} match, ${t.mismatch} differ (${rate}), ${t.error} failed on y, ${t.dropped} dropped`)
+  } else {
+    text($('shadow-totals'), 'Shadowing is off.')
+  }
+  const list = $('shadow-classes')
+  list.textContent = ''
+  for (const c of sh?.enabled ? sh.classes.slice(0, 5) : []) {
+    const li = document.createElement('li')
+    text(li, `${c.method} ${c.route}: x ${c.x_status} → y ${c.y_status}, ${c.count}× (${c.differences.join(', ')})`)
+    list.appendChild(li)
+  }
+  /** @type {string[]} */
+  const pools = []
+  for (const pool of /** @type {PoolName[]} */ (['x', 'y'])) {
+    const hashes = [...new Set((s?.pools?.[pool]?.nodes ?? []).map((n) => (n.config_hash ? n.config_hash.slice(0, 12) : 'unknown')))]
+    if (hashes.length > 0) pools.push(`${pool}: ${hashes.join(', ')}`)
+  }
+  const refusal = s?.analysis?.drift_refusal
+  text($('drift-line'), drift ? `configuration_hash ${pools.join(' · ')}${refusal ? ` — ${refusal}` : ''}` : '')
 }
 
 /** @param {StateView} s */

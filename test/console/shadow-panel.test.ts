@@ -1,0 +1,49 @@
+/// <reference lib="dom" />
+/**
+ * The console's shadow and drift panel (issue 13) in headless Chromium against a real
+ * cutover: the totals and the top mismatch class, and each pool's configuration_hash.
+ */
+
+import { existsSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import t from 'tap'
+import { startTestCutover, TOKEN } from '../helpers/cutover.js'
+import { startUpstream } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const missing = !existsSync(CHROMIUM)
+
+const kong = (name: string, status: number) => (req: IncomingMessage, res: ServerResponse) => {
+  req.resume()
+  res.writeHead(req.url === '/status' ? 200 : status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(req.url === '/status' ? { configuration_hash: '1f2e3d4c5b6a79881f2e3d4c5b6a7988' } : { name }))
+}
+
+t.test('the panel shows the totals, the top class and the hashes', { skip: missing && !process.env.CI ? `no ${CHROMIUM}` : false }, async (t) => {
+  const { chromium } = await import('playwright-core')
+  const x = await startUpstream('x', kong('same', 200))
+  const y = await startUpstream('y', kong('same', 404))
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow: { share: 100 }\ndrift: { interval: 100ms }\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  for (let i = 0; i < 3; i++) await fetch(`${c.proxyUrl}/orders/${100 + i}`).then((r) => r.text())
+  await waitUntil('compared', async () => (await c.api('GET', '/v1/shadow')).body.totals.mismatch >= 3, 5000)
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] })
+  t.teardown(() => browser.close())
+  const page = await (await browser.newContext()).newPage()
+  page.setDefaultTimeout(15_000)
+  const problems: string[] = []
+  page.on('pageerror', (err) => problems.push(err.message))
+  await page.goto(`${c.controlUrl}/`)
+  await page.locator('#token').fill(TOKEN)
+  await page.keyboard.press('Enter')
+  await page.locator('#shadow-panel').waitFor({ state: 'visible' })
+  await page.waitForFunction(() => (document.querySelector('#shadow-classes')?.textContent ?? '') !== '')
+  t.match(await page.locator('#shadow-totals').textContent(), /100% of x's requests copied to y: 0 match, 3 differ \(100.00% disagree\)/)
+  t.equal(await page.locator('#shadow-classes li').first().textContent(), 'GET /orders/:id: x 200 → y 404, 3× (status 200 -> 404)')
+  await page.waitForFunction(() => /x: 1f2e3d4c5b6a · y: 1f2e3d4c5b6a/.test(document.querySelector('#drift-line')?.textContent ?? ''))
+  t.same(problems, [])
+})
