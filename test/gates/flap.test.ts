@@ -10,10 +10,11 @@ import { Gatekeeper } from '../../src/gates/gatekeeper.js'
 import { StateController } from '../../src/state/controller.js'
 import { EventLog } from '../../src/state/events.js'
 import type { UpstreamNode } from '../../src/upstream/node.js'
+import { testGates } from '../helpers/fixtures.js'
 
 const Y = { pool: 'y', name: 'y1' } as UpstreamNode
 const logger = pino({ level: 'silent' })
-const gates: Config['gates'] = { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' }
+const gates = testGates()
 const RATE = 50
 const Z99 = 2.3263478740408408
 

@@ -7,11 +7,12 @@ import { StateController } from '../../src/state/controller.js'
 import { EventLog } from '../../src/state/events.js'
 import type { LiveState } from '../../src/state/types.js'
 import type { UpstreamNode } from '../../src/upstream/node.js'
+import { testGates } from '../helpers/fixtures.js'
 
 const X = { pool: 'x', name: 'x1' } as UpstreamNode
 const Y = { pool: 'y', name: 'y1' } as UpstreamNode
 const logger = pino({ level: 'silent' })
-const gates: Config['gates'] = { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' }
+const gates = testGates()
 
 /** Let the controller's queued writes (an in-memory store) settle. */
 const settle = () => new Promise((resolve) => setImmediate(resolve))

@@ -1,10 +1,10 @@
 import t from 'tap'
-import type { Config } from '../../src/config/types.js'
 import { timeUniformLower } from '../../src/gates/confidence-sequence.js'
 import { evaluateGates, fmt, fmtEvidence, roughDuration, spanRisk } from '../../src/gates/verdict.js'
 import type { Span, WindowFigures } from '../../src/gates/window.js'
+import { testGates } from '../helpers/fixtures.js'
 
-const gates: Config['gates'] = { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' }
+const gates = testGates()
 
 /** Window figures only: the verdict takes the window for y's whole history. */
 function fig(requests: number, errors: number, p99_ms = 50, answered = requests - errors, slow = 0): WindowFigures {
@@ -86,7 +86,7 @@ t.test('the risk sets the threshold', (t) => {
   t.equal(evaluateGates(fig(0, 0), fig(100, 6), g(0.05)).verdict, 'fail')
   t.equal(evaluateGates(fig(0, 0), fig(100, 6), g(0.01)).verdict, 'none')
   t.match(evaluateGates(fig(0, 0), fig(100, 40), g(0.01)).reason, /\(99% lower bound /)
-  t.match(evaluateGates(fig(0, 0), fig(100, 40), { window: 60_000, min_requests: 100, max_error_rate: 0.01, action: 'rollback' }).reason, /\(95% lower bound /, 'risk 0.05 when none is given')
+  t.match(evaluateGates(fig(0, 0), fig(100, 40), { window: 60_000, min_requests: 100, max_error_rate: 0.01, grpc_failures: gates.grpc_failures, action: 'rollback' }).reason, /\(95% lower bound /, 'risk 0.05 when none is given')
   t.end()
 })
 

@@ -8,11 +8,12 @@ import { StateController } from '../../src/state/controller.js'
 import { EventLog } from '../../src/state/events.js'
 import type { LiveState, RolloutProgress } from '../../src/state/types.js'
 import type { UpstreamNode } from '../../src/upstream/node.js'
+import { testGates } from '../helpers/fixtures.js'
 
 const Y = { pool: 'y', name: 'y1' } as UpstreamNode
 const X = { pool: 'x', name: 'x1' } as UpstreamNode
 const logger = pino({ level: 'silent' })
-const gates: Config['gates'] = { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, action: 'rollback' }
+const gates = testGates()
 const plan: Config['rollout'] = { steps: [{ y: 10, hold: 60_000 }, { y: 50, hold: 60_000 }, { y: 100, hold: 0 }] }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
