@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import t from 'tap'
 import { FakeClock, systemClock, type Clock } from '../../src/clock.js'
-import type { ActiveHealthConfig, Config, NodeConfig, PoolName } from '../../src/config/types.js'
+import type { Config, NodeConfig, PoolName } from '../../src/config/types.js'
 import { HealthMonitor } from '../../src/health/monitor.js'
 import type { ProbeResult } from '../../src/health/probe-state.js'
 import type { ProbeFn } from '../../src/health/prober.js'
 import { EventLog, type CutoverEvent } from '../../src/state/events.js'
 import { UpstreamNode } from '../../src/upstream/node.js'
+import { activeHealth as active } from '../helpers/fixtures.js'
 
 const created: UpstreamNode[] = []
 t.teardown(async () => {
@@ -21,10 +22,6 @@ function makeNode(url: string, pool: PoolName): UpstreamNode {
   const node = new UpstreamNode(pool, config, { connectTimeout: 1000, headersTimeout: 1000 })
   created.push(node)
   return node
-}
-
-function active(over: Partial<ActiveHealthConfig> = {}): ActiveHealthConfig {
-  return { path: '/status/ready', interval: 1000, timeout: 300, healthy_threshold: 2, unhealthy_threshold: 2, ...over }
 }
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r))

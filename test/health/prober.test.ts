@@ -2,10 +2,11 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { FakeClock, systemClock } from '../../src/clock.js'
-import type { ActiveHealthConfig, NodeConfig, PoolName } from '../../src/config/types.js'
+import type { NodeConfig, PoolName } from '../../src/config/types.js'
 import type { ProbeResult } from '../../src/health/probe-state.js'
 import { httpProbe, Prober, type ProbeFn } from '../../src/health/prober.js'
 import { UpstreamNode } from '../../src/upstream/node.js'
+import { activeHealth as active } from '../helpers/fixtures.js'
 
 const nodes: UpstreamNode[] = []
 t.teardown(async () => {
@@ -26,10 +27,6 @@ function makeNode(url: string, pool: PoolName = 'x'): UpstreamNode {
   const node = new UpstreamNode(pool, config, { connectTimeout: 1000, headersTimeout: 1000 })
   nodes.push(node)
   return node
-}
-
-function active(over: Partial<ActiveHealthConfig> = {}): ActiveHealthConfig {
-  return { path: '/status/ready', interval: 1000, timeout: 300, healthy_threshold: 2, unhealthy_threshold: 2, ...over }
 }
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r))
