@@ -5,6 +5,7 @@
 
 import t from 'tap'
 import type { EventView, HistoryPointView, HistoryView, StateView } from '../../src/control/api-types.js'
+import { nodeView } from '../helpers/fixtures.js'
 
 type View = typeof import('../../src/console/assets/view.js')
 // a URL, not a specifier: the browser module's types are its JSDoc
@@ -156,7 +157,7 @@ t.test('a pool with no traffic now has no "now" figure, whatever it had before',
 })
 
 t.test('node health and event tones', async (t) => {
-  const node = { url: 'http://127.0.0.1:1', name: 'kong-y1', healthy: true, ejected: false, ejected_until: null, last_probe: null, inflight: 0 }
+  const node = nodeView({ url: 'http://127.0.0.1:1', name: 'kong-y1', healthy: true, ejected: false, ejected_until: null, last_probe: null, inflight: 0 })
   t.same(view.nodeHealth(node), ['healthy', 'healthy'])
   t.same(view.nodeHealth({ ...node, healthy: null }), ['unknown', 'no probe verdict yet'])
   t.equal(view.nodeHealth({ ...node, ejected: true, ejected_until: new Date(2026, 0, 1, 9, 5, 0).toISOString() })[1], 'ejected until 09:05:00')

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { runCtl, type CtlIo } from '../../src/ctl/ctl.js'
 import type { StateView } from '../../src/control/api-types.js'
 import { formatMs, formatStatus, splitBar } from '../../src/ctl/format.js'
+import { nodeView } from '../helpers/fixtures.js'
 
 const TOKEN = 'ctl-test-token'
 
@@ -28,7 +29,7 @@ const STATE = {
   pools: {
     x: {
       nodes: [
-        {
+        nodeView({
           url: 'http://10.0.0.11:8000',
           name: 'kong-x1',
           healthy: true,
@@ -36,12 +37,12 @@ const STATE = {
           ejected_until: null,
           last_probe: { ok: true, at: '2026-01-01T00:00:00.000Z', ms: 2, status: 200 },
           inflight: 3,
-        },
+        }),
       ],
     },
     y: {
       nodes: [
-        {
+        nodeView({
           url: 'http://10.0.0.21:8000',
           name: '10.0.0.21:8000',
           healthy: false,
@@ -49,7 +50,7 @@ const STATE = {
           ejected_until: null,
           last_probe: { ok: false, at: '2026-01-01T00:00:00.000Z', ms: 1, error: 'connection refused' },
           inflight: 0,
-        },
+        }),
       ],
     },
   },
@@ -83,7 +84,7 @@ interface Seen {
   body: string
 }
 
-async function fakeApi(t: Tap.Test, respond: (req: IncomingMessage, body: string) => [number, unknown]): Promise<{ url: string; seen: Seen[] }> {
+async function fakeApi(t: Test, respond: (req: IncomingMessage, body: string) => [number, unknown]): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = []
   const server: Server = createServer((req, res) => {
     let body = ''
@@ -104,10 +105,6 @@ function capture(env: Record<string, string | undefined> = {}): CtlIo & { stdout
   const stdout: string[] = []
   const stderr: string[] = []
   return { stdout, stderr, out: (s) => stdout.push(s), err: (s) => stderr.push(s), env, wait: async () => false }
-}
-
-declare namespace Tap {
-  type Test = typeof t
 }
 
 t.test('status prints the split bar, rollout and gates, with the token from the environment', async (t) => {

@@ -1,11 +1,9 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parseRequestHead, parseResponseHead, REFUSAL } from '../../src/http1/index.js'
 
 const MAX = 16384
 const req = (s: string, max = MAX) => parseRequestHead(Buffer.from(s, 'latin1'), max)
 const res = (s: string, method = 'GET', max = MAX) => parseResponseHead(Buffer.from(s, 'latin1'), max, method)
-
-type Test = typeof t
 
 function head(t: Test, r: ReturnType<typeof req>) {
   if (r.kind !== 'head') t.fail(`expected a head, got ${JSON.stringify(r)}`)
