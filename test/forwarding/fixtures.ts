@@ -5,6 +5,7 @@ import pino from 'pino'
 import type { Config, NodeConfig, PoolName } from '../../src/config/types.js'
 import type { FailureKind, OutcomeSink } from '../../src/outcome/outcome-sink.js'
 import { type NodePoolOptions, UpstreamNode } from '../../src/upstream/node.js'
+import { CONFIG_DEFAULTS } from '../helpers/fixtures.js'
 
 /** A node on 127.0.0.1:port. */
 export function node(pool: PoolName, port: number, weight = 1, timeouts: NodePoolOptions = { connectTimeout: 1000, headersTimeout: 5000 }): UpstreamNode {
@@ -29,6 +30,7 @@ export function proxyConfig(over: Partial<Config['proxy']> = {}): Config['proxy'
     max_body_size: 0,
     max_inflight: 10000,
     upstream_max_connections: 64,
+    h2_max_concurrent_streams: CONFIG_DEFAULTS.proxy.h2_max_concurrent_streams,
     ...over,
   }
 }

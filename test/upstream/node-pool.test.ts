@@ -3,6 +3,7 @@
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
+import type { NodeConfig } from '../../src/config/types.js'
 import type { UpstreamConnection } from '../../src/upstream/connection.js'
 import { NodePool } from '../../src/upstream/node-pool.js'
 import { Upstreams } from '../../src/upstream/upstreams.js'
@@ -31,7 +32,7 @@ async function tcpServer(): Promise<{ port: number; connections: () => number; c
   }
 }
 
-function nodeConfig(port: number) {
+function nodeConfig(port: number): NodeConfig {
   return { url: `http://127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, name: `127.0.0.1:${port}`, protocol: 'http:', hostname: '127.0.0.1', port, weight: 1 }
 }
 
