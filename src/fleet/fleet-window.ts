@@ -5,7 +5,7 @@
  * the time is passed in.
  */
 
-import { bucketOf, HISTOGRAM_BUCKETS, valueOf as bucketValue } from '../gates/latency-histogram.js'
+import { bucketOf, bucketValue, HISTOGRAM_BUCKETS } from '../gates/latency-histogram.js'
 import type { WindowFigures } from '../gates/window.js'
 import { BUCKET_MS, type PoolBucket, type TrafficBucket } from './traffic-buckets.js'
 

@@ -19,8 +19,8 @@ export function bucketOf(ms: number): number {
 }
 
 /** The value a bucket stands for: its geometric middle, so the error is at most ~1%. */
-export function valueOf(bucket: number): number {
-  return MIN_MS * Math.pow(RATIO, bucket - 0.5)
+export function bucketValue(bucket: number): number {
+  return MIN_MS * RATIO ** (bucket - 0.5)
 }
 
 export class LatencyHistogram {
@@ -82,8 +82,8 @@ export class LatencyHistogram {
   countAbove(ms: number): number {
     let first = ms > MIN_MS ? Math.floor(Math.log(ms / MIN_MS) / LN_RATIO + 0.5) + 1 : 0
     // the logarithm may land a hair either side of a bucket edge
-    while (first > 0 && valueOf(first - 1) > ms) first--
-    while (first < HISTOGRAM_BUCKETS && valueOf(first) <= ms) first++
+    while (first > 0 && bucketValue(first - 1) > ms) first--
+    while (first < HISTOGRAM_BUCKETS && bucketValue(first) <= ms) first++
     let n = 0
     for (let i = Math.max(first, this.#lo); i <= this.#hi; i++) n += this.counts[i]
     return n
@@ -104,8 +104,8 @@ export class LatencyHistogram {
     let seen = 0
     for (let i = this.#lo; i <= this.#hi; i++) {
       seen += this.counts[i]
-      if (seen >= rank) return valueOf(i)
+      if (seen >= rank) return bucketValue(i)
     }
-    return valueOf(this.#hi)
+    return bucketValue(this.#hi)
   }
 }
