@@ -88,7 +88,7 @@ t.test('gates.grpc_failures decides: UNAVAILABLE is an error by default, not whe
           const s = await c.api('GET', '/v1/state')
           return s.body.gates.y.requests >= 20 ? s : undefined
         },
-        5000,
+        15_000,
       )
       return body.gates.y as { requests: number; errors: number }
     } finally {
