@@ -26,7 +26,11 @@ export function pinSelf(core) {
 
 function killAll() {
   for (const child of live) {
-    try { child.kill('SIGKILL') } catch { /* already gone */ }
+    try {
+      child.kill('SIGKILL')
+    } catch {
+      /* already gone */
+    }
   }
   live.clear()
 }
@@ -74,7 +78,9 @@ export function startChild(command, args, { core, cwd, env, onStdout } = {}) {
   })
   return {
     child,
-    get pid() { return child.pid },
+    get pid() {
+      return child.pid
+    },
     exited,
     output: () => tail,
     /** SIGTERM, then SIGKILL after `graceMs` */
@@ -104,12 +110,16 @@ export function freePort() {
 /** Poll `probe()` every 100 ms until it resolves true; false after `timeoutMs` or once `exited` settles. */
 export async function waitFor(probe, { timeoutMs, exited }) {
   let gone = false
-  exited?.then(() => { gone = true })
+  exited?.then(() => {
+    gone = true
+  })
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline && !gone) {
     try {
       if (await probe()) return true
-    } catch { /* not up yet */ }
+    } catch {
+      /* not up yet */
+    }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   return false

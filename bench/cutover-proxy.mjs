@@ -83,8 +83,7 @@ export const cutover = {
     const conf = join(dir, 'cutover.yaml')
     writeFileSync(conf, cutoverConfig(dir, route))
     const handle = startChild(process.execPath, [BIN, '--config', conf], { core, cwd: ROOT })
-    const ready = await waitFor(async () => (await getStatus(route.controlPort, '/readyz')) === 200
-      && (await getStatus(route.port)) === 200, { timeoutMs, exited: handle.exited })
+    const ready = await waitFor(async () => (await getStatus(route.controlPort, '/readyz')) === 200 && (await getStatus(route.port)) === 200, { timeoutMs, exited: handle.exited })
     if (ready) return handle
     await handle.stop(500)
     throw new Error(`cutover did not become ready (GET /readyz and GET / answering 200) within ${timeoutMs} ms; its output:\n${handle.output().trim() || '(none)'}`)

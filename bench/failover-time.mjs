@@ -60,7 +60,11 @@ function pacedLoad(origin, rate) {
 }
 
 function yaml(profile, nodes) {
-  const urls = (pool) => nodes.filter((n) => n.name[0] === pool).map((n) => `http://127.0.0.1:${n.port}`).join(', ')
+  const urls = (pool) =>
+    nodes
+      .filter((n) => n.name[0] === pool)
+      .map((n) => `http://127.0.0.1:${n.port}`)
+      .join(', ')
   return `pools:
   x: { nodes: [${urls('x')}] }
   y: { nodes: [${urls('y')}] }
@@ -128,17 +132,20 @@ export async function measureProfile(name, { rate, pick }) {
 function table(rows) {
   const head = ['profile', 'node', 'requests', 'client errors', 'ejected after', 'unhealthy after', 'back: healthy after', 'back: traffic after', 'bound i×h+i']
   const fmt = (v) => (v === null ? '—' : `${v} ms`)
-  return textTable(head, rows.map((r) => [
-    r.profile,
-    r.node,
-    String(r.requests),
-    String(r.errors),
-    fmt(r.ejected_ms),
-    fmt(r.unhealthy_ms),
-    fmt(r.healthy_again_ms),
-    r.traffic_again_ms === null ? `> ${r.back_cap_ms} ms` : fmt(r.traffic_again_ms),
-    `${r.bound_ms} ms`,
-  ]))
+  return textTable(
+    head,
+    rows.map((r) => [
+      r.profile,
+      r.node,
+      String(r.requests),
+      String(r.errors),
+      fmt(r.ejected_ms),
+      fmt(r.unhealthy_ms),
+      fmt(r.healthy_again_ms),
+      r.traffic_again_ms === null ? `> ${r.back_cap_ms} ms` : fmt(r.traffic_again_ms),
+      `${r.bound_ms} ms`,
+    ]),
+  )
 }
 
 async function main() {

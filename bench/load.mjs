@@ -33,22 +33,25 @@ export function runAutocannon(spec) {
   let non2xx = 0
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint()
-    const instance = autocannon({
-      url: spec.url,
-      connections: spec.connections,
-      duration: spec.duration,
-      method: spec.method ?? 'GET',
-      body: spec.body,
-      headers: spec.headers,
-      idReplacement: spec.idReplacement ?? false,
-      overallRate: spec.overallRate,
-      timeout: 10,
-      excludeErrorStats: false,
-    }, (err, result) => {
-      if (err) return reject(err)
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      resolve(summarize('autocannon', responses, seconds, result.errors + result.timeouts, non2xx))
-    })
+    const instance = autocannon(
+      {
+        url: spec.url,
+        connections: spec.connections,
+        duration: spec.duration,
+        method: spec.method ?? 'GET',
+        body: spec.body,
+        headers: spec.headers,
+        idReplacement: spec.idReplacement ?? false,
+        overallRate: spec.overallRate,
+        timeout: 10,
+        excludeErrorStats: false,
+      },
+      (err, result) => {
+        if (err) return reject(err)
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9
+        resolve(summarize('autocannon', responses, seconds, result.errors + result.timeouts, non2xx))
+      },
+    )
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       responses++
       if (statusCode < 200 || statusCode > 299) non2xx++
@@ -121,7 +124,12 @@ export async function runWrk(spec, { core, dir }) {
   }
   args.push(spec.url)
   let out = ''
-  const handle = startChild('wrk', args, { core, onStdout: (chunk) => { out += chunk } })
+  const handle = startChild('wrk', args, {
+    core,
+    onStdout: (chunk) => {
+      out += chunk
+    },
+  })
   const killer = setTimeout(() => handle.stop(500), (spec.duration + 15) * 1000)
   const { code } = await handle.exited
   clearTimeout(killer)
@@ -137,14 +145,15 @@ export async function sequentialLatency(url, { requests, warmup = 200, deadlineM
   assertLocal(url)
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const target = new URL(url)
-  const once = () => new Promise((resolve, reject) => {
-    const req = request({ host: target.hostname, port: target.port, path: target.pathname, agent }, (res) => {
-      res.on('end', () => resolve(res.statusCode))
-      res.resume()
+  const once = () =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: target.hostname, port: target.port, path: target.pathname, agent }, (res) => {
+        res.on('end', () => resolve(res.statusCode))
+        res.resume()
+      })
+      req.on('error', reject)
+      req.end()
     })
-    req.on('error', reject)
-    req.end()
-  })
   const deadline = Date.now() + deadlineMs
   let errors = 0
   let non2xx = 0

@@ -66,7 +66,10 @@ class Connection {
         this.onError()
       }
       this.buf = null
-      if (!this.closed) setTimeout(() => { if (!this.closed) this.connect() }, 10)
+      if (!this.closed)
+        setTimeout(() => {
+          if (!this.closed) this.connect()
+        }, 10)
     })
   }
 
@@ -113,13 +116,17 @@ export async function runPaced({ url, connections, rate, duration, headers = {},
     if (status < 200 || status > 299) non2xx++
     samples.record(performance.now() - scheduled)
   }
-  const onError = () => { errors++ }
+  const onError = () => {
+    errors++
+  }
   const pool = []
   for (let i = 0; i < connections; i++) pool.push(new Connection(target, request, onDone, onError))
   let giveUp
   const connected = await Promise.race([
     Promise.all(pool.map((c) => c.ready)),
-    new Promise((resolve) => { giveUp = setTimeout(() => resolve(null), 10_000) }),
+    new Promise((resolve) => {
+      giveUp = setTimeout(() => resolve(null), 10_000)
+    }),
   ])
   clearTimeout(giveUp)
   const opened = connected ? connected.filter(Boolean).length : pool.filter((c) => c.open).length

@@ -114,7 +114,9 @@ export function socketCount(pids) {
     for (const fd of fds) {
       try {
         if (readlinkSocket(`/proc/${p}/fd/${fd}`)) count++
-      } catch { /* closed meanwhile */ }
+      } catch {
+        /* closed meanwhile */
+      }
     }
   }
   return count

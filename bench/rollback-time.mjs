@@ -38,10 +38,14 @@ async function upstream(name, failRate, random) {
     res.end(OK_BODY)
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => {
-    server.close(() => r())
-    server.closeAllConnections()
-  }) }
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r())
+        server.closeAllConnections()
+      }),
+  }
 }
 
 /** The paced load, counting 5xx answers and failed requests. */
@@ -106,15 +110,18 @@ ${GATES}`,
 
 function table(rows) {
   const head = ['y share', 'error rate', 'warm-up', 'time to rollback', 'y requests (errors) in window', 'client 5xx', 'reason']
-  return textTable(head, rows.map((r) => [
-    `${r.share}%`,
-    `${r.error_rate * 100}%`,
-    `${r.warmup_s} s`,
-    r.rollback_ms === null ? '—' : `${r.rollback_ms} ms`,
-    r.y_requests === null ? '—' : `${r.y_requests} (${r.y_errors})`,
-    String(r.client_errors),
-    r.reason,
-  ]))
+  return textTable(
+    head,
+    rows.map((r) => [
+      `${r.share}%`,
+      `${r.error_rate * 100}%`,
+      `${r.warmup_s} s`,
+      r.rollback_ms === null ? '—' : `${r.rollback_ms} ms`,
+      r.y_requests === null ? '—' : `${r.y_requests} (${r.y_errors})`,
+      String(r.client_errors),
+      r.reason,
+    ]),
+  )
 }
 
 async function main() {

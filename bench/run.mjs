@@ -44,7 +44,13 @@ function options(argv) {
       help: { type: 'boolean', default: false },
     },
   })
-  const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null)
+  const list = (s) =>
+    s
+      ? s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : null
   const quick = values.quick
   const duration = Number(values.duration ?? (quick ? 1 : 3))
   const rounds = Number(values.rounds ?? (quick ? 1 : 2))
@@ -83,7 +89,9 @@ async function measure(target, load) {
   const cpu0 = cpuSeconds(pids)
   const rss = sampleRss(pids)
   let sockets = null
-  const result = await load(() => { sockets = socketCount(pids) })
+  const result = await load(() => {
+    sockets = socketCount(pids)
+  })
   const cpu1 = cpuSeconds(pids)
   const peak = rss.stop()
   const cpu = cpu0 === null || cpu1 === null ? null : cpu1 - cpu0
@@ -121,9 +129,11 @@ async function main() {
   const pinning = pinningPlan(cpuCount)
   const core = (which) => (pinning.enabled ? pinning[which] : undefined)
   if (pinning.enabled && !pinSelf(pinning.loadCore)) log('bench: could not pin the load generator to core 0; continuing unpinned')
-  log(pinning.enabled
-    ? `bench: pinned: proxy under test on core ${pinning.proxyCore}; upstream, autocannon and wrk on core ${pinning.loadCore}`
-    : `bench: not pinned (${pinning.reason}); figures are rougher`)
+  log(
+    pinning.enabled
+      ? `bench: pinned: proxy under test on core ${pinning.proxyCore}; upstream, autocannon and wrk on core ${pinning.loadCore}`
+      : `bench: not pinned (${pinning.reason}); figures are rougher`,
+  )
   if (loadavg()[0] > cpuCount) log(`bench: warning: load average ${loadavg()[0].toFixed(1)} on ${cpuCount} cores; other work will blur the figures`)
 
   const skipped = []
@@ -203,10 +213,18 @@ async function main() {
     const runs = (t) => {
       const spec = loadSpec(scenario, t.port, opts.duration, body)
       if (scenario.kind === 'throughput') {
-        return tools.map((tool) => [tool, (during) => (tool === 'wrk' ? runWrk(spec, { core: core('loadCore'), dir: tmp }) : runAutocannon(spec)).then((r) => { during(); return r })])
+        return tools.map((tool) => [
+          tool,
+          (during) =>
+            (tool === 'wrk' ? runWrk(spec, { core: core('loadCore'), dir: tmp }) : runAutocannon(spec)).then((r) => {
+              during()
+              return r
+            }),
+        ])
       }
       if (scenario.kind === 'rate') return [['paced', (during) => runPaced({ url: spec.url, connections: spec.connections, rate: rate.perSecond, duration: opts.duration, during })]]
-      if (scenario.kind === 'conns') return [['paced', (during) => runPaced({ url: spec.url, connections: scenario.load.connections, rate: scenario.load.rate, duration: Math.max(opts.duration, 2), during })]]
+      if (scenario.kind === 'conns')
+        return [['paced', (during) => runPaced({ url: spec.url, connections: scenario.load.connections, rate: scenario.load.rate, duration: Math.max(opts.duration, 2), during })]]
       const requests = opts.quick ? 1000 : 2000
       // warmup 1: only to open the connection, since the CPU window counts what the client sends
       const hop = [['node-seq', () => sequentialLatency(spec.url, { requests, warmup: 1, deadlineMs: Math.max(5, opts.duration * 3) * 1000 })]]
@@ -247,7 +265,18 @@ async function main() {
         }
         if (scenario.kind === 'rate') extra.push(`${rate.perSecond} req/s asked`)
         if (rs.some((r) => r.late)) extra.push(`${rs.reduce((a, r) => a + (r.late ?? 0), 0)} ticks with every connection busy`)
-        const perRound = rs.map(({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB }) => ({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB }))
+        const perRound = rs.map(({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB }) => ({
+          responses,
+          seconds,
+          rps,
+          p50,
+          p99,
+          errors,
+          non2xx,
+          cpuUsPerReq,
+          cpuPct,
+          peakRssMiB,
+        }))
         const row = aggregate(scenario.name, t.name, tool, rs, { note: [...notes, ...extra].join('; ') || undefined, perRound })
         if (hwm !== null) row.peakRssMiB = Math.max(row.peakRssMiB ?? 0, hwm / 1024)
         rows.push(row)
@@ -273,23 +302,39 @@ async function main() {
   const dir = join(HERE, 'results')
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `${started.toISOString().replaceAll(':', '-')}.json`)
-  writeFileSync(file, JSON.stringify({
-    started: started.toISOString(),
-    finished: new Date().toISOString(),
-    host: { cpus: cpuCount, loadavg: loadavg(), node: process.version, nginx: contestants.includes(nginx) ? nginx.version() : null, haproxy: contestants.includes(haproxy) ? haproxy.version() : null },
-    options: opts,
-    pinning,
-    rate,
-    skipped,
-    rows,
-    goals: goalList,
-  }, null, 2))
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        started: started.toISOString(),
+        finished: new Date().toISOString(),
+        host: {
+          cpus: cpuCount,
+          loadavg: loadavg(),
+          node: process.version,
+          nginx: contestants.includes(nginx) ? nginx.version() : null,
+          haproxy: contestants.includes(haproxy) ? haproxy.version() : null,
+        },
+        options: opts,
+        pinning,
+        rate,
+        skipped,
+        rows,
+        goals: goalList,
+      },
+      null,
+      2,
+    ),
+  )
   console.log(`\nfigures written to ${file}`)
   await upstream.stop()
   return 0
 }
 
-main().then((code) => process.exit(code), (err) => {
-  log(err instanceof UsageError || err?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `bench: ${err.message}\n${USAGE}` : `bench: ${err.stack ?? err}`)
-  process.exit(1)
-})
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    log(err instanceof UsageError || err?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `bench: ${err.message}\n${USAGE}` : `bench: ${err.stack ?? err}`)
+    process.exit(1)
+  },
+)

@@ -148,10 +148,14 @@ function sample(pid) {
   let fds = null
   try {
     rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
-  } catch { /* not Linux, or gone */ }
+  } catch {
+    /* not Linux, or gone */
+  }
   try {
     fds = readdirSync(`/proc/${pid}/fd`).length
-  } catch { /* idem */ }
+  } catch {
+    /* idem */
+  }
   return { rssKiB, fds }
 }
 
@@ -174,7 +178,9 @@ async function soakMain(values) {
 
   let portsLine
   const upstream = startChild(process.execPath, [fileURLToPath(import.meta.url), '--upstream'], {
-    onStdout: (chunk) => { portsLine ??= chunk.split('\n')[0] },
+    onStdout: (chunk) => {
+      portsLine ??= chunk.split('\n')[0]
+    },
   })
   await waitFor(async () => portsLine !== undefined, { timeoutMs: 5000, exited: upstream.exited })
   const ports = JSON.parse(portsLine)
@@ -263,7 +269,9 @@ async function soakMain(values) {
   }
   samples.push({ at: Math.round((Date.now() - start) / 1000), ...sample(cutover.pid) })
 
-  const metrics = await fetch(`http://127.0.0.1:${controlPort}/metrics`).then((r) => r.text()).catch(() => '')
+  const metrics = await fetch(`http://127.0.0.1:${controlPort}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '')
   const state = await api(controlPort, 'GET', '/v1/state')
   await Promise.all([cutover.stop(5000), upstream.stop(1000)])
   rmSync(dir, { recursive: true, force: true })

@@ -19,9 +19,15 @@ export function aggregate(scenario, proxy, tool, rounds, extra = {}) {
   const pick = (k) => median(rounds.map((r) => r[k]))
   const rss = rounds.map((r) => r.peakRssMiB).filter((x) => typeof x === 'number')
   return {
-    scenario, proxy, tool, rounds: rounds.length,
-    rps: pick('rps'), p50: pick('p50'), p99: pick('p99'),
-    cpuUsPerReq: pick('cpuUsPerReq'), cpuPct: pick('cpuPct'),
+    scenario,
+    proxy,
+    tool,
+    rounds: rounds.length,
+    rps: pick('rps'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+    cpuUsPerReq: pick('cpuUsPerReq'),
+    cpuPct: pick('cpuPct'),
     peakRssMiB: rss.length ? Math.max(...rss) : null,
     errors: rounds.reduce((a, r) => a + (r.errors ?? 0) + (r.non2xx ?? 0), 0),
     added: null,
@@ -88,7 +94,11 @@ const COLUMNS = [
 export function formatTable(rows) {
   const cells = rows.map((r) => COLUMNS.map(([, f]) => f(r)))
   const widths = COLUMNS.map(([title], i) => Math.max(title.length, ...cells.map((c) => c[i].length)))
-  const line = (values) => values.map((v, i) => (i < 3 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ').trimEnd()
+  const line = (values) =>
+    values
+      .map((v, i) => (i < 3 ? v.padEnd(widths[i]) : v.padStart(widths[i])))
+      .join('  ')
+      .trimEnd()
   const out = [line(COLUMNS.map(([t]) => t)), widths.map((w) => '-'.repeat(w)).join('  ')]
   rows.forEach((r, i) => {
     if (i > 0 && rows[i - 1].scenario !== r.scenario) out.push('')

@@ -52,10 +52,16 @@ export async function startUpstream(count) {
   }
   return {
     ports: servers.map((s) => s.address().port),
-    close: () => Promise.all(servers.map((s) => new Promise((resolve) => {
-      s.closeAllConnections()
-      s.close(resolve)
-    }))),
+    close: () =>
+      Promise.all(
+        servers.map(
+          (s) =>
+            new Promise((resolve) => {
+              s.closeAllConnections()
+              s.close(resolve)
+            }),
+        ),
+      ),
   }
 }
 

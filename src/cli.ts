@@ -127,7 +127,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'check':
-        return runCheck(configPath(rest), process.env, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`))
+        return runCheck(
+          configPath(rest),
+          process.env,
+          (line) => process.stdout.write(`${line}\n`),
+          (line) => process.stderr.write(`${line}\n`),
+        )
       case 'demo': {
         const { runDemo } = await import('./demo/demo.js')
         return await runDemo(rest)

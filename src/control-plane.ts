@@ -178,7 +178,17 @@ export class ControlPlane {
       takeOverRollout: () => this.runner.resumeAfterRestart(),
       nodes: () => POOLS.flatMap((pool) => upstreams.nodes[pool].map((node) => ({ pool, name: node.name, usable: this.isUsable(node) }))),
     })
-    this.runner = new RolloutRunner({ config: config.rollout, gates: config.gates, state, events, clock, gatekeeper: backend.gateView() ?? gatekeeper, logger, guard: analysis.guard, leads: () => backend.leads() })
+    this.runner = new RolloutRunner({
+      config: config.rollout,
+      gates: config.gates,
+      state,
+      events,
+      clock,
+      gatekeeper: backend.gateView() ?? gatekeeper,
+      logger,
+      guard: analysis.guard,
+      leads: () => backend.leads(),
+    })
 
     const sources: MetricsSources = {
       splitY: () => state.current.y,

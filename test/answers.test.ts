@@ -17,15 +17,12 @@ t.test('proxy answers take their status from the registry and carry a Kong-like 
 
 t.test('a raw answer is a whole HTTP/1.1 response, with close and extra headers only when asked', async (t) => {
   const shed = rawAnswer(ANSWERS.overloaded, { close: true, headers: { 'retry-after': '1' } }).toString('latin1')
-  t.equal(
-    shed,
-    'HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 35\r\nretry-after: 1\r\nconnection: close\r\n\r\n{"message":"cutover is overloaded"}',
-  )
+  t.equal(shed, 'HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 35\r\nretry-after: 1\r\nconnection: close\r\n\r\n{"message":"cutover is overloaded"}')
   const plain = rawAnswer(proxyAnswer('CUTOVER_ERR_BAD_REQUEST', 'bad request: x')).toString('latin1')
   t.match(plain, /^HTTP\/1\.1 400 Bad Request\r\n/)
   t.notMatch(plain, /connection/)
   const [head, body] = plain.split('\r\n\r\n')
-  t.match(head, new RegExp(`content-length: ${Buffer.byteLength(body)}`), 'the length is the body\'s')
+  t.match(head, new RegExp(`content-length: ${Buffer.byteLength(body)}`), "the length is the body's")
   t.same(answerHeaders(ANSWERS.upstream, { close: true }), ['content-type', 'application/json', 'content-length', String(ANSWERS.upstream.body.length), 'connection', 'close'])
 })
 

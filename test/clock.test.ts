@@ -34,7 +34,10 @@ t.test('seededRandom repeats for a seed and stays in [0, 1)', async (t) => {
   const a = seededRandom(42)
   const b = seededRandom(42)
   const xs = Array.from({ length: 1000 }, () => a())
-  t.same(xs, Array.from({ length: 1000 }, () => b()))
+  t.same(
+    xs,
+    Array.from({ length: 1000 }, () => b()),
+  )
   t.ok(xs.every((x) => x >= 0 && x < 1))
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length
   t.ok(Math.abs(mean - 0.5) < 0.05, `mean ${mean} within 0.05 of 0.5`)

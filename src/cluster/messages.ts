@@ -33,4 +33,3 @@ export const REC_FINISHED = 2
 /** an answer whose gRPC call failed by its grpc-status (answered with grpcFailed) */
 export const REC_ANSWERED_GRPC_FAILED = 3
 export const RECORD_SIZE = 5
-

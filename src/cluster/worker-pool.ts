@@ -218,8 +218,11 @@ export class WorkerPool {
     const lived = this.#clock.monotonic() - slot.startedAt
     this.#logger.error({ pid, code, signal, lived_ms: lived }, 'worker exited: starting another')
     this.#control.onExit(pid, code, signal)
-    this.#clock.setTimeout(() => {
-      if (!this.#stopping) this.#fork()
-    }, lived < CRASH_LOOP_MS ? RESTART_PAUSE_MS : 0)
+    this.#clock.setTimeout(
+      () => {
+        if (!this.#stopping) this.#fork()
+      },
+      lived < CRASH_LOOP_MS ? RESTART_PAUSE_MS : 0,
+    )
   }
 }

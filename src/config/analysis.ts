@@ -53,7 +53,23 @@ export interface AnalysisConfig {
   hooks: { before_step?: string; after_hold?: string; timeout: number; retry: number }
 }
 
-const DEFAULT_IGNORED = ['date', 'via', 'server', 'x-kong-request-id', 'x-kong-upstream-latency', 'x-kong-proxy-latency', 'x-kong-response-latency', 'x-kong-total-latency', 'x-kong-waiting-time', 'age', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'set-cookie']
+const DEFAULT_IGNORED = [
+  'date',
+  'via',
+  'server',
+  'x-kong-request-id',
+  'x-kong-upstream-latency',
+  'x-kong-proxy-latency',
+  'x-kong-response-latency',
+  'x-kong-total-latency',
+  'x-kong-waiting-time',
+  'age',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'set-cookie',
+]
 
 const METHOD = /^[A-Z]+$/
 
@@ -158,7 +174,8 @@ export const analysisSection = object(
     ),
   },
   (out, _raw, path, ctx) => {
-    if (Array.isArray(out.queries) && out.queries.length > 0 && out.prometheus === undefined) ctx.problems.add(keyPath(path, 'prometheus'), 'required when queries are set: the Prometheus HTTP API they are asked of')
+    if (Array.isArray(out.queries) && out.queries.length > 0 && out.prometheus === undefined)
+      ctx.problems.add(keyPath(path, 'prometheus'), 'required when queries are set: the Prometheus HTTP API they are asked of')
   },
 )
 
@@ -167,12 +184,26 @@ export function formatAnalysisSections(config: { shadow?: ShadowConfig; drift?: 
   const { shadow, drift, analysis } = config
   const hooks = analysis.hooks
   return {
-    ...(shadow && { shadow: { ...shadow, methods: [...shadow.methods], ignore_headers: [...shadow.ignore_headers], ignore_fields: [...shadow.ignore_fields], redact_headers: [...shadow.redact_headers], timeout: formatDuration(shadow.timeout) } }),
+    ...(shadow && {
+      shadow: {
+        ...shadow,
+        methods: [...shadow.methods],
+        ignore_headers: [...shadow.ignore_headers],
+        ignore_fields: [...shadow.ignore_fields],
+        redact_headers: [...shadow.redact_headers],
+        timeout: formatDuration(shadow.timeout),
+      },
+    }),
     ...(drift && { drift: { ...drift, interval: formatDuration(drift.interval), timeout: formatDuration(drift.timeout) } }),
     analysis: {
       ...(analysis.prometheus && { prometheus: { url: analysis.prometheus.url, timeout: formatDuration(analysis.prometheus.timeout), interval: formatDuration(analysis.prometheus.interval) } }),
       queries: analysis.queries.map((q) => ({ ...q })),
-      hooks: { ...(hooks.before_step && { before_step: hooks.before_step }), ...(hooks.after_hold && { after_hold: hooks.after_hold }), timeout: formatDuration(hooks.timeout), retry: formatDuration(hooks.retry) },
+      hooks: {
+        ...(hooks.before_step && { before_step: hooks.before_step }),
+        ...(hooks.after_hold && { after_hold: hooks.after_hold }),
+        timeout: formatDuration(hooks.timeout),
+        retry: formatDuration(hooks.retry),
+      },
     },
   }
 }

@@ -16,7 +16,6 @@ import { rolloutSteps } from './rollout-steps.js'
 import { ENV_STRING, objectFields, ruleSchema, type Field, type JsonSchema, type Rule } from './rules.js'
 import { configSchema } from './schema.js'
 
-
 const file: JsonSchema = { type: 'string', minLength: 1, description: 'a readable file' }
 const hostPort: JsonSchema = { anyOf: [{ type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):[0-9]{1,5}$', description: 'HOST:PORT, e.g. 127.0.0.1:9901' }, ENV_STRING] }
 const url: JsonSchema = { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' }
@@ -48,7 +47,12 @@ const BY_RULE = new Map<Rule<unknown>, JsonSchema>([
     {
       type: 'array',
       minItems: 1,
-      items: { type: 'object', required: ['y'], additionalProperties: false, properties: { y: { type: 'number', minimum: 0, maximum: 100, multipleOf: 0.01 }, hold: { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?(ms|s|m|h)\\s*$' } } },
+      items: {
+        type: 'object',
+        required: ['y'],
+        additionalProperties: false,
+        properties: { y: { type: 'number', minimum: 0, maximum: 100, multipleOf: 0.01 }, hold: { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?(ms|s|m|h)\\s*$' } },
+      },
     },
   ],
 ])
@@ -135,7 +139,8 @@ export function generateConfigSchema(): GeneratedSchema {
     schema: {
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       title: 'cutover configuration (cutover.yaml)',
-      description: 'Generated from the loader\'s rules (src/config/json-schema.ts). `cutover check --config FILE` has the last word: cross-key rules, readable files and ${NAME} values are checked there.',
+      description:
+        "Generated from the loader's rules (src/config/json-schema.ts). `cutover check --config FILE` has the last word: cross-key rules, readable files and ${NAME} values are checked there.",
       ...body,
     },
     unknown,

@@ -38,9 +38,7 @@ export function formatEffectiveConfig(config: Config): string {
     control: {
       listen: formatHostPort(config.control.listen),
       ...(config.control.token_file !== undefined ? { token_file: config.control.token_file } : { token: MASKED_TOKEN }),
-      ...(config.control.viewer_token_file !== undefined
-        ? { viewer_token_file: config.control.viewer_token_file }
-        : config.control.viewer_token !== undefined && { viewer_token: MASKED_TOKEN }),
+      ...(config.control.viewer_token_file !== undefined ? { viewer_token_file: config.control.viewer_token_file } : config.control.viewer_token !== undefined && { viewer_token: MASKED_TOKEN }),
       ...(config.control.tls && { tls: { cert: config.control.tls.cert, key: config.control.tls.key } }),
     },
     state: formatStateSection(config.state),

@@ -57,9 +57,7 @@ export class Problems {
 
   /** One line per problem, in file order; problems without a line keep their order at the end. */
   format(): string[] {
-    const sorted = this.list
-      .map((problem, index) => ({ problem, index }))
-      .sort((a, b) => (a.problem.line ?? Infinity) - (b.problem.line ?? Infinity) || a.index - b.index)
+    const sorted = this.list.map((problem, index) => ({ problem, index })).sort((a, b) => (a.problem.line ?? Infinity) - (b.problem.line ?? Infinity) || a.index - b.index)
     return sorted.map(({ problem }) => formatProblem(problem))
   }
 }

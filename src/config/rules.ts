@@ -97,36 +97,45 @@ export function object(fields: Record<string, Field>, check?: (out: Record<strin
 /** A string, optionally with a minimum length. */
 export function string(options: { min?: number } = {}): Rule<string> {
   const min = options.min ?? 1
-  return annotate<string>((value, path, ctx) => {
-    if (typeof value !== 'string') {
-      ctx.problems.add(path, `expected a string, got ${describe(value)}`)
-      return undefined
-    }
-    if (value.length < min) {
-      ctx.problems.add(path, min === 1 ? 'must not be empty' : `too short: at least ${min} characters`)
-      return undefined
-    }
-    return value
-  }, { type: 'string', minLength: min })
+  return annotate<string>(
+    (value, path, ctx) => {
+      if (typeof value !== 'string') {
+        ctx.problems.add(path, `expected a string, got ${describe(value)}`)
+        return undefined
+      }
+      if (value.length < min) {
+        ctx.problems.add(path, min === 1 ? 'must not be empty' : `too short: at least ${min} characters`)
+        return undefined
+      }
+      return value
+    },
+    { type: 'string', minLength: min },
+  )
 }
 
 /** One of the listed strings. */
 export function oneOf<T extends string>(choices: readonly T[]): Rule<T> {
-  return annotate<T>((value, path, ctx) => {
-    if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T
-    ctx.problems.add(path, `must be one of ${choices.join(', ')}, got ${describe(value)}`)
-    return undefined
-  }, orEnv({ enum: [...choices] }))
+  return annotate<T>(
+    (value, path, ctx) => {
+      if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T
+      ctx.problems.add(path, `must be one of ${choices.join(', ')}, got ${describe(value)}`)
+      return undefined
+    },
+    orEnv({ enum: [...choices] }),
+  )
 }
 
 /** true or false (or the strings, when they came from one `${NAME}`). */
 export function boolean(): Rule<boolean> {
-  return annotate<boolean>((value, path, ctx) => {
-    if (typeof value === 'boolean') return value
-    if (ctx.fromEnv.has(path) && (value === 'true' || value === 'false')) return value === 'true'
-    ctx.problems.add(path, `expected true or false, got ${describe(value)}`)
-    return undefined
-  }, orEnv({ type: 'boolean' }))
+  return annotate<boolean>(
+    (value, path, ctx) => {
+      if (typeof value === 'boolean') return value
+      if (ctx.fromEnv.has(path) && (value === 'true' || value === 'false')) return value === 'true'
+      ctx.problems.add(path, `expected true or false, got ${describe(value)}`)
+      return undefined
+    },
+    orEnv({ type: 'boolean' }),
+  )
 }
 
 interface NumberRange {
@@ -161,38 +170,43 @@ export function number(range: NumberRange = {}): Rule<number> {
 
 /** A share from 0 to 100 with at most two decimals (33.33 yes, 12.345 no). */
 export function percent(): Rule<number> {
-  return annotate<number>((value, path, ctx) => {
-    const n = asNumber(value, path, ctx)
-    if (n === undefined || n < 0 || n > 100 || !hasAtMostTwoDecimals(n)) {
-      ctx.problems.add(path, `must be a percentage from 0 to 100 with at most two decimals, got ${describe(value)}`)
-      return undefined
-    }
-    return n
-  }, orEnv({ type: 'number', minimum: 0, maximum: 100, multipleOf: 0.01 }))
+  return annotate<number>(
+    (value, path, ctx) => {
+      const n = asNumber(value, path, ctx)
+      if (n === undefined || n < 0 || n > 100 || !hasAtMostTwoDecimals(n)) {
+        ctx.problems.add(path, `must be a percentage from 0 to 100 with at most two decimals, got ${describe(value)}`)
+        return undefined
+      }
+      return n
+    },
+    orEnv({ type: 'number', minimum: 0, maximum: 100, multipleOf: 0.01 }),
+  )
 }
-
 
 /** A duration string with a unit, converted to ms, within [min, max]. */
 export function duration(range: { min?: number; max?: number } = {}): Rule<number> {
   const min = range.min ?? 0
   const max = range.max ?? MAX_DURATION
-  return annotate<number>((value, path, ctx) => {
-    if (typeof value === 'number' || (typeof value === 'string' && /^\s*\d+(?:\.\d+)?\s*$/.test(value))) {
-      ctx.problems.add(path, 'a duration needs a unit, e.g. 2s')
-      return undefined
-    }
-    const ms = parseDuration(value)
-    if (ms === undefined) {
-      ctx.problems.add(path, `not a duration: ${describe(value)} (write e.g. 250ms, 2s, 5m, 1h)`)
-      return undefined
-    }
-    if (ms < min || ms > max) {
-      const bound = ms < min ? (min === 1 ? 'must be more than 0' : `must be at least ${formatDuration(min)}`) : `must be at most ${formatDuration(max)}`
-      ctx.problems.add(path, `${bound}, got ${value as string}`)
-      return undefined
-    }
-    return ms
-  }, orEnv({ type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?(ms|s|m|h)\\s*$', description: `a duration with a unit (250ms, 2s, 5m, 1h) from ${formatDuration(min)} to ${formatDuration(max)}` }))
+  return annotate<number>(
+    (value, path, ctx) => {
+      if (typeof value === 'number' || (typeof value === 'string' && /^\s*\d+(?:\.\d+)?\s*$/.test(value))) {
+        ctx.problems.add(path, 'a duration needs a unit, e.g. 2s')
+        return undefined
+      }
+      const ms = parseDuration(value)
+      if (ms === undefined) {
+        ctx.problems.add(path, `not a duration: ${describe(value)} (write e.g. 250ms, 2s, 5m, 1h)`)
+        return undefined
+      }
+      if (ms < min || ms > max) {
+        const bound = ms < min ? (min === 1 ? 'must be more than 0' : `must be at least ${formatDuration(min)}`) : `must be at most ${formatDuration(max)}`
+        ctx.problems.add(path, `${bound}, got ${value as string}`)
+        return undefined
+      }
+      return ms
+    },
+    orEnv({ type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?(ms|s|m|h)\\s*$', description: `a duration with a unit (250ms, 2s, 5m, 1h) from ${formatDuration(min)} to ${formatDuration(max)}` }),
+  )
 }
 
 /** Longest duration anywhere in the config: a week, well inside what a timer can hold. */
@@ -213,31 +227,43 @@ export function parseByteSize(value: unknown): number | undefined {
 
 /** A size in bytes (number, or `16kb`, `10mb`, `1gib`), at least min. */
 export function byteSize(options: { min: number }): Rule<number> {
-  return annotate<number>((value, path, ctx) => {
-    const bytes = parseByteSize(value)
-    if (bytes === undefined) {
-      ctx.problems.add(path, `expected a whole number of bytes or a size such as 10mb, got ${describe(value)}`)
-      return undefined
-    }
-    if (bytes < options.min) {
-      ctx.problems.add(path, `must be at least ${options.min} bytes, got ${bytes}`)
-      return undefined
-    }
-    return bytes
-  }, orEnv({ anyOf: [{ type: 'integer', minimum: options.min }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$' }], description: `bytes, at least ${options.min}: a whole number or a size such as 10mb or 1gib` }))
+  return annotate<number>(
+    (value, path, ctx) => {
+      const bytes = parseByteSize(value)
+      if (bytes === undefined) {
+        ctx.problems.add(path, `expected a whole number of bytes or a size such as 10mb, got ${describe(value)}`)
+        return undefined
+      }
+      if (bytes < options.min) {
+        ctx.problems.add(path, `must be at least ${options.min} bytes, got ${bytes}`)
+        return undefined
+      }
+      return bytes
+    },
+    orEnv({
+      anyOf: [
+        { type: 'integer', minimum: options.min },
+        { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$' },
+      ],
+      description: `bytes, at least ${options.min}: a whole number or a size such as 10mb or 1gib`,
+    }),
+  )
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
 /** An HTTP header (or cookie) name, lower-cased when `lower`. */
 export function token(options: { lower: boolean }): Rule<string> {
-  return annotate<string>((value, path, ctx) => {
-    if (typeof value !== 'string' || !TOKEN.test(value)) {
-      ctx.problems.add(path, `not a valid header or cookie name: ${describe(value)}`)
-      return undefined
-    }
-    return options.lower ? value.toLowerCase() : value
-  }, orEnv({ type: 'string', pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }))
+  return annotate<string>(
+    (value, path, ctx) => {
+      if (typeof value !== 'string' || !TOKEN.test(value)) {
+        ctx.problems.add(path, `not a valid header or cookie name: ${describe(value)}`)
+        return undefined
+      }
+      return options.lower ? value.toLowerCase() : value
+    },
+    orEnv({ type: 'string', pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }),
+  )
 }
 
 /** A human view of a value for messages: strings quoted, objects named. */

@@ -16,8 +16,7 @@ import { REPORTED } from './yaml-tree.js'
 
 const positive = { min: 1 }
 
-const workers: Rule<number | 'auto'> = (value, path, ctx) =>
-  value === 'auto' ? 'auto' : number({ integer: true, min: 1 })(value, path, ctx)
+const workers: Rule<number | 'auto'> = (value, path, ctx) => (value === 'auto' ? 'auto' : number({ integer: true, min: 1 })(value, path, ctx))
 
 /** TLS files must be readable now, not at the first handshake. */
 const readableFile: Rule<string> = (value, path, ctx) => {
@@ -86,7 +85,10 @@ const control = object(
     tls: field(object({ cert: field(readableFile, { required: true }), key: field(readableFile, { required: true }) })),
   },
   (out, raw, path, ctx) => {
-    for (const [plain, file] of [['token', 'token_file'], ['viewer_token', 'viewer_token_file']] as const) {
+    for (const [plain, file] of [
+      ['token', 'token_file'],
+      ['viewer_token', 'viewer_token_file'],
+    ] as const) {
       if (raw[plain] != null && raw[file] != null) ctx.problems.add(keyPath(path, file), `${plain} is set too; choose one`)
       const fromFile = out[file] as { file: string; token: string } | undefined
       if (fromFile !== undefined) {
@@ -99,21 +101,17 @@ const control = object(
   },
 )
 
-
 const STICKY_RULES = ['header', 'cookie', 'ip']
 const ipTrue: Rule<true> = (value, path, ctx) => {
   if (value === true) return true
   ctx.problems.add(path, `must be true (sticky by client address), got ${describe(value)}`)
   return undefined
 }
-const sticky = object(
-  { header: field(token({ lower: true })), cookie: field(token({ lower: false })), ip: field(ipTrue) },
-  (_out, raw, path, ctx) => {
-    const given = STICKY_RULES.filter((k) => raw[k] != null)
-    if (given.length === 0) ctx.problems.add(path, 'needs one of header, cookie or ip')
-    if (given.length > 1) ctx.problems.add(path, `has ${given.join(' and ')}; choose one`)
-  },
-)
+const sticky = object({ header: field(token({ lower: true })), cookie: field(token({ lower: false })), ip: field(ipTrue) }, (_out, raw, path, ctx) => {
+  const given = STICKY_RULES.filter((k) => raw[k] != null)
+  if (given.length === 0) ctx.problems.add(path, 'needs one of header, cookie or ip')
+  if (given.length > 1) ctx.problems.add(path, `has ${given.join(' and ')}; choose one`)
+})
 
 const split = object({
   y: field(percent(), { default: 0 }),

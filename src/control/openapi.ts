@@ -50,7 +50,10 @@ function jsonContent(schema: JsonSchema, type = 'application/json'): Record<stri
 
 function parametersOf(schema: RouteSchema | undefined): unknown[] {
   const out: unknown[] = []
-  for (const [where, part] of [['path', schema?.params], ['query', schema?.querystring]] as const) {
+  for (const [where, part] of [
+    ['path', schema?.params],
+    ['query', schema?.querystring],
+  ] as const) {
     if (!part) continue
     const props = (part.properties ?? {}) as Record<string, JsonSchema>
     const required = new Set((part.required ?? []) as string[])
@@ -74,7 +77,9 @@ export function buildOpenApi(routes: readonly DocumentedRoute[], version: string
     if (r.schema) errors.add(400)
     for (const status of [...errors].sort()) responses[String(status)] = { description: ERROR_TEXT[status] ?? 'error', content: jsonContent(answers.error) }
     const operation: Record<string, unknown> = {
-      operationId: `${r.method.toLowerCase()}${openApiPath(r.url).replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      operationId: `${r.method.toLowerCase()}${openApiPath(r.url)
+        .replace(/[{}]/g, '')
+        .replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
       summary: r.summary,
       security: r.auth ? [{ bearer: [] }] : [],
       responses,
@@ -96,7 +101,8 @@ export function buildOpenApi(routes: readonly DocumentedRoute[], version: string
     info: {
       title: 'cutover control API',
       version,
-      description: 'The control listener of cutover (SPEC section 3). /v1 wants `Authorization: Bearer <token>`: the operator token (control.token) may do everything, the viewer token (control.viewer_token) only what `x-cutover-role: viewer` marks.',
+      description:
+        'The control listener of cutover (SPEC section 3). /v1 wants `Authorization: Bearer <token>`: the operator token (control.token) may do everything, the viewer token (control.viewer_token) only what `x-cutover-role: viewer` marks.',
     },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     paths,

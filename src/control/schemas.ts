@@ -113,7 +113,10 @@ export const answers = {
       pools: {
         type: 'object',
         required: ['x', 'y'],
-        properties: { x: { type: 'object', required: ['nodes'], properties: { nodes: { type: 'array', items: nodeView } } }, y: { type: 'object', required: ['nodes'], properties: { nodes: { type: 'array', items: nodeView } } } },
+        properties: {
+          x: { type: 'object', required: ['nodes'], properties: { nodes: { type: 'array', items: nodeView } } },
+          y: { type: 'object', required: ['nodes'], properties: { nodes: { type: 'array', items: nodeView } } },
+        },
       },
       gates: { type: 'object', required: ['x', 'y'], properties: { x: windowView, y: windowView } },
     },

@@ -147,12 +147,14 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
 
   const describe = async (_req: FastifyRequest, reply: FastifyReply) => sendJson(reply, 200, deps.describe())
   /** A change: the events it raises say which role asked and from where (../state/actor.ts). */
-  const mutation = (what: string, act: (req: FastifyRequest) => Promise<unknown>): RouteHandler => async (req, reply) => {
-    const actor: Actor = { role: roles.get(req) ?? 'operator', remote: req.ip }
-    await withActor(actor, () => act(req))
-    audit(req, actor, what)
-    return sendJson(reply, 200, deps.describe())
-  }
+  const mutation =
+    (what: string, act: (req: FastifyRequest) => Promise<unknown>): RouteHandler =>
+    async (req, reply) => {
+      const actor: Actor = { role: roles.get(req) ?? 'operator', remote: req.ip }
+      await withActor(actor, () => act(req))
+      audit(req, actor, what)
+      return sendJson(reply, 200, deps.describe())
+    }
   const changed = { status: 200, schema: answers.state }
   const readRoute = { auth: true, mutates: false }
   const writeRoute = { auth: true, mutates: true }
@@ -249,7 +251,11 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
       handler: async (req, reply) => {
         const { since, limit } = parseEventsQuery(req.query)
         // each event with its sentence, so the console says what ctl and the webhook say
-        return sendJson(reply, 200, events.since(since, limit).map((e) => ({ ...e, text: eventSentence(e) })))
+        return sendJson(
+          reply,
+          200,
+          events.since(since, limit).map((e) => ({ ...e, text: eventSentence(e) })),
+        )
       },
     },
     {
@@ -258,7 +264,8 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
       ...readRoute,
       summary: "issue 13: y's answers to copies of x's requests compared with x's (totals, top mismatch classes, redacted samples)",
       ok: { status: 200, schema: answers.shadow },
-      handler: async (_req, reply) => sendJson(reply, 200, deps.shadow?.() ?? { enabled: false, share: 0, totals: { match: 0, mismatch: 0, error: 0, dropped: 0 }, mismatch_rate: null, classes: [], other_mismatches: 0 }),
+      handler: async (_req, reply) =>
+        sendJson(reply, 200, deps.shadow?.() ?? { enabled: false, share: 0, totals: { match: 0, mismatch: 0, error: 0, dropped: 0 }, mismatch_rate: null, classes: [], other_mismatches: 0 }),
     },
     {
       method: 'GET',

@@ -125,7 +125,12 @@ export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<num
   try {
     switch (command) {
       case 'status':
-        if (values.watch) return await watchStatus(call, values.url ?? io.env.CUTOVER_URL ?? 'http://127.0.0.1:9901', watchInterval(values.interval), { out: io.out, wait: io.wait ?? defaultIo.wait!, now: () => new Date() })
+        if (values.watch)
+          return await watchStatus(call, values.url ?? io.env.CUTOVER_URL ?? 'http://127.0.0.1:9901', watchInterval(values.interval), {
+            out: io.out,
+            wait: io.wait ?? defaultIo.wait!,
+            now: () => new Date(),
+          })
         print(await call('GET', '/v1/state'), formatStatus)
         return 0
       case 'nodes':

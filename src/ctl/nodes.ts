@@ -29,7 +29,8 @@ export function nodeRequest(args: readonly string[], force: boolean): NodeReques
     if (rest.length) throw usage(`nodes weight: unexpected '${rest.join(' ')}'`)
     if (value === 'reset') return { path, body: { weight: null } }
     const weight = Number(value)
-    if (value === undefined || value.trim() === '' || !(weight > 0 && weight <= 1000)) throw usage(`nodes weight: expected a weight above 0 and at most 1000, or reset, got ${value === undefined ? 'nothing' : `'${value}'`}`)
+    if (value === undefined || value.trim() === '' || !(weight > 0 && weight <= 1000))
+      throw usage(`nodes weight: expected a weight above 0 and at most 1000, or reset, got ${value === undefined ? 'nothing' : `'${value}'`}`)
     return { path, body: { weight } }
   }
   if (value !== undefined) throw usage(`nodes ${verb}: unexpected '${[value, ...rest].join(' ')}'`)

@@ -16,7 +16,6 @@ import { clientAddress } from './headers.js'
 import type { Timed } from './sweeper.js'
 import { Tunnel } from './tunnel.js'
 
-
 /** bytes of a body (or of pipelined requests) held while the node cannot take them yet */
 const HOLD_LIMIT = 64 * 1024
 /** how long a connection cutover ended may linger half-open before it is cut */

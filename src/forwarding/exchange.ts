@@ -23,7 +23,6 @@ import { authority, ClientFraming, clientResponseHead, interimHead, MAX_RESPONSE
 /** a body that arrived with its head and is at most this long is written with the head as one string */
 const SMALL_BODY = 8192
 
-
 const enum Stage {
   /** between attempts */
   Idle,

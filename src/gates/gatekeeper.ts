@@ -187,18 +187,20 @@ export class Gatekeeper implements OutcomeSink {
     if (s.rollout?.status === 'running') {
       this.#acting = true
       this.#logger.warn({ gate: report.gate }, `gate failed, pausing the rollout: ${reason}`)
-      this.#state.update(
-        (cur) => (cur.rollout?.status === 'running' ? { ...cur, rollout: { ...cur.rollout, status: 'paused' } } : null),
-        (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
-      ).then(
-        () => {
-          this.#acting = false
-        },
-        (err: unknown) => {
-          this.#acting = false
-          this.#logger.error({ err }, 'gate pause failed')
-        },
-      )
+      this.#state
+        .update(
+          (cur) => (cur.rollout?.status === 'running' ? { ...cur, rollout: { ...cur.rollout, status: 'paused' } } : null),
+          (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
+        )
+        .then(
+          () => {
+            this.#acting = false
+          },
+          (err: unknown) => {
+            this.#acting = false
+            this.#logger.error({ err }, 'gate pause failed')
+          },
+        )
     }
     if (previous !== 'fail') this.#events.add('gate.failed', { cause: 'gate', action: 'pause', reason, ...details })
   }

@@ -34,26 +34,26 @@ interface Entry {
 const TIMED_OUT = Symbol('timeout')
 
 /** The default probe: GET path on the node's host at port (or its traffic port); 2xx is ok. */
-export const httpProbe = (clock: Clock): ProbeFn => (node, config, signal) => {
-  const started = clock.monotonic()
-  const c = node.config
-  const mod = c.protocol === 'https:' ? https : http
-  // URL.hostname keeps IPv6 brackets; the socket wants the bare address
-  const host = c.hostname.startsWith('[') ? c.hostname.slice(1, -1) : c.hostname
-  const port = config.port ?? c.port
-  return new Promise<ProbeResult>((resolve) => {
-    let done = false
-    const finish = (r: ProbeResult): void => {
-      if (done) return
-      done = true
-      resolve(r)
-    }
-    const ms = (): number => Math.round(clock.monotonic() - started)
-    const fail = (err: unknown): void => finish({ ok: false, error: describeProbeError(err, config.timeout, signal.aborted), ms: ms() })
-    if (signal.aborted) return fail(signal.reason)
-    const req = mod.request(
-      { host, port, path: config.path, method: 'GET', agent: false, signal, headers: { host: `${c.hostname}:${port}`, 'user-agent': 'cutover-health' } },
-      (res) => {
+export const httpProbe =
+  (clock: Clock): ProbeFn =>
+  (node, config, signal) => {
+    const started = clock.monotonic()
+    const c = node.config
+    const mod = c.protocol === 'https:' ? https : http
+    // URL.hostname keeps IPv6 brackets; the socket wants the bare address
+    const host = c.hostname.startsWith('[') ? c.hostname.slice(1, -1) : c.hostname
+    const port = config.port ?? c.port
+    return new Promise<ProbeResult>((resolve) => {
+      let done = false
+      const finish = (r: ProbeResult): void => {
+        if (done) return
+        done = true
+        resolve(r)
+      }
+      const ms = (): number => Math.round(clock.monotonic() - started)
+      const fail = (err: unknown): void => finish({ ok: false, error: describeProbeError(err, config.timeout, signal.aborted), ms: ms() })
+      if (signal.aborted) return fail(signal.reason)
+      const req = mod.request({ host, port, path: config.path, method: 'GET', agent: false, signal, headers: { host: `${c.hostname}:${port}`, 'user-agent': 'cutover-health' } }, (res) => {
         const status = res.statusCode ?? 0
         const ok = status >= 200 && status < 300
         const result = (): ProbeResult => (ok ? { ok, status, ms: ms() } : { ok, status, error: `status ${status}`, ms: ms() })
@@ -62,12 +62,11 @@ export const httpProbe = (clock: Clock): ProbeFn => (node, config, signal) => {
         res.on('end', () => finish(result()))
         res.on('error', () => finish(result()))
         res.on('close', () => finish(result()))
-      },
-    )
-    req.on('error', fail)
-    req.end()
-  })
-}
+      })
+      req.on('error', fail)
+      req.end()
+    })
+  }
 
 /** The default probe: HTTP, or gRPC health checking for health.active.type grpc (grpc-probe.ts). */
 function probeByType(clock: Clock): ProbeFn {

@@ -245,7 +245,13 @@ export class ChunkedDecoder {
     for (let j = vs; j < ve; j++) if (FIELD_VALUE[line[j]] !== 1) return false
     // framing and connection fields in trailers are refused (llhttp refuses the first two,
     // and takes a (Proxy-)Connection: close there as the end of the connection)
-    if ((k === 14 && bytesEqualLower(line, 0, 'content-length')) || (k === 17 && bytesEqualLower(line, 0, 'transfer-encoding')) || (k === 10 && bytesEqualLower(line, 0, 'connection')) || (k === 16 && bytesEqualLower(line, 0, 'proxy-connection'))) return false
+    if (
+      (k === 14 && bytesEqualLower(line, 0, 'content-length')) ||
+      (k === 17 && bytesEqualLower(line, 0, 'transfer-encoding')) ||
+      (k === 10 && bytesEqualLower(line, 0, 'connection')) ||
+      (k === 16 && bytesEqualLower(line, 0, 'proxy-connection'))
+    )
+      return false
     this.trailers.push(latin1(line, 0, k), latin1(line, vs, ve))
     return true
   }

@@ -155,9 +155,19 @@ export class Metrics implements OutcomeSink {
       registers,
     })
     // issue 13: shadow comparisons, config drift, PromQL gates
-    this.#shadow = new Counter({ name: 'cutover_shadow_total', help: "Copies of x's requests sent to y, by outcome of the comparison (match, mismatch, error: y failed, dropped: cap, time limit or no y node)", labelNames: ['outcome'], registers })
+    this.#shadow = new Counter({
+      name: 'cutover_shadow_total',
+      help: "Copies of x's requests sent to y, by outcome of the comparison (match, mismatch, error: y failed, dropped: cap, time limit or no y node)",
+      labelNames: ['outcome'],
+      registers,
+    })
     for (const o of SHADOW_OUTCOME_LABELS) this.#shadow.labels(o).inc(0)
-    this.#drift = new Counter({ name: 'cutover_config_drift_total', help: "Config drifts seen in Kong's configuration_hash: a pool whose nodes disagree, a node whose hash changed during a rollout", labelNames: ['kind'], registers })
+    this.#drift = new Counter({
+      name: 'cutover_config_drift_total',
+      help: "Config drifts seen in Kong's configuration_hash: a pool whose nodes disagree, a node whose hash changed during a rollout",
+      labelNames: ['kind'],
+      registers,
+    })
     for (const k of DRIFT_KINDS) this.#drift.labels(k).inc(0)
     const configHashes = sources.configHashes
     if (configHashes) {

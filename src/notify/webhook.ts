@@ -136,10 +136,12 @@ export class WebhookNotifier {
   #pump(): void {
     if (this.#stopped || this.#inflight !== null || this.#retryTimer || this.#queue.length === 0) return
     const event = this.#queue[0]
-    this.#inflight = this.#attempt(event).catch(() => undefined).finally(() => {
-      this.#inflight = null
-      this.#pump()
-    })
+    this.#inflight = this.#attempt(event)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#inflight = null
+        this.#pump()
+      })
   }
 
   async #attempt(event: CutoverEvent): Promise<void> {

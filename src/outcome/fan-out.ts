@@ -27,20 +27,45 @@ export function fanOut(sinks: readonly OutcomeSink[]): OutcomeReport {
   const ended = bound(sinks, 'attemptEnded')
   const finished = bound(sinks, 'finished')
   return {
-    attemptStarted: started.length === 0 ? noop : started.length === 1 ? started[0] : (node) => {
-      for (let i = 0; i < started.length; i++) started[i](node)
-    },
-    attemptFailed: failed.length === 0 ? noop : failed.length === 1 ? failed[0] : (node, kind) => {
-      for (let i = 0; i < failed.length; i++) failed[i](node, kind)
-    },
-    answered: answered.length === 0 ? noop : answered.length === 1 ? answered[0] : (node, status, ms, grpcFailed) => {
-      for (let i = 0; i < answered.length; i++) answered[i](node, status, ms, grpcFailed)
-    },
-    attemptEnded: ended.length === 0 ? noop : ended.length === 1 ? ended[0] : (node) => {
-      for (let i = 0; i < ended.length; i++) ended[i](node)
-    },
-    finished: finished.length === 0 ? noop : finished.length === 1 ? finished[0] : (pool, status, ms, protocol, grpc) => {
-      for (let i = 0; i < finished.length; i++) finished[i](pool, status, ms, protocol, grpc)
-    },
+    attemptStarted:
+      started.length === 0
+        ? noop
+        : started.length === 1
+          ? started[0]
+          : (node) => {
+              for (let i = 0; i < started.length; i++) started[i](node)
+            },
+    attemptFailed:
+      failed.length === 0
+        ? noop
+        : failed.length === 1
+          ? failed[0]
+          : (node, kind) => {
+              for (let i = 0; i < failed.length; i++) failed[i](node, kind)
+            },
+    answered:
+      answered.length === 0
+        ? noop
+        : answered.length === 1
+          ? answered[0]
+          : (node, status, ms, grpcFailed) => {
+              for (let i = 0; i < answered.length; i++) answered[i](node, status, ms, grpcFailed)
+            },
+    attemptEnded:
+      ended.length === 0
+        ? noop
+        : ended.length === 1
+          ? ended[0]
+          : (node) => {
+              for (let i = 0; i < ended.length; i++) ended[i](node)
+            },
+    finished:
+      finished.length === 0
+        ? noop
+        : finished.length === 1
+          ? finished[0]
+          : (pool, status, ms, protocol, grpc) => {
+              for (let i = 0; i < finished.length; i++) finished[i](pool, status, ms, protocol, grpc)
+            },
   }
 }

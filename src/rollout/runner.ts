@@ -96,7 +96,10 @@ export class RolloutRunner {
     if (r === null) return null
     this.#beginStep(r)
     const step = r.steps[r.step]
-    const reason = r.status === 'running' ? `restarted: step ${r.step + 1} of ${r.steps.length} (y ${step.y}%) goes on, its hold started afresh` : `restarted: the rollout stays paused at step ${r.step + 1} of ${r.steps.length} (y ${step.y}%)`
+    const reason =
+      r.status === 'running'
+        ? `restarted: step ${r.step + 1} of ${r.steps.length} (y ${step.y}%) goes on, its hold started afresh`
+        : `restarted: the rollout stays paused at step ${r.step + 1} of ${r.steps.length} (y ${step.y}%)`
     this.#events.add('rollout.restored', { cause: 'startup', step: r.step, of: r.steps.length, y: this.#state.current.y, status: r.status, reason })
     this.#logger.info({ step: r.step, status: r.status }, reason)
     this.#ensureTicking()
@@ -329,7 +332,10 @@ export function firstStepFor(steps: readonly RolloutStepConfig[], y: number): nu
   const i = steps.findIndex((s) => s.y >= y)
   if (i < 0) {
     const plan = steps.map((s) => `${s.y}%`).join(' → ')
-    throw new CutoverError('CUTOVER_ERR_ROLLOUT_STATE', `y is at ${y}%, above every step of the plan (${plan}); a rollout would pull it back. Set the split to ${steps[0].y}% or less first, or send steps that go above ${y}%`)
+    throw new CutoverError(
+      'CUTOVER_ERR_ROLLOUT_STATE',
+      `y is at ${y}%, above every step of the plan (${plan}); a rollout would pull it back. Set the split to ${steps[0].y}% or less first, or send steps that go above ${y}%`,
+    )
   }
   return i
 }

@@ -133,9 +133,6 @@ export class StateController {
 
   /** Clear the lock; the split stays where it is. */
   unlock(cause: Cause): Promise<Readonly<LiveState>> {
-    return this.update(
-      (s) => (s.locked ? { ...s, locked: false, lock_reason: null } : null),
-      { type: 'unlock', cause },
-    )
+    return this.update((s) => (s.locked ? { ...s, locked: false, lock_reason: null } : null), { type: 'unlock', cause })
   }
 }

@@ -123,7 +123,6 @@ function writeError(path: string, err: unknown): CutoverError {
   return new CutoverError('CUTOVER_ERR_STATE_WRITE', `cannot write state file ${path}: ${errText(err)}`, { cause: err })
 }
 
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }

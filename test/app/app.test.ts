@@ -77,7 +77,10 @@ t.test('a corrupt state file is moved aside and cutover starts at y 0, locked', 
   t.equal(state.body.locked, true)
   t.match(state.body.lock_reason, /state file could not be read/)
   const files = readdirSync(stateDir)
-  t.ok(files.some((f) => f.startsWith('state.json.corrupt-')), `moved aside: ${files.join(', ')}`)
+  t.ok(
+    files.some((f) => f.startsWith('state.json.corrupt-')),
+    `moved aside: ${files.join(', ')}`,
+  )
   t.ok(files.includes('state.json'), 'a fresh state file was written')
   const events = (await c.api('GET', '/v1/events')).body as Array<{ type: string }>
   t.ok(events.some((e) => e.type === 'state.unreadable'))
@@ -131,5 +134,8 @@ t.test('the proxy port forwards every path, the control paths included', async (
     t.equal(r.upstream, 'x1', `${path} reached the node`)
     t.same(JSON.parse(r.body), { upstream: 'x1', path })
   }
-  t.same(x.seen.map((s) => s.url), ['/v1/state', '/v1/split', '/metrics', '/healthz', '/readyz', '/'])
+  t.same(
+    x.seen.map((s) => s.url),
+    ['/v1/state', '/v1/split', '/metrics', '/healthz', '/readyz', '/'],
+  )
 })

@@ -4,7 +4,6 @@ import { startTestCutover } from '../helpers/cutover.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 
-
 t.test('a node whose probe answers 503 then 200 goes unhealthy then healthy, and traffic follows', async (t) => {
   let ready = true
   const kongLike = (name: string, flips: boolean) =>

@@ -29,7 +29,11 @@ t.test('a node removed by reload finishes its in-flight request and gets no new 
 
   await c.cutover.reload(parseConfig(testConfigYaml({ ...options, y: [y2.url] }, c.stateDir)))
   const state = (await c.api('GET', '/v1/state')).body
-  t.same(state.pools.y.nodes.map((n: { url: string }) => n.url), [y2.url], 'y1 is gone from the node list')
+  t.same(
+    state.pools.y.nodes.map((n: { url: string }) => n.url),
+    [y2.url],
+    'y1 is gone from the node list',
+  )
   t.same(state.split, { x: 0, y: 100 }, 'the live split stays')
 
   const fresh = await request(`${c.proxyUrl}/fresh`)

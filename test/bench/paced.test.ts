@@ -15,7 +15,15 @@ t.test('runPaced holds the asked rate over every connection', async (t) => {
   const upstream = await startUpstream(1)
   t.teardown(() => upstream.close())
   let midway = false
-  const r = await runPaced({ url: `http://127.0.0.1:${upstream.ports[0]}/`, connections: 20, rate: 400, duration: 0.5, during: () => { midway = true } })
+  const r = await runPaced({
+    url: `http://127.0.0.1:${upstream.ports[0]}/`,
+    connections: 20,
+    rate: 400,
+    duration: 0.5,
+    during: () => {
+      midway = true
+    },
+  })
   t.equal(r.opened, 20)
   t.ok(midway, 'the midway hook ran')
   // 400/s for 0.5 s is 200 requests; a loaded machine may lose a few ticks at the end

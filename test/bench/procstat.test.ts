@@ -15,14 +15,18 @@ t.test('parseStatus reads VmRSS and VmHWM in KiB, null when absent', async (t) =
 
 t.test('live figures of this process and a child of it', { skip: process.platform !== 'linux' && 'Linux only' }, async (t) => {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 5000)'], { stdio: 'ignore' })
-  t.teardown(() => { child.kill('SIGKILL') })
+  t.teardown(() => {
+    child.kill('SIGKILL')
+  })
   await new Promise((resolve) => child.once('spawn', resolve))
   const tree = processTree(process.pid)
   t.ok(tree.includes(child.pid), 'the child is in the tree')
   t.equal(tree[0], process.pid)
   const before = cpuSeconds([process.pid])
   const until = Date.now() + 50
-  while (Date.now() < until) { /* burn 50 ms of CPU */ }
+  while (Date.now() < until) {
+    /* burn 50 ms of CPU */
+  }
   t.ok((cpuSeconds([process.pid]) ?? 0) > (before ?? Infinity), 'CPU time grows with work')
   const mem = memory([process.pid])
   t.ok((mem.rssKiB ?? 0) > 1024 && (mem.hwmKiB ?? 0) >= (mem.rssKiB ?? Infinity), 'RSS above 1 MiB, HWM at least RSS')

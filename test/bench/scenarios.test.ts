@@ -9,7 +9,10 @@ t.test('the issue asks for these scenarios at least', async (t) => {
 })
 
 t.test('selection: by name, the quick set, unknown names refused', async (t) => {
-  t.same(selectScenarios({ names: ['sticky', 'small-get'] }).map((s) => s.name), ['small-get', 'sticky'])
+  t.same(
+    selectScenarios({ names: ['sticky', 'small-get'] }).map((s) => s.name),
+    ['small-get', 'sticky'],
+  )
   const quick = selectScenarios({ quick: true }).map((s) => s.name)
   t.ok(quick.length < SCENARIOS.length)
   t.ok(quick.includes('sticky') && quick.includes('rate-p99') && quick.includes('hop-latency') && quick.includes('conns-1000'), 'every goal in the quick set')

@@ -1,8 +1,7 @@
 import t from 'tap'
 import { addHopLatency, addRatios, aggregate, formatGoals, formatTable, goals, median } from '../../bench/table.mjs'
 
-const round = (rps: number, p99: number, extra: Record<string, unknown> = {}) =>
-  ({ rps, p50: 1, p99, cpuUsPerReq: 1e6 / rps, cpuPct: 90, peakRssMiB: 10, errors: 0, non2xx: 0, ...extra })
+const round = (rps: number, p99: number, extra: Record<string, unknown> = {}) => ({ rps, p50: 1, p99, cpuUsPerReq: 1e6 / rps, cpuPct: 90, peakRssMiB: 10, errors: 0, non2xx: 0, ...extra })
 
 t.test('median of finite numbers, null when none', async (t) => {
   t.equal(median([3, 1, 2]), 2)
@@ -12,11 +11,7 @@ t.test('median of finite numbers, null when none', async (t) => {
 })
 
 t.test('aggregate: medians over rounds, the largest RSS, errors and non-2xx summed', async (t) => {
-  const row = aggregate('small-get', 'nginx', 'wrk', [
-    round(100, 9, { peakRssMiB: 12, errors: 1 }),
-    round(300, 1, { peakRssMiB: 30, non2xx: 2 }),
-    round(200, 5),
-  ])
+  const row = aggregate('small-get', 'nginx', 'wrk', [round(100, 9, { peakRssMiB: 12, errors: 1 }), round(300, 1, { peakRssMiB: 30, non2xx: 2 }), round(200, 5)])
   t.equal(row.rps, 200)
   t.equal(row.p99, 5)
   t.equal(row.peakRssMiB, 30)
@@ -39,11 +34,13 @@ t.test('ratios are to nginx in the same scenario and tool; nginx and direct rows
 })
 
 t.test('added hop latency is p50 minus the direct p50 of the same tool', async (t) => {
-  const rows = addRatios(addHopLatency([
-    aggregate('hop', 'direct', 'wrk', [{ ...round(1, 1), p50: 0.05 }]),
-    aggregate('hop', 'nginx', 'wrk', [{ ...round(1, 1), p50: 0.15 }]),
-    aggregate('hop', 'cutover', 'wrk', [{ ...round(1, 1), p50: 0.35 }]),
-  ]))
+  const rows = addRatios(
+    addHopLatency([
+      aggregate('hop', 'direct', 'wrk', [{ ...round(1, 1), p50: 0.05 }]),
+      aggregate('hop', 'nginx', 'wrk', [{ ...round(1, 1), p50: 0.15 }]),
+      aggregate('hop', 'cutover', 'wrk', [{ ...round(1, 1), p50: 0.35 }]),
+    ]),
+  )
   t.equal(rows[0].added, null)
   t.ok(Math.abs(rows[1].added - 0.1) < 1e-9)
   t.ok(Math.abs(rows[2].added - 0.3) < 1e-9)
@@ -68,11 +65,7 @@ t.test('goals pick the small-GET throughput and CPU per request from wrk before 
 })
 
 t.test('the table has a header, a rule and one line per row, ratios in parentheses', async (t) => {
-  const rows = addRatios([
-    aggregate('a', 'nginx', 'wrk', [round(1000, 2)]),
-    aggregate('a', 'cutover', 'wrk', [round(500, 4)]),
-    aggregate('b', 'nginx', 'wrk', [round(1000, 2)]),
-  ])
+  const rows = addRatios([aggregate('a', 'nginx', 'wrk', [round(1000, 2)]), aggregate('a', 'cutover', 'wrk', [round(500, 4)]), aggregate('b', 'nginx', 'wrk', [round(1000, 2)])])
   const lines = formatTable(rows)
   t.equal(lines.length, 2 + 3 + 1, 'a blank line between scenarios')
   t.match(lines[0], /^scenario\s+proxy\s+tool\s+req\/s/)

@@ -46,7 +46,11 @@ t.test('the audit log survives SIGKILL, is read back, and ctl events --since goe
 
   const auditFile = join(dir, 'state.events.jsonl')
   const lines = readFileSync(auditFile, 'utf8').trim().split('\n')
-  t.same(lines.map((l) => JSON.parse(l).id), before.map((e) => e.id), 'every event was on disk when the process was killed')
+  t.same(
+    lines.map((l) => JSON.parse(l).id),
+    before.map((e) => e.id),
+    'every event was on disk when the process was killed',
+  )
   appendFileSync(auditFile, '{"torn": \nnot an event\n')
 
   const second = await runBin(config)
@@ -57,8 +61,15 @@ t.test('the audit log survives SIGKILL, is read back, and ctl events --since goe
   const warned = await second.waitFor(/audit log: lines that are not events were skipped/)
   t.equal(warned.skipped, 2)
   const after = (await api(second, 'GET', '/v1/events')).body as Array<{ id: number; type: string; role?: string; remote?: string }>
-  t.same(after.slice(0, before.length).map((e) => [e.id, e.type]), before.map((e) => [e.id, e.type]), 'the events before the restart, with their ids')
-  t.match(after.find((e) => e.type === 'node.admin'), { role: 'operator', remote: '127.0.0.1' })
+  t.same(
+    after.slice(0, before.length).map((e) => [e.id, e.type]),
+    before.map((e) => [e.id, e.type]),
+    'the events before the restart, with their ids',
+  )
+  t.match(
+    after.find((e) => e.type === 'node.admin'),
+    { role: 'operator', remote: '127.0.0.1' },
+  )
   const restarted = after.slice(before.length)
   t.ok(restarted.length >= 1 && restarted[0].id === lastId + 1 && restarted[0].type === 'startup', 'ids go on after the restart')
   t.match((await api(second, 'GET', '/v1/state')).body.pools.y.nodes[0], { name: 'kong-y1', admin: 'drain' }, 'the drained node is still drained')
@@ -109,7 +120,29 @@ function follow(child: ReturnType<typeof spawn>, scheme: 'http' | 'https') {
 function selfSigned(dir: string, name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`)
   const key = join(dir, `${name}.key`)
-  const res = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' })
+  const res = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { encoding: 'utf8' },
+  )
   if (res.status !== 0) throw new Error(`openssl: ${res.stderr}`)
   return { cert, key }
 }
@@ -139,7 +172,10 @@ t.test('the control listener on TLS, its certificate renewed on SIGHUP', async (
   const config = join(dir, 'cutover.yaml')
   writeFileSync(
     config,
-    yaml(dir, [x.url], []).replace('control: { listen: 127.0.0.1:0, token: "${TEST_TOKEN}" }', `control: { listen: 127.0.0.1:0, token: "\${TEST_TOKEN}", tls: { cert: ${live.cert}, key: ${live.key} } }`),
+    yaml(dir, [x.url], []).replace(
+      'control: { listen: 127.0.0.1:0, token: "${TEST_TOKEN}" }',
+      `control: { listen: 127.0.0.1:0, token: "\${TEST_TOKEN}", tls: { cert: ${live.cert}, key: ${live.key} } }`,
+    ),
   )
   const child = spawn(process.execPath, [BIN, '--config', config], { env: { ...process.env, TEST_TOKEN: TOKEN } })
   const c = await follow(child, 'https')
@@ -163,7 +199,11 @@ t.test('the control listener on TLS, its certificate renewed on SIGHUP', async (
   t.same(await tlsGet(`${c.controlUrl}/healthz`, two.cert), { status: 200, fingerprint: fp(two.cert) }, 'the renewed certificate, no restart')
 
   // ctl over TLS, a private CA trusted as the README says
-  const ctlRun = spawnSync(process.execPath, [BIN, 'ctl', 'status', '--url', c.controlUrl], { env: { ...process.env, CUTOVER_TOKEN: TOKEN, NODE_EXTRA_CA_CERTS: two.cert }, encoding: 'utf8', timeout: 20_000 })
+  const ctlRun = spawnSync(process.execPath, [BIN, 'ctl', 'status', '--url', c.controlUrl], {
+    env: { ...process.env, CUTOVER_TOKEN: TOKEN, NODE_EXTRA_CA_CERTS: two.cert },
+    encoding: 'utf8',
+    timeout: 20_000,
+  })
   t.equal(ctlRun.status, 0, ctlRun.stderr)
   t.match(ctlRun.stdout, /split/)
 

@@ -20,7 +20,10 @@ t.test('check: effective config with the token masked, or one line per problem',
   t.match(ok.stdout, /connect_timeout: 2s/)
 
   const bad = join(dir, 'bad.yaml')
-  writeFileSync(bad, `proxy: { listen: 127.0.0.1:0, connect_timeout: 5 }\ncontrol: { token: "\${NOPE_UNSET}" }\npools:\n  x: { nodes: [http://127.0.0.1:9, "not a url"] }\n  y: { nodes: [] }\nsplit: { y: 120 }\n`)
+  writeFileSync(
+    bad,
+    `proxy: { listen: 127.0.0.1:0, connect_timeout: 5 }\ncontrol: { token: "\${NOPE_UNSET}" }\npools:\n  x: { nodes: [http://127.0.0.1:9, "not a url"] }\n  y: { nodes: [] }\nsplit: { y: 120 }\n`,
+  )
   const no = spawnSync(process.execPath, [BIN, 'check', '--config', bad], { env: { ...process.env }, encoding: 'utf8' })
   t.equal(no.status, 1)
   const lines = no.stderr.trim().split('\n')
@@ -101,7 +104,10 @@ t.test('SIGHUP reloads a good config and refuses a bad one', async (t) => {
   c.child.kill('SIGHUP')
   await c.waitFor(/config reloaded/)
   const state = await api(c, 'GET', '/v1/state')
-  t.same(state.body.pools.y.nodes.map((n: { url: string }) => n.url), [y2.url])
+  t.same(
+    state.body.pools.y.nodes.map((n: { url: string }) => n.url),
+    [y2.url],
+  )
   t.same(state.body.split, { x: 0, y: 100 }, 'the live split stays')
   const r = await request(`${c.proxyUrl}/`)
   await r.body.text()

@@ -28,7 +28,14 @@ async function start(config: string): Promise<Running> {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const started = await waitUntil('cutover started', () => logs.find((l) => l.msg === 'cutover started'), 20_000)
   const waitFor = (msg: RegExp) => waitUntil(`${msg}`, () => logs.find((l) => msg.test(String(l.msg))), 10_000)
-  return { child, logs, exited, waitFor, proxyUrl: `http://127.0.0.1:${(started.proxy as { port: number }).port}`, controlUrl: `http://127.0.0.1:${(started.control as { port: number }).port}` } as Running
+  return {
+    child,
+    logs,
+    exited,
+    waitFor,
+    proxyUrl: `http://127.0.0.1:${(started.proxy as { port: number }).port}`,
+    controlUrl: `http://127.0.0.1:${(started.control as { port: number }).port}`,
+  } as Running
 }
 
 /** Who answered n requests, each on a fresh connection so either worker may take it. */

@@ -51,7 +51,7 @@ t.test('what the worker records, the primary replays: same calls, same nodes, sa
   t.equal(expected.length, 8)
 })
 
-t.test('the batch carries each node\'s in-flight count by pool and index', async (t) => {
+t.test("the batch carries each node's in-flight count by pool and index", async (t) => {
   nodes.x[1].inflight = 3
   t.teardown(() => void (nodes.x[1].inflight = 0))
   const message = batch(() => undefined)

@@ -155,5 +155,8 @@ t.test('SIGHUP reaches every worker: a replaced y node takes the traffic of both
   await waitUntil('the first request on y2', async () => (await get(`${c.proxyUrl}/`)).upstream === 'y2', 5000)
   const after = await Promise.all(Array.from({ length: 20 }, () => get(`${c.proxyUrl}/`)))
   t.same([...new Set(after.map((r) => r.upstream))], ['y2'], 'every worker routes to the new node')
-  t.same((await api(c, 'GET', '/v1/state')).body.pools.y.nodes.map((n: { url: string }) => n.url), [y2.url])
+  t.same(
+    (await api(c, 'GET', '/v1/state')).body.pools.y.nodes.map((n: { url: string }) => n.url),
+    [y2.url],
+  )
 })

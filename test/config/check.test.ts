@@ -12,7 +12,12 @@ const EXAMPLE = fileURLToPath(new URL('../../config/cutover.yaml', import.meta.u
 function check(path: string, env: Record<string, string | undefined>): { code: number; out: string[]; err: string[] } {
   const out: string[] = []
   const err: string[] = []
-  const code = runCheck(path, env, (l) => out.push(l), (l) => err.push(l))
+  const code = runCheck(
+    path,
+    env,
+    (l) => out.push(l),
+    (l) => err.push(l),
+  )
   return { code, out, err }
 }
 
@@ -48,11 +53,12 @@ t.test('the example config is valid with CUTOVER_TOKEN set, and not without', as
   t.match(config.health.active, { path: '/status/ready', port: 8100 })
   t.same(config.split.sticky, { header: 'x-consumer-id' })
   t.equal(config.split.override_header, 'x-cutover-pool')
-  t.same(config.rollout!.steps.map((s) => s.y), [10, 50, 100])
+  t.same(
+    config.rollout!.steps.map((s) => s.y),
+    [10, 50, 100],
+  )
   t.equal(check(EXAMPLE, { CUTOVER_TOKEN: 'example-token' }).code, 0)
-  t.same(check(EXAMPLE, {}).err, [
-    `control.token: environment variable CUTOVER_TOKEN is not set (line ${lineOf('token: ${CUTOVER_TOKEN}')})`,
-  ])
+  t.same(check(EXAMPLE, {}).err, [`control.token: environment variable CUTOVER_TOKEN is not set (line ${lineOf('token: ${CUTOVER_TOKEN}')})`])
 })
 
 function lineOf(needle: string): number {

@@ -30,13 +30,18 @@ t.test('defaults fill every key a minimal file leaves out', async (t) => {
   t.same(config.state, { path: './var/cutover-state.json', backend: 'file' })
   t.same(config.split, { y: 0 })
   t.same(config.health, { passive: { max_failures: 5, eject_for: 30_000 } })
-  t.same(config.gates, { window: 60_000, min_requests: 100, max_error_rate: 0.01, risk: 0.05, grpc_failures: ['UNKNOWN', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS'], action: 'rollback' })
+  t.same(config.gates, {
+    window: 60_000,
+    min_requests: 100,
+    max_error_rate: 0.01,
+    risk: 0.05,
+    grpc_failures: ['UNKNOWN', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS'],
+    action: 'rollback',
+  })
   t.equal(config.rollout, undefined)
   t.same(config.log, { level: 'info', access: false, access_sample: 0.01 })
   t.same(config.events, { audit: { max_size: 10_000_000, keep: 5 } })
-  t.same(config.pools.x.nodes, [
-    { url: 'http://127.0.0.1:8001', origin: 'http://127.0.0.1:8001', name: '127.0.0.1:8001', protocol: 'http:', hostname: '127.0.0.1', port: 8001, weight: 1 },
-  ])
+  t.same(config.pools.x.nodes, [{ url: 'http://127.0.0.1:8001', origin: 'http://127.0.0.1:8001', name: '127.0.0.1:8001', protocol: 'http:', hostname: '127.0.0.1', port: 8001, weight: 1 }])
   t.same(config.pools.y.nodes, [])
 })
 
@@ -84,7 +89,10 @@ pools:
   x: { nodes: [{ url: http://10.0.0.1:8000, name: kong-1 }] }
   y: { nodes: [{ url: http://10.0.0.3:8000, name: kong-1 }] }
 `)
-  t.same(problems.map((p) => p.replace(/ \(line \d+\)$/, '')), ['pools.y.nodes[0]: the name kong-1 is already used at pools.x.nodes[0]'])
+  t.same(
+    problems.map((p) => p.replace(/ \(line \d+\)$/, '')),
+    ['pools.y.nodes[0]: the name kong-1 is already used at pools.x.nodes[0]'],
+  )
 })
 
 t.test('listen addresses: host:port, [v6]:port, port 0', async (t) => {
@@ -244,7 +252,10 @@ t.test('pools: both required, nothing else, one node at least', async (t) => {
 t.test('the control token is required, from the environment, and long enough', async (t) => {
   const fromEnv = MINIMAL.replace(TOKEN, '${CUTOVER_TOKEN}')
   t.same(problemsOf(fromEnv, {}), ['control.token: environment variable CUTOVER_TOKEN is not set (line 2)'])
-  t.same(problemsOf(fromEnv, { CUTOVER_TOKEN: 'short' }).map((p) => p.replace(/,.*/, '')), ['control.token: too short: at least 8 characters (line 2)'])
+  t.same(
+    problemsOf(fromEnv, { CUTOVER_TOKEN: 'short' }).map((p) => p.replace(/,.*/, '')),
+    ['control.token: too short: at least 8 characters (line 2)'],
+  )
   t.same(problemsOf(MINIMAL.replace(`  token: ${TOKEN}\n`, '  listen: 127.0.0.1:1\n')), ['control.token: required (line 1)'])
   t.match(problemsOf(MINIMAL.replace(TOKEN, 'a-${}-b')), [/^control\.token: \$\{\} is not a valid environment variable reference/])
 })
@@ -267,15 +278,10 @@ split:
 gates: { action: panic }
 `
   const problems = problemsOf(text, {})
-  t.same(problems.map((p) => p.replace(/: .*\(line/, ' (line')), [
-    'proxy.lisen (line 2)',
-    'proxy.connect_timeout (line 3)',
-    'control.token (line 5)',
-    'pools.x.nodes[1] (line 10)',
-    'pools.y.nodes[0] (line 12)',
-    'split.y (line 14)',
-    'gates.action (line 15)',
-  ])
+  t.same(
+    problems.map((p) => p.replace(/: .*\(line/, ' (line')),
+    ['proxy.lisen (line 2)', 'proxy.connect_timeout (line 3)', 'control.token (line 5)', 'pools.x.nodes[1] (line 10)', 'pools.y.nodes[0] (line 12)', 'split.y (line 14)', 'gates.action (line 15)'],
+  )
 })
 
 t.test('YAML syntax errors are problems with their line', async (t) => {
@@ -315,7 +321,15 @@ t.test('aliases expand, but not into themselves or without bound', async (t) => 
   t.same(shared.split, { y: 0, override_header: 'x-pool', sticky: { header: 'x-pool' } })
   t.match(problemsOf(MINIMAL + 'health: &h\n  passive: *h\n'), [/^health\.passive: an alias refers to a mapping or list that contains it \(line 7\)$/])
   const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
-  for (let i = 1; i < 7; i++) laughs.push(`${'abcdefg'[i]}: &${'abcdefg'[i]} [${Array(10).fill('*' + 'abcdefg'[i - 1]).join(', ')}]`)
+  for (let i = 1; i < 7; i++)
+    laughs.push(
+      `${'abcdefg'[i]}: &${'abcdefg'[i]} [${Array(10)
+        .fill('*' + 'abcdefg'[i - 1])
+        .join(', ')}]`,
+    )
   const problems = problemsOf(laughs.join('\n') + '\n')
-  t.ok(problems.some((p) => /more than 100000 values once aliases are expanded/.test(p)), 'expansion is bounded')
+  t.ok(
+    problems.some((p) => /more than 100000 values once aliases are expanded/.test(p)),
+    'expansion is bounded',
+  )
 })

@@ -49,7 +49,14 @@ t.test('every key is printed with defaults, durations as strings, nodes as {url,
     h2_max_concurrent_streams: 128,
   })
   t.same(printed.pools, { x: { nodes: [{ url: 'http://127.0.0.1:8001', weight: 1 }] }, y: { nodes: [] } })
-  t.same(printed.gates, { window: '1m', min_requests: 100, max_error_rate: 0.01, risk: 0.05, grpc_failures: ['UNKNOWN', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS'], action: 'rollback' })
+  t.same(printed.gates, {
+    window: '1m',
+    min_requests: 100,
+    max_error_rate: 0.01,
+    risk: 0.05,
+    grpc_failures: ['UNKNOWN', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS'],
+    action: 'rollback',
+  })
   t.same(printed.health, { passive: { max_failures: 5, eject_for: '30s' } })
   t.same(Object.keys(printed), ['proxy', 'control', 'state', 'pools', 'split', 'health', 'gates', 'log', 'events', 'analysis'])
   t.same(printed.analysis, { queries: [], hooks: { timeout: '5s', retry: '10s' } })
@@ -65,5 +72,8 @@ t.test('the printed config parses back to the same Config', async (t) => {
   const printed = parse(formatEffectiveConfig(valid(FULL)))
   t.equal(printed.proxy.listen, '[::1]:0')
   t.equal(printed.proxy.connect_timeout, '1500ms')
-  t.same(printed.rollout.steps, [{ y: 10, hold: '5m' }, { y: 100, hold: '0s' }])
+  t.same(printed.rollout.steps, [
+    { y: 10, hold: '5m' },
+    { y: 100, hold: '0s' },
+  ])
 })

@@ -16,7 +16,10 @@ t.test('valid steps come back in ms, the last hold defaulting to 0', async (t) =
 t.test('every problem is named by its path, without line numbers', async (t) => {
   const result = validateRolloutSteps([{ y: 20 }, { y: 10, hold: 60 }, { y: 12.345, hold: '1m', extra: 1 }, 'x'], 'steps')
   t.equal(result.steps, undefined)
-  t.same(result.problems.map((p) => p.replace(/:.*/, '')), ['steps[0].hold', 'steps[1].hold', 'steps[1].y', 'steps[2].extra', 'steps[2].y', 'steps[3]'])
+  t.same(
+    result.problems.map((p) => p.replace(/:.*/, '')),
+    ['steps[0].hold', 'steps[1].hold', 'steps[1].y', 'steps[2].extra', 'steps[2].y', 'steps[3]'],
+  )
   t.notMatch(result.problems.join('\n'), /\(line/)
 })
 

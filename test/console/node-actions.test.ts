@@ -57,7 +57,11 @@ t.test('drain, maint with a second confirm, ready, and the viewer refused', { sk
   await page.waitForFunction(() => document.querySelector('[data-admin="maint"]') !== null)
   t.equal(await admin('kong-x2').textContent(), 'maint')
   const state = (await c.call(OPERATOR, 'GET', '/v1/state')).body
-  t.same(state.pools.x.nodes.map((n: { admin: string }) => n.admin), ['drain', 'maint'], 'the API agrees')
+  t.same(
+    state.pools.x.nodes.map((n: { admin: string }) => n.admin),
+    ['drain', 'maint'],
+    'the API agrees',
+  )
 
   for (const name of ['kong-x1', 'kong-x2']) {
     await page.locator(`[data-node-action="x/${name}/ready"]`).click()

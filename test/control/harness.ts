@@ -30,7 +30,21 @@ export class FakeRollout implements RolloutControl {
     const s = this.state.current
     if (s.locked) throw new CutoverError('CUTOVER_ERR_LOCKED', 'locked')
     if (s.rollout) throw new CutoverError('CUTOVER_ERR_ROLLOUT_RUNNING', 'running')
-    return this.state.update((cur) => ({ ...cur, rollout: { steps: [{ y: 50, hold: 1000 }, { y: 100, hold: 0 }], step: 0, status: 'running', started_at: '2026-01-01T00:00:00.000Z' } }), { type: 'rollout.started', cause: 'api' })
+    return this.state.update(
+      (cur) => ({
+        ...cur,
+        rollout: {
+          steps: [
+            { y: 50, hold: 1000 },
+            { y: 100, hold: 0 },
+          ],
+          step: 0,
+          status: 'running',
+          started_at: '2026-01-01T00:00:00.000Z',
+        },
+      }),
+      { type: 'rollout.started', cause: 'api' },
+    )
   }
   async pause(): Promise<unknown> {
     this.calls.push(['pause', undefined])
@@ -90,7 +104,8 @@ export function harness(opts: { dir?: string; store?: StateStore; initial?: Live
     state,
     events,
     // the parts of /v1/state these tests read; the full contract is control/api-types.ts
-    describe: () => ({ split: { x: 100 - state.current.y, y: state.current.y }, locked: state.current.locked, lock_reason: state.current.lock_reason, rollout: state.current.rollout }) as unknown as StateView,
+    describe: () =>
+      ({ split: { x: 100 - state.current.y, y: state.current.y }, locked: state.current.locked, lock_reason: state.current.lock_reason, rollout: state.current.rollout }) as unknown as StateView,
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'cutover_split_percent{pool="y"} 10\n' }),
     readiness: () => h.ready,
     rollout: opts.withRollout === false ? undefined : h.rollout,

@@ -51,7 +51,10 @@ t.test('drain, maint with force, ready, runtime weight: traffic, state, events, 
   t.equal(await metric(c, 'cutover_node_admin_state{pool="x",node="a",state="ready"}'), 0)
   t.equal(await metric(c, 'cutover_node_admin_state{pool="x",node="b",state="ready"}'), 1)
   const events = (await c.call(OPERATOR, 'GET', '/v1/events')).body as Array<Record<string, unknown>>
-  t.match(events.find((e) => e.type === 'node.admin'), { cause: 'api', pool: 'x', node: 'a', from: 'ready', to: 'drain', role: 'operator', remote: '127.0.0.1' })
+  t.match(
+    events.find((e) => e.type === 'node.admin'),
+    { cause: 'api', pool: 'x', node: 'a', from: 'ready', to: 'drain', role: 'operator', remote: '127.0.0.1' },
+  )
 
   // b is now the last usable node of x, which has all the traffic: maint needs force
   const refused = await put('x', 'b', { admin: 'maint' })
@@ -61,7 +64,7 @@ t.test('drain, maint with force, ready, runtime weight: traffic, state, events, 
   t.same(await hits(c, 5), { b: 5 }, 'refused: nothing changed')
   const forced = await put('x', 'b', { admin: 'maint', force: true })
   t.equal(forced.status, 200)
-  t.same(await hits(c, 10), { y1: 10 }, "x has no usable node: its share goes to y (SPEC 4.3)")
+  t.same(await hits(c, 10), { y1: 10 }, 'x has no usable node: its share goes to y (SPEC 4.3)')
   const ready = await fetch(`${c.controlUrl}/readyz`)
   t.equal(ready.status, 503, 'x has all the share and no node an operator lets take it: not ready')
   t.same(await ready.json(), { ready: false, reason: 'no usable node in pool x' })
@@ -165,6 +168,9 @@ t.test('passive ejection never takes out the last node an operator left in traff
   const seen = await hits(c, 20)
   t.same(seen, { b: 20 }, 'b is the only node left in traffic')
   const events = (await c.call(OPERATOR, 'GET', '/v1/events')).body as Array<{ type: string }>
-  t.notOk(events.some((e) => e.type === 'node.ejected'), 'b was not ejected')
+  t.notOk(
+    events.some((e) => e.type === 'node.ejected'),
+    'b was not ejected',
+  )
   t.match((await c.call(OPERATOR, 'GET', '/v1/state')).body.pools.x.nodes[1], { name: 'b', ejected: false })
 })

@@ -6,31 +6,104 @@ import { TOKEN, harness } from './harness.js'
 const SEED = 20260101
 const REQUESTS = 300
 
-const MUTATIONS = new Set(['PUT /v1/split', 'POST /v1/rollback', 'POST /v1/unlock', 'POST /v1/rollout', 'POST /v1/rollout/pause', 'POST /v1/rollout/resume', 'POST /v1/rollout/promote', 'POST /v1/rollout/abort'])
+const MUTATIONS = new Set([
+  'PUT /v1/split',
+  'POST /v1/rollback',
+  'POST /v1/unlock',
+  'POST /v1/rollout',
+  'POST /v1/rollout/pause',
+  'POST /v1/rollout/resume',
+  'POST /v1/rollout/promote',
+  'POST /v1/rollout/abort',
+])
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const
 const PATHS = [
-  '/v1/state', '/v1/split', '/v1/rollback', '/v1/unlock', '/v1/rollout', '/v1/rollout/pause', '/v1/rollout/resume',
-  '/v1/rollout/promote', '/v1/rollout/abort', '/v1/events', '/metrics', '/healthz', '/readyz',
-  '/v1/split/', '/v1', '/v1/', '/V1/split', '/%761/split', '/v1/rollout/%70ause', '/v1/../metrics', '//v1/split', '/v1/split?y=5',
-  '/v1/events?since=-3', '/v1/events?limit=5000', '/v1/events?since=2&limit=1', '/nope', '/v1/rollout/unknown',
+  '/v1/state',
+  '/v1/split',
+  '/v1/rollback',
+  '/v1/unlock',
+  '/v1/rollout',
+  '/v1/rollout/pause',
+  '/v1/rollout/resume',
+  '/v1/rollout/promote',
+  '/v1/rollout/abort',
+  '/v1/events',
+  '/metrics',
+  '/healthz',
+  '/readyz',
+  '/v1/split/',
+  '/v1',
+  '/v1/',
+  '/V1/split',
+  '/%761/split',
+  '/v1/rollout/%70ause',
+  '/v1/../metrics',
+  '//v1/split',
+  '/v1/split?y=5',
+  '/v1/events?since=-3',
+  '/v1/events?limit=5000',
+  '/v1/events?since=2&limit=1',
+  '/nope',
+  '/v1/rollout/unknown',
 ]
 type BodyMaker = (random: () => number) => string | undefined
 const none: BodyMaker = () => undefined
 const percent: BodyMaker = (random) => `{"y":${Math.round(random() * 10000) / 100}}`
 const ROUTES: ReadonlyArray<[(typeof METHODS)[number], string, BodyMaker]> = [
-  ['PUT', '/v1/split', percent], ['PUT', '/v1/split', percent], ['PUT', '/v1/split', percent],
+  ['PUT', '/v1/split', percent],
+  ['PUT', '/v1/split', percent],
+  ['PUT', '/v1/split', percent],
   ['POST', '/v1/rollback', (random) => (random() < 0.5 ? undefined : '{"reason":"fuzz"}')],
-  ['POST', '/v1/unlock', none], ['POST', '/v1/unlock', () => '{}'],
-  ['POST', '/v1/rollout', none], ['POST', '/v1/rollout/abort', none], ['POST', '/v1/rollout/pause', none],
-  ['GET', '/v1/state', none], ['GET', '/v1/events', none],
+  ['POST', '/v1/unlock', none],
+  ['POST', '/v1/unlock', () => '{}'],
+  ['POST', '/v1/rollout', none],
+  ['POST', '/v1/rollout/abort', none],
+  ['POST', '/v1/rollout/pause', none],
+  ['GET', '/v1/state', none],
+  ['GET', '/v1/events', none],
 ]
 const AUTHS: Array<string | undefined> = [`Bearer ${TOKEN}`, `Bearer ${TOKEN}`, `Bearer ${TOKEN}`, undefined, 'Bearer nope', `Basic ${TOKEN}`, `Bearer  ${TOKEN}`, `Bearer ${TOKEN}\u0000`, 'Bearer']
-const TYPES: Array<string | undefined> = ['application/json', 'application/json', 'application/json; charset=utf-8', undefined, 'text/plain', 'application/x-www-form-urlencoded', 'application/jsonx', 'multipart/form-data; boundary=x']
+const TYPES: Array<string | undefined> = [
+  'application/json',
+  'application/json',
+  'application/json; charset=utf-8',
+  undefined,
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/jsonx',
+  'multipart/form-data; boundary=x',
+]
 const BODIES: Array<string | undefined> = [
-  undefined, '', '{}', '{"y":25}', '{"y":0}', '{"y":100}', '{"y":12.34}', '{"y":12.345}', '{"y":"25"}', '{"y":-5}', '{"y":101}', '{"y":null}',
-  '{"y":25,"extra":1}', '{"reason":"because"}', '{"reason":""}', '{"reason":5}', '{"steps":[{"y":10,"hold":"1s"}]}', '{"steps":"all"}',
-  '[]', 'null', '42', '"str"', 'true', '{"y":', '{"__proto__":{"locked":true}}', '{"constructor":{"prototype":{"y":1}}}',
-  '{"y":1e999}', '\u0000\u00ff', 'y=25', `{"pad":"${'z'.repeat(70_000)}"}`,
+  undefined,
+  '',
+  '{}',
+  '{"y":25}',
+  '{"y":0}',
+  '{"y":100}',
+  '{"y":12.34}',
+  '{"y":12.345}',
+  '{"y":"25"}',
+  '{"y":-5}',
+  '{"y":101}',
+  '{"y":null}',
+  '{"y":25,"extra":1}',
+  '{"reason":"because"}',
+  '{"reason":""}',
+  '{"reason":5}',
+  '{"steps":[{"y":10,"hold":"1s"}]}',
+  '{"steps":"all"}',
+  '[]',
+  'null',
+  '42',
+  '"str"',
+  'true',
+  '{"y":',
+  '{"__proto__":{"locked":true}}',
+  '{"constructor":{"prototype":{"y":1}}}',
+  '{"y":1e999}',
+  '\u0000\u00ff',
+  'y=25',
+  `{"pad":"${'z'.repeat(70_000)}"}`,
 ]
 
 t.test(`seeded fuzz of the control API (${REQUESTS} requests, seed ${SEED})`, async (t) => {

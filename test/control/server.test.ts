@@ -122,7 +122,10 @@ t.test('PUT /v1/split sets the split, writes it to disk and answers with the sta
   t.equal(h.state.current.y, 33.33)
   t.match(JSON.parse(h.disk()), { version: 1, split: { y: 33.33 } })
   t.match(h.events.since(0), [{ type: 'split.changed', cause: 'api', from: 10, to: 33.33 }])
-  t.ok(h.logs.some((l) => l.level === 30 && l.path === '/v1/split'), 'who asked is logged')
+  t.ok(
+    h.logs.some((l) => l.level === 30 && l.path === '/v1/split'),
+    'who asked is logged',
+  )
 })
 
 t.test('bad bodies give 400/413/415 naming the field, and change nothing in memory or on disk', async (t) => {
@@ -222,7 +225,10 @@ t.test('503 STATE_WRITE when the store rejects, with the split unchanged', async
   t.equal(rb.statusCode, 503)
   t.same(h.state.current, initialState)
   t.equal(h.events.lastId, 0)
-  t.ok(h.logs.some((l) => l.level === 50), 'logged as an error')
+  t.ok(
+    h.logs.some((l) => l.level === 50),
+    'logged as an error',
+  )
 })
 
 t.test('rollout endpoints call the runner; 409 while running; 503 without a runner', async (t) => {
@@ -271,10 +277,19 @@ t.test('GET /v1/events: since and limit', async (t) => {
   for (let i = 0; i < 5; i++) h.events.add('test', { i })
   const all = await h.app.inject({ url: '/v1/events', headers: AUTH })
   t.equal(all.statusCode, 200)
-  t.same(all.json().map((e: { id: number }) => e.id), [1, 2, 3, 4, 5])
+  t.same(
+    all.json().map((e: { id: number }) => e.id),
+    [1, 2, 3, 4, 5],
+  )
   t.match(all.json()[0], { id: 1, type: 'test', i: 0, text: 'test' }, 'each event with its sentence')
-  t.same((await h.app.inject({ url: '/v1/events?since=3', headers: AUTH })).json().map((e: { id: number }) => e.id), [4, 5])
-  t.same((await h.app.inject({ url: '/v1/events?since=1&limit=2', headers: AUTH })).json().map((e: { id: number }) => e.id), [2, 3])
+  t.same(
+    (await h.app.inject({ url: '/v1/events?since=3', headers: AUTH })).json().map((e: { id: number }) => e.id),
+    [4, 5],
+  )
+  t.same(
+    (await h.app.inject({ url: '/v1/events?since=1&limit=2', headers: AUTH })).json().map((e: { id: number }) => e.id),
+    [2, 3],
+  )
   t.same((await h.app.inject({ url: '/v1/events?since=99', headers: AUTH })).json(), [])
   for (const q of ['since=-1', 'since=abc', 'since=1.5', 'since=', 'limit=0', 'limit=1001', 'since=1&since=2', 'sinc=1', 'limit=99999999999999999999']) {
     const res = await h.app.inject({ url: `/v1/events?${q}`, headers: AUTH })

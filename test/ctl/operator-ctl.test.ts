@@ -144,5 +144,8 @@ t.test('ctl events pages through more than one answer of the API (1,000 a page)'
   t.equal(await runCtl(['events', '--json'], r.io), 0)
   const ids = r.out.map((l) => JSON.parse(l).id as number)
   t.equal(ids.length, 1001, 'the start-up event and 1,000 node changes: one more than a page, none left out')
-  t.same(ids, Array.from({ length: 1001 }, (_, i) => i + 1))
+  t.same(
+    ids,
+    Array.from({ length: 1001 }, (_, i) => i + 1),
+  )
 })

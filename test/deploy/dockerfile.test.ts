@@ -49,7 +49,9 @@ function copies(stage: number) {
 
 t.test('stages: build and runtime on node:24-bookworm-slim (Node 24 LTS)', async (t) => {
   t.same(dockerfile.stages, ['node:24-bookworm-slim AS build', 'node:24-bookworm-slim AS runtime'])
-  const build = inStage(0, 'RUN').map((i) => i.args).join('\n')
+  const build = inStage(0, 'RUN')
+    .map((i) => i.args)
+    .join('\n')
   t.match(build, /npm ci\b/)
   t.match(build, /npm run build/)
   t.match(build, /npm prune --omit=dev/)
@@ -84,16 +86,39 @@ t.test('runtime stage holds only dist, bin, config, package.json, production nod
   // dist/ is where tsc writes, and the build stage works in /app.
   const tsconfig = JSON.parse(read('tsconfig.json'))
   t.equal(tsconfig.compilerOptions.outDir, 'dist')
-  t.same(inStage(0, 'WORKDIR').map((i) => i.args), ['/app'])
-  t.same(runtime('WORKDIR').map((i) => i.args), ['/app'])
+  t.same(
+    inStage(0, 'WORKDIR').map((i) => i.args),
+    ['/app'],
+  )
+  t.same(
+    runtime('WORKDIR').map((i) => i.args),
+    ['/app'],
+  )
 })
 
 t.test('runtime settings', async (t) => {
-  t.same(runtime('USER').map((i) => i.args), ['10001:10001'])
-  t.match(runtime('RUN').map((i) => i.args).join('\n'), /useradd --uid 10001/)
-  t.same(runtime('ENV').map((i) => i.args), ['NODE_ENV=production'])
-  t.same(runtime('EXPOSE').map((i) => i.args), ['8080 9901'])
-  t.same(runtime('VOLUME').map((i) => JSON.parse(i.args)), [['/var/lib/cutover']])
+  t.same(
+    runtime('USER').map((i) => i.args),
+    ['10001:10001'],
+  )
+  t.match(
+    runtime('RUN')
+      .map((i) => i.args)
+      .join('\n'),
+    /useradd --uid 10001/,
+  )
+  t.same(
+    runtime('ENV').map((i) => i.args),
+    ['NODE_ENV=production'],
+  )
+  t.same(
+    runtime('EXPOSE').map((i) => i.args),
+    ['8080 9901'],
+  )
+  t.same(
+    runtime('VOLUME').map((i) => JSON.parse(i.args)),
+    [['/var/lib/cutover']],
+  )
   const health = runtime('HEALTHCHECK')
   t.equal(health.length, 1)
   t.match(health[0].args, /CMD \["node", "-e", "fetch\('http:\/\/127\.0\.0\.1:9901\/healthz'\)/)
@@ -107,8 +132,7 @@ t.test('entrypoint passes arguments through to cutover', async (t) => {
   t.same(entry.slice(0, 2), ['/bin/sh', '-c'])
   // Run the entrypoint's own script with exec turned into print-and-exit.
   const script = 'run() { echo "$@"; exit 0; }; ' + entry[2].replaceAll('exec ', 'run ')
-  const run = (...args: string[]) =>
-    execFileSync('/bin/sh', ['-c', script, ...entry.slice(3), ...args], { encoding: 'utf8' }).trim()
+  const run = (...args: string[]) => execFileSync('/bin/sh', ['-c', script, ...entry.slice(3), ...args], { encoding: 'utf8' }).trim()
   const cmd = JSON.parse(runtime('CMD')[0].args) as string[]
   t.equal(run(...cmd), 'node bin/cutover.js --config /etc/cutover/cutover.yaml', 'the default CMD runs as is')
   t.equal(run('check', '--config', '/x.yaml'), 'node bin/cutover.js check --config /x.yaml')

@@ -46,7 +46,13 @@ t.test('deployment', async (t) => {
   t.equal(d.spec.strategy.type, 'Recreate')
   const pod = d.spec.template.spec
   const c = pod.containers[0]
-  t.same(c.ports.map((p: Doc) => [p.name, p.containerPort]), [['proxy', 8080], ['control', 9901]])
+  t.same(
+    c.ports.map((p: Doc) => [p.name, p.containerPort]),
+    [
+      ['proxy', 8080],
+      ['control', 9901],
+    ],
+  )
   t.same(c.livenessProbe.httpGet, { path: '/healthz', port: 'control' })
   t.same(c.readinessProbe.httpGet, { path: '/readyz', port: 'control' })
   t.equal(pod.securityContext.runAsNonRoot, true)
@@ -94,7 +100,13 @@ t.test("the ConfigMap's config passes cutover's own validation", async (t) => {
 t.test('services: proxy and a separate internal control service', async (t) => {
   const proxy = find('Service', 'cutover')
   const control = find('Service', 'cutover-control')
-  t.same(proxy.spec.ports.map((p: Doc) => p.port), [8080])
-  t.same(control.spec.ports.map((p: Doc) => p.port), [9901])
+  t.same(
+    proxy.spec.ports.map((p: Doc) => p.port),
+    [8080],
+  )
+  t.same(
+    control.spec.ports.map((p: Doc) => p.port),
+    [9901],
+  )
   t.equal(control.spec.type, 'ClusterIP', 'control port never public')
 })

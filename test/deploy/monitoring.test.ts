@@ -96,10 +96,7 @@ t.test('rules read only cutover metrics, their own recordings, or up', async (t)
 })
 
 t.test('metricNames finds metrics, not functions, labels, keywords or durations', async (t) => {
-  t.same(
-    metricNames('sum by (pool, le) (rate(foo_total{code="5xx", a=~"$job"}[$__rate_interval])) / on (x) bar:rec:rate5m offset 5m > 0.01'),
-    ['foo_total', 'bar:rec:rate5m'],
-  )
+  t.same(metricNames('sum by (pool, le) (rate(foo_total{code="5xx", a=~"$job"}[$__rate_interval])) / on (x) bar:rec:rate5m offset 5m > 0.01'), ['foo_total', 'bar:rec:rate5m'])
   t.same(metricNames('histogram_quantile(0.99, sum without (node) (x_bucket)) and up == 0 unless absent(y)'), ['x_bucket', 'up', 'y'])
 })
 
@@ -134,7 +131,10 @@ t.test('grafana dashboard is well-formed', async (t) => {
   t.ok(typeof dash.schemaVersion === 'number' && dash.schemaVersion >= 36, 'schemaVersion of Grafana 9+')
   t.ok(Array.isArray(dash.annotations?.list), 'annotations list present')
   const vars = dash.templating?.list ?? []
-  t.ok(vars.some((v) => v.name === 'datasource' && v.type === 'datasource' && v.query === 'prometheus'), 'templated datasource')
+  t.ok(
+    vars.some((v) => v.name === 'datasource' && v.type === 'datasource' && v.query === 'prometheus'),
+    'templated datasource',
+  )
 
   const panels = dash.panels ?? []
   t.ok(panels.length >= 8, 'panels')

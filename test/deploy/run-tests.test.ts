@@ -55,8 +55,7 @@ t.test('stand-in tap', async (t) => {
   const dir = tempDir(t, 'fake')
   mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true })
   writeFileSync(join(dir, 'node_modules/.bin/tap'), FAKE_TAP)
-  const fake = (out: string, code: number, args: string[] = []) =>
-    run(dir, args, { FAKE_OUT: out, FAKE_CODE: String(code) })
+  const fake = (out: string, code: number, args: string[] = []) => run(dir, args, { FAKE_OUT: out, FAKE_CODE: String(code) })
 
   const [green, failing, none, dimmed] = await Promise.all([
     fake('ok 1 - a\\n# { total: 3, pass: 3 }\\n# time=1ms\\n', 0, ['--grep', 'x y', 'test/a.ts']),
@@ -81,10 +80,7 @@ t.test('real tap', async (t) => {
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
   writeFileSync(join(dir, 'package.json'), '{"name":"fixture","type":"module"}\n')
   mkdirSync(join(dir, 'test'))
-  writeFileSync(
-    join(dir, 'test/mixed.test.mjs'),
-    "import t from 'tap'\nt.pass('a')\nt.pass('b')\nt.fail('c')\nt.skip('d', () => {})\nt.todo('e')\n",
-  )
+  writeFileSync(join(dir, 'test/mixed.test.mjs'), "import t from 'tap'\nt.pass('a')\nt.pass('b')\nt.fail('c')\nt.skip('d', () => {})\nt.todo('e')\n")
   const { code, out } = await run(dir, ['--disable-coverage', 'test/mixed.test.mjs'])
   t.match(out, /^not ok 1 - test\/mixed\.test\.mjs/m, 'tap output passes through')
   // tap counts the file's own test point too: a, b and the file are 3 points, 2 pass.

@@ -89,7 +89,7 @@ t.test('y failing 40% during the rollout: the gate rolls back to x, locks, stops
   t.equal(await metricValue(c, 'cutover_rollbacks_total{trigger="gate"}'), 1, 'counted once, as a gate rollback')
 
   t.ok(y.served - yAtRollback <= 20, `y got no new traffic after the rollback (${y.served - yAtRollback} requests were in flight; at most 20 allowed)`)
-  t.ok(tally.statuses[500] > 0, 'clients saw y\'s 500s before the rollback (they pass through unaltered)')
+  t.ok(tally.statuses[500] > 0, "clients saw y's 500s before the rollback (they pass through unaltered)")
   t.equal(tally.failures, 0, 'no request went unanswered')
   t.ok(tally.sent >= RATE * 2, `the load ran (${tally.sent} requests)`)
 })
@@ -124,7 +124,10 @@ t.test('y healthy: the rollout walks 10 → 50 → 100, holding each step, and f
     [10, 50, 100],
     'each step in order',
   )
-  t.notOk(events.some((e) => e.type === 'rollback'), 'no rollback')
+  t.notOk(
+    events.some((e) => e.type === 'rollback'),
+    'no rollback',
+  )
   const at = (e: CutoverEvent): number => Date.parse(e.at)
   // hold 1 s, and 30 y requests per step: at 10% of 200 req/s that alone takes 1.5 s
   t.ok(at(steps[1]) - at(steps[0]) >= 1000, `10% held ${at(steps[1]) - at(steps[0])} ms (hold 1 s)`)

@@ -89,7 +89,10 @@ t.test('any single node down under load: no client error; back on its port, it t
   const events = c.cutover.events.since(0)
   for (const node of nodes) {
     const label = `127.0.0.1:${node.port}`
-    t.ok(events.some((e) => (e.type === 'node.unhealthy' || e.type === 'node.ejected') && e.node === label), `${node.name} was taken out (probe or ejection)`)
+    t.ok(
+      events.some((e) => (e.type === 'node.unhealthy' || e.type === 'node.ejected') && e.node === label),
+      `${node.name} was taken out (probe or ejection)`,
+    )
   }
 })
 
@@ -101,10 +104,14 @@ t.test('every y node down: traffic fails over to x without errors; everything do
   await waitUntil('y serving its share before', () => nodes[2].served + nodes[3].served > 0, 3000, 5)
 
   await Promise.all([nodes[2].down(), nodes[3].down()])
-  await waitUntil('y unhealthy', async () => {
-    const { body } = await c.api('GET', '/v1/state')
-    return body.pools.y.nodes.every((n: { healthy: boolean }) => n.healthy === false)
-  }, 3000)
+  await waitUntil(
+    'y unhealthy',
+    async () => {
+      const { body } = await c.api('GET', '/v1/state')
+      return body.pools.y.nodes.every((n: { healthy: boolean }) => n.healthy === false)
+    },
+    3000,
+  )
   const xBefore = (load.tally.upstreams.x1 ?? 0) + (load.tally.upstreams.x2 ?? 0)
   const sentBefore = load.tally.sent
   // a window of traffic with y down: at RATE, about half a second

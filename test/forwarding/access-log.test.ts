@@ -40,7 +40,18 @@ t.test('access log sampled, and off by default', async (t) => {
   const x = await startUpstream('x1')
   t.teardown(() => x.close())
   const sampled = capture()
-  const c = await startTestCutover({ x: [x.url], y: [], log: '{ level: info, access: true, access_sample: 0.2 }', start: { logger: sampled.logger, random: (() => { let i = 0; return () => (i++ % 10) / 10 })() } })
+  const c = await startTestCutover({
+    x: [x.url],
+    y: [],
+    log: '{ level: info, access: true, access_sample: 0.2 }',
+    start: {
+      logger: sampled.logger,
+      random: (() => {
+        let i = 0
+        return () => (i++ % 10) / 10
+      })(),
+    },
+  })
   await traffic(c.proxyUrl, 20)
   await c.cutover.close()
   const n = sampled.lines.filter((l) => l.access === true).length

@@ -29,7 +29,8 @@ async function chaosNode(random: () => number): Promise<{ port: number; close():
         if (r < 0.6) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
         else if (r < 0.7) s.resetAndDestroy()
         else if (r < 0.75) s.write('garbage\r\n\r\n')
-        else if (r < 0.8) s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort') // then silence
+        else if (r < 0.8)
+          s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort') // then silence
         else if (r < 0.85) setTimeout(() => s.destroy(), 5)
         else if (r < 0.9) s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n')
         // else: never answers (request_timeout)
@@ -50,7 +51,11 @@ async function chaosNode(random: () => number): Promise<{ port: number; close():
 t.test('counts return to zero and every attempt ends, whatever nodes and clients do', async (t) => {
   const random = seededRandom(7)
   const nodes = await Promise.all([chaosNode(random), chaosNode(random), chaosNode(random)])
-  const upstream = [node('x', nodes[0].port, 1, { connectTimeout: 500, maxConnections: 4 }), node('x', nodes[1].port, 1, { connectTimeout: 500, maxConnections: 4 }), node('y', nodes[2].port, 1, { connectTimeout: 500, maxConnections: 4 })]
+  const upstream = [
+    node('x', nodes[0].port, 1, { connectTimeout: 500, maxConnections: 4 }),
+    node('x', nodes[1].port, 1, { connectTimeout: 500, maxConnections: 4 }),
+    node('y', nodes[2].port, 1, { connectTimeout: 500, maxConnections: 4 }),
+  ]
   const p = await startProxy({ x: upstream.slice(0, 2), y: upstream.slice(2), share: 30, proxy: { request_timeout: 300, retries: 2 }, allNodes: true })
   t.teardown(async () => {
     await p.close()
@@ -59,33 +64,35 @@ t.test('counts return to zero and every attempt ends, whatever nodes and clients
   let answered = 0
   // each client sends 10 requests, the next one on an answer or after 200 ms (so some are
   // pipelined behind a stalled one), leaves mid-request now and then, and gives up at 2 s
-  const clients = Array.from({ length: 30 }, (_, c) =>
-    new Promise<void>((resolve) => {
-      const s = net.connect(p.port, '127.0.0.1')
-      s.on('error', () => undefined)
-      s.on('close', () => resolve())
-      const giveUp = setTimeout(() => s.destroy(), 2000)
-      s.on('close', () => clearTimeout(giveUp))
-      let sent = 0
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const send = () => {
-        clearTimeout(timer)
-        if (s.destroyed) return
-        if (sent++ >= 10) {
-          timer = setTimeout(() => s.destroy(), 300)
-          return
+  const clients = Array.from(
+    { length: 30 },
+    (_, c) =>
+      new Promise<void>((resolve) => {
+        const s = net.connect(p.port, '127.0.0.1')
+        s.on('error', () => undefined)
+        s.on('close', () => resolve())
+        const giveUp = setTimeout(() => s.destroy(), 2000)
+        s.on('close', () => clearTimeout(giveUp))
+        let sent = 0
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const send = () => {
+          clearTimeout(timer)
+          if (s.destroyed) return
+          if (sent++ >= 10) {
+            timer = setTimeout(() => s.destroy(), 300)
+            return
+          }
+          const post = random() < 0.3
+          s.write(post ? `POST /c${c} HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc` : `GET /c${c} HTTP/1.1\r\nHost: a\r\n\r\n`)
+          if (random() < 0.05) setTimeout(() => s.destroy(), Math.floor(random() * 50))
+          timer = setTimeout(send, 200)
         }
-        const post = random() < 0.3
-        s.write(post ? `POST /c${c} HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc` : `GET /c${c} HTTP/1.1\r\nHost: a\r\n\r\n`)
-        if (random() < 0.05) setTimeout(() => s.destroy(), Math.floor(random() * 50))
-        timer = setTimeout(send, 200)
-      }
-      s.on('data', () => {
-        answered++
-        send()
-      })
-      s.on('connect', send)
-    }),
+        s.on('data', () => {
+          answered++
+          send()
+        })
+        s.on('connect', send)
+      }),
   )
   await Promise.all(clients)
   await waitUntil('nothing in flight', () => p.forwarder.inflight === 0 && upstream.every((n) => n.inflight === 0), 5000)

@@ -198,14 +198,19 @@ t.test('keep-alive: one connection carries many requests, node connections are r
 async function steady(value: () => number): Promise<void> {
   let last = -1
   let since = Date.now()
-  await waitUntil('a steady figure', () => {
-    const v = value()
-    if (v !== last) {
-      last = v
-      since = Date.now()
-    }
-    return Date.now() - since >= 300
-  }, 5000, 20)
+  await waitUntil(
+    'a steady figure',
+    () => {
+      const v = value()
+      if (v !== last) {
+        last = v
+        since = Date.now()
+      }
+      return Date.now() - since >= 300
+    },
+    5000,
+    20,
+  )
 }
 
 t.test('backpressure: a client that does not read holds the node back; a node that does not read holds the client back', async (t) => {

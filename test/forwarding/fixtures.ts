@@ -35,12 +35,7 @@ export function proxyConfig(over: Partial<Config['proxy']> = {}): Config['proxy'
   }
 }
 
-export type SinkCall =
-  | ['attemptStarted', string]
-  | ['attemptFailed', string, FailureKind]
-  | ['answered', string, number]
-  | ['attemptEnded', string]
-  | ['finished', PoolName, number]
+export type SinkCall = ['attemptStarted', string] | ['attemptFailed', string, FailureKind] | ['answered', string, number] | ['attemptEnded', string] | ['finished', PoolName, number]
 
 /** A sink that records every call (ms left out: it varies). */
 export class RecordingSink implements OutcomeSink {
@@ -106,7 +101,14 @@ export interface TestProxy {
 }
 
 /** A real proxy on 127.0.0.1:0 in front of the given nodes. */
-export async function startProxy(opts: { x?: UpstreamNode[]; y?: UpstreamNode[]; share?: number; proxy?: Partial<Config['proxy']>; split?: Partial<Config['split']>; allNodes?: boolean }): Promise<TestProxy> {
+export async function startProxy(opts: {
+  x?: UpstreamNode[]
+  y?: UpstreamNode[]
+  share?: number
+  proxy?: Partial<Config['proxy']>
+  split?: Partial<Config['split']>
+  allNodes?: boolean
+}): Promise<TestProxy> {
   const proxy = proxyConfig(opts.proxy)
   const nodes = { x: opts.x ?? [], y: opts.y ?? [] }
   const router: Router = { table: buildRoutingTable(opts.share ?? 0, nodes, () => true, { y: 0, ...opts.split }) }

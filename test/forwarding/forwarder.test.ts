@@ -116,14 +116,36 @@ t.test('passthrough (SPEC 4.5)', async (t) => {
     r = await request(`${base}/upload`, { dispatcher: agent, method: 'PUT', body: Readable.from(chunks) })
     s = (await r.body.json()) as Seen
     t.equal(s.sha, BIG_SHA)
-    t.ok(s.rawHeaders.some((h) => h.toLowerCase() === 'transfer-encoding'), 'sent chunked')
+    t.ok(
+      s.rawHeaders.some((h) => h.toLowerCase() === 'transfer-encoding'),
+      'sent chunked',
+    )
     r = await request(`${base}/download`, { dispatcher: agent })
-    t.equal(createHash('sha256').update(Buffer.from(await r.body.arrayBuffer())).digest('hex'), BIG_SHA)
+    t.equal(
+      createHash('sha256')
+        .update(Buffer.from(await r.body.arrayBuffer()))
+        .digest('hex'),
+      BIG_SHA,
+    )
   })
 
   t.test('hop-by-hop headers dropped both ways; X-Forwarded-* set', async (t) => {
     const raw = await new Promise<{ status: number; headers: string[]; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: p.port, path: '/echo', headers: { Host: 'Kong.Test', Connection: 'X-Private', 'X-Private': 'no', 'Keep-Alive': 'timeout=1', TE: 'trailers', 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'gopher', 'X-Custom': 'Case' } })
+      const req = http.request({
+        host: '127.0.0.1',
+        port: p.port,
+        path: '/echo',
+        headers: {
+          Host: 'Kong.Test',
+          Connection: 'X-Private',
+          'X-Private': 'no',
+          'Keep-Alive': 'timeout=1',
+          TE: 'trailers',
+          'X-Forwarded-For': '203.0.113.9',
+          'X-Forwarded-Proto': 'gopher',
+          'X-Custom': 'Case',
+        },
+      })
       req.on('response', (res) => {
         let body = ''
         res.setEncoding('utf8')
@@ -190,7 +212,12 @@ t.test('passthrough (SPEC 4.5)', async (t) => {
     await r.body.text()
     await p.sink.waitFinished(1)
     const name = `127.0.0.1:${up.port}`
-    t.same(p.sink.calls, [['attemptStarted', name], ['answered', name, 200], ['attemptEnded', name], ['finished', 'x', 200]])
+    t.same(p.sink.calls, [
+      ['attemptStarted', name],
+      ['answered', name, 200],
+      ['attemptEnded', name],
+      ['finished', 'x', 200],
+    ])
     t.ok(n > 10)
   })
 })
@@ -233,7 +260,11 @@ t.test('retries, failover and cutover errors', async (t) => {
       t.equal(r.statusCode, 200)
       t.equal(s.length, method === 'POST' ? 7 : 0)
       await p.sink.waitFinished(1)
-      t.same(p.sink.calls.slice(0, 3), [['attemptStarted', refusing.name], ['attemptFailed', refusing.name, 'connect'], ['attemptEnded', refusing.name]])
+      t.same(p.sink.calls.slice(0, 3), [
+        ['attemptStarted', refusing.name],
+        ['attemptFailed', refusing.name, 'connect'],
+        ['attemptEnded', refusing.name],
+      ])
       t.same(p.sink.calls.at(-1), ['finished', 'x', 200])
     }
   })
@@ -295,7 +326,11 @@ t.test('retries, failover and cutover errors', async (t) => {
     t.equal(r.statusCode, 200, 'x answered')
     t.equal(await r.body.text(), 'from x')
     await p.sink.waitFinished(1)
-    t.same(p.sink.calls.filter((c) => c[0] === 'attemptFailed'), [['attemptFailed', resetting.name, 'reset']], 'y reset it once, and y was not tried again')
+    t.same(
+      p.sink.calls.filter((c) => c[0] === 'attemptFailed'),
+      [['attemptFailed', resetting.name, 'reset']],
+      'y reset it once, and y was not tried again',
+    )
     t.same(p.sink.calls.at(-1), ['finished', 'x', 200])
     await Promise.all([resetting.dispatcher.destroy(), refusing.dispatcher.destroy(), x.dispatcher.destroy()])
     await close(other)

@@ -76,7 +76,15 @@ t.test('an HTTPS listener forwards with X-Forwarded-Proto https', async (t) => {
   const up = await upstream()
   const n = node('x', up.port)
   const proxy = proxyConfig({ tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } })
-  const forwarder = new Forwarder({ proxy, router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) }, sink: new RecordingSink(), random: seededRandom(1), clock: systemClock, logger: silentLogger, https: true })
+  const forwarder = new Forwarder({
+    proxy,
+    router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) },
+    sink: new RecordingSink(),
+    random: seededRandom(1),
+    clock: systemClock,
+    logger: silentLogger,
+    https: true,
+  })
   const app = new ProxyServer({ proxy, forwarder, logger: silentLogger })
   const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
   const agent = new Agent({ connect: { rejectUnauthorized: false } })
@@ -97,7 +105,15 @@ t.test('server limits come from the config', async (t) => {
   const up = await upstream()
   const n = node('x', up.port)
   const proxy = proxyConfig({ max_header_size: 1024 })
-  const forwarder = new Forwarder({ proxy, router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) }, sink: new RecordingSink(), random: seededRandom(1), clock: systemClock, logger: silentLogger, https: false })
+  const forwarder = new Forwarder({
+    proxy,
+    router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) },
+    sink: new RecordingSink(),
+    random: seededRandom(1),
+    clock: systemClock,
+    logger: silentLogger,
+    https: false,
+  })
   const app = new ProxyServer({ proxy: { ...proxy, max_connections: 7 }, forwarder, logger: silentLogger })
   const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
   const agent = new Agent()

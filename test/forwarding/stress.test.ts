@@ -136,7 +136,11 @@ t.test('every answer is its request’s, byte for byte, under concurrency and pi
   for (const { sent, got } of results) {
     for (let i = 0; i < sent.length; i++) if (got[i] !== sent[i].expect) mismatches++
   }
-  t.equal(results.reduce((n, r) => n + r.got.length, 0), 1000, '1000 answers')
+  t.equal(
+    results.reduce((n, r) => n + r.got.length, 0),
+    1000,
+    '1000 answers',
+  )
   t.equal(mismatches, 0, 'no answer lost, swapped or mangled')
   t.equal(p.forwarder.inflight, 0)
   t.equal(p.sink.calls.filter((c) => c[0] === 'finished' && c[2] !== 200).length, 0, 'all 200')

@@ -15,7 +15,9 @@ async function echoServer(): Promise<{ port: number; server: http.Server; closed
       return
     }
     const xff = req.headers['x-forwarded-for']
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\nX-Saw-XFF: ${xff}\r\nX-Saw-Host: ${req.headers.host}\r\nX-Saw-Connection: ${req.headers.connection}\r\n\r\n`)
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\nX-Saw-XFF: ${xff}\r\nX-Saw-Host: ${req.headers.host}\r\nX-Saw-Connection: ${req.headers.connection}\r\n\r\n`,
+    )
     if (head.length) socket.write(head)
     socket.pipe(socket)
     socket.on('close', closedResolve)
@@ -28,7 +30,9 @@ async function echoServer(): Promise<{ port: number; server: http.Server; closed
 function rawUpgrade(port: number, path: string, extra = ''): Promise<{ socket: net.Socket; first: string }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ws.kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n${extra}`)
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: ws.kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n${extra}`,
+      )
     })
     let buf = ''
     const onData = (c: Buffer) => {
@@ -78,7 +82,11 @@ t.test('a WebSocket upgrade is tunnelled both ways', async (t) => {
   socket.write('ping-1')
   t.equal(await readSome(socket, 6), 'ping-1')
   await p.sink.waitFinished(1)
-  t.same(p.sink.calls.slice(0, 3), [['attemptStarted', n.name], ['answered', n.name, 101], ['finished', 'x', 101]])
+  t.same(p.sink.calls.slice(0, 3), [
+    ['attemptStarted', n.name],
+    ['answered', n.name, 101],
+    ['finished', 'x', 101],
+  ])
   // the client closing closes the upstream side
   socket.destroy()
   await echo.closed

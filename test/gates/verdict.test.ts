@@ -86,7 +86,11 @@ t.test('the risk sets the threshold', (t) => {
   t.equal(evaluateGates(fig(0, 0), fig(100, 6), g(0.05)).verdict, 'fail')
   t.equal(evaluateGates(fig(0, 0), fig(100, 6), g(0.01)).verdict, 'none')
   t.match(evaluateGates(fig(0, 0), fig(100, 40), g(0.01)).reason, /\(99% lower bound /)
-  t.match(evaluateGates(fig(0, 0), fig(100, 40), { window: 60_000, min_requests: 100, max_error_rate: 0.01, grpc_failures: gates.grpc_failures, action: 'rollback' }).reason, /\(95% lower bound /, 'risk 0.05 when none is given')
+  t.match(
+    evaluateGates(fig(0, 0), fig(100, 40), { window: 60_000, min_requests: 100, max_error_rate: 0.01, grpc_failures: gates.grpc_failures, action: 'rollback' }).reason,
+    /\(95% lower bound /,
+    'risk 0.05 when none is given',
+  )
   t.end()
 })
 

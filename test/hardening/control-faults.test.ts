@@ -97,7 +97,11 @@ t.test('a body above the control limit is 413 and changes nothing', async (t) =>
     await c.cutover.close()
     await x.close()
   })
-  const r = await fetch(`${c.controlUrl}/v1/split`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: `{"y":50,"pad":"${'z'.repeat(200_000)}"}` })
+  const r = await fetch(`${c.controlUrl}/v1/split`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: `{"y":50,"pad":"${'z'.repeat(200_000)}"}`,
+  })
   t.equal(r.status, 413)
   t.equal((await c.api('GET', '/v1/state')).body.split.y, 0)
 })
@@ -124,7 +128,10 @@ t.test('failed authentications are logged without the token and counted', async 
   const metrics = await (await fetch(`${c.controlUrl}/metrics`)).text()
   t.match(metrics, /^cutover_control_auth_failures_total 3$/m, 'counted')
   const all = lines.join('')
-  t.ok(lines.some((l) => /auth/i.test(l)), 'logged')
+  t.ok(
+    lines.some((l) => /auth/i.test(l)),
+    'logged',
+  )
   t.notOk(all.includes(guess), 'the offered token is not in the log')
   t.notOk(all.includes(TOKEN), 'the real token is not in the log')
   t.equal((await c.api('GET', '/v1/state')).body.locked, false, 'nothing changed')

@@ -52,7 +52,11 @@ t.test('ambiguous framing: 400, connection closed, nothing reaches a node', asyn
     t.equal(answer.status, 400, `${name}: 400`)
     t.ok(answer.closed, `${name}: the connection is closed`)
     t.notMatch(answer.text, /HTTP\/1\.1 200/, `${name}: no second answer`)
-    t.same(up.seen.map((s) => s.url), [], `${name}: the node saw no request`)
+    t.same(
+      up.seen.map((s) => s.url),
+      [],
+      `${name}: the node saw no request`,
+    )
   }
 })
 

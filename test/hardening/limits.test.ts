@@ -141,7 +141,10 @@ t.test('max_body_size: 413 by length before any node, by counting for chunked', 
   t.equal(chunked.status, 413)
   t.ok(chunked.closed)
   await delay(30)
-  t.notOk(up.seen.some((s) => s.complete), 'the node never got a whole over-size body')
+  t.notOk(
+    up.seen.some((s) => s.complete),
+    'the node never got a whole over-size body',
+  )
 })
 
 t.test('aborts travel both ways', async (t) => {

@@ -79,7 +79,12 @@ t.test('a node that resets mid-body: the client sees a broken response, kind res
   t.match(two.text, /hello/)
   t.notMatch(two.text, /\r\n0\r\n\r\n$/, 'no last chunk: visibly broken')
   // and a real client library calls it an error, not a short success
-  const err = await fetch(`${a.proxyUrl}/`).then((r) => r.text()).then(() => null, (e: Error) => e)
+  const err = await fetch(`${a.proxyUrl}/`)
+    .then((r) => r.text())
+    .then(
+      () => null,
+      (e: Error) => e,
+    )
   t.ok(err, 'fetch rejects the body')
   t.ok((await upstreamErrors(a, cutLength.port, 'reset')) >= 2, 'counted as reset')
   t.ok((await upstreamErrors(b, cutChunked.port, 'reset')) >= 1, 'counted as reset')
@@ -211,7 +216,16 @@ t.test('every node flapping in turn, all but one ejected: retries fall back on e
   // as if a and b had been ejected: only c is in the routing table
   const router = { table: buildRoutingTable(0, { x: upstream, y: [] }, (n) => n === upstream[2], { y: 0 }) }
   const proxy = proxyConfig({ retries: 2 })
-  const forwarder = new Forwarder({ proxy, router, sink: new RecordingSink(), random: seededRandom(7), clock: systemClock, logger: silentLogger, https: false, allNodes: () => ({ x: upstream, y: [] }) })
+  const forwarder = new Forwarder({
+    proxy,
+    router,
+    sink: new RecordingSink(),
+    random: seededRandom(7),
+    clock: systemClock,
+    logger: silentLogger,
+    https: false,
+    allNodes: () => ({ x: upstream, y: [] }),
+  })
   const app = new ProxyServer({ proxy, forwarder, logger: silentLogger })
   const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(async () => {

@@ -58,7 +58,10 @@ t.test('at max_inflight a request is shed at once: 503, Retry-After, close, no n
   t.ok(answer.closed, 'the connection is closed')
   t.equal(up.held(), 5, 'the node never saw it')
   t.equal(shed, 1, 'onShed counted it')
-  t.notOk(p.sink.calls.some((c) => c[0] === 'finished' && c[2] === 503), 'not reported to the pools (the gate must not blame y)')
+  t.notOk(
+    p.sink.calls.some((c) => c[0] === 'finished' && c[2] === 503),
+    'not reported to the pools (the gate must not blame y)',
+  )
   up.release()
   t.same(await Promise.all(held), ['done', 'done', 'done', 'done', 'done'])
   t.ok(await until(() => p.forwarder.inflight === 0, 1000), 'the count falls back to 0')

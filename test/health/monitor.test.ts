@@ -72,7 +72,10 @@ function setup(opts: { x?: number; y?: number; health?: Partial<Config['health']
 
 t.test('without active checks nodes count as healthy and nothing is probed', async (t) => {
   const s = setup()
-  t.same([...s.nodes.x, ...s.nodes.y].map((n) => n.healthy), [true, true, true, true])
+  t.same(
+    [...s.nodes.x, ...s.nodes.y].map((n) => n.healthy),
+    [true, true, true, true],
+  )
   s.monitor.start()
   await tick(s.clock, 5000, 500)
   t.equal(s.probed.length, 0)
@@ -122,7 +125,13 @@ t.test('503 then 200: unhealthy then healthy, with events, logs and onChange', a
   t.equal(x1.healthy, false, 'one success is not enough')
   await tick(s.clock, 1000)
   t.equal(x1.healthy, true)
-  t.same(s.ofType('node.healthy').filter((e) => e.node === x1.name).map((e) => e.cause), ['probe passed 2/2'])
+  t.same(
+    s
+      .ofType('node.healthy')
+      .filter((e) => e.node === x1.name)
+      .map((e) => e.cause),
+    ['probe passed 2/2'],
+  )
   t.ok(s.lines.some(([level, obj]) => level === 'info' && obj.cause === 'probe passed 2/2'))
   t.ok(s.monitor.isUsable(x1))
   s.monitor.stop()
@@ -143,7 +152,10 @@ t.test('passive ejection after gateway failures, never after application 500s', 
   s.monitor.answered(x1, 504, 5)
   t.equal(x1.ejectedUntil, s.clock.now() + 1000)
   t.notOk(s.monitor.isUsable(x1))
-  t.same(s.ofType('node.ejected').map((e) => e.node), [x1.name])
+  t.same(
+    s.ofType('node.ejected').map((e) => e.node),
+    [x1.name],
+  )
   t.ok(s.changes() > before, 'onChange on ejection')
   const [ev] = s.ofType('node.ejected')
   t.match(ev, { pool: 'x', node: x1.name, cause: 'ejected after 3 failures: 504', for_ms: 1000, until: new Date(s.clock.now() + 1000).toISOString() })

@@ -44,7 +44,10 @@ t.test('not due: eject does nothing', async (t) => {
 })
 
 t.test('durations double up to 10x eject_for', async (t) => {
-  t.same([1, 2, 3, 4, 5, 6, 50].map((n) => ejectionDuration(n, 1000)), [1000, 2000, 4000, 8000, 10000, 10000, 10000])
+  t.same(
+    [1, 2, 3, 4, 5, 6, 50].map((n) => ejectionDuration(n, 1000)),
+    [1000, 2000, 4000, 8000, 10000, 10000, 10000],
+  )
 })
 
 t.test('repeated ejections double, capped; a healthy spell of 10x eject_for resets', async (t) => {

@@ -80,9 +80,18 @@ t.test('first probes are spread over the interval', async (t) => {
   prober.setNodes(ns)
   prober.start()
   await tick(clock, 999, 1)
-  t.same(seen, [['10.0.0.1:8000', 0], ['10.0.0.2:8000', 250], ['10.0.0.3:8000', 500], ['10.0.0.4:8000', 750]])
+  t.same(seen, [
+    ['10.0.0.1:8000', 0],
+    ['10.0.0.2:8000', 250],
+    ['10.0.0.3:8000', 500],
+    ['10.0.0.4:8000', 750],
+  ])
   await tick(clock, 1000, 1)
-  t.same(seen.slice(4).map((s) => s[1]), [1000, 1250, 1500, 1750], 'then every interval')
+  t.same(
+    seen.slice(4).map((s) => s[1]),
+    [1000, 1250, 1500, 1750],
+    'then every interval',
+  )
   prober.stop()
   t.equal(clock.pending, 0, 'stop leaves no timer')
 })
@@ -177,8 +186,14 @@ t.test('added nodes are probed at once, removed ones no more', async (t) => {
   c.calls[0].resolve({ ok: true, ms: 1 })
   c.calls[1].resolve({ ok: true, ms: 1 })
   await tick(clock, 3000, 50)
-  t.notOk(c.calls.slice(2).some((call) => call.node === a), 'a not probed after removal')
-  t.ok(c.calls.slice(2).some((call) => call.node === b), 'b still probed')
+  t.notOk(
+    c.calls.slice(2).some((call) => call.node === a),
+    'a not probed after removal',
+  )
+  t.ok(
+    c.calls.slice(2).some((call) => call.node === b),
+    'b still probed',
+  )
   t.notOk(results.includes(a.name), "a's late result is dropped")
   prober.stop()
 })

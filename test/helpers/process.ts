@@ -40,10 +40,11 @@ export async function run(configPath: string): Promise<Running> {
       return
     }
     logs.push(entry)
-    for (const w of [...waiters]) if (w.msg.test(String(entry.msg))) {
-      waiters.splice(waiters.indexOf(w), 1)
-      w.resolve(entry)
-    }
+    for (const w of [...waiters])
+      if (w.msg.test(String(entry.msg))) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve(entry)
+      }
   })
   let stderr = ''
   child.stderr.on('data', (d) => (stderr += d))
@@ -63,8 +64,11 @@ export async function run(configPath: string): Promise<Running> {
 
 /** Call the control API with the test token. */
 export async function api(c: Running, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${c.controlUrl}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const res = await fetch(`${c.controlUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   // biome-ignore lint/suspicious/noExplicitAny: API bodies of every endpoint; tests assert on their fields
   return { status: res.status, body: (await res.json()) as any }
 }
-

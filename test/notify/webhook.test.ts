@@ -13,7 +13,6 @@ interface Received {
   event: { id: number; type: string; [k: string]: unknown }
 }
 
-
 /** A webhook receiver on 127.0.0.1:0; `reply` decides each answer (default 200). */
 async function receiver(t: Test, reply: (n: number, res: ServerResponse) => void = (_n, res) => res.end('ok')) {
   const got: Received[] = []
@@ -57,7 +56,6 @@ function setup(t: Test, url: string, extra: { queueLimit?: number } = {}) {
   return { clock, events, notifier, counts }
 }
 
-
 t.test('events go out in order with a Slack text and the event itself', async (t) => {
   const r = await receiver(t)
   const { events, notifier } = setup(t, r.url)
@@ -71,7 +69,11 @@ t.test('events go out in order with a Slack text and the event itself', async (t
     r.got.map((g) => g.event.type),
     ['split.changed', 'rollback', 'node.unhealthy', 'unlock'],
   )
-  t.same(r.got.map((g) => g.event.id), [1, 2, 3, 4], 'in id order')
+  t.same(
+    r.got.map((g) => g.event.id),
+    [1, 2, 3, 4],
+    'in id order',
+  )
   t.match(r.got[0].text, /Split set by the API: y 0% → 30%/)
   t.match(r.got[1].text, /^:rotating_light: cutover: The gate rolled y back to x: error_rate 0\.083 > 0\.01 over 412 requests/)
   t.match(r.got[2].text, /y node 10\.0\.0\.21:8000 is unhealthy: 2 failed probes/)
@@ -82,7 +84,21 @@ t.test('events go out in order with a Slack text and the event itself', async (t
 t.test('only notable event types are sent', async (t) => {
   const r = await receiver(t)
   const { events, notifier } = setup(t, r.url)
-  const types = ['startup', 'rollback', 'access', 'gate.failed', 'rollout.step', 'node.ejected', 'node.returned', 'node.healthy', 'config.reloaded', 'state.unreadable', 'splitchanged', 'unlock', 'split.changed']
+  const types = [
+    'startup',
+    'rollback',
+    'access',
+    'gate.failed',
+    'rollout.step',
+    'node.ejected',
+    'node.returned',
+    'node.healthy',
+    'config.reloaded',
+    'state.unreadable',
+    'splitchanged',
+    'unlock',
+    'split.changed',
+  ]
   for (const type of types) events.add(type, { cause: 'api' })
   await waitUntil('10 posts', () => r.got.length === 10, 2000, 5)
   await notifier.whenIdle()
@@ -130,7 +146,10 @@ t.test('given up after the last attempt, counted, and the queue goes on', async 
   }
   await waitUntil('the last attempt and the next event', () => r.got.length === WEBHOOK_MAX_ATTEMPTS + 1, 2000, 5)
   await notifier.whenIdle()
-  t.same(r.got.map((g) => g.event.type), [...Array(WEBHOOK_MAX_ATTEMPTS).fill('rollback'), 'unlock'])
+  t.same(
+    r.got.map((g) => g.event.type),
+    [...Array(WEBHOOK_MAX_ATTEMPTS).fill('rollback'), 'unlock'],
+  )
   t.equal(counts.failures, 1, 'onFailure once')
   t.same(notifier.stats, { sent: 1, failed: 1, dropped: 0, retries: WEBHOOK_MAX_ATTEMPTS - 1, queued: 0 })
   t.equal(clock.pending, 0, 'no timer left')
@@ -158,7 +177,10 @@ t.test('a 4xx is not retried; a 429 is', async (t) => {
   t.equal(r.got.length, 2, 'Retry-After (3 s) is longer than the backoff and wins')
   clock.advance(1)
   await waitUntil('retry of the 429', () => r.got.length === 3, 2000, 5)
-  t.same(r.got.map((g) => g.event.reason), ['a', 'b', 'b'])
+  t.same(
+    r.got.map((g) => g.event.reason),
+    ['a', 'b', 'b'],
+  )
 })
 
 t.test('a webhook that does not answer times out after 5 s and is retried', async (t) => {
@@ -194,7 +216,11 @@ t.test('the queue is bounded: the oldest waiting events are dropped and counted'
   r.held[0]()
   await waitUntil('the rest', () => r.got.length === 3, 2000, 5)
   await notifier.whenIdle()
-  t.same(r.got.map((g) => g.event.to), [1, 5, 6], 'the one in flight and the newest survive, in order')
+  t.same(
+    r.got.map((g) => g.event.to),
+    [1, 5, 6],
+    'the one in flight and the newest survive, in order',
+  )
   t.same(notifier.stats, { sent: 3, failed: 0, dropped: 3, retries: 0, queued: 0 })
 })
 

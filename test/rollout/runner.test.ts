@@ -14,7 +14,13 @@ const Y = { pool: 'y', name: 'y1' } as UpstreamNode
 const X = { pool: 'x', name: 'x1' } as UpstreamNode
 const logger = pino({ level: 'silent' })
 const gates = testGates()
-const plan: Config['rollout'] = { steps: [{ y: 10, hold: 60_000 }, { y: 50, hold: 60_000 }, { y: 100, hold: 0 }] }
+const plan: Config['rollout'] = {
+  steps: [
+    { y: 10, hold: 60_000 },
+    { y: 50, hold: 60_000 },
+    { y: 100, hold: 0 },
+  ],
+}
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
@@ -62,9 +68,15 @@ t.test('walks 10 -> 50 -> 100 with holds, each step one persisted write', async 
   t.equal(state.current.y, 100)
   t.equal(state.current.rollout, null)
   t.equal(runner.describe(), null)
-  t.same(types(events).filter((x) => x.startsWith('rollout')), ['rollout.started', 'rollout.step', 'rollout.step', 'rollout.done'])
+  t.same(
+    types(events).filter((x) => x.startsWith('rollout')),
+    ['rollout.started', 'rollout.step', 'rollout.step', 'rollout.done'],
+  )
   for (const s of saved) if (s.rollout) t.equal(s.y, s.rollout.steps[s.rollout.step].y, `y ${s.y} written with its step ${s.rollout.step}`)
-  t.match(events.since().find((e) => e.type === 'rollout.done'), { cause: 'rollout', to: 100 })
+  t.match(
+    events.since().find((e) => e.type === 'rollout.done'),
+    { cause: 'rollout', to: 100 },
+  )
 })
 
 t.test('too little traffic holds the step, says so, and repeats it at most once a minute', async (t) => {
@@ -114,7 +126,10 @@ t.test('promote jumps to 100 and finishes', async (t) => {
   await runner.start()
   t.equal(await runner.promote(), null)
   t.match(state.current, { y: 100, rollout: null, locked: false })
-  t.match(events.since().find((e) => e.type === 'rollout.promoted'), { from: 10, to: 100 })
+  t.match(
+    events.since().find((e) => e.type === 'rollout.promoted'),
+    { from: 10, to: 100 },
+  )
   await t.rejects(runner.promote(), { code: 'CUTOVER_ERR_ROLLOUT_STATE' })
   t.equal(clock.pending, 1, 'only the gate timer is left')
 })
@@ -126,7 +141,10 @@ t.test('abort rolls back with a reason and stops the rollout', async (t) => {
   await runner.start()
   await runner.abort('bad smell')
   t.match(state.current, { y: 0, locked: true, lock_reason: 'bad smell', rollout: null })
-  t.match(events.since().find((e) => e.type === 'rollback'), { cause: 'api', reason: 'bad smell', rollout_stopped: true })
+  t.match(
+    events.since().find((e) => e.type === 'rollback'),
+    { cause: 'api', reason: 'bad smell', rollout_stopped: true },
+  )
   t.equal(events.since().filter((e) => e.type === 'rollback').length, 1, 'one rollback')
   t.equal(clock.pending, 1, 'only the gate timer is left')
   await state.unlock('api')
@@ -142,7 +160,15 @@ t.test('409 rules: running, locked, manual split, no plan; bad steps change noth
   await t.rejects(runner.start([{ y: 10 }, { y: 5 }]), { code: 'CUTOVER_ERR_BAD_REQUEST' })
   t.equal(state.current.rollout, null)
   await runner.start([{ y: 20, hold: '10s' }, { y: 100 }])
-  t.match(state.current, { y: 20, rollout: { steps: [{ y: 20, hold: 10_000 }, { y: 100, hold: 0 }] } })
+  t.match(state.current, {
+    y: 20,
+    rollout: {
+      steps: [
+        { y: 20, hold: 10_000 },
+        { y: 100, hold: 0 },
+      ],
+    },
+  })
   await t.rejects(runner.start(), { code: 'CUTOVER_ERR_ROLLOUT_RUNNING' })
   await t.rejects(state.setSplit(30, 'api'), { code: 'CUTOVER_ERR_ROLLOUT_RUNNING' })
   await state.rollback('manual', 'api')
@@ -162,7 +188,10 @@ t.test('a rollout started while y is above its first step starts at the first st
   t.teardown(above.stop)
   await above.runner.start()
   t.match(above.state.current, { y: 50, rollout: { step: 1 } }, 'y 30 starts at the 50% step')
-  t.match(above.events.since().find((e) => e.type === 'rollout.started'), { step: 1, of: 3, from: 30, to: 50 })
+  t.match(
+    above.events.since().find((e) => e.type === 'rollout.started'),
+    { step: 1, of: 3, from: 30, to: 50 },
+  )
 
   const at = setup({ y: 50 })
   t.teardown(at.stop)
@@ -171,7 +200,10 @@ t.test('a rollout started while y is above its first step starts at the first st
 
   const beyond = setup({ y: 60 })
   t.teardown(beyond.stop)
-  await t.rejects(beyond.runner.start([{ y: 10, hold: '1s' }, { y: 50 }]), { code: 'CUTOVER_ERR_ROLLOUT_STATE', message: /^y is at 60%, above every step of the plan \(10% → 50%\); a rollout would pull it back/ })
+  await t.rejects(beyond.runner.start([{ y: 10, hold: '1s' }, { y: 50 }]), {
+    code: 'CUTOVER_ERR_ROLLOUT_STATE',
+    message: /^y is at 60%, above every step of the plan \(10% → 50%\); a rollout would pull it back/,
+  })
   t.match(beyond.state.current, { y: 60, rollout: null }, 'refused: nothing changed')
 })
 
@@ -203,7 +235,10 @@ t.test('gate action pause holds a running rollout', async (t) => {
   clock.advance(1000)
   await settle()
   t.match(state.current, { y: 10, locked: false, rollout: { step: 0, status: 'paused' } })
-  t.match(events.since().find((e) => e.type === 'rollout.paused'), { cause: 'gate', reason: /^gate max_error_rate/ })
+  t.match(
+    events.since().find((e) => e.type === 'rollout.paused'),
+    { cause: 'gate', reason: /^gate max_error_rate/ },
+  )
 })
 
 t.test('after a restart a running rollout goes on at its step with its hold afresh', async (t) => {
@@ -212,7 +247,10 @@ t.test('after a restart a running rollout goes on at its step with its hold afre
   t.teardown(stop)
   const d = runner.resumeAfterRestart()
   t.match(d, { step: 1, status: 'running', y: 50, hold_left_ms: 60_000 })
-  t.match(events.since().find((e) => e.type === 'rollout.restored'), { cause: 'startup', step: 1, status: 'running', reason: /hold started afresh/ })
+  t.match(
+    events.since().find((e) => e.type === 'rollout.restored'),
+    { cause: 'startup', step: 1, status: 'running', reason: /hold started afresh/ },
+  )
   await run(59_000, 10)
   t.equal(state.current.rollout?.step, 1)
   await run(2000, 10)
@@ -225,7 +263,10 @@ t.test('after a restart a paused rollout stays paused', async (t) => {
   const { events, state, runner, run, stop } = setup({ y: 10, rollout: progress })
   t.teardown(stop)
   t.match(runner.resumeAfterRestart(), { status: 'paused', hold_left_ms: 60_000 })
-  t.match(events.since().find((e) => e.type === 'rollout.restored'), { status: 'paused' })
+  t.match(
+    events.since().find((e) => e.type === 'rollout.restored'),
+    { status: 'paused' },
+  )
   await run(120_000, 10)
   t.match(state.current, { y: 10, rollout: { step: 0, status: 'paused' } })
   await runner.resume()

@@ -42,7 +42,13 @@ t.test('excluded nodes are never picked', async (t) => {
   }
   t.equal(wrong, 0)
   t.equal(pickNode(set, random, [a, b, c]), undefined)
-  t.equal(pickNode(buildNodeSet([], () => true), random), undefined)
+  t.equal(
+    pickNode(
+      buildNodeSet([], () => true),
+      random,
+    ),
+    undefined,
+  )
   const one = buildNodeSet([a], () => true)
   t.equal(pickNode(one, random), a)
   t.equal(pickNode(one, random, a), undefined)

@@ -10,7 +10,10 @@ t.test('the table holds usable nodes with cumulative weights', async (t) => {
   c.healthy = false
   const table = buildRoutingTable(12.34, { x: [a, b, c], y: [d] }, (n) => n.healthy !== false, { y: 0, override_header: 'X-Cutover-Pool', sticky: { header: 'X-Consumer-ID' } })
   t.equal(table.yBasisPoints, 1234)
-  t.same(table.x.nodes.map((n) => n.name), [a.name, b.name])
+  t.same(
+    table.x.nodes.map((n) => n.name),
+    [a.name, b.name],
+  )
   t.same(Array.from(table.x.cumulative), [1, 4])
   t.equal(table.x.total, 4)
   t.equal(table.y.total, 1)

@@ -35,8 +35,18 @@ t.test('events are lines on disk as they happen, and come back after a restart w
   withActor({ role: 'operator', remote: '10.1.2.3' }, () => log1.add('split.changed', { cause: 'api', from: 0, to: 5 }))
   log1.add('node.unhealthy', { pool: 'y', node: 'b' })
   // on disk before anything is closed or synced: a kill now loses nothing
-  const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-  t.same(lines.map((l) => [l.id, l.type]), [[1, 'startup'], [2, 'split.changed'], [3, 'node.unhealthy']])
+  const lines = readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+  t.same(
+    lines.map((l) => [l.id, l.type]),
+    [
+      [1, 'startup'],
+      [2, 'split.changed'],
+      [3, 'node.unhealthy'],
+    ],
+  )
   t.match(lines[1], { role: 'operator', remote: '10.1.2.3' }, 'an API change says who and from where')
   t.notOk('role' in lines[2], 'other causes are not stamped')
   // a restart without close (as after SIGKILL)
@@ -47,7 +57,11 @@ t.test('events are lines on disk as they happen, and come back after a restart w
   log2.setSink((e) => second.append(e))
   const next = log2.add('startup', { cause: 'startup' })
   t.equal(next.id, 4, 'ids go on from the last one written')
-  t.same(log2.since(1).map((e) => e.id), [2, 3, 4], 'since= works across the restart')
+  t.same(
+    log2.since(1).map((e) => e.id),
+    [2, 3, 4],
+    'since= works across the restart',
+  )
   second.close()
   first.close()
 })
@@ -55,18 +69,28 @@ t.test('events are lines on disk as they happen, and come back after a restart w
 t.test('a torn or foreign line is skipped with a warning; the next event starts a fresh line', async (t) => {
   const dir = tempDir()
   const path = join(dir, 'audit.jsonl')
-  writeFileSync(path, `${JSON.stringify({ id: 1, at: 'x', type: 'startup' })}\nnot json\n{"id": "7", "type": "x", "at": "y"}\n${JSON.stringify({ id: 2, at: 'x', type: 'rollback' })}\n{"id": 3, "at": "x", "ty`)
+  writeFileSync(
+    path,
+    `${JSON.stringify({ id: 1, at: 'x', type: 'startup' })}\nnot json\n{"id": "7", "type": "x", "at": "y"}\n${JSON.stringify({ id: 2, at: 'x', type: 'rollback' })}\n{"id": 3, "at": "x", "ty`,
+  )
   const { logger, lines } = capture()
   const audit = new AuditFile({ path, maxBytes: 1 << 20, keep: 1, logger })
   const loaded = audit.load(1000)
-  t.same(loaded.events.map((e) => e.id), [1, 2])
+  t.same(
+    loaded.events.map((e) => e.id),
+    [1, 2],
+  )
   t.equal(loaded.skipped, 3)
   t.match(lines, [{ msg: /skipped/, skipped: 3, first_line: 2 }])
   audit.open()
   audit.append({ id: 3, at: 'x', type: 'startup' })
   audit.close()
   const reread = new AuditFile({ path, maxBytes: 1 << 20, keep: 1, logger }).load(1000)
-  t.same(reread.events.map((e) => e.id), [1, 2, 3], 'the torn line did not swallow the new event')
+  t.same(
+    reread.events.map((e) => e.id),
+    [1, 2, 3],
+    'the torn line did not swallow the new event',
+  )
   t.equal(parseAuditLine('[]'), null)
   t.equal(parseAuditLine('{"id": 0, "at": "x", "type": "y"}'), null)
 })
@@ -88,7 +112,15 @@ t.test('rotation keeps at most keep + 1 files of at most max_size, and load read
   const loaded = new AuditFile({ path, maxBytes, keep: 2, logger }).load(1000)
   const ids = loaded.events.map((e) => e.id)
   t.equal(ids.at(-1), 500, 'the newest event is there')
-  t.same(ids, Array.from({ length: ids.length }, (_, i) => ids[0] + i), 'oldest first, none missing between the files')
+  t.same(
+    ids,
+    Array.from({ length: ids.length }, (_, i) => ids[0] + i),
+    'oldest first, none missing between the files',
+  )
   t.ok(ids.length > 40 && ids.length < 500, `only what the kept files hold (${ids.length})`)
-  t.same(new AuditFile({ path, maxBytes, keep: 2, logger }).load(10).events.map((e) => e.id), [491, 492, 493, 494, 495, 496, 497, 498, 499, 500], 'a limit takes the newest')
+  t.same(
+    new AuditFile({ path, maxBytes, keep: 2, logger }).load(10).events.map((e) => e.id),
+    [491, 492, 493, 494, 495, 496, 497, 498, 499, 500],
+    'a limit takes the newest',
+  )
 })

@@ -6,7 +6,15 @@ import { EventLog } from '../../src/state/events.js'
 import type { LiveState } from '../../src/state/types.js'
 
 const base: LiveState = { y: 10, locked: false, lock_reason: null, rollout: null }
-const running: LiveState['rollout'] = { steps: [{ y: 10, hold: 1000 }, { y: 100, hold: 0 }], step: 0, status: 'running', started_at: '2026-01-01T00:00:00.000Z' }
+const running: LiveState['rollout'] = {
+  steps: [
+    { y: 10, hold: 1000 },
+    { y: 100, hold: 0 },
+  ],
+  step: 0,
+  status: 'running',
+  started_at: '2026-01-01T00:00:00.000Z',
+}
 
 /** A store that records what it saved; fail() makes the next saves reject; hold() delays them. */
 class MemoryStore implements StateStore {
@@ -52,7 +60,10 @@ t.test('changes are serialised in call order, each seeing the one before', async
   release()
   await Promise.all([...ps, rb])
   t.same(order, [30, 40, 50, 0])
-  t.same(store.saved.map((s) => s.y), [30, 40, 50, 0])
+  t.same(
+    store.saved.map((s) => s.y),
+    [30, 40, 50, 0],
+  )
 })
 
 t.test('a failed write changes nothing and raises no event; later changes still run', async (t) => {
@@ -60,13 +71,19 @@ t.test('a failed write changes nothing and raises no event; later changes still 
   let heard = 0
   controller.onChange(() => heard++)
   store.failing = true
-  const err = await controller.setSplit(50, 'api').then(() => null, (e: unknown) => e)
+  const err = await controller.setSplit(50, 'api').then(
+    () => null,
+    (e: unknown) => e,
+  )
   t.ok(isCutoverError(err, 'CUTOVER_ERR_STATE_WRITE'))
   t.match((err as Error).message, /ENOSPC/)
   t.same(controller.current, base)
   t.equal(events.lastId, 0)
   t.equal(heard, 0)
-  const rbErr = await controller.rollback('x', 'gate').then(() => null, (e: unknown) => e)
+  const rbErr = await controller.rollback('x', 'gate').then(
+    () => null,
+    (e: unknown) => e,
+  )
   t.ok(isCutoverError(rbErr, 'CUTOVER_ERR_STATE_WRITE'))
   t.same(controller.current, base, 'a failed rollback leaves the state too')
   store.failing = false

@@ -12,7 +12,10 @@ t.test('events get growing ids and the clock time; since() returns newer ones ol
     { n: 1, id: 1, at: '2026-01-01T00:00:00.000Z', type: 'a' },
     { id: 2, at: '2026-01-01T00:00:01.500Z', type: 'b' },
   ])
-  t.same(log.since(1).map((e) => e.id), [2])
+  t.same(
+    log.since(1).map((e) => e.id),
+    [2],
+  )
   t.same(log.since(2), [])
   t.equal(log.lastId, 2)
 })
@@ -28,8 +31,14 @@ t.test('details cannot override id, at or type', async (t) => {
 t.test('the ring keeps the newest events up to its capacity; limit caps the answer', async (t) => {
   const log = new EventLog(new FakeClock(), 3)
   for (let i = 0; i < 5; i++) log.add('e')
-  t.same(log.since(0).map((e) => e.id), [3, 4, 5])
-  t.same(log.since(0, 2).map((e) => e.id), [3, 4])
+  t.same(
+    log.since(0).map((e) => e.id),
+    [3, 4, 5],
+  )
+  t.same(
+    log.since(0, 2).map((e) => e.id),
+    [3, 4],
+  )
 })
 
 t.test('subscribers hear each event; a throwing one does not break the caller', async (t) => {

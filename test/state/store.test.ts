@@ -8,7 +8,15 @@ import { FileStateStore, parseStateFile } from '../../src/state/store.js'
 import type { LiveState, StateFile } from '../../src/state/types.js'
 
 const START = Date.UTC(2026, 0, 1, 12, 30, 15, 250)
-const rollout = { steps: [{ y: 10, hold: 300_000 }, { y: 100, hold: 0 }], step: 0, status: 'running' as const, started_at: '2026-01-01T12:00:00.000Z' }
+const rollout = {
+  steps: [
+    { y: 10, hold: 300_000 },
+    { y: 100, hold: 0 },
+  ],
+  step: 0,
+  status: 'running' as const,
+  started_at: '2026-01-01T12:00:00.000Z',
+}
 const sample: LiveState = { y: 12.5, locked: true, lock_reason: 'gate: error_rate 0.083 > 0.01', rollout }
 
 function validFile(): StateFile {
@@ -86,7 +94,10 @@ t.test('two corruptions at the same instant do not overwrite each other', async 
 t.test('save rejects when the parent path is a regular file (fails even for root)', async (t) => {
   const dir = t.testdir({ 'plain-file': 'x' })
   const path = join(dir, 'plain-file', 'state.json')
-  const err = await new FileStateStore(path, { clock: new FakeClock(START) }).save(sample).then(() => null, (e: unknown) => e)
+  const err = await new FileStateStore(path, { clock: new FakeClock(START) }).save(sample).then(
+    () => null,
+    (e: unknown) => e,
+  )
   t.ok(isCutoverError(err, 'CUTOVER_ERR_STATE_WRITE'), 'rejects with STATE_WRITE')
   t.match((err as Error).message, path, 'message names the path')
   t.match((err as Error).message, /ENOTDIR|EEXIST/, 'message names the cause')
@@ -95,7 +106,10 @@ t.test('save rejects when the parent path is a regular file (fails even for root
 
 t.test('save rejects when the target is a directory, and removes its temp file', async (t) => {
   const dir = t.testdir({ 'state.json': { inner: 'x' } })
-  const err = await new FileStateStore(join(dir, 'state.json'), { clock: new FakeClock(START) }).save(sample).then(() => null, (e: unknown) => e)
+  const err = await new FileStateStore(join(dir, 'state.json'), { clock: new FakeClock(START) }).save(sample).then(
+    () => null,
+    (e: unknown) => e,
+  )
   t.ok(isCutoverError(err, 'CUTOVER_ERR_STATE_WRITE'))
   t.same(readdirSync(dir), ['state.json'], 'no temp file left behind')
 })
@@ -106,7 +120,10 @@ t.test('save rejects in a read-only directory (unless running as root)', async (
   chmodSync(ro, 0o500)
   let result: unknown
   try {
-    result = await new FileStateStore(join(ro, 'state.json'), { clock: new FakeClock(START) }).save(sample).then(() => 'saved', (e: unknown) => e)
+    result = await new FileStateStore(join(ro, 'state.json'), { clock: new FakeClock(START) }).save(sample).then(
+      () => 'saved',
+      (e: unknown) => e,
+    )
   } finally {
     chmodSync(ro, 0o700)
   }

@@ -153,7 +153,8 @@ t.test('a connection that answered garbage or was cut is never reused', async (t
 })
 
 t.test('a reload applies connect_timeout and the cap to nodes that stay', async (t) => {
-  const text = (timeout: string, cap: number) => `proxy:\n  connect_timeout: ${timeout}\n  upstream_max_connections: ${cap}\ncontrol:\n  token: secret-token-123\npools:\n  x: { nodes: [http://127.0.0.1:8001] }\n  y: { nodes: [] }\n`
+  const text = (timeout: string, cap: number) =>
+    `proxy:\n  connect_timeout: ${timeout}\n  upstream_max_connections: ${cap}\ncontrol:\n  token: secret-token-123\npools:\n  x: { nodes: [http://127.0.0.1:8001] }\n  y: { nodes: [] }\n`
   const upstreams = new Upstreams(valid(text('2s', 64)))
   t.teardown(() => upstreams.close(true))
   const before = upstreams.nodes.x[0]
