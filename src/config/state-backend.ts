@@ -6,32 +6,11 @@
 
 import { accessSync, constants } from 'node:fs'
 import { parseServerUrl } from './addresses.js'
+import type { EtcdConfig, StateBackendKind, StateConfig } from './state-types.js'
 import { itemPath, keyPath } from './problems.js'
 import { duration, field, object, oneOf, string, type Rule } from './rules.js'
 
-export type StateBackendKind = 'file' | 'etcd'
-
-export interface EtcdConfig {
-  /** client URLs of the etcd members, e.g. http://10.0.0.5:2379 (normalised, no trailing slash) */
-  endpoints: string[]
-  /** the key prefix naming this cutover cluster, e.g. /cutover/prod-eu (no trailing slash) */
-  prefix: string
-  /** ms a replica's lease lives without a keepalive: a dead leader is replaced within it */
-  lease_ttl: number
-  /** client TLS: CA bundle, and a client certificate and key (both or neither) */
-  tls?: { ca?: string; cert?: string; key?: string }
-  username?: string
-  password?: string
-}
-
-export interface StateConfig {
-  path: string
-  backend: StateBackendKind
-  /** present when backend is etcd */
-  etcd?: EtcdConfig
-  /** this replica's name in the fleet; absent: hostname:control-port, decided at start */
-  replica_id?: string
-}
+export type { EtcdConfig, StateBackendKind, StateConfig } from './state-types.js'
 
 const PREFIX = /^(\/[A-Za-z0-9._-]+)+$/
 const REPLICA_ID = /^[A-Za-z0-9._:-]{1,128}$/

@@ -5,8 +5,8 @@
  */
 
 import type { GrpcCodeName } from '../h2/grpc-status.js'
-import type { AnalysisConfig, DriftConfig, ShadowConfig } from './analysis.js'
-import type { StateConfig } from './state-backend.js'
+import type { AnalysisConfig, DriftConfig, ShadowConfig } from './analysis-types.js'
+import type { StateConfig } from './state-types.js'
 
 export type PoolName = 'x' | 'y'
 export const POOLS: readonly PoolName[] = ['x', 'y']

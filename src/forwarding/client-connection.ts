@@ -9,6 +9,7 @@
 import type net from 'node:net'
 import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
 import { badRequestBytes, RAW } from './answers.js'
+import type { ClientSide } from './client-side.js'
 import { Exchange } from './exchange.js'
 import { Phase } from './phase.js'
 import type { Forwarder } from './forwarder.js'
@@ -21,7 +22,7 @@ const HOLD_LIMIT = 64 * 1024
 /** how long a connection cutover ended may linger half-open before it is cut */
 const LINGER_MS = 2000
 
-export class ClientConnection implements Timed {
+export class ClientConnection implements Timed, ClientSide {
   readonly fw: Forwarder
   readonly socket: net.Socket
   readonly remoteAddress: string | undefined

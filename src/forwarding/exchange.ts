@@ -15,7 +15,7 @@ import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.
 import type { UpstreamNode } from '../upstream/node.js'
 import type { PoolWaiter } from '../upstream/node-pool.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
-import type { ClientConnection } from './client-connection.js'
+import type { ClientSide } from './client-side.js'
 import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
 import { Phase } from './phase.js'
 import { authority, ClientFraming, clientResponseHead, interimHead, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
@@ -45,7 +45,7 @@ const enum Body {
 
 export class Exchange implements PoolWaiter, ConnectionUser {
   readonly fw: Forwarder
-  readonly client: ClientConnection
+  readonly client: ClientSide
   readonly head: RequestHead
   /** monotonic ms when the request head was read */
   readonly start: number
@@ -88,7 +88,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   clientGone = false
   done = false
 
-  constructor(client: ClientConnection, head: RequestHead, pool: PoolName, start: number) {
+  constructor(client: ClientSide, head: RequestHead, pool: PoolName, start: number) {
     this.fw = client.fw
     this.client = client
     this.head = head

@@ -11,14 +11,14 @@ import { isIdempotent } from '../routing/fallback.js'
 import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { failureAnswer, failureBytes, RAW } from './answers.js'
-import type { ClientConnection } from './client-connection.js'
+import type { ClientSide } from './client-side.js'
 import { authority, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
 
 export class Tunnel implements ConnectionUser {
-  readonly client: ClientConnection
+  readonly client: ClientSide
   readonly head: RequestHead
   readonly start: number
   #requestHead: string
@@ -37,7 +37,7 @@ export class Tunnel implements ConnectionUser {
   deadline = 0
   #over = false
 
-  constructor(client: ClientConnection, head: RequestHead, rest: Buffer | null) {
+  constructor(client: ClientSide, head: RequestHead, rest: Buffer | null) {
     const fw = client.fw
     this.client = client
     this.head = head

@@ -1,0 +1,35 @@
+/**
+ * What an exchange or a tunnel may do with the client connection it serves: the narrow
+ * side of ClientConnection they are given, so they depend on this contract, not on the
+ * connection that creates them.
+ */
+
+import type net from 'node:net'
+import type { Forwarder } from './forwarder.js'
+import type { Phase } from './phase.js'
+
+export interface ClientSide {
+  readonly fw: Forwarder
+  readonly socket: net.Socket
+  readonly remoteAddress: string | undefined
+  /** the client's address as X-Forwarded-For shows it */
+  readonly address: string
+  readonly phase: Phase
+  /** the request's keep-alive wish */
+  readonly keepAlive: boolean
+  /** shutting down: close once the request in flight is answered */
+  readonly draining: boolean
+  /** the client ended its side (FIN) */
+  readonly ended: boolean
+  readonly closed: boolean
+  /** read more of the request body (after the node took what it had) */
+  pumpBody(): void
+  /** the exchange is over; keepAlive: the connection may serve another request */
+  exchangeDone(keepAlive: boolean): void
+  /** false when the socket's buffer is full (wait for resume) */
+  write(bytes: Buffer | string): boolean
+  answerAndClose(bytes: Buffer): void
+  destroy(): void
+  pause(): void
+  resume(): void
+}
