@@ -5,7 +5,7 @@
  */
 
 import { httpUrl } from './addresses.js'
-import type { AnalysisConfig, DriftConfig, PromGateConfig, ShadowConfig } from './analysis-types.js'
+import type { AnalysisConfig, DriftConfig, ShadowConfig } from './analysis-types.js'
 import { itemPath, keyPath } from './problems.js'
 import { byteSize, describe, duration, field, number, object, oneOf, percent, string, token, type Rule } from './rules.js'
 

@@ -6,7 +6,7 @@
 
 import { accessSync, constants } from 'node:fs'
 import { parseServerUrl } from './addresses.js'
-import type { EtcdConfig, StateBackendKind, StateConfig } from './state-types.js'
+import type { EtcdConfig, StateConfig } from './state-types.js'
 import { itemPath, keyPath } from './problems.js'
 import { duration, field, object, oneOf, string, type Rule } from './rules.js'
 
