@@ -49,6 +49,12 @@ export class H2Listener {
   readonly server: http2.Http2Server
   readonly nodes: H2Nodes
   readonly sessions = new Map<Http2Session, SessionState>()
+  /**
+   * The sockets under the sessions. A session destroyed while its peer keeps a stream open
+   * does not always close its socket (seen on Node 24 with a half-closed CONNECT stream),
+   * so closeAll cuts the sockets themselves.
+   */
+  readonly #sockets = new Set<net.Socket>()
   readonly #ctx: StreamContext
   readonly #fw: Forwarder
   readonly #logger: Logger
@@ -94,14 +100,24 @@ export class H2Listener {
 
   /** A TLS socket whose client chose h2 by ALPN. */
   acceptTls(socket: net.Socket): void {
+    this.#track(socket)
     this.server.emit('connection', socket)
+  }
+
+  #track(socket: net.Socket): void {
+    this.#sockets.add(socket)
+    socket.once('close', () => this.#sockets.delete(socket))
   }
 
   /** Listen for h2c with prior knowledge on address. */
   listen(address: HostPort): Promise<HostPort> {
     const server = net.createServer({ noDelay: true }, (socket) => {
-      if (this.#draining) socket.destroy()
-      else this.server.emit('connection', socket)
+      if (this.#draining) {
+        socket.destroy()
+        return
+      }
+      this.#track(socket)
+      this.server.emit('connection', socket)
     })
     const max = this.#proxy.max_connections
     if (max > 0) server.maxConnections = max
@@ -134,6 +150,7 @@ export class H2Listener {
   /** Cut every session now (drain_timeout passed). */
   closeAll(): void {
     for (const session of [...this.sessions.keys()]) session.destroy()
+    for (const socket of this.#sockets) socket.destroy()
     void this.nodes.close(true)
   }
 

@@ -43,6 +43,11 @@ const enum Stage {
   Done,
 }
 
+/** Ends a stream whose request cutover answered without reading it (see #answer). */
+function closeUnread(this: ServerHttp2Stream): void {
+  if (!this.closed && !this.destroyed) this.close(http2.constants.NGHTTP2_NO_ERROR)
+}
+
 /** CONNECT (tunnels, WebSockets over HTTP/2 by RFC 8441) is not relayed on h2 */
 const NO_CONNECT = proxyAnswer('CUTOVER_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported over HTTP/2; use HTTP/1.1 for WebSockets')
 
@@ -377,6 +382,10 @@ export class StreamExchange implements AttemptUser {
           stream.respond(headers)
           stream.end(answer.body)
         }
+        // answered before the request was read (a CONNECT, an upload over the limit): the
+        // client may keep its side open; once the answer is out, end the stream with
+        // NO_ERROR, as RFC 9113 section 8.1 allows, so neither side waits on it
+        if (!stream.readableEnded) stream.once('finish', closeUnread)
       } catch {
         stream.close(NGHTTP2_INTERNAL_ERROR)
       }

@@ -16,7 +16,6 @@ async function holdingUpstream(): Promise<{ port: number; held: () => number; re
     if (released) res.end('late')
     else waiting.push(res)
   })
-  server.maxConnections = 0
   const port = await listen(server)
   return {
     port,
