@@ -9,7 +9,8 @@
  * (default 20). `--parallel K` runs K tap processes at once (one file each, round-robin
  * over the runs), to add load the way CI's parallel runner does. Every failing run's
  * output is kept under test-artifacts/repeat/ and the summary prints one line per file:
- * `passed P of N  file`. Exits 1 when any run failed.
+ * `passed P of N  file`; `--verbose` also prints each passing run and its duration.
+ * Exits 1 when any run failed.
  */
 
 import { spawn } from 'node:child_process'
@@ -21,11 +22,14 @@ export function parseArgs(argv) {
   const files = []
   let runs = 20
   let parallel = 1
+  let verbose = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--parallel') {
       parallel = Number(argv[++i])
       if (!Number.isInteger(parallel) || parallel < 1 || parallel > 8) throw new Error('--parallel takes a whole number from 1 to 8')
+    } else if (a === '--verbose') {
+      verbose = true
     } else if (/^\d+$/.test(a)) {
       runs = Number(a)
       if (runs < 1 || runs > 1000) throw new Error('runs must be from 1 to 1000')
@@ -33,17 +37,18 @@ export function parseArgs(argv) {
       files.push(a)
     }
   }
-  if (files.length === 0) throw new Error('usage: npm run test:repeat -- [--parallel K] FILE... [RUNS]')
-  return { files, runs, parallel }
+  if (files.length === 0) throw new Error('usage: npm run test:repeat -- [--parallel K] [--verbose] FILE... [RUNS]')
+  return { files, runs, parallel, verbose }
 }
 
 function runOnce(file) {
+  const started = Date.now()
   return new Promise((done) => {
     const child = spawn(process.execPath, [resolve('node_modules/.bin/tap'), '--disable-coverage', '-R', 'tap', file], { stdio: ['ignore', 'pipe', 'pipe'] })
     const out = []
     child.stdout.on('data', (d) => out.push(d))
     child.stderr.on('data', (d) => out.push(d))
-    child.on('close', (code) => done({ ok: code === 0, output: Buffer.concat(out).toString() }))
+    child.on('close', (code) => done({ ok: code === 0, output: Buffer.concat(out).toString(), seconds: (Date.now() - started) / 1000 }))
   })
 }
 
@@ -67,6 +72,7 @@ async function main() {
       const result = await runOnce(job.file)
       if (result.ok) {
         passed.set(job.file, passed.get(job.file) + 1)
+        if (opts.verbose) console.log(`ok run ${job.run} of ${job.file} (${result.seconds.toFixed(1)} s)`)
       } else {
         const name = join(dir, `${job.file.replace(/[^\w.-]+/g, '_')}.run${job.run}.log`)
         writeFileSync(name, result.output)
