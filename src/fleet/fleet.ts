@@ -13,6 +13,7 @@ import { Range } from 'etcd3'
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Config, HostPort } from '../config/types.js'
+import type { FleetView, NodeSeenView, ReplicaView } from '../control/api-types.js'
 import { Gatekeeper } from '../gates/gatekeeper.js'
 import type { GateSource } from '../gates/gate-source.js'
 import type { StateController } from '../state/controller.js'
@@ -40,24 +41,7 @@ export interface ReplicaRecord {
   nodes?: NodeSeen[]
 }
 
-export interface NodeSeen {
-  pool: 'x' | 'y'
-  name: string
-  usable: boolean
-}
-
-export interface ReplicaView {
-  id: string
-  control: string
-  started_at: string
-  /** ISO time this replica last heard from it */
-  last_seen: string
-  leader: boolean
-  /** requests and errors per pool since that replica started */
-  traffic: ReplicaRecord['totals']
-  /** the nodes as that replica sees them (health is judged per replica) */
-  nodes: NodeSeen[]
-}
+export type NodeSeen = NodeSeenView
 
 export interface FleetOptions {
   conn: EtcdConnection
@@ -256,7 +240,7 @@ export class Fleet {
   }
 
   /** For /v1/state: this replica, the leader and every replica seen. */
-  describe(): unknown {
+  describe(): FleetView {
     const h = this.#conn.health
     const leader = this.#election.leader
     const replicas: ReplicaView[] = [...this.#replicas.values()]
@@ -276,7 +260,7 @@ export class Fleet {
       replica_id: this.#id,
       leader,
       leading: this.leading,
-      backend: { kind: 'etcd', up: h.up, reason: h.reason, since: new Date(h.since).toISOString() },
+      backend: { kind: 'etcd' as const, up: h.up, reason: h.reason, since: new Date(h.since).toISOString() },
       replicas,
       gates: { x: g.x, y: g.y, replicas: f.replicas, verdict: g.verdict, reason: this.#gate.verdict().reason, checks: g.checks, evaluated_at: g.evaluated_at, evaluated_by: leader },
     }
