@@ -166,3 +166,39 @@ t.test('node health and event tones', async (t) => {
   t.equal(view.eventTone('rollout.done'), 'good')
   t.equal(view.eventTone('split.changed'), 'plain')
 })
+
+t.test("the replicas panel (issue 11): one row per replica, the leader marked, each one's own view of the nodes; none without a fleet", async (t) => {
+  t.equal(view.fleetText(base), null, 'the file backend: no panel')
+  const seen = '2026-01-01T10:00:05.000Z'
+  const replica = (id: string, leader: boolean, unusable: string[] = []) => ({
+    id,
+    control: `10.0.0.${id.slice(1)}:9901`,
+    started_at: '2026-01-01T09:00:00.000Z',
+    last_seen: seen,
+    leader,
+    traffic: { x: { requests: 900, errors: 9 }, y: { requests: 0, errors: 0 } },
+    nodes: ['x1', 'y1'].map((name) => ({ pool: name[0] as 'x' | 'y', name, usable: !unusable.includes(name) })),
+  })
+  const fleet: NonNullable<StateView['fleet']> = {
+    replica_id: 'r3',
+    leader: 'r1',
+    leading: false,
+    backend: { kind: 'etcd', up: true, reason: null, since: seen },
+    replicas: [replica('r1', true), replica('r2', false, ['y1'])],
+    gates: { x: base.gates.x, y: base.gates.y, replicas: 2, verdict: 'none', reason: null, checks: [], evaluated_at: null, evaluated_by: 'r1' },
+  }
+  const f = view.fleetText({ ...base, fleet })
+  t.ok(f)
+  t.equal(f?.summary, '2 replicas, r1 leads; etcd up. This page is served by r3.')
+  t.same(
+    f?.rows.map((r) => [r.id, r.leader, r.control, r.x, r.y, r.nodes, r.healthy]),
+    [
+      ['r1', true, '10.0.0.1:9901', '900 req, 9 err (1%)', '0 req, 0 err (-)', '2 of 2 usable', true],
+      ['r2', false, '10.0.0.2:9901', '900 req, 9 err (1%)', '0 req, 0 err (-)', '1 of 2 usable (not y:y1)', false],
+    ],
+  )
+  t.match(f?.rows[0].seen, /^\d\d:\d\d:\d\d$/, 'last seen as a local clock time')
+  const down = view.fleetText({ ...base, fleet: { ...fleet, leader: null, backend: { ...fleet.backend, up: false, reason: 'deadline exceeded' } } })
+  t.equal(down?.backendUp, false)
+  t.match(down?.summary, /^2 replicas, no leader yet; etcd DOWN \(deadline exceeded\): every replica routes at the last known split/)
+})
