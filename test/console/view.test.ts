@@ -5,7 +5,7 @@
 
 import t from 'tap'
 import type { EventView, HistoryPointView, HistoryView, StateView } from '../../src/control/api-types.js'
-import { nodeView } from '../helpers/fixtures.js'
+import { fleetView, nodeView, replicaView } from '../helpers/fixtures.js'
 
 type View = typeof import('../../src/console/assets/view.js')
 // a URL, not a specifier: the browser module's types are its JSDoc
@@ -169,32 +169,15 @@ t.test('node health and event tones', async (t) => {
 
 t.test("the replicas panel (issue 11): one row per replica, the leader marked, each one's own view of the nodes; none without a fleet", async (t) => {
   t.equal(view.fleetText(base), null, 'the file backend: no panel')
-  const seen = '2026-01-01T10:00:05.000Z'
-  const replica = (id: string, leader: boolean, unusable: string[] = []) => ({
-    id,
-    control: `10.0.0.${id.slice(1)}:9901`,
-    started_at: '2026-01-01T09:00:00.000Z',
-    last_seen: seen,
-    leader,
-    traffic: { x: { requests: 900, errors: 9 }, y: { requests: 0, errors: 0 } },
-    nodes: ['x1', 'y1'].map((name) => ({ pool: name[0] as 'x' | 'y', name, usable: !unusable.includes(name) })),
-  })
-  const fleet: NonNullable<StateView['fleet']> = {
-    replica_id: 'r3',
-    leader: 'r1',
-    leading: false,
-    backend: { kind: 'etcd', up: true, reason: null, since: seen },
-    replicas: [replica('r1', true), replica('r2', false, ['y1'])],
-    gates: { x: base.gates.x, y: base.gates.y, replicas: 2, verdict: 'none', reason: null, checks: [], evaluated_at: null, evaluated_by: 'r1' },
-  }
+  const fleet = fleetView({ replica_id: 'r3', leader: 'r1', replicas: [replicaView('r1', { leader: true }), replicaView('r2', { unusable: ['y1'] })] })
   const f = view.fleetText({ ...base, fleet })
   t.ok(f)
   t.equal(f?.summary, '2 replicas, r1 leads; etcd up. This page is served by r3.')
   t.same(
     f?.rows.map((r) => [r.id, r.leader, r.control, r.x, r.y, r.nodes, r.healthy]),
     [
-      ['r1', true, '10.0.0.1:9901', '900 req, 9 err (1%)', '0 req, 0 err (-)', '2 of 2 usable', true],
-      ['r2', false, '10.0.0.2:9901', '900 req, 9 err (1%)', '0 req, 0 err (-)', '1 of 2 usable (not y:y1)', false],
+      ['r1', true, '10.0.0.1:9901', '900 req, 9 err (1%)', '100 req, 0 err (0%)', '2 of 2 usable', true],
+      ['r2', false, '10.0.0.2:9901', '900 req, 9 err (1%)', '100 req, 0 err (0%)', '1 of 2 usable (not y:y1)', false],
     ],
   )
   t.match(f?.rows[0].seen, /^\d\d:\d\d:\d\d$/, 'last seen as a local clock time')

@@ -2,10 +2,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { runCtl, type CtlIo } from '../../src/ctl/ctl.js'
-import type { FleetView, ReplicaView, StateView } from '../../src/control/api-types.js'
+import type { StateView } from '../../src/control/api-types.js'
 import { clockTime } from '../../src/control/figures.js'
 import { formatMs, formatStatus, splitBar } from '../../src/ctl/format.js'
-import { nodeView } from '../helpers/fixtures.js'
+import { fleetView, nodeView } from '../helpers/fixtures.js'
 
 const TOKEN = 'ctl-test-token'
 
@@ -274,30 +274,13 @@ t.test('split takes any share with two decimals, binary floats included', async 
 })
 
 t.test('status in a fleet: one line per replica with its address, last seen, traffic, node view, and which leads', async (t) => {
-  const seen = '2026-01-01T10:00:05.000Z'
-  const replica = (id: string, leader: boolean, unusable: string[] = []): ReplicaView => ({
-    id,
-    control: `10.0.0.${id.slice(1)}:9901`,
-    started_at: '2026-01-01T09:00:00.000Z',
-    last_seen: seen,
-    leader,
-    traffic: { x: { requests: 900, errors: 1 }, y: { requests: 100, errors: 0 } },
-    nodes: ['x1', 'y1'].map((name) => ({ pool: name[0] as 'x' | 'y', name, usable: !unusable.includes(name) })),
-  })
-  const window = { requests: 0, errors: 0, error_rate: 0, p99_ms: 0 }
-  const fleet: FleetView = {
-    replica_id: 'r1',
-    leader: 'r2',
-    leading: false,
-    backend: { kind: 'etcd', up: true, reason: null, since: seen },
-    replicas: [replica('r1', false), replica('r2', true), replica('r3', false, ['y1'])],
-    gates: { x: window, y: window, replicas: 3, verdict: 'none', reason: null, checks: [], evaluated_at: null, evaluated_by: 'r2' },
-  }
+  const fleet = fleetView()
   const out = formatStatus({ ...(STATE as object), fleet })
   t.match(out, /\nfleet    3 replicas, r2 leads; etcd up; this answer from r1\n/)
   const lines = out.split('\n').filter((l) => /^ {9}r\d/.test(l))
   t.equal(lines.length, 3, 'one line per replica')
-  t.match(lines[0], new RegExp(`^ {9}r1 {9}10\\.0\\.0\\.1:9901  seen ${clockTime(seen)}  x 900 requests, 1 errors \\(0\\.11%\\)  y 100 requests, 0 errors \\(0%\\)  nodes 2 of 2 usable$`))
+  const seen = clockTime(fleet.replicas[0].last_seen)
+  t.match(lines[0], new RegExp(`^ {9}r1 {9}10\\.0\\.0\\.1:9901  seen ${seen}  x 900 requests, 9 errors \\(1%\\)  y 100 requests, 0 errors \\(0%\\)  nodes 2 of 2 usable$`))
   t.match(lines[1], /^ {9}r2  leads  10\.0\.0\.2:9901 /)
   t.match(lines[2], /nodes 1 of 2 usable \(not: y:y1\)$/, "r3's own view of the nodes")
   const down = formatStatus({ ...(STATE as object), fleet: { ...fleet, leader: null, backend: { ...fleet.backend, up: false, reason: 'connect ECONNREFUSED' } } })
