@@ -304,6 +304,7 @@ export class ControlPlane {
       }),
     })
     const pools = { x: nodes('x'), y: nodes('y') }
+    const fleet = this.backend.describe()
     return {
       split: { x: xShare(s.y), y: s.y },
       locked: s.locked,
@@ -312,7 +313,7 @@ export class ControlPlane {
       pools,
       gates: this.gatekeeper.describe(),
       analysis: this.analysis.view(),
-      ...(this.backend.kind === 'etcd' && { fleet: this.backend.describe() }),
+      ...(fleet !== null && { fleet }),
     }
   }
 

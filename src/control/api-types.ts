@@ -88,6 +88,41 @@ export interface RolloutView {
   started_at: string
 }
 
+/** issue 11: a node as one replica of a fleet sees it (health is judged per replica). */
+export interface NodeSeenView {
+  pool: PoolName
+  name: string
+  usable: boolean
+}
+
+/** issue 11: one replica of a fleet, as this replica last heard from it. */
+export interface ReplicaView {
+  id: string
+  /** its control listener, host:port */
+  control: string
+  started_at: string
+  /** ISO time this replica last heard from it */
+  last_seen: string
+  leader: boolean
+  /** requests and errors per pool since that replica started */
+  traffic: Record<PoolName, { requests: number; errors: number }>
+  /** the nodes as that replica sees them */
+  nodes: NodeSeenView[]
+}
+
+/** issue 11: the fleet section of GET /v1/state, present with state.backend etcd. */
+export interface FleetView {
+  /** the replica that answered */
+  replica_id: string
+  /** the replica that leads; null while none does */
+  leader: string | null
+  leading: boolean
+  backend: { kind: 'etcd'; up: boolean; reason: string | null; since: string }
+  replicas: ReplicaView[]
+  /** the gates over the fleet's summed traffic (the leader's verdict is the one acted on) */
+  gates: { x: WindowView; y: WindowView; replicas: number; verdict: Verdict; reason: string | null; checks: GateCheckView[]; evaluated_at: string | null; evaluated_by: string | null }
+}
+
 /** GET /v1/state, and the answer of every change (PUT /v1/split, POST /v1/rollback, ...). */
 export interface StateView {
   split: { x: number; y: number }
@@ -98,6 +133,8 @@ export interface StateView {
   gates: GatesView
   /** issue 13: config drift, PromQL gates and the last step hook */
   analysis?: AnalysisStateView
+  /** issue 11: every replica of a fleet; absent with the file backend */
+  fleet?: FleetView
 }
 
 /** issue 13: GET /v1/shadow, y's answers to copies of x's requests compared with x's. */

@@ -4,7 +4,7 @@
  * sentences the console shows (src/notify/event-text.ts).
  */
 
-import type { EventView, GatesView, NodeView, RolloutView, StateView, WindowView } from '../control/api-types.js'
+import type { EventView, FleetView, GatesView, NodeView, PoolName, ReplicaView, RolloutView, StateView, WindowView } from '../control/api-types.js'
 import { clockTime, duration, errorRate, latency, share, stepOf } from '../control/figures.js'
 import { eventSentence } from '../notify/event-text.js'
 
@@ -43,7 +43,29 @@ function formatGates(g: GatesView, locked: boolean): string[] {
   return lines
 }
 
-/** `ctl status`: split bar, lock, rollout, gate figures, node summary. */
+function replicaTraffic(t: ReplicaView['traffic'][PoolName]): string {
+  return `${t.requests} requests, ${t.errors} errors (${errorRate(t.requests > 0 ? t.errors / t.requests : null)})`
+}
+
+/** One replica: address, when last heard from, its own traffic, its view of the nodes. */
+function replicaLine(r: ReplicaView, idWidth: number): string {
+  const unusable = r.nodes.filter((n) => !n.usable).map((n) => `${n.pool}:${n.name}`)
+  const nodes = `nodes ${r.nodes.length - unusable.length} of ${r.nodes.length} usable${unusable.length ? ` (not: ${unusable.join(', ')})` : ''}`
+  return `         ${r.id.padEnd(idWidth)}  ${r.leader ? 'leads' : '     '}  ${r.control}  seen ${clockTime(r.last_seen)}  x ${replicaTraffic(r.traffic.x)}  y ${replicaTraffic(r.traffic.y)}  ${nodes}`
+}
+
+/** The fleet section of `ctl status` (issue 11): the backend, the leader, then one line per replica; none when not a fleet. */
+export function formatFleet(f: FleetView | undefined): string[] {
+  if (!f) return []
+  const n = f.replicas.length
+  const backend = f.backend.up ? 'etcd up' : `etcd DOWN (${f.backend.reason ?? 'no answer'}): routing at the last known split, writes refused`
+  const lines = [`fleet    ${n} replica${n === 1 ? '' : 's'}, ${f.leader === null ? 'no leader yet' : `${f.leader} leads`}; ${backend}; this answer from ${f.replica_id}`]
+  const idWidth = Math.max(0, ...f.replicas.map((r) => r.id.length))
+  for (const r of f.replicas) lines.push(replicaLine(r, idWidth))
+  return lines
+}
+
+/** `ctl status`: split bar, lock, rollout, gate figures, node summary, and a fleet's replicas. */
 export function formatStatus(state: unknown): string {
   const s = state as Partial<StateView>
   const y = s.split?.y ?? 0
@@ -59,6 +81,7 @@ export function formatStatus(state: unknown): string {
       `pool ${pool}   ${usable.length} of ${nodes.length} nodes usable${nodes.length ? `: ${nodes.map((n) => `${n.name}${n.healthy === false ? ' (unhealthy)' : n.ejected ? ' (ejected)' : ''}`).join(', ')}` : ''}`,
     )
   }
+  lines.push(...formatFleet(s.fleet))
   return lines.join('\n')
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import { leaseSeconds, type EtcdConfig } from '../config/state-backend.js'
 import type { Config, HostPort } from '../config/types.js'
+import type { FleetView } from '../control/api-types.js'
 import type { OutcomeSink } from '../outcome/outcome-sink.js'
 import type { BackendParts, BackendStatus, GateView, InitialState, StateBackend } from '../state/backend.js'
 import type { EventLog } from '../state/events.js'
@@ -90,7 +91,7 @@ export class EtcdBackend implements StateBackend {
     return { up: h.up, reason: h.reason, leading: this.#fleet?.leading ?? false, replicas: this.#fleet?.replicaCount ?? 0 }
   }
 
-  describe(): unknown {
+  describe(): FleetView | null {
     return this.#fleet?.describe() ?? null
   }
 

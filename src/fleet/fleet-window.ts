@@ -1,13 +1,20 @@
 /**
  * The fleet's gate window: every replica's published per-second buckets, kept per
  * replica and per second (a bucket published again replaces the earlier copy), summed
- * over the window into the figures the gates judge. Pure data and arithmetic, no I/O;
- * the time is passed in.
+ * over the window into the figures the gates judge. Beside the window, the spans a
+ * time-uniform verdict needs (gates/spans.ts), as a single cutover's window keeps them:
+ * what each bucket adds since its last copy is counted once, as it arrives. Pure data and
+ * arithmetic, no I/O; the time is passed in.
  */
 
-import { bucketOf, bucketValue, HISTOGRAM_BUCKETS } from '../gates/latency-histogram.js'
+import { bucketOf, bucketValue, HISTOGRAM_BUCKETS, LatencyHistogram } from '../gates/latency-histogram.js'
+import { SpanCounts } from '../gates/spans.js'
 import type { WindowFigures } from '../gates/window.js'
 import { BUCKET_MS, type PoolBucket, type TrafficBucket } from './traffic-buckets.js'
+
+/** Buckets are kept at least this long (s) after they leave the window, so one published again is not counted twice in the spans. */
+const KEEP_SECONDS = 64
+const EMPTY: PoolBucket = { r: 0, e: 0, h: [] }
 
 export interface FleetFigures {
   x: WindowFigures
@@ -16,7 +23,7 @@ export interface FleetFigures {
   replicas: number
 }
 
-function figures(requests: number, errors: number, hist: Latencies, slowMs: number | undefined): WindowFigures {
+function figures(requests: number, errors: number, hist: Latencies, slowMs: number | undefined, spans: SpanCounts, now: number): WindowFigures {
   const p99 = hist.quantile(0.99)
   // answered and slow feed the latency gate's bound (gates/window.ts, issue 18)
   const out = {
@@ -26,6 +33,7 @@ function figures(requests: number, errors: number, hist: Latencies, slowMs: numb
     p99_ms: Number.isNaN(p99) ? 0 : p99,
     answered: hist.total,
     slow: slowMs === undefined ? 0 : hist.above(slowMs),
+    spans: spans.spans(now, slowMs),
   }
   return out
 }
@@ -35,29 +43,57 @@ export class FleetWindow {
   readonly #byReplica = new Map<string, Map<number, TrafficBucket>>()
   /** y buckets at or before this bucket time are forgotten (y left, rejoined or was locked) */
   #yFrom = -Infinity
+  #xSpans: SpanCounts
+  #ySpans: SpanCounts
+  /** what a put adds, reused */
+  readonly #added = new LatencyHistogram()
 
-  constructor(windowMs: number) {
+  constructor(windowMs: number, now = 0) {
     this.#windowMs = windowMs
+    this.#xSpans = this.#newSpans(now)
+    this.#ySpans = this.#newSpans(now)
   }
 
-  set windowMs(ms: number) {
+  get windowMs(): number {
+    return this.#windowMs
+  }
+
+  /** A new window length; the spans start afresh, as a single cutover's windows do. */
+  setWindow(ms: number, now: number): void {
+    if (ms === this.#windowMs) return
     this.#windowMs = ms
+    this.#xSpans = this.#newSpans(now)
+    this.#ySpans = this.#newSpans(now)
   }
 
   /** Take a replica's latest buckets; drops what has left the window as of now. */
   put(replica: string, buckets: readonly TrafficBucket[], now: number): void {
     let mine = this.#byReplica.get(replica)
     if (mine === undefined) this.#byReplica.set(replica, (mine = new Map()))
-    for (const b of buckets) mine.set(b.t, b)
+    const epoch = Math.floor(now / BUCKET_MS)
+    this.#xSpans.advance(epoch)
+    this.#ySpans.advance(epoch)
+    for (const b of buckets) {
+      const before = mine.get(b.t)
+      this.#count(this.#xSpans, b.x, before?.x ?? EMPTY)
+      if (b.t > this.#yFrom) this.#count(this.#ySpans, b.y, before?.y ?? EMPTY)
+      mine.set(b.t, b)
+    }
     this.#prune(now)
   }
 
   /**
    * Forget y's figures so far (the gatekeeper does the same on its own window): every
    * earlier second at once; the current one as each replica republishes it, reset too.
+   * y's spans start afresh, and x's beside them, so y is compared with x over the same time.
    */
   resetY(now: number): void {
     this.#yFrom = Math.floor(now / BUCKET_MS) - 1
+    for (const buckets of this.#byReplica.values()) {
+      for (const [t, b] of buckets) if (t > this.#yFrom) buckets.set(t, { ...b, y: EMPTY })
+    }
+    this.#ySpans.restart(now)
+    this.#xSpans.restart(now)
   }
 
   /** The summed figures of every replica over the window ending now; `slowMs` counts answers slower than it. */
@@ -78,7 +114,30 @@ export class FleetWindow {
       }
       if (counted) replicas++
     }
-    return { x: figures(sums.xr, sums.xe, hx, slowMs), y: figures(sums.yr, sums.ye, hy, slowMs), replicas }
+    const epoch = Math.floor(now / BUCKET_MS)
+    this.#xSpans.advance(epoch)
+    this.#ySpans.advance(epoch)
+    return { x: figures(sums.xr, sums.xe, hx, slowMs, this.#xSpans, now), y: figures(sums.yr, sums.ye, hy, slowMs, this.#ySpans, now), replicas }
+  }
+
+  #newSpans(now: number): SpanCounts {
+    return new SpanCounts(Math.max(1, Math.ceil(this.#windowMs / BUCKET_MS)), BUCKET_MS, now)
+  }
+
+  /**
+   * Count in the spans what a bucket adds to its earlier copy. A copy with fewer requests
+   * than the earlier one is the bucket started again (its replica restarted, or reset y):
+   * all of it is new.
+   */
+  #count(spans: SpanCounts, next: PoolBucket, before: PoolBucket): void {
+    const base = next.r >= before.r ? before : EMPTY
+    const added = this.#added
+    added.clear()
+    for (const [k, c] of next.h) {
+      added.addCountTo(k, c - (base.h.find(([j]) => j === k)?.[1] ?? 0))
+    }
+    const requests = next.r - base.r
+    spans.addAll(requests, Math.min(requests, Math.max(0, next.e - base.e)), added)
   }
 
   #oldest(now: number): number {
@@ -86,7 +145,7 @@ export class FleetWindow {
   }
 
   #prune(now: number): void {
-    const from = this.#oldest(now)
+    const from = Math.min(this.#oldest(now), Math.floor(now / BUCKET_MS) - KEEP_SECONDS)
     for (const [replica, buckets] of this.#byReplica) {
       for (const t of buckets.keys()) if (t < from) buckets.delete(t)
       if (buckets.size === 0) this.#byReplica.delete(replica)

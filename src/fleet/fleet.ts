@@ -1,9 +1,10 @@
 /**
  * One replica's part in a fleet (issue 11). Every second it publishes, under its lease,
  * its address and its own traffic (per-second buckets); it watches every replica's, so
- * each one knows the fleet's summed gate window. The elected leader evaluates the gates
- * on that sum and acts (rollback or pause, through the shared state: every replica
- * follows); the rollout runner reads the fleet's figures through gateView() and only the
+ * each one knows the fleet's summed gate window. A gatekeeper of its own judges that sum,
+ * spans included, on the single cutover's path (gates/gatekeeper.ts); only the elected
+ * leader's acts (rollback or pause, through the shared state: every replica follows);
+ * the rollout runner reads the fleet's figures through gateView() and only the
  * leader's runner takes over a rollout (its hold afresh). Events raised here are shared
  * under `<prefix>/events/`, and other replicas' events are added to the local log.
  */
@@ -12,11 +13,11 @@ import { Range } from 'etcd3'
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Config, HostPort } from '../config/types.js'
-import type { Gatekeeper } from '../gates/gatekeeper.js'
-import { evaluateGates, type GateReport } from '../gates/verdict.js'
+import type { FleetView, NodeSeenView, ReplicaView } from '../control/api-types.js'
+import { Gatekeeper } from '../gates/gatekeeper.js'
+import type { GateSource } from '../gates/gate-source.js'
 import type { StateController } from '../state/controller.js'
 import type { CutoverEvent, EventLog } from '../state/events.js'
-import type { LiveState } from '../state/types.js'
 import type { EtcdConnection } from './etcd-connection.js'
 import { Election } from './election.js'
 import { FleetWindow } from './fleet-window.js'
@@ -40,24 +41,7 @@ export interface ReplicaRecord {
   nodes?: NodeSeen[]
 }
 
-export interface NodeSeen {
-  pool: 'x' | 'y'
-  name: string
-  usable: boolean
-}
-
-export interface ReplicaView {
-  id: string
-  control: string
-  started_at: string
-  /** ISO time this replica last heard from it */
-  last_seen: string
-  leader: boolean
-  /** requests and errors per pool since that replica started */
-  traffic: ReplicaRecord['totals']
-  /** the nodes as that replica sees them (health is judged per replica) */
-  nodes: NodeSeen[]
-}
+export type NodeSeen = NodeSeenView
 
 export interface FleetOptions {
   conn: EtcdConnection
@@ -107,6 +91,44 @@ export function parseReplicaRecord(data: unknown): ReplicaRecord | string {
   return { v: RECORD_VERSION, id: data.id, control: data.control, started_at: data.started_at, totals, buckets, nodes }
 }
 
+export interface FleetGateOptions extends Pick<FleetOptions, 'replicaId' | 'gates' | 'state' | 'events' | 'clock' | 'logger'> {
+  window: FleetWindow
+  /** this replica's own traffic as it publishes it; reset with the window when y starts afresh */
+  recorder: TrafficRecorder
+  leading: () => boolean
+  /** replicas seen alive */
+  replicas: () => number
+}
+
+/**
+ * The fleet's gatekeeper: the single cutover's, judging the fleet's summed window (its
+ * spans included) instead of one replica's, and acting only while this replica leads.
+ */
+export function fleetGatekeeper(o: FleetGateOptions): Gatekeeper {
+  const { window, recorder, clock } = o
+  const source: GateSource = {
+    figures: (slowMs) => window.figures(clock.now(), slowMs),
+    resetY: () => {
+      recorder.resetY()
+      window.resetY(clock.now())
+    },
+    setWindow: (ms) => window.setWindow(ms, clock.now()),
+  }
+  return new Gatekeeper({
+    gates: o.gates,
+    state: o.state,
+    events: o.events,
+    clock,
+    logger: o.logger,
+    source,
+    mayAct: o.leading,
+    scope: () => {
+      const n = o.replicas()
+      return { label: `over the fleet's traffic (${n} replica${n === 1 ? '' : 's'})`, details: { leader: o.replicaId, replicas: n } }
+    },
+  })
+}
+
 type Watcher = Awaited<ReturnType<ReturnType<EtcdConnection['client']['watch']>['create']>>
 
 export class Fleet {
@@ -127,8 +149,8 @@ export class Fleet {
   /** the fleet's y requests, summed from every replica's totals, counter restarts included */
   #yTotal = 0
   readonly #lastY = new Map<string, number>()
-  #report: GateReport
-  #acting = false
+  /** judges the fleet's summed window; acts only while this replica leads */
+  readonly #gate: Gatekeeper
   #timer: TimerHandle | null = null
   #watchers: Watcher[] = []
   #unsubscribe: Array<() => void> = []
@@ -147,9 +169,8 @@ export class Fleet {
     this.#gates = options.gates
     this.#startedAt = new Date(options.clock.now()).toISOString()
     this.recorder = new TrafficRecorder(options.clock)
-    this.#window = new FleetWindow(options.gates.window)
-    const f = this.#window.figures(options.clock.now(), options.gates.max_p99_ms)
-    this.#report = evaluateGates(f.x, f.y, options.gates)
+    this.#window = new FleetWindow(options.gates.window, options.clock.now())
+    this.#gate = fleetGatekeeper({ ...options, window: this.#window, recorder: this.recorder, leading: () => this.leading, replicas: () => this.#replicas.size })
     this.#election = new Election({
       conn: options.conn,
       replicaId: options.replicaId,
@@ -176,20 +197,20 @@ export class Fleet {
   gateView(): Pick<Gatekeeper, 'yRequestsTotal' | 'verdict'> {
     return {
       yRequestsTotal: () => this.#yTotal,
-      verdict: () => this.#report,
+      verdict: () => this.#gate.verdict(),
     }
   }
 
   /** New gate limits on reload. */
   configure(gates: Config['gates']): void {
     this.#gates = gates
-    this.#window.windowMs = gates.window
+    this.#gate.configure(gates)
   }
 
   /** Start publishing and watching; `control` is this replica's control address. */
   async start(control: HostPort): Promise<void> {
     this.#control = `${control.host}:${control.port}`
-    this.#unsubscribe.push(this.#state.onChange((next, prev) => this.#stateChanged(next, prev)))
+    this.#gate.start()
     this.#unsubscribe.push(this.#events.subscribe((e) => this.#localEvent(e)))
     const client = this.#conn.client
     // watches connect in the background: with etcd away at start, when it is back
@@ -210,6 +231,7 @@ export class Fleet {
     this.#stopped = true
     this.#clock.clearTimeout(this.#timer)
     this.#timer = null
+    this.#gate.stop()
     for (const u of this.#unsubscribe) u()
     const watchers = this.#watchers
     this.#watchers = []
@@ -218,7 +240,7 @@ export class Fleet {
   }
 
   /** For /v1/state: this replica, the leader and every replica seen. */
-  describe(): unknown {
+  describe(): FleetView {
     const h = this.#conn.health
     const leader = this.#election.leader
     const replicas: ReplicaView[] = [...this.#replicas.values()]
@@ -233,13 +255,14 @@ export class Fleet {
       }))
       .sort((a, b) => a.id.localeCompare(b.id))
     const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
+    const g = this.#gate.describe()
     return {
       replica_id: this.#id,
       leader,
       leading: this.leading,
-      backend: { kind: 'etcd', up: h.up, reason: h.reason, since: new Date(h.since).toISOString() },
+      backend: { kind: 'etcd' as const, up: h.up, reason: h.reason, since: new Date(h.since).toISOString() },
       replicas,
-      gates: { x: f.x, y: f.y, replicas: f.replicas, verdict: this.#report.verdict, reason: this.#report.reason, evaluated_by: leader },
+      gates: { x: g.x, y: g.y, replicas: f.replicas, verdict: g.verdict, reason: this.#gate.verdict().reason, checks: g.checks, evaluated_at: g.evaluated_at, evaluated_by: leader },
     }
   }
 
@@ -259,7 +282,6 @@ export class Fleet {
       await this.#publish()
       await this.#election.tick()
       await this.#flushEvents()
-      this.#evaluate()
       if (this.leading && this.#clock.now() - this.#lastPrune > PRUNE_EVERY_MS) await this.#pruneEvents()
     } catch (err) {
       this.#logger.debug({ err }, 'fleet tick incomplete; tried again in a second')
@@ -324,42 +346,6 @@ export class Fleet {
     this.#lastY.set(record.id, y)
   }
 
-  /** Every replica computes the fleet's verdict (for /v1/state); only the leader acts on it. */
-  #evaluate(): void {
-    const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
-    const report = evaluateGates(f.x, f.y, this.#gates)
-    const previous = this.#report.verdict
-    this.#report = report
-    if (report.verdict !== 'fail' || !this.leading) return
-    const s = this.#state.current
-    if (s.y <= 0 || s.locked || this.#acting) return
-    const n = this.#replicas.size
-    const reason = `gate ${report.gate} over the fleet's traffic (${n} replica${n === 1 ? '' : 's'}): ${report.reason}`
-    const details = { gate: report.gate, figures: { x: report.x, y: report.y }, checks: report.checks, leader: this.#id, replicas: n }
-    this.#acting = true
-    const done = () => {
-      this.#acting = false
-    }
-    if (this.#gates.action === 'rollback') {
-      this.#logger.warn({ gate: report.gate, figures: details.figures }, `fleet gate failed, rolling back every replica: ${reason}`)
-      this.#state.rollback(reason, 'gate', details).then(done, (err: unknown) => {
-        done()
-        this.#logger.error({ err }, 'fleet gate rollback not written; tried again in a second')
-      })
-      return
-    }
-    // gates.action pause: hold a running rollout at its step and split, as the gatekeeper does
-    if (s.rollout?.status === 'running') {
-      this.#state
-        .update(
-          (cur) => (cur.rollout?.status === 'running' ? { ...cur, rollout: { ...cur.rollout, status: 'paused' } } : null),
-          (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
-        )
-        .then(done, done)
-    } else done()
-    if (previous !== 'fail') this.#events.add('gate.failed', { cause: 'gate', action: 'pause', reason, ...details })
-  }
-
   #leadingChanged(leading: boolean): void {
     this.#options.onLeading?.(leading)
     if (this.#stopped) return
@@ -370,16 +356,6 @@ export class Fleet {
       reason: leading ? `${this.#id} leads the fleet${r ? `: the rollout goes on at step ${r.step + 1} of ${r.steps.length}, its hold started afresh` : ''}` : `${this.#id} no longer leads the fleet`,
     })
     if (leading && r !== null) this.#options.takeOverRollout()
-  }
-
-  #stateChanged(next: Readonly<LiveState>, prev: Readonly<LiveState>): void {
-    // as the gatekeeper does with its own window: y's old figures must not judge a fresh start
-    if ((prev.y > 0 && next.y === 0) || (prev.y === 0 && next.y > 0) || (next.locked && !prev.locked)) {
-      this.recorder.resetY()
-      this.#window.resetY(this.#clock.now())
-      const f = this.#window.figures(this.#clock.now(), this.#gates.max_p99_ms)
-      this.#report = evaluateGates(f.x, f.y, this.#gates)
-    }
   }
 
   // --- events shared through etcd

@@ -3,6 +3,8 @@
  * evaluates the gates every second and at once when y's errors could already fail them,
  * and acts on a fail verdict, the one place that does: roll back, or pause a running
  * rollout, each a write through the StateController (so it needs no rollout runner).
+ * A fleet's leader runs one more over the fleet's summed windows (a GateSource): the same
+ * verdict, spans and acts, over every replica's traffic.
  */
 
 import type { Logger } from 'pino'
@@ -13,8 +15,9 @@ import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 import type { LiveState } from '../state/types.js'
 import type { UpstreamNode } from '../upstream/node.js'
+import { type GateSource, PoolWindows } from './gate-source.js'
 import { evaluateGates, type GateCheck, type GateReport, type Verdict } from './verdict.js'
-import { SlidingWindow, type WindowFigures } from './window.js'
+import type { WindowFigures } from './window.js'
 
 export const EVALUATE_EVERY_MS = 1000
 /** the fastest the error path may re-evaluate: at most ten times a second */
@@ -26,6 +29,12 @@ export interface GatekeeperOptions {
   events: EventLog
   clock: Clock
   logger: Logger
+  /** figures from elsewhere (a fleet's sum); absent: this replica's own windows, fed by the outcomes recorded here */
+  source?: GateSource
+  /** whether a fail may be acted on now (a fleet: only its leader acts); absent: always */
+  mayAct?: () => boolean
+  /** what the verdict is over, for the reason ("over the fleet's traffic (3 replicas)") and the event's details */
+  scope?: () => { label: string; details: Record<string, unknown> }
 }
 
 export interface GatesDescription {
@@ -43,8 +52,11 @@ export class Gatekeeper implements OutcomeSink {
   readonly #events: EventLog
   readonly #clock: Clock
   readonly #logger: Logger
-  #x: SlidingWindow
-  #y: SlidingWindow
+  readonly #source: GateSource
+  /** the windows outcomes are recorded into; null when the figures come from elsewhere */
+  readonly #local: PoolWindows | null
+  readonly #mayAct: () => boolean
+  readonly #scope: GatekeeperOptions['scope']
   /** y requests ever recorded; the rollout runner counts a step's requests from a mark */
   #yTotal = 0
   #report: GateReport
@@ -59,8 +71,10 @@ export class Gatekeeper implements OutcomeSink {
     this.#events = options.events
     this.#clock = options.clock
     this.#logger = options.logger
-    this.#x = new SlidingWindow(this.#gates.window, this.#clock)
-    this.#y = new SlidingWindow(this.#gates.window, this.#clock)
+    this.#local = options.source === undefined ? new PoolWindows(this.#gates.window, this.#clock) : null
+    this.#source = options.source ?? this.#local!
+    this.#mayAct = options.mayAct ?? (() => true)
+    this.#scope = options.scope
     this.#report = this.#evaluateNow()
   }
 
@@ -85,10 +99,7 @@ export class Gatekeeper implements OutcomeSink {
 
   /** New gate limits on reload; a new window size starts both windows afresh. */
   configure(gates: Config['gates']): void {
-    if (gates.window !== this.#gates.window) {
-      this.#x = new SlidingWindow(gates.window, this.#clock)
-      this.#y = new SlidingWindow(gates.window, this.#clock)
-    }
+    this.#source.setWindow(gates.window)
     this.#gates = gates
   }
 
@@ -137,16 +148,18 @@ export class Gatekeeper implements OutcomeSink {
   }
 
   #evaluateNow(): GateReport {
-    const slowMs = this.#gates.max_p99_ms
-    return evaluateGates(this.#x.figures(slowMs), this.#y.figures(slowMs), this.#gates)
+    const f = this.#source.figures(this.#gates.max_p99_ms)
+    return evaluateGates(f.x, f.y, this.#gates)
   }
 
   #record(pool: PoolName, isError: boolean, ms: number | undefined): void {
+    const w = this.#local
+    if (w === null) return
     if (pool === 'x') {
-      this.#x.record(isError, ms)
+      w.x.record(isError, ms)
       return
     }
-    const y = this.#y
+    const y = w.y
     y.record(isError, ms)
     this.#yTotal++
     // The fast path: a y error re-evaluates at once (at most every 100 ms) when the
@@ -158,59 +171,53 @@ export class Gatekeeper implements OutcomeSink {
     if (this.#clock.now() - this.#evaluatedAt < FAST_EVALUATE_MIN_MS) return
     const rate = y.errors / y.requests
     const overX = this.#gates.max_error_rate_over_x
-    const xRate = this.#x.requests > 0 ? this.#x.errors / this.#x.requests : 0
+    const xRate = w.x.requests > 0 ? w.x.errors / w.x.requests : 0
     if (rate > this.#gates.max_error_rate || (overX !== undefined && rate - xRate > overX)) this.evaluate()
   }
 
   #act(report: GateReport, previous: Verdict): void {
     const s = this.#state.current
-    if (s.y <= 0 || s.locked || this.#acting) return
-    const reason = `gate ${report.gate}: ${report.reason}`
-    const details = { gate: report.gate, figures: { x: report.x, y: report.y }, checks: report.checks }
+    if (s.y <= 0 || s.locked || this.#acting || !this.#mayAct()) return
+    const scope = this.#scope?.()
+    const reason = `gate ${report.gate}${scope ? ` ${scope.label}` : ''}: ${report.reason}`
+    const details = { gate: report.gate, figures: { x: report.x, y: report.y }, checks: report.checks, ...scope?.details }
     if (this.#gates.action === 'rollback') {
-      this.#acting = true
       this.#logger.warn({ gate: report.gate, figures: details.figures }, `gate failed, rolling back: ${reason}`)
-      this.#state.rollback(reason, 'gate', details).then(
-        () => {
-          this.#acting = false
-        },
-        (err: unknown) => {
-          // the state could not be written; the next evaluation tries again
-          this.#acting = false
-          this.#logger.error({ err }, 'gate rollback failed')
-        },
-      )
+      this.#write('rollback', this.#state.rollback(reason, 'gate', details))
       return
     }
     // action pause: hold a running rollout at its step and split (one persisted write, like
     // the API's pause), else just say so once per episode
     if (s.rollout?.status === 'running') {
-      this.#acting = true
       this.#logger.warn({ gate: report.gate }, `gate failed, pausing the rollout: ${reason}`)
-      this.#state
-        .update(
-          (cur) => (cur.rollout?.status === 'running' ? { ...cur, rollout: { ...cur.rollout, status: 'paused' } } : null),
-          (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
-        )
-        .then(
-          () => {
-            this.#acting = false
-          },
-          (err: unknown) => {
-            this.#acting = false
-            this.#logger.error({ err }, 'gate pause failed')
-          },
-        )
+      const pausing = this.#state.update(
+        (cur) => (cur.rollout?.status === 'running' ? { ...cur, rollout: { ...cur.rollout, status: 'paused' } } : null),
+        (next) => ({ type: 'rollout.paused', cause: 'gate', details: { step: next.rollout?.step, of: next.rollout?.steps.length, y: next.y, reason } }),
+      )
+      this.#write('pause', pausing)
     }
     if (previous !== 'fail') this.#events.add('gate.failed', { cause: 'gate', action: 'pause', reason, ...details })
+  }
+
+  /** One act's state write under way: no other until it ends; one that fails is tried again by the next evaluation. */
+  #write(act: 'rollback' | 'pause', writing: Promise<unknown>): void {
+    this.#acting = true
+    writing.then(
+      () => {
+        this.#acting = false
+      },
+      (err: unknown) => {
+        this.#acting = false
+        this.#logger.error({ err }, `gate ${act} failed`)
+      },
+    )
   }
 
   #stateChanged(next: Readonly<LiveState>, prev: Readonly<LiveState>): void {
     // y's old errors must not trip a fresh start: forget them when y leaves or rejoins
     // (and x's counts start again with y's, so y is compared with x over the same time)
     if ((prev.y > 0 && next.y === 0) || (prev.y === 0 && next.y > 0) || (next.locked && !prev.locked)) {
-      this.#y.reset()
-      this.#x.restart()
+      this.#source.resetY()
       this.#report = this.#evaluateNow()
     }
   }

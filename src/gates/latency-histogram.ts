@@ -47,6 +47,15 @@ export class LatencyHistogram {
     if (i > this.#hi) this.#hi = i
   }
 
+  /** Count n latencies in bucket i (counts summed elsewhere, e.g. another replica's). */
+  addCountTo(i: number, n: number): void {
+    if (n <= 0) return
+    this.counts[i] += n
+    this.#total += n
+    if (i < this.#lo) this.#lo = i
+    if (i > this.#hi) this.#hi = i
+  }
+
   /** Add every count of other into this one. */
   addAll(other: LatencyHistogram): void {
     for (let i = other.#lo; i <= other.#hi; i++) {

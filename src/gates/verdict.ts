@@ -109,21 +109,20 @@ function verdictOf(ctx: Judging, failed: boolean, within: boolean): Verdict {
   return failed ? 'fail' : ctx.enough && within ? 'pass' : 'none'
 }
 
+/** A check judged on one rate over y's spans: the verdict and the numbers behind it. */
+function spanCheck(gate: GateName, figure: number, limit: number, within: boolean, j: Judged, ctx: Judging, detail: string): GateCheck {
+  return { gate, figure, limit, verdict: verdictOf(ctx, j.failed, within), detail, bound: j.bound, evidence: j.evidence, threshold: j.threshold }
+}
+
 /** max_error_rate: the evidence that y's error rate is above the limit. */
 function errorRateCheck(y: WindowFigures, limit: number, ctx: Judging): GateCheck {
-  const j = judge(
-    ctx.ySpans,
-    ctx.share,
-    (s) => s.errors,
-    (s) => s.requests,
-    limit,
-  )
+  const j = judge(ctx, ERRORS, limit)
   const s = j.span
   const within = y.error_rate <= limit
   const detail = j.failed
     ? `error_rate ${fmt(rate(s.errors, s.requests))} > ${limit} over ${s.requests} requests (${ctx.label} ${fmt(j.bound)}) ${since(s)}; ${evidenceText(j)}`
     : `error_rate ${fmt(y.error_rate)} ${relation(within, limit)} over ${y.requests} requests in the window; ${ctx.label} ${fmt(j.bound)} over the ${s.requests} requests ${since(s)}; ${evidenceText(j)}`
-  return { gate: 'max_error_rate', figure: y.error_rate, limit, verdict: verdictOf(ctx, j.failed, within), detail, bound: j.bound, evidence: j.evidence, threshold: j.threshold }
+  return spanCheck('max_error_rate', y.error_rate, limit, within, j, ctx, detail)
 }
 
 /** max_error_rate_over_x: y's lower bound minus x's upper bound, each at half the span's share, over the same time. */
@@ -159,19 +158,13 @@ function overXCheck(x: WindowFigures, y: WindowFigures, limit: number, ctx: Judg
  * answer: passing then needs every answer within the limit.
  */
 function p99Check(y: WindowFigures, limit: number, ctx: Judging): GateCheck {
-  const j = judge(
-    ctx.ySpans,
-    ctx.share,
-    (s) => s.slow,
-    (s) => s.answered,
-    P99_SHARE,
-  )
+  const j = judge(ctx, SLOW, P99_SHARE)
   const s = j.span
   const within = y.p99_ms <= limit
   const detail = j.failed
     ? `p99_ms ${Math.round(y.p99_ms)} > ${limit} over ${y.requests} requests; ${s.slow} of ${s.answered} answers slower than ${limit} ms (${ctx.label} ${fmtPercent(j.bound)} of answers, limit 1%) ${since(s)}; ${evidenceText(j)}`
     : `p99_ms ${Math.round(y.p99_ms)} ${relation(within, limit)} over ${y.requests} requests in the window; ${ctx.label} ${fmtPercent(j.bound)} of answers slower than ${limit} ms (limit 1%) over the ${s.answered} answers ${since(s)}; ${evidenceText(j)}`
-  return { gate: 'max_p99_ms', figure: y.p99_ms, limit, verdict: verdictOf(ctx, j.failed, within), detail, bound: j.bound, evidence: j.evidence, threshold: j.threshold }
+  return spanCheck('max_p99_ms', y.p99_ms, limit, within, j, ctx, detail)
 }
 
 function relation(within: boolean, limit: number): string {
@@ -187,10 +180,19 @@ interface Judged {
   threshold: number
 }
 
-/** Whether any span's evidence that events/trials is above limit reaches its threshold. */
-function judge(spans: Span[], share: (s: Span) => number, events: (s: Span) => number, trials: (s: Span) => number, limit: number): Judged {
+/** A rate a span's counts give: errors per request, slow answers per answer. */
+interface SpanRate {
+  events: (s: Span) => number
+  trials: (s: Span) => number
+}
+const ERRORS: SpanRate = { events: (s) => s.errors, trials: (s) => s.requests }
+const SLOW: SpanRate = { events: (s) => s.slow, trials: (s) => s.answered }
+
+/** Whether any of y's spans has evidence that its rate is above limit reaching its threshold. */
+function judge(ctx: Judging, { events, trials }: SpanRate, limit: number): Judged {
+  const share = ctx.share
   let best: { s: Span; log: number; logThreshold: number } | null = null
-  for (const s of spans) {
+  for (const s of ctx.ySpans) {
     const log = logEvidenceAbove(events(s), trials(s), limit)
     const logThreshold = Math.log(1 / share(s))
     if (best === null || log - logThreshold > best.log - best.logThreshold) best = { s, log, logThreshold }

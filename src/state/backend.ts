@@ -7,6 +7,7 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { Config, HostPort } from '../config/types.js'
+import type { FleetView } from '../control/api-types.js'
 import type { GateReport } from '../gates/verdict.js'
 import type { OutcomeSink } from '../outcome/outcome-sink.js'
 import type { StateController, StateStore } from './controller.js'
@@ -63,7 +64,7 @@ export interface StateBackend {
   start(control: HostPort): Promise<void>
   status(): BackendStatus
   /** The fleet section of GET /v1/state; null when not a fleet. */
-  describe(): unknown
+  describe(): FleetView | null
   configure(config: Config): void
   close(): Promise<void>
 }

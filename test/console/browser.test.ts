@@ -98,6 +98,7 @@ if (missing && process.env.CI) {
     })
     t.pass('the request-rate chart draws a non-empty line')
     await shot('03-split-30-traffic')
+    t.equal(await page.locator('#fleet-panel').isHidden(), true, 'no replicas panel with the file backend')
 
     // roll back with a reason
     await page.locator('#rollback').click()

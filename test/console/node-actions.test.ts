@@ -5,27 +5,18 @@
  * ready again, and the viewer token's clear refusal.
  */
 
-import { existsSync } from 'node:fs'
 import t from 'tap'
+import { browserSkip, consolePage } from '../helpers/console-page.js'
 import { OPERATOR, startOperatorCutover, VIEWER } from '../control/operator-harness.js'
 import { startUpstream } from '../helpers/upstream.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !existsSync(CHROMIUM)
-
-t.test('drain, maint with a second confirm, ready, and the viewer refused', { skip: missing && !process.env.CI ? `no ${CHROMIUM}` : false }, async (t) => {
-  const { chromium } = await import('playwright-core')
+t.test('drain, maint with a second confirm, ready, and the viewer refused', { skip: browserSkip }, async (t) => {
   const a = await startUpstream('a')
   const b = await startUpstream('b')
   t.teardown(() => Promise.all([a.close(), b.close()]).then(() => undefined))
   const c = await startOperatorCutover({ x: [`{ url: ${a.url}, name: kong-x1 }`, `{ url: ${b.url}, name: kong-x2 }`], y: [] })
   t.teardown(() => c.cutover.close())
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] })
-  t.teardown(() => browser.close())
-  const page = await (await browser.newContext()).newPage()
-  page.setDefaultTimeout(15_000)
-  const problems: string[] = []
-  page.on('pageerror', (err) => problems.push(err.message))
+  const { page, problems } = await consolePage(t)
 
   const admin = (name: string) => page.locator('#node-rows tr', { has: page.locator('td.node', { hasText: name }) }).locator('td.admin')
   const confirm = async (title: RegExp) => {
@@ -78,18 +69,14 @@ t.test('drain, maint with a second confirm, ready, and the viewer refused', { sk
   t.same(problems, [], 'no page errors')
 })
 
-t.test('after a restart with more than a page of events the console catches up to the newest at once', { skip: missing && !process.env.CI ? `no ${CHROMIUM}` : false }, async (t) => {
-  const { chromium } = await import('playwright-core')
+t.test('after a restart with more than a page of events the console catches up to the newest at once', { skip: browserSkip }, async (t) => {
   const a = await startUpstream('a')
   const b = await startUpstream('b')
   t.teardown(() => Promise.all([a.close(), b.close()]).then(() => undefined))
   const c = await startOperatorCutover({ x: [`{ url: ${a.url}, name: kong-x1 }`, `{ url: ${b.url}, name: kong-x2 }`], y: [] })
   t.teardown(() => c.cutover.close())
   for (let i = 0; i < 1200; i++) await c.call(OPERATOR, 'PUT', '/v1/nodes/x/kong-x1', { weight: (i % 2) + 2 })
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] })
-  t.teardown(() => browser.close())
-  const page = await (await browser.newContext()).newPage()
-  page.setDefaultTimeout(15_000)
+  const { page } = await consolePage(t)
   await page.goto(`${c.controlUrl}/`)
   await page.locator('#token').fill(VIEWER)
   await page.keyboard.press('Enter')

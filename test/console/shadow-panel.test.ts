@@ -4,15 +4,12 @@
  * cutover: the totals and the top mismatch class, and each pool's configuration_hash.
  */
 
-import { existsSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
+import { browserSkip, consolePage } from '../helpers/console-page.js'
 import { startTestCutover, TOKEN } from '../helpers/cutover.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !existsSync(CHROMIUM)
 
 const kong = (name: string, status: number) => (req: IncomingMessage, res: ServerResponse) => {
   req.resume()
@@ -20,8 +17,7 @@ const kong = (name: string, status: number) => (req: IncomingMessage, res: Serve
   res.end(JSON.stringify(req.url === '/status' ? { configuration_hash: '1f2e3d4c5b6a79881f2e3d4c5b6a7988' } : { name }))
 }
 
-t.test('the panel shows the totals, the top class and the hashes', { skip: missing && !process.env.CI ? `no ${CHROMIUM}` : false }, async (t) => {
-  const { chromium } = await import('playwright-core')
+t.test('the panel shows the totals, the top class and the hashes', { skip: browserSkip }, async (t) => {
   const x = await startUpstream('x', kong('same', 200))
   const y = await startUpstream('y', kong('same', 404))
   const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow: { share: 100 }\ndrift: { interval: 100ms }\n' })
@@ -31,12 +27,7 @@ t.test('the panel shows the totals, the top class and the hashes', { skip: missi
   })
   for (let i = 0; i < 3; i++) await fetch(`${c.proxyUrl}/orders/${100 + i}`).then((r) => r.text())
   await waitUntil('compared', async () => (await c.api('GET', '/v1/shadow')).body.totals.mismatch >= 3, 5000)
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] })
-  t.teardown(() => browser.close())
-  const page = await (await browser.newContext()).newPage()
-  page.setDefaultTimeout(15_000)
-  const problems: string[] = []
-  page.on('pageerror', (err) => problems.push(err.message))
+  const { page, problems } = await consolePage(t)
   await page.goto(`${c.controlUrl}/`)
   await page.locator('#token').fill(TOKEN)
   await page.keyboard.press('Enter')

@@ -5,7 +5,7 @@
 
 import t from 'tap'
 import type { EventView, HistoryPointView, HistoryView, StateView } from '../../src/control/api-types.js'
-import { nodeView } from '../helpers/fixtures.js'
+import { fleetView, nodeView, replicaView } from '../helpers/fixtures.js'
 
 type View = typeof import('../../src/console/assets/view.js')
 // a URL, not a specifier: the browser module's types are its JSDoc
@@ -165,4 +165,23 @@ t.test('node health and event tones', async (t) => {
   t.equal(view.eventTone('state.invalid'), 'bad')
   t.equal(view.eventTone('rollout.done'), 'good')
   t.equal(view.eventTone('split.changed'), 'plain')
+})
+
+t.test("the replicas panel (issue 11): one row per replica, the leader marked, each one's own view of the nodes; none without a fleet", async (t) => {
+  t.equal(view.fleetText(base), null, 'the file backend: no panel')
+  const fleet = fleetView({ replica_id: 'r3', leader: 'r1', replicas: [replicaView('r1', { leader: true }), replicaView('r2', { unusable: ['y1'] })] })
+  const f = view.fleetText({ ...base, fleet })
+  t.ok(f)
+  t.equal(f?.summary, '2 replicas, r1 leads; etcd up. This page is served by r3.')
+  t.same(
+    f?.rows.map((r) => [r.id, r.leader, r.control, r.x, r.y, r.nodes, r.healthy]),
+    [
+      ['r1', true, '10.0.0.1:9901', '900 req, 9 err (1%)', '100 req, 0 err (0%)', '2 of 2 usable', true],
+      ['r2', false, '10.0.0.2:9901', '900 req, 9 err (1%)', '100 req, 0 err (0%)', '1 of 2 usable (not y:y1)', false],
+    ],
+  )
+  t.match(f?.rows[0].seen, /^\d\d:\d\d:\d\d$/, 'last seen as a local clock time')
+  const down = view.fleetText({ ...base, fleet: { ...fleet, leader: null, backend: { ...fleet.backend, up: false, reason: 'deadline exceeded' } } })
+  t.equal(down?.backendUp, false)
+  t.match(down?.summary, /^2 replicas, no leader yet; etcd DOWN \(deadline exceeded\): every replica routes at the last known split/)
 })

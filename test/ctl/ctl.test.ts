@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { runCtl, type CtlIo } from '../../src/ctl/ctl.js'
 import type { StateView } from '../../src/control/api-types.js'
+import { clockTime } from '../../src/control/figures.js'
 import { formatMs, formatStatus, splitBar } from '../../src/ctl/format.js'
-import { nodeView } from '../helpers/fixtures.js'
+import { fleetView, nodeView } from '../helpers/fixtures.js'
 
 const TOKEN = 'ctl-test-token'
 
@@ -270,4 +271,19 @@ t.test('split takes any share with two decimals, binary floats included', async 
     api.seen.map((s) => s.body),
     ['{"y":0.29}', '{"y":33.33}'],
   )
+})
+
+t.test('status in a fleet: one line per replica with its address, last seen, traffic, node view, and which leads', async (t) => {
+  const fleet = fleetView()
+  const out = formatStatus({ ...(STATE as object), fleet })
+  t.match(out, /\nfleet    3 replicas, r2 leads; etcd up; this answer from r1\n/)
+  const lines = out.split('\n').filter((l) => /^ {9}r\d/.test(l))
+  t.equal(lines.length, 3, 'one line per replica')
+  const seen = clockTime(fleet.replicas[0].last_seen)
+  t.match(lines[0], new RegExp(`^ {9}r1 {9}10\\.0\\.0\\.1:9901  seen ${seen}  x 900 requests, 9 errors \\(1%\\)  y 100 requests, 0 errors \\(0%\\)  nodes 2 of 2 usable$`))
+  t.match(lines[1], /^ {9}r2  leads  10\.0\.0\.2:9901 /)
+  t.match(lines[2], /nodes 1 of 2 usable \(not: y:y1\)$/, "r3's own view of the nodes")
+  const down = formatStatus({ ...(STATE as object), fleet: { ...fleet, leader: null, backend: { ...fleet.backend, up: false, reason: 'connect ECONNREFUSED' } } })
+  t.match(down, /fleet    3 replicas, no leader yet; etcd DOWN \(connect ECONNREFUSED\): routing at the last known split, writes refused/)
+  t.notMatch(formatStatus(STATE), /fleet|replicas/, 'no fleet section with the file backend')
 })

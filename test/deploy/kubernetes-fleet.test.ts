@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { parseConfig } from '../../src/config/load.js'
+import { K8S_TOKEN_FILE, TOKEN, withTokenFile } from '../helpers/cutover.js'
 
 const DIR = resolve(import.meta.dirname, '../../deploy/kubernetes-fleet')
 // biome-ignore lint/suspicious/noExplicitAny: manifests of any shape; the assertions check what they read
@@ -43,7 +44,9 @@ t.test('three replicas, rolled one at a time, a preStop pause, a PodDisruptionBu
 
 t.test("the overlay's cutover config is valid and shares its state through etcd", async (t) => {
   const text = read('configmap-patch.yaml').data['cutover.yaml']
-  const config = parseConfig(text, { env: { CUTOVER_TOKEN: 'a-token-of-enough-length', ETCD_ENDPOINT: 'http://etcd.etcd.svc.cluster.local:2379', ETCD_USERNAME: 'cutover', ETCD_PASSWORD: 'secret' } })
+  t.equal(parse(text).control.token_file, K8S_TOKEN_FILE, 'the token from the mounted Secret, as in the base')
+  const config = parseConfig(withTokenFile(text), { env: { ETCD_ENDPOINT: 'http://etcd.etcd.svc.cluster.local:2379', ETCD_USERNAME: 'cutover', ETCD_PASSWORD: 'secret' } })
+  t.equal(config.control.token, TOKEN)
   t.equal(config.state.backend, 'etcd')
   t.same(config.state.etcd?.endpoints, ['http://etcd.etcd.svc.cluster.local:2379'])
   t.equal(config.state.etcd?.prefix, '/cutover/kong-upgrade')

@@ -1,7 +1,7 @@
 /**
  * deploy/kubernetes: every manifest parses and names itself, and the Deployment keeps
  * the properties the README promises (one replica, Recreate, probes, non-root,
- * read-only root, the token from a Secret, the state on the PVC).
+ * read-only root, the token from a Secret mounted as a file, the state on the PVC).
  */
 
 import t from 'tap'
@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parse, parseAllDocuments } from 'yaml'
 import { parseConfig } from '../../src/config/load.js'
+import { K8S_TOKEN_FILE, TOKEN, withTokenFile } from '../helpers/cutover.js'
 
 const DIR = resolve(import.meta.dirname, '../../deploy/kubernetes')
 // biome-ignore lint/suspicious/noExplicitAny: manifests of any shape; the assertions check what they read
@@ -60,11 +61,16 @@ t.test('deployment', async (t) => {
   t.equal(c.securityContext.readOnlyRootFilesystem, true)
   t.equal(c.securityContext.allowPrivilegeEscalation, false)
   t.ok(c.resources.requests.cpu && c.resources.requests.memory, 'resource requests')
-  const token = c.env.find((e: Doc) => e.name === 'CUTOVER_TOKEN')
-  t.same(token.valueFrom.secretKeyRef, { name: 'cutover-token', key: 'token' })
+  t.notOk(
+    (c.env ?? []).some((e: Doc) => e.valueFrom?.secretKeyRef?.name === 'cutover-token'),
+    'the token is not in the environment',
+  )
 
   const mounts = Object.fromEntries(c.volumeMounts.map((m: Doc) => [m.mountPath, m.name]))
   const volumes = Object.fromEntries(pod.volumes.map((v: Doc) => [v.name, v]))
+  const tokenDir = K8S_TOKEN_FILE.slice(0, K8S_TOKEN_FILE.lastIndexOf('/'))
+  t.equal(volumes[mounts[tokenDir]].secret.secretName, 'cutover-token', 'the token Secret is mounted where the config reads it')
+  t.equal(c.volumeMounts.find((m: Doc) => m.mountPath === tokenDir).readOnly, true)
   t.equal(volumes[mounts['/var/lib/cutover']].persistentVolumeClaim.claimName, 'cutover-state')
   t.ok(find('PersistentVolumeClaim', 'cutover-state'), 'the claim exists')
   t.same(find('PersistentVolumeClaim', 'cutover-state').spec.accessModes, ['ReadWriteOnce'])
@@ -76,7 +82,8 @@ t.test('config in the ConfigMap fits the deployment', async (t) => {
   const cm = find('ConfigMap', 'cutover-config')
   const config = parse(cm.data['cutover.yaml'])
   t.equal(config.state.path, '/var/lib/cutover/state.json', 'state on the volume')
-  t.equal(config.control.token, '${CUTOVER_TOKEN}', 'token from the environment')
+  t.equal(config.control.token_file, K8S_TOKEN_FILE, 'token from the mounted Secret')
+  t.equal(config.control.token, undefined, 'no token in the config itself')
   t.equal(config.proxy.listen, '0.0.0.0:8080')
   t.equal(config.control.listen, '0.0.0.0:9901', 'probes and Prometheus reach it')
   t.equal(config.health.active.path, '/status/ready', "Kong's readiness endpoint")
@@ -90,7 +97,8 @@ t.test('config in the ConfigMap fits the deployment', async (t) => {
 
 t.test("the ConfigMap's config passes cutover's own validation", async (t) => {
   const text = find('ConfigMap', 'cutover-config').data['cutover.yaml']
-  const config = parseConfig(text, { env: { CUTOVER_TOKEN: 'test-token-0123456789' }, source: 'configmap.yaml' })
+  const config = parseConfig(withTokenFile(text), { env: {}, source: 'configmap.yaml' })
+  t.equal(config.control.token, TOKEN, 'the token read from the file')
   t.equal(config.state.path, '/var/lib/cutover/state.json')
   t.same(config.control.listen, { host: '0.0.0.0', port: 9901 })
   t.equal(config.pools.y.nodes.length, 2)

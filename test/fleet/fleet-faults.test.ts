@@ -7,59 +7,17 @@
  */
 
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
-import { etcdAvailable, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js'
+import { fleetSkip, fleetTestbed, startReplica, stopAll, through } from '../helpers/fleet.js'
+import { startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
-import { startFleet, startReplica, stopAll, type FleetOptions, type Replica } from './harness.js'
 
-type TestLike = Pick<typeof t, 'teardown'>
-
-/** why these tests cannot run here, or false */
-const skip = !etcdAvailable() || !existsSync(new URL('../../dist/cli.js', import.meta.url)) ? 'needs etcd (Debian: etcd-server) and a build (npm run build)' : false
-
-let cluster: EtcdCluster
-let x: TestUpstream
-let yOk: TestUpstream
-let yBad: TestUpstream
-let n = 0
-
-t.before(async () => {
-  if (skip) return
-  cluster = await startEtcdCluster(3)
-  x = await startUpstream('x')
-  yOk = await startUpstream('y')
-  yBad = await startUpstream('y-bad', (req, res) => {
-    req.resume()
-    res.writeHead(500, { 'content-type': 'text/plain' })
-    res.end('y is broken')
-  })
-})
-t.teardown(async () => {
-  if (skip) return
-  await Promise.all([x.close(), yOk.close(), yBad.close()])
-  await cluster.stop()
-})
-
-function options(y: TestUpstream, extra = ''): FleetOptions {
-  return { endpoints: cluster.endpoints, prefix: `/cutover/fleet-${process.pid}-${++n}`, x: [x.url], y: [y.url], extra }
-}
-
-async function fleet(t: Pick<TestLike, 'teardown'>, o: FleetOptions): Promise<Replica[]> {
-  const replicas = await startFleet(o, 3)
-  t.teardown(() => stopAll(replicas))
-  return replicas
-}
-
-/** GET through a replica's proxy: which upstream answered, and the status. */
-async function through(r: Replica): Promise<{ status: number; upstream: string | null }> {
-  const res = await fetch(`${r.proxyUrl}/anything`)
-  await res.arrayBuffer()
-  return { status: res.status, upstream: res.headers.get('x-upstream') }
-}
+const skip = fleetSkip
+// several fleets of real processes one after another: over the default 60 s on a loaded 2-core machine
+t.setTimeout(240_000)
+const bed = fleetTestbed(t)
 
 t.test('etcd stopped and restarted under load: no client error, writes 503 meanwhile, the lock survives', { skip }, async (t) => {
-  const rs = await fleet(t, options(yOk))
+  const rs = await bed.fleet(t, bed.options(bed.yOk))
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 50 })).status, 200)
   t.equal((await rs[0].api('POST', '/v1/rollback', { reason: 'held for the test' })).status, 200)
   for (const r of rs) await waitUntil(`${r.id} locked`, async () => (await r.state()).locked, 5000, 5)
@@ -72,7 +30,7 @@ t.test('etcd stopped and restarted under load: no client error, writes 503 meanw
       for (const res of results) res.status === 200 ? answered++ : errors++
     }
   })()
-  await cluster.killAll()
+  await bed.cluster.killAll()
   for (const r of rs) {
     const ready = await waitUntil(
       `${r.id} not ready`,
@@ -91,7 +49,7 @@ t.test('etcd stopped and restarted under load: no client error, writes 503 meanw
   t.match(await (await fetch(`${rs[2].controlUrl}/metrics`)).text(), /cutover_state_backend_up 0/)
   const before = answered
   await waitUntil('traffic flows while etcd is down', () => answered > before + 30, 5000, 10)
-  await cluster.startAll()
+  await bed.cluster.startAll()
   for (const r of rs) await waitUntil(`${r.id} ready again`, async () => (await fetch(`${r.controlUrl}/readyz`)).status === 200, 15_000, 50)
   stop = true
   await load
@@ -101,9 +59,9 @@ t.test('etcd stopped and restarted under load: no client error, writes 503 meanw
 })
 
 t.test('one etcd member of three killed: nothing changes, a split still propagates', { skip }, async (t) => {
-  const rs = await fleet(t, options(yOk))
-  await cluster.members[1].kill()
-  t.teardown(() => cluster.startAll())
+  const rs = await bed.fleet(t, bed.options(bed.yOk))
+  await bed.cluster.members[1].kill()
+  t.teardown(() => bed.cluster.startAll())
   await waitUntil('a write through r3', async () => (await rs[2].api('PUT', '/v1/split', { y: 30 })).status === 200, 5000, 50)
   for (const r of rs) await waitUntil(`${r.id} at 30`, async () => (await r.state()).split.y === 30, 5000, 5)
   for (const r of rs) {
@@ -120,10 +78,10 @@ t.test('etcd down and y failing on one replica: it rolls back alone at once, and
     res.end()
   })
   t.teardown(() => yFlaky.close())
-  const rs = await fleet(t, options(yFlaky, 'gates: { min_requests: 20, max_error_rate: 0.05 }'))
+  const rs = await bed.fleet(t, bed.options(yFlaky, 'gates: { min_requests: 20, max_error_rate: 0.05 }'))
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 100 })).status, 200)
   for (const r of rs) await waitUntil(`${r.id} at y 100`, async () => (await r.state()).split.y === 100, 5000, 5)
-  await cluster.killAll()
+  await bed.cluster.killAll()
   await waitUntil('r1 sees etcd down', async () => (await fetch(`${rs[0].controlUrl}/readyz`)).status === 503, 8000, 50)
   failing = true
   await waitUntil(
@@ -138,7 +96,7 @@ t.test('etcd down and y failing on one replica: it rolls back alone at once, and
   )
   t.equal((await through(rs[0])).upstream, 'x', 'r1 routes to x while etcd is down')
   t.equal((await rs[1].state()).split.y, 100, 'r2 cannot know yet')
-  await cluster.startAll()
+  await bed.cluster.startAll()
   for (const r of rs) {
     await waitUntil(
       `${r.id} rolled back once etcd is back`,
@@ -166,8 +124,8 @@ t.test('etcd down and y failing on one replica: it rolls back alone at once, and
 })
 
 t.test('a replica restarted takes the shared state, not its config split.y', { skip }, async (t) => {
-  const o = options(yOk, 'split: { y: 90 }')
-  const rs = await fleet(t, o)
+  const o = bed.options(bed.yOk, 'split: { y: 90 }')
+  const rs = await bed.fleet(t, o)
   t.equal((await rs[0].state()).split.y, 90, 'the first replica wrote split.y')
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 15 })).status, 200)
   const r3 = rs[2]
@@ -179,16 +137,16 @@ t.test('a replica restarted takes the shared state, not its config split.y', { s
 })
 
 t.test('a replica started while etcd is away starts, sends everything to x, and takes the shared state once etcd is back', { skip }, async (t) => {
-  const o = options(yOk)
-  const rs = await fleet(t, o)
+  const o = bed.options(bed.yOk)
+  const rs = await bed.fleet(t, o)
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 100 })).status, 200)
-  await cluster.killAll()
+  await bed.cluster.killAll()
   const late = await startReplica(o, 'r4')
   t.teardown(() => stopAll([late]))
   t.equal((await late.state()).split.y, 0, 'no shared state known: all to x')
   t.equal((await through(late)).upstream, 'x')
   t.equal((await fetch(`${late.controlUrl}/readyz`)).status, 503, 'and not ready')
-  await cluster.startAll()
+  await bed.cluster.startAll()
   await waitUntil('r4 takes the shared split', async () => (await late.state()).split.y === 100, 15_000, 50)
   t.equal((await through(late)).upstream, 'y')
 })

@@ -7,59 +7,16 @@
 
 import t from 'tap'
 import { Etcd3 } from 'etcd3'
-import { existsSync } from 'node:fs'
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
-import { etcdAvailable, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js'
+import { fleetSkip, fleetTestbed, leaderOf, through } from '../helpers/fleet.js'
 import { waitUntil } from '../helpers/wait.js'
-import { leaderOf, startFleet, stopAll, type FleetOptions, type Replica } from './harness.js'
 
-type TestLike = Pick<typeof t, 'teardown'>
-
-/** why these tests cannot run here, or false */
-const skip = !etcdAvailable() || !existsSync(new URL('../../dist/cli.js', import.meta.url)) ? 'needs etcd (Debian: etcd-server) and a build (npm run build)' : false
-
-let cluster: EtcdCluster
-let x: TestUpstream
-let yOk: TestUpstream
-let yBad: TestUpstream
-let n = 0
-
-t.before(async () => {
-  if (skip) return
-  cluster = await startEtcdCluster(3)
-  x = await startUpstream('x')
-  yOk = await startUpstream('y')
-  yBad = await startUpstream('y-bad', (req, res) => {
-    req.resume()
-    res.writeHead(500, { 'content-type': 'text/plain' })
-    res.end('y is broken')
-  })
-})
-t.teardown(async () => {
-  if (skip) return
-  await Promise.all([x.close(), yOk.close(), yBad.close()])
-  await cluster.stop()
-})
-
-function options(y: TestUpstream, extra = ''): FleetOptions {
-  return { endpoints: cluster.endpoints, prefix: `/cutover/fleet-${process.pid}-${++n}`, x: [x.url], y: [y.url], extra }
-}
-
-async function fleet(t: Pick<TestLike, 'teardown'>, o: FleetOptions): Promise<Replica[]> {
-  const replicas = await startFleet(o, 3)
-  t.teardown(() => stopAll(replicas))
-  return replicas
-}
-
-/** GET through a replica's proxy: which upstream answered, and the status. */
-async function through(r: Replica): Promise<{ status: number; upstream: string | null }> {
-  const res = await fetch(`${r.proxyUrl}/anything`)
-  await res.arrayBuffer()
-  return { status: res.status, upstream: res.headers.get('x-upstream') }
-}
+const skip = fleetSkip
+// several fleets of real processes one after another: over the default 60 s on a loaded 2-core machine
+t.setTimeout(240_000)
+const bed = fleetTestbed(t)
 
 t.test('a split set through one replica routes on every replica', { skip }, async (t) => {
-  const rs = await fleet(t, options(yOk))
+  const rs = await bed.fleet(t, bed.options(bed.yOk))
   const put = await rs[1].api('PUT', '/v1/split', { y: 100 })
   t.equal(put.status, 200)
   for (const r of rs) {
@@ -86,7 +43,7 @@ t.test('a split set through one replica routes on every replica', { skip }, asyn
 })
 
 t.test("a gate trip on one replica's traffic rolls back every replica", { skip }, async (t) => {
-  const rs = await fleet(t, options(yBad, 'gates: { min_requests: 20, max_error_rate: 0.05 }'))
+  const rs = await bed.fleet(t, bed.options(bed.yBad, 'gates: { min_requests: 20, max_error_rate: 0.05 }'))
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 100 })).status, 200)
   for (const r of rs) await waitUntil(`${r.id} at y 100`, async () => (await r.state()).split.y === 100, 5000, 5)
   await waitUntil(
@@ -114,12 +71,12 @@ t.test("a gate trip on one replica's traffic rolls back every replica", { skip }
 })
 
 t.test("the leader judges the fleet's summed windows: traffic no replica saw alone rolls every replica back", { skip }, async (t) => {
-  const o = options(yOk, 'gates: { min_requests: 20, max_error_rate: 0.05 }')
-  const rs = await fleet(t, o)
+  const o = bed.options(bed.yOk, 'gates: { min_requests: 20, max_error_rate: 0.05 }')
+  const rs = await bed.fleet(t, o)
   t.equal((await rs[0].api('PUT', '/v1/split', { y: 100 })).status, 200)
   for (const r of rs) await waitUntil(`${r.id} at y 100`, async () => (await r.state()).split.y === 100, 5000, 5)
   // a fourth replica's record, as it would publish it: y failing on its traffic (the test is its etcd client)
-  const client = new Etcd3({ hosts: cluster.endpoints })
+  const client = new Etcd3({ hosts: bed.cluster.endpoints })
   t.teardown(() => client.close())
   const now = Math.floor(Date.now() / 1000)
   const pool = (r: number, e: number) => ({ r, e, h: r > e ? [[100, r - e]] : [] })
@@ -149,7 +106,7 @@ t.test("the leader judges the fleet's summed windows: traffic no replica saw alo
 })
 
 t.test('a rollout survives the death of its leader: the next leader goes on at the stored step, hold afresh', { skip }, async (t) => {
-  const rs = await fleet(t, options(yOk, 'gates: { min_requests: 5, window: 10s }'))
+  const rs = await bed.fleet(t, bed.options(bed.yOk, 'gates: { min_requests: 5, window: 10s }'))
   const start = await rs[0].api('POST', '/v1/rollout', {
     steps: [
       { y: 20, hold: '3s' },

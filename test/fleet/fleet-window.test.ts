@@ -76,3 +76,31 @@ t.test('parseBuckets refuses garbage with a reason', async (t) => {
     t.type(parseBuckets(bad), 'string', JSON.stringify(bad))
   }
 })
+
+t.test('spans: each bucket counted once however often it is published; a bucket started again counts whole; resetY starts them afresh', async (t) => {
+  const w = new FleetWindow(3_000, T0)
+  w.put('a', [bucket(0, { r: 10, e: 1 })], T0 + 100)
+  w.put('a', [bucket(0, { r: 25, e: 2 })], T0 + 600) // the same second, grown
+  w.put('a', [bucket(0, { r: 25, e: 2 }), bucket(1, { r: 5, e: 0 })], T0 + 1_100)
+  t.match(w.figures(T0 + 1_200).y.spans?.[0], { start: 0, requests: 30, errors: 2 }, 'since the start: 25 + 5, not 10 + 25 + 25 + 5')
+  w.put('b', [bucket(1, { r: 4, e: 4 })], T0 + 1_300)
+  w.put('b', [bucket(1, { r: 2, e: 0 })], T0 + 1_400) // b restarted within the second: all of it is new
+  t.match(w.figures(T0 + 1_500).y.spans?.[0], { requests: 36, errors: 6 })
+  w.put('a', [bucket(4, { r: 7, e: 0 })], T0 + 4_100)
+  const spans = w.figures(T0 + 4_200).y.spans ?? []
+  t.same(
+    spans.map((s) => [s.start, s.requests]),
+    [
+      [0, 43],
+      [1, 7],
+    ],
+    'a span since the window boundary at 3 s',
+  )
+  w.resetY(T0 + 5_000)
+  t.same(
+    (w.figures(T0 + 5_100).y.spans ?? []).map((s) => s.requests),
+    [0],
+    "y's spans start afresh",
+  )
+  t.equal(w.figures(T0 + 5_100).x.spans?.[0].requests, 0, "and x's beside them")
+})

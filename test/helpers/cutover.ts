@@ -1,6 +1,6 @@
 /** Start a real cutover in-process for integration tests, from YAML like an operator's. */
 
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -45,6 +45,16 @@ ${options.extra ?? ''}
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'cutover-test-'))
+}
+
+/** The Kubernetes examples' Secret mount, where their config reads the operator token (control.token_file). */
+export const K8S_TOKEN_FILE = '/etc/cutover-token/token'
+
+/** A manifest's cutover config with its token file at a temp path holding TOKEN, as the mounted Secret would. */
+export function withTokenFile(configText: string): string {
+  const file = join(tempDir(), 'token')
+  writeFileSync(file, `${TOKEN}\n`)
+  return configText.replaceAll(K8S_TOKEN_FILE, file)
 }
 
 export interface TestCutover {

@@ -7,7 +7,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { waitUntil } from './wait.js'
@@ -185,4 +185,64 @@ async function startOnce(size: number): Promise<EtcdCluster> {
     throw err
   }
   return cluster
+}
+
+/** A TCP relay to one etcd member whose answers can be held back: hold() buffers them, release() sends them on in order. */
+export interface HoldingRelay {
+  /** http://127.0.0.1:port, an endpoint to give a replica */
+  readonly url: string
+  hold(): void
+  release(): void
+  /** Resolves when bytes containing `text` pass towards etcd after this call (e.g. a key a write names). */
+  sent(text: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** Relay to target (host:port or a URL): every connection to it, both ways, with etcd's answers held on demand. */
+export async function startHoldingRelay(target: string): Promise<HoldingRelay> {
+  const to = new URL(target.includes('://') ? target : `http://${target}`)
+  let holding = false
+  const held: Array<() => void> = []
+  const watchers: Array<{ text: Buffer; resolve: () => void }> = []
+  const sockets = new Set<import('node:net').Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(Number(to.port), to.hostname)
+    sockets.add(client).add(upstream)
+    client.on('data', (chunk: Buffer) => {
+      for (let i = watchers.length - 1; i >= 0; i--) {
+        if (chunk.includes(watchers[i].text)) watchers.splice(i, 1)[0].resolve()
+      }
+      upstream.write(chunk)
+    })
+    upstream.on('data', (chunk: Buffer) => {
+      if (holding) held.push(() => client.write(chunk))
+      else client.write(chunk)
+    })
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    client.on('close', end).on('error', end)
+    upstream.on('close', end).on('error', end)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const a = server.address()
+  const port = typeof a === 'object' && a ? a.port : 0
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hold: () => {
+      holding = true
+    },
+    release: () => {
+      holding = false
+      for (const send of held.splice(0)) send()
+    },
+    sent: (text) => new Promise((resolve) => watchers.push({ text: Buffer.from(text), resolve })),
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
 }

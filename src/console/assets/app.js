@@ -7,7 +7,7 @@
  */
 
 import { clockTime, latency, requestRate, errorRate, share } from './figures.js'
-import { chartRange, eventTone, gatesText, nodeHealth, nowFigure, rolloutText, stateSignature } from './view.js'
+import { chartRange, eventTone, fleetText, gatesText, nodeHealth, nowFigure, rolloutText, stateSignature } from './view.js'
 
 /**
  * @typedef {import('../../control/api-types.js').StateView} StateView
@@ -291,6 +291,7 @@ function renderState(s) {
 
   renderGates(s)
   renderNodes(s)
+  renderFleet(s)
 }
 
 function updateSlider() {
@@ -375,6 +376,31 @@ function renderShadow(sh, s) {
   }
   const refusal = s?.analysis?.drift_refusal
   text($('drift-line'), drift ? `configuration_hash ${pools.join(' · ')}${refusal ? ` — ${refusal}` : ''}` : '')
+}
+
+/**
+ * Issue 11: every replica of a fleet, the leader marked; hidden with the file backend.
+ * @param {StateView} s
+ */
+function renderFleet(s) {
+  const f = fleetText(s)
+  $('fleet-panel').hidden = f === null
+  const body = $('fleet-rows')
+  body.textContent = ''
+  if (f === null) return
+  text($('fleet-summary'), f.summary)
+  $('fleet-summary').setAttribute('data-backend', f.backendUp ? 'up' : 'down')
+  for (const r of f.rows) {
+    const tr = document.createElement('tr')
+    tr.setAttribute('data-replica', r.id)
+    cell(tr, r.leader ? `${r.id} (leads)` : r.id, r.leader ? 'replica leader' : 'replica')
+    cell(tr, r.control)
+    cell(tr, r.seen)
+    cell(tr, r.x)
+    cell(tr, r.y)
+    cell(tr, r.nodes, 'health').setAttribute('data-h', r.healthy ? 'healthy' : 'unhealthy')
+    body.appendChild(tr)
+  }
 }
 
 /** @param {StateView} s */

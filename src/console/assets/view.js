@@ -21,6 +21,8 @@ import { clockTime, duration, errorRate, latency, share, stepOf } from './figure
  * @typedef {import('../../control/api-types.js').HistoryPointView} HistoryPointView
  * @typedef {import('../../control/api-types.js').Verdict} Verdict
  * @typedef {import('../../control/api-types.js').PoolName} PoolName
+ * @typedef {import('../../control/api-types.js').FleetView} FleetView
+ * @typedef {import('../../control/api-types.js').ReplicaView} ReplicaView
  */
 
 /**
@@ -182,4 +184,58 @@ export function nowFigure(h, pool, now, key, share) {
   const filling = points[points.length - 1]
   if (filling && filling !== p && filling.error_rate === null && (h.now - filling.t >= 1000 || share === 0)) return null
   return p[key]
+}
+
+/**
+ * @typedef {object} ReplicaRow
+ * @property {string} id
+ * @property {boolean} leader
+ * @property {string} control its control address
+ * @property {string} seen when this replica last heard from it, local time
+ * @property {string} x its own x traffic since it started
+ * @property {string} y its own y traffic since it started
+ * @property {string} nodes its own view of the nodes: `2 of 2 usable`, `1 of 2 usable (not y:y1)`
+ * @property {boolean} healthy every node usable as it sees them
+ */
+
+/**
+ * @typedef {object} FleetText
+ * @property {string} summary one line: how many replicas, which leads, the store's health, who answered
+ * @property {boolean} backendUp
+ * @property {ReplicaRow[]} rows
+ */
+
+/** @param {{ requests: number, errors: number }} t */
+function trafficText(t) {
+  return `${t.requests} req, ${t.errors} err (${errorRate(t.requests > 0 ? t.errors / t.requests : null)})`
+}
+
+/**
+ * Issue 11: the replicas panel, one row per replica of a fleet; null with the file
+ * backend (no fleet section in the state), so the panel stays hidden.
+ * @param {StateView} s @returns {FleetText | null}
+ */
+export function fleetText(s) {
+  const f = s.fleet
+  if (!f) return null
+  const n = f.replicas.length
+  const backend = f.backend.up ? 'etcd up' : `etcd DOWN (${f.backend.reason ?? 'no answer'}): every replica routes at the last known split; changes are refused`
+  const leader = f.leader === null ? 'no leader yet' : `${f.leader} leads`
+  return {
+    summary: `${n} replica${n === 1 ? '' : 's'}, ${leader}; ${backend}. This page is served by ${f.replica_id}.`,
+    backendUp: f.backend.up,
+    rows: f.replicas.map((r) => {
+      const unusable = r.nodes.filter((node) => !node.usable).map((node) => `${node.pool}:${node.name}`)
+      return {
+        id: r.id,
+        leader: r.leader,
+        control: r.control,
+        seen: clockTime(r.last_seen),
+        x: trafficText(r.traffic.x),
+        y: trafficText(r.traffic.y),
+        nodes: `${r.nodes.length - unusable.length} of ${r.nodes.length} usable${unusable.length ? ` (not ${unusable.join(', ')})` : ''}`,
+        healthy: unusable.length === 0,
+      }
+    }),
+  }
 }

@@ -1,13 +1,20 @@
 /**
  * A fleet for the tests: real cutover processes (bin/cutover.js, so `npm run build`
- * first) sharing one etcd prefix, each with its own config file and replica id.
+ * first) sharing one etcd prefix, each with its own config file and replica id; and the
+ * testbed a fleet test file shares: a real etcd cluster and upstreams x, y and a failing y.
  */
 
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { api, run, type Running } from '../helpers/process.js'
-import { tempDir } from '../helpers/cutover.js'
-import { waitUntil } from '../helpers/wait.js'
+import type { Test } from 'tap'
+import { tempDir } from './cutover.js'
+import { etcdAvailable, startEtcdCluster, type EtcdCluster } from './etcd.js'
+import { api, run, type Running } from './process.js'
+import { startUpstream, type TestUpstream } from './upstream.js'
+import { waitUntil } from './wait.js'
+
+/** Why the fleet's integration tests cannot run here, or false. */
+export const fleetSkip: string | false = !etcdAvailable() || !existsSync(new URL('../../dist/cli.js', import.meta.url)) ? 'needs etcd (Debian: etcd-server) and a build (npm run build)' : false
 
 export interface FleetOptions {
   endpoints: string[]
@@ -95,4 +102,57 @@ export async function leaderOf(replicas: Replica[]): Promise<Replica> {
   const leader = replicas.find((r) => r.id === s.fleet.leader)
   if (!leader) throw new Error(`no leader among ${replicas.map((r) => r.id).join(', ')}: ${s.fleet.leader}`)
   return leader
+}
+
+export interface FleetTestbed {
+  cluster: EtcdCluster
+  x: TestUpstream
+  /** a y that answers */
+  yOk: TestUpstream
+  /** a y that answers 500 to everything */
+  yBad: TestUpstream
+  /** fleet options on a fresh etcd prefix, with y as pool y's only node */
+  options(y: TestUpstream, extra?: string): FleetOptions
+  /** start n replicas (default 3), stopped at the test's end */
+  fleet(t: Pick<Test, 'teardown'>, o: FleetOptions, n?: number): Promise<Replica[]>
+}
+
+/**
+ * The setup a fleet test file shares, started before its first test and stopped after its
+ * last: an etcd cluster of `members` and the upstreams. Nothing is started when fleetSkip says why not.
+ */
+export function fleetTestbed(root: Pick<Test, 'before' | 'teardown'>, members = 3): FleetTestbed {
+  let n = 0
+  const bed = {
+    options: (y: TestUpstream, extra = '') => ({ endpoints: bed.cluster.endpoints, prefix: `/cutover/fleet-${process.pid}-${++n}`, x: [bed.x.url], y: [y.url], extra }),
+    fleet: async (t: Pick<Test, 'teardown'>, o: FleetOptions, size = 3) => {
+      const replicas = await startFleet(o, size)
+      t.teardown(() => stopAll(replicas))
+      return replicas
+    },
+  } as FleetTestbed
+  root.before(async () => {
+    if (fleetSkip) return
+    bed.cluster = await startEtcdCluster(members)
+    bed.x = await startUpstream('x')
+    bed.yOk = await startUpstream('y')
+    bed.yBad = await startUpstream('y-bad', (req, res) => {
+      req.resume()
+      res.writeHead(500, { 'content-type': 'text/plain' })
+      res.end('y is broken')
+    })
+  })
+  root.teardown(async () => {
+    if (fleetSkip) return
+    await Promise.all([bed.x?.close(), bed.yOk?.close(), bed.yBad?.close()])
+    await bed.cluster?.stop()
+  })
+  return bed
+}
+
+/** GET through a replica's proxy: which upstream answered, and the status. */
+export async function through(r: Replica): Promise<{ status: number; upstream: string | null }> {
+  const res = await fetch(`${r.proxyUrl}/anything`)
+  await res.arrayBuffer()
+  return { status: res.status, upstream: res.headers.get('x-upstream') }
 }
