@@ -3,7 +3,8 @@
 // runs under `valgrind --tool=callgrind` with instrumentation off until warmed up, then
 // `--requests` GETs go closed-loop over `--connections` keep-alive connections and the
 // instructions executed meanwhile are divided by the count. The split: V8's compilers
-// (one-off, left out of `mutator`), its garbage collector, and the rest.
+// (one-off, left out of `mutator`), its garbage collector, and the rest; `readPath` is the
+// request path alone (see readPathCost), the figure bench/README.md compares.
 //
 //   node bench/instructions.mjs [--requests 3000] [--warmup 5000] [--connections 20] [--path /] [--node PATH] [--keep]
 //
@@ -42,6 +43,22 @@ export function splitCost(annotateOutput) {
     else if (GC.test(m[2])) sum.gc += ir
   }
   return sum
+}
+
+/**
+ * Inclusive cost of libuv's uv__read (all a read sets off: parse, route, forward, write,
+ * its garbage) minus V8's optimising and lazy compiles: the request path without one-off
+ * work and without timers (health probes, gate and metrics ticks).
+ */
+export function readPathCost(inclusiveOutput) {
+  const find = (re) => {
+    for (const line of inclusiveOutput.split('\n')) {
+      const m = /^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$/.exec(line)
+      if (m && re.test(m[2])) return Number(m[1].replace(/,/g, ''))
+    }
+    return 0
+  }
+  return find(/stream\.c:uv__read /) - find(/Runtime_CompileOptimized/) - find(/v8::internal::Compiler::Compile\(v8::internal::Isolate\*, v8::internal::Handle<v8::internal::JSFunction>/)
 }
 
 /** Closed loop: `total` GETs over `connections` keep-alive connections; resolves when all are answered. */
@@ -135,9 +152,10 @@ async function main() {
     const dump = readdirSync(dir).find((f) => /^callgrind\.\d+\.1$/.test(f))
     if (dump === undefined) throw new Error(`no callgrind dump in ${dir}`)
     const sum = splitCost(execFileSync('callgrind_annotate', ['--threshold=100', join(dir, dump)], { encoding: 'utf8', maxBuffer: 1 << 28 }))
+    const readPath = readPathCost(execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', join(dir, dump)], { encoding: 'utf8', maxBuffer: 1 << 28 }))
     const per = (n) => Math.round(n / requests)
     const result = { requests, warmup: Number(values.warmup), connections, path: values.path, node: execFileSync(values.node, ['--version'], { encoding: 'utf8' }).trim() }
-    Object.assign(result, { total: per(sum.total), compile: per(sum.compile), gc: per(sum.gc), mutator: per(sum.total - sum.compile - sum.gc) })
+    Object.assign(result, { total: per(sum.total), compile: per(sum.compile), gc: per(sum.gc), mutator: per(sum.total - sum.compile - sum.gc), readPath: per(readPath) })
     if (values.keep) result.dump = join(dir, dump)
     process.stdout.write(`${JSON.stringify(result)}\n`)
   } finally {
