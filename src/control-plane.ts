@@ -22,7 +22,6 @@ import { Metrics, type MetricsSources } from './metrics/metrics.js'
 import { RolloutRunner } from './rollout/runner.js'
 import { StateController } from './state/controller.js'
 import { EventLog } from './state/events.js'
-import { EtcdBackend } from './fleet/etcd-backend.js'
 import { FileBackend, type StateBackend } from './state/backend.js'
 import { AuditFile, auditPathFor } from './state/audit-file.js'
 import { adminStateOf, effectiveWeight, nodeAdminOf } from './state/node-admin.js'
@@ -129,9 +128,10 @@ export class ControlPlane {
     audit.open()
     events.setSink((e) => audit.append(e))
     let metrics: Metrics | undefined
+    // the etcd client (grpc-js, protobufs: ~20 MiB of RSS) is loaded only for a fleet
     const backend: StateBackend =
       config.state.backend === 'etcd'
-        ? new EtcdBackend(config, { clock: options.clock, logger: options.logger, events, onPropagation: (ms) => metrics?.propagated(ms) })
+        ? new (await import('./fleet/etcd-backend.js')).EtcdBackend(config, { clock: options.clock, logger: options.logger, events, onPropagation: (ms) => metrics?.propagated(ms) })
         : new FileBackend(config, options.clock, options.logger)
     const { state, event } = await backend.initial(config)
     const controller = new StateController(state, backend.store, events)

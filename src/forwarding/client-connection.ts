@@ -22,6 +22,10 @@ const HOLD_LIMIT = 64 * 1024
 /** how long a connection cutover ended may linger half-open before it is cut */
 const LINGER_MS = 2000
 
+/** the connection on a client socket: every socket shares one set of listeners, no closures per connection */
+const CONN = Symbol('cutover.clientConnection')
+type OwnedSocket = net.Socket & { [CONN]: ClientConnection }
+
 export class ClientConnection implements Timed, ClientSide {
   readonly fw: Forwarder
   readonly socket: net.Socket
@@ -62,16 +66,17 @@ export class ClientConnection implements Timed, ClientSide {
     this.deadline = fw.clock.monotonic() + fw.proxy.header_timeout
     all.add(this)
     fw.sweeper.add(this)
-    socket.on('data', this.#onData)
-    socket.on('end', this.#onEnd)
-    socket.on('drain', this.#onDrain)
+    ;(socket as OwnedSocket)[CONN] = this
+    socket.on('data', onSocketData)
+    socket.on('end', onSocketEnd)
+    socket.on('drain', onSocketDrain)
     socket.on('error', ignore)
-    socket.on('close', this.#onClose)
+    socket.on('close', onSocketClose)
   }
 
-  // ---- socket events ----
+  // ---- socket events (through the shared listeners at the end of this file) ----
 
-  #onData = (chunk: Buffer): void => {
+  socketData(chunk: Buffer): void {
     switch (this.phase) {
       case Phase.Head:
         this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
@@ -99,7 +104,7 @@ export class ClientConnection implements Timed, ClientSide {
     }
   }
 
-  #onEnd = (): void => {
+  socketEnd(): void {
     this.ended = true
     switch (this.phase) {
       case Phase.Head:
@@ -118,12 +123,12 @@ export class ClientConnection implements Timed, ClientSide {
     }
   }
 
-  #onDrain = (): void => {
+  socketDrain(): void {
     if (this.exchange !== null) this.exchange.onClientDrain()
     else if (this.tunnel !== null) this.tunnel.onClientDrain()
   }
 
-  #onClose = (): void => {
+  socketClose(): void {
     this.closed = true
     this.phase = Phase.Closing
     this.buf = null
@@ -364,5 +369,22 @@ export class ClientConnection implements Timed, ClientSide {
 }
 
 function ignore(): void {}
+
+// the listeners of every client socket; `this` is the socket
+function onSocketData(this: net.Socket, chunk: Buffer): void {
+  ;(this as OwnedSocket)[CONN].socketData(chunk)
+}
+
+function onSocketEnd(this: net.Socket): void {
+  ;(this as OwnedSocket)[CONN].socketEnd()
+}
+
+function onSocketDrain(this: net.Socket): void {
+  ;(this as OwnedSocket)[CONN].socketDrain()
+}
+
+function onSocketClose(this: net.Socket): void {
+  ;(this as OwnedSocket)[CONN].socketClose()
+}
 
 const EMPTY = Buffer.alloc(0)

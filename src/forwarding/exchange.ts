@@ -211,6 +211,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
 
   // ---- the response ----
 
+  /** chunk: valid during this call only (the connection's reused read buffer) unless conn.retained is set */
   onUpstreamData(_conn: UpstreamConnection, chunk: Buffer): void {
     if (this.stage === Stage.Streaming) {
       if (this.#relay(chunk)) this.#responseDone()
@@ -226,6 +227,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       const r = parseResponseHead(buf, MAX_RESPONSE_HEAD, this.head.method)
       if (r.kind === 'partial') {
         this.#rbuf = buf
+        // buf may be (a view of) the connection's read buffer: it is ours now
+        this.conn!.retained = true
         return
       }
       if (r.kind === 'refused') {
@@ -301,7 +304,10 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       // the usual small answer: head and body as one latin1 string, one write (no writev)
       this.#left -= rest.length
       client.write(head + latin1(rest, 0, rest.length))
-      if (this.#shadow !== null) this.#shadow.body(rest)
+      if (this.#shadow !== null) {
+        this.#shadow.body(rest)
+        this.conn!.retained = true
+      }
       complete = this.#left === 0
     } else {
       socket.cork()
@@ -349,8 +355,13 @@ export class Exchange implements PoolWaiter, ConnectionUser {
         if (this.#shadow !== null) this.#shadow.body(chunk)
         break
     }
-    // the client cannot take more: stop reading the node until it drains
-    if (!ok && !complete && this.conn !== null) this.conn.socket.pause()
+    const conn = this.conn
+    if (conn !== null) {
+      // bytes the client socket queued (or the shadow copy holds) are the read buffer's: the next read needs another
+      if (this.#shadow !== null || client.socket.writableLength > 0) conn.retained = true
+      // the client cannot take more: stop reading the node until it drains
+      if (!ok && !complete) conn.socket.pause()
+    }
     return complete
   }
 

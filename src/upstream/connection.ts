@@ -18,6 +18,9 @@ export interface ConnectionUser {
   onUpstreamClose(conn: UpstreamConnection, err: Error | null): void
 }
 
+/** bytes a plain-TCP node connection reads at most at once, into its own reused buffer */
+const READ_SIZE = 64 * 1024
+
 /** The pool side of a connection: told when it closes. */
 export interface ConnectionOwner {
   connectionClosed(conn: UpstreamConnection): void
@@ -35,18 +38,32 @@ export class UpstreamConnection {
   idleSince = 0
   /** requests it carried */
   uses = 0
+  /**
+   * With reused reads: the user kept the last chunk past onUpstreamData (queued in a client
+   * socket, held as a partial head), so the next read goes into a fresh buffer.
+   */
+  retained = false
   #error: Error | null = null
+  #readBuffer: Buffer | null = null
 
-  constructor(owner: ConnectionOwner, config: NodeConfig) {
+  /**
+   * reuseReads: a plain-TCP connection reads into one buffer of its own, reused from read
+   * to read (no Buffer and no stream push per read); each chunk given to onUpstreamData is
+   * then valid only during that call unless the user sets `retained`. TLS connections
+   * always read fresh Buffers.
+   */
+  constructor(owner: ConnectionOwner, config: NodeConfig, reuseReads = false) {
     this.owner = owner
-    const socket =
-      config.protocol === 'https:'
-        ? tls.connect({ host: config.hostname, port: config.port, servername: net.isIP(config.hostname) ? undefined : config.hostname, ALPNProtocols: ['http/1.1'] })
+    const https = config.protocol === 'https:'
+    const socket = https
+      ? tls.connect({ host: config.hostname, port: config.port, servername: net.isIP(config.hostname) ? undefined : config.hostname, ALPNProtocols: ['http/1.1'] })
+      : reuseReads
+        ? net.connect({ host: config.hostname, port: config.port, onread: { buffer: this.#nextBuffer, callback: this.#onRead } })
         : net.connect({ host: config.hostname, port: config.port })
     this.socket = socket
     socket.setNoDelay(true)
-    socket.on(config.protocol === 'https:' ? 'secureConnect' : 'connect', this.#onConnect)
-    socket.on('data', this.#onData)
+    socket.on(https ? 'secureConnect' : 'connect', this.#onConnect)
+    if (https || !reuseReads) socket.on('data', this.#onData)
     socket.on('end', this.#onEnd)
     socket.on('drain', this.#onDrain)
     socket.on('error', this.#onError)
@@ -67,6 +84,21 @@ export class UpstreamConnection {
     if (this.user !== null) this.user.onUpstreamData(this, chunk)
     // bytes while idle: the node broke the framing; never reuse this connection
     else this.socket.destroy()
+  }
+
+  /** the buffer the next read goes into: the same one unless the last chunk was kept */
+  #nextBuffer = (): Buffer => {
+    if (this.#readBuffer === null || this.retained) {
+      this.retained = false
+      this.#readBuffer = Buffer.allocUnsafe(READ_SIZE)
+    }
+    return this.#readBuffer
+  }
+
+  /** buf is the one #nextBuffer gave (a Buffer); true: go on reading (pause() still pauses) */
+  #onRead = (nread: number, buf: Uint8Array): boolean => {
+    this.#onData((buf as Buffer).subarray(0, nread))
+    return true
   }
 
   #onEnd = (): void => {

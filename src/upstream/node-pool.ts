@@ -155,7 +155,7 @@ export class NodePool implements ConnectionOwner {
 
   #connect(): UpstreamConnection {
     this.#open++
-    const conn = new UpstreamConnection(this, this.config)
+    const conn = new UpstreamConnection(this, this.config, true)
     this.#all.add(conn)
     return conn
   }
