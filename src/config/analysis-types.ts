@@ -19,6 +19,8 @@ export interface ShadowConfig {
   json_max: number
   /** request headers never stored in samples (lower-case), besides authorization and cookies */
   redact_headers: readonly string[]
+  /** bytes of a request body buffered for its copy; a request with a longer body is not copied (dropped: body_too_large) */
+  max_body_bytes: number
 }
 
 export interface DriftConfig {

@@ -62,17 +62,27 @@ function list(item: Rule<string>): Rule<string[]> {
 
 const lowerToken = token({ lower: true })
 
-export const shadowSection = object({
-  share: field(percent(), { required: true }),
-  methods: field(methods, { default: ['GET', 'HEAD', 'OPTIONS'] }),
-  max_concurrent: field(number({ integer: true, min: 1, max: 10000 }), { default: 32 }),
-  timeout: field(duration({ min: 1 }), { default: '5s' }),
-  header: field(lowerToken, { default: 'x-cutover-shadow' }),
-  ignore_headers: field(list(lowerToken), { default: DEFAULT_IGNORED }),
-  ignore_fields: field(list(string()), { default: [] }),
-  json_max: field(byteSize({ min: 0 }), { default: '256kib' }),
-  redact_headers: field(list(lowerToken), { default: [] }),
-})
+/** the largest shadow.max_body_bytes: each of max_concurrent copies may hold this much */
+const MAX_SHADOW_BODY = 16 * 1024 * 1024
+
+export const shadowSection = object(
+  {
+    share: field(percent(), { required: true }),
+    methods: field(methods, { default: ['GET', 'HEAD', 'OPTIONS'] }),
+    max_concurrent: field(number({ integer: true, min: 1, max: 10000 }), { default: 32 }),
+    timeout: field(duration({ min: 1 }), { default: '5s' }),
+    header: field(lowerToken, { default: 'x-cutover-shadow' }),
+    ignore_headers: field(list(lowerToken), { default: DEFAULT_IGNORED }),
+    ignore_fields: field(list(string()), { default: [] }),
+    json_max: field(byteSize({ min: 0 }), { default: '256kib' }),
+    redact_headers: field(list(lowerToken), { default: [] }),
+    max_body_bytes: field(byteSize({ min: 0 }), { default: '64kib' }),
+  },
+  (out, _raw, path, ctx) => {
+    if (typeof out.max_body_bytes === 'number' && out.max_body_bytes > MAX_SHADOW_BODY)
+      ctx.problems.add(keyPath(path, 'max_body_bytes'), `must be at most 16mib (a body is held in memory for its copy), got ${out.max_body_bytes}`)
+  },
+)
 
 export const driftSection = object({
   port: field(number({ integer: true, min: 1, max: 65535 })),
