@@ -13,6 +13,7 @@ import { runAutocannon, runWrk, sequentialLatency, wrkAvailable } from './load.m
 import { runPaced } from './paced.mjs'
 import { cpuSeconds, memory, processTree, sampleRss, socketCount } from './procstat.mjs'
 import { haproxy, nginx } from './rivals.mjs'
+import { formatShadow, measureShadow } from './shadow.mjs'
 import { poolPorts, portsNeeded, selectScenarios, STICKY_HEADER } from './scenarios.mjs'
 import { addHopLatency, addRatios, aggregate, formatGoals, formatTable, goals } from './table.mjs'
 
@@ -24,7 +25,8 @@ const USAGE = `usage: node bench/run.mjs [flags]   (npm run bench -- [flags])
   --duration S       seconds per measured run (default 3, quick 1)
   --rounds N         interleaved rounds per scenario (default 2, quick 1)
   --only LIST        proxies to run, of cutover,nginx,haproxy (default all installed)
-  --scenario LIST    scenarios, of small-get,get-64k,post-1m,sticky,nodes-100,rate-p99,hop-latency,conns-1000
+  --scenario LIST    scenarios, of small-get,get-64k,post-1m,sticky,nodes-100,rate-p99,hop-latency,conns-1000,shadow
+                     (shadow: cutover alone, p99 with shadowing on / off, bench/shadow.mjs; in a full run, not in --quick)
   --tools LIST       closed-loop generators, of autocannon,wrk (default both; quick: autocannon)
   --help`
 
@@ -118,9 +120,12 @@ async function main() {
     return 0
   }
   const started = new Date()
+  // shadow is cutover against itself (shadowing on and off), not a row of the rivals' table
+  const wantShadow = opts.scenarios ? opts.scenarios.includes('shadow') : !opts.quick
+  const names = opts.scenarios?.filter((n) => n !== 'shadow')
   let scenarios
   try {
-    scenarios = selectScenarios({ names: opts.scenarios, quick: opts.quick })
+    scenarios = names?.length === 0 ? [] : selectScenarios({ names, quick: opts.quick })
   } catch (err) {
     throw new UsageError(err.message)
   }
@@ -285,17 +290,28 @@ async function main() {
     await Promise.all(targets.map((t) => t.handle?.stop()))
   }
 
+  let shadow = null
+  if (wantShadow) {
+    log('\nshadow: p99 of x traffic through cutover with shadowing on (a slow y) against off, interleaved')
+    shadow = await measureShadow({ duration: opts.duration, rounds: opts.rounds, warmup: opts.warmup, core: core('proxyCore'), loadCore: core('loadCore'), log })
+  }
+
   addHopLatency(rows)
   addRatios(rows)
   const goalList = goals(rows)
-  const lines = [
-    '',
-    `cutover bench, ${started.toISOString()}: ${opts.rounds} round(s) of ${opts.duration} s, ${pinning.enabled ? 'proxy pinned to core 1, load and upstream to core 0' : 'unpinned'}; (Nx) = ratio to nginx`,
-    ...formatTable(rows),
-    '',
-    'goals (issues 5 and 10), cutover against one nginx worker:',
-    ...formatGoals(goalList),
-  ]
+  // only shadow asked: no rivals' table
+  const lines =
+    rows.length === 0
+      ? []
+      : [
+          '',
+          `cutover bench, ${started.toISOString()}: ${opts.rounds} round(s) of ${opts.duration} s, ${pinning.enabled ? 'proxy pinned to core 1, load and upstream to core 0' : 'unpinned'}; (Nx) = ratio to nginx`,
+          ...formatTable(rows),
+          '',
+          'goals (issues 5 and 10), cutover against one nginx worker:',
+          ...formatGoals(goalList),
+        ]
+  if (shadow) lines.push('', ...formatShadow(shadow))
   if (skipped.length) lines.push('', 'skipped:', ...skipped.map((s) => `  ${s.split('\n')[0]}`))
   console.log(lines.join('\n'))
 
@@ -321,6 +337,7 @@ async function main() {
         skipped,
         rows,
         goals: goalList,
+        shadow,
       },
       null,
       2,

@@ -1,39 +1,28 @@
-// Does shadowing slow the client? The same paced GET load through cutover (y at 0, every
-// request answered by x) with shadowing off and on (--share, default 100, to a y that
-// answers after --y-delay ms, a cap of 32 copies and a 1 s time limit: with a slow y most
-// copies are dropped at the cap or the limit), interleaved rounds; prints p50/p99 of x traffic for each, the
-// ratio, cutover's CPU% and the shadow totals. Build first (`npm run build`), or point
-// CUTOVER_CLI at a compiled cli.js.
-//   node bench/shadow.mjs [--rate 400] [--duration 8] [--rounds 2] [--y-delay 2000] [--share 100]
+// Does shadowing slow the client (issue 13: p99 of x traffic with shadowing on <= 1.1x off)?
+// The same paced GET load through cutover (y at 0, every request answered by x) with
+// shadowing off and on (--share, default 100, to a y that answers after --y-delay ms, a cap
+// of 32 copies and a 1 s time limit: with a slow y most copies are dropped at the cap or the
+// limit), off and on interleaved in the same run; prints p50/p99 of x traffic for each, the
+// ratio of the p99 medians (the issue's figure), cutover's CPU% and the shadow totals.
+// Pinned when it can be: cutover on core 1, x, y and the load on core 0. Also a scenario of
+// `npm run bench -- --scenario shadow`. Build first (`npm run build`), or point CUTOVER_CLI
+// at a compiled cli.js.
+//   node bench/shadow.mjs [--rate 400] [--duration 8] [--rounds 2] [--y-delay 2000] [--share 100] [--json]
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { freePort, getStatus, startChild, waitFor } from './children.mjs'
+import { freePort, getStatus, pinningPlan, pinSelf, startChild, waitFor } from './children.mjs'
 import { runPaced } from './paced.mjs'
-import { cpuSeconds } from './procstat.mjs'
+import { cpuSeconds, processTree } from './procstat.mjs'
+
+/** The issue's goal: p99 with shadowing on at most this times p99 with it off. */
+export const SHADOW_GOAL = 1.1
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLI = process.env.CUTOVER_CLI ?? join(ROOT, 'dist', 'cli.js')
 const TOKEN = 'bench-token-0123456789'
-
-const { values } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '400' },
-    duration: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '2' },
-    'y-delay': { type: 'string', default: '2000' },
-    connections: { type: 'string', default: '16' },
-    share: { type: 'string', default: '100' },
-  },
-})
-const rate = Number(values.rate)
-const duration = Number(values.duration)
-const rounds = Number(values.rounds)
-const yDelay = Number(values['y-delay'])
-const connections = Number(values.connections)
-const share = Number(values.share)
 
 // x: a JSON answer of about 1 KB at once; y: the same after yDelay ms
 const NODE = `
@@ -47,14 +36,14 @@ http.createServer((req, res) => {
 }).listen(Number(process.argv[1]), '127.0.0.1')
 `
 
-async function startNode(port, delay) {
-  const child = startChild(process.execPath, ['-e', NODE, String(port), String(delay)])
+async function startNode(port, delay, core) {
+  const child = startChild(process.execPath, ['-e', NODE, String(port), String(delay)], { core })
   if (!(await waitFor(async () => (delay > 0 ? true : (await getStatus(port)) === 200), { timeoutMs: 10_000, exited: child.exited })))
     throw new Error(`node on ${port} did not start: ${child.output()}`)
   return child
 }
 
-async function startCutover(dir, ports, shadow) {
+async function startCutover(dir, ports, shadow, share, core) {
   const config = join(dir, `cutover-${shadow ? 'on' : 'off'}.yaml`)
   writeFileSync(
     config,
@@ -68,7 +57,7 @@ split: { y: 0 }
 log: { level: warn }
 ${shadow ? `shadow: { share: ${share}, max_concurrent: 32, timeout: 1s }\n` : ''}`,
   )
-  const child = startChild(process.execPath, ['-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(['--config', ${JSON.stringify(config)}])).then((code) => process.exit(code))`])
+  const child = startChild(process.execPath, ['-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(['--config', ${JSON.stringify(config)}])).then((code) => process.exit(code))`], { core })
   if (!(await waitFor(async () => (await getStatus(ports.proxy)) === 200, { timeoutMs: 15_000, exited: child.exited }))) throw new Error(`cutover did not start: ${child.output()}`)
   return child
 }
@@ -78,36 +67,108 @@ async function shadowTotals(port) {
   return (await res.json()).totals
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'cutover-bench-shadow-'))
-const ports = { x: await freePort(), y: await freePort(), proxy: await freePort(), control: await freePort() }
-const x = await startNode(ports.x, 0)
-const y = await startNode(ports.y, yDelay)
-const results = { off: [], on: [] }
-try {
-  for (let round = 0; round < rounds; round++) {
-    for (const mode of ['off', 'on']) {
-      const c = await startCutover(dir, ports, mode === 'on')
-      // warm-up, then the measured run
-      await runPaced({ url: `http://127.0.0.1:${ports.proxy}/items`, connections, rate, duration: 2 })
-      const cpu0 = cpuSeconds([c.pid])
-      const t0 = performance.now()
-      const r = await runPaced({ url: `http://127.0.0.1:${ports.proxy}/items`, connections, rate, duration })
-      const cpu = ((cpuSeconds([c.pid]) - cpu0) / ((performance.now() - t0) / 1000)) * 100
-      const totals = mode === 'on' ? await shadowTotals(ports.control) : null
-      results[mode].push({ ...r, cpu, totals })
-      process.stdout.write(
-        `round ${round + 1} shadow ${mode}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.responses} answers, ${r.non2xx} non-2xx, ${r.errors} errors, cutover cpu ${cpu.toFixed(0)}%${totals ? `, shadow ${JSON.stringify(totals)}` : ''}\n`,
-      )
-      await c.stop()
+/**
+ * Shadowing off and on, interleaved, in one run. core: where cutover runs (the caller runs
+ * the load on another core, and x and y go on loadCore); undefined: unpinned.
+ */
+export async function measureShadow({
+  rate = 400,
+  duration = 8,
+  rounds = 2,
+  yDelay = 2000,
+  connections = 16,
+  share = 100,
+  warmup = 2,
+  core,
+  loadCore,
+  log = (line) => process.stderr.write(`${line}\n`),
+} = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-bench-shadow-'))
+  const ports = { x: await freePort(), y: await freePort(), proxy: await freePort(), control: await freePort() }
+  const x = await startNode(ports.x, 0, loadCore)
+  const y = await startNode(ports.y, yDelay, loadCore)
+  const results = { off: [], on: [] }
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const mode of ['off', 'on']) {
+        const c = await startCutover(dir, ports, mode === 'on', share, core)
+        const url = `http://127.0.0.1:${ports.proxy}/items`
+        if (warmup > 0) await runPaced({ url, connections, rate, duration: warmup })
+        const pids = processTree(c.pid)
+        const cpu0 = cpuSeconds(pids)
+        const t0 = performance.now()
+        const r = await runPaced({ url, connections, rate, duration })
+        const cpu1 = cpuSeconds(pids)
+        const cpu = cpu0 === null || cpu1 === null ? null : ((cpu1 - cpu0) / ((performance.now() - t0) / 1000)) * 100
+        const totals = mode === 'on' ? await shadowTotals(ports.control) : null
+        results[mode].push({ p50: r.p50, p99: r.p99, responses: r.responses, non2xx: r.non2xx, errors: r.errors, cpu, totals })
+        log(
+          `  round ${round + 1}/${rounds} shadow ${mode}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.responses} answers, ${r.non2xx} non-2xx, ${r.errors} errors, cutover cpu ${cpu === null ? '?' : cpu.toFixed(0)}%${totals ? `, shadow ${JSON.stringify(totals)}` : ''}`,
+        )
+        await c.stop()
+      }
     }
+  } finally {
+    await Promise.all([x.stop(), y.stop()])
   }
-} finally {
-  await Promise.all([x.stop(), y.stop()])
+  const median = (list, key) => list.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(list.length / 2)]
+  const p99off = median(results.off, 'p99')
+  const p99on = median(results.on, 'p99')
+  const ratio = p99on / p99off
+  return {
+    rate,
+    duration,
+    rounds,
+    share,
+    yDelay,
+    pinned: core !== undefined,
+    p99off,
+    p99on,
+    ratio,
+    goal: SHADOW_GOAL,
+    met: ratio <= SHADOW_GOAL,
+    cpuOff: median(results.off, 'cpu'),
+    cpuOn: median(results.on, 'cpu'),
+    perRound: results,
+  }
 }
-const worst = (list, key) => Math.max(...list.map((r) => r[key]))
-const median = (list, key) => list.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(list.length / 2)]
-const p99off = median(results.off, 'p99')
-const p99on = median(results.on, 'p99')
-process.stdout.write(
-  `\nx traffic at ${rate} req/s, shadow.share ${share}, y answering after ${yDelay} ms, load average ${loadavg()[0].toFixed(1)}:\n  shadow off: p99 ${p99off.toFixed(2)} ms (worst ${worst(results.off, 'p99').toFixed(2)})\n  shadow on:  p99 ${p99on.toFixed(2)} ms (worst ${worst(results.on, 'p99').toFixed(2)})\n  ratio on/off: ${(p99on / p99off).toFixed(2)} (goal <= 1.1)\n`,
-)
+
+/** The result as lines for a person. */
+export function formatShadow(r) {
+  const cpu = (v) => (v === null || v === undefined ? '?' : `${v.toFixed(0)}%`)
+  return [
+    `shadow (issue 13): x traffic at ${r.rate} req/s, shadow.share ${r.share}, y answering after ${r.yDelay} ms, ${r.rounds} interleaved round(s) of ${r.duration} s, ${r.pinned ? 'cutover pinned to core 1, load, x and y to core 0' : 'unpinned'}, load average ${loadavg()[0].toFixed(1)}:`,
+    `  shadow off: p99 ${r.p99off.toFixed(2)} ms, cutover cpu ${cpu(r.cpuOff)}`,
+    `  shadow on:  p99 ${r.p99on.toFixed(2)} ms, cutover cpu ${cpu(r.cpuOn)}`,
+    `  p99 on/off: ${r.ratio.toFixed(3)} (goal <= ${r.goal}): ${r.met ? 'met' : 'NOT met'}`,
+  ]
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({
+    options: {
+      rate: { type: 'string', default: '400' },
+      duration: { type: 'string', default: '8' },
+      rounds: { type: 'string', default: '2' },
+      'y-delay': { type: 'string', default: '2000' },
+      connections: { type: 'string', default: '16' },
+      share: { type: 'string', default: '100' },
+      warmup: { type: 'string', default: '2' },
+      json: { type: 'boolean', default: false },
+    },
+  })
+  const pinning = pinningPlan(cpus().length)
+  if (pinning.enabled && !pinSelf(pinning.loadCore)) pinning.enabled = false
+  const r = await measureShadow({
+    rate: Number(values.rate),
+    duration: Number(values.duration),
+    rounds: Number(values.rounds),
+    yDelay: Number(values['y-delay']),
+    connections: Number(values.connections),
+    share: Number(values.share),
+    warmup: Number(values.warmup),
+    core: pinning.enabled ? pinning.proxyCore : undefined,
+    loadCore: pinning.enabled ? pinning.loadCore : undefined,
+  })
+  console.log(values.json ? JSON.stringify(r) : `\n${formatShadow(r).join('\n')}`)
+}

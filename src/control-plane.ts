@@ -167,7 +167,7 @@ export class ControlPlane {
     // so the runner (which reads the gate's verdict) is built after it, nothing in between
     const gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger })
     this.gatekeeper = gatekeeper
-    const analysis = new Analysis(config, { state, events, clock, logger, upstreams, onShadow: (o) => this.metrics.shadow(o), onDrift: (d) => this.metrics.drift(d.kind) })
+    const analysis = new Analysis(config, { state, events, clock, logger, upstreams, onShadow: (o, n) => this.metrics.shadow(o, n), onDrift: (d) => this.metrics.drift(d.kind) })
     this.analysis = analysis
     // in a fleet every replica still judges its own traffic (and rolls back on it, safety
     // first); the elected leader also judges the fleet's summed traffic and walks the rollout

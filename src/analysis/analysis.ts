@@ -24,7 +24,7 @@ export interface AnalysisOptions {
   clock: Clock
   logger: Logger
   upstreams: Upstreams
-  onShadow?: (outcome: ShadowOutcome) => void
+  onShadow?: (outcome: ShadowOutcome, n: number) => void
   onDrift?: (drift: Drift) => void
 }
 

@@ -6,6 +6,7 @@
  */
 
 import type { Config, PoolName } from '../config/types.js'
+import type { ShadowBatch } from '../shadow/results.js'
 
 export type Usable = Record<PoolName, boolean[]>
 /** each node's weight for routing: an operator's runtime weight, else the config's (issue 14) */
@@ -24,6 +25,8 @@ export type ToPrimary =
   | { t: 'listening'; port: number; host: string }
   | { t: 'outcomes'; gen: number; records: number[]; inflight: Record<PoolName, number[]> }
   | { t: 'metrics'; id: number; json: unknown[] }
+  /** what the worker's shadow copies found since its last batch (issue 13), bounded in src/shadow/batcher.ts */
+  | { t: 'shadow'; batch: ShadowBatch }
   | { t: 'error'; message: string }
 
 /** Record types in an outcome batch; each record is five numbers. */

@@ -41,6 +41,8 @@ export async function startPrimary(config: Config, count: number, logger: Logger
       weights: { x: upstreams.nodes.x.map((n) => control.weightOf(n)), y: upstreams.nodes.y.map((n) => control.weightOf(n)) },
     }),
     onOutcomes: (records) => replayOutcomes(records, upstreams.nodes, control.sink),
+    // issue 13: every worker shadows its own traffic; one /v1/shadow, metric and gate for all
+    onShadow: (batch) => control.analysis.shadow.merge(batch),
     onExit: (pid, code, signal) => control.events.add('worker.exited', { cause: 'worker', pid, code, signal }),
   })
   control.onRoutingChange(() => pool.routingChanged())

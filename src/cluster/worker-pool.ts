@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { Config, HostPort, PoolName } from '../config/types.js'
+import type { ShadowBatch } from '../shadow/results.js'
 import type { ToPrimary, ToWorker, Usable, Weights } from './messages.js'
 
 /** A worker that dies sooner than this after its start is restarted only after a pause. */
@@ -44,6 +45,8 @@ export interface WorkerPoolConnections {
   routing: () => { y: number; usable: Usable; weights: Weights }
   /** a batch of outcome records from a worker, about the current node list */
   onOutcomes: (records: readonly number[]) => void
+  /** a batch of shadow results from a worker (issue 13) */
+  onShadow: (batch: ShadowBatch) => void
   /** a worker died and another is being started (not during close) */
   onExit: (pid: number | undefined, code: number | null, signal: string | null) => void
 }
@@ -196,6 +199,9 @@ export class WorkerPool {
         if (message.gen !== this.#gen) break // about a node list that a reload replaced
         this.#control.onOutcomes(message.records)
         slot.inflight = message.inflight
+        break
+      case 'shadow':
+        this.#control.onShadow(message.batch)
         break
       case 'metrics': {
         const request = this.#metricsRequests.get(message.id)

@@ -10,6 +10,8 @@ import { POOLS, type Config } from '../config/types.js'
 import type { DataPlane } from '../data-plane.js'
 import { createDataPlane } from '../data-plane-wiring.js'
 import { Metrics } from '../metrics/metrics.js'
+import { type AttachedShadow, attachShadow } from '../shadow/attach.js'
+import { ShadowBatcher } from '../shadow/batcher.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { Upstreams } from '../upstream/upstreams.js'
 import { OutcomeBatcher } from './outcome-batcher.js'
@@ -31,9 +33,17 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     let weights = new Map<UpstreamNode, number>()
     let draining = false
     const batcher = new OutcomeBatcher(send)
+    // issue 13: this worker's shadow copies, reported on the same beat as its outcomes
+    const shadowBatcher = new ShadowBatcher(clock)
+    let shadow: AttachedShadow | undefined
+    const flush = () => {
+      batcher.flush()
+      const batch = shadowBatcher.flush()
+      if (batch !== null) send({ t: 'shadow', batch })
+    }
     let flusher: TimerHandle | null = null
     const flushEvery = () => {
-      batcher.flush()
+      flush()
       flusher = clock.setTimeout(flushEvery, FLUSH_EVERY_MS)
     }
     flusher = clock.setTimeout(flushEvery, FLUSH_EVERY_MS)
@@ -59,8 +69,9 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
       draining = true
       try {
         if (plane) await plane.drain()
+        await shadow?.close()
       } finally {
-        batcher.flush()
+        flush()
         clock.clearTimeout(flusher)
         resolve(0)
       }
@@ -84,6 +95,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
       batcher.setNodes(gen, upstreams.nodes)
       setUsable(flags, weighted)
       plane.route(y)
+      shadow = attachShadow(config, plane, shadowBatcher, { clock, random, logger })
       const address = await plane.listen()
       send({ t: 'listening', host: address.host, port: address.port })
     }
@@ -99,6 +111,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
         case 'config':
           if (!plane || !metrics) break
           plane.reload(message.config)
+          shadow?.reload(message.config)
           metrics.setNodes(plane.upstreams.nodes)
           batcher.setNodes(message.gen, plane.upstreams.nodes)
           setUsable(message.usable, message.weights)

@@ -19,12 +19,28 @@ export interface ShadowConfig {
   json_max: number
   /** request headers never stored in samples (lower-case), besides authorization and cookies */
   redact_headers: readonly string[]
+  /** bytes of a request body buffered for its copy; a request with a longer body is not copied (dropped: body_too_large) */
+  max_body_bytes: number
+}
+
+/** Where a node's status listener answers: scheme, port, path; unset parts fall back (see DriftConfig). */
+export interface StatusTarget {
+  scheme?: 'http' | 'https'
+  port?: number
+  path?: string
 }
 
 export interface DriftConfig {
+  /** http, or https for a status_listen with ssl */
+  scheme: 'http' | 'https'
   /** the status listener's port (Kong's status_listen, 8100); default health.active.port, else the node's own port */
   port?: number
   path: string
+  /** per pool: what differs from the above for that pool's nodes */
+  x?: StatusTarget
+  y?: StatusTarget
+  /** for https: a CA file to verify the status listener's certificate (else the system's), or no verification at all */
+  tls?: { ca?: string; insecure: boolean }
   interval: number
   timeout: number
   action: 'pause' | 'rollback' | 'none'

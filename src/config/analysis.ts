@@ -7,9 +7,9 @@
 import { httpUrl } from './addresses.js'
 import type { AnalysisConfig, DriftConfig, ShadowConfig } from './analysis-types.js'
 import { itemPath, keyPath } from './problems.js'
-import { byteSize, describe, duration, field, number, object, oneOf, percent, string, token, type Rule } from './rules.js'
+import { boolean, byteSize, describe, duration, field, number, object, oneOf, percent, readableFile, string, token, type Rule } from './rules.js'
 
-export type { AnalysisConfig, DriftConfig, PromGateConfig, ShadowConfig } from './analysis-types.js'
+export type { AnalysisConfig, DriftConfig, PromGateConfig, ShadowConfig, StatusTarget } from './analysis-types.js'
 
 const DEFAULT_IGNORED = [
   'date',
@@ -62,25 +62,69 @@ function list(item: Rule<string>): Rule<string[]> {
 
 const lowerToken = token({ lower: true })
 
-export const shadowSection = object({
-  share: field(percent(), { required: true }),
-  methods: field(methods, { default: ['GET', 'HEAD', 'OPTIONS'] }),
-  max_concurrent: field(number({ integer: true, min: 1, max: 10000 }), { default: 32 }),
-  timeout: field(duration({ min: 1 }), { default: '5s' }),
-  header: field(lowerToken, { default: 'x-cutover-shadow' }),
-  ignore_headers: field(list(lowerToken), { default: DEFAULT_IGNORED }),
-  ignore_fields: field(list(string()), { default: [] }),
-  json_max: field(byteSize({ min: 0 }), { default: '256kib' }),
-  redact_headers: field(list(lowerToken), { default: [] }),
+/** the largest shadow.max_body_bytes: each of max_concurrent copies may hold this much */
+const MAX_SHADOW_BODY = 16 * 1024 * 1024
+
+export const shadowSection = object(
+  {
+    share: field(percent(), { required: true }),
+    methods: field(methods, { default: ['GET', 'HEAD', 'OPTIONS'] }),
+    max_concurrent: field(number({ integer: true, min: 1, max: 10000 }), { default: 32 }),
+    timeout: field(duration({ min: 1 }), { default: '5s' }),
+    header: field(lowerToken, { default: 'x-cutover-shadow' }),
+    ignore_headers: field(list(lowerToken), { default: DEFAULT_IGNORED }),
+    ignore_fields: field(list(string()), { default: [] }),
+    json_max: field(byteSize({ min: 0 }), { default: '256kib' }),
+    redact_headers: field(list(lowerToken), { default: [] }),
+    max_body_bytes: field(byteSize({ min: 0 }), { default: '64kib' }),
+  },
+  (out, _raw, path, ctx) => {
+    if (typeof out.max_body_bytes === 'number' && out.max_body_bytes > MAX_SHADOW_BODY)
+      ctx.problems.add(keyPath(path, 'max_body_bytes'), `must be at most 16mib (a body is held in memory for its copy), got ${out.max_body_bytes}`)
+  },
+)
+
+const statusPath: Rule<string> = (value, path, ctx) => {
+  const s = string()(value, path, ctx)
+  if (s !== undefined && !s.startsWith('/')) {
+    ctx.problems.add(path, `must start with /, got ${JSON.stringify(s)}`)
+    return undefined
+  }
+  return s
+}
+
+const scheme = oneOf(['http', 'https'] as const)
+const statusPort = number({ integer: true, min: 1, max: 65535 })
+
+/** a pool's status listener where it differs from drift's own keys */
+const statusTarget = object({
+  scheme: field(scheme),
+  port: field(statusPort),
+  path: field(statusPath),
 })
 
-export const driftSection = object({
-  port: field(number({ integer: true, min: 1, max: 65535 })),
-  path: field(string(), { default: '/status' }),
-  interval: field(duration({ min: 100 }), { default: '5s' }),
-  timeout: field(duration({ min: 1 }), { default: '1s' }),
-  action: field(oneOf(['pause', 'rollback', 'none'] as const), { default: 'pause' }),
-})
+export const driftSection = object(
+  {
+    scheme: field(scheme, { default: 'http' }),
+    port: field(statusPort),
+    path: field(statusPath, { default: '/status' }),
+    x: field(statusTarget),
+    y: field(statusTarget),
+    tls: field(
+      object({ ca: field(readableFile), insecure: field(boolean(), { default: false }) }, (out, _raw, path, ctx) => {
+        if (out.ca !== undefined && out.insecure === true) ctx.problems.add(path, 'ca and insecure: true exclude each other: verify with the CA, or not at all')
+      }),
+    ),
+    interval: field(duration({ min: 100 }), { default: '5s' }),
+    timeout: field(duration({ min: 1 }), { default: '1s' }),
+    action: field(oneOf(['pause', 'rollback', 'none'] as const), { default: 'pause' }),
+  },
+  (out, _raw, path, ctx) => {
+    const pools = [out.x, out.y] as Array<{ scheme?: string } | undefined>
+    const https = out.scheme === 'https' || pools.some((p) => p?.scheme === 'https')
+    if (out.tls !== undefined && !https) ctx.problems.add(keyPath(path, 'tls'), 'is set but no status listener is read over https: set scheme: https (here, or under x or y)')
+  },
+)
 
 const promGate = object(
   {
@@ -152,7 +196,16 @@ export function formatAnalysisSections(config: { shadow?: ShadowConfig; drift?: 
         timeout: formatDuration(shadow.timeout),
       },
     }),
-    ...(drift && { drift: { ...drift, interval: formatDuration(drift.interval), timeout: formatDuration(drift.timeout) } }),
+    ...(drift && {
+      drift: {
+        ...drift,
+        ...(drift.x && { x: { ...drift.x } }),
+        ...(drift.y && { y: { ...drift.y } }),
+        ...(drift.tls && { tls: { ...drift.tls } }),
+        interval: formatDuration(drift.interval),
+        timeout: formatDuration(drift.timeout),
+      },
+    }),
     analysis: {
       ...(analysis.prometheus && { prometheus: { url: analysis.prometheus.url, timeout: formatDuration(analysis.prometheus.timeout), interval: formatDuration(analysis.prometheus.interval) } }),
       queries: analysis.queries.map((q) => ({ ...q })),

@@ -4,6 +4,7 @@
  * Defaults are written as YAML input and go through the same rule.
  */
 
+import { accessSync, constants } from 'node:fs'
 import { formatDuration, parseDuration } from './duration.js'
 import { keyPath, type Problems } from './problems.js'
 import { REPORTED } from './yaml-tree.js'
@@ -312,4 +313,17 @@ function editDistance(a: string, b: string): number {
     row = next
   }
   return row[b.length]
+}
+
+/** A file that must be readable now (a TLS certificate, key or CA), not at the first handshake. */
+export const readableFile: Rule<string> = (value, path, ctx) => {
+  const file = string()(value, path, ctx)
+  if (file === undefined) return undefined
+  try {
+    accessSync(file, constants.R_OK)
+  } catch (err) {
+    ctx.problems.add(path, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    return undefined
+  }
+  return file
 }

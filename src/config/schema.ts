@@ -3,13 +3,13 @@
  * rule and its default, in one place. Cross-key rules sit beside the section they bind.
  */
 
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { POOLS, type NodeConfig } from './types.js'
 import { listen, node, httpUrl } from './addresses.js'
 import { analysisSection, driftSection, shadowSection } from './analysis.js'
 import { GRPC_FAILURES_DEFAULT, grpcFailures } from './h2.js'
 import { itemPath, keyPath } from './problems.js'
-import { boolean, byteSize, describe, duration, field, isPlainObject, number, object, oneOf, percent, string, token, type Ctx, type Rule } from './rules.js'
+import { boolean, byteSize, describe, duration, field, isPlainObject, number, object, oneOf, percent, readableFile, string, token, type Ctx, type Rule } from './rules.js'
 import { rollout } from './rollout-steps.js'
 import { stateSection } from './state-backend.js'
 import { REPORTED } from './yaml-tree.js'
@@ -17,19 +17,6 @@ import { REPORTED } from './yaml-tree.js'
 const positive = { min: 1 }
 
 const workers: Rule<number | 'auto'> = (value, path, ctx) => (value === 'auto' ? 'auto' : number({ integer: true, min: 1 })(value, path, ctx))
-
-/** TLS files must be readable now, not at the first handshake. */
-const readableFile: Rule<string> = (value, path, ctx) => {
-  const file = string()(value, path, ctx)
-  if (file === undefined) return undefined
-  try {
-    accessSync(file, constants.R_OK)
-  } catch (err) {
-    ctx.problems.add(path, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
-    return undefined
-  }
-  return file
-}
 
 const proxy = object({
   listen: field(listen, { default: '0.0.0.0:8080' }),

@@ -4,11 +4,10 @@
  * the cutover cluster, the lease that says a replica is alive, optional TLS and user.
  */
 
-import { accessSync, constants } from 'node:fs'
 import { parseServerUrl } from './addresses.js'
 import type { EtcdConfig, StateConfig } from './state-types.js'
 import { itemPath, keyPath } from './problems.js'
-import { duration, field, object, oneOf, string, type Rule } from './rules.js'
+import { duration, field, object, oneOf, readableFile, string, type Rule } from './rules.js'
 
 export type { EtcdConfig, StateBackendKind, StateConfig } from './state-types.js'
 
@@ -55,18 +54,6 @@ const replicaId: Rule<string> = (value, path, ctx) => {
   return s
 }
 
-const readable: Rule<string> = (value, path, ctx) => {
-  const file = string()(value, path, ctx)
-  if (file === undefined) return undefined
-  try {
-    accessSync(file, constants.R_OK)
-  } catch (err) {
-    ctx.problems.add(path, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
-    return undefined
-  }
-  return file
-}
-
 const etcd = object(
   {
     endpoints: field(endpoints, { required: true }),
@@ -74,7 +61,7 @@ const etcd = object(
     // etcd counts lease TTLs in whole seconds; under 2 s a busy replica may lose its lease
     lease_ttl: field(duration({ min: 2_000, max: 60_000 }), { default: '5s' }),
     tls: field(
-      object({ ca: field(readable), cert: field(readable), key: field(readable) }, (out, _raw, path, ctx) => {
+      object({ ca: field(readableFile), cert: field(readableFile), key: field(readableFile) }, (out, _raw, path, ctx) => {
         if ((out.cert === undefined) !== (out.key === undefined)) ctx.problems.add(path, 'cert and key go together: give both or neither')
       }),
     ),

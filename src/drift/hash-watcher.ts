@@ -1,11 +1,13 @@
 /**
  * The drift shell: reads every node's configuration_hash from Kong's status listener
- * (GET /status on drift.port, else the readiness probes' port, else the node's own) each
+ * (GET /status over http or https on drift.port, else the readiness probes' port, else the
+ * node's own; a pool's own scheme, port or path under drift.x / drift.y) each
  * drift.interval, and hands each reading to drift.ts. A drift is an event, a metric and
  * drift.action (pause the rollout, or roll back), once per drift.
  */
 
-import { request } from 'undici'
+import { readFileSync } from 'node:fs'
+import { Agent, type Dispatcher, request } from 'undici'
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { DriftConfig } from '../config/analysis.js'
@@ -54,6 +56,10 @@ export class HashWatcher {
   #reported = new Set<string>()
   #timer: TimerHandle | null = null
   #stopped = true
+  /** the client for https status listeners under drift.tls (a CA, or no verification); undefined: undici's default */
+  #tls: Dispatcher | undefined
+  /** why drift.tls could not be used (its CA file became unreadable): every https read fails with it */
+  #tlsError: string | null = null
 
   constructor(options: HashWatcherOptions) {
     this.#config = options.config
@@ -64,16 +70,45 @@ export class HashWatcher {
     this.#clock = options.clock
     this.#logger = options.logger
     this.#onDrift = options.onDrift
+    this.#setTls(options.config.tls)
   }
 
   configure(config: DriftConfig, probePort: number | undefined): void {
+    const tls = config.tls
+    const before = this.#config.tls
     this.#config = config
     this.#probePort = probePort
+    if (tls?.ca !== before?.ca || tls?.insecure !== before?.insecure) this.#setTls(tls)
+  }
+
+  #setTls(tls: DriftConfig['tls']): void {
+    void this.#tls?.close()
+    this.#tls = undefined
+    this.#tlsError = null
+    if (tls === undefined) return
+    try {
+      const ca = tls.ca === undefined ? undefined : readFileSync(tls.ca)
+      this.#tls = new Agent({ connect: { ca, rejectUnauthorized: !tls.insecure } })
+    } catch (err) {
+      this.#tlsError = `cannot read drift.tls.ca ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+      this.#logger.error({ err }, this.#tlsError)
+    }
+  }
+
+  /** Where a node's status listener answers: its pool's settings, else drift's, else the probes', else the node's. */
+  statusUrl(node: UpstreamNode): string {
+    const c = this.#config
+    const own = c[node.pool]
+    const scheme = own?.scheme ?? c.scheme
+    const port = own?.port ?? c.port ?? this.#probePort ?? node.config.port
+    const host = node.config.hostname.includes(':') ? `[${node.config.hostname}]` : node.config.hostname
+    return `${scheme}://${host}:${port}${own?.path ?? c.path}`
   }
 
   start(): void {
     if (!this.#stopped) return
     this.#stopped = false
+    if (this.#tls === undefined && this.#tlsError === null) this.#setTls(this.#config.tls)
     void this.#round()
   }
 
@@ -81,6 +116,8 @@ export class HashWatcher {
     this.#stopped = true
     this.#clock.clearTimeout(this.#timer)
     this.#timer = null
+    void this.#tls?.close()
+    this.#tls = undefined
   }
 
   /** The last configuration_hash of a node, for /v1/state (null: none read). */
@@ -139,13 +176,13 @@ export class HashWatcher {
   }
 
   async #read(node: UpstreamNode): Promise<void> {
-    // like the readiness probes: the status listener's port, else the node's own
-    const port = this.#config.port ?? this.#probePort ?? node.config.port
-    const host = node.config.hostname.includes(':') ? `[${node.config.hostname}]` : node.config.hostname
+    const url = this.statusUrl(node)
     const reading: Reading = this.#readings.get(node) ?? { hash: null, at: null, error: null }
     this.#readings.set(node, reading)
     try {
-      const res = await request(`http://${host}:${port}${this.#config.path}`, { method: 'GET', signal: AbortSignal.timeout(this.#config.timeout) })
+      const https = url.startsWith('https:')
+      if (https && this.#tlsError !== null) throw new Error(this.#tlsError)
+      const res = await request(url, { method: 'GET', signal: AbortSignal.timeout(this.#config.timeout), ...(https && this.#tls !== undefined && { dispatcher: this.#tls }) })
       const text = await readBounded(res.body, MAX_STATUS_BODY)
       if (res.statusCode !== 200) throw new Error(`status listener answered ${res.statusCode}`)
       let body: unknown

@@ -96,6 +96,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     this.start = start
     this.requestComplete = head.framing.kind === 'none'
     this.fw.inflight++
+    // sampled now: a copy with a body buffers it as it goes to x
+    if (this.fw.shadow !== null && pool === 'x') this.#shadow = this.fw.shadow.pick(head)
   }
 
   // ---- attempts ----
@@ -103,6 +105,11 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   /** Start an attempt on node. */
   attempt(node: UpstreamNode): void {
     const fw = this.fw
+    if (this.bodySent && this.#shadow !== null) {
+      // a body sent again would be buffered twice
+      this.#shadow.abort()
+      this.#shadow = null
+    }
     this.node = node
     this.lastNode = node
     this.pool = node.pool
@@ -168,6 +175,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   /** One piece of the body; false when the node's buffer is full (the client is paused). */
   sendBody(piece: Buffer): boolean {
     this.bodySent = true
+    if (this.#shadow !== null) this.#shadow.requestBody(piece)
     return this.conn!.socket.write(piece)
   }
 
@@ -182,6 +190,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     socket.cork()
     if (payload.length > 0) {
       this.bodySent = true
+      if (this.#shadow !== null) this.#shadow.requestBody(payload)
       socket.write(payload.length.toString(16) + '\r\n', 'latin1')
       socket.write(payload)
       ok = socket.write('\r\n', 'latin1')
@@ -199,6 +208,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   /** The body went out whole. */
   requestSent(): void {
     this.requestComplete = true
+    if (this.#shadow !== null) this.#shadow.requestEnd()
   }
 
   onUpstreamDrain(): void {
@@ -264,7 +274,13 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     this.deadline = 0
     const ms = (this.headersMs = fw.clock.monotonic() - this.start)
     fw.sink.answered(this.node!, res.status, ms)
-    if (fw.shadow !== null && this.pool === 'x') this.#shadow = fw.shadow.start(this.head, res.status, res.headers, client.address)
+    if (this.#shadow !== null) {
+      if (this.pool === 'x') this.#shadow.respond(res.status, res.headers, client.address)
+      else {
+        this.#shadow.abort() // gone over to y by a fallback: nothing to compare
+        this.#shadow = null
+      }
+    }
     this.#nodeKeepAlive = res.keepAlive
     const http10 = this.head.versionMinor === 0
     // the request's own body still arriving: the connection cannot carry another request

@@ -15,6 +15,7 @@ import { CLIENT_CLOSED, type Forwarder } from '../forwarding/forwarder.js'
 import { type FailureKind, NO_GRPC } from '../outcome/outcome-sink.js'
 import { isIdempotent } from '../routing/fallback.js'
 import { pickPool } from '../routing/pool-pick.js'
+import { StreamCopy } from '../shadow/stream-copy.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { GRPC_UNAVAILABLE, type GrpcMask, grpcStatusForHttp, isGrpcContentType, isGrpcFailure, parseGrpcStatus } from './grpc-status.js'
 import { H1Attempt } from './h1-attempt.js'
@@ -76,6 +77,8 @@ export class StreamExchange implements AttemptUser {
   #headersMs = -1
   #grpcStatus = NO_GRPC
   #trailers: OutgoingHttpHeaders | null = null
+  /** the copy sent to y (issue 13, src/shadow/); null when not shadowed */
+  #shadow: StreamCopy | null = null
 
   constructor(ctx: StreamContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, remote: string | undefined, https: boolean) {
     this.#ctx = ctx
@@ -119,6 +122,7 @@ export class StreamExchange implements AttemptUser {
     stream.on('data', this.#onClientData)
     stream.on('end', this.#onClientEnd)
     stream.on('drain', this.#onClientDrain)
+    this.#shadow = StreamCopy.pick(fw.shadow, this.#pool, stream, this.#headers, this.#clientEnded)
     // the body waits in the stream (under its flow-control window) until a node is there
     stream.pause()
     this.#try(node)
@@ -249,9 +253,11 @@ export class StreamExchange implements AttemptUser {
       return
     }
     if (!endStream) stream.once('wantTrailers', this.#sendTrailers)
+    this.#shadow?.respond(this.#pool, status, headers, this.#remote)
   }
 
   data(chunk: Buffer): void {
+    this.#shadow?.body(chunk)
     if (!this.#stream.destroyed && !this.#stream.write(chunk)) this.#attempt?.pause()
   }
 
@@ -280,6 +286,7 @@ export class StreamExchange implements AttemptUser {
     }
     this.#endAttempt()
     if (!this.#stream.destroyed && !this.#stream.writableEnded) this.#stream.end()
+    this.#shadow?.end()
     this.#finish(this.#status)
   }
 
@@ -406,6 +413,7 @@ export class StreamExchange implements AttemptUser {
     if (this.#stage === Stage.Done) return
     this.#stage = Stage.Done
     this.#disarm()
+    this.#shadow?.abort()
     const fw = this.#ctx.fw
     fw.inflight--
     const ms = this.#headersMs >= 0 ? this.#headersMs : fw.clock.monotonic() - this.#start

@@ -364,9 +364,9 @@ export class Metrics implements OutcomeSink {
     this.#authFailures.inc()
   }
 
-  /** issue 13: one shadow copy's outcome. */
-  shadow(outcome: (typeof SHADOW_OUTCOME_LABELS)[number]): void {
-    this.#shadow.labels(outcome).inc()
+  /** issue 13: n shadow copies' outcome (n > 1: a worker's batch). */
+  shadow(outcome: (typeof SHADOW_OUTCOME_LABELS)[number], n = 1): void {
+    this.#shadow.labels(outcome).inc(n)
   }
 
   /** issue 13: a config drift (counted from the drift event). */

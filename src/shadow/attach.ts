@@ -1,13 +1,14 @@
 /**
  * Shadowing switched on, reconfigured and off with the config, for a data plane in this
  * process: a Shadower while `shadow` is configured, none (the engine's null check) when not.
+ * It reports to the results themselves (one process) or to a worker's batch for the primary.
  */
 
 import type { Logger } from 'pino'
 import type { Clock, Random } from '../clock.js'
 import type { Config } from '../config/types.js'
 import type { DataPlane } from '../data-plane.js'
-import type { ShadowResults } from './results.js'
+import type { ShadowRecorder } from './results.js'
 import { Shadower } from './shadower.js'
 
 export interface AttachedShadow {
@@ -16,7 +17,7 @@ export interface AttachedShadow {
 }
 
 /** Copy x's requests to y on data as config.shadow says, reporting to results. */
-export function attachShadow(config: Config, data: DataPlane, results: ShadowResults, deps: { clock: Clock; random: Random; logger: Logger }): AttachedShadow {
+export function attachShadow(config: Config, data: DataPlane, results: ShadowRecorder, deps: { clock: Clock; random: Random; logger: Logger }): AttachedShadow {
   let shadower: Shadower | null = null
   const apply = (c: Config): void => {
     if (c.shadow === undefined) {

@@ -8,6 +8,9 @@ import type { Clock } from '../clock.js'
 
 export const SHADOW_OUTCOMES = ['match', 'mismatch', 'error', 'dropped'] as const
 export type ShadowOutcome = (typeof SHADOW_OUTCOMES)[number]
+/** why a sampled request was not compared: y busy (the cap), no usable y node, y too slow, y failed, x's answer broke, a body over shadow.max_body_bytes */
+export const DROP_REASONS = ['busy', 'no_y_node', 'timeout', 'x_aborted', 'body_too_large'] as const
+export type DropReason = (typeof DROP_REASONS)[number]
 
 /** classes kept; the mismatches of further classes are counted under `other_mismatches` */
 export const MAX_CLASSES = 200
@@ -38,6 +41,8 @@ export interface MismatchClass {
 export interface ShadowReport {
   share: number
   totals: Record<ShadowOutcome, number>
+  /** the dropped total by reason */
+  dropped_reasons: Record<DropReason, number>
   /** mismatch / (match + mismatch); null before anything was compared */
   mismatch_rate: number | null
   classes: MismatchClass[]
@@ -60,50 +65,150 @@ export interface MismatchInput {
   differences: string[]
 }
 
-const MAX_DIFFERENCES_KEPT = 10
+export const MAX_DIFFERENCES_KEPT = 10
 
-export class ShadowResults {
-  readonly totals: Record<ShadowOutcome, number> = { match: 0, mismatch: 0, error: 0, dropped: 0 }
+/** Where a Shadower reports: the results themselves, or (in a worker) a batch for the primary. */
+export interface ShadowRecorder {
+  /** the share and the headers redacted from samples, from the config */
+  configure(share: number, redact: readonly string[]): void
+  /** an outcome other than a mismatch; a drop with its reason */
+  count(outcome: Exclude<ShadowOutcome, 'mismatch' | 'dropped'>): void
+  drop(reason: DropReason): void
+  mismatch(m: MismatchInput): void
+}
+
+/**
+ * What a worker found since its last batch, for the primary's results (ShadowResults.merge):
+ * counts, and the mismatch classes with only the samples the primary may still keep.
+ */
+export interface ShadowBatch {
+  totals: Record<ShadowOutcome, number>
+  dropped_reasons: Record<DropReason, number>
+  classes: MismatchClass[]
+  /** mismatches whose class was not kept in this batch (counted in totals) */
+  other: number
+}
+
+/** A mismatch class's key: method, route pattern and both statuses. */
+export function classKey(method: string, route: string, xStatus: number, yStatus: number): string {
+  return `${method} ${route} ${xStatus} ${yStatus}`
+}
+
+/** Request headers as a sample stores them: the redacted names' values replaced by `[redacted]`. */
+export function redactHeaders(flat: readonly string[], redacted: ReadonlySet<string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i].toLowerCase()
+    const value = redacted.has(name) ? '[redacted]' : flat[i + 1]
+    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`
+  }
+  return out
+}
+
+/** The set of header names never stored: the fixed ones and the configured ones. */
+export function redactedSet(configured: readonly string[] = []): ReadonlySet<string> {
+  return new Set([...ALWAYS_REDACTED, ...configured])
+}
+
+/** A sample of one mismatch, redacted. */
+export function sampleOf(m: MismatchInput, redacted: ReadonlySet<string>, nowMs: number): ShadowSample {
+  return { at: new Date(nowMs).toISOString(), target: redactQuery(m.target), headers: redactHeaders(m.requestHeaders, redacted), differences: m.differences }
+}
+
+/** Add differences to a class's list: each once, at most MAX_DIFFERENCES_KEPT. */
+export function addDifferences(into: string[], differences: readonly string[]): void {
+  for (const d of differences) if (into.length < MAX_DIFFERENCES_KEPT && !into.includes(d)) into.push(d)
+}
+
+export function zeroTotals(): Record<ShadowOutcome, number> {
+  return { match: 0, mismatch: 0, error: 0, dropped: 0 }
+}
+
+export function zeroReasons(): Record<DropReason, number> {
+  return { busy: 0, no_y_node: 0, timeout: 0, x_aborted: 0, body_too_large: 0 }
+}
+
+export class ShadowResults implements ShadowRecorder {
+  readonly totals: Record<ShadowOutcome, number> = zeroTotals()
+  readonly droppedReasons: Record<DropReason, number> = zeroReasons()
   readonly #classes = new Map<string, MismatchClass>()
   #other = 0
   #redacted: ReadonlySet<string>
   readonly #clock: Clock
-  readonly #onOutcome: ((outcome: ShadowOutcome) => void) | undefined
+  readonly #onOutcome: ((outcome: ShadowOutcome, n: number) => void) | undefined
   share = 0
 
-  constructor(options: { clock: Clock; redact?: readonly string[]; onOutcome?: (outcome: ShadowOutcome) => void }) {
+  constructor(options: { clock: Clock; redact?: readonly string[]; onOutcome?: (outcome: ShadowOutcome, n: number) => void }) {
     this.#clock = options.clock
     this.#onOutcome = options.onOutcome
-    this.#redacted = new Set([...ALWAYS_REDACTED, ...(options.redact ?? [])])
+    this.#redacted = redactedSet(options.redact)
   }
 
   /** Headers named by a reload are redacted from then on. */
   configure(share: number, redact: readonly string[]): void {
     this.share = share
-    this.#redacted = new Set([...ALWAYS_REDACTED, ...redact])
+    this.#redacted = redactedSet(redact)
   }
 
-  count(outcome: ShadowOutcome): void {
-    this.totals[outcome]++
-    this.#onOutcome?.(outcome)
+  count(outcome: Exclude<ShadowOutcome, 'mismatch' | 'dropped'>): void {
+    this.#add(outcome, 1)
+  }
+
+  drop(reason: DropReason): void {
+    this.droppedReasons[reason]++
+    this.#add('dropped', 1)
   }
 
   mismatch(m: MismatchInput): void {
-    this.count('mismatch')
-    const key = `${m.method} ${m.route} ${m.xStatus} ${m.yStatus}`
-    let c = this.#classes.get(key)
+    this.#add('mismatch', 1)
+    const c = this.#classOf(classKey(m.method, m.route, m.xStatus, m.yStatus), m.method, m.route, m.xStatus, m.yStatus)
     if (c === undefined) {
-      if (this.#classes.size >= MAX_CLASSES) {
-        this.#other++
-        return
-      }
-      c = { method: m.method, route: m.route, x_status: m.xStatus, y_status: m.yStatus, count: 0, differences: [], samples: [] }
-      this.#classes.set(key, c)
+      this.#other++
+      return
     }
     c.count++
-    for (const d of m.differences) if (c.differences.length < MAX_DIFFERENCES_KEPT && !c.differences.includes(d)) c.differences.push(d)
-    if (c.samples.length < SAMPLES_PER_CLASS)
-      c.samples.push({ at: new Date(this.#clock.now()).toISOString(), target: redactQuery(m.target), headers: this.#redact(m.requestHeaders), differences: m.differences })
+    addDifferences(c.differences, m.differences)
+    if (c.samples.length < SAMPLES_PER_CLASS) c.samples.push(sampleOf(m, this.#redacted, this.#clock.now()))
+  }
+
+  /** A worker's batch (already redacted there); malformed parts are skipped. */
+  merge(batch: ShadowBatch): void {
+    for (const outcome of SHADOW_OUTCOMES) {
+      const n = batch.totals?.[outcome]
+      if (Number.isSafeInteger(n) && n > 0) this.#add(outcome, n)
+    }
+    for (const reason of DROP_REASONS) {
+      const n = batch.dropped_reasons?.[reason]
+      if (Number.isSafeInteger(n) && n > 0) this.droppedReasons[reason] += n
+    }
+    if (Number.isSafeInteger(batch.other) && batch.other > 0) this.#other += batch.other
+    for (const b of Array.isArray(batch.classes) ? batch.classes : []) {
+      if (!Number.isSafeInteger(b.count) || b.count <= 0) continue
+      const c = this.#classOf(classKey(b.method, b.route, b.x_status, b.y_status), b.method, b.route, b.x_status, b.y_status)
+      if (c === undefined) {
+        this.#other += b.count
+        continue
+      }
+      c.count += b.count
+      if (Array.isArray(b.differences)) addDifferences(c.differences, b.differences)
+      if (Array.isArray(b.samples)) for (const s of b.samples) if (c.samples.length < SAMPLES_PER_CLASS) c.samples.push(s)
+    }
+  }
+
+  #add(outcome: ShadowOutcome, n: number): void {
+    this.totals[outcome] += n
+    this.#onOutcome?.(outcome, n)
+  }
+
+  /** The class of key, made when there is room; undefined past MAX_CLASSES. */
+  #classOf(key: string, method: string, route: string, xStatus: number, yStatus: number): MismatchClass | undefined {
+    let c = this.#classes.get(key)
+    if (c === undefined) {
+      if (this.#classes.size >= MAX_CLASSES) return undefined
+      c = { method, route, x_status: xStatus, y_status: yStatus, count: 0, differences: [], samples: [] }
+      this.#classes.set(key, c)
+    }
+    return c
   }
 
   mark(): ShadowMark {
@@ -123,20 +228,11 @@ export class ShadowResults {
     return {
       share: this.share,
       totals: { ...this.totals },
+      dropped_reasons: { ...this.droppedReasons },
       mismatch_rate: compared === 0 ? null : this.totals.mismatch / compared,
       classes: classes.map((c) => ({ ...c, differences: [...c.differences], samples: c.samples.map((s) => ({ ...s })) })),
       other_mismatches: this.#other,
     }
-  }
-
-  #redact(flat: readonly string[]): Record<string, string> {
-    const out: Record<string, string> = {}
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const name = flat[i].toLowerCase()
-      const value = this.#redacted.has(name) ? '[redacted]' : flat[i + 1]
-      out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`
-    }
-    return out
   }
 }
 

@@ -1,11 +1,13 @@
 /**
- * The shadow shell: samples x's requests (shadow.share, its methods, no body), sends a
- * copy to a y node through its own small client (an undici Agent apart from the engine's
- * node pools, so a slow y never holds a connection real traffic needs), and compares the
- * answers once both are whole. Its own concurrency cap and time limit: past them a copy is
- * dropped and counted, never waited for.
+ * The shadow shell: samples x's requests (shadow.share, its methods; a body only up to
+ * shadow.max_body_bytes, buffered as it goes to x), sends a copy to a y node through its
+ * own small client (an undici Agent apart from the engine's node pools, so a slow y never
+ * holds a connection real traffic needs), and compares the answers once both are whole.
+ * Its own concurrency cap and time limit: past them a copy is dropped and counted, never
+ * waited for.
  */
 
+import type { IncomingHttpHeaders } from 'node:http2'
 import { Agent, request } from 'undici'
 import type { Logger } from 'pino'
 import type { Clock, Random, TimerHandle } from '../clock.js'
@@ -15,7 +17,7 @@ import type { Router } from '../routing/table.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { BodyDigest, headerOf, isJsonType } from './body-digest.js'
 import { type CompareOptions, compareAnswers, type ShadowAnswer } from './compare.js'
-import type { ShadowResults } from './results.js'
+import type { DropReason, ShadowRecorder } from './results.js'
 import { routePattern } from './route-pattern.js'
 import type { ShadowCopy, ShadowTap } from './tap.js'
 
@@ -35,9 +37,20 @@ const HOP = new Set([
   'x-forwarded-host',
 ])
 
+/** What a copy needs of the client's request, from an HTTP/1 head or an h2 stream's headers. */
+export interface CopyRequest {
+  method: string
+  /** origin or absolute form */
+  target: string
+  /** flat [name, value, ...] as the client sent them (h2: Host from :authority) */
+  headers: readonly string[]
+  /** a body will be fed (requestBody / requestEnd) */
+  body: boolean
+}
+
 export interface ShadowerOptions {
   config: ShadowConfig
-  results: ShadowResults
+  results: ShadowRecorder
   /** the data plane's routing table: y's usable nodes */
   router: Router
   clock: Clock
@@ -52,7 +65,7 @@ export class Shadower implements ShadowTap {
   #methods: ReadonlySet<string>
   #basisPoints: number
   #compare: CompareOptions
-  readonly results: ShadowResults
+  readonly results: ShadowRecorder
   readonly #router: Router
   readonly clock: Clock
   readonly #random: Random
@@ -62,6 +75,8 @@ export class Shadower implements ShadowTap {
   #next = 0
   /** shadow requests on their way now */
   inflight = 0
+  /** copies holding a request body they buffer, not yet sent (bounded by max_concurrent too) */
+  buffering = 0
 
   constructor(options: ShadowerOptions) {
     this.results = options.results
@@ -95,24 +110,65 @@ export class Shadower implements ShadowTap {
     return this.#config
   }
 
-  start(head: RequestHead, status: number, headers: readonly string[], client: string): ShadowCopy | null {
-    if (head.framing.kind !== 'none' || head.upgrade || !this.#methods.has(head.method)) return null
-    if (this.#basisPoints <= 0 || this.#random() * 10000 >= this.#basisPoints) return null
-    if (this.inflight >= this.#config.max_concurrent) {
-      this.results.count('dropped')
+  pick(head: RequestHead): ShadowCopy | null {
+    if (this.#basisPoints <= 0 || head.upgrade || !this.#methods.has(head.method) || !this.#sampled()) return null
+    const framing = head.framing
+    if (framing.kind === 'length' && framing.length > this.#config.max_body_bytes) {
+      this.results.drop('body_too_large')
       return null
     }
+    return this.#copy({ method: head.method, target: head.target, headers: head.headers, body: framing.kind !== 'none' })
+  }
+
+  pickStream(headers: IncomingHttpHeaders, ended: boolean): ShadowCopy | null {
+    const method = headers[':method']
+    if (this.#basisPoints <= 0 || typeof method !== 'string' || !this.#methods.has(method)) return null
+    // gRPC calls are never copied: a streaming call cannot be told from a unary one here
+    const type = headers['content-type']
+    if (typeof type === 'string' && type.startsWith('application/grpc')) return null
+    if (!this.#sampled()) return null
+    if (Number(headers['content-length']) > this.#config.max_body_bytes) {
+      this.results.drop('body_too_large')
+      return null
+    }
+    const flat: string[] = []
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.startsWith(':') || value === undefined) continue
+      if (Array.isArray(value)) for (const v of value) flat.push(name, v)
+      else flat.push(name, String(value))
+    }
+    const authority = headers[':authority']
+    if (headers.host === undefined && typeof authority === 'string') flat.push('host', authority)
+    return this.#copy({ method, target: String(headers[':path'] ?? '/'), headers: flat, body: !ended })
+  }
+
+  #sampled(): boolean {
+    return this.#random() * 10000 < this.#basisPoints
+  }
+
+  #copy(req: CopyRequest): ShadowCopy | null {
+    if (req.body) {
+      // a body held in memory: at most max_concurrent of them at max_body_bytes
+      if (this.buffering >= this.#config.max_concurrent) {
+        this.results.drop('busy')
+        return null
+      }
+      this.buffering++
+    }
+    return new Copy(this, req)
+  }
+
+  /** A slot and a y node for a copy whose x answered; the reason when there is none. */
+  take(): UpstreamNode | DropReason {
+    if (this.inflight >= this.#config.max_concurrent) return 'busy'
     const node = this.#pickY()
-    if (node === undefined) {
-      this.results.count('dropped')
-      return null
-    }
+    if (node === undefined) return 'no_y_node'
     this.inflight++
-    return new Copy(this, node, head, status, headers, client)
+    return node
   }
 
   /** The y request of a copy: its answer, or why there is none. */
-  send(node: UpstreamNode, head: RequestHead, client: string, signal: AbortSignal): Promise<ShadowAnswer> {
+  send(node: UpstreamNode, head: CopyRequest, body: Buffer | undefined, client: string, signal: AbortSignal): Promise<ShadowAnswer> {
     const out: string[] = []
     let xff: string | undefined
     const raw = head.headers
@@ -124,7 +180,7 @@ export class Shadower implements ShadowTap {
     }
     out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`, 'x-forwarded-proto', this.#https ? 'https' : 'http', this.#config.header, '1')
     const path = head.target.startsWith('/') ? head.target : pathOf(head.target)
-    return request(node.config.origin + path, { method: head.method as 'GET', headers: out, dispatcher: this.#agent, signal }).then(async (res) => {
+    return request(node.config.origin + path, { method: head.method as 'GET', headers: out, body, dispatcher: this.#agent, signal }).then(async (res) => {
       const flat: string[] = []
       for (const [name, value] of Object.entries(res.headers)) {
         if (Array.isArray(value)) for (const v of value) flat.push(name, v)
@@ -137,7 +193,7 @@ export class Shadower implements ShadowTap {
   }
 
   /** Both answers are whole: count a match or file the mismatch under its class. */
-  judge(head: RequestHead, x: ShadowAnswer, y: ShadowAnswer): void {
+  judge(head: CopyRequest, x: ShadowAnswer, y: ShadowAnswer): void {
     const c = compareAnswers(x, y, this.#compare)
     if (c.match) {
       this.results.count('match')
@@ -181,34 +237,80 @@ function pathOf(target: string): string {
   }
 }
 
-/** One request's copy: x's answer as it streams, y's as it comes, compared when both are whole. */
+/**
+ * One request's copy: the request body buffered as it goes to x, x's answer as it streams,
+ * y's as it comes, compared when both are whole. y is asked only once x has answered (the
+ * copy's work never goes first) and the request body is whole.
+ */
 class Copy implements ShadowCopy {
   readonly #s: Shadower
-  readonly #head: RequestHead
-  readonly #xStatus: number
-  readonly #xHeaders: readonly string[]
-  readonly #xDigest: BodyDigest
+  readonly #req: CopyRequest
+  #chunks: Buffer[] | null
+  #bodyBytes = 0
+  #bodyDone: boolean
+  #xStatus = 0
+  #xHeaders: readonly string[] = []
+  #xDigest: BodyDigest | null = null
+  #client = ''
+  #node: UpstreamNode | null = null
   readonly #abort = new AbortController()
-  readonly #timer: TimerHandle
+  #timer: TimerHandle | null = null
+  #sent = false
   #x: ShadowAnswer | null = null
   #y: ShadowAnswer | null = null
   #over = false
 
-  constructor(s: Shadower, node: UpstreamNode, head: RequestHead, status: number, headers: readonly string[], client: string) {
+  constructor(s: Shadower, req: CopyRequest) {
     this.#s = s
-    this.#head = head
-    this.#xStatus = status
-    this.#xHeaders = headers
-    this.#xDigest = new BodyDigest(isJsonType(headerOf(headers, 'content-type')), s.config.json_max)
-    this.#timer = s.clock.setTimeout(() => this.#finish('dropped'), s.config.timeout)
-    // after the engine has written x's head to the client: the copy's work never goes first
-    queueMicrotask(() => this.#send(node, client))
+    this.#req = req
+    this.#chunks = req.body ? [] : null
+    this.#bodyDone = !req.body
   }
 
-  #send(node: UpstreamNode, client: string): void {
+  requestBody(chunk: Buffer): void {
+    if (this.#over || this.#chunks === null || this.#bodyDone) return
+    this.#bodyBytes += chunk.length
+    if (this.#bodyBytes > this.#s.config.max_body_bytes) this.#finish('body_too_large')
+    // a copy: the chunk's memory may be the socket's, reused after this call
+    else this.#chunks.push(Buffer.from(chunk))
+  }
+
+  requestEnd(): void {
+    if (this.#over || this.#bodyDone) return
+    this.#bodyDone = true
+    if (this.#node !== null) this.#later()
+  }
+
+  respond(status: number, headers: readonly string[], client: string): void {
+    if (this.#over || this.#node !== null) return
     const s = this.#s
-    if (this.#over) return
-    s.send(node, this.#head, client, this.#abort.signal).then(
+    const node = s.take()
+    if (typeof node === 'string') {
+      this.#finish(node)
+      return
+    }
+    this.#node = node
+    this.#xStatus = status
+    this.#xHeaders = headers
+    this.#client = client
+    this.#xDigest = new BodyDigest(isJsonType(headerOf(headers, 'content-type')), s.config.json_max)
+    this.#timer = s.clock.setTimeout(() => this.#finish('timeout'), s.config.timeout)
+    if (this.#bodyDone) this.#later()
+  }
+
+  /** After the engine has written x's head to the client: the copy's work never goes first. */
+  #later(): void {
+    queueMicrotask(() => this.#send())
+  }
+
+  #send(): void {
+    const s = this.#s
+    if (this.#over || this.#sent) return
+    this.#sent = true
+    const node = this.#node!
+    const body = this.#chunks === null ? undefined : Buffer.concat(this.#chunks)
+    this.#release()
+    s.send(node, this.#req, body, this.#client, this.#abort.signal).then(
       (y) => {
         this.#y = y
         if (this.#x !== null) this.#compare()
@@ -222,34 +324,45 @@ class Copy implements ShadowCopy {
   }
 
   body(chunk: Buffer): void {
-    if (!this.#over) this.#xDigest.update(chunk)
+    if (!this.#over) this.#xDigest?.update(chunk)
   }
 
   end(): void {
-    if (this.#over) return
+    if (this.#over || this.#xDigest === null || this.#x !== null) return
     this.#x = this.#xDigest.answer(this.#xStatus, this.#xHeaders)
     if (this.#y !== null) this.#compare()
   }
 
   abort(): void {
-    this.#finish('dropped')
+    if (this.#x !== null) return // x's answer was whole: y's is still to come
+    // before x answered there was nothing to copy yet: not shadowed, not counted
+    this.#finish(this.#node === null ? null : 'x_aborted')
   }
 
   #compare(): void {
     if (this.#over) return
     this.#finish(null)
-    this.#s.judge(this.#head, this.#x!, this.#y!)
+    this.#s.judge(this.#req, this.#x!, this.#y!)
   }
 
-  /** End the copy once; an outcome to count when it ends without a comparison. */
-  #finish(outcome: 'dropped' | 'error' | null): void {
+  /** The buffered body is no longer held. */
+  #release(): void {
+    if (this.#chunks === null) return
+    this.#chunks = null
+    this.#s.buffering--
+  }
+
+  /** End the copy once: 'error' or a drop reason counted, null when compared or never started. */
+  #finish(outcome: 'error' | DropReason | null): void {
     if (this.#over) return
     this.#over = true
-    this.#s.clock.clearTimeout(this.#timer)
-    this.#s.inflight--
-    if (outcome !== null) {
-      this.#abort.abort()
-      this.#s.results.count(outcome)
-    }
+    this.#release()
+    const s = this.#s
+    if (this.#timer !== null) s.clock.clearTimeout(this.#timer)
+    if (this.#node !== null) s.inflight--
+    if (outcome === null) return
+    this.#abort.abort()
+    if (outcome === 'error') s.results.count('error')
+    else s.results.drop(outcome)
   }
 }

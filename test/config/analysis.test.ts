@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { MINIMAL, problemsOf, valid } from './fixtures.js'
 
@@ -26,8 +29,25 @@ t.test('shadow: defaults never copy a POST; a share has two decimals', async (t)
 
 t.test('drift: defaults; the action is one of pause, rollback, none', async (t) => {
   const c = valid(`${MINIMAL}drift: { port: 8100 }\n`)
-  t.same(c.drift, { port: 8100, path: '/status', interval: 5000, timeout: 1000, action: 'pause' })
+  t.same(c.drift, { scheme: 'http', port: 8100, path: '/status', interval: 5000, timeout: 1000, action: 'pause' })
   t.match(problemsOf(`${MINIMAL}drift: { action: ignore }\n`).join('\n'), /drift\.action: must be one of pause, rollback, none/)
+})
+
+t.test('drift: a status listener over https, per pool, with a CA or insecure', async (t) => {
+  const ca = join(mkdtempSync(join(tmpdir(), 'cutover-ca-')), 'ca.pem')
+  writeFileSync(ca, 'a CA')
+  const c = valid(`${MINIMAL}drift: { scheme: https, port: 8100, y: { port: 8101, path: /kong/status }, tls: { ca: ${ca} } }\n`)
+  t.same(c.drift?.y, { port: 8101, path: '/kong/status' })
+  t.same(c.drift?.tls, { ca, insecure: false })
+  t.same(valid(`${MINIMAL}drift: { x: { scheme: https }, tls: { insecure: true } }\n`).drift?.tls, { insecure: true }, 'https for one pool only')
+  const p = problemsOf(`${MINIMAL}drift: { scheme: https, path: status, x: { scheme: ftp, port: 0 }, tls: { ca: /nonexistent/ca.pem, insecure: true } }\n`).join('\n')
+  t.match(p, /drift\.path: must start with \//)
+  t.match(p, /drift\.x\.scheme: must be one of http, https/)
+  t.match(p, /drift\.x\.port/)
+  t.match(p, /drift\.tls\.ca: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/)
+  t.match(problemsOf(`${MINIMAL}drift: { tls: { ca: ${ca}, insecure: true } }\n`).join('\n'), /drift\.tls: ca and insecure: true exclude each other/)
+  t.match(problemsOf(`${MINIMAL}drift: { tls: { insecure: true } }\n`).join('\n'), /drift\.tls: is set but no status listener is read over https/)
+  t.match(problemsOf(`${MINIMAL}drift: { y: { tls: 1 } }\n`).join('\n'), /drift\.y\.tls/)
 })
 
 t.test('analysis: a query needs a threshold and a Prometheus to ask; names are unique', async (t) => {
@@ -51,7 +71,7 @@ t.test('gates.max_shadow_mismatch_rate is a rate', async (t) => {
 
 t.test('cutover check prints the sections, and its output parses back to the same config', async (t) => {
   const { formatEffectiveConfig } = await import('../../src/config/print.js')
-  const text = `${MINIMAL}shadow: { share: 2.5, ignore_fields: [at] }\ndrift: { port: 8100, action: rollback }\ngates: { max_shadow_mismatch_rate: 0.01 }\nanalysis:\n  prometheus: { url: http://127.0.0.1:9090 }\n  queries: [{ name: e, query: 'up', min: 1 }]\n  hooks: { after_hold: http://127.0.0.1:1/h }\n`
+  const text = `${MINIMAL}shadow: { share: 2.5, ignore_fields: [at] }\ndrift: { port: 8100, action: rollback, scheme: https, y: { port: 8101 }, tls: { insecure: true } }\ngates: { max_shadow_mismatch_rate: 0.01 }\nanalysis:\n  prometheus: { url: http://127.0.0.1:9090 }\n  queries: [{ name: e, query: 'up', min: 1 }]\n  hooks: { after_hold: http://127.0.0.1:1/h }\n`
   const c = valid(text)
   const printed = formatEffectiveConfig(c).replace('********', 'secret-token-123')
   const again = valid(printed)
