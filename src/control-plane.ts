@@ -14,6 +14,7 @@ import { xShare } from './config/percent.js'
 import { buildControlServer } from './control/server.js'
 import type { StateView } from './control/api-types.js'
 import { Gatekeeper } from './gates/gatekeeper.js'
+import { grpcMask } from './h2/grpc-status.js'
 import { HealthMonitor } from './health/monitor.js'
 import { WebhookNotifier } from './notify/webhook.js'
 import { fanOut } from './outcome/fan-out.js'
@@ -215,7 +216,7 @@ export class ControlPlane {
       this.#routingListener?.()
       if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: xShare(next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
     })
-    this.history = new TrafficHistory(clock)
+    this.history = new TrafficHistory(clock, grpcMask(config.gates.grpc_failures))
     this.sink = fanOut(backend.sink ? [this.health, this.gatekeeper, this.history, backend.sink] : [this.health, this.gatekeeper, this.history])
     this.#setWebhook(config.events.webhook)
 
@@ -346,6 +347,7 @@ export class ControlPlane {
     this.#applyMaintenance()
     this.metrics.setNodes(this.#upstreams.nodes)
     this.gatekeeper.configure(config.gates)
+    this.history.setGrpcFailures(grpcMask(config.gates.grpc_failures))
     this.runner.configure(config.rollout, config.gates)
     this.backend.configure(config)
     this.analysis.configure(config)

@@ -6,7 +6,7 @@
  */
 
 import { POOL_INDEX, POOLS, type PoolName } from '../config/types.js'
-import { FAILURE_KINDS, type FailureKind, type OutcomeSink } from '../outcome/outcome-sink.js'
+import { FAILURE_KINDS, type FailureKind, NO_GRPC, type OutcomeSink, type Protocol } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { REC_ANSWERED, REC_ANSWERED_GRPC_FAILED, REC_FAILED, REC_FINISHED, type ToPrimary } from './messages.js'
 
@@ -44,8 +44,9 @@ export class OutcomeBatcher implements OutcomeSink {
     if (i !== undefined) this.#records.push(grpcFailed === true ? REC_ANSWERED_GRPC_FAILED : REC_ANSWERED, POOL_INDEX[node.pool], i, status, ms)
   }
 
-  finished(pool: PoolName, status: number, ms: number): void {
-    this.#records.push(REC_FINISHED, POOL_INDEX[pool], -1, status, ms)
+  finished(pool: PoolName, status: number, ms: number, _protocol?: Protocol, grpc: number = NO_GRPC): void {
+    // a finished record names no node: its third number is the call's grpc-status (NO_GRPC: none)
+    this.#records.push(REC_FINISHED, POOL_INDEX[pool], grpc, status, ms)
   }
 
   /** Send what was recorded, with the nodes' in-flight counts; nothing when idle. */

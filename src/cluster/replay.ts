@@ -12,7 +12,7 @@ export function replayOutcomes(records: readonly number[], nodes: Readonly<Recor
     const pool = POOLS[records[i + 1]]
     if (pool === undefined) continue
     if (type === REC_FINISHED) {
-      sink.finished(pool, records[i + 3], records[i + 4])
+      sink.finished(pool, records[i + 3], records[i + 4], undefined, records[i + 2])
       continue
     }
     const node = nodes[pool][records[i + 2]]
