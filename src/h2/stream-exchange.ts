@@ -51,6 +51,22 @@ function closeUnread(this: ServerHttp2Stream): void {
 /** CONNECT (tunnels, WebSockets over HTTP/2 by RFC 8441) is not relayed on h2 */
 const NO_CONNECT = proxyAnswer('CUTOVER_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported over HTTP/2; use HTTP/1.1 for WebSockets')
 
+/** request trailers that arrived before a stream's exchange started (see keepEarlyTrailers) */
+const earlyTrailers = new WeakMap<ServerHttp2Stream, IncomingHttpHeaders>()
+
+function onEarlyTrailers(this: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  earlyTrailers.set(this, headers)
+}
+
+/**
+ * Keep a stream's request trailers from now until its exchange starts: a client that sends
+ * headers, body and trailers in one write has them all read before the listener's
+ * setImmediate creates the exchange, and Node emits 'trailers' only once.
+ */
+export function keepEarlyTrailers(stream: ServerHttp2Stream): void {
+  stream.once('trailers', onEarlyTrailers)
+}
+
 /** UNKNOWN: a gRPC answer that ended without any grpc-status */
 const GRPC_NO_STATUS = 2
 
@@ -76,6 +92,8 @@ export class StreamExchange implements AttemptUser {
   #headersMs = -1
   #grpcStatus = NO_GRPC
   #trailers: OutgoingHttpHeaders | null = null
+  /** the client's request trailers (after its body), passed on at the body's end */
+  #requestTrailers: OutgoingHttpHeaders | undefined
 
   constructor(ctx: StreamContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, remote: string | undefined, https: boolean) {
     this.#ctx = ctx
@@ -117,6 +135,11 @@ export class StreamExchange implements AttemptUser {
       return
     }
     stream.on('data', this.#onClientData)
+    // trailers that came with the first frames, before this exchange listened (keepEarlyTrailers)
+    const early = earlyTrailers.get(stream)
+    stream.off('trailers', onEarlyTrailers)
+    if (early !== undefined) this.#onClientTrailers(early)
+    else stream.on('trailers', this.#onClientTrailers)
     stream.on('end', this.#onClientEnd)
     stream.on('drain', this.#onClientDrain)
     // the body waits in the stream (under its flow-control window) until a node is there
@@ -140,10 +163,11 @@ export class StreamExchange implements AttemptUser {
     const sessions = ctx.nodes.sessions(node)
     let attempt: NodeAttempt
     if (sessions !== undefined) {
-      const a = new H2Attempt(sessions, this.#h2Headers(node), this.#clientEnded && this.#bodyBytes === 0, this)
+      const a = new H2Attempt(sessions, this.#h2Headers(node), this.#clientEnded && this.#bodyBytes === 0 && this.#requestTrailers === undefined, this)
       attempt = a
       this.#attempt = a
       a.start()
+      if (this.#clientEnded) a.end(this.#requestTrailers)
     } else if (this.#grpc) {
       // gRPC needs HTTP/2 end to end: an operator must give the node its h2 address
       this.#attempt = null
@@ -152,7 +176,7 @@ export class StreamExchange implements AttemptUser {
     } else {
       attempt = new H1Attempt(node.config, ctx.nodes.agent(node), String(this.#headers[':method']), String(this.#headers[':path'] ?? '/'), this.#h1Headers(), this, fw.clock, fw.proxy.connect_timeout)
       this.#attempt = attempt
-      if (this.#clientEnded) attempt.end()
+      if (this.#clientEnded) attempt.end(this.#requestTrailers)
     }
     if (this.#attempt === attempt && this.#stage === Stage.Connecting) {
       // the request head is out (or queued on the session): from now on it is the node's time
@@ -213,9 +237,17 @@ export class StreamExchange implements AttemptUser {
     if (!attempt.write(chunk)) this.#stream.pause()
   }
 
+  #onClientTrailers = (headers: IncomingHttpHeaders): void => {
+    const trailers = cleanTrailers(headers)
+    for (const _ in trailers) {
+      this.#requestTrailers = trailers
+      return
+    }
+  }
+
   #onClientEnd = (): void => {
     this.#clientEnded = true
-    if (this.#attempt !== null && this.#stage !== Stage.Done) this.#attempt.end()
+    if (this.#attempt !== null && this.#stage !== Stage.Done) this.#attempt.end(this.#requestTrailers)
   }
 
   /** The node's side takes body bytes (again); the first call lets the body flow at all. */
