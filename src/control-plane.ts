@@ -193,7 +193,11 @@ export class ControlPlane {
 
     const sources: MetricsSources = {
       splitY: () => state.current.y,
-      health: { nodes: () => upstreams.nodes, isHealthy: (node) => health.isUsable(node) && node.healthy !== false },
+      health: {
+        nodes: () => upstreams.nodes,
+        isHealthy: (node) => health.isUsable(node) && node.healthy !== false,
+        isEjected: (node, listener) => (listener === 'h2' ? node.h2EjectedUntil : node.ejectedUntil) > clock.now(),
+      },
       admin: (node) => adminStateOf(state.current, node.pool, node.name),
       gates: () => gatekeeper.describe().checks.map((c) => ({ gate: c.gate, figure: c.figure, verdict: c.verdict })),
       configHashes: () => analysis.configHashes(),
@@ -209,7 +213,8 @@ export class ControlPlane {
     events.subscribe((e) => {
       // in a fleet, a rollback another replica made (e.replica) is counted there, not again here
       if (e.type === 'rollback' && e.replica === undefined) metrics.rollback(e.cause === 'gate' ? 'gate' : 'api')
-      else if (e.type === 'node.ejected') metrics.ejected(e.pool as PoolName, String(e.node))
+      // an h2 listener's ejection (e.listener) shows in cutover_node_listener_ejected; this counts whole nodes
+      else if (e.type === 'node.ejected' && e.listener === undefined) metrics.ejected(e.pool as PoolName, String(e.node))
     })
     state.onChange((next, prev) => {
       if (next.nodes !== prev.nodes) this.#applyMaintenance()

@@ -12,8 +12,8 @@ import type { TimerHandle } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { ANSWERS, failureAnswer, type ProxyAnswer, proxyAnswer } from '../answers.js'
 import { CLIENT_CLOSED, type Forwarder } from '../forwarding/forwarder.js'
-import { type FailureKind, NO_GRPC } from '../outcome/outcome-sink.js'
-import { isIdempotent } from '../routing/fallback.js'
+import { type FailureKind, type Listener, NO_GRPC } from '../outcome/outcome-sink.js'
+import { firstNode, isIdempotent, withClosedH2 } from '../routing/fallback.js'
 import { pickPool } from '../routing/pool-pick.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { GRPC_UNAVAILABLE, type GrpcMask, grpcStatusForHttp, isGrpcContentType, isGrpcFailure, parseGrpcStatus } from './grpc-status.js'
@@ -84,6 +84,8 @@ export class StreamExchange implements AttemptUser {
   #tried: UpstreamNode[] | null = null
   #attempts = 0
   #attempt: NodeAttempt | null = null
+  /** the node listener of the current attempt, for passive health (each is ejected on its own) */
+  #via: Listener = 'http1'
   #stage = Stage.Idle
   #timer: TimerHandle | null = null
   #bodyBytes = 0
@@ -129,7 +131,11 @@ export class StreamExchange implements AttemptUser {
       this.#answer(ANSWERS.bodyTooLarge)
       return
     }
-    const node = fw.firstNode(this.#pool)
+    let node = fw.firstNode(this.#pool)
+    if (node !== undefined && this.#grpc && node.h2EjectedUntil > fw.clock.now()) {
+      // gRPC needs the h2 listener: another node's, while this one's is ejected
+      node = firstNode(fw.router.table, this.#pool, fw.random, withClosedH2(fw.router.table, fw.clock.now(), [])) ?? node
+    }
     if (node === undefined) {
       this.#answer(ANSWERS.noNode)
       return
@@ -160,7 +166,9 @@ export class StreamExchange implements AttemptUser {
     fw.sink.attemptStarted(node)
     this.#stage = Stage.Connecting
     this.#arm(fw.proxy.connect_timeout)
-    const sessions = ctx.nodes.sessions(node)
+    // a stream that is not gRPC goes to the node's url while its h2 listener is ejected
+    const sessions = this.#grpc || node.h2EjectedUntil <= fw.clock.now() ? ctx.nodes.sessions(node) : undefined
+    this.#via = sessions !== undefined ? 'h2' : 'http1'
     let attempt: NodeAttempt
     if (sessions !== undefined) {
       const a = new H2Attempt(sessions, this.#h2Headers(node), this.#clientEnded && this.#bodyBytes === 0 && this.#requestTrailers === undefined, this)
@@ -269,7 +277,7 @@ export class StreamExchange implements AttemptUser {
     this.#headersMs = fw.clock.monotonic() - this.#start
     if (this.#grpc) this.#grpcStatus = parseGrpcStatus(headers['grpc-status'] as string | undefined)
     // a gRPC call is judged when its status is known (trailers); anything else now
-    else fw.sink.answered(this.#node!, status, this.#headersMs)
+    else fw.sink.answered(this.#node!, status, this.#headersMs, false, this.#via)
     const stream = this.#stream
     if (stream.destroyed) return
     try {
@@ -308,7 +316,7 @@ export class StreamExchange implements AttemptUser {
     const node = this.#node!
     if (this.#grpc) {
       if (this.#grpcStatus < 0) this.#grpcStatus = GRPC_NO_STATUS
-      fw.sink.answered(node, this.#status, this.#headersMs, isGrpcFailure(this.#grpcStatus, this.#ctx.grpcFailures))
+      fw.sink.answered(node, this.#status, this.#headersMs, isGrpcFailure(this.#grpcStatus, this.#ctx.grpcFailures), this.#via)
     }
     this.#endAttempt()
     if (!this.#stream.destroyed && !this.#stream.writableEnded) this.#stream.end()
@@ -325,7 +333,7 @@ export class StreamExchange implements AttemptUser {
     if (this.#stage === Stage.Done) return
     const fw = this.#ctx.fw
     const node = this.#node!
-    fw.sink.attemptFailed(node, kind)
+    fw.sink.attemptFailed(node, kind, this.#via)
     const bodySent = this.#attempt?.bodySent === true || this.#bodyBytes > 0
     this.#attempt = null
     this.#endAttempt()
@@ -339,7 +347,9 @@ export class StreamExchange implements AttemptUser {
       const tried = (this.#tried ??= [])
       tried.push(node)
       const method = String(this.#headers[':method'])
-      const next = fw.nextNode({ failed: node, kind, attempts: this.#attempts, tried, idempotent: isIdempotent(method) && !this.#grpc, bodySent })
+      // gRPC needs an h2 listener: not one that is ejected
+      const skip = this.#grpc ? withClosedH2(fw.router.table, fw.clock.now(), tried) : tried
+      const next = fw.nextNode({ failed: node, kind, attempts: this.#attempts, tried: skip, idempotent: isIdempotent(method) && !this.#grpc, bodySent })
       if (next !== undefined) {
         this.#try(next)
         return
