@@ -11,6 +11,7 @@ import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerH
 import type { TimerHandle } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { ANSWERS, failureAnswer, type ProxyAnswer, proxyAnswer } from '../answers.js'
+import { isCutoverError } from '../errors.js'
 import { CLIENT_CLOSED, type Forwarder } from '../forwarding/forwarder.js'
 import { type FailureKind, type Listener, NO_GRPC } from '../outcome/outcome-sink.js'
 import { firstNode, isIdempotent, withClosedH2 } from '../routing/fallback.js'
@@ -334,6 +335,9 @@ export class StreamExchange implements AttemptUser {
     const fw = this.#ctx.fw
     const node = this.#node!
     fw.sink.attemptFailed(node, kind, this.#via)
+    // a node whose certificate cannot be trusted is a setup error, not a passing failure: say so
+    // (at most max_failures times per ejection: the h2 listener is ejected after that)
+    if (isCutoverError(err, 'CUTOVER_ERR_UPSTREAM_TLS')) fw.logger.warn({ node: node.name, pool: node.pool, code: err.code, err: err.message }, 'h2 node not trusted')
     const bodySent = this.#attempt?.bodySent === true || this.#bodyBytes > 0
     this.#attempt = null
     this.#endAttempt()
