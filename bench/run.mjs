@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, pinningPlan, pinSelf, startChild } from './children.mjs'
 import { cutover, cutoverState } from './cutover-proxy.mjs'
+import { benchH2, formatH2 } from './h2.mjs'
 import { runAutocannon, runWrk, sequentialLatency, wrkAvailable } from './load.mjs'
 import { runPaced } from './paced.mjs'
 import { cpuSeconds, memory, processTree, sampleRss, socketCount } from './procstat.mjs'
@@ -24,7 +25,8 @@ const USAGE = `usage: node bench/run.mjs [flags]   (npm run bench -- [flags])
   --duration S       seconds per measured run (default 3, quick 1)
   --rounds N         interleaved rounds per scenario (default 2, quick 1)
   --only LIST        proxies to run, of cutover,nginx,haproxy (default all installed)
-  --scenario LIST    scenarios, of small-get,get-64k,post-1m,sticky,nodes-100,rate-p99,hop-latency,conns-1000
+  --scenario LIST    scenarios, of small-get,get-64k,post-1m,sticky,nodes-100,rate-p99,hop-latency,conns-1000,
+                     h2 (h2load: h2c GET and gRPC unary, many streams over 4 connections, against nginx http2 + grpc_pass)
   --tools LIST       closed-loop generators, of autocannon,wrk (default both; quick: autocannon)
   --help`
 
@@ -118,9 +120,12 @@ async function main() {
     return 0
   }
   const started = new Date()
+  // h2 is run by bench/h2.mjs (h2load, not autocannon/wrk), after the HTTP/1.1 scenarios
+  const wantH2 = opts.scenarios === null || opts.scenarios.includes('h2')
+  const h1Names = opts.scenarios?.filter((n) => n !== 'h2') ?? null
   let scenarios
   try {
-    scenarios = selectScenarios({ names: opts.scenarios, quick: opts.quick })
+    scenarios = h1Names !== null && h1Names.length === 0 ? [] : selectScenarios({ names: h1Names, quick: opts.quick })
   } catch (err) {
     throw new UsageError(err.message)
   }
@@ -161,15 +166,18 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'cutover-bench-'))
   process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
   let upstreamPorts
-  const upstream = startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(scenarios))], {
-    core: core('loadCore'),
-    onStdout: (chunk) => {
-      const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
-      if (m) upstreamPorts = JSON.parse(m[0]).ports
-    },
-  })
-  for (let i = 0; i < 100 && !upstreamPorts; i++) await new Promise((r) => setTimeout(r, 100))
-  if (!upstreamPorts) throw new Error(`the upstream did not start: ${upstream.output()}`)
+  const upstream =
+    scenarios.length === 0
+      ? null
+      : startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(scenarios))], {
+          core: core('loadCore'),
+          onStdout: (chunk) => {
+            const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
+            if (m) upstreamPorts = JSON.parse(m[0]).ports
+          },
+        })
+  for (let i = 0; i < 100 && upstream && !upstreamPorts; i++) await new Promise((r) => setTimeout(r, 100))
+  if (upstream && !upstreamPorts) throw new Error(`the upstream did not start: ${upstream.output()}`)
 
   const rows = []
   const broken = new Set()
@@ -285,6 +293,17 @@ async function main() {
     await Promise.all(targets.map((t) => t.handle?.stop()))
   }
 
+  let h2 = null
+  if (wantH2) {
+    log('\nh2: h2load, h2c GET and gRPC unary, many streams over few connections, cutover against nginx (http2 + grpc_pass)')
+    const names = (opts.only ?? ['cutover', 'nginx']).filter((n) => n === 'cutover' || n === 'nginx')
+    h2 = await benchH2({ duration: opts.duration, clients: 4, streams: 32, only: names, proxyCore: core('proxyCore'), loadCore: core('loadCore'), log })
+    for (const line of h2.skipped) {
+      log(`bench: ${line}`)
+      skipped.push(line)
+    }
+  }
+
   addHopLatency(rows)
   addRatios(rows)
   const goalList = goals(rows)
@@ -296,6 +315,7 @@ async function main() {
     'goals (issues 5 and 10), cutover against one nginx worker:',
     ...formatGoals(goalList),
   ]
+  if (h2?.rows.length) lines.push('', ...formatH2(h2.rows, h2.load))
   if (skipped.length) lines.push('', 'skipped:', ...skipped.map((s) => `  ${s.split('\n')[0]}`))
   console.log(lines.join('\n'))
 
@@ -320,6 +340,7 @@ async function main() {
         rate,
         skipped,
         rows,
+        h2: h2?.rows.length ? { load: h2.load, rows: h2.rows } : null,
         goals: goalList,
       },
       null,
@@ -327,7 +348,7 @@ async function main() {
     ),
   )
   console.log(`\nfigures written to ${file}`)
-  await upstream.stop()
+  await upstream?.stop()
   return 0
 }
 
