@@ -6,7 +6,7 @@ import type { AttemptUser, NodeAttempt } from './node-attempt.js'
 import { responseHeaders } from './node-attempt.js'
 import type { NodeSessionPool, SessionWaiter } from './node-session-pool.js'
 
-const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = http2.constants
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants
 
 export class H2Attempt implements NodeAttempt, SessionWaiter {
   readonly #pool: NodeSessionPool
@@ -94,7 +94,14 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
   #sendTrailers = (): void => {
     const stream = this.#stream
     // no trailers from the client: an empty DATA frame with END_STREAM (Node's way)
-    if (stream !== null && !stream.destroyed) stream.sendTrailers(this.#trailers ?? {})
+    if (stream === null || stream.destroyed) return
+    try {
+      stream.sendTrailers(this.#trailers ?? {})
+    } catch (err) {
+      // a field the node's side refuses: the request cannot go whole ('close' reports it)
+      this.#error = err as Error
+      stream.close(NGHTTP2_INTERNAL_ERROR)
+    }
   }
 
   pause(): void {
