@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, pinningPlan, pinSelf, startChild } from './children.mjs'
 import { cutover, cutoverState } from './cutover-proxy.mjs'
+import { benchH2, formatH2 } from './h2.mjs'
 import { runAutocannon, runWrk, sequentialLatency, wrkAvailable } from './load.mjs'
 import { runPaced } from './paced.mjs'
 import { cpuSeconds, memory, processTree, sampleRss, socketCount } from './procstat.mjs'
@@ -25,7 +26,8 @@ const USAGE = `usage: node bench/run.mjs [flags]   (npm run bench -- [flags])
   --duration S       seconds per measured run (default 3, quick 1)
   --rounds N         interleaved rounds per scenario (default 2, quick 1)
   --only LIST        proxies to run, of cutover,nginx,haproxy (default all installed)
-  --scenario LIST    scenarios, of small-get,get-64k,post-1m,sticky,nodes-100,rate-p99,hop-latency,conns-1000,shadow
+  --scenario LIST    scenarios, of small-get,get-64k,post-1m,sticky,nodes-100,rate-p99,hop-latency,conns-1000,shadow,
+                     h2 (h2load: h2c GET and gRPC unary, many streams over 4 connections, against nginx http2 + grpc_pass)
                      (shadow: cutover alone, p99 with shadowing on / off, bench/shadow.mjs; in a full run, not in --quick)
   --tools LIST       closed-loop generators, of autocannon,wrk (default both; quick: autocannon)
   --help`
@@ -120,9 +122,11 @@ async function main() {
     return 0
   }
   const started = new Date()
-  // shadow is cutover against itself (shadowing on and off), not a row of the rivals' table
+  // shadow is cutover against itself (shadowing on and off), not a row of the rivals' table;
+  // h2 is run by bench/h2.mjs (h2load, not autocannon/wrk), after the HTTP/1.1 scenarios
   const wantShadow = opts.scenarios ? opts.scenarios.includes('shadow') : !opts.quick
-  const names = opts.scenarios?.filter((n) => n !== 'shadow')
+  const wantH2 = opts.scenarios === null || opts.scenarios.includes('h2')
+  const names = opts.scenarios?.filter((n) => n !== 'shadow' && n !== 'h2')
   let scenarios
   try {
     scenarios = names?.length === 0 ? [] : selectScenarios({ names, quick: opts.quick })
@@ -166,15 +170,18 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'cutover-bench-'))
   process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
   let upstreamPorts
-  const upstream = startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(scenarios))], {
-    core: core('loadCore'),
-    onStdout: (chunk) => {
-      const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
-      if (m) upstreamPorts = JSON.parse(m[0]).ports
-    },
-  })
-  for (let i = 0; i < 100 && !upstreamPorts; i++) await new Promise((r) => setTimeout(r, 100))
-  if (!upstreamPorts) throw new Error(`the upstream did not start: ${upstream.output()}`)
+  const upstream =
+    scenarios.length === 0
+      ? null
+      : startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(scenarios))], {
+          core: core('loadCore'),
+          onStdout: (chunk) => {
+            const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
+            if (m) upstreamPorts = JSON.parse(m[0]).ports
+          },
+        })
+  for (let i = 0; i < 100 && upstream && !upstreamPorts; i++) await new Promise((r) => setTimeout(r, 100))
+  if (upstream && !upstreamPorts) throw new Error(`the upstream did not start: ${upstream.output()}`)
 
   const rows = []
   const broken = new Set()
@@ -295,11 +302,21 @@ async function main() {
     log('\nshadow: p99 of x traffic through cutover with shadowing on (a slow y) against off, interleaved')
     shadow = await measureShadow({ duration: opts.duration, rounds: opts.rounds, warmup: opts.warmup, core: core('proxyCore'), loadCore: core('loadCore'), log })
   }
+  let h2 = null
+  if (wantH2) {
+    log('\nh2: h2load, h2c GET and gRPC unary, many streams over few connections, cutover against nginx (http2 + grpc_pass)')
+    const h2Names = (opts.only ?? ['cutover', 'nginx']).filter((n) => n === 'cutover' || n === 'nginx')
+    h2 = await benchH2({ duration: opts.duration, clients: 4, streams: 32, only: h2Names, proxyCore: core('proxyCore'), loadCore: core('loadCore'), log })
+    for (const line of h2.skipped) {
+      log(`bench: ${line}`)
+      skipped.push(line)
+    }
+  }
 
   addHopLatency(rows)
   addRatios(rows)
   const goalList = goals(rows)
-  // only shadow asked: no rivals' table
+  // only shadow or h2 asked: no rivals' table
   const lines =
     rows.length === 0
       ? []
@@ -312,6 +329,7 @@ async function main() {
           ...formatGoals(goalList),
         ]
   if (shadow) lines.push('', ...formatShadow(shadow))
+  if (h2?.rows.length) lines.push('', ...formatH2(h2.rows, h2.load))
   if (skipped.length) lines.push('', 'skipped:', ...skipped.map((s) => `  ${s.split('\n')[0]}`))
   console.log(lines.join('\n'))
 
@@ -336,6 +354,7 @@ async function main() {
         rate,
         skipped,
         rows,
+        h2: h2?.rows.length ? { load: h2.load, rows: h2.rows } : null,
         goals: goalList,
         shadow,
       },
@@ -344,7 +363,7 @@ async function main() {
     ),
   )
   console.log(`\nfigures written to ${file}`)
-  await upstream.stop()
+  await upstream?.stop()
   return 0
 }
 

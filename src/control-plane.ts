@@ -14,6 +14,7 @@ import { xShare } from './config/percent.js'
 import { buildControlServer } from './control/server.js'
 import type { StateView } from './control/api-types.js'
 import { Gatekeeper } from './gates/gatekeeper.js'
+import { grpcMask } from './h2/grpc-status.js'
 import { HealthMonitor } from './health/monitor.js'
 import { WebhookNotifier } from './notify/webhook.js'
 import { fanOut } from './outcome/fan-out.js'
@@ -192,7 +193,11 @@ export class ControlPlane {
 
     const sources: MetricsSources = {
       splitY: () => state.current.y,
-      health: { nodes: () => upstreams.nodes, isHealthy: (node) => health.isUsable(node) && node.healthy !== false },
+      health: {
+        nodes: () => upstreams.nodes,
+        isHealthy: (node) => health.isUsable(node) && node.healthy !== false,
+        isEjected: (node, listener) => (listener === 'h2' ? node.h2EjectedUntil : node.ejectedUntil) > clock.now(),
+      },
       admin: (node) => adminStateOf(state.current, node.pool, node.name),
       gates: () => gatekeeper.describe().checks.map((c) => ({ gate: c.gate, figure: c.figure, verdict: c.verdict })),
       configHashes: () => analysis.configHashes(),
@@ -208,14 +213,15 @@ export class ControlPlane {
     events.subscribe((e) => {
       // in a fleet, a rollback another replica made (e.replica) is counted there, not again here
       if (e.type === 'rollback' && e.replica === undefined) metrics.rollback(e.cause === 'gate' ? 'gate' : 'api')
-      else if (e.type === 'node.ejected') metrics.ejected(e.pool as PoolName, String(e.node))
+      // an h2 listener's ejection (e.listener) shows in cutover_node_listener_ejected; this counts whole nodes
+      else if (e.type === 'node.ejected' && e.listener === undefined) metrics.ejected(e.pool as PoolName, String(e.node))
     })
     state.onChange((next, prev) => {
       if (next.nodes !== prev.nodes) this.#applyMaintenance()
       this.#routingListener?.()
       if (next.y !== prev.y || next.locked !== prev.locked) logger.info({ y: next.y, x: xShare(next.y), locked: next.locked, lock_reason: next.lock_reason }, 'split changed')
     })
-    this.history = new TrafficHistory(clock)
+    this.history = new TrafficHistory(clock, grpcMask(config.gates.grpc_failures))
     this.sink = fanOut(backend.sink ? [this.health, this.gatekeeper, this.history, backend.sink] : [this.health, this.gatekeeper, this.history])
     this.#setWebhook(config.events.webhook)
 
@@ -347,6 +353,7 @@ export class ControlPlane {
     this.#applyMaintenance()
     this.metrics.setNodes(this.#upstreams.nodes)
     this.gatekeeper.configure(config.gates)
+    this.history.setGrpcFailures(grpcMask(config.gates.grpc_failures))
     this.runner.configure(config.rollout, config.gates)
     this.backend.configure(config)
     this.analysis.configure(config)

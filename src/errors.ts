@@ -26,6 +26,8 @@ export const ERRORS = {
   CUTOVER_ERR_NO_NODE: 503,
   /** the last attempt failed: connect, reset or protocol (proxy answer) */
   CUTOVER_ERR_UPSTREAM: 502,
+  /** a node's TLS certificate is not trusted or not for its address (h2:// nodes; see NODE_EXTRA_CA_CERTS) */
+  CUTOVER_ERR_UPSTREAM_TLS: 502,
   /** the node's response head did not arrive within request_timeout (proxy answer) */
   CUTOVER_ERR_UPSTREAM_TIMEOUT: 504,
   /** shed at proxy.max_inflight without touching a node (proxy answer) */

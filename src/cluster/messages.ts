@@ -11,11 +11,13 @@ import type { ShadowBatch } from '../shadow/results.js'
 export type Usable = Record<PoolName, boolean[]>
 /** each node's weight for routing: an operator's runtime weight, else the config's (issue 14) */
 export type Weights = Record<PoolName, number[]>
+/** issue 12: each node's h2 listener ejected until (ms epoch; 0 not ejected), by pool and index */
+export type H2Until = Record<PoolName, number[]>
 
 export type ToWorker =
-  | { t: 'init'; gen: number; config: Config; y: number; usable: Usable; weights: Weights }
-  | { t: 'config'; gen: number; config: Config; y: number; usable: Usable; weights: Weights }
-  | { t: 'route'; gen: number; y: number; usable: Usable; weights: Weights }
+  | { t: 'init'; gen: number; config: Config; y: number; usable: Usable; weights: Weights; h2Until?: H2Until }
+  | { t: 'config'; gen: number; config: Config; y: number; usable: Usable; weights: Weights; h2Until?: H2Until }
+  | { t: 'route'; gen: number; y: number; usable: Usable; weights: Weights; h2Until?: H2Until }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
 
@@ -35,4 +37,6 @@ export const REC_FAILED = 1
 export const REC_FINISHED = 2
 /** an answer whose gRPC call failed by its grpc-status (answered with grpcFailed) */
 export const REC_ANSWERED_GRPC_FAILED = 3
+/** added to an answered or failed record's type: the attempt went to the node's h2 listener */
+export const REC_VIA_H2 = 8
 export const RECORD_SIZE = 5

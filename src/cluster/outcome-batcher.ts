@@ -6,9 +6,9 @@
  */
 
 import { POOL_INDEX, POOLS, type PoolName } from '../config/types.js'
-import { FAILURE_KINDS, type FailureKind, type OutcomeSink } from '../outcome/outcome-sink.js'
+import { FAILURE_KINDS, type FailureKind, type Listener, NO_GRPC, type OutcomeSink, type Protocol } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { REC_ANSWERED, REC_ANSWERED_GRPC_FAILED, REC_FAILED, REC_FINISHED, type ToPrimary } from './messages.js'
+import { REC_ANSWERED, REC_ANSWERED_GRPC_FAILED, REC_FAILED, REC_FINISHED, REC_VIA_H2, type ToPrimary } from './messages.js'
 
 /** a failure kind's number in a record: its index in FAILURE_KINDS (replay.ts reads it back) */
 const KIND_INDEX = Object.fromEntries(FAILURE_KINDS.map((kind, i) => [kind, i])) as Record<FailureKind, number>
@@ -34,18 +34,20 @@ export class OutcomeBatcher implements OutcomeSink {
     for (const pool of POOLS) for (const [i, node] of nodes[pool].entries()) this.#index.set(node, i)
   }
 
-  attemptFailed(node: UpstreamNode, kind: FailureKind): void {
+  attemptFailed(node: UpstreamNode, kind: FailureKind, listener?: Listener): void {
     const i = this.#index.get(node)
-    if (i !== undefined) this.#records.push(REC_FAILED, POOL_INDEX[node.pool], i, KIND_INDEX[kind], 0)
+    if (i !== undefined) this.#records.push(REC_FAILED + (listener === 'h2' ? REC_VIA_H2 : 0), POOL_INDEX[node.pool], i, KIND_INDEX[kind], 0)
   }
 
-  answered(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean): void {
+  answered(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean, listener?: Listener): void {
     const i = this.#index.get(node)
-    if (i !== undefined) this.#records.push(grpcFailed === true ? REC_ANSWERED_GRPC_FAILED : REC_ANSWERED, POOL_INDEX[node.pool], i, status, ms)
+    const type = (grpcFailed === true ? REC_ANSWERED_GRPC_FAILED : REC_ANSWERED) + (listener === 'h2' ? REC_VIA_H2 : 0)
+    if (i !== undefined) this.#records.push(type, POOL_INDEX[node.pool], i, status, ms)
   }
 
-  finished(pool: PoolName, status: number, ms: number): void {
-    this.#records.push(REC_FINISHED, POOL_INDEX[pool], -1, status, ms)
+  finished(pool: PoolName, status: number, ms: number, _protocol?: Protocol, grpc: number = NO_GRPC): void {
+    // a finished record names no node: its third number is the call's grpc-status (NO_GRPC: none)
+    this.#records.push(REC_FINISHED, POOL_INDEX[pool], grpc, status, ms)
   }
 
   /** Send what was recorded, with the nodes' in-flight counts; nothing when idle. */

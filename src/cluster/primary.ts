@@ -39,6 +39,7 @@ export async function startPrimary(config: Config, count: number, logger: Logger
       y: control.state.current.y,
       usable: { x: upstreams.nodes.x.map((n) => control.isUsable(n)), y: upstreams.nodes.y.map((n) => control.isUsable(n)) },
       weights: { x: upstreams.nodes.x.map((n) => control.weightOf(n)), y: upstreams.nodes.y.map((n) => control.weightOf(n)) },
+      h2Until: { x: upstreams.nodes.x.map((n) => n.h2EjectedUntil), y: upstreams.nodes.y.map((n) => n.h2EjectedUntil) },
     }),
     onOutcomes: (records) => replayOutcomes(records, upstreams.nodes, control.sink),
     // issue 13: every worker shadows its own traffic; one /v1/shadow, metric and gate for all

@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { Config, HostPort, PoolName } from '../config/types.js'
 import type { ShadowBatch } from '../shadow/results.js'
-import type { ToPrimary, ToWorker, Usable, Weights } from './messages.js'
+import type { H2Until, ToPrimary, ToWorker, Usable, Weights } from './messages.js'
 
 /** A worker that dies sooner than this after its start is restarted only after a pause. */
 export const CRASH_LOOP_MS = 5_000
@@ -42,7 +42,7 @@ export interface WorkerPoolOptions {
 /** What the pool needs of the control plane; given by connect(), before start(). */
 export interface WorkerPoolConnections {
   /** the split and node usability as of now, for every message that carries them */
-  routing: () => { y: number; usable: Usable; weights: Weights }
+  routing: () => { y: number; usable: Usable; weights: Weights; h2Until?: H2Until }
   /** a batch of outcome records from a worker, about the current node list */
   onOutcomes: (records: readonly number[]) => void
   /** a batch of shadow results from a worker (issue 13) */

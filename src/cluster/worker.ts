@@ -15,7 +15,7 @@ import { ShadowBatcher } from '../shadow/batcher.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { Upstreams } from '../upstream/upstreams.js'
 import { OutcomeBatcher } from './outcome-batcher.js'
-import type { ToPrimary, ToWorker, Usable, Weights } from './messages.js'
+import type { H2Until, ToPrimary, ToWorker, Usable, Weights } from './messages.js'
 
 /** How often outcomes go to the primary: the gates see a worker's traffic this much later. */
 export const FLUSH_EVERY_MS = 50
@@ -49,7 +49,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     flusher = clock.setTimeout(flushEvery, FLUSH_EVERY_MS)
     let metrics: Metrics | undefined
 
-    const setUsable = (flags: Usable, weighted: Weights) => {
+    const setUsable = (flags: Usable, weighted: Weights, h2Until?: H2Until) => {
       const next = new Map<UpstreamNode, boolean>()
       const nextWeights = new Map<UpstreamNode, number>()
       if (plane) {
@@ -57,6 +57,8 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
           for (const [i, node] of plane.upstreams.nodes[pool].entries()) {
             next.set(node, flags[pool][i] === true)
             nextWeights.set(node, weighted[pool][i] ?? node.weight)
+            // the primary's passive health decides when a node's h2 listener is ejected
+            node.h2EjectedUntil = h2Until?.[pool][i] ?? 0
           }
         }
       }
@@ -77,7 +79,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
       }
     }
 
-    const start = async (config: Config, gen: number, y: number, flags: Usable, weighted: Weights) => {
+    const start = async (config: Config, gen: number, y: number, flags: Usable, weighted: Weights, h2Until?: H2Until) => {
       logger = pino({ level: config.log.level }).child({ worker: process.pid })
       const upstreams = new Upstreams(config)
       metrics = new Metrics({ inflight: () => upstreams.inflightByPool() })
@@ -93,7 +95,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
         logger,
       })
       batcher.setNodes(gen, upstreams.nodes)
-      setUsable(flags, weighted)
+      setUsable(flags, weighted, h2Until)
       plane.route(y)
       shadow = attachShadow(config, plane, shadowBatcher, { clock, random, logger })
       const address = await plane.listen()
@@ -103,7 +105,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     process.on('message', (message: ToWorker) => {
       switch (message.t) {
         case 'init':
-          start(message.config, message.gen, message.y, message.usable, message.weights).catch((err: Error) => {
+          start(message.config, message.gen, message.y, message.usable, message.weights, message.h2Until).catch((err: Error) => {
             send({ t: 'error', message: err.message })
             resolve(1)
           })
@@ -114,11 +116,11 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
           shadow?.reload(message.config)
           metrics.setNodes(plane.upstreams.nodes)
           batcher.setNodes(message.gen, plane.upstreams.nodes)
-          setUsable(message.usable, message.weights)
+          setUsable(message.usable, message.weights, message.h2Until)
           plane.route(message.y)
           break
         case 'route':
-          setUsable(message.usable, message.weights)
+          setUsable(message.usable, message.weights, message.h2Until)
           plane?.route(message.y)
           break
         case 'metrics':

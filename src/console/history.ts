@@ -7,7 +7,8 @@
 import type { Clock } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { LatencyHistogram } from '../gates/latency-histogram.js'
-import type { OutcomeSink } from '../outcome/outcome-sink.js'
+import { DEFAULT_GRPC_FAILURES, type GrpcMask, grpcMask, isGrpcFailure } from '../h2/grpc-status.js'
+import { isFailedAnswer, NO_GRPC, type OutcomeSink, type Protocol } from '../outcome/outcome-sink.js'
 
 export const HISTORY_SLOT_MS = 5_000
 export const HISTORY_SLOTS = 180
@@ -64,15 +65,27 @@ export class TrafficHistory implements OutcomeSink {
   readonly #clock: Clock
   readonly #x = new PoolRing()
   readonly #y = new PoolRing()
+  /** gates.grpc_failures as a mask: a call is an error here exactly when the gates count it as one */
+  #grpcFailures: GrpcMask
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, grpcFailures: GrpcMask = grpcMask(DEFAULT_GRPC_FAILURES)) {
     this.#clock = clock
+    this.#grpcFailures = grpcFailures
   }
 
-  /** Count one client request in its pool's current slot; a status >= 500 is an error. */
-  finished(pool: PoolName, status: number, ms: number): void {
+  /** gates.grpc_failures changed (a reload). */
+  setGrpcFailures(mask: GrpcMask): void {
+    this.#grpcFailures = mask
+  }
+
+  /**
+   * Count one client request in its pool's current slot. An error as the gates count one
+   * (isFailedAnswer): a 5xx, or a gRPC call whose grpc-status is in gates.grpc_failures
+   * (usually answered HTTP 200).
+   */
+  finished(pool: PoolName, status: number, ms: number, _protocol?: Protocol, grpc: number = NO_GRPC): void {
     const slot = Math.floor(this.#clock.now() / HISTORY_SLOT_MS)
-    ;(pool === 'x' ? this.#x : this.#y).record(slot, status >= 500, ms)
+    ;(pool === 'x' ? this.#x : this.#y).record(slot, isFailedAnswer(status, isGrpcFailure(grpc, this.#grpcFailures)), ms)
   }
 
   /** Both pools' last 180 slots, oldest first, empty slots included. */

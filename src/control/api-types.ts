@@ -18,6 +18,9 @@ export interface NodeView {
   healthy: boolean | null
   ejected: boolean
   ejected_until: string | null
+  /** issue 12, a node with an h2 address: its h2 listener ejected on its own (its url keeps serving) */
+  h2_ejected?: boolean
+  h2_ejected_until?: string | null
   last_probe: { ok: boolean; at: string; ms: number; status?: number; error?: string } | null
   inflight: number
   /** an operator's admin state (issue 14): ready, drain (no new requests), maint (no traffic, no probes) */

@@ -84,6 +84,8 @@ const nodeView: JsonSchema = {
     healthy: { type: ['boolean', 'null'] },
     ejected: { type: 'boolean' },
     ejected_until: { type: ['string', 'null'] },
+    h2_ejected: { type: 'boolean' },
+    h2_ejected_until: { type: ['string', 'null'] },
     last_probe: nullable({ type: 'object' }),
     inflight: { type: 'integer', minimum: 0 },
     admin: { enum: ['ready', 'drain', 'maint'] },

@@ -78,7 +78,7 @@ export function formatStatus(state: unknown): string {
     const nodes = s.pools?.[pool]?.nodes ?? []
     const usable = nodes.filter((n) => n.healthy !== false && !n.ejected)
     lines.push(
-      `pool ${pool}   ${usable.length} of ${nodes.length} nodes usable${nodes.length ? `: ${nodes.map((n) => `${n.name}${n.healthy === false ? ' (unhealthy)' : n.ejected ? ' (ejected)' : ''}`).join(', ')}` : ''}`,
+      `pool ${pool}   ${usable.length} of ${nodes.length} nodes usable${nodes.length ? `: ${nodes.map((n) => `${n.name}${n.healthy === false ? ' (unhealthy)' : n.ejected ? ' (ejected)' : n.h2_ejected ? ' (h2 ejected)' : ''}`).join(', ')}` : ''}`,
     )
   }
   lines.push(...formatFleet(s.fleet))
@@ -98,7 +98,11 @@ export function formatNodes(state: unknown): string {
   for (const pool of ['x', 'y'] as const) {
     for (const node of s.pools?.[pool]?.nodes ?? []) {
       const probe = node.last_probe
-      const ejected = node.ejected ? `until ${node.ejected_until ? clockTime(node.ejected_until) : '?'}` : 'no'
+      const ejected = node.ejected
+        ? `until ${node.ejected_until ? clockTime(node.ejected_until) : '?'}`
+        : node.h2_ejected
+          ? `h2 until ${node.h2_ejected_until ? clockTime(node.h2_ejected_until) : '?'}`
+          : 'no'
       const last = probe ? `${probe.ok ? 'ok' : 'failed'}${probe.error ? `: ${probe.error}` : probe.status ? ` ${probe.status}` : ''}` : '-'
       // a runtime weight is marked as such: it outlives reloads
       const weight = node.weight === undefined ? '-' : `${node.weight}${node.weight_source === 'runtime' ? ` (runtime; config ${node.config_weight})` : ''}`

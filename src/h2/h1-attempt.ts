@@ -50,8 +50,23 @@ export class H1Attempt implements NodeAttempt {
     return this.#req.write(chunk)
   }
 
-  end(): void {
-    if (!this.#over) this.#req.end()
+  /**
+   * The body is whole. Trailers go as chunked trailers when the body goes chunked (the
+   * client sent no content-length); a body of declared length has no place for them in
+   * HTTP/1.1 (RFC 9112 7.1.2: trailers follow only the last chunk), so they are dropped.
+   */
+  end(trailers?: OutgoingHttpHeaders): void {
+    if (this.#over) return
+    if (trailers !== undefined && this.#req.chunkedEncoding) {
+      try {
+        this.#req.addTrailers(trailers)
+      } catch (err) {
+        // a name or value HTTP/1.1 cannot carry: the request cannot go whole
+        this.#onError(err as Error)
+        return
+      }
+    }
+    this.#req.end()
   }
 
   pause(): void {

@@ -6,7 +6,7 @@ import type { AttemptUser, NodeAttempt } from './node-attempt.js'
 import { responseHeaders } from './node-attempt.js'
 import type { NodeSessionPool, SessionWaiter } from './node-session-pool.js'
 
-const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = http2.constants
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants
 
 export class H2Attempt implements NodeAttempt, SessionWaiter {
   readonly #pool: NodeSessionPool
@@ -21,6 +21,9 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
   #responded = false
   #over = false
   #error: Error | undefined
+  /** the client's request trailers, sent after the body */
+  #trailers: OutgoingHttpHeaders | undefined
+  #ended = false
 
   constructor(pool: NodeSessionPool, headers: OutgoingHttpHeaders, endStream: boolean, user: AttemptUser) {
     this.#pool = pool
@@ -42,7 +45,8 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     this.connected = true
     let stream: ClientHttp2Stream
     try {
-      stream = session.request(this.#headers, { endStream: this.#endStream })
+      // a body may end with trailers (known only at its end): Node sends them on 'wantTrailers'
+      stream = session.request(this.#headers, this.#endStream ? { endStream: true } : { endStream: false, waitForTrailers: true })
     } catch (err) {
       // the session went away between the pick and now: nothing was sent
       this.#pool.release(session)
@@ -59,6 +63,11 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     stream.on('drain', this.#onDrain)
     stream.on('error', this.#onError)
     stream.on('close', this.#onClose)
+    if (!this.#endStream) {
+      stream.once('wantTrailers', this.#sendTrailers)
+      // the client's request ended before the session was there (trailers and no body)
+      if (this.#ended) stream.end()
+    }
     // the body may flow now
     if (!this.#endStream) this.#user.drain()
   }
@@ -74,8 +83,25 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     return stream.write(chunk)
   }
 
-  end(): void {
-    if (this.#stream !== null && !this.#over && !this.#endStream) this.#stream.end()
+  end(trailers?: OutgoingHttpHeaders): void {
+    if (this.#over || this.#endStream) return
+    // before the session is ready it is kept for sessionReady
+    this.#ended = true
+    this.#trailers = trailers
+    this.#stream?.end()
+  }
+
+  #sendTrailers = (): void => {
+    const stream = this.#stream
+    // no trailers from the client: an empty DATA frame with END_STREAM (Node's way)
+    if (stream === null || stream.destroyed) return
+    try {
+      stream.sendTrailers(this.#trailers ?? {})
+    } catch (err) {
+      // a field the node's side refuses: the request cannot go whole ('close' reports it)
+      this.#error = err as Error
+      stream.close(NGHTTP2_INTERNAL_ERROR)
+    }
   }
 
   pause(): void {

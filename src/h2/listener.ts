@@ -21,7 +21,7 @@ import type { Forwarder } from '../forwarding/forwarder.js'
 import { DEFAULT_FLOOD_LIMITS, FloodGuard, type FloodLimits, type H2Refusal, refusalOfSessionError } from './flood-guard.js'
 import { grpcMask } from './grpc-status.js'
 import { H2Nodes } from './h2-nodes.js'
-import { type StreamContext, StreamExchange } from './stream-exchange.js'
+import { keepEarlyTrailers, type StreamContext, StreamExchange } from './stream-exchange.js'
 
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants
 
@@ -208,6 +208,7 @@ export class H2Listener {
       }
       if (state.streams === 0 && !session.closed) this.#idleIn(session, state, this.#proxy.keepalive_timeout)
     })
+    keepEarlyTrailers(stream)
     // after this read's frames: a stream the client reset in the same breath never costs a node request
     setImmediate(() => {
       if (stream.closed || stream.destroyed || state.refused) return

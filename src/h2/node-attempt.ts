@@ -31,8 +31,8 @@ export interface NodeAttempt {
   readonly bodySent: boolean
   /** a piece of the request body; false when the node's side is full (wait for drain) */
   write(chunk: Buffer): boolean
-  /** the request body is whole */
-  end(): void
+  /** the request body is whole; trailers: the client's request trailers (cleaned), if it sent any */
+  end(trailers?: OutgoingHttpHeaders): void
   /** stop reading the response (the client is slow) / read again */
   pause(): void
   resume(): void

@@ -8,6 +8,7 @@
  * idleTimeout is closed.
  */
 
+import { CutoverError } from '../errors.js'
 import http2, { type ClientHttp2Session } from 'node:http2'
 import net from 'node:net'
 import type { Clock, TimerHandle } from '../clock.js'
@@ -168,7 +169,7 @@ export class NodeSessionPool {
     })
     session.on('error', (err) => {
       entry.retired = true
-      entry.error = err
+      entry.error = a.tls ? untrustedNode(a.url, err) : err
     })
     session.once('close', () => {
       this.#clearTimer(entry)
@@ -202,4 +203,33 @@ export class NodeSessionPool {
       entry.timer = null
     }
   }
+}
+
+/** Node's (OpenSSL's) codes for a peer certificate that does not verify. */
+const UNTRUSTED_CODES: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
+
+/**
+ * A TLS error that says the node's certificate does not verify, as an error naming the
+ * node and the way to trust its CA (the same as for https:// urls: Node's CA store plus
+ * NODE_EXTRA_CA_CERTS); any other error as it was.
+ */
+export function untrustedNode(url: string, err: Error): Error {
+  const code = (err as { code?: string }).code
+  if (code === undefined || !UNTRUSTED_CODES.has(code)) return err
+  return new CutoverError(
+    'CUTOVER_ERR_UPSTREAM_TLS',
+    `TLS to ${url}: the node's certificate is not trusted (${code}: ${err.message}); give cutover its CA with NODE_EXTRA_CA_CERTS, as for https:// nodes`,
+    { cause: err },
+  )
 }

@@ -11,9 +11,10 @@ import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerH
 import type { TimerHandle } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { ANSWERS, failureAnswer, type ProxyAnswer, proxyAnswer } from '../answers.js'
+import { isCutoverError } from '../errors.js'
 import { CLIENT_CLOSED, type Forwarder } from '../forwarding/forwarder.js'
-import { type FailureKind, NO_GRPC } from '../outcome/outcome-sink.js'
-import { isIdempotent } from '../routing/fallback.js'
+import { type FailureKind, type Listener, NO_GRPC } from '../outcome/outcome-sink.js'
+import { firstNode, isIdempotent, withClosedH2 } from '../routing/fallback.js'
 import { pickPool } from '../routing/pool-pick.js'
 import { StreamCopy } from '../shadow/stream-copy.js'
 import type { UpstreamNode } from '../upstream/node.js'
@@ -52,6 +53,22 @@ function closeUnread(this: ServerHttp2Stream): void {
 /** CONNECT (tunnels, WebSockets over HTTP/2 by RFC 8441) is not relayed on h2 */
 const NO_CONNECT = proxyAnswer('CUTOVER_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported over HTTP/2; use HTTP/1.1 for WebSockets')
 
+/** request trailers that arrived before a stream's exchange started (see keepEarlyTrailers) */
+const earlyTrailers = new WeakMap<ServerHttp2Stream, IncomingHttpHeaders>()
+
+function onEarlyTrailers(this: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  earlyTrailers.set(this, headers)
+}
+
+/**
+ * Keep a stream's request trailers from now until its exchange starts: a client that sends
+ * headers, body and trailers in one write has them all read before the listener's
+ * setImmediate creates the exchange, and Node emits 'trailers' only once.
+ */
+export function keepEarlyTrailers(stream: ServerHttp2Stream): void {
+  stream.once('trailers', onEarlyTrailers)
+}
+
 /** UNKNOWN: a gRPC answer that ended without any grpc-status */
 const GRPC_NO_STATUS = 2
 
@@ -69,6 +86,8 @@ export class StreamExchange implements AttemptUser {
   #tried: UpstreamNode[] | null = null
   #attempts = 0
   #attempt: NodeAttempt | null = null
+  /** the node listener of the current attempt, for passive health (each is ejected on its own) */
+  #via: Listener = 'http1'
   #stage = Stage.Idle
   #timer: TimerHandle | null = null
   #bodyBytes = 0
@@ -79,6 +98,8 @@ export class StreamExchange implements AttemptUser {
   #trailers: OutgoingHttpHeaders | null = null
   /** the copy sent to y (issue 13, src/shadow/); null when not shadowed */
   #shadow: StreamCopy | null = null
+  /** the client's request trailers (after its body), passed on at the body's end */
+  #requestTrailers: OutgoingHttpHeaders | undefined
 
   constructor(ctx: StreamContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, remote: string | undefined, https: boolean) {
     this.#ctx = ctx
@@ -114,12 +135,21 @@ export class StreamExchange implements AttemptUser {
       this.#answer(ANSWERS.bodyTooLarge)
       return
     }
-    const node = fw.firstNode(this.#pool)
+    let node = fw.firstNode(this.#pool)
+    if (node !== undefined && this.#grpc && node.h2EjectedUntil > fw.clock.now()) {
+      // gRPC needs the h2 listener: another node's, while this one's is ejected
+      node = firstNode(fw.router.table, this.#pool, fw.random, withClosedH2(fw.router.table, fw.clock.now(), [])) ?? node
+    }
     if (node === undefined) {
       this.#answer(ANSWERS.noNode)
       return
     }
     stream.on('data', this.#onClientData)
+    // trailers that came with the first frames, before this exchange listened (keepEarlyTrailers)
+    const early = earlyTrailers.get(stream)
+    stream.off('trailers', onEarlyTrailers)
+    if (early !== undefined) this.#onClientTrailers(early)
+    else stream.on('trailers', this.#onClientTrailers)
     stream.on('end', this.#onClientEnd)
     stream.on('drain', this.#onClientDrain)
     this.#shadow = StreamCopy.pick(fw.shadow, this.#pool, stream, this.#headers, this.#clientEnded)
@@ -141,13 +171,16 @@ export class StreamExchange implements AttemptUser {
     fw.sink.attemptStarted(node)
     this.#stage = Stage.Connecting
     this.#arm(fw.proxy.connect_timeout)
-    const sessions = ctx.nodes.sessions(node)
+    // a stream that is not gRPC goes to the node's url while its h2 listener is ejected
+    const sessions = this.#grpc || node.h2EjectedUntil <= fw.clock.now() ? ctx.nodes.sessions(node) : undefined
+    this.#via = sessions !== undefined ? 'h2' : 'http1'
     let attempt: NodeAttempt
     if (sessions !== undefined) {
-      const a = new H2Attempt(sessions, this.#h2Headers(node), this.#clientEnded && this.#bodyBytes === 0, this)
+      const a = new H2Attempt(sessions, this.#h2Headers(node), this.#clientEnded && this.#bodyBytes === 0 && this.#requestTrailers === undefined, this)
       attempt = a
       this.#attempt = a
       a.start()
+      if (this.#clientEnded) a.end(this.#requestTrailers)
     } else if (this.#grpc) {
       // gRPC needs HTTP/2 end to end: an operator must give the node its h2 address
       this.#attempt = null
@@ -156,7 +189,7 @@ export class StreamExchange implements AttemptUser {
     } else {
       attempt = new H1Attempt(node.config, ctx.nodes.agent(node), String(this.#headers[':method']), String(this.#headers[':path'] ?? '/'), this.#h1Headers(), this, fw.clock, fw.proxy.connect_timeout)
       this.#attempt = attempt
-      if (this.#clientEnded) attempt.end()
+      if (this.#clientEnded) attempt.end(this.#requestTrailers)
     }
     if (this.#attempt === attempt && this.#stage === Stage.Connecting) {
       // the request head is out (or queued on the session): from now on it is the node's time
@@ -217,9 +250,17 @@ export class StreamExchange implements AttemptUser {
     if (!attempt.write(chunk)) this.#stream.pause()
   }
 
+  #onClientTrailers = (headers: IncomingHttpHeaders): void => {
+    const trailers = cleanTrailers(headers)
+    for (const _ in trailers) {
+      this.#requestTrailers = trailers
+      return
+    }
+  }
+
   #onClientEnd = (): void => {
     this.#clientEnded = true
-    if (this.#attempt !== null && this.#stage !== Stage.Done) this.#attempt.end()
+    if (this.#attempt !== null && this.#stage !== Stage.Done) this.#attempt.end(this.#requestTrailers)
   }
 
   /** The node's side takes body bytes (again); the first call lets the body flow at all. */
@@ -241,7 +282,7 @@ export class StreamExchange implements AttemptUser {
     this.#headersMs = fw.clock.monotonic() - this.#start
     if (this.#grpc) this.#grpcStatus = parseGrpcStatus(headers['grpc-status'] as string | undefined)
     // a gRPC call is judged when its status is known (trailers); anything else now
-    else fw.sink.answered(this.#node!, status, this.#headersMs)
+    else fw.sink.answered(this.#node!, status, this.#headersMs, false, this.#via)
     const stream = this.#stream
     if (stream.destroyed) return
     try {
@@ -282,7 +323,7 @@ export class StreamExchange implements AttemptUser {
     const node = this.#node!
     if (this.#grpc) {
       if (this.#grpcStatus < 0) this.#grpcStatus = GRPC_NO_STATUS
-      fw.sink.answered(node, this.#status, this.#headersMs, isGrpcFailure(this.#grpcStatus, this.#ctx.grpcFailures))
+      fw.sink.answered(node, this.#status, this.#headersMs, isGrpcFailure(this.#grpcStatus, this.#ctx.grpcFailures), this.#via)
     }
     this.#endAttempt()
     if (!this.#stream.destroyed && !this.#stream.writableEnded) this.#stream.end()
@@ -300,7 +341,10 @@ export class StreamExchange implements AttemptUser {
     if (this.#stage === Stage.Done) return
     const fw = this.#ctx.fw
     const node = this.#node!
-    fw.sink.attemptFailed(node, kind)
+    fw.sink.attemptFailed(node, kind, this.#via)
+    // a node whose certificate cannot be trusted is a setup error, not a passing failure: say so
+    // (at most max_failures times per ejection: the h2 listener is ejected after that)
+    if (isCutoverError(err, 'CUTOVER_ERR_UPSTREAM_TLS')) fw.logger.warn({ node: node.name, pool: node.pool, code: err.code, err: err.message }, 'h2 node not trusted')
     const bodySent = this.#attempt?.bodySent === true || this.#bodyBytes > 0
     this.#attempt = null
     this.#endAttempt()
@@ -314,7 +358,9 @@ export class StreamExchange implements AttemptUser {
       const tried = (this.#tried ??= [])
       tried.push(node)
       const method = String(this.#headers[':method'])
-      const next = fw.nextNode({ failed: node, kind, attempts: this.#attempts, tried, idempotent: isIdempotent(method) && !this.#grpc, bodySent })
+      // gRPC needs an h2 listener: not one that is ejected
+      const skip = this.#grpc ? withClosedH2(fw.router.table, fw.clock.now(), tried) : tried
+      const next = fw.nextNode({ failed: node, kind, attempts: this.#attempts, tried: skip, idempotent: isIdempotent(method) && !this.#grpc, bodySent })
       if (next !== undefined) {
         this.#try(next)
         return

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import { POOLS, type Config, type PoolName } from '../config/types.js'
-import type { FailureKind, OutcomeSink } from '../outcome/outcome-sink.js'
+import type { FailureKind, Listener, OutcomeSink } from '../outcome/outcome-sink.js'
 import type { EventLog } from '../state/events.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { eject, ejectionCause, isGatewayFailure, newOutlierState, recordFailure, recordSuccess, type FailureCause, type OutlierState } from './outlier.js'
@@ -35,6 +35,9 @@ export interface NodeDescription {
   healthy: boolean | null
   ejected: boolean
   ejected_until: string | null
+  /** issue 12: a node with an h2 address: its h2 listener ejected on its own (the node's url keeps serving) */
+  h2_ejected?: boolean
+  h2_ejected_until?: string | null
   last_probe: { ok: boolean; at: string; status?: number; error?: string; ms: number } | null
   inflight: number
 }
@@ -51,6 +54,8 @@ interface NodeRecord {
   lastProbe: ProbeResult | null
   lastProbeAt: number
   returnTimer: TimerHandle | null
+  /** the node's h2 listener: its own failures, ejection and return (node.h2EjectedUntil) */
+  h2: { outlier: OutlierState; returnTimer: TimerHandle | null }
 }
 
 export class HealthMonitor implements OutcomeSink {
@@ -84,7 +89,7 @@ export class HealthMonitor implements OutcomeSink {
       for (const node of nodes[pool]) {
         let rec = this.#records.get(node)
         if (!rec) {
-          rec = { node, counters: initialCounters(), outlier: newOutlierState(), lastProbe: null, lastProbeAt: 0, returnTimer: null }
+          rec = { node, counters: initialCounters(), outlier: newOutlierState(), lastProbe: null, lastProbeAt: 0, returnTimer: null, h2: { outlier: newOutlierState(), returnTimer: null } }
           // without active checks only passive ejection decides
           if (!this.#health.active) node.healthy = true
         }
@@ -92,7 +97,10 @@ export class HealthMonitor implements OutcomeSink {
       }
     }
     for (const [node, rec] of this.#records) {
-      if (!next.has(node)) this.#clock.clearTimeout(rec.returnTimer)
+      if (!next.has(node)) {
+        this.#clock.clearTimeout(rec.returnTimer)
+        this.#clock.clearTimeout(rec.h2.returnTimer)
+      }
     }
     this.#records.clear()
     for (const [node, rec] of next) this.#records.set(node, rec)
@@ -158,6 +166,8 @@ export class HealthMonitor implements OutcomeSink {
     for (const rec of this.#records.values()) {
       this.#clock.clearTimeout(rec.returnTimer)
       rec.returnTimer = null
+      this.#clock.clearTimeout(rec.h2.returnTimer)
+      rec.h2.returnTimer = null
     }
   }
 
@@ -172,7 +182,8 @@ export class HealthMonitor implements OutcomeSink {
   /** The node's health for the API; inflight: its requests in flight, when other processes count them. */
   describe(node: UpstreamNode, inflight: number = node.inflight): NodeDescription {
     const rec = this.#records.get(node)
-    const ejected = node.ejectedUntil > this.#clock.now()
+    const now = this.#clock.now()
+    const ejected = node.ejectedUntil > now
     const p = rec?.lastProbe
     let lastProbe: NodeDescription['last_probe'] = null
     if (rec && p) {
@@ -180,7 +191,7 @@ export class HealthMonitor implements OutcomeSink {
       if (p.status !== undefined) lastProbe.status = p.status
       if (p.error !== undefined) lastProbe.error = p.error
     }
-    return {
+    const view: NodeDescription = {
       url: node.config.url,
       name: node.name,
       healthy: node.healthy,
@@ -189,6 +200,11 @@ export class HealthMonitor implements OutcomeSink {
       last_probe: lastProbe,
       inflight,
     }
+    if (node.config.h2 !== undefined) {
+      view.h2_ejected = node.h2EjectedUntil > now
+      view.h2_ejected_until = view.h2_ejected ? new Date(node.h2EjectedUntil).toISOString() : null
+    }
+    return view
   }
 
   /**
@@ -206,18 +222,25 @@ export class HealthMonitor implements OutcomeSink {
     return { ready: false, reason: `no usable node in ${names}` }
   }
 
-  /** A connect error, reset, timeout or protocol error on node. */
-  attemptFailed(node: UpstreamNode, kind: FailureKind): void {
-    const rec = this.#records.get(node)
-    if (rec) this.#failed(rec, kind)
-  }
-
-  /** node answered: 502/503/504 count as failures, anything else resets the count. */
-  answered(node: UpstreamNode, status: number, _ms: number): void {
+  /** A connect error, reset, timeout or protocol error on node (on its h2 listener when listener is h2). */
+  attemptFailed(node: UpstreamNode, kind: FailureKind, listener?: Listener): void {
     const rec = this.#records.get(node)
     if (!rec) return
-    if (isGatewayFailure(status)) this.#failed(rec, status)
-    else recordSuccess(rec.outlier)
+    if (listener === 'h2') this.#h2Failed(rec, kind)
+    else this.#failed(rec, kind)
+  }
+
+  /** node answered: 502/503/504 count as failures, anything else resets the count (of the listener that answered). */
+  answered(node: UpstreamNode, status: number, _ms: number, _grpcFailed?: boolean, listener?: Listener): void {
+    const rec = this.#records.get(node)
+    if (!rec) return
+    const h2 = listener === 'h2'
+    if (isGatewayFailure(status)) {
+      if (h2) this.#h2Failed(rec, status)
+      else this.#failed(rec, status)
+    } else {
+      recordSuccess(h2 ? rec.h2.outlier : rec.outlier)
+    }
   }
 
   #failed(rec: NodeRecord, cause: FailureCause): void {
@@ -234,6 +257,38 @@ export class HealthMonitor implements OutcomeSink {
     this.#logger.warn(details, 'node ejected')
     this.#clock.clearTimeout(rec.returnTimer)
     rec.returnTimer = this.#clock.setTimeout(() => this.#returned(rec, ms), ms)
+    this.#onChange()
+  }
+
+  /**
+   * A failure of the node's h2 listener: counted and ejected on its own, by the same rules;
+   * the node's url (HTTP/1.1) keeps serving, h2 streams that are not gRPC go there meanwhile.
+   */
+  #h2Failed(rec: NodeRecord, cause: FailureCause): void {
+    const passive = this.#health.passive
+    const now = this.#clock.now()
+    const h2 = rec.h2
+    if (!recordFailure(h2.outlier, cause, now, passive)) return
+    const ms = eject(h2.outlier, now, this.#otherH2Usable(rec.node, now), passive)
+    if (ms === 0) return
+    const node = rec.node
+    node.h2EjectedUntil = h2.outlier.ejectedUntil
+    const until = new Date(node.h2EjectedUntil).toISOString()
+    const details = { pool: node.pool, node: node.name, listener: 'h2', cause: `h2 listener ${ejectionCause(h2.outlier, passive)}`, for_ms: ms, until }
+    this.#events.add('node.ejected', details)
+    this.#logger.warn(details, 'node h2 listener ejected')
+    this.#clock.clearTimeout(h2.returnTimer)
+    h2.returnTimer = this.#clock.setTimeout(() => this.#h2Returned(rec, ms), ms)
+    this.#onChange()
+  }
+
+  #h2Returned(rec: NodeRecord, ms: number): void {
+    rec.h2.returnTimer = null
+    if (this.#records.get(rec.node) !== rec) return
+    rec.node.h2EjectedUntil = 0
+    const details = { pool: rec.node.pool, node: rec.node.name, listener: 'h2', cause: `h2 listener ejection over after ${ms}ms` }
+    this.#events.add('node.returned', details)
+    this.#logger.info(details, 'node h2 listener returned')
     this.#onChange()
   }
 
@@ -293,6 +348,15 @@ export class HealthMonitor implements OutcomeSink {
     let n = 0
     // a drained node takes no traffic: ejecting the last one an operator left in would empty the pool
     for (const other of this.#pools[node.pool]) if (other !== node && this.#admitted(other) && this.isUsable(other)) n++
+    return n
+  }
+
+  /** Other nodes of the pool a gRPC call could go to: usable, with an h2 listener not ejected. */
+  #otherH2Usable(node: UpstreamNode, now: number): number {
+    let n = 0
+    for (const other of this.#pools[node.pool]) {
+      if (other !== node && other.config.h2 !== undefined && other.h2EjectedUntil <= now && this.#admitted(other) && this.isUsable(other)) n++
+    }
     return n
   }
 

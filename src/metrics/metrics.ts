@@ -10,7 +10,7 @@ import type { PoolName } from '../config/types.js'
 import { xShare } from '../config/percent.js'
 import { POOL_INDEX, POOLS } from '../config/types.js'
 import { GRPC_CODES } from '../h2/grpc-status.js'
-import { FAILURE_KINDS, PROTOCOLS, REFUSAL_REASONS, type FailureKind, type OutcomeSink, type Protocol, type RefusalReason } from '../outcome/outcome-sink.js'
+import { FAILURE_KINDS, PROTOCOLS, REFUSAL_REASONS, type FailureKind, type Listener, type OutcomeSink, type Protocol, type RefusalReason } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { FastHistogram } from './fast-histogram.js'
 
@@ -28,6 +28,8 @@ export interface MetricsSources {
     nodes: () => Readonly<Record<PoolName, readonly UpstreamNode[]>>
     /** true healthy, false not; a node with no verdict yet counts as not healthy */
     isHealthy: (node: UpstreamNode) => boolean
+    /** issue 12: whether passive health has the node's listener ejected (http1: the node; h2: its h2 address alone) */
+    isEjected?: (node: UpstreamNode, listener: Listener) => boolean
   }
   /** each gate's last figure and verdict (1 pass, 0 no verdict, -1 fail) */
   gates?: () => ReadonlyArray<{ gate: string; figure: number | null; verdict: 'pass' | 'fail' | 'none' }>
@@ -256,6 +258,24 @@ export class Metrics implements OutcomeSink {
           this.reset()
           const nodes = health.nodes()
           for (const pool of POOLS) for (const node of nodes[pool]) this.set({ pool, node: node.name }, health.isHealthy(node) ? 1 : 0)
+        },
+      })
+    const isEjected = health?.isEjected
+    if (health && isEjected)
+      new Gauge({
+        name: 'cutover_node_listener_ejected',
+        help: "1 while passive health keeps a node's listener out (http1: the node's url, the whole node; h2: its h2 address only), else 0",
+        labelNames: ['pool', 'node', 'listener'],
+        registers,
+        collect() {
+          this.reset()
+          const nodes = health.nodes()
+          for (const pool of POOLS) {
+            for (const node of nodes[pool]) {
+              this.set({ pool, node: node.name, listener: 'http1' }, isEjected(node, 'http1') ? 1 : 0)
+              if (node.config.h2 !== undefined) this.set({ pool, node: node.name, listener: 'h2' }, isEjected(node, 'h2') ? 1 : 0)
+            }
+          }
         },
       })
     const admin = sources.admin

@@ -68,6 +68,11 @@ function node(e: CutoverEvent): string {
   return `${str(e.pool)} node ${str(e.node)}`
 }
 
+/** ` h2 listener` for an event about a node's h2 listener alone (issue 12); '' for the whole node. */
+function listener(e: CutoverEvent): string {
+  return e.listener === 'h2' ? ' h2 listener' : ''
+}
+
 function planText(steps: unknown): string {
   if (!Array.isArray(steps)) return '?'
   return steps.map((s: { y?: unknown; hold?: unknown }) => `${pct(s?.y)}${typeof s?.hold === 'number' && s.hold > 0 ? ` (hold ${duration(s.hold)})` : ''}`).join(' → ')
@@ -117,9 +122,9 @@ function sentence(e: CutoverEvent): string {
     case 'node.unhealthy':
       return withReason(`${node(e)} is unhealthy`, e.cause)
     case 'node.ejected':
-      return withReason(`${node(e)} ejected for ${typeof e.for_ms === 'number' ? duration(e.for_ms) : '?'}`, e.cause)
+      return withReason(`${node(e)}${listener(e)} ejected for ${typeof e.for_ms === 'number' ? duration(e.for_ms) : '?'}`, e.cause)
     case 'node.returned':
-      return withReason(`${node(e)} is back in rotation`, e.cause)
+      return withReason(`${node(e)}${listener(e)} is back in rotation`, e.cause)
     case 'node.admin': {
       const parts: string[] = []
       if (e.from !== e.to) parts.push(`${str(e.to)} (was ${str(e.from)})`)

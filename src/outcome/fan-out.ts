@@ -40,16 +40,16 @@ export function fanOut(sinks: readonly OutcomeSink[]): OutcomeReport {
         ? noop
         : failed.length === 1
           ? failed[0]
-          : (node, kind) => {
-              for (let i = 0; i < failed.length; i++) failed[i](node, kind)
+          : (node, kind, listener) => {
+              for (let i = 0; i < failed.length; i++) failed[i](node, kind, listener)
             },
     answered:
       answered.length === 0
         ? noop
         : answered.length === 1
           ? answered[0]
-          : (node, status, ms, grpcFailed) => {
-              for (let i = 0; i < answered.length; i++) answered[i](node, status, ms, grpcFailed)
+          : (node, status, ms, grpcFailed, listener) => {
+              for (let i = 0; i < answered.length; i++) answered[i](node, status, ms, grpcFailed, listener)
             },
     attemptEnded:
       ended.length === 0

@@ -32,6 +32,12 @@ export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 export const PROTOCOLS = ['http1', 'h2'] as const
 export type Protocol = (typeof PROTOCOLS)[number]
 
+/**
+ * The listener of a node an attempt went to: http1 (its url) or h2 (its h2 address, Kong's
+ * separate http2 port). Passive health ejects each on its own.
+ */
+export type Listener = Protocol
+
 /** `grpc` of an outcome that is not a gRPC call (or one that ended without a grpc-status). */
 export const NO_GRPC = -1
 
@@ -51,14 +57,15 @@ export function isFailedAnswer(status: number, grpcFailed = false): boolean {
 export interface OutcomeSink {
   /** A request was sent to node (in flight from now). */
   attemptStarted?(node: UpstreamNode): void
-  /** The attempt on node failed with no answer; it may be retried on another node. */
-  attemptFailed?(node: UpstreamNode, kind: FailureKind): void
+  /** The attempt on node failed with no answer; it may be retried on another node. listener: absent, http1. */
+  attemptFailed?(node: UpstreamNode, kind: FailureKind, listener?: Listener): void
   /**
    * node answered with status; ms from the client's request to the response headers.
    * For a gRPC call it is reported once the call's grpc-status is known (trailers, or a
    * trailers-only answer), with grpcFailed set when that status is a failure (see isFailedAnswer).
+   * listener: the node's listener that answered (absent: http1).
    */
-  answered?(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean): void
+  answered?(node: UpstreamNode, status: number, ms: number, grpcFailed?: boolean, listener?: Listener): void
   /** The attempt on node is over (answered and streamed, or failed): no longer in flight. */
   attemptEnded?(node: UpstreamNode): void
   /**

@@ -43,6 +43,23 @@ export function firstNode(table: RoutingTable, pool: PoolName, random: Random, e
   return pickNode(table[pool], random, exclude) ?? pickNode(table[other(pool)], random, exclude)
 }
 
+/**
+ * For a stream only a node's h2 listener can take (gRPC): exclude plus the nodes of table
+ * whose h2 listener is ejected at now; exclude itself when none is (no allocation).
+ */
+export function withClosedH2(table: RoutingTable, now: number, exclude: readonly UpstreamNode[]): readonly UpstreamNode[] {
+  const out = addClosedH2(table.y.nodes, now, exclude, addClosedH2(table.x.nodes, now, exclude, undefined))
+  return out ?? exclude
+}
+
+function addClosedH2(nodes: readonly UpstreamNode[], now: number, exclude: readonly UpstreamNode[], out: UpstreamNode[] | undefined): UpstreamNode[] | undefined {
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]
+    if (n.h2EjectedUntil > now && !exclude.includes(n)) (out ??= exclude.slice()).push(n)
+  }
+  return out
+}
+
 export interface Failure {
   /** the node whose attempt just failed */
   failed: UpstreamNode

@@ -22,6 +22,8 @@ export class UpstreamNode {
   healthy: boolean | null = null
   /** ms epoch until which passive ejection keeps it out; 0 when not ejected */
   ejectedUntil = 0
+  /** the same for the node's h2 listener alone (issue 12: its own port, failing on its own) */
+  h2EjectedUntil = 0
   /** set when a reload removed it: no new requests, in-flight ones finish */
   removed = false
 

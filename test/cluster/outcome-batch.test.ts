@@ -5,7 +5,7 @@ import { OutcomeBatcher } from '../../src/cluster/outcome-batcher.js'
 import type { ToPrimary } from '../../src/cluster/messages.js'
 import { replayOutcomes } from '../../src/cluster/replay.js'
 import { fanOut } from '../../src/outcome/fan-out.js'
-import { FAILURE_KINDS, type FailureKind } from '../../src/outcome/outcome-sink.js'
+import { FAILURE_KINDS, type FailureKind, type Listener, NO_GRPC, type Protocol } from '../../src/outcome/outcome-sink.js'
 import type { UpstreamNode } from '../../src/upstream/node.js'
 
 const mk = (pool: PoolName, name: string) => ({ pool, name, inflight: 0 }) as UpstreamNode
@@ -15,9 +15,10 @@ const nodes = { x: [mk('x', 'x1'), mk('x', 'x2')], y: [mk('y', 'y1')] }
 function recorder(calls: string[]) {
   return fanOut([
     {
-      attemptFailed: (n: UpstreamNode, kind: FailureKind) => calls.push(`failed ${n.name} ${kind}`),
-      answered: (n: UpstreamNode, status: number, ms: number) => calls.push(`answered ${n.name} ${status} ${ms}`),
-      finished: (pool: PoolName, status: number, ms: number) => calls.push(`finished ${pool} ${status} ${ms}`),
+      attemptFailed: (n: UpstreamNode, kind: FailureKind, listener?: Listener) => calls.push(`failed ${n.name} ${kind} ${listener ?? 'http1'}`),
+      answered: (n: UpstreamNode, status: number, ms: number, grpcFailed?: boolean, listener?: Listener) =>
+        calls.push(`answered ${n.name} ${status} ${ms} ${grpcFailed === true ? 'grpc-failed' : 'ok'} ${listener ?? 'http1'}`),
+      finished: (pool: PoolName, status: number, ms: number, _protocol?: Protocol, grpc?: number) => calls.push(`finished ${pool} ${status} ${ms} grpc ${grpc ?? NO_GRPC}`),
     },
   ])
 }
@@ -42,13 +43,21 @@ t.test('what the worker records, the primary replays: same calls, same nodes, sa
     both.answered(nodes.x[0], 200, 3)
     both.finished('y', 502, 40)
     both.finished('x', 200, 3)
+    // a gRPC call answered HTTP 200 with grpc-status 14: the console's history needs the status
+    both.finished('y', 200, 7, 'h2', 14)
+    // attempts on a node's h2 listener: passive health counts them apart from its url's
+    both.attemptFailed(nodes.x[0], 'reset', 'h2')
+    both.answered(nodes.y[0], 200, 5, true, 'h2')
+    both.answered(nodes.y[0], 503, 6, false, 'h2')
   })
   t.equal(message.gen, 7, 'the generation of the node list it is about')
   t.equal(message.records.length % 5, 0, 'five numbers a record')
   const replayed: string[] = []
   replayOutcomes(message.records, nodes, recorder(replayed))
   t.same(replayed, expected)
-  t.equal(expected.length, 8)
+  t.equal(expected.length, 12)
+  t.equal(replayed[8], 'finished y 200 7 grpc 14', "a finished call's grpc-status crosses to the primary")
+  t.same(replayed.slice(9), ['failed x1 reset h2', 'answered y1 200 5 grpc-failed h2', 'answered y1 503 6 ok h2'], 'the listener crosses too')
 })
 
 t.test("the batch carries each node's in-flight count by pool and index", async (t) => {
@@ -68,5 +77,5 @@ t.test('replay skips records it cannot place rather than credit the wrong node',
   replayOutcomes([2, 0, -1, 200], nodes, sink) // a truncated record
   t.same(calls, [])
   replayOutcomes([2, 1, -1, 200, 4, 0], nodes, sink) // a whole record and a stray number
-  t.same(calls, ['finished y 200 4'])
+  t.same(calls, ['finished y 200 4 grpc -1'])
 })

@@ -1,6 +1,13 @@
 import t from 'tap'
 import { FakeClock } from '../../src/clock.js'
 import { HISTORY_SLOT_MS, HISTORY_SLOTS, TrafficHistory } from '../../src/console/history.js'
+import { pino } from 'pino'
+import { Gatekeeper } from '../../src/gates/gatekeeper.js'
+import { grpcMask, isGrpcFailure } from '../../src/h2/grpc-status.js'
+import { StateController } from '../../src/state/controller.js'
+import { EventLog } from '../../src/state/events.js'
+import type { UpstreamNode } from '../../src/upstream/node.js'
+import { testGates } from '../helpers/fixtures.js'
 import { fanOut } from '../../src/outcome/fan-out.js'
 
 // a start on a slot boundary keeps the arithmetic readable
@@ -103,4 +110,52 @@ t.test('the outcome methods other than finished record nothing', async (t) => {
   report.answered(node, 500, 10)
   report.attemptEnded(node)
   t.ok(h.snapshot().pools.x.every((p) => p.requests_per_s === 0))
+})
+
+t.test('a gRPC call answered 200 with a failing grpc-status is an error, by gates.grpc_failures', async (t) => {
+  const clock = new FakeClock(START)
+  const h = new TrafficHistory(clock, grpcMask(['UNAVAILABLE', 'INTERNAL']))
+  h.finished('y', 200, 10, 'h2', 14) // UNAVAILABLE: a failure
+  h.finished('y', 200, 10, 'h2', 13) // INTERNAL: a failure
+  h.finished('y', 200, 10, 'h2', 5) // NOT_FOUND: the caller's fault, not counted
+  h.finished('y', 200, 10, 'h2', 0) // OK
+  h.finished('y', 200, 10, 'h2') // no gRPC call
+  clock.advance(HISTORY_SLOT_MS)
+  t.equal(h.snapshot().pools.y[HISTORY_SLOTS - 2].error_rate, 0.4, '2 of 5')
+  // a reload that changes gates.grpc_failures changes what counts from then on
+  h.setGrpcFailures(grpcMask(['NOT_FOUND']))
+  h.finished('y', 200, 10, 'h2', 14)
+  h.finished('y', 200, 10, 'h2', 5)
+  clock.advance(HISTORY_SLOT_MS)
+  t.equal(h.snapshot().pools.y[HISTORY_SLOTS - 2].error_rate, 0.5, 'only NOT_FOUND now')
+})
+
+t.test('history and gate count the same calls as errors (one classification)', async (t) => {
+  const clock = new FakeClock(START)
+  const gates = testGates({ grpc_failures: ['UNAVAILABLE', 'DEADLINE_EXCEEDED'], min_requests: 1 })
+  const mask = grpcMask(gates.grpc_failures)
+  const h = new TrafficHistory(clock, mask)
+  const events = new EventLog(clock)
+  const state = new StateController({ y: 10, locked: true, lock_reason: 'test', rollout: null }, { save: async () => undefined }, events)
+  const g = new Gatekeeper({ gates, state, events, clock, logger: pino({ level: 'silent' }) })
+  const node = { pool: 'y' } as UpstreamNode
+  const calls: [number, number][] = [
+    [200, 14],
+    [200, 4],
+    [200, 0],
+    [200, 3],
+    [503, 14],
+    [200, -1],
+    [502, -1],
+    [404, -1],
+  ]
+  for (const [status, grpc] of calls) {
+    // what the h2 stream exchange reports for one call: answered (to the gate) and finished (to the history)
+    g.answered(node, status, 10, isGrpcFailure(grpc, mask))
+    h.finished('y', status, 10, 'h2', grpc)
+  }
+  clock.advance(HISTORY_SLOT_MS)
+  const slot = h.snapshot().pools.y[HISTORY_SLOTS - 2]
+  t.equal(slot.error_rate, 4 / 8)
+  t.equal(g.evaluate().y.errors, 4, 'the gate counts the same four')
 })

@@ -149,6 +149,14 @@ t.test('a y answering UNAVAILABLE (HTTP 200, grpc-status 14) is counted by the g
   t.equal(rollback.gate, 'max_error_rate')
   t.match(String(rollback.reason), /^gate max_error_rate: error_rate 1 > 0\.05 over \d+ requests/)
   t.ok((codes.get(grpc.status.UNAVAILABLE) ?? 0) > 0, 'the clients saw y fail with UNAVAILABLE')
+  // the console's history counts them as the gate did: y's calls all failed (HTTP 200, grpc-status 14)
+  const history = await c.api('GET', '/v1/history')
+  const ySlots = (history.body.pools.y as { error_rate: number | null }[]).filter((p) => p.error_rate !== null)
+  t.ok(ySlots.length > 0, 'y has traffic in the history')
+  t.ok(
+    ySlots.every((p) => p.error_rate === 1),
+    `every y call is an error in the console's history: ${JSON.stringify(ySlots)}`,
+  )
   const state = await c.api('GET', '/v1/state')
   t.equal(state.body.split.y, 0)
   t.equal(state.body.locked, true)

@@ -120,3 +120,69 @@ t.test('1xx and trailers pass through from an h2 node; a refused node is retried
     t.same(early, ['</a.css>; rel=preload'])
   }
 })
+
+/** POST body on session, then the request trailers; resolves with the answer's status and body. */
+function postWithTrailers(
+  session: http2.ClientHttp2Session,
+  path: string,
+  body: string,
+  trailers: http2.OutgoingHttpHeaders,
+  headers: http2.OutgoingHttpHeaders = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'text/plain', ...headers }, { waitForTrailers: true })
+    req.on('wantTrailers', () => req.sendTrailers(trailers))
+    let status = 0
+    let text = ''
+    req.on('response', (h) => (status = Number(h[':status'])))
+    req.on('data', (d) => (text += d))
+    req.on('end', () => resolve({ status, body: text }))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+t.test("an h2 client's request trailers reach an h2 node as trailers and an HTTP/1.1 node as chunked trailers", async (t) => {
+  const h2Trailers: http2.IncomingHttpHeaders[] = []
+  const h2up = await startH2Upstream('x1', (stream) => {
+    let body = ''
+    stream.on('data', (d) => (body += d))
+    stream.on('trailers', (h) => h2Trailers.push(h))
+    stream.on('end', () => {
+      stream.respond({ ':status': 200 })
+      stream.end(body)
+    })
+  })
+  const h1Trailers: Record<string, string>[] = []
+  const h1up = await startUpstream('y1', (req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      h1Trailers.push({ ...(req.trailers as Record<string, string>), te: String(req.headers['transfer-encoding']) })
+      res.end(body)
+    })
+  })
+  const c = await startTestCutover({ x: [h2node(h2up.h2)], y: [h1up.url], proxy: '  h2c_listen: 127.0.0.1:0', extra: 'split: { y: 0, override_header: x-cutover-pool }' })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await h2up.close()
+    await h1up.close()
+  })
+  const toH2 = await postWithTrailers(session, '/up', 'abc', { 'x-checksum': 'c1', 'x-count': '3' })
+  t.same(toH2, { status: 200, body: 'abc' })
+  t.equal(h2Trailers.length, 1, 'the h2 node got a trailers block')
+  t.equal(h2Trailers[0]['x-checksum'], 'c1')
+  t.equal(h2Trailers[0]['x-count'], '3')
+  const toH1 = await postWithTrailers(session, '/up', 'defg', { 'x-checksum': 'c2' }, { 'x-cutover-pool': 'y' })
+  t.same(toH1, { status: 200, body: 'defg' })
+  t.same(h1Trailers, [{ 'x-checksum': 'c2', te: 'chunked' }], 'the HTTP/1.1 node got them after the last chunk')
+  // a body of declared length goes unchunked: HTTP/1.1 has no place for its trailers
+  const sized = await postWithTrailers(session, '/up', 'hi', { 'x-checksum': 'c3' }, { 'x-cutover-pool': 'y', 'content-length': '2' })
+  t.same(sized, { status: 200, body: 'hi' })
+  t.same(h1Trailers[1], { te: 'undefined' }, 'dropped, the body passed whole')
+  // a request without trailers still ends at once on both (an empty END_STREAM frame to the h2 node)
+  t.equal((await h2Request(session, { ':method': 'POST', ':path': '/plain' }, 'xyz')).body, 'xyz')
+  t.equal(h2Trailers.length, 1, 'no trailers block for a request that had none')
+})

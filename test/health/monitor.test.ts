@@ -340,3 +340,32 @@ t.test('real server: /status/ready flipping 503 -> 200 with the default probe', 
   t.same(monitor.readiness(100), { ready: true })
   t.match(monitor.describe(node).last_probe, { ok: true, status: 200 })
 })
+
+t.test("a node's h2 listener is ejected on its own: the node stays usable; the last h2 listener stays in", async (t) => {
+  const s = setup({ x: 3 })
+  const [x1, x2, x3] = s.nodes.x
+  // x1 and x2 have h2 listeners, x3 none (it cannot take gRPC, so it does not count as the h2 fallback)
+  for (const n of [x1, x2]) (n.config as { h2?: unknown }).h2 = { url: `h2c://${n.config.hostname}:9080`, tls: false, hostname: n.config.hostname, port: 9080, authority: `${n.config.hostname}:9080` }
+  s.monitor.attemptFailed(x1, 'connect', 'h2')
+  s.monitor.attemptFailed(x1, 'connect', 'h2')
+  s.monitor.answered(x1, 200, 1, false, 'http1')
+  s.monitor.answered(x1, 502, 1, false, 'h2')
+  t.equal(x1.h2EjectedUntil, s.clock.now() + 1000, "HTTP/1.1 successes do not reset the h2 listener's count")
+  t.equal(x1.ejectedUntil, 0, 'the node is not ejected')
+  t.ok(s.monitor.isUsable(x1))
+  t.match(s.ofType('node.ejected'), [{ pool: 'x', node: x1.name, listener: 'h2', cause: 'h2 listener ejected after 3 failures: 502', for_ms: 1000 }])
+  t.match(s.monitor.describe(x1), { ejected: false, h2_ejected: true, h2_ejected_until: new Date(s.clock.now() + 1000).toISOString() })
+  t.notOk('h2_ejected' in s.monitor.describe(x3), 'a node without an h2 address has no h2 fields')
+  // x2 has the last h2 listener left in the pool: it stays in
+  for (let i = 0; i < 10; i++) s.monitor.attemptFailed(x2, 'reset', 'h2')
+  t.equal(x2.h2EjectedUntil, 0)
+  // HTTP/1.1 failures count against the node alone
+  for (let i = 0; i < 3; i++) s.monitor.attemptFailed(x2, 'connect')
+  t.ok(x2.ejectedUntil > 0)
+  t.equal(x2.h2EjectedUntil, 0)
+  // the h2 ejection ends by itself
+  await tick(s.clock, 1000, 1000)
+  t.equal(x1.h2EjectedUntil, 0)
+  t.match(s.ofType('node.returned'), [{ node: x1.name, listener: 'h2' }, { node: x2.name }])
+  t.equal(s.monitor.describe(x1).h2_ejected, false)
+})

@@ -45,9 +45,11 @@ export interface H2Upstream {
 }
 
 /** Answers 200 with JSON naming itself and the request, unless a handler is given. */
-export async function startH2Upstream(name: string, handler?: StreamHandler, options: { tls?: boolean } = {}): Promise<H2Upstream> {
+/** options.tls: true for TEST_CERT, or the node's own certificate and key (PEM text). */
+export async function startH2Upstream(name: string, handler?: StreamHandler, options: { tls?: boolean | { cert: string; key: string } } = {}): Promise<H2Upstream> {
   const seen: IncomingHttpHeaders[] = []
-  const server = options.tls ? http2.createSecureServer({ cert: TEST_CERT, key: TEST_KEY }) : http2.createServer()
+  const tls = options.tls === true ? { cert: TEST_CERT, key: TEST_KEY } : options.tls
+  const server = tls ? http2.createSecureServer(tls) : http2.createServer()
   const sessions = new Set<http2.ServerHttp2Session>()
   server.on('session', (s) => {
     sessions.add(s)

@@ -27,9 +27,9 @@ export interface Running {
   waitFor(msg: RegExp): Promise<Record<string, unknown>>
 }
 
-/** Start the process and wait for its 'cutover started' log line. */
-export async function run(configPath: string): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, '--config', configPath], { env: { ...process.env, TEST_TOKEN: TOKEN } })
+/** Start the process and wait for its 'cutover started' log line; env: more environment variables. */
+export async function run(configPath: string, env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, '--config', configPath], { env: { ...process.env, TEST_TOKEN: TOKEN, ...env } })
   const logs: Array<Record<string, unknown>> = []
   const waiters: Array<{ msg: RegExp; resolve: (l: Record<string, unknown>) => void }> = []
   createInterface({ input: child.stdout }).on('line', (line) => {
