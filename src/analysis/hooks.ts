@@ -4,7 +4,7 @@
  * analysis.hooks.timeout, holds the rollout with the reason.
  */
 
-import { request } from 'undici'
+import { undici } from '../undici-on-demand.js'
 
 export type HookPhase = 'before_step' | 'after_hold'
 
@@ -21,6 +21,7 @@ export interface HookCall {
 /** The reason to hold when a hook did not say yes; null when it answered 2xx. */
 export async function callHook(url: string, call: HookCall, timeoutMs: number): Promise<string | null> {
   try {
+    const { request } = await undici()
     const res = await request(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'cutover' },

@@ -5,13 +5,13 @@
  * fail is an event with the query, its value and its threshold, and gates.action.
  */
 
-import { request } from 'undici'
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { AnalysisConfig, PromGateConfig } from '../config/analysis.js'
 import type { Config } from '../config/types.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
+import { undici } from '../undici-on-demand.js'
 import type { LiveState } from '../state/types.js'
 import { trip } from './act.js'
 import { judgeProm, type PromReading, type PromVerdict, readPromAnswer } from './prom-answer.js'
@@ -113,6 +113,7 @@ export class PromGates {
     try {
       const url = new URL('api/v1/query', prom.url.endsWith('/') ? prom.url : `${prom.url}/`)
       url.searchParams.set('query', gate.query)
+      const { request } = await undici()
       const res = await request(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(prom.timeout) })
       const parts: Buffer[] = []
       let length = 0

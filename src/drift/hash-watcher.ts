@@ -7,7 +7,7 @@
  */
 
 import { readFileSync } from 'node:fs'
-import { Agent, type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { DriftConfig } from '../config/analysis.js'
@@ -17,6 +17,7 @@ import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { Upstreams } from '../upstream/upstreams.js'
+import { undici } from '../undici-on-demand.js'
 import { type Drift, driftKey, findDrifts, knownHash, type NodeHash, startRefusal } from './drift.js'
 
 /** Kong's status answers are small; more than this is not one */
@@ -57,7 +58,10 @@ export class HashWatcher {
   #timer: TimerHandle | null = null
   #stopped = true
   /** the client for https status listeners under drift.tls (a CA, or no verification); undefined: undici's default */
+  /** the TLS client for https status reads, made on the first such read (undici loads on demand) */
   #tls: Dispatcher | undefined
+  /** drift.tls's settings, read from the CA file when set */
+  #tlsOptions: { ca: Buffer | undefined; rejectUnauthorized: boolean } | undefined
   /** why drift.tls could not be used (its CA file became unreadable): every https read fails with it */
   #tlsError: string | null = null
 
@@ -84,11 +88,12 @@ export class HashWatcher {
   #setTls(tls: DriftConfig['tls']): void {
     void this.#tls?.close()
     this.#tls = undefined
+    this.#tlsOptions = undefined
     this.#tlsError = null
     if (tls === undefined) return
     try {
       const ca = tls.ca === undefined ? undefined : readFileSync(tls.ca)
-      this.#tls = new Agent({ connect: { ca, rejectUnauthorized: !tls.insecure } })
+      this.#tlsOptions = { ca, rejectUnauthorized: !tls.insecure }
     } catch (err) {
       this.#tlsError = `cannot read drift.tls.ca ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? 'error'})`
       this.#logger.error({ err }, this.#tlsError)
@@ -182,6 +187,8 @@ export class HashWatcher {
     try {
       const https = url.startsWith('https:')
       if (https && this.#tlsError !== null) throw new Error(this.#tlsError)
+      const { Agent, request } = await undici()
+      if (https && this.#tlsOptions !== undefined) this.#tls ??= new Agent({ connect: this.#tlsOptions })
       const res = await request(url, { method: 'GET', signal: AbortSignal.timeout(this.#config.timeout), ...(https && this.#tls !== undefined && { dispatcher: this.#tls }) })
       const text = await readBounded(res.body, MAX_STATUS_BODY)
       if (res.statusCode !== 200) throw new Error(`status listener answered ${res.statusCode}`)

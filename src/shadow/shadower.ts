@@ -8,7 +8,7 @@
  */
 
 import type { IncomingHttpHeaders } from 'node:http2'
-import { Agent, request } from 'undici'
+import type { Agent } from 'undici'
 import type { Logger } from 'pino'
 import type { Clock, Random, TimerHandle } from '../clock.js'
 import type { ShadowConfig } from '../config/analysis.js'
@@ -18,6 +18,7 @@ import type { UpstreamNode } from '../upstream/node.js'
 import { BodyDigest, headerOf, isJsonType } from './body-digest.js'
 import { type CompareOptions, compareAnswers, type ShadowAnswer } from './compare.js'
 import type { DropReason, ShadowRecorder } from './results.js'
+import { undici } from '../undici-on-demand.js'
 import { routePattern } from './route-pattern.js'
 import type { ShadowCopy, ShadowTap } from './tap.js'
 
@@ -71,7 +72,9 @@ export class Shadower implements ShadowTap {
   readonly #random: Random
   readonly logger: Logger
   readonly #https: boolean
-  #agent: Agent
+  /** the copies' own client, made on the first copy (undici loads on demand) */
+  #agent: Agent | undefined
+  #closed = false
   #next = 0
   /** shadow requests on their way now */
   inflight = 0
@@ -89,15 +92,14 @@ export class Shadower implements ShadowTap {
     this.#methods = new Set()
     this.#basisPoints = 0
     this.#compare = { ignoreHeaders: new Set(), ignoreFields: [] }
-    this.#agent = newAgent(options.config)
     this.configure(options.config)
   }
 
   /** A reloaded shadow section; a new cap or time limit takes a new client. */
   configure(config: ShadowConfig): void {
     if (config.max_concurrent !== this.#config.max_concurrent || config.timeout !== this.#config.timeout) {
-      void this.#agent.close()
-      this.#agent = newAgent(config)
+      void this.#agent?.close()
+      this.#agent = undefined
     }
     this.#config = config
     this.#methods = new Set(config.methods)
@@ -180,7 +182,10 @@ export class Shadower implements ShadowTap {
     }
     out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`, 'x-forwarded-proto', this.#https ? 'https' : 'http', this.#config.header, '1')
     const path = head.target.startsWith('/') ? head.target : pathOf(head.target)
-    return request(node.config.origin + path, { method: head.method as 'GET', headers: out, body, dispatcher: this.#agent, signal }).then(async (res) => {
+    return undici().then(async ({ Agent, request }) => {
+      if (this.#closed) throw new Error('shadowing stopped')
+      this.#agent ??= new Agent({ connections: this.#config.max_concurrent, headersTimeout: this.#config.timeout, bodyTimeout: this.#config.timeout, keepAliveTimeout: 4000 })
+      const res = await request(node.config.origin + path, { method: head.method as 'GET', headers: out, body, dispatcher: this.#agent, signal })
       const flat: string[] = []
       for (const [name, value] of Object.entries(res.headers)) {
         if (Array.isArray(value)) for (const v of value) flat.push(name, v)
@@ -212,7 +217,8 @@ export class Shadower implements ShadowTap {
 
   /** Stop: copies in flight are cut. */
   async close(): Promise<void> {
-    await this.#agent.destroy()
+    this.#closed = true
+    await this.#agent?.destroy()
   }
 
   /** y's usable nodes in turn (node weights are for real traffic; a copy is one request). */
@@ -222,10 +228,6 @@ export class Shadower implements ShadowTap {
     this.#next = (this.#next + 1) % nodes.length
     return nodes[this.#next]
   }
-}
-
-function newAgent(config: ShadowConfig): Agent {
-  return new Agent({ connections: config.max_concurrent, headersTimeout: config.timeout, bodyTimeout: config.timeout, keepAliveTimeout: 4000 })
 }
 
 function pathOf(target: string): string {
