@@ -6,44 +6,15 @@
  * 502 and the attempt counts as the node's `connect` failure.
  */
 
-import { spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
+import { issueCert, makeCa } from '../helpers/ca.js'
 import { tempDir } from '../helpers/cutover.js'
 import { run, yaml, type Running } from '../helpers/process.js'
 import { waitUntil } from '../helpers/wait.js'
-
-function openssl(args: string[]): void {
-  const res = spawnSync('openssl', args, { encoding: 'utf8' })
-  if (res.status !== 0) throw new Error(`openssl ${args[0]}: ${res.stderr}`)
-}
-
-interface Ca {
-  cert: string
-  key: string
-}
-
-/** A throwaway CA: its certificate and key files in dir. */
-function makeCa(dir: string, name: string): Ca {
-  const ca = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) }
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', ca.key, '-out', ca.cert])
-  return ca
-}
-
-/** A server certificate for 127.0.0.1 (and localhost) signed by ca. */
-function makeNodeCert(dir: string, name: string, ca: Ca): { cert: string; key: string } {
-  const key = join(dir, `${name}.key`)
-  const csr = join(dir, `${name}.csr`)
-  const cert = join(dir, `${name}.crt`)
-  const ext = join(dir, `${name}.ext`)
-  writeFileSync(ext, 'subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n')
-  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', key, '-out', csr])
-  openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', cert])
-  return { cert, key }
-}
 
 interface HttpsNode {
   url: string
@@ -52,9 +23,9 @@ interface HttpsNode {
   close(): Promise<void>
 }
 
-async function startHttpsNode(name: string, files: { cert: string; key: string }): Promise<HttpsNode> {
+async function startHttpsNode(name: string, pem: { cert: string; key: string }): Promise<HttpsNode> {
   const node: HttpsNode = { url: '', seen: 0, close: () => Promise.resolve() }
-  const server: Server = createServer({ cert: readFileSync(files.cert), key: readFileSync(files.key) }, (req, res) => {
+  const server: Server = createServer({ cert: pem.cert, key: pem.key }, (req, res) => {
     node.seen++
     req.resume()
     req.on('end', () => {
@@ -90,11 +61,11 @@ t.test('an https node: trusted through a private CA it answers; signed by anothe
   const dir = tempDir()
   const trusted = makeCa(dir, 'private-ca')
   const stranger = makeCa(dir, 'other-ca')
-  const good = await startHttpsNode('kong-good', makeNodeCert(dir, 'kong-good', trusted))
-  const bad = await startHttpsNode('kong-bad', makeNodeCert(dir, 'kong-bad', stranger))
+  const good = await startHttpsNode('kong-good', issueCert(dir, trusted, 'kong-good'))
+  const bad = await startHttpsNode('kong-bad', issueCert(dir, stranger, 'kong-bad'))
   t.teardown(() => Promise.all([good.close(), bad.close()]).then(() => undefined))
   // read by the cutover process at its start (process.ts spawns it with this process's env)
-  process.env.NODE_EXTRA_CA_CERTS = trusted.cert
+  process.env.NODE_EXTRA_CA_CERTS = trusted.certFile
 
   t.test('a node whose certificate the trusted CA signed', async (t) => {
     const config = join(dir, 'good.yaml')
