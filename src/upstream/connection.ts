@@ -48,7 +48,7 @@ export class UpstreamConnection {
   #lentTo: Holder | null = null
 
   /**
-   * reuseReads: a plain-TCP connection reads into one buffer of its own, reused from read
+   * reuseReads: a plain-TCP connection reads into one buffer (read-buffers.ts), reused from read
    * to read (no Buffer and no stream push per read); each chunk given to onUpstreamData is
    * then valid only during that call unless the user sets `retained`. TLS connections
    * always read fresh Buffers.

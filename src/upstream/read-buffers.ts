@@ -3,8 +3,8 @@
  * the rule that keeps reusing them safe: a buffer whose bytes a client socket queued
  * instead of writing at once is lent to that socket, and handed out again only once the
  * socket's queue is empty (every write it accepted has gone to the kernel, so nothing
- * points into the buffer). Without it each queued 64 KiB answer cost a fresh 64 KiB
- * allocation, and its garbage, per response.
+ * points into the buffer). Without it each answer the client socket queued (most 64 KiB
+ * answers) cost a fresh buffer, and its garbage.
  */
 
 /** Whatever may still hold a region of a lent buffer: a client socket, seen as a Writable. */
@@ -13,8 +13,12 @@ export interface Holder {
   readonly destroyed: boolean
 }
 
-/** bytes a node connection reads at most at once */
-export const READ_SIZE = 64 * 1024
+/**
+ * bytes a node connection reads at most at once: a 64 KiB body and its head in one read
+ * (64 KiB took two reads and two client writes per such answer), at 128 KiB of memory per
+ * open node connection
+ */
+export const READ_SIZE = 128 * 1024
 
 /** lent buffers waiting for their holder's queue to empty; past this the oldest is left to the GC */
 const MAX_LENT = 16
