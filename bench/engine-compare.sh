@@ -3,7 +3,8 @@
 # cutover from this checkout, wrk and the nginx upstream on CPU 0, each proxy pinned to
 # CPU 1), plus what a loaded machine cannot hide: each proxy's CPU time per request and
 # its cpu% during the run, read from /proc. Needs nginx, wrk, taskset.
-#   bench/engine-compare.sh            env: NODEBIN, DUR (s per run), ROUNDS, C (connections), EXTRA (yaml for cutover), CHECKOUT (another tree)
+#   bench/engine-compare.sh            env: NODEBIN, DUR (s per run), ROUNDS, C (connections), EXTRA (yaml for cutover), CHECKOUT (another tree),
+#                                      SIZE (bytes the upstream answers, from a file; unset: the 91-byte `return 200`), NODEFLAGS (e.g. --cpu-prof)
 set -u
 checkout=${CHECKOUT:-$(cd "$(dirname "$0")/.." && pwd)}
 NODEBIN=${NODEBIN:-node}; DUR=${DUR:-5}; ROUNDS=${ROUNDS:-2}; C=${C:-100}
@@ -14,7 +15,9 @@ UA=$(port); UB=$(port); NP=$(port); CP=$(port); CC=$(port)
 body=$(printf 'x%.0s' $(seq 1 90))
 common="worker_processes 1; daemon off; error_log $d/logs/err.log warn; events { worker_connections 4096; }"
 temps="client_body_temp_path $d/tmp/cb; proxy_temp_path $d/tmp/px; fastcgi_temp_path $d/tmp/fc; uwsgi_temp_path $d/tmp/uw; scgi_temp_path $d/tmp/sc; access_log off; keepalive_requests 10000000; keepalive_timeout 65;"
-echo "$common pid $d/up.pid; http { $temps server { listen 127.0.0.1:$UA; listen 127.0.0.1:$UB; location / { default_type text/plain; return 200 \"$body\n\"; } } }" > $d/up.conf
+answer="default_type text/plain; return 200 \"$body\n\";"
+if [ -n "${SIZE:-}" ]; then mkdir -p $d/www; chmod 755 $d $d/www; head -c $SIZE /dev/zero | tr '\0' b > $d/www/body; chmod 644 $d/www/body; answer="default_type application/octet-stream; root $d/www; try_files /body =404;"; fi
+echo "$common pid $d/up.pid; http { $temps server { listen 127.0.0.1:$UA; listen 127.0.0.1:$UB; location / { $answer } } }" > $d/up.conf
 echo "$common pid $d/px.pid; http { $temps upstream be { server 127.0.0.1:$UA weight=9; server 127.0.0.1:$UB weight=1; keepalive 64; keepalive_requests 10000000; } server { listen 127.0.0.1:$NP; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } } }" > $d/px.conf
 cat > $d/cutover.yaml <<C
 proxy: { listen: 127.0.0.1:$CP, workers: 1 }
@@ -26,7 +29,7 @@ ${EXTRA:-}
 C
 taskset -c 0 nginx -c $d/up.conf -p $d >/dev/null 2>&1 & pids+=($!)
 taskset -c 1 nginx -c $d/px.conf -p $d >/dev/null 2>&1 & npid=$!; pids+=($npid)
-(cd $checkout && exec taskset -c 1 $NODEBIN bin/cutover.js --config $d/cutover.yaml >$d/logs/cutover.out 2>&1) & cpid=$!; pids+=($cpid)
+(cd $checkout && exec taskset -c 1 $NODEBIN ${NODEFLAGS:-} bin/cutover.js --config $d/cutover.yaml >$d/logs/cutover.out 2>&1) & cpid=$!; pids+=($cpid)
 for i in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$CP/)" = 200 ] && break; sleep 0.2; done
 for u in $NP $CP; do curl -s -o /dev/null -w "%{http_code} " http://127.0.0.1:$u/; done; echo
 HZ=$(getconf CLK_TCK)

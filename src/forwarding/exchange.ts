@@ -14,6 +14,7 @@ import { isIdempotent } from '../routing/fallback.js'
 import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { PoolWaiter } from '../upstream/node-pool.js'
+import { READ_SIZE } from '../upstream/read-buffers.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
@@ -22,6 +23,12 @@ import { authority, ClientFraming, clientResponseHead, interimHead, MAX_RESPONSE
 
 /** a body that arrived with its head and is at most this long is written with the head as one string */
 const SMALL_BODY = 8192
+/**
+ * bytes a client socket may queue before its node is no longer read: two reads' worth, so
+ * that a 64 KiB answer the client takes in pieces does not stop and restart the node's
+ * reads every time (nginx holds its proxy buffers the same way)
+ */
+export const MAX_QUEUED = 2 * READ_SIZE
 
 const enum Stage {
   /** between attempts */
@@ -221,7 +228,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
 
   // ---- the response ----
 
-  /** chunk: valid during this call only (the connection's reused read buffer) unless conn.retained is set */
+  /** chunk: valid during this call only (the connection's reused read buffer) unless conn.retained is set or it is lent */
   onUpstreamData(_conn: UpstreamConnection, chunk: Buffer): void {
     if (this.stage === Stage.Streaming) {
       if (this.#relay(chunk)) this.#responseDone()
@@ -373,10 +380,13 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     }
     const conn = this.conn
     if (conn !== null) {
-      // bytes the client socket queued (or the shadow copy holds) are the read buffer's: the next read needs another
-      if (this.#shadow !== null || client.socket.writableLength > 0) conn.retained = true
-      // the client cannot take more: stop reading the node until it drains
-      if (!ok && !complete) conn.socket.pause()
+      // the shadow copy keeps what it was fed; bytes the client socket queued are the read
+      // buffer's until the socket has written them: the next read needs another buffer
+      if (this.#shadow !== null) conn.retained = true
+      else if (client.socket.writableLength > 0) conn.lend(client.socket)
+      // the client cannot take more: stop reading the node until it drains (a write returns
+      // false past the socket's 16 KiB high-water mark, so 'drain' comes)
+      if (!ok && !complete && client.socket.writableLength > MAX_QUEUED) conn.socket.pause()
     }
     return complete
   }

@@ -6,6 +6,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import type { NodeConfig } from '../config/types.js'
+import { type Holder, readBuffers } from './read-buffers.js'
 
 /** What a connection reports to whoever uses it now. */
 export interface ConnectionUser {
@@ -17,9 +18,6 @@ export interface ConnectionUser {
   /** the socket is gone; err is the error that closed it, if any */
   onUpstreamClose(conn: UpstreamConnection, err: Error | null): void
 }
-
-/** bytes a plain-TCP node connection reads at most at once, into its own reused buffer */
-const READ_SIZE = 64 * 1024
 
 /** The pool side of a connection: told when it closes. */
 export interface ConnectionOwner {
@@ -39,15 +37,18 @@ export class UpstreamConnection {
   /** requests it carried */
   uses = 0
   /**
-   * With reused reads: the user kept the last chunk past onUpstreamData (queued in a client
-   * socket, held as a partial head), so the next read goes into a fresh buffer.
+   * With reused reads: the user kept the last chunk past onUpstreamData (held as a partial
+   * head, fed to a shadow copy), so the next read goes into another buffer and this one is
+   * left to the user.
    */
   retained = false
   #error: Error | null = null
   #readBuffer: Buffer | null = null
+  /** the client socket whose queue holds part of #readBuffer (see lend) */
+  #lentTo: Holder | null = null
 
   /**
-   * reuseReads: a plain-TCP connection reads into one buffer of its own, reused from read
+   * reuseReads: a plain-TCP connection reads into one buffer (read-buffers.ts), reused from read
    * to read (no Buffer and no stream push per read); each chunk given to onUpstreamData is
    * then valid only during that call unless the user sets `retained`. TLS connections
    * always read fresh Buffers.
@@ -86,11 +87,27 @@ export class UpstreamConnection {
     else this.socket.destroy()
   }
 
-  /** the buffer the next read goes into: the same one unless the last chunk was kept */
+  /**
+   * With reused reads: the last chunk (or part of it) sits in holder's write queue. The
+   * buffer is reused once that queue is empty, not before (upstream/read-buffers.ts).
+   */
+  lend(holder: Holder): void {
+    this.#lentTo = holder
+  }
+
+  /** the buffer the next read goes into: the same one unless the last chunk is still held */
   #nextBuffer = (): Buffer => {
+    const lentTo = this.#lentTo
+    if (lentTo !== null) {
+      this.#lentTo = null
+      if (lentTo.writableLength > 0 || lentTo.destroyed) {
+        if (!this.retained) readBuffers.lend(this.#readBuffer!, lentTo)
+        this.#readBuffer = null
+      }
+    }
     if (this.#readBuffer === null || this.retained) {
       this.retained = false
-      this.#readBuffer = Buffer.allocUnsafe(READ_SIZE)
+      this.#readBuffer = readBuffers.take()
     }
     return this.#readBuffer
   }

@@ -6,6 +6,8 @@ import net from 'node:net'
 import { waitUntil } from '../helpers/wait.js'
 import { rawExchange } from '../hardening/raw.js'
 import { close, listen, node, startProxy } from './fixtures.js'
+import { MAX_QUEUED } from '../../src/forwarding/exchange.js'
+import { READ_SIZE } from '../../src/upstream/read-buffers.js'
 
 /** Collect what a raw socket receives; resolves `until(text)` once the received text satisfies it. */
 function rawClient(port: number): { socket: net.Socket; text: () => string; until: (what: string, cond: (text: string) => boolean) => Promise<string>; closed: Promise<void> } {
@@ -256,6 +258,9 @@ t.test('backpressure: a client that does not read holds the node back; a node th
   await waitUntil('the node blocked on a full socket', () => nodeBlocked, 5000)
   await steady(() => sentByNode)
   t.ok(sentByNode < 32 * 1024 * 1024, `the node got only ${Math.round(sentByNode / 1048576)} MiB of 64 out, and no more while the client reads nothing`)
+  // the proxy stopped reading the node once the client's queue passed MAX_QUEUED: at most one read more sits there
+  const queued = Math.max(...[...p.server.connections].map((c) => c.socket.writableLength))
+  t.ok(queued > 0 && queued <= MAX_QUEUED + READ_SIZE, `the proxy queues ${queued} bytes for the client, no more than ${MAX_QUEUED} and one read`)
   lazy.destroy()
 
   // upload: the client writes 64 MiB as fast as the proxy takes it
