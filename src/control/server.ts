@@ -19,7 +19,7 @@ import type { ControlDeps, RolloutControl } from './deps.js'
 import { buildOpenApi, type DocumentedRoute } from './openapi.js'
 import { answers, bodies, params, queries } from './schemas.js'
 import { readTls } from './tls.js'
-import { schemaMessage, schemaValidator } from './validation.js'
+import { compileOnFirstUse, schemaMessage, schemaValidator } from './validation.js'
 
 export const CONTROL_BODY_LIMIT = 64 * 1024
 export const DEFAULT_ROLLBACK_REASON = 'rollback via API'
@@ -112,8 +112,9 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     logger.warn({ method: req.method, path: pathOf(req.url), remote: req.ip, why, ...(suppressed ? { suppressed } : {}) }, 'control: authentication failed')
   }
 
-  const ajv = schemaValidator()
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  // the ajv and each route's check are built when a request first needs them (issue 10)
+  let ajv: ReturnType<typeof schemaValidator> | null = null
+  app.setValidatorCompiler(({ schema }) => compileOnFirstUse(() => (ajv ??= schemaValidator()).compile(schema)))
   app.setSchemaErrorFormatter((errors, where) => new CutoverError('CUTOVER_ERR_BAD_REQUEST', schemaMessage(errors as ErrorObject[], where)))
 
   const roles = new WeakMap<FastifyRequest, Role>()
