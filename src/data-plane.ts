@@ -4,13 +4,14 @@
  * in this process or (with workers) over IPC, and every outcome goes to the sink.
  */
 
+import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { Clock, Random } from './clock.js'
 import type { Config, HostPort } from './config/types.js'
 import { AccessLog } from './forwarding/access-log.js'
 import { Forwarder } from './forwarding/forwarder.js'
 import { ProxyServer } from './forwarding/proxy-server.js'
-import { H2Listener } from './h2/listener.js'
+import type { H2Listener } from './h2/listener.js'
 import type { OutcomeReport, RefusalReason } from './outcome/outcome-sink.js'
 import type { ShadowTap } from './shadow/tap.js'
 import { buildRoutingTable, type Router, type WeightOf } from './routing/table.js'
@@ -40,8 +41,12 @@ export class DataPlane {
   readonly router: Router
   readonly #forwarder: Forwarder
   readonly #server: ProxyServer
-  /** HTTP/2 for clients: ALPN h2 on proxy.tls, and proxy.h2c_listen (issue 12) */
-  readonly #h2: H2Listener | undefined
+  /**
+   * HTTP/2 for clients: ALPN h2 on proxy.tls, and proxy.h2c_listen (issue 12). Built in
+   * listen(), which loads it (and node:http2, ~2 MiB of RSS) only when configured (issue 10).
+   */
+  #h2: H2Listener | undefined
+  readonly #wantsH2: boolean
   readonly #isUsable: (node: UpstreamNode) => boolean
   readonly #weightOf: WeightOf | undefined
   readonly #logger: Logger
@@ -72,9 +77,10 @@ export class DataPlane {
       allNodes: () => this.upstreams.nodes,
       accessLog: this.#accessLog(config),
     })
-    const h2 = config.proxy.tls || config.proxy.h2c_listen ? new H2Listener({ config, forwarder: this.#forwarder, logger: options.logger }) : undefined
-    this.#h2 = h2
-    this.#server = new ProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger, h2: h2 && config.proxy.tls ? (socket) => h2.acceptTls(socket) : undefined })
+    this.#wantsH2 = Boolean(config.proxy.tls || config.proxy.h2c_listen)
+    // the listener accepts nothing before listen() has built the h2 one
+    const h2 = config.proxy.tls ? (socket: TLSSocket) => this.#h2!.acceptTls(socket) : undefined
+    this.#server = new ProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger, h2 })
   }
 
   /** Rebuild the routing table, with a new share of y when given. Never per request. */
@@ -89,6 +95,10 @@ export class DataPlane {
   }
 
   async listen(): Promise<HostPort> {
+    if (this.#wantsH2 && this.#h2 === undefined) {
+      const { H2Listener } = await import('./h2/listener.js')
+      this.#h2 = new H2Listener({ config: this.#config, forwarder: this.#forwarder, logger: this.#logger })
+    }
     const address = await this.#server.listen(this.#config.proxy.listen)
     const h2c = this.#config.proxy.h2c_listen
     if (h2c !== undefined && this.#h2 !== undefined) await this.#h2.listen(h2c)

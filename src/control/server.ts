@@ -19,7 +19,7 @@ import type { ControlDeps, RolloutControl } from './deps.js'
 import { buildOpenApi, type DocumentedRoute } from './openapi.js'
 import { answers, bodies, params, queries } from './schemas.js'
 import { readTls } from './tls.js'
-import { schemaMessage, schemaValidator } from './validation.js'
+import { lazyCompilers, schemaMessage } from './validation.js'
 
 export const CONTROL_BODY_LIMIT = 64 * 1024
 export const DEFAULT_ROLLBACK_REASON = 'rollback via API'
@@ -81,6 +81,8 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     // a slow or idle client must not hold the listener
     requestTimeout: 15_000,
     keepAliveTimeout: 5_000,
+    // route checks compiled on first use, fastify's serializer compiler never loaded unless needed (issue 10)
+    schemaController: { compilersFactory: lazyCompilers() },
   })
 
   // JSON only: everything else is 415. An empty JSON body means "no body" (curl -X POST).
@@ -112,8 +114,6 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
     logger.warn({ method: req.method, path: pathOf(req.url), remote: req.ip, why, ...(suppressed ? { suppressed } : {}) }, 'control: authentication failed')
   }
 
-  const ajv = schemaValidator()
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
   app.setSchemaErrorFormatter((errors, where) => new CutoverError('CUTOVER_ERR_BAD_REQUEST', schemaMessage(errors as ErrorObject[], where)))
 
   const roles = new WeakMap<FastifyRequest, Role>()

@@ -4,8 +4,12 @@
  * message naming the field in the words of its schema's description.
  */
 
-import { Ajv2020 } from 'ajv/dist/2020.js'
-import type { ErrorObject } from 'ajv'
+import { createRequire } from 'node:module'
+import type { ErrorObject, ValidateFunction } from 'ajv'
+import type { Ajv2020 } from 'ajv/dist/2020.js'
+import type { FastifyServerOptions } from 'fastify'
+
+const require = createRequire(import.meta.url)
 
 /** /steps/0/y -> steps[0].y; the root is named by where it is (body, querystring, params). */
 function fieldName(instancePath: string, where: string, child?: string): string {
@@ -32,7 +36,60 @@ export function schemaMessage(errors: readonly ErrorObject[], where: string): st
   return `${fieldName(e.instancePath, where)}: ${parent.description ? `expected ${parent.description}` : (e.message ?? 'not valid')}`
 }
 
-/** The validator of route schemas: JSON Schema 2020-12, nothing coerced, removed or defaulted. */
+/**
+ * The validator of route schemas: JSON Schema 2020-12, nothing coerced, removed or
+ * defaulted. ajv is loaded by the first call (issue 10: a cutover whose control API gets
+ * no request with a schema never carries it).
+ */
 export function schemaValidator(): Ajv2020 {
+  const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js')
   return new Ajv2020({ allErrors: false, verbose: true, coerceTypes: false, removeAdditional: false, useDefaults: false, multipleOfPrecision: 9, strict: true, strictRequired: false })
+}
+
+/** A compiled check as fastify calls it: false on a failure, whose details are then in `errors`. */
+export interface LazyValidator {
+  (data: unknown): boolean
+  errors?: ErrorObject[] | null
+}
+
+/**
+ * The check of one route schema, compiled on the route's first request instead of at
+ * start: compiling every route's schemas when the listener starts costs ~6 MiB of RSS
+ * (issue 10) for routes most runs never call with a body.
+ */
+export function compileOnFirstUse(compile: () => ValidateFunction): LazyValidator {
+  let compiled: ValidateFunction | null = null
+  const check: LazyValidator = (data) => {
+    compiled ??= compile()
+    const ok = compiled(data) as boolean
+    check.errors = compiled.errors
+    return ok
+  }
+  return check
+}
+
+/** fastify's schema compilers factory (its `schemaController.compilersFactory` option). */
+type Compilers = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>
+
+/**
+ * The control API's schema compilers: route checks with ajv, each compiled on its route's
+ * first request; fastify's own serializer compiler (fast-json-stringify, with an ajv of
+ * its own) loaded only if a route ever declares a response schema. fastify otherwise
+ * loads both at start, ~2 MiB of RSS an idle cutover never uses (issue 10).
+ */
+export function lazyCompilers(): Compilers {
+  let ajv: Ajv2020 | null = null
+  return {
+    // fastify only calls the check and reads its `errors`: the rest of ajv's ValidateFunction is not needed
+    buildValidator:
+      () =>
+      ({ schema }) =>
+        compileOnFirstUse(() => (ajv ??= schemaValidator()).compile(schema)) as unknown as ValidateFunction,
+    buildSerializer: (externalSchemas, options) => {
+      // resolved from fastify's own dependencies: the compiler it would have loaded itself
+      const fromFastify = createRequire(require.resolve('fastify'))
+      const selector = fromFastify('@fastify/fast-json-stringify-compiler') as () => NonNullable<Compilers['buildSerializer']>
+      return selector()(externalSchemas, options)
+    },
+  }
 }

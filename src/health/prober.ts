@@ -9,7 +9,6 @@ import https from 'node:https'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { ActiveHealthConfig } from '../config/types.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { grpcProbe } from './grpc-probe.js'
 import { describeProbeError, type ProbeFn } from './probe-fn.js'
 import type { ProbeResult } from './probe-state.js'
 
@@ -68,11 +67,19 @@ export const httpProbe =
     })
   }
 
-/** The default probe: HTTP, or gRPC health checking for health.active.type grpc (grpc-probe.ts). */
+/**
+ * The default probe: HTTP, or gRPC health checking for health.active.type grpc
+ * (grpc-probe.ts, with node:http2 under it: loaded by the first gRPC probe, so a cutover
+ * without one does not carry it; issue 10).
+ */
 function probeByType(clock: Clock): ProbeFn {
   const http = httpProbe(clock)
-  const grpc = grpcProbe(clock)
-  return (node, config, signal) => (config.type === 'grpc' ? grpc(node, config, signal) : http(node, config, signal))
+  let grpc: Promise<ProbeFn> | undefined
+  return (node, config, signal) => {
+    if (config.type !== 'grpc') return http(node, config, signal)
+    grpc ??= import('./grpc-probe.js').then((m) => m.grpcProbe(clock))
+    return grpc.then((probe) => probe(node, config, signal))
+  }
 }
 
 export class Prober {

@@ -6,7 +6,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import type { NodeConfig } from '../config/types.js'
-import { type Holder, readBuffers } from './read-buffers.js'
+import { type Holder, READ_SIZE, readBuffers } from './read-buffers.js'
 
 /** What a connection reports to whoever uses it now. */
 export interface ConnectionUser {
@@ -18,6 +18,17 @@ export interface ConnectionUser {
   /** the socket is gone; err is the error that closed it, if any */
   onUpstreamClose(conn: UpstreamConnection, err: Error | null): void
 }
+
+/**
+ * A plain-TCP node connection reads into a reused buffer: READ_FIRST bytes of its own
+ * (nginx's proxy_buffer_size: one page, enough for a small answer's head and body) until a
+ * read fills it, then READ_SIZE buffers from the shared set in read-buffers.ts for the rest
+ * of the connection's life. Every pooled connection holds its buffer while it lives (Node
+ * binds the next read's buffer after each read), so starting small keeps a pool of small
+ * answers at 4 KiB per connection instead of READ_SIZE (issue 10: ~7 MiB at 1,000 clients
+ * with 64 KiB); a large answer costs one extra read, once.
+ */
+export const READ_FIRST = 4 * 1024
 
 /** The pool side of a connection: told when it closes. */
 export interface ConnectionOwner {
@@ -46,6 +57,8 @@ export class UpstreamConnection {
   #readBuffer: Buffer | null = null
   /** the client socket whose queue holds part of #readBuffer (see lend) */
   #lentTo: Holder | null = null
+  /** the size of the next fresh read buffer: READ_FIRST, READ_SIZE once a read filled one */
+  #readSize = READ_FIRST
 
   /**
    * reuseReads: a plain-TCP connection reads into one buffer (read-buffers.ts), reused from read
@@ -95,25 +108,34 @@ export class UpstreamConnection {
     this.#lentTo = holder
   }
 
-  /** the buffer the next read goes into: the same one unless the last chunk is still held */
+  /** the buffer the next read goes into: the same one unless the last chunk is still held or filled it */
   #nextBuffer = (): Buffer => {
     const lentTo = this.#lentTo
     if (lentTo !== null) {
       this.#lentTo = null
       if (lentTo.writableLength > 0 || lentTo.destroyed) {
-        if (!this.retained) readBuffers.lend(this.#readBuffer!, lentTo)
+        // a full-size buffer returns to the shared set once that queue is empty; a first small one is left to the GC
+        if (!this.retained && this.#readBuffer!.length === READ_SIZE) readBuffers.lend(this.#readBuffer!, lentTo)
         this.#readBuffer = null
       }
     }
-    if (this.#readBuffer === null || this.retained) {
+    const buf = this.#readBuffer
+    if (buf === null || this.retained || buf.length < this.#readSize) {
       this.retained = false
-      this.#readBuffer = readBuffers.take()
+      // its own memory, not a slice of Node's shared pool (which it would keep alive)
+      this.#readBuffer = this.#readSize === READ_SIZE ? readBuffers.take() : Buffer.allocUnsafeSlow(READ_FIRST)
     }
-    return this.#readBuffer
+    return this.#readBuffer!
+  }
+
+  /** the size of the buffer the next read goes into (tests) */
+  get readBufferSize(): number {
+    return this.#readBuffer === null ? 0 : this.#readBuffer.length
   }
 
   /** buf is the one #nextBuffer gave (a Buffer); true: go on reading (pause() still pauses) */
   #onRead = (nread: number, buf: Uint8Array): boolean => {
+    if (nread === buf.length) this.#readSize = READ_SIZE
     this.#onData((buf as Buffer).subarray(0, nread))
     return true
   }

@@ -4,8 +4,11 @@ import t from 'tap'
 import { systemClock } from '../../src/clock.js'
 import type { ActiveHealthConfig, NodeConfig } from '../../src/config/types.js'
 import { grpcProbe, healthCheckRequest, servingStatus } from '../../src/health/grpc-probe.js'
+import type { ProbeResult } from '../../src/health/probe-state.js'
+import { Prober } from '../../src/health/prober.js'
 import { UpstreamNode } from '../../src/upstream/node.js'
 import { closedPort } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
 
 /** HealthCheckRequest's service field, read from the protobuf bytes. */
 function serviceOf(bytes: Buffer): string {
@@ -78,4 +81,18 @@ t.test('no h2 address, nothing listening, or too slow: unhealthy with the reason
   t.teardown(() => server.close())
   abort.abort(new Error('timeout'))
   t.match(await probe(node(server.port), config(), abort.signal), { ok: false, error: 'timeout after 1000ms' })
+})
+
+t.test("the prober's default probe loads the gRPC probe on its first gRPC check (issue 10) and it answers", async (t) => {
+  const server = await healthServer((service) => (service === '' ? 1 : 2))
+  t.teardown(() => server.close())
+  const results: ProbeResult[] = []
+  const prober = new Prober({ clock: systemClock, onResult: (_n, r) => results.push(r) })
+  t.teardown(() => prober.stop())
+  prober.setNodes([node(server.port)])
+  prober.setConfig({ ...config(), interval: 60_000 })
+  prober.start()
+  const first = await waitUntil('the first gRPC probe', () => results[0], 5000)
+  t.match(first, { ok: true, status: 200 })
+  t.same(server.asked, [''])
 })
