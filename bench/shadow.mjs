@@ -6,7 +6,7 @@
 // ratio of the p99 medians (the issue's figure), cutover's CPU% and the shadow totals.
 // Pinned when it can be: cutover on core 1, x, y and the load on core 0. Also a scenario of
 // `npm run bench -- --scenario shadow`. Build first (`npm run build`), or point CUTOVER_CLI
-// at a compiled cli.js.
+// at a compiled cli.js; CUTOVER_NODE_ARGS adds node flags to cutover's process (a profile).
 //   node bench/shadow.mjs [--rate 400] [--duration 8] [--rounds 2] [--y-delay 2000] [--share 100] [--json]
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -23,6 +23,8 @@ export const SHADOW_GOAL = 1.1
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLI = process.env.CUTOVER_CLI ?? join(ROOT, 'dist', 'cli.js')
 const TOKEN = 'bench-token-0123456789'
+// extra node flags for cutover alone, e.g. CUTOVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+const NODE_ARGS = (process.env.CUTOVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
 
 // x: a JSON answer of about 1 KB at once; y: the same after yDelay ms
 const NODE = `
@@ -57,7 +59,9 @@ split: { y: 0 }
 log: { level: warn }
 ${shadow ? `shadow: { share: ${share}, max_concurrent: 32, timeout: 1s }\n` : ''}`,
   )
-  const child = startChild(process.execPath, ['-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(['--config', ${JSON.stringify(config)}])).then((code) => process.exit(code))`], { core })
+  const child = startChild(process.execPath, [...NODE_ARGS, '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(['--config', ${JSON.stringify(config)}])).then((code) => process.exit(code))`], {
+    core,
+  })
   if (!(await waitFor(async () => (await getStatus(ports.proxy)) === 200, { timeoutMs: 15_000, exited: child.exited }))) throw new Error(`cutover did not start: ${child.output()}`)
   return child
 }
