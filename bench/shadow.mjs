@@ -6,9 +6,11 @@
 // ratio of the p99 medians (the issue's figure), cutover's CPU% and the shadow totals.
 // Pinned when it can be: cutover on core 1, x, y and the load on core 0. Also a scenario of
 // `npm run bench -- --scenario shadow`. Build first (`npm run build`), or point CUTOVER_CLI
-// at a compiled cli.js.
-//   node bench/shadow.mjs [--rate 400] [--duration 8] [--rounds 2] [--y-delay 2000] [--share 100] [--json]
-import { mkdtempSync, writeFileSync } from 'node:fs'
+// at a compiled cli.js; CUTOVER_NODE_ARGS adds node flags to cutover's process (a profile).
+// --stalls also counts cutover's own-work event-loop stalls (bench/own-stalls.mjs): a figure
+// that other processes on a busy machine do not blur the way they blur p99.
+//   node bench/shadow.mjs [--rate 400] [--duration 8] [--rounds 2] [--y-delay 2000] [--share 100] [--stalls] [--json]
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -23,6 +25,8 @@ export const SHADOW_GOAL = 1.1
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLI = process.env.CUTOVER_CLI ?? join(ROOT, 'dist', 'cli.js')
 const TOKEN = 'bench-token-0123456789'
+// extra node flags for cutover alone, e.g. CUTOVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+const NODE_ARGS = (process.env.CUTOVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
 
 // x: a JSON answer of about 1 KB at once; y: the same after yDelay ms
 const NODE = `
@@ -43,7 +47,7 @@ async function startNode(port, delay, core) {
   return child
 }
 
-async function startCutover(dir, ports, shadow, share, core) {
+async function startCutover(dir, ports, shadow, share, core, stallsFile) {
   const config = join(dir, `cutover-${shadow ? 'on' : 'off'}.yaml`)
   writeFileSync(
     config,
@@ -57,7 +61,14 @@ split: { y: 0 }
 log: { level: warn }
 ${shadow ? `shadow: { share: ${share}, max_concurrent: 32, timeout: 1s }\n` : ''}`,
   )
-  const child = startChild(process.execPath, ['-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(['--config', ${JSON.stringify(config)}])).then((code) => process.exit(code))`], { core })
+  const stalls = stallsFile === undefined ? [] : ['--import', join(ROOT, 'bench', 'own-stalls.mjs')]
+  const child = startChild(
+    process.execPath,
+    [...NODE_ARGS, ...stalls, '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(['--config', ${JSON.stringify(config)}])).then((code) => process.exit(code))`],
+    {
+      core,
+    },
+  )
   if (!(await waitFor(async () => (await getStatus(ports.proxy)) === 200, { timeoutMs: 15_000, exited: child.exited }))) throw new Error(`cutover did not start: ${child.output()}`)
   return child
 }
@@ -79,6 +90,7 @@ export async function measureShadow({
   connections = 16,
   share = 100,
   warmup = 2,
+  stalls = false,
   core,
   loadCore,
   log = (line) => process.stderr.write(`${line}\n`),
@@ -91,7 +103,13 @@ export async function measureShadow({
   try {
     for (let round = 0; round < rounds; round++) {
       for (const mode of ['off', 'on']) {
-        const c = await startCutover(dir, ports, mode === 'on', share, core)
+        const stallsFile = stalls ? join(dir, `stalls-${round}-${mode}.jsonl`) : undefined
+        if (stallsFile !== undefined) {
+          process.env.OWN_STALLS_FILE = stallsFile
+          // from about the end of the start-up and the warm-up
+          process.env.OWN_STALLS_DELAY_MS = String(warmup * 1000 + 1000)
+        }
+        const c = await startCutover(dir, ports, mode === 'on', share, core, stallsFile)
         const url = `http://127.0.0.1:${ports.proxy}/items`
         if (warmup > 0) await runPaced({ url, connections, rate, duration: warmup })
         const pids = processTree(c.pid)
@@ -101,11 +119,22 @@ export async function measureShadow({
         const cpu1 = cpuSeconds(pids)
         const cpu = cpu0 === null || cpu1 === null ? null : ((cpu1 - cpu0) / ((performance.now() - t0) / 1000)) * 100
         const totals = mode === 'on' ? await shadowTotals(ports.control) : null
-        results[mode].push({ p50: r.p50, p99: r.p99, responses: r.responses, non2xx: r.non2xx, errors: r.errors, cpu, totals })
-        log(
-          `  round ${round + 1}/${rounds} shadow ${mode}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.responses} answers, ${r.non2xx} non-2xx, ${r.errors} errors, cutover cpu ${cpu === null ? '?' : cpu.toFixed(0)}%${totals ? `, shadow ${JSON.stringify(totals)}` : ''}`,
-        )
         await c.stop()
+        const own = stallsFile === undefined ? null : ownStalls(stallsFile)
+        results[mode].push({
+          p50: r.p50,
+          p99: r.p99,
+          responses: r.responses,
+          non2xx: r.non2xx,
+          errors: r.errors,
+          cpu,
+          totals,
+          ownStalls: own?.stalls.length ?? null,
+          ownStallMax: own?.stalls[0] ?? null,
+        })
+        log(
+          `  round ${round + 1}/${rounds} shadow ${mode}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.responses} answers, ${r.non2xx} non-2xx, ${r.errors} errors, cutover cpu ${cpu === null ? '?' : cpu.toFixed(0)}%, load average ${loadavg()[0].toFixed(1)}${own ? `, own-work stalls ${own.stalls.length} (largest ${own.stalls[0] ?? 0} ms)` : ''}${totals ? `, shadow ${JSON.stringify(totals)}` : ''}`,
+        )
       }
     }
   } finally {
@@ -129,7 +158,18 @@ export async function measureShadow({
     met: ratio <= SHADOW_GOAL,
     cpuOff: median(results.off, 'cpu'),
     cpuOn: median(results.on, 'cpu'),
+    ownStallsOff: stalls ? median(results.off, 'ownStalls') : null,
+    ownStallsOn: stalls ? median(results.on, 'ownStalls') : null,
     perRound: results,
+  }
+}
+
+/** The own-stalls line of a stopped cutover (undefined when it wrote none). */
+function ownStalls(file) {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8').trim().split('\n')[0])
+  } catch {
+    return undefined
   }
 }
 
@@ -141,6 +181,7 @@ export function formatShadow(r) {
     `  shadow off: p99 ${r.p99off.toFixed(2)} ms, cutover cpu ${cpu(r.cpuOff)}`,
     `  shadow on:  p99 ${r.p99on.toFixed(2)} ms, cutover cpu ${cpu(r.cpuOn)}`,
     `  p99 on/off: ${r.ratio.toFixed(3)} (goal <= ${r.goal}): ${r.met ? 'met' : 'NOT met'}`,
+    ...(r.ownStallsOn === null || r.ownStallsOn === undefined ? [] : [`  cutover's own-work event-loop stalls (over 4 ms of its CPU), median of rounds: off ${r.ownStallsOff}, on ${r.ownStallsOn}`]),
   ]
 }
 
@@ -154,6 +195,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       connections: { type: 'string', default: '16' },
       share: { type: 'string', default: '100' },
       warmup: { type: 'string', default: '2' },
+      stalls: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   })
@@ -167,6 +209,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     connections: Number(values.connections),
     share: Number(values.share),
     warmup: Number(values.warmup),
+    stalls: values.stalls,
     core: pinning.enabled ? pinning.proxyCore : undefined,
     loadCore: pinning.enabled ? pinning.loadCore : undefined,
   })

@@ -168,7 +168,16 @@ export class ControlPlane {
     // so the runner (which reads the gate's verdict) is built after it, nothing in between
     const gatekeeper = new Gatekeeper({ gates: config.gates, state, events, clock, logger })
     this.gatekeeper = gatekeeper
-    const analysis = new Analysis(config, { state, events, clock, logger, upstreams, onShadow: (o, n) => this.metrics.shadow(o, n), onDrift: (d) => this.metrics.drift(d.kind) })
+    const analysis = new Analysis(config, {
+      state,
+      events,
+      clock,
+      logger,
+      upstreams,
+      onShadow: (o, n) => this.metrics.shadow(o, n),
+      onShadowDrop: (r, n) => this.metrics.shadowDropped(r, n),
+      onDrift: (d) => this.metrics.drift(d.kind),
+    })
     this.analysis = analysis
     // in a fleet every replica still judges its own traffic (and rolls back on it, safety
     // first); the elected leader also judges the fleet's summed traffic and walks the rollout
@@ -305,7 +314,7 @@ export class ControlPlane {
           weight: runtime ?? node.weight,
           weight_source: runtime === null ? ('config' as const) : ('runtime' as const),
           config_weight: node.weight,
-          ...(this.analysis.drift !== undefined && { config_hash: this.analysis.hashOf(node) ?? null }),
+          ...(this.analysis.drift !== undefined && { config_hash: this.analysis.hashOf(node) ?? null, config_hash_error: this.analysis.hashErrorOf(node) ?? null }),
         }
       }),
     })

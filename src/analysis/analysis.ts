@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js'
 import type { Config, PoolName } from '../config/types.js'
 import { HashWatcher } from '../drift/hash-watcher.js'
 import type { Drift } from '../drift/drift.js'
-import { ShadowResults, type ShadowOutcome } from '../shadow/results.js'
+import { type DropReason, ShadowResults, type ShadowOutcome } from '../shadow/results.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 import type { UpstreamNode } from '../upstream/node.js'
@@ -25,6 +25,8 @@ export interface AnalysisOptions {
   logger: Logger
   upstreams: Upstreams
   onShadow?: (outcome: ShadowOutcome, n: number) => void
+  /** n shadow copies dropped for reason */
+  onShadowDrop?: (reason: DropReason, n: number) => void
   onDrift?: (drift: Drift) => void
 }
 
@@ -49,7 +51,7 @@ export class Analysis {
   constructor(config: Config, options: AnalysisOptions) {
     this.#config = config
     this.#o = options
-    this.shadow = new ShadowResults({ clock: options.clock, redact: config.shadow?.redact_headers, onOutcome: options.onShadow })
+    this.shadow = new ShadowResults({ clock: options.clock, redact: config.shadow?.redact_headers, onOutcome: options.onShadow, onDrop: options.onShadowDrop })
     if (config.shadow) this.shadow.configure(config.shadow.share, config.shadow.redact_headers)
     this.prom = new PromGates({ analysis: config.analysis, gates: config.gates, state: options.state, events: options.events, clock: options.clock, logger: options.logger })
     this.#drift = this.#newDrift(config)
@@ -93,6 +95,11 @@ export class Analysis {
   /** The drift watcher, when drift is configured. */
   get drift(): HashWatcher | undefined {
     return this.#drift
+  }
+
+  /** Why the last read of a node's configuration_hash failed, for /v1/state; null when it did not, undefined when drift is off. */
+  hashErrorOf(node: UpstreamNode): string | null | undefined {
+    return this.#drift?.readErrorOf(node)
   }
 
   /** A node's last configuration_hash, for /v1/state; undefined when drift is off. */

@@ -32,6 +32,8 @@ export interface NodeView {
   config_weight: number
   /** issue 13: the node's Kong configuration_hash from its status listener (null: not read); absent when drift is off */
   config_hash?: string | null
+  /** issue 13: why the last read of config_hash failed (the error, or the status listener's answer: `status listener answered 503`); null when it succeeded; absent when drift is off */
+  config_hash_error?: string | null
 }
 
 /** One pool's figures in the gates' sliding window. */

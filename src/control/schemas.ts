@@ -93,6 +93,7 @@ const nodeView: JsonSchema = {
     weight_source: { enum: ['config', 'runtime'] },
     config_weight: { type: 'number', exclusiveMinimum: 0 },
     config_hash: { type: ['string', 'null'] },
+    config_hash_error: { type: ['string', 'null'] },
   },
 }
 

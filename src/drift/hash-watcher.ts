@@ -130,6 +130,11 @@ export class HashWatcher {
     return this.#readings.get(node)?.hash ?? null
   }
 
+  /** Why the last read of a node's hash failed (the error, or what the status listener answered); null when it succeeded or none was made. */
+  readErrorOf(node: UpstreamNode): string | null {
+    return this.#readings.get(node)?.error ?? null
+  }
+
   hashes(): NodeHash[] {
     const out: NodeHash[] = []
     for (const pool of POOLS) for (const node of this.#upstreams.nodes[pool]) out.push({ pool, node: node.name, hash: this.hashOf(node) })

@@ -10,6 +10,7 @@ import type { PoolName } from '../config/types.js'
 import { xShare } from '../config/percent.js'
 import { POOL_INDEX, POOLS } from '../config/types.js'
 import { GRPC_CODES } from '../h2/grpc-status.js'
+import { DROP_REASONS, type DropReason } from '../shadow/results.js'
 import { FAILURE_KINDS, PROTOCOLS, REFUSAL_REASONS, type FailureKind, type Listener, type OutcomeSink, type Protocol, type RefusalReason } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { FastHistogram } from './fast-histogram.js'
@@ -63,6 +64,7 @@ export class Metrics implements OutcomeSink {
   readonly #refused: Counter<'reason'>
   readonly #propagation: Histogram<string>
   readonly #shadow: Counter<'outcome'>
+  readonly #shadowDropped: Counter<'reason'>
   readonly #drift: Counter<'kind'>
   /** requests per pool and status class since the last scrape, flushed into the counter then */
   readonly #pending = { x: new Float64Array(6), y: new Float64Array(6) }
@@ -164,6 +166,13 @@ export class Metrics implements OutcomeSink {
       registers,
     })
     for (const o of SHADOW_OUTCOME_LABELS) this.#shadow.labels(o).inc(0)
+    this.#shadowDropped = new Counter({
+      name: 'cutover_shadow_dropped_total',
+      help: 'Shadow copies dropped, by reason (busy: the cap, no_y_node, timeout: the time limit, x_aborted, body_too_large); their sum is cutover_shadow_total{outcome="dropped"}',
+      labelNames: ['reason'],
+      registers,
+    })
+    for (const r of DROP_REASONS) this.#shadowDropped.labels(r).inc(0)
     this.#drift = new Counter({
       name: 'cutover_config_drift_total',
       help: "Config drifts seen in Kong's configuration_hash: a pool whose nodes disagree, a node whose hash changed during a rollout",
@@ -387,6 +396,11 @@ export class Metrics implements OutcomeSink {
   /** issue 13: n shadow copies' outcome (n > 1: a worker's batch). */
   shadow(outcome: (typeof SHADOW_OUTCOME_LABELS)[number], n = 1): void {
     this.#shadow.labels(outcome).inc(n)
+  }
+
+  /** issue 13: n shadow copies dropped for reason (n > 1: a worker's batch). */
+  shadowDropped(reason: DropReason, n = 1): void {
+    this.#shadowDropped.labels(reason).inc(n)
   }
 
   /** issue 13: a config drift (counted from the drift event). */

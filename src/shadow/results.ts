@@ -136,11 +136,19 @@ export class ShadowResults implements ShadowRecorder {
   #redacted: ReadonlySet<string>
   readonly #clock: Clock
   readonly #onOutcome: ((outcome: ShadowOutcome, n: number) => void) | undefined
+  readonly #onDrop: ((reason: DropReason, n: number) => void) | undefined
   share = 0
 
-  constructor(options: { clock: Clock; redact?: readonly string[]; onOutcome?: (outcome: ShadowOutcome, n: number) => void }) {
+  constructor(options: {
+    clock: Clock
+    redact?: readonly string[]
+    onOutcome?: (outcome: ShadowOutcome, n: number) => void
+    /** n copies dropped for reason (besides onOutcome's 'dropped') */
+    onDrop?: (reason: DropReason, n: number) => void
+  }) {
     this.#clock = options.clock
     this.#onOutcome = options.onOutcome
+    this.#onDrop = options.onDrop
     this.#redacted = redactedSet(options.redact)
   }
 
@@ -156,6 +164,7 @@ export class ShadowResults implements ShadowRecorder {
 
   drop(reason: DropReason): void {
     this.droppedReasons[reason]++
+    this.#onDrop?.(reason, 1)
     this.#add('dropped', 1)
   }
 
@@ -179,7 +188,10 @@ export class ShadowResults implements ShadowRecorder {
     }
     for (const reason of DROP_REASONS) {
       const n = batch.dropped_reasons?.[reason]
-      if (Number.isSafeInteger(n) && n > 0) this.droppedReasons[reason] += n
+      if (Number.isSafeInteger(n) && n > 0) {
+        this.droppedReasons[reason] += n
+        this.#onDrop?.(reason, n)
+      }
     }
     if (Number.isSafeInteger(batch.other) && batch.other > 0) this.#other += batch.other
     for (const b of Array.isArray(batch.classes) ? batch.classes : []) {

@@ -1,14 +1,14 @@
 /**
  * The shadow shell: samples x's requests (shadow.share, its methods; a body only up to
  * shadow.max_body_bytes, buffered as it goes to x), sends a copy to a y node through its
- * own small client (an undici Agent apart from the engine's node pools, so a slow y never
- * holds a connection real traffic needs), and compares the answers once both are whole.
- * Its own concurrency cap and time limit: past them a copy is dropped and counted, never
- * waited for.
+ * own lean client (y-client.ts: connections apart from the engine's node pools, so a slow
+ * y never holds a connection real traffic needs), and compares the answers once both are
+ * whole. Its own concurrency cap and time limit: past them a copy is dropped and counted,
+ * never waited for. The time limit is one sweep over the copies on their way (no timer and
+ * no AbortSignal per copy): a slow y costs the live requests as little as it can.
  */
 
 import type { IncomingHttpHeaders } from 'node:http2'
-import type { Agent } from 'undici'
 import type { Logger } from 'pino'
 import type { Clock, Random, TimerHandle } from '../clock.js'
 import type { ShadowConfig } from '../config/analysis.js'
@@ -18,11 +18,16 @@ import type { UpstreamNode } from '../upstream/node.js'
 import { BodyDigest, headerOf, isJsonType } from './body-digest.js'
 import { type CompareOptions, compareAnswers, type ShadowAnswer } from './compare.js'
 import type { DropReason, ShadowRecorder } from './results.js'
-import { undici } from '../undici-on-demand.js'
 import { routePattern } from './route-pattern.js'
 import type { ShadowCopy, ShadowTap } from './tap.js'
+import { YClient, type YReceiver, type YRequestHandle } from './y-client.js'
 
-/** request headers never sent on (hop-by-hop, or undici's to set) */
+/** the deadline sweep's beat: a tenth of the time limit, between 10 and 100 ms */
+export function sweepMs(timeout: number): number {
+  return Math.min(100, Math.max(10, Math.floor(timeout / 10)))
+}
+
+/** request headers never sent on (hop-by-hop, or the client's to set) */
 const HOP = new Set([
   'connection',
   'keep-alive',
@@ -72,8 +77,11 @@ export class Shadower implements ShadowTap {
   readonly #random: Random
   readonly logger: Logger
   readonly #https: boolean
-  /** the copies' own client, made on the first copy (undici loads on demand) */
-  #agent: Agent | undefined
+  /** the copies' own client */
+  readonly #client: YClient
+  /** copies with a slot (x answered), by their deadline's sweep */
+  readonly #timed = new Set<Copy>()
+  #sweep: TimerHandle | null = null
   #closed = false
   #next = 0
   /** shadow requests on their way now */
@@ -92,15 +100,15 @@ export class Shadower implements ShadowTap {
     this.#methods = new Set()
     this.#basisPoints = 0
     this.#compare = { ignoreHeaders: new Set(), ignoreFields: [] }
+    this.#client = new YClient(
+      () => this.#config.max_concurrent,
+      () => this.clock.monotonic(),
+    )
     this.configure(options.config)
   }
 
-  /** A reloaded shadow section; a new cap or time limit takes a new client. */
+  /** A reloaded shadow section (a new cap or time limit holds from the next copy). */
   configure(config: ShadowConfig): void {
-    if (config.max_concurrent !== this.#config.max_concurrent || config.timeout !== this.#config.timeout) {
-      void this.#agent?.close()
-      this.#agent = undefined
-    }
     this.#config = config
     this.#methods = new Set(config.methods)
     this.#basisPoints = Math.round(config.share * 100)
@@ -114,6 +122,7 @@ export class Shadower implements ShadowTap {
 
   pick(head: RequestHead): ShadowCopy | null {
     if (this.#basisPoints <= 0 || head.upgrade || !this.#methods.has(head.method) || !this.#sampled()) return null
+    if (this.#full()) return null
     const framing = head.framing
     if (framing.kind === 'length' && framing.length > this.#config.max_body_bytes) {
       this.results.drop('body_too_large')
@@ -128,7 +137,7 @@ export class Shadower implements ShadowTap {
     // gRPC calls are never copied: a streaming call cannot be told from a unary one here
     const type = headers['content-type']
     if (typeof type === 'string' && type.startsWith('application/grpc')) return null
-    if (!this.#sampled()) return null
+    if (!this.#sampled() || this.#full()) return null
     if (Number(headers['content-length']) > this.#config.max_body_bytes) {
       this.results.drop('body_too_large')
       return null
@@ -148,6 +157,13 @@ export class Shadower implements ShadowTap {
     return this.#random() * 10000 < this.#basisPoints
   }
 
+  /** The cap is full already at the request head: dropped at once, no copy made. */
+  #full(): boolean {
+    if (this.inflight < this.#config.max_concurrent) return false
+    this.results.drop('busy')
+    return true
+  }
+
   #copy(req: CopyRequest): ShadowCopy | null {
     if (req.body) {
       // a body held in memory: at most max_concurrent of them at max_body_bytes
@@ -160,41 +176,58 @@ export class Shadower implements ShadowTap {
     return new Copy(this, req)
   }
 
-  /** A slot and a y node for a copy whose x answered; the reason when there is none. */
-  take(): UpstreamNode | DropReason {
+  /** A slot, a y node and a deadline for a copy whose x answered; the reason when there is none. */
+  take(copy: Copy): UpstreamNode | DropReason {
     if (this.inflight >= this.#config.max_concurrent) return 'busy'
     const node = this.#pickY()
     if (node === undefined) return 'no_y_node'
     this.inflight++
+    copy.deadline = this.clock.monotonic() + this.#config.timeout
+    this.#timed.add(copy)
+    this.#sweep ??= this.clock.setTimeout(this.#onSweep, sweepMs(this.#config.timeout))
     return node
   }
 
-  /** The y request of a copy: its answer, or why there is none. */
-  send(node: UpstreamNode, head: CopyRequest, body: Buffer | undefined, client: string, signal: AbortSignal): Promise<ShadowAnswer> {
+  /** The copy's slot is free. */
+  untake(copy: Copy): void {
+    if (this.#timed.delete(copy)) this.inflight--
+  }
+
+  /** One beat: copies past their deadline dropped ('timeout'), idle connections closed. */
+  #onSweep = (): void => {
+    this.#sweep = null
+    const now = this.clock.monotonic()
+    for (const copy of this.#timed) if (copy.deadline <= now) copy.expire()
+    this.#client.sweepIdle(now)
+    if (!this.#closed && (this.#timed.size > 0 || this.#client.idle > 0)) this.#sweep = this.clock.setTimeout(this.#onSweep, sweepMs(this.#config.timeout))
+  }
+
+  /** The y request of a copy; its answer goes to receiver. */
+  send(node: UpstreamNode, head: CopyRequest, body: Buffer | undefined, client: string, receiver: YReceiver): YRequestHandle | null {
     const out: string[] = []
     let xff: string | undefined
+    let hasHost = false
     const raw = head.headers
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i].toLowerCase()
       if (name === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`
       if (HOP.has(name) || name === this.#config.header) continue
+      if (name === 'host') hasHost = true
       out.push(raw[i], raw[i + 1])
     }
     out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`, 'x-forwarded-proto', this.#https ? 'https' : 'http', this.#config.header, '1')
+    if (body !== undefined) out.push('content-length', String(body.length))
+    if (!hasHost) out.push('host', node.config.origin.slice(node.config.origin.indexOf('//') + 2))
     const path = head.target.startsWith('/') ? head.target : pathOf(head.target)
-    return undici().then(async ({ Agent, request }) => {
-      if (this.#closed) throw new Error('shadowing stopped')
-      this.#agent ??= new Agent({ connections: this.#config.max_concurrent, headersTimeout: this.#config.timeout, bodyTimeout: this.#config.timeout, keepAliveTimeout: 4000 })
-      const res = await request(node.config.origin + path, { method: head.method as 'GET', headers: out, body, dispatcher: this.#agent, signal })
-      const flat: string[] = []
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (Array.isArray(value)) for (const v of value) flat.push(name, v)
-        else if (value !== undefined) flat.push(name, value)
-      }
-      const digest = new BodyDigest(isJsonType(headerOf(flat, 'content-type')), this.#config.json_max)
-      for await (const chunk of res.body) digest.update(chunk as Buffer)
-      return digest.answer(res.statusCode, flat)
-    })
+    if (this.#closed) return null
+    let text = `${head.method} ${path} HTTP/1.1\r\n`
+    for (let i = 0; i < out.length; i += 2) text += `${out[i]}: ${out[i + 1]}\r\n`
+    return this.#client.request(node.config, head.method, `${text}\r\n`, body, receiver)
+  }
+
+  /** A new JSON-aware digest of y's body. */
+  digest(headers: readonly string[]): BodyDigest {
+    return new BodyDigest(isJsonType(headerOf(headers, 'content-type')), this.#config.json_max)
   }
 
   /** Both answers are whole: count a match or file the mismatch under its class. */
@@ -218,7 +251,9 @@ export class Shadower implements ShadowTap {
   /** Stop: copies in flight are cut. */
   async close(): Promise<void> {
     this.#closed = true
-    await this.#agent?.destroy()
+    this.clock.clearTimeout(this.#sweep)
+    this.#sweep = null
+    this.#client.close()
   }
 
   /** y's usable nodes in turn (node weights are for real traffic; a copy is one request). */
@@ -244,7 +279,7 @@ function pathOf(target: string): string {
  * y's as it comes, compared when both are whole. y is asked only once x has answered (the
  * copy's work never goes first) and the request body is whole.
  */
-class Copy implements ShadowCopy {
+class Copy implements ShadowCopy, YReceiver {
   readonly #s: Shadower
   readonly #req: CopyRequest
   #chunks: Buffer[] | null
@@ -255,11 +290,15 @@ class Copy implements ShadowCopy {
   #xDigest: BodyDigest | null = null
   #client = ''
   #node: UpstreamNode | null = null
-  readonly #abort = new AbortController()
-  #timer: TimerHandle | null = null
+  /** monotonic ms past which the copy is dropped (set by take) */
+  deadline = 0
+  #request: YRequestHandle | null = null
   #sent = false
   #x: ShadowAnswer | null = null
   #y: ShadowAnswer | null = null
+  #yStatus = 0
+  #yHeaders: string[] = []
+  #yDigest: BodyDigest | null = null
   #over = false
 
   constructor(s: Shadower, req: CopyRequest) {
@@ -286,7 +325,7 @@ class Copy implements ShadowCopy {
   respond(status: number, headers: readonly string[], client: string): void {
     if (this.#over || this.#node !== null) return
     const s = this.#s
-    const node = s.take()
+    const node = s.take(this)
     if (typeof node === 'string') {
       this.#finish(node)
       return
@@ -295,8 +334,7 @@ class Copy implements ShadowCopy {
     this.#xStatus = status
     this.#xHeaders = headers
     this.#client = client
-    this.#xDigest = new BodyDigest(isJsonType(headerOf(headers, 'content-type')), s.config.json_max)
-    this.#timer = s.clock.setTimeout(() => this.#finish('timeout'), s.config.timeout)
+    this.#xDigest = s.digest(headers)
     if (this.#bodyDone) this.#later()
   }
 
@@ -312,17 +350,38 @@ class Copy implements ShadowCopy {
     const node = this.#node!
     const body = this.#chunks === null ? undefined : Buffer.concat(this.#chunks)
     this.#release()
-    s.send(node, this.#req, body, this.#client, this.#abort.signal).then(
-      (y) => {
-        this.#y = y
-        if (this.#x !== null) this.#compare()
-      },
-      (err: unknown) => {
-        if (this.#over) return
-        if (s.logger.isLevelEnabled('debug')) s.logger.debug({ node: node.name, err: (err as Error).message }, 'shadow request failed')
-        this.#finish('error')
-      },
-    )
+    this.#request = s.send(node, this.#req, body, this.#client, this)
+    if (this.#request === null) this.yFailed('shadowing stopped')
+  }
+
+  yHead(status: number, headers: string[]): void {
+    this.#yStatus = status
+    this.#yHeaders = headers
+    this.#yDigest = this.#s.digest(headers)
+  }
+
+  yBody(chunk: Buffer): void {
+    this.#yDigest?.update(chunk)
+  }
+
+  yDone(): void {
+    this.#request = null
+    if (this.#over || this.#yDigest === null) return
+    this.#y = this.#yDigest.answer(this.#yStatus, this.#yHeaders)
+    if (this.#x !== null) this.#compare()
+  }
+
+  yFailed(reason: string): void {
+    this.#request = null
+    if (this.#over) return
+    const s = this.#s
+    if (s.logger.isLevelEnabled('debug')) s.logger.debug({ node: this.#node?.name, err: reason }, 'shadow request failed')
+    this.#finish('error')
+  }
+
+  /** Past the deadline (the shadower's sweep). */
+  expire(): void {
+    this.#finish('timeout')
   }
 
   body(chunk: Buffer): void {
@@ -360,10 +419,11 @@ class Copy implements ShadowCopy {
     this.#over = true
     this.#release()
     const s = this.#s
-    if (this.#timer !== null) s.clock.clearTimeout(this.#timer)
-    if (this.#node !== null) s.inflight--
+    s.untake(this)
     if (outcome === null) return
-    this.#abort.abort()
+    const request = this.#request
+    this.#request = null
+    request?.cut()
     if (outcome === 'error') s.results.count('error')
     else s.results.drop(outcome)
   }

@@ -38,3 +38,36 @@ t.test('the panel shows the totals, the top class and the hashes', { skip: brows
   await page.waitForFunction(() => /x: 1f2e3d4c5b6a · y: 1f2e3d4c5b6a/.test(document.querySelector('#drift-line')?.textContent ?? ''))
   t.same(problems, [])
 })
+
+t.test('the drift line says why a node’s hash was not read', { skip: browserSkip }, async (t) => {
+  const x = await startUpstream('x', kong('same', 200))
+  const y = await startUpstream('y', (req, res) => {
+    req.resume()
+    res.writeHead(req.url === '/status' ? 503 : 200, { 'content-type': 'application/json' })
+    res.end('{}')
+  })
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'drift: { interval: 100ms }\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const yName = new URL(y.url).host
+  const state = await waitUntil(
+    'the failed read in /v1/state',
+    async () => {
+      const { body } = await c.api('GET', '/v1/state')
+      return body.pools.y.nodes[0].config_hash_error !== null ? body : undefined
+    },
+    5000,
+  )
+  t.equal(state.pools.y.nodes[0].config_hash_error, 'status listener answered 503')
+  t.equal(state.pools.x.nodes[0].config_hash_error, null)
+  const { page, problems } = await consolePage(t)
+  await page.goto(`${c.controlUrl}/`)
+  await page.locator('#token').fill(TOKEN)
+  await page.keyboard.press('Enter')
+  await page.locator('#shadow-panel').waitFor({ state: 'visible' })
+  await page.waitForFunction((name) => (document.querySelector('#drift-line')?.textContent ?? '').includes(`not read: y ${name}: status listener answered 503`), yName)
+  t.match(await page.locator('#drift-line').textContent(), /x: 1f2e3d4c5b6a · y: unknown/)
+  t.same(problems, [])
+})

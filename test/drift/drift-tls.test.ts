@@ -60,10 +60,16 @@ const hashes = async (c: Awaited<ReturnType<typeof startTestCutover>>) => {
   return [body.pools.x.nodes[0].config_hash, body.pools.y.nodes[0].config_hash]
 }
 
+const readErrors = async (c: Awaited<ReturnType<typeof startTestCutover>>) => {
+  const { body } = await c.api('GET', '/v1/state')
+  return [body.pools.x.nodes[0].config_hash_error, body.pools.y.nodes[0].config_hash_error]
+}
+
 t.test('https verified with drift.tls.ca; each pool at its own port and path', async (t) => {
   const { c } = await setup(t, `{ ca: ${files.cert} }`)
   const read = await waitUntil('both hashes read over https', async () => ((await hashes(c)).every((h) => h !== null) ? hashes(c) : undefined), 5000)
   t.same(read, [A, B])
+  t.same(await readErrors(c), [null, null], 'no read failed')
 })
 
 t.test('drift.tls.insecure reads a certificate nobody vouches for', async (t) => {
@@ -76,4 +82,6 @@ t.test('a certificate that does not verify is never read', async (t) => {
   const { c, sx, sy } = await setup(t)
   await waitUntil('handshakes refused on both listeners', () => sx.refused() >= 2 && sy.refused() >= 2, 5000)
   t.same(await hashes(c), [null, null])
+  const errors = await waitUntil('the reason in /v1/state', async () => ((await readErrors(c)).every((e) => e !== null) ? readErrors(c) : undefined), 5000)
+  for (const e of errors) t.match(e, /certificate/, 'why the read failed, per node')
 })

@@ -42,7 +42,8 @@ t.test('classes: at most MAX_BATCH_CLASSES a batch, the rest counted; long diffe
   t.ok(JSON.stringify(batch).length < 64 * 1024, 'a batch stays small')
 
   const outcomes: string[] = []
-  const results = new ShadowResults({ clock, onOutcome: (o, n) => outcomes.push(`${o} ${n}`) })
+  const drops: string[] = []
+  const results = new ShadowResults({ clock, onOutcome: (o, n) => outcomes.push(`${o} ${n}`), onDrop: (r, n) => drops.push(`${r} ${n}`) })
   results.merge(batch)
   results.merge(batch)
   const report = results.report(100)
@@ -51,6 +52,9 @@ t.test('classes: at most MAX_BATCH_CLASSES a batch, the rest counted; long diffe
   t.equal(report.other_mismatches, 16)
   t.equal(report.classes[0].count, 2)
   t.same(outcomes.slice(0, 3), ['match 1', 'mismatch 40', 'dropped 1'], 'the metric counted by batch')
+  t.same(drops, ['busy 1', 'busy 1'], 'the drop reasons too')
+  results.drop('timeout')
+  t.same(drops.at(-1), 'timeout 1', 'a drop here counted with its reason')
 })
 
 t.test('a malformed batch is skipped, not counted', async (t) => {

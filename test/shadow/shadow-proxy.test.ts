@@ -135,6 +135,12 @@ t.test('a y that does not answer: copies dropped at the time limit and the cap, 
     10_000,
   )
   t.same(report.totals, { match: 0, mismatch: 0, error: 0, dropped: 8 }, 'each dropped, at the time limit or at the cap')
+  const reasons = report.dropped_reasons as Record<string, number>
+  t.equal(reasons.timeout + reasons.busy, 8)
+  t.ok(reasons.timeout >= 2, 'the copies with a slot dropped at the time limit')
+  for (const reason of ['timeout', 'busy', 'no_y_node']) {
+    t.equal(await metricValue(c, `cutover_shadow_dropped_total{reason="${reason}"}`), reasons[reason], `cutover_shadow_dropped_total{reason="${reason}"} as in /v1/shadow`)
+  }
 })
 
 t.test('a y that refuses connections: copies counted as errors', async (t) => {

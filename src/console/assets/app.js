@@ -375,7 +375,13 @@ function renderShadow(sh, s) {
     if (hashes.length > 0) pools.push(`${pool}: ${hashes.join(', ')}`)
   }
   const refusal = s?.analysis?.drift_refusal
-  text($('drift-line'), drift ? `configuration_hash ${pools.join(' · ')}${refusal ? ` — ${refusal}` : ''}` : '')
+  /** @type {string[]} */
+  const failed = []
+  for (const pool of /** @type {PoolName[]} */ (['x', 'y'])) {
+    for (const n of s?.pools?.[pool]?.nodes ?? []) if (n.config_hash_error) failed.push(`${pool} ${n.name}: ${n.config_hash_error}`)
+  }
+  const reads = failed.length > 0 ? ` — not read: ${failed.join('; ')}` : ''
+  text($('drift-line'), drift ? `configuration_hash ${pools.join(' · ')}${refusal ? ` — ${refusal}` : ''}${reads}` : '')
 }
 
 /**

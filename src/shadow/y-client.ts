@@ -1,0 +1,277 @@
+/**
+ * The shadow copies' own HTTP/1.1 client: the engine's node connection (upstream/
+ * connection.ts) and codec (http1/), but connections of its own, apart from the node pools
+ * real traffic uses, so a slow y never holds a connection a client needs. Lean on purpose:
+ * no promise, no AbortSignal and no timer per request (the shadower sweeps the deadlines);
+ * a cut request costs one socket destroy.
+ */
+
+import { ChunkedDecoder, parseResponseHead } from '../http1/index.js'
+import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
+import type { NodeConfig } from '../config/types.js'
+
+/** a y response head longer than this is a failure */
+const MAX_RESPONSE_HEAD = 64 * 1024
+/** an idle connection kept longer than this is closed (below Kong's 60 s keep-alive) */
+export const IDLE_MS = 4000
+
+/** What a request's answer goes to: its head, its body's pieces (valid during the call), its end, or why not. */
+export interface YReceiver {
+  yHead(status: number, headers: string[]): void
+  yBody(chunk: Buffer): void
+  yDone(): void
+  yFailed(reason: string): void
+}
+
+/** A request on its way: cut() ends it (its connection closed), its receiver told nothing more. */
+export interface YRequestHandle {
+  cut(): void
+}
+
+const enum Body {
+  Head,
+  None,
+  Length,
+  Chunked,
+  Close,
+  Done,
+}
+
+export class YClient implements ConnectionOwner {
+  /** idle keep-alive connections by node name, oldest first */
+  readonly #idle = new Map<string, UpstreamConnection[]>()
+  #idleCount = 0
+  readonly #maxIdle: () => number
+  readonly #now: () => number
+  /** requests on their way */
+  readonly #active = new Set<YExchange>()
+
+  /** maxIdle: idle connections kept at most (all nodes together); now: monotonic ms */
+  constructor(maxIdle: () => number, now: () => number) {
+    this.#maxIdle = maxIdle
+    this.#now = now
+  }
+
+  /** Send one request (head: request line and headers, latin1, ending in the empty line). */
+  request(node: NodeConfig, method: string, head: string, body: Buffer | undefined, receiver: YReceiver): YRequestHandle {
+    const conn = this.#takeIdle(node.name) ?? new UpstreamConnection(this, node)
+    const ex = new YExchange(this, node.name, conn, method, head, body, receiver)
+    this.#active.add(ex)
+    conn.user = ex
+    if (conn.connected) ex.onUpstreamConnect(conn)
+    return ex
+  }
+
+  get idle(): number {
+    return this.#idleCount
+  }
+
+  /** Close connections idle since before now - IDLE_MS. */
+  sweepIdle(now: number): void {
+    for (const [name, list] of this.#idle) {
+      while (list.length > 0 && now - list[0].idleSince > IDLE_MS) {
+        this.#idleCount--
+        list.shift()!.destroy()
+      }
+      if (list.length === 0) this.#idle.delete(name)
+    }
+  }
+
+  /** Everything closed: idle connections and requests on their way (their receivers told). */
+  close(): void {
+    for (const ex of [...this.#active]) ex.fail('shadowing stopped')
+    for (const list of [...this.#idle.values()]) for (const conn of [...list]) conn.destroy()
+  }
+
+  connectionClosed(conn: UpstreamConnection): void {
+    for (const [name, list] of this.#idle) {
+      const i = list.indexOf(conn)
+      if (i < 0) continue
+      list.splice(i, 1)
+      this.#idleCount--
+      if (list.length === 0) this.#idle.delete(name)
+      return
+    }
+  }
+
+  /** An exchange is over: its connection kept for the next request, or closed. */
+  released(ex: YExchange, conn: UpstreamConnection, reuse: boolean): void {
+    this.#active.delete(ex)
+    conn.user = null
+    if (!reuse || conn.closed || conn.ended || this.#idleCount >= this.#maxIdle()) {
+      conn.destroy()
+      return
+    }
+    conn.idleSince = this.#now()
+    let list = this.#idle.get(ex.node)
+    if (list === undefined) this.#idle.set(ex.node, (list = []))
+    list.push(conn)
+    this.#idleCount++
+  }
+
+  #takeIdle(node: string): UpstreamConnection | undefined {
+    const list = this.#idle.get(node)
+    while (list !== undefined && list.length > 0) {
+      const conn = list.pop()!
+      this.#idleCount--
+      if (list.length === 0) this.#idle.delete(node)
+      if (!conn.closed && !conn.ended) return conn
+      conn.destroy()
+    }
+    return undefined
+  }
+}
+
+class YExchange implements ConnectionUser, YRequestHandle {
+  readonly #client: YClient
+  readonly node: string
+  readonly #conn: UpstreamConnection
+  readonly #method: string
+  #head: string | null
+  #body: Buffer | undefined
+  readonly #receiver: YReceiver
+  #stage = Body.Head
+  #rbuf: Buffer | null = null
+  #left = 0
+  #decoder: ChunkedDecoder | null = null
+  #keepAlive = false
+
+  constructor(client: YClient, node: string, conn: UpstreamConnection, method: string, head: string, body: Buffer | undefined, receiver: YReceiver) {
+    this.#client = client
+    this.node = node
+    this.#conn = conn
+    this.#method = method
+    this.#head = head
+    this.#body = body
+    this.#receiver = receiver
+  }
+
+  cut(): void {
+    if (this.#stage === Body.Done) return
+    this.#stage = Body.Done
+    this.#client.released(this, this.#conn, false)
+  }
+
+  /** End with a failure the receiver hears. */
+  fail(reason: string): void {
+    if (this.#stage === Body.Done) return
+    this.cut()
+    this.#receiver.yFailed(reason)
+  }
+
+  onUpstreamConnect(conn: UpstreamConnection): void {
+    const head = this.#head
+    if (head === null) return
+    this.#head = null
+    const body = this.#body
+    this.#body = undefined
+    conn.uses++
+    if (body === undefined || body.length === 0) conn.socket.write(head, 'latin1')
+    else {
+      conn.socket.cork()
+      conn.socket.write(head, 'latin1')
+      conn.socket.write(body)
+      conn.socket.uncork()
+    }
+  }
+
+  onUpstreamData(_conn: UpstreamConnection, chunk: Buffer): void {
+    if (this.#stage === Body.Head) this.#responseHead(chunk)
+    else if (this.#stage !== Body.Done) this.#bodyData(chunk)
+  }
+
+  onUpstreamEnd(_conn: UpstreamConnection): void {
+    if (this.#stage === Body.Close) this.#done(false)
+    else this.fail('y closed the connection before its answer was whole')
+  }
+
+  onUpstreamDrain(_conn: UpstreamConnection): void {}
+
+  onUpstreamClose(_conn: UpstreamConnection, err: Error | null): void {
+    if (this.#stage === Body.Close) this.#done(false)
+    else this.fail(err === null ? 'y closed the connection before its answer was whole' : err.message)
+  }
+
+  #responseHead(chunk: Buffer): void {
+    let buf = this.#rbuf === null ? chunk : Buffer.concat([this.#rbuf, chunk])
+    this.#rbuf = null
+    for (;;) {
+      const r = parseResponseHead(buf, MAX_RESPONSE_HEAD, this.#method)
+      if (r.kind === 'partial') {
+        this.#rbuf = buf
+        return
+      }
+      if (r.kind === 'refused') {
+        this.fail(`y's response head: ${r.reason}`)
+        return
+      }
+      const rest = buf.subarray(r.length)
+      const res = r.head
+      if (res.status < 200) {
+        // 1xx interim answers are skipped; an upgrade nobody asked for is a failure
+        if (res.status === 101) {
+          this.fail('y answered 101 to a copy')
+          return
+        }
+        if (rest.length === 0) return
+        buf = rest
+        continue
+      }
+      this.#keepAlive = res.keepAlive
+      switch (res.framing.kind) {
+        case 'length':
+          this.#stage = Body.Length
+          this.#left = res.framing.length
+          break
+        case 'chunked':
+          this.#stage = Body.Chunked
+          this.#decoder = new ChunkedDecoder()
+          break
+        case 'close':
+          this.#stage = Body.Close
+          break
+        default:
+          this.#stage = Body.None
+      }
+      this.#receiver.yHead(res.status, res.headers)
+      if (this.#stage === Body.None) this.#done(rest.length === 0)
+      else if (this.#stage === Body.Length && this.#left === 0) this.#done(rest.length === 0)
+      else if (rest.length > 0) this.#bodyData(rest)
+      return
+    }
+  }
+
+  #bodyData(chunk: Buffer): void {
+    switch (this.#stage) {
+      case Body.Length: {
+        const piece = chunk.length > this.#left ? chunk.subarray(0, this.#left) : chunk
+        this.#left -= piece.length
+        this.#receiver.yBody(piece)
+        // bytes past the body: the node broke the framing, the connection is not reused
+        if (this.#left === 0) this.#done(chunk.length === piece.length)
+        return
+      }
+      case Body.Chunked: {
+        const r = this.#decoder!.push(chunk)
+        for (const piece of r.data) this.#receiver.yBody(piece)
+        if (r.error !== null) this.fail(`y's chunked body: ${r.error}`)
+        else if (r.done) this.#done(r.consumed === chunk.length)
+        return
+      }
+      case Body.Close:
+        this.#receiver.yBody(chunk)
+        return
+      default:
+        // bytes after a body-less answer: not reused
+        this.#done(false)
+    }
+  }
+
+  /** The answer is whole. */
+  #done(reusable: boolean): void {
+    if (this.#stage === Body.Done) return
+    this.#stage = Body.Done
+    this.#client.released(this, this.#conn, reusable && this.#keepAlive)
+    this.#receiver.yDone()
+  }
+}
