@@ -26,6 +26,23 @@ const LINGER_MS = 2000
 const CONN = Symbol('cutover.clientConnection')
 type OwnedSocket = net.Socket & { [CONN]: ClientConnection }
 
+/**
+ * The one buffer every plain-TCP client socket reads a request head into (proxy-server.ts
+ * makes them with `onread`): no Buffer, no stream push and no `data` event per read. Reads
+ * run one at a time, so one buffer serves every socket, as long as nothing it holds
+ * outlives the read: whatever a read leaves behind (a partial head, the start of a body,
+ * pipelined requests, an upgrade's first bytes) is copied out before anything can keep
+ * it, and a socket whose next bytes are a body or a tunnel's reads into a fresh buffer of
+ * its own, handed over whole. Every socket's handle keeps pointing at this buffer, so it
+ * is never replaced.
+ */
+const SHARED_READ = Buffer.allocUnsafeSlow(64 * 1024)
+/** a body's or a tunnel's reads: a fresh buffer each, given away with the bytes */
+const OWN_READ_SIZE = 64 * 1024
+
+/** `onread` for client sockets (net.Socket option): see SHARED_READ */
+export const CLIENT_ONREAD = { buffer: nextClientBuffer, callback: onClientRead }
+
 export class ClientConnection implements Timed, ClientSide {
   readonly fw: Forwarder
   readonly socket: net.Socket
@@ -56,8 +73,11 @@ export class ClientConnection implements Timed, ClientSide {
   draining = false
   closed = false
   #paused = false
+  /** the bytes being handled are SHARED_READ's: copy what must outlive the read */
+  #shared = false
 
-  constructor(fw: Forwarder, socket: net.Socket, all: Set<ClientConnection>) {
+  /** reusedReads: the socket was made with CLIENT_ONREAD (its bytes come through onClientRead, not `data`) */
+  constructor(fw: Forwarder, socket: net.Socket, all: Set<ClientConnection>, reusedReads = false) {
     this.fw = fw
     this.socket = socket
     this.remoteAddress = socket.remoteAddress
@@ -67,7 +87,7 @@ export class ClientConnection implements Timed, ClientSide {
     all.add(this)
     fw.sweeper.add(this)
     ;(socket as OwnedSocket)[CONN] = this
-    socket.on('data', onSocketData)
+    if (!reusedReads) socket.on('data', onSocketData)
     socket.on('end', onSocketEnd)
     socket.on('drain', onSocketDrain)
     socket.on('error', ignore)
@@ -75,6 +95,32 @@ export class ClientConnection implements Timed, ClientSide {
   }
 
   // ---- socket events (through the shared listeners at the end of this file) ----
+
+  /** chunk is a view of SHARED_READ, valid during this call only */
+  sharedData(chunk: Buffer): void {
+    switch (this.phase) {
+      case Phase.Head:
+        this.#shared = this.buf === null
+        this.socketData(chunk)
+        this.#shared = false
+        break
+      case Phase.Closing:
+        break
+      default:
+        // the phase changed after this socket's buffer was chosen (a pipelined request
+        // with a body started from the held bytes): rare, so copied whole
+        this.socketData(Buffer.from(chunk))
+        break
+    }
+  }
+
+  /** Whatever this.buf holds of a shared read, copied: nothing may keep SHARED_READ past the read. */
+  #own(): void {
+    if (this.#shared) {
+      this.#shared = false
+      if (this.buf !== null) this.buf = Buffer.from(this.buf)
+    }
+  }
 
   socketData(chunk: Buffer): void {
     switch (this.phase) {
@@ -169,7 +215,10 @@ export class ClientConnection implements Timed, ClientSide {
     while (this.phase === Phase.Head && this.buf !== null && this.exchange === null) {
       const buf = this.buf
       const r = parseRequestHead(buf, this.fw.proxy.max_header_size)
-      if (r.kind === 'partial') return
+      if (r.kind === 'partial') {
+        this.#own()
+        return
+      }
       if (r.kind === 'refused') {
         this.fw.refused(r.status === 431 ? 'head_too_large' : 'framing')
         // 501 and 505 too are answered 400, as Node's server did
@@ -177,6 +226,8 @@ export class ClientConnection implements Timed, ClientSide {
         return
       }
       this.buf = r.length === buf.length ? null : buf.subarray(r.length)
+      // a body's start, pipelined requests or a tunnel's first bytes outlive the read
+      this.#own()
       this.deadline = 0
       this.#start(r.head)
     }
@@ -385,6 +436,27 @@ function onSocketDrain(this: net.Socket): void {
 
 function onSocketClose(this: net.Socket): void {
   ;(this as OwnedSocket)[CONN].socketClose()
+}
+
+/** the connection whose read just ended: Node asks for the next buffer right after the callback, with no `this` */
+let lastReader: ClientConnection | null = null
+
+/** onread's buffer for the next read (of lastReader's socket; none while Node builds a socket) */
+function nextClientBuffer(): Buffer {
+  const conn = lastReader
+  lastReader = null
+  if (conn !== null && (conn.phase === Phase.Body || conn.phase === Phase.Tunnel)) return Buffer.allocUnsafeSlow(OWN_READ_SIZE)
+  return SHARED_READ
+}
+
+/** onread's callback; `this` is the socket. true: go on reading (pause() still pauses). */
+function onClientRead(this: net.Socket, nread: number, buf: Uint8Array): boolean {
+  const conn = (this as OwnedSocket)[CONN]
+  const chunk = (buf as Buffer).subarray(0, nread)
+  if (buf === SHARED_READ) conn.sharedData(chunk)
+  else conn.socketData(chunk)
+  lastReader = conn
+  return true
 }
 
 const EMPTY = Buffer.alloc(0)

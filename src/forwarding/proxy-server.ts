@@ -9,7 +9,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import type { Logger } from 'pino'
 import type { Config, HostPort } from '../config/types.js'
-import { ClientConnection } from './client-connection.js'
+import { CLIENT_ONREAD, ClientConnection } from './client-connection.js'
 import type { Forwarder } from './forwarder.js'
 
 export interface ProxyServerOptions {
@@ -63,8 +63,11 @@ export class ProxyServer {
       this.#h2(socket as tls.TLSSocket)
       return
     }
-    new ClientConnection(this.forwarder, socket, this.connections)
+    new ClientConnection(this.forwarder, socket, this.connections, this.#reusedReads)
   }
+
+  /** plain-TCP client sockets are made with CLIENT_ONREAD (see acceptWithReusedReads) */
+  #reusedReads = false
 
   listen(address: HostPort): Promise<HostPort> {
     return new Promise((resolve, reject) => {
@@ -72,6 +75,7 @@ export class ProxyServer {
       this.server.once('error', onError)
       this.server.listen(address.port, address.host, () => {
         this.server.off('error', onError)
+        if (!(this.server instanceof tls.Server)) this.#reusedReads = acceptWithReusedReads(this.server)
         resolve(this.address())
       })
     })
@@ -111,3 +115,46 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
 }
 
 function ignore(): void {}
+
+/** what acceptWithReusedReads uses of a listening net.Server: Node's own fields, stable since Node 0.x */
+interface ServerInternals {
+  _handle: { onconnection?: (this: unknown, err: number, clientHandle: unknown) => void } | null
+  _connections: number
+  maxConnections: number | null | undefined
+}
+
+/**
+ * Accepted sockets cannot be given `onread` (net.Server makes them itself), so this takes
+ * over the listening handle's accept callback and makes each client socket as Node's
+ * does (same options, same connection count and `connection` event, so close() and
+ * maxConnections work as before), plus CLIENT_ONREAD: its reads go into one shared buffer, with no Buffer, push
+ * or `data` event per read (issue 10). Errors and connections past maxConnections go to
+ * Node's own callback. A cluster worker's handle (round-robin) is patched the same way.
+ * Returns false, changing nothing, where the handle is not what this expects.
+ */
+export function acceptWithReusedReads(server: net.Server): boolean {
+  const internals = server as unknown as ServerInternals
+  const handle = internals._handle
+  const original = handle?.onconnection
+  if (handle === null || typeof original !== 'function' || typeof internals._connections !== 'number') return false
+  handle.onconnection = function onconnection(this: unknown, err: number, clientHandle: unknown): void {
+    const max = internals.maxConnections
+    if (err !== 0 || clientHandle == null || (max != null && max > 0 && internals._connections >= max)) {
+      original.call(this, err, clientHandle)
+      return
+    }
+    const socket = new net.Socket({
+      handle: clientHandle,
+      allowHalfOpen: true, // as the proxy listener is made
+      readable: true,
+      writable: true,
+      onread: CLIENT_ONREAD,
+    } as net.SocketConstructorOpts)
+    internals._connections++
+    const owned = socket as unknown as { server: net.Server; _server: net.Server }
+    owned.server = server
+    owned._server = server
+    server.emit('connection', socket)
+  }
+  return true
+}
