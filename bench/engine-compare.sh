@@ -5,6 +5,9 @@
 # its cpu% during the run, read from /proc. Needs nginx, wrk, taskset.
 #   bench/engine-compare.sh            env: NODEBIN, DUR (s per run), ROUNDS, C (connections), EXTRA (yaml for cutover), CHECKOUT (another tree),
 #                                      SIZE (bytes the upstream answers, from a file; unset: the 91-byte `return 200`), NODEFLAGS (e.g. --cpu-prof)
+#                                      POST (bytes: every request a POST of that size, e.g. POST=1048576 C=8; the upstream is then
+#                                      bench/upstream.mjs, which reads the body whole before it answers, and nginx streams the body
+#                                      to it as bench/rivals.mjs configures it: proxy_request_buffering off)
 set -u
 checkout=${CHECKOUT:-$(cd "$(dirname "$0")/.." && pwd)}
 NODEBIN=${NODEBIN:-node}; DUR=${DUR:-5}; ROUNDS=${ROUNDS:-2}; C=${C:-100}
@@ -12,13 +15,23 @@ d=$(mktemp -d /tmp/ecmp.XXXX); mkdir -p $d/tmp $d/logs; pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done; sleep 0.5; rm -rf $d; }; trap cleanup EXIT
 port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 UA=$(port); UB=$(port); NP=$(port); CP=$(port); CC=$(port)
+upload=""; wrkpost=""
+if [ -n "${POST:-}" ]; then
+  # nginx's `return 200` may answer before the body is read; bench/upstream.mjs answers at its end
+  coproc UPSTREAM { exec taskset -c 0 node "$checkout/bench/upstream.mjs" --ports 2; }
+  pids+=($UPSTREAM_PID); read -r ports <&"${UPSTREAM[0]}"
+  read -r UA UB <<<"$(echo "$ports" | tr -dc '0-9,' | tr ',' ' ')"
+  upload="client_max_body_size 0; proxy_request_buffering off;"
+  printf 'wrk.method = "POST"\nwrk.body = string.rep("x", %d)\nwrk.headers["Content-Type"] = "application/octet-stream"\n' "$POST" > $d/post.lua
+  wrkpost="-s $d/post.lua"
+fi
 body=$(printf 'x%.0s' $(seq 1 90))
 common="worker_processes 1; daemon off; error_log $d/logs/err.log warn; events { worker_connections 4096; }"
 temps="client_body_temp_path $d/tmp/cb; proxy_temp_path $d/tmp/px; fastcgi_temp_path $d/tmp/fc; uwsgi_temp_path $d/tmp/uw; scgi_temp_path $d/tmp/sc; access_log off; keepalive_requests 10000000; keepalive_timeout 65;"
 answer="default_type text/plain; return 200 \"$body\n\";"
 if [ -n "${SIZE:-}" ]; then mkdir -p $d/www; chmod 755 $d $d/www; head -c $SIZE /dev/zero | tr '\0' b > $d/www/body; chmod 644 $d/www/body; answer="default_type application/octet-stream; root $d/www; try_files /body =404;"; fi
 echo "$common pid $d/up.pid; http { $temps server { listen 127.0.0.1:$UA; listen 127.0.0.1:$UB; location / { $answer } } }" > $d/up.conf
-echo "$common pid $d/px.pid; http { $temps upstream be { server 127.0.0.1:$UA weight=9; server 127.0.0.1:$UB weight=1; keepalive 64; keepalive_requests 10000000; } server { listen 127.0.0.1:$NP; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } } }" > $d/px.conf
+echo "$common pid $d/px.pid; http { $temps upstream be { server 127.0.0.1:$UA weight=9; server 127.0.0.1:$UB weight=1; keepalive 64; keepalive_requests 10000000; } server { listen 127.0.0.1:$NP; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; $upload } } }" > $d/px.conf
 cat > $d/cutover.yaml <<C
 proxy: { listen: 127.0.0.1:$CP, workers: 1 }
 control: { listen: 127.0.0.1:$CC, token: perf-token-123 }
@@ -27,7 +40,7 @@ pools: { x: { nodes: [http://127.0.0.1:$UA] }, y: { nodes: [http://127.0.0.1:$UB
 split: { y: 10 }
 ${EXTRA:-}
 C
-taskset -c 0 nginx -c $d/up.conf -p $d >/dev/null 2>&1 & pids+=($!)
+[ -z "${POST:-}" ] && { taskset -c 0 nginx -c $d/up.conf -p $d >/dev/null 2>&1 & pids+=($!); }
 taskset -c 1 nginx -c $d/px.conf -p $d >/dev/null 2>&1 & npid=$!; pids+=($npid)
 (cd $checkout && exec taskset -c 1 $NODEBIN ${NODEFLAGS:-} bin/cutover.js --config $d/cutover.yaml >$d/logs/cutover.out 2>&1) & cpid=$!; pids+=($cpid)
 for i in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$CP/)" = 200 ] && break; sleep 0.2; done
@@ -37,15 +50,15 @@ HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
 run() { # url pid -> "rps cpu% us/req"
   local t0=$(ticks $2) s0=$(date +%s.%N)
-  local r=$(taskset -c 0 wrk -t1 -c$C -d${DUR}s "$1" 2>&1 | awk '/Requests\/sec/{r=$2} /Non-2xx/{e=$NF} END{if(e>0) print "ERR" e; else print r}')
+  local r=$(taskset -c 0 wrk -t1 -c$C -d${DUR}s $wrkpost "$1" 2>&1 | awk '/Requests\/sec/{r=$2} /Non-2xx/{e=$NF} END{if(e>0) print "ERR" e; else print r}')
   local t1=$(ticks $2) s1=$(date +%s.%N)
   awk -v r=$r -v t=$((t1 - t0)) -v hz=$HZ -v s="$(echo "$s1 - $s0" | bc)" 'BEGIN{cpu=t/hz; printf "%s %.0f %.1f", r, 100*cpu/s, 1e6*cpu/(r*s)}'
 }
 # nginx's work is done by its worker; cutover with workers: 1 serves in its own process
 nginx_worker=$(pgrep -P $npid | head -1)
 cutover_pid=$cpid
-for u in $NP $CP; do taskset -c 0 wrk -t1 -c$C -d2s http://127.0.0.1:$u/ >/dev/null 2>&1; done
-echo "node $($NODEBIN --version), wrk -t1 -c$C, ${DUR}s per run: req/s, cpu% of the proxy, CPU µs per request"
+for u in $NP $CP; do taskset -c 0 wrk -t1 -c$C -d2s $wrkpost http://127.0.0.1:$u/ >/dev/null 2>&1; done
+echo "node $($NODEBIN --version), wrk -t1 -c$C${POST:+, POST of $POST bytes}, ${DUR}s per run: req/s, cpu% of the proxy, CPU µs per request"
 for r in $(seq 1 $ROUNDS); do
   read -r an ac au <<<"$(run http://127.0.0.1:$NP/ $nginx_worker)"
   read -r bn bc bu <<<"$(run http://127.0.0.1:$CP/ $cutover_pid)"

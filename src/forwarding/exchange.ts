@@ -14,7 +14,7 @@ import { isIdempotent } from '../routing/fallback.js'
 import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { PoolWaiter } from '../upstream/node-pool.js'
-import { READ_SIZE } from '../upstream/read-buffers.js'
+import { type Holder, READ_SIZE } from '../upstream/read-buffers.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
@@ -212,6 +212,18 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     return ok
   }
 
+  /**
+   * The node socket while it queues body bytes that sendBody or sendChunks wrote (their
+   * memory is in use until that queue is empty), else null. A client that reads its body
+   * into a reused buffer lends that buffer to it before the next read (ReadSlot.lend,
+   * upstream/read-buffers.ts); a fresh buffer per read costs a full GC every ~64 MiB
+   * uploaded (bench/README.md, "Uploads: the slow mode").
+   */
+  bodyHolder(): Holder | null {
+    const socket = this.conn?.socket
+    return socket !== undefined && socket.writableLength > 0 ? socket : null
+  }
+
   /** The body went out whole. */
   requestSent(): void {
     this.requestComplete = true
@@ -228,7 +240,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
 
   // ---- the response ----
 
-  /** chunk: valid during this call only (the connection's reused read buffer) unless conn.retained is set or it is lent */
+  /** chunk: valid during this call only (the connection's reused read buffer) unless conn.retain() or conn.lend() was called */
   onUpstreamData(_conn: UpstreamConnection, chunk: Buffer): void {
     if (this.stage === Stage.Streaming) {
       if (this.#relay(chunk)) this.#responseDone()
@@ -245,7 +257,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       if (r.kind === 'partial') {
         this.#rbuf = buf
         // buf may be (a view of) the connection's read buffer: it is ours now
-        this.conn!.retained = true
+        this.conn!.retain()
         return
       }
       if (r.kind === 'refused') {
@@ -329,7 +341,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       client.write(head + latin1(rest, 0, rest.length))
       if (this.#shadow !== null) {
         this.#shadow.body(rest)
-        this.conn!.retained = true
+        this.conn!.retain()
       }
       complete = this.#left === 0
     } else {
@@ -382,7 +394,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     if (conn !== null) {
       // the shadow copy keeps what it was fed; bytes the client socket queued are the read
       // buffer's until the socket has written them: the next read needs another buffer
-      if (this.#shadow !== null) conn.retained = true
+      if (this.#shadow !== null) conn.retain()
       else if (client.socket.writableLength > 0) conn.lend(client.socket)
       // the client cannot take more: stop reading the node until it drains (a write returns
       // false past the socket's 16 KiB high-water mark, so 'drain' comes)

@@ -6,7 +6,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import type { NodeConfig } from '../config/types.js'
-import { type Holder, READ_SIZE, readBuffers } from './read-buffers.js'
+import { type Holder, ReadSlot } from './read-buffers.js'
 
 /** What a connection reports to whoever uses it now. */
 export interface ConnectionUser {
@@ -47,18 +47,9 @@ export class UpstreamConnection {
   idleSince = 0
   /** requests it carried */
   uses = 0
-  /**
-   * With reused reads: the user kept the last chunk past onUpstreamData (held as a partial
-   * head, fed to a shadow copy), so the next read goes into another buffer and this one is
-   * left to the user.
-   */
-  retained = false
   #error: Error | null = null
-  #readBuffer: Buffer | null = null
-  /** the client socket whose queue holds part of #readBuffer (see lend) */
-  #lentTo: Holder | null = null
-  /** the size of the next fresh read buffer: READ_FIRST, READ_SIZE once a read filled one */
-  #readSize = READ_FIRST
+  /** with reused reads: the buffer the next read goes into */
+  readonly #reads: ReadSlot | null
 
   /**
    * reuseReads: a plain-TCP connection reads into one buffer (read-buffers.ts), reused from read
@@ -69,6 +60,7 @@ export class UpstreamConnection {
   constructor(owner: ConnectionOwner, config: NodeConfig, reuseReads = false) {
     this.owner = owner
     const https = config.protocol === 'https:'
+    this.#reads = https || !reuseReads ? null : new ReadSlot(READ_FIRST)
     const socket = https
       ? tls.connect({ host: config.hostname, port: config.port, servername: net.isIP(config.hostname) ? undefined : config.hostname, ALPNProtocols: ['http/1.1'] })
       : reuseReads
@@ -101,41 +93,32 @@ export class UpstreamConnection {
   }
 
   /**
+   * With reused reads: the user keeps the last chunk past onUpstreamData (a partial head,
+   * bytes it holds): the next read goes into another buffer and this one is left to it.
+   */
+  retain(): void {
+    if (this.#reads !== null) this.#reads.retain()
+  }
+
+  /**
    * With reused reads: the last chunk (or part of it) sits in holder's write queue. The
    * buffer is reused once that queue is empty, not before (upstream/read-buffers.ts).
    */
   lend(holder: Holder): void {
-    this.#lentTo = holder
+    if (this.#reads !== null) this.#reads.lend(holder)
   }
 
-  /** the buffer the next read goes into: the same one unless the last chunk is still held or filled it */
-  #nextBuffer = (): Buffer => {
-    const lentTo = this.#lentTo
-    if (lentTo !== null) {
-      this.#lentTo = null
-      if (lentTo.writableLength > 0 || lentTo.destroyed) {
-        // a full-size buffer returns to the shared set once that queue is empty; a first small one is left to the GC
-        if (!this.retained && this.#readBuffer!.length === READ_SIZE) readBuffers.lend(this.#readBuffer!, lentTo)
-        this.#readBuffer = null
-      }
-    }
-    const buf = this.#readBuffer
-    if (buf === null || this.retained || buf.length < this.#readSize) {
-      this.retained = false
-      // its own memory, not a slice of Node's shared pool (which it would keep alive)
-      this.#readBuffer = this.#readSize === READ_SIZE ? readBuffers.take() : Buffer.allocUnsafeSlow(READ_FIRST)
-    }
-    return this.#readBuffer!
-  }
+  /** the buffer the next read goes into: the same one unless the last chunk is still held or outgrew it */
+  #nextBuffer = (): Buffer => this.#reads!.next()
 
   /** the size of the buffer the next read goes into (tests) */
   get readBufferSize(): number {
-    return this.#readBuffer === null ? 0 : this.#readBuffer.length
+    return this.#reads === null ? 0 : this.#reads.size
   }
 
   /** buf is the one #nextBuffer gave (a Buffer); true: go on reading (pause() still pauses) */
   #onRead = (nread: number, buf: Uint8Array): boolean => {
-    if (nread === buf.length) this.#readSize = READ_SIZE
+    this.#reads!.read(nread)
     this.#onData((buf as Buffer).subarray(0, nread))
     return true
   }
