@@ -16,6 +16,7 @@ import type { Forwarder } from './forwarder.js'
 import { clientAddress } from './headers.js'
 import type { Timed } from './sweeper.js'
 import { Tunnel } from './tunnel.js'
+import { ReadSlot } from '../upstream/read-buffers.js'
 
 /** bytes of a body (or of pipelined requests) held while the node cannot take them yet */
 const HOLD_LIMIT = 64 * 1024
@@ -32,13 +33,17 @@ type OwnedSocket = net.Socket & { [CONN]: ClientConnection }
  * run one at a time, so one buffer serves every socket, as long as nothing it holds
  * outlives the read: whatever a read leaves behind (a partial head, the start of a body,
  * pipelined requests, an upgrade's first bytes) is copied out before anything can keep
- * it, and a socket whose next bytes are a body or a tunnel's reads into a fresh buffer of
- * its own, handed over whole. Every socket's handle keeps pointing at this buffer, so it
- * is never replaced.
+ * it, and a socket whose next bytes are a body or a tunnel's reads into a buffer of its
+ * own (BODY_FIRST_READ). Every socket's handle keeps pointing at this buffer, so it is
+ * never replaced.
  */
 const SHARED_READ = Buffer.allocUnsafeSlow(64 * 1024)
-/** a body's or a tunnel's reads: a fresh buffer each, given away with the bytes */
-const OWN_READ_SIZE = 64 * 1024
+/**
+ * a body's or a tunnel's reads go into a ReadSlot of the connection's own, starting at this
+ * size (then the shared set's READ_SIZE once a read fills it); a fresh Buffer per read
+ * made V8 run a full GC every ~64 MiB uploaded (bench/README.md, "Uploads: the slow mode")
+ */
+const BODY_FIRST_READ = 16 * 1024
 
 /** `onread` for client sockets (net.Socket option): see SHARED_READ */
 export const CLIENT_ONREAD = { buffer: nextClientBuffer, callback: onClientRead }
@@ -75,6 +80,8 @@ export class ClientConnection implements Timed, ClientSide {
   #paused = false
   /** the bytes being handled are SHARED_READ's: copy what must outlive the read */
   #shared = false
+  /** the buffer a body's (or a tunnel's) bytes are read into, while there is one */
+  #slot: ReadSlot | null = null
 
   /** reusedReads: the socket was made with CLIENT_ONREAD (its bytes come through onClientRead, not `data`) */
   constructor(fw: Forwarder, socket: net.Socket, all: Set<ClientConnection>, reusedReads = false) {
@@ -112,6 +119,27 @@ export class ClientConnection implements Timed, ClientSide {
         this.socketData(Buffer.from(chunk))
         break
     }
+  }
+
+  /** chunk is a view of this connection's ReadSlot buffer (a body's or a tunnel's bytes) */
+  slotData(chunk: Buffer): void {
+    const slot = this.#slot!
+    this.socketData(chunk)
+    slot.read(chunk.length)
+    // what outlives the read: bytes held for later, a tunnel's (written or held), bytes the node socket queued
+    if ((this.buf !== null && this.buf.buffer === chunk.buffer) || this.phase === Phase.Tunnel) slot.retain()
+    const holder = this.exchange?.bodyHolder()
+    if (holder != null) slot.lend(holder)
+  }
+
+  /** The buffer this socket's next read goes into: the shared one, unless a body's or a tunnel's bytes come next. */
+  nextBuffer(): Buffer {
+    if (this.phase === Phase.Body || this.phase === Phase.Tunnel) return (this.#slot ??= new ReadSlot(BODY_FIRST_READ)).next()
+    if (this.#slot !== null) {
+      this.#slot.release()
+      this.#slot = null
+    }
+    return SHARED_READ
   }
 
   /** Whatever this.buf holds of a shared read, copied: nothing may keep SHARED_READ past the read. */
@@ -445,8 +473,7 @@ let lastReader: ClientConnection | null = null
 function nextClientBuffer(): Buffer {
   const conn = lastReader
   lastReader = null
-  if (conn !== null && (conn.phase === Phase.Body || conn.phase === Phase.Tunnel)) return Buffer.allocUnsafeSlow(OWN_READ_SIZE)
-  return SHARED_READ
+  return conn === null ? SHARED_READ : conn.nextBuffer()
 }
 
 /** onread's callback; `this` is the socket. true: go on reading (pause() still pauses). */
@@ -454,7 +481,7 @@ function onClientRead(this: net.Socket, nread: number, buf: Uint8Array): boolean
   const conn = (this as OwnedSocket)[CONN]
   const chunk = (buf as Buffer).subarray(0, nread)
   if (buf === SHARED_READ) conn.sharedData(chunk)
-  else conn.socketData(chunk)
+  else conn.slotData(chunk)
   lastReader = conn
   return true
 }

@@ -135,7 +135,5 @@ t.test('an upload is read into a few reused buffers, not a fresh one per read', 
   t.ok(pieces >= BODY / (128 * 1024), `the body went in ${pieces} reads`)
   // a new buffer only when the node socket kept the last one; besides: the copy of the
   // body's start (read with the head), a slot's small first buffer and its first full one
-  t.ok(buffers.size <= queued + 3, `read into ${buffers.size} distinct buffers; the node socket queued ${queued} times`, {
-    todo: 'client sockets still read with data events (a new Buffer per read): needs the body reads of client-connection.ts in a ReadSlot (bench/README.md, "Uploads: the slow mode")',
-  })
+  t.ok(buffers.size <= queued + 3, `read into ${buffers.size} distinct buffers; the node socket queued ${queued} times`)
 })
