@@ -15,6 +15,7 @@ import { runPaced } from './paced.mjs'
 import { cpuSeconds, memory, processTree, sampleRss, socketCount } from './procstat.mjs'
 import { haproxy, nginx } from './rivals.mjs'
 import { formatShadow, measureShadow } from './shadow.mjs'
+import { nginxUpstreamAvailable, startNginxUpstream } from './upstream.mjs'
 import { poolPorts, portsNeeded, selectScenarios, STICKY_HEADER } from './scenarios.mjs'
 import { addHopLatency, addRatios, aggregate, formatGoals, formatTable, goals } from './table.mjs'
 
@@ -30,6 +31,8 @@ const USAGE = `usage: node bench/run.mjs [flags]   (npm run bench -- [flags])
                      h2 (h2load: h2c GET and gRPC unary, many streams over 4 connections, against nginx http2 + grpc_pass)
                      (shadow: cutover alone, p99 with shadowing on / off, bench/shadow.mjs; in a full run, not in --quick)
   --tools LIST       closed-loop generators, of autocannon,wrk (default both; quick: autocannon)
+  --upstream KIND    nginx (default where installed: its answers cost the shared load core little, so the
+                     proxy under test saturates) or node (bench/upstream.mjs)
   --help`
 
 /** A bad flag: printed with the usage, without a stack. */
@@ -45,6 +48,7 @@ function options(argv) {
       only: { type: 'string' },
       scenario: { type: 'string' },
       tools: { type: 'string' },
+      upstream: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   })
@@ -65,7 +69,9 @@ function options(argv) {
   const tools = list(values.tools) ?? (quick ? ['autocannon'] : ['autocannon', 'wrk'])
   const badTool = tools.filter((x) => x !== 'autocannon' && x !== 'wrk')
   if (badTool.length) throw new UsageError(`--tools: unknown ${badTool.join(', ')}; known: autocannon, wrk`)
-  return { help: values.help, quick, duration, rounds, only, scenarios: list(values.scenario), tools, warmup: quick ? 0.5 : 1 }
+  const upstream = values.upstream ?? (nginxUpstreamAvailable() ? 'nginx' : 'node')
+  if (upstream !== 'nginx' && upstream !== 'node') throw new UsageError(`--upstream: unknown ${upstream}; known: nginx, node`)
+  return { help: values.help, quick, duration, rounds, only, scenarios: list(values.scenario), tools, upstream, warmup: quick ? 0.5 : 1 }
 }
 
 const log = (line) => process.stderr.write(`${line}\n`)
@@ -170,18 +176,23 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'cutover-bench-'))
   process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
   let upstreamPorts
-  const upstream =
-    scenarios.length === 0
-      ? null
-      : startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(scenarios))], {
-          core: core('loadCore'),
-          onStdout: (chunk) => {
-            const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
-            if (m) upstreamPorts = JSON.parse(m[0]).ports
-          },
-        })
-  for (let i = 0; i < 100 && upstream && !upstreamPorts; i++) await new Promise((r) => setTimeout(r, 100))
-  if (upstream && !upstreamPorts) throw new Error(`the upstream did not start: ${upstream.output()}`)
+  let upstream = null
+  if (scenarios.length > 0 && opts.upstream === 'nginx') {
+    upstream = await startNginxUpstream(join(tmp, 'upstream'), portsNeeded(scenarios), { core: core('loadCore') })
+    upstreamPorts = upstream.ports
+    log(`bench: the upstream is nginx ${nginx.version()} (one worker, core ${pinning.enabled ? pinning.loadCore : 'any'}); --upstream node for bench/upstream.mjs`)
+  } else if (scenarios.length > 0) {
+    upstream = startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(scenarios))], {
+      core: core('loadCore'),
+      onStdout: (chunk) => {
+        const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
+        if (m) upstreamPorts = JSON.parse(m[0]).ports
+      },
+    })
+    for (let i = 0; i < 100 && !upstreamPorts; i++) await new Promise((r) => setTimeout(r, 100))
+    if (!upstreamPorts) throw new Error(`the upstream did not start: ${upstream.output()}`)
+    log('bench: the upstream is bench/upstream.mjs (node:http)')
+  }
 
   const rows = []
   const broken = new Set()

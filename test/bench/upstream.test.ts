@@ -1,11 +1,12 @@
-import t from 'tap'
-import { startUpstream } from '../../bench/upstream.mjs'
+import t, { type Test } from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { nginxUpstreamAvailable, startNginxUpstream, startUpstream } from '../../bench/upstream.mjs'
 
-t.test('the fixed upstream answers its four routes on every port', async (t) => {
-  const upstream = await startUpstream(3)
-  t.teardown(() => upstream.close())
-  t.equal(upstream.ports.length, 3)
-  const base = `http://127.0.0.1:${upstream.ports[2]}`
+/** the four routes every proxy in the bench forwards to, as the scenarios expect them */
+async function checkRoutes(t: Test, port: number): Promise<void> {
+  const base = `http://127.0.0.1:${port}`
   const small = await fetch(`${base}/`)
   t.equal((await small.arrayBuffer()).byteLength, 100)
   const large = await fetch(`${base}/64k`)
@@ -15,5 +16,24 @@ t.test('the fixed upstream answers its four routes on every port', async (t) => 
   t.equal((await post.arrayBuffer()).byteLength, 100)
   const ready = await fetch(`${base}/status/ready`)
   t.equal(ready.status, 200)
-  await ready.arrayBuffer()
+  t.same(await ready.json(), { message: 'ready' })
+}
+
+t.test('the fixed upstream answers its four routes on every port', async (t) => {
+  const upstream = await startUpstream(3)
+  t.teardown(() => upstream.close())
+  t.equal(upstream.ports.length, 3)
+  await checkRoutes(t, upstream.ports[2])
+})
+
+t.test('nginx as the upstream answers the same four routes on every port', { skip: nginxUpstreamAvailable() ? false : 'nginx is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-upstream-'))
+  const upstream = await startNginxUpstream(dir, 3)
+  t.teardown(async () => {
+    await upstream.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  t.equal(new Set(upstream.ports).size, 3)
+  await checkRoutes(t, upstream.ports[0])
+  await checkRoutes(t, upstream.ports[2])
 })
