@@ -310,7 +310,7 @@ export class ClientConnection implements Timed, ClientSide {
     }
     const ex = new Exchange(this, head, pool, start)
     this.exchange = ex
-    ex.attempt(node)
+    ex.attempt(node, start)
   }
 
   /** Send what the buffer holds of the body to the exchange, as far as the node takes it. */
@@ -366,7 +366,7 @@ export class ClientConnection implements Timed, ClientSide {
    * The exchange is over (answered, or failed with cutover's answer written). keepAlive:
    * the answer left the connection usable for the next request.
    */
-  exchangeDone(keepAlive: boolean): void {
+  exchangeDone(keepAlive: boolean, now = this.fw.clock.monotonic()): void {
     this.exchange = null
     this.head = null
     if (this.closed) return
@@ -374,15 +374,15 @@ export class ClientConnection implements Timed, ClientSide {
       this.#finishClosing()
       return
     }
-    this.#awaitNext()
+    this.#awaitNext(now)
     this.resume()
     if (this.buf !== null) this.#parse()
   }
 
   /** Ready for the next request: keep-alive deadline when nothing of it arrived yet, else the header one. */
-  #awaitNext(): void {
+  #awaitNext(now = this.fw.clock.monotonic()): void {
     this.phase = Phase.Head
-    const now = this.fw.clock.monotonic()
+
     this.idle = this.buf === null
     this.deadline = now + (this.idle ? this.fw.proxy.keepalive_timeout : this.fw.proxy.header_timeout)
   }

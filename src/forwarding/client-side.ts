@@ -24,8 +24,8 @@ export interface ClientSide {
   readonly closed: boolean
   /** read more of the request body (after the node took what it had) */
   pumpBody(): void
-  /** the exchange is over; keepAlive: the connection may serve another request */
-  exchangeDone(keepAlive: boolean): void
+  /** the exchange is over; keepAlive: the connection may serve another request; now: monotonic ms, when just read */
+  exchangeDone(keepAlive: boolean, now?: number): void
   /** false when the socket's buffer is full (wait for resume) */
   write(bytes: Buffer | string): boolean
   answerAndClose(bytes: Buffer): void

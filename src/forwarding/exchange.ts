@@ -109,8 +109,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
 
   // ---- attempts ----
 
-  /** Start an attempt on node. */
-  attempt(node: UpstreamNode): void {
+  /** Start an attempt on node; now: the monotonic ms, when the caller has just read it. */
+  attempt(node: UpstreamNode, now = this.fw.clock.monotonic()): void {
     const fw = this.fw
     if (this.bodySent && this.#shadow !== null) {
       // a body sent again would be buffered twice
@@ -124,18 +124,22 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     node.inflight++
     fw.sink.attemptStarted(node)
     this.stage = Stage.Queued
-    const now = fw.clock.monotonic()
     // waiting for a free connection counts against request_timeout
     this.deadline = now + fw.proxy.request_timeout
     const conn = node.dispatcher.acquire(this, now)
-    if (conn !== null) this.granted(conn)
+    if (conn !== null) this.#granted(conn, now)
   }
 
+  /** The pool hands this waiting exchange a connection. */
   granted(conn: UpstreamConnection): void {
+    this.#granted(conn, this.fw.clock.monotonic())
+  }
+
+  #granted(conn: UpstreamConnection, now: number): void {
     this.conn = conn
     conn.user = this
     if (conn.connected) {
-      this.#sendHead()
+      this.#sendHead(now)
     } else {
       this.stage = Stage.Connecting
       this.deadline = this.fw.clock.monotonic() + this.node!.dispatcher.connectTimeout
@@ -143,14 +147,14 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   }
 
   onUpstreamConnect(): void {
-    if (this.stage === Stage.Connecting) this.#sendHead()
+    if (this.stage === Stage.Connecting) this.#sendHead(this.fw.clock.monotonic())
   }
 
   /** Write the request head (and what the buffer holds of the body) as one write. */
-  #sendHead(): void {
+  #sendHead(now: number): void {
     const fw = this.fw
     this.stage = Stage.Waiting
-    this.deadline = fw.clock.monotonic() + fw.proxy.request_timeout
+    this.deadline = now + fw.proxy.request_timeout
     const conn = this.conn!
     conn.uses++
     const node = this.node!
@@ -429,8 +433,9 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     const node = this.node!
     const conn = this.conn
     this.conn = null
+    const now = this.fw.clock.monotonic()
     if (conn !== null) {
-      if (this.#nodeKeepAlive && !this.#extra && this.requestComplete && !conn.ended) node.dispatcher.release(conn, this.fw.clock.monotonic())
+      if (this.#nodeKeepAlive && !this.#extra && this.requestComplete && !conn.ended) node.dispatcher.release(conn, now)
       else node.dispatcher.discard(conn)
     }
     this.#endAttempt()
@@ -439,7 +444,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       this.#shadow = null
     }
     this.#finish(this.status)
-    this.client.exchangeDone(!this.#closeClient)
+    this.client.exchangeDone(!this.#closeClient, now)
   }
 
   // ---- failures ----

@@ -118,8 +118,8 @@ class Fields {
 function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: string | null, base: number): void {
   const headers = f.headers
   for (;;) {
-    const lf = buf.indexOf(LF, pos)
-    if (lf < 0 || lf >= limit) {
+    const lf = findLF(buf, pos, limit)
+    if (lf < 0) {
       // no complete line yet: a bare CR in what has arrived is refused now, not at the size limit
       return
     }
@@ -172,6 +172,16 @@ function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: s
     headers.push(name, value)
     pos = lf + 1
   }
+}
+
+/**
+ * The first LF in buf[from, limit), or -1. A loop: a head's lines are a few dozen bytes,
+ * where a native indexOf call per line cost more than the scan (2% of the proxy's CPU
+ * for a small GET, issue 10).
+ */
+function findLF(buf: Buffer, from: number, limit: number): number {
+  for (let i = from; i < limit; i++) if (buf[i] === LF) return i
+  return -1
 }
 
 /** Record what a field means for framing; returns the refusal reason (also in f.error) or null. */
@@ -295,8 +305,8 @@ function skipEmptyLines(buf: Buffer): number {
 export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<RequestHead> {
   const start = skipEmptyLines(buf)
   const limit = Math.min(buf.length, start + maxHeadSize)
-  const lf = buf.indexOf(LF, start)
-  if (lf < 0 || lf >= limit) return partialOrTooLarge(buf, start, limit, maxHeadSize)
+  const lf = findLF(buf, start, limit)
+  if (lf < 0) return partialOrTooLarge(buf, start, limit, maxHeadSize)
   if (buf[lf - 1] !== CR || lf === start) return refuse(400, REFUSAL.bareLineEnd)
   const eol = lf - 1
   // method
@@ -362,8 +372,8 @@ function partialOrTooLarge(buf: Buffer, start: number, limit: number, maxHeadSiz
 /** Parse one response head; requestMethod decides HEAD's framing. */
 export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMethod: string): ParseResult<ResponseHead> {
   const limit = Math.min(buf.length, maxHeadSize)
-  const lf = buf.indexOf(LF)
-  if (lf < 0 || lf >= limit) return partialOrTooLarge(buf, 0, limit, maxHeadSize)
+  const lf = findLF(buf, 0, limit)
+  if (lf < 0) return partialOrTooLarge(buf, 0, limit, maxHeadSize)
   if (lf === 0 || buf[lf - 1] !== CR) return refuse(400, REFUSAL.bareLineEnd)
   const eol = lf - 1
   // "HTTP/1.x SSS[ reason]"
