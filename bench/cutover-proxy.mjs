@@ -1,8 +1,9 @@
 // cutover as a bench contestant: a generated config (SPEC section 2) with everything that
 // runs in production switched on (active health checks, gates, metrics, the sticky header
 // where the scenario asks for it), y at 10, log level warn; started as
-// `node bin/cutover.js --config FILE` and ready once /readyz and a proxied GET answer 200.
-import { writeFileSync, mkdirSync, existsSync } from 'node:fs'
+// `node FLAGS bin/cutover.js --config FILE` (FLAGS: the V8 flags of bin/cutover.js's
+// first line, as `npx cutover` starts it) and ready once /readyz and a proxied GET answer 200.
+import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startChild, waitFor, getStatus } from './children.mjs'
@@ -10,6 +11,17 @@ import { startChild, waitFor, getStatus } from './children.mjs'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'cutover.js')
 export const TOKEN = 'bench-token-0123456789'
+
+/**
+ * The node flags bin/cutover.js starts with (its `#!/usr/bin/env -S node FLAGS` line), for
+ * starting it as `process.execPath FLAGS bin/cutover.js` under the node that runs the bench.
+ */
+export function cutoverNodeFlags(bin = BIN) {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0]
+  const m = /^#!\S*env (?:-S )?node((?: --[\w-]+=\S+)*)$/.exec(first)
+  if (!m) throw new Error(`${bin}: first line is not \`#!/usr/bin/env -S node FLAGS\`: ${first}`)
+  return m[1].split(' ').filter(Boolean)
+}
 
 /**
  * The YAML config for one run. route: { port, controlPort, x: [ports], y: [ports],
@@ -82,7 +94,7 @@ export const cutover = {
     mkdirSync(dir, { recursive: true })
     const conf = join(dir, 'cutover.yaml')
     writeFileSync(conf, cutoverConfig(dir, route))
-    const handle = startChild(process.execPath, [BIN, '--config', conf], { core, cwd: ROOT })
+    const handle = startChild(process.execPath, [...cutoverNodeFlags(), BIN, '--config', conf], { core, cwd: ROOT })
     const ready = await waitFor(async () => (await getStatus(route.controlPort, '/readyz')) === 200 && (await getStatus(route.port)) === 200, { timeoutMs, exited: handle.exited })
     if (ready) return handle
     await handle.stop(500)

@@ -4,7 +4,7 @@
 # CPU 1), plus what a loaded machine cannot hide: each proxy's CPU time per request and
 # its cpu% during the run, read from /proc. Needs nginx, wrk, taskset.
 #   bench/engine-compare.sh            env: NODEBIN, DUR (s per run), ROUNDS, C (connections), EXTRA (yaml for cutover), CHECKOUT (another tree),
-#                                      SIZE (bytes the upstream answers, from a file; unset: the 91-byte `return 200`), NODEFLAGS (e.g. --cpu-prof)
+#                                      SIZE (bytes the upstream answers, from a file; unset: the 91-byte `return 200`), NODEFLAGS (e.g. --cpu-prof; after the flags of bin/cutover.js's first line)
 #                                      POST (bytes: every request a POST of that size, e.g. POST=1048576 C=8; the upstream is then
 #                                      bench/upstream.mjs, which reads the body whole before it answers, and nginx streams the body
 #                                      to it as bench/rivals.mjs configures it: proxy_request_buffering off)
@@ -42,7 +42,9 @@ ${EXTRA:-}
 C
 [ -z "${POST:-}" ] && { taskset -c 0 nginx -c $d/up.conf -p $d >/dev/null 2>&1 & pids+=($!); }
 taskset -c 1 nginx -c $d/px.conf -p $d >/dev/null 2>&1 & npid=$!; pids+=($npid)
-(cd $checkout && exec taskset -c 1 $NODEBIN ${NODEFLAGS:-} bin/cutover.js --config $d/cutover.yaml >$d/logs/cutover.out 2>&1) & cpid=$!; pids+=($cpid)
+# node's flags from bin/cutover.js's `#!/usr/bin/env -S node FLAGS` line (as `npx cutover` runs), then NODEFLAGS
+binflags=$(sed -n '1s/^#!.*env \(-S \)\{0,1\}node//p' $checkout/bin/cutover.js)
+(cd $checkout && exec taskset -c 1 $NODEBIN $binflags ${NODEFLAGS:-} bin/cutover.js --config $d/cutover.yaml >$d/logs/cutover.out 2>&1) & cpid=$!; pids+=($cpid)
 for i in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$CP/)" = 200 ] && break; sleep 0.2; done
 for u in $NP $CP; do curl -s -o /dev/null -w "%{http_code} " http://127.0.0.1:$u/; done; echo
 HZ=$(getconf CLK_TCK)

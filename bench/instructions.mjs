@@ -6,7 +6,7 @@
 // (one-off, left out of `mutator`), its garbage collector, and the rest; `readPath` is the
 // request path alone (see readPathCost), the figure bench/README.md compares.
 //
-//   node bench/instructions.mjs [--requests 3000] [--warmup 5000] [--connections 20] [--path /] [--node PATH] [--keep]
+//   node bench/instructions.mjs [--requests 3000] [--warmup 5000] [--connections 20] [--path /] [--node PATH] [--flags "--a=1 --b=2"] [--keep]
 //
 // cutover runs with V8's `--single-threaded` (no background compiler or GC threads), so
 // optimisation happens at the same request in every run and the counts repeat within a
@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, getStatus, hasCommand, startChild, waitFor } from './children.mjs'
-import { cutoverConfig } from './cutover-proxy.mjs'
+import { cutoverConfig, cutoverNodeFlags } from './cutover-proxy.mjs'
 import { startUpstream } from './upstream.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -113,12 +113,14 @@ async function main() {
       connections: { type: 'string', default: '20' },
       path: { type: 'string', default: '/' },
       node: { type: 'string', default: process.execPath },
+      // node flags for cutover; default: bin/cutover.js's own (cutoverNodeFlags)
+      flags: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   })
   if (values.help) {
-    process.stdout.write('node bench/instructions.mjs [--requests 3000] [--warmup 5000] [--connections 20] [--path /] [--node PATH] [--keep]\n')
+    process.stdout.write('node bench/instructions.mjs [--requests 3000] [--warmup 5000] [--connections 20] [--path /] [--node PATH] [--flags "--a=1 --b=2"] [--keep]\n')
     return
   }
   for (const cmd of ['valgrind', 'callgrind_control', 'callgrind_annotate']) if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed (apt-get install valgrind)`)
@@ -135,6 +137,7 @@ async function main() {
     `--callgrind-out-file=${dir}/callgrind.%p`,
     values.node,
     '--single-threaded',
+    ...(values.flags === undefined ? cutoverNodeFlags() : values.flags.split(' ').filter(Boolean)),
     join(ROOT, 'bin', 'cutover.js'),
     '--config',
     join(dir, 'cutover.yaml'),

@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, getStatus, startChild, waitFor } from './children.mjs'
+import { cutoverNodeFlags } from './cutover-proxy.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TOKEN = 'soak-token-0123456789'
@@ -191,7 +192,7 @@ async function soakMain(values) {
   const conf = join(dir, 'cutover.yaml')
   writeFileSync(conf, config(dir, ports, proxyPort, controlPort))
   let errorLines = 0
-  const cutover = startChild(process.execPath, [join(ROOT, 'bin', 'cutover.js'), '--config', conf], {
+  const cutover = startChild(process.execPath, [...cutoverNodeFlags(), join(ROOT, 'bin', 'cutover.js'), '--config', conf], {
     cwd: ROOT,
     onStdout: (chunk) => {
       for (const line of chunk.split('\n')) if (/"level":(50|60)/.test(line)) errorLines++

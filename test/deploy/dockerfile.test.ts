@@ -8,8 +8,12 @@ import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { cutoverNodeFlags } from '../../bench/cutover-proxy.mjs'
 
 const ROOT = resolve(import.meta.dirname, '../..')
+/** node's flags as bin/cutover.js's first line names them: the image starts node with the same. */
+const FLAGS = cutoverNodeFlags(join(ROOT, 'bin', 'cutover.js'))
+const NODE = ['node', ...FLAGS].join(' ')
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8')
 
 interface Instruction {
@@ -122,7 +126,8 @@ t.test('runtime settings', async (t) => {
   const health = runtime('HEALTHCHECK')
   t.equal(health.length, 1)
   t.match(health[0].args, /CMD \["node", "-e", "fetch\('http:\/\/127\.0\.0\.1:9901\/healthz'\)/)
-  t.same(JSON.parse(runtime('CMD')[0].args), ['node', 'bin/cutover.js', '--config', '/etc/cutover/cutover.yaml'])
+  t.ok(FLAGS.length > 0, 'bin/cutover.js names node flags')
+  t.same(JSON.parse(runtime('CMD')[0].args), ['node', ...FLAGS, 'bin/cutover.js', '--config', '/etc/cutover/cutover.yaml'])
   const pkg = JSON.parse(read('package.json'))
   t.equal(pkg.bin.cutover, 'bin/cutover.js', 'CMD runs the package bin')
 })
@@ -134,8 +139,8 @@ t.test('entrypoint passes arguments through to cutover', async (t) => {
   const script = 'run() { echo "$@"; exit 0; }; ' + entry[2].replaceAll('exec ', 'run ')
   const run = (...args: string[]) => execFileSync('/bin/sh', ['-c', script, ...entry.slice(3), ...args], { encoding: 'utf8' }).trim()
   const cmd = JSON.parse(runtime('CMD')[0].args) as string[]
-  t.equal(run(...cmd), 'node bin/cutover.js --config /etc/cutover/cutover.yaml', 'the default CMD runs as is')
-  t.equal(run('check', '--config', '/x.yaml'), 'node bin/cutover.js check --config /x.yaml')
-  t.equal(run('--config', '/x.yaml'), 'node bin/cutover.js --config /x.yaml')
-  t.equal(run('ctl', 'status'), 'node bin/cutover.js ctl status')
+  t.equal(run(...cmd), `${NODE} bin/cutover.js --config /etc/cutover/cutover.yaml`, 'the default CMD runs as is')
+  t.equal(run('check', '--config', '/x.yaml'), `${NODE} bin/cutover.js check --config /x.yaml`)
+  t.equal(run('--config', '/x.yaml'), `${NODE} bin/cutover.js --config /x.yaml`)
+  t.equal(run('ctl', 'status'), `${NODE} bin/cutover.js ctl status`)
 })

@@ -7,6 +7,7 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { cutoverNodeFlags } from '../../bench/cutover-proxy.mjs'
 
 const UNIT = resolve(import.meta.dirname, '../../deploy/systemd/cutover.service')
 const DEFAULT_DRAIN_SECONDS = 30
@@ -42,6 +43,15 @@ t.test('service settings', async (t) => {
   t.match(one('EnvironmentFile'), /^-?\/etc\/cutover\//)
   t.equal(one('Restart'), 'on-failure')
   t.match(one('ExecStart'), /bin\/cutover\.js --config \/etc\/cutover\/cutover\.yaml$/)
+  const flags = cutoverNodeFlags(resolve(import.meta.dirname, '../../bin/cutover.js'))
+  t.equal(
+    String(one('ExecStart'))
+      .split(' ')
+      .slice(1, 1 + flags.length)
+      .join(' '),
+    flags.join(' '),
+    "node gets bin/cutover.js's flags",
+  )
   t.equal(one('ProtectSystem'), 'strict')
   t.equal(one('NoNewPrivileges'), 'yes')
   t.equal(one('CapabilityBoundingSet'), '')
