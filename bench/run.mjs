@@ -32,7 +32,8 @@ const USAGE = `usage: node bench/run.mjs [flags]   (npm run bench -- [flags])
                      (shadow: cutover alone, p99 with shadowing on / off, bench/shadow.mjs; in a full run, not in --quick)
   --tools LIST       closed-loop generators, of autocannon,wrk (default both; quick: autocannon)
   --upstream KIND    nginx (default where installed: its answers cost the shared load core little, so the
-                     proxy under test saturates) or node (bench/upstream.mjs)
+                     proxy under test saturates; uploads still go to bench/upstream.mjs, which reads a body
+                     whole before it answers) or node (bench/upstream.mjs for every scenario)
   --help`
 
 /** A bad flag: printed with the usage, without a stack. */
@@ -175,31 +176,38 @@ async function main() {
 
   const tmp = mkdtempSync(join(tmpdir(), 'cutover-bench-'))
   process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
-  let upstreamPorts
-  let upstream = null
-  if (scenarios.length > 0 && opts.upstream === 'nginx') {
-    upstream = await startNginxUpstream(join(tmp, 'upstream'), portsNeeded(scenarios), { core: core('loadCore') })
-    upstreamPorts = upstream.ports
-    log(`bench: the upstream is nginx ${nginx.version()} (one worker, core ${pinning.enabled ? pinning.loadCore : 'any'}); --upstream node for bench/upstream.mjs`)
-  } else if (scenarios.length > 0) {
-    upstream = startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(scenarios))], {
-      core: core('loadCore'),
-      onStdout: (chunk) => {
-        const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
-        if (m) upstreamPorts = JSON.parse(m[0]).ports
-      },
-    })
-    for (let i = 0; i < 100 && !upstreamPorts; i++) await new Promise((r) => setTimeout(r, 100))
-    if (!upstreamPorts) throw new Error(`the upstream did not start: ${upstream.output()}`)
-    log('bench: the upstream is bench/upstream.mjs (node:http)')
-  }
+  // the node:http upstream: every scenario's with --upstream node, else the uploads' only.
+  // nginx's `return` answers a POST before it has read the body, and nginx as the proxy
+  // then fails those uploads; the node upstream reads the whole body first
+  const wantsNode = opts.upstream === 'node' ? scenarios : scenarios.filter((s) => s.load.bodyBytes)
+  let nodePorts
+  const nodeUpstream =
+    wantsNode.length === 0
+      ? null
+      : startChild(process.execPath, [join(HERE, 'upstream.mjs'), '--ports', String(portsNeeded(wantsNode))], {
+          core: core('loadCore'),
+          onStdout: (chunk) => {
+            const m = /\{"ports":\[[\d,]*\]\}/.exec(chunk)
+            if (m) nodePorts = JSON.parse(m[0]).ports
+          },
+        })
+  for (let i = 0; i < 100 && nodeUpstream && !nodePorts; i++) await new Promise((r) => setTimeout(r, 100))
+  if (nodeUpstream && !nodePorts) throw new Error(`the upstream did not start: ${nodeUpstream.output()}`)
+  const wantsNginx = opts.upstream === 'nginx' ? scenarios.filter((s) => !s.load.bodyBytes) : []
+  const upstream = wantsNginx.length === 0 ? null : await startNginxUpstream(join(tmp, 'upstream'), portsNeeded(wantsNginx), { core: core('loadCore') })
+  if (upstream)
+    log(
+      `bench: the upstream is nginx ${nginx.version()} (one worker, core ${pinning.enabled ? pinning.loadCore : 'any'})${nodeUpstream ? '; uploads go to bench/upstream.mjs (node:http), which reads a body whole before it answers' : ''}`,
+    )
+  else if (nodeUpstream) log('bench: the upstream is bench/upstream.mjs (node:http)')
+  const upstreamPortsFor = (scenario) => (upstream && !scenario.load.bodyBytes ? upstream.ports : nodePorts)
 
   const rows = []
   const broken = new Set()
   let rate = null
   for (const scenario of scenarios) {
     log(`\n${scenario.name}: ${scenario.what}`)
-    const pools = poolPorts(scenario, upstreamPorts)
+    const pools = poolPorts(scenario, upstreamPortsFor(scenario))
     const body = scenario.load.bodyBytes ? Buffer.alloc(scenario.load.bodyBytes, 'x') : undefined
     const targets = []
     for (const c of contestants) {
@@ -374,7 +382,7 @@ async function main() {
     ),
   )
   console.log(`\nfigures written to ${file}`)
-  await upstream?.stop()
+  await Promise.all([upstream?.stop(), nodeUpstream?.stop()])
   return 0
 }
 
