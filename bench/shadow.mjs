@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, getStatus, pinningPlan, pinSelf, startChild, waitFor } from './children.mjs'
+import { cutoverNodeFlags } from './cutover-proxy.mjs'
 import { runPaced } from './paced.mjs'
 import { cpuSeconds, processTree } from './procstat.mjs'
 
@@ -25,7 +26,8 @@ export const SHADOW_GOAL = 1.1
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLI = process.env.CUTOVER_CLI ?? join(ROOT, 'dist', 'cli.js')
 const TOKEN = 'bench-token-0123456789'
-// extra node flags for cutover alone, e.g. CUTOVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+// extra node flags for cutover alone, after those of bin/cutover.js's first line (the ones
+// `npx cutover` runs with), e.g. CUTOVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
 const NODE_ARGS = (process.env.CUTOVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
 
 // x: a JSON answer of about 1 KB at once; y: the same after yDelay ms
@@ -64,7 +66,7 @@ ${shadow ? `shadow: { share: ${share}, max_concurrent: 32, timeout: 1s }\n` : ''
   const stalls = stallsFile === undefined ? [] : ['--import', join(ROOT, 'bench', 'own-stalls.mjs')]
   const child = startChild(
     process.execPath,
-    [...NODE_ARGS, ...stalls, '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(['--config', ${JSON.stringify(config)}])).then((code) => process.exit(code))`],
+    [...cutoverNodeFlags(), ...NODE_ARGS, ...stalls, '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(['--config', ${JSON.stringify(config)}])).then((code) => process.exit(code))`],
     {
       core,
     },
