@@ -382,7 +382,6 @@ export class ClientConnection implements Timed, ClientSide {
   /** Ready for the next request: keep-alive deadline when nothing of it arrived yet, else the header one. */
   #awaitNext(now = this.fw.clock.monotonic()): void {
     this.phase = Phase.Head
-
     this.idle = this.buf === null
     this.deadline = now + (this.idle ? this.fw.proxy.keepalive_timeout : this.fw.proxy.header_timeout)
   }

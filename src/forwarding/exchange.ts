@@ -142,7 +142,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       this.#sendHead(now)
     } else {
       this.stage = Stage.Connecting
-      this.deadline = this.fw.clock.monotonic() + this.node!.dispatcher.connectTimeout
+      this.deadline = now + this.node!.dispatcher.connectTimeout
     }
   }
 
