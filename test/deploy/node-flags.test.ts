@@ -42,7 +42,9 @@ console.log(max)`
   const withFlags = run(FLAGS)
   // an unknown flag makes node exit 9 ("bad option")
   t.equal(withFlags.status, 0, `node ${FLAGS.join(' ')} runs: ${withFlags.stderr}`)
-  t.ok(Number(withFlags.stdout) > 0 && Number(withFlags.stdout) <= 16 * MiB, `with them at most 16 MiB: ${withFlags.stdout.trim()} bytes`)
+  // 2 x 8 MiB of semi-spaces; Node 24's V8 counts up to a few 256 KiB pages more in new_space's
+  // size (17,563,648 bytes seen in CI: 16 MiB + 3 pages), still far from the 32-64 MiB it grows to
+  t.ok(Number(withFlags.stdout) > 0 && Number(withFlags.stdout) <= 17 * MiB, `with them at most 16 MiB and V8's page rounding: ${withFlags.stdout.trim()} bytes`)
 })
 
 t.test('run through its first line, the primary and every worker have the flags', async (t) => {
