@@ -11,7 +11,7 @@ import { freePort, pinningPlan, pinSelf, startChild } from './children.mjs'
 import { cutover, cutoverState } from './cutover-proxy.mjs'
 import { benchH2, formatH2 } from './h2.mjs'
 import { runAutocannon, runWrk, sequentialLatency, wrkAvailable } from './load.mjs'
-import { runPaced } from './paced.mjs'
+import { buildPacedC, runPaced, runPacedC } from './paced.mjs'
 import { cpuSeconds, memory, processTree, sampleRss, socketCount } from './procstat.mjs'
 import { haproxy, nginx } from './rivals.mjs'
 import { formatShadow, measureShadow } from './shadow.mjs'
@@ -176,6 +176,11 @@ async function main() {
 
   const tmp = mkdtempSync(join(tmpdir(), 'cutover-bench-'))
   process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
+  // the paced rows' client: bench/paced.c where it builds (the JavaScript one adds its own lag)
+  const pacedC = scenarios.some((s) => s.kind === 'rate' || s.kind === 'conns') ? buildPacedC(join(tmp, 'paced-c')) : { binary: null, reason: null }
+  if (pacedC.binary) log(`bench: the paced rows' client is bench/paced.c (core ${pinning.enabled ? pinning.loadCore : 'any'})`)
+  else if (pacedC.reason) log(`bench: the paced rows' client is bench/paced.mjs (JavaScript, adds its own lag): ${pacedC.reason}`)
+  const paced = (args) => (pacedC.binary ? runPacedC(pacedC.binary, { ...args, core: core('loadCore') }) : runPaced(args))
   // the node:http upstream: every scenario's with --upstream node, else the uploads' only.
   // nginx's `return` answers a POST before it has read the body, and nginx as the proxy
   // then fails those uploads; the node upstream reads the whole body first
@@ -228,15 +233,20 @@ async function main() {
 
     for (const t of targets) if (t.pid) await runAutocannon(loadSpec(scenario, t.port, opts.warmup, body))
 
-    // the rate of rate-p99: half of nginx's small-get peak in this run, else calibrated now
+    // the rate of rate-p99: half of nginx's small-get peak in this run, else calibrated now.
+    // The peak is wrk's where wrk ran: autocannon, one JavaScript process, saturates before
+    // nginx does (nginx at 60-70% of its core), so half of its figure is not half of nginx's peak
     if (scenario.kind === 'rate' && rate === null) {
-      const peak = rows.find((r) => r.scenario === 'small-get' && r.proxy === 'nginx' && r.tool === 'autocannon')
+      const peakOf = (tool) => rows.find((r) => r.scenario === 'small-get' && r.proxy === 'nginx' && r.tool === tool)
+      const peak = peakOf('wrk') ?? peakOf('autocannon')
       if (peak) {
-        rate = { perSecond: Math.round(peak.rps / 2), from: 'half of nginx small-get (autocannon) peak' }
+        rate = { perSecond: Math.round(peak.rps / 2), from: `half of nginx small-get (${peak.tool}) peak` }
       } else {
         const ref = targets.find((t) => t.name === 'nginx') ?? targets[0]
-        const r = await runAutocannon(loadSpec(scenario, ref.port, 2, undefined))
-        rate = { perSecond: Math.round(r.rps / 2), from: `half of a 2 s calibration run (autocannon) against ${ref.name}` }
+        const spec = loadSpec(scenario, ref.port, 2, undefined)
+        const tool = tools.includes('wrk') ? 'wrk' : 'autocannon'
+        const r = tool === 'wrk' ? await runWrk({ ...spec, connections: 100 }, { core: core('loadCore'), dir: tmp }) : await runAutocannon(spec)
+        rate = { perSecond: Math.round(r.rps / 2), from: `half of a 2 s calibration run (${tool}, 100 connections) against ${ref.name}` }
       }
       log(`  rate: ${rate.perSecond} req/s (${rate.from})`)
     }
@@ -253,9 +263,9 @@ async function main() {
             }),
         ])
       }
-      if (scenario.kind === 'rate') return [['paced', (during) => runPaced({ url: spec.url, connections: spec.connections, rate: rate.perSecond, duration: opts.duration, during })]]
+      if (scenario.kind === 'rate') return [['paced', (during) => paced({ url: spec.url, connections: spec.connections, rate: rate.perSecond, duration: opts.duration, during })]]
       if (scenario.kind === 'conns')
-        return [['paced', (during) => runPaced({ url: spec.url, connections: scenario.load.connections, rate: scenario.load.rate, duration: Math.max(opts.duration, 2), during })]]
+        return [['paced', (during) => paced({ url: spec.url, connections: scenario.load.connections, rate: scenario.load.rate, duration: Math.max(opts.duration, 2), during })]]
       const requests = opts.quick ? 1000 : 2000
       // warmup 1: only to open the connection, since the CPU window counts what the client sends
       const hop = [['node-seq', () => sequentialLatency(spec.url, { requests, warmup: 1, deadlineMs: Math.max(5, opts.duration * 3) * 1000 })]]
@@ -296,6 +306,7 @@ async function main() {
         }
         if (scenario.kind === 'rate') extra.push(`${rate.perSecond} req/s asked`)
         if (rs.some((r) => r.late)) extra.push(`${rs.reduce((a, r) => a + (r.late ?? 0), 0)} ticks with every connection busy`)
+        if (rs.some((r) => r.lateRequests)) extra.push(`${rs.reduce((a, r) => a + (r.lateRequests ?? 0), 0)} requests sent over 1 ms late`)
         const perRound = rs.map(({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB }) => ({
           responses,
           seconds,
