@@ -204,7 +204,9 @@ export function buildPacedC(dir) {
 
 /**
  * runPaced's schedule, run by the C client `binary` (pinned to `core` when given). Resolves
- * the same load result, plus p999 and max.
+ * the same load result, plus p90, p999, max and `lateRequests` (sent over 1 ms late).
+ * @param {string} binary
+ * @param {{ url: string, connections: number, rate: number, duration: number, core?: number, during?: (elapsedMs: number) => void }} options
  */
 export async function runPacedC(binary, { url, connections, rate, duration, core, during }) {
   assertLocal(url)

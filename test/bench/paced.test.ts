@@ -39,13 +39,12 @@ t.test('runPaced holds the asked rate over every connection', async (t) => {
   t.ok(r.p50 > 0 && r.p99 >= r.p50)
 })
 
-t.test('bench/paced.c: the same schedule in C; latency counts from when a request was due', async (t) => {
-  const built = buildPacedC(mkdtempSync(join(tmpdir(), 'paced-c-')))
-  if (built.binary === null) {
-    t.skip(`bench/paced.c not built: ${built.reason}`)
-    return
-  }
-  const binary = built.binary
+// .ci/run installs cc; elsewhere these two say why they were skipped
+const built = buildPacedC(mkdtempSync(join(tmpdir(), 'paced-c-')))
+const noC = built.binary === null ? `bench/paced.c not built: ${built.reason}` : false
+
+t.test('bench/paced.c: the same schedule in C; latency counts from when a request was due', { skip: noC }, async (t) => {
+  const binary = built.binary!
   let stalled = false
   const server = createServer((req, res) => {
     if (req.url === '/chunked') {
@@ -85,12 +84,7 @@ t.test('bench/paced.c: the same schedule in C; latency counts from when a reques
   t.ok(stall.lateRequests >= 20, `requests sent late are counted (${stall.lateRequests})`)
 })
 
-t.test('bench/paced.c refuses a target that is not loopback, and bad numbers', async (t) => {
-  const built = buildPacedC(mkdtempSync(join(tmpdir(), 'paced-c-')))
-  if (built.binary === null) {
-    t.skip(`bench/paced.c not built: ${built.reason}`)
-    return
-  }
+t.test('bench/paced.c refuses a target that is not loopback, and bad numbers', { skip: noC }, async (t) => {
   const run = (args: string[]) => spawnSync(built.binary!, args, { encoding: 'utf8' })
   const remote = run(['10.0.0.1', '80', '/', '100', '1', '1'])
   t.equal(remote.status, 2)
