@@ -99,6 +99,9 @@ static struct conn *pop_idle(void) {
 }
 
 static int start_connect(struct conn *c) {
+  c->open = 0;
+  c->busy = 0;
+  c->len = 0;
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (c->fd < 0) return -1;
   int one = 1;
@@ -108,12 +111,39 @@ static int start_connect(struct conn *c) {
     c->fd = -1;
     return -1;
   }
-  c->open = 0;
-  c->busy = 0;
-  c->len = 0;
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.ptr = c};
   epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
   return 0;
+}
+
+/** A connect finished (events from epoll): 1 and the connection idle, or 0 and its socket closed. */
+static int connected(struct conn *c, uint32_t events) {
+  int err = 0;
+  socklen_t elen = sizeof err;
+  getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+  if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+    close(c->fd);
+    c->fd = -1;
+    return 0;
+  }
+  c->open = 1;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+  epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+  push_idle(c);
+  return 1;
+}
+
+static uint64_t errors;
+static int in_flight;
+
+/** The connection failed (a write, a read, an answer it cannot frame): its request counts as an error; reconnect. */
+static void drop(struct conn *c) {
+  if (c->busy) {
+    errors++;
+    in_flight--;
+  }
+  close(c->fd);
+  start_connect(c);
 }
 
 /** bytes one complete answer takes at the start of buf, 0 when more are needed, -1 when unframed */
@@ -180,15 +210,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < n; k++) {
       struct conn *c = events[k].data.ptr;
       if (c == NULL || c->open || c->fd < 0) continue;
-      int err = 0;
-      socklen_t elen = sizeof err;
-      getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-      if (err != 0 || (events[k].events & (EPOLLERR | EPOLLHUP))) continue;
-      c->open = 1;
-      opened++;
-      struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-      epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-      push_idle(c);
+      opened += connected(c, events[k].events);
     }
   }
 
@@ -199,8 +221,7 @@ int main(int argc, char **argv) {
   uint64_t start = now_ns();
   uint64_t total = (uint64_t)(rate * seconds);
   uint64_t end = start + (uint64_t)(seconds * 1e9);
-  uint64_t sent = 0, responses = 0, errors = 0, non2xx = 0, late = 0;
-  int in_flight = 0;
+  uint64_t sent = 0, responses = 0, non2xx = 0, late = 0;
   uint64_t drain_until = end + 2000000000ull;
 
   for (;;) {
@@ -215,14 +236,7 @@ int main(int argc, char **argv) {
       if (now - c->due > 1000000ull) late++;
       sent++;
       in_flight++;
-      if (write(c->fd, request, (size_t)reqlen) != reqlen) {
-        c->busy = 0;
-        in_flight--;
-        errors++;
-        c->open = 0;
-        close(c->fd);
-        start_connect(c);
-      }
+      if (write(c->fd, request, (size_t)reqlen) != reqlen) drop(c);
     }
     if (sent >= total && in_flight == 0) break;
     if (now > drain_until) break;
@@ -236,36 +250,19 @@ int main(int argc, char **argv) {
       struct conn *c = events[k].data.ptr;
       if (c == NULL) {
         uint64_t expirations;
-        if (read(tfd, &expirations, sizeof expirations) < 0) {
-        }
+        ssize_t r = read(tfd, &expirations, sizeof expirations);
+        (void)r; // only to clear it: the loop reads the clock itself
         continue;
       }
       if (c->fd < 0) continue;
       if (!c->open) {
         // a reconnect finished (or failed)
-        int err = 0;
-        socklen_t elen = sizeof err;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-        if (err != 0 || (events[k].events & (EPOLLERR | EPOLLHUP))) {
-          close(c->fd);
-          c->fd = -1;
-          continue;
-        }
-        c->open = 1;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-        push_idle(c);
+        connected(c, events[k].events);
         continue;
       }
       ssize_t got = read(c->fd, c->buf + c->len, BUF - c->len);
       if (got <= 0 && !(got < 0 && errno == EAGAIN)) {
-        if (c->busy) {
-          errors++;
-          in_flight--;
-        }
-        close(c->fd);
-        c->open = 0;
-        start_connect(c);
+        drop(c);
         continue;
       }
       if (got < 0) continue;
@@ -273,14 +270,8 @@ int main(int argc, char **argv) {
       int status = 0;
       long used = complete(c->buf, c->len, &status);
       if (used < 0 || (used == 0 && c->len == BUF)) {
-        // an answer this client cannot frame, or one larger than its buffer: count it and reconnect
-        if (c->busy) {
-          errors++;
-          in_flight--;
-        }
-        close(c->fd);
-        c->open = 0;
-        start_connect(c);
+        // an answer this client cannot frame, or one larger than its buffer
+        drop(c);
         continue;
       }
       if (used == 0) continue;
