@@ -49,5 +49,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 # PID 1, so it gets SIGTERM (drain) and SIGHUP (reload) itself; Docker's stop timeout
 # must exceed proxy.drain_timeout (--stop-timeout 45).
 # node's flags are bin/cutover.js's first line (heap sizing, see the README's "Memory").
-ENTRYPOINT ["/bin/sh", "-c", "if [ \"$1\" = node ]; then exec \"$@\"; fi; exec node --max-semi-space-size=8 --heap-growing-percent=50 bin/cutover.js \"$@\"", "cutover"]
-CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "bin/cutover.js", "--config", "/etc/cutover/cutover.yaml"]
+ENTRYPOINT ["/bin/sh", "-c", "if [ \"$1\" = node ]; then exec \"$@\"; fi; exec node --max-semi-space-size=8 --heap-growing-percent=50 --no-maglev bin/cutover.js \"$@\"", "cutover"]
+CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "--no-maglev", "bin/cutover.js", "--config", "/etc/cutover/cutover.yaml"]

@@ -18,7 +18,7 @@ export const TOKEN = 'bench-token-0123456789'
  */
 export function cutoverNodeFlags(bin = BIN) {
   const first = readFileSync(bin, 'utf8').split('\n', 1)[0]
-  const m = /^#!\S*env (?:-S )?node((?: --[\w-]+=\S+)*)$/.exec(first)
+  const m = /^#!\S*env (?:-S )?node((?: --[\w-]+(?:=\S+)?)*)$/.exec(first)
   if (!m) throw new Error(`${bin}: first line is not \`#!/usr/bin/env -S node FLAGS\`: ${first}`)
   return m[1].split(' ').filter(Boolean)
 }

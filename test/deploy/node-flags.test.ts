@@ -15,7 +15,7 @@ import { BIN, yaml } from '../helpers/process.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 
-const FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=50']
+const FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=50', '--no-maglev']
 
 t.test('the first line of bin/cutover.js names the flags', async (t) => {
   t.same(cutoverNodeFlags(BIN), FLAGS)
@@ -29,22 +29,24 @@ t.test('the first line of bin/cutover.js names the flags', async (t) => {
 
 t.test('this node accepts the flags, and they cap the young generation at 2 x 8 MiB', async (t) => {
   // objects that survive a few scavenges each: V8 grows the young generation to its cap
-  const script = `const v8 = require('v8'); let max = 0; let keep = []
+  // prints the size new_space had most often over 80 samples: where it settled. Not the
+  // largest: Node 24's V8 counts pages in flight during a scavenge, up to 16 MiB + 17 pages
+  // (21,233,664 bytes) seen while tap ran other files beside it
+  const script = `const v8 = require('v8'); const seen = new Map(); let keep = []
 for (let i = 0; i < 4e6; i++) {
   keep.push({ i }); if (keep.length > 300000) keep = keep.slice(150000)
-  if (i % 50000 === 0) max = Math.max(max, v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space').space_size)
+  if (i % 50000 === 0) { const n = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space').space_size; seen.set(n, (seen.get(n) ?? 0) + 1) }
 }
-console.log(max)`
+console.log([...seen].sort((a, b) => b[1] - a[1])[0][0])`
   const run = (flags: string[]) => spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' })
   const MiB = 1024 * 1024
   const without = run([])
-  t.ok(Number(without.stdout) > 16 * MiB, `without the flags it grows past 16 MiB: ${without.stdout.trim()} bytes`)
+  t.ok(Number(without.stdout) > 16 * MiB, `without the flags it settles past 16 MiB: ${without.stdout.trim()} bytes`)
   const withFlags = run(FLAGS)
   // an unknown flag makes node exit 9 ("bad option")
   t.equal(withFlags.status, 0, `node ${FLAGS.join(' ')} runs: ${withFlags.stderr}`)
-  // 2 x 8 MiB of semi-spaces; Node 24's V8 counts up to a few 256 KiB pages more in new_space's
-  // size (17,563,648 bytes seen in CI: 16 MiB + 3 pages), still far from the 32-64 MiB it grows to
-  t.ok(Number(withFlags.stdout) > 0 && Number(withFlags.stdout) <= 17 * MiB, `with them at most 16 MiB and V8's page rounding: ${withFlags.stdout.trim()} bytes`)
+  // 2 x 8 MiB of semi-spaces, where without the flags it settles at 32 (Node 20) or 64 MiB (Node 24)
+  t.ok(Number(withFlags.stdout) > 0 && Number(withFlags.stdout) <= 16 * MiB, `with them it settles at 16 MiB at most: ${withFlags.stdout.trim()} bytes`)
 })
 
 t.test('run through its first line, the primary and every worker have the flags', async (t) => {
