@@ -274,13 +274,15 @@ async function main() {
     }
 
     const rounds = new Map()
-    for (let round = 0; round < opts.rounds; round++) {
+    const roundCount = opts.quick ? opts.rounds : Math.max(opts.rounds, scenario.minRounds ?? 1)
+    if (roundCount > opts.rounds) log(`  ${roundCount} rounds: the fewest this scenario's figure holds with`)
+    for (let round = 0; round < roundCount; round++) {
       // interleaved: every proxy once per round, the order rotating from round to round
       const order = targets.map((_, i) => targets[(i + round) % targets.length])
       for (const t of order) {
         for (const [tool, load] of runs(t)) {
           const r = await measure(t, load)
-          log(`  ${t.name.padEnd(8)} ${tool.padEnd(10)} round ${round + 1}/${opts.rounds}: ${describe(r)}`)
+          log(`  ${t.name.padEnd(8)} ${tool.padEnd(10)} round ${round + 1}/${roundCount}: ${describe(r)}`)
           const key = `${t.name}\t${tool}`
           if (!rounds.has(key)) rounds.set(key, [])
           rounds.get(key).push(r)
@@ -305,6 +307,7 @@ async function main() {
           extra.push(`${last.opened} conns open, proxy held ${last.sockets ?? '?'} sockets`)
         }
         if (scenario.kind === 'rate') extra.push(`${rate.perSecond} req/s asked`)
+        if (roundCount !== opts.rounds) extra.push(`median of ${roundCount} rounds`)
         if (rs.some((r) => r.late)) extra.push(`${rs.reduce((a, r) => a + (r.late ?? 0), 0)} ticks with every connection busy`)
         if (rs.some((r) => r.lateRequests)) extra.push(`${rs.reduce((a, r) => a + (r.lateRequests ?? 0), 0)} requests sent over 1 ms late`)
         const perRound = rs.map(({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB }) => ({

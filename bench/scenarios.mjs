@@ -62,6 +62,9 @@ export const SCENARIOS = [
     nodes: 1,
     sticky: false,
     quick: true,
+    // one run's p99 swings by up to 10x on a 2-core machine (bench/README.md, "The floor of
+    // any Node.js relay at that rate"): a median of 2 or 3 says little; not in --quick
+    minRounds: 7,
     load: { path: '/', connections: 50 },
   },
   {
