@@ -93,6 +93,8 @@ function refuse(status: number, reason: string): Refused {
 /** What the field lines said about framing and connection handling. */
 class Fields {
   headers: string[] = []
+  /** FieldLines of the head's text, filled only when the head is one string (text not null) */
+  lineStarts: number[] = []
   hosts = 0
   hostIndex = -1
   lengths = 0
@@ -129,6 +131,7 @@ function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: s
     }
     const eol = lf - 1
     if (eol === pos) {
+      if (text !== null) f.lineStarts.push(pos - base)
       f.end = lf + 1
       return
     }
@@ -170,6 +173,7 @@ function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: s
     const value = text === null ? latin1(buf, vs, ve) : text.slice(vs - base, ve - base)
     if (noteField(buf, pos, nameEnd - pos, vs, ve, eol, f, headers.length) !== null) return
     headers.push(name, value)
+    if (text !== null) f.lineStarts.push(vs === nameEnd + 2 && ve === eol && buf[nameEnd + 1] === SP ? pos - base : ~(pos - base))
     pos = lf + 1
   }
 }
@@ -354,6 +358,9 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
     expectContinue: f.expectContinue,
     upgrade: f.upgradeToken && f.upgradeHeader,
     hostIndex: f.hostIndex,
+    // always both properties, so every head has one shape
+    text: text ?? undefined,
+    lineStarts: text === null ? undefined : f.lineStarts,
   }
   return { kind: 'head', head, length: f.end }
 }
@@ -411,6 +418,15 @@ export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMetho
     framing = UNTIL_CLOSE
   }
   const keepAlive = framing !== UNTIL_CLOSE && (minor === 1 ? !f.close : f.keepAlive && !f.close)
-  const head: ResponseHead = { status, reason, versionMinor: minor as 0 | 1, headers: f.headers, framing, keepAlive }
+  const head: ResponseHead = {
+    status,
+    reason,
+    versionMinor: minor as 0 | 1,
+    headers: f.headers,
+    framing,
+    keepAlive,
+    text: text ?? undefined,
+    lineStarts: text === null ? undefined : f.lineStarts,
+  }
   return { kind: 'head', head, length: f.end }
 }

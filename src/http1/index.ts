@@ -4,6 +4,6 @@
  * test against llhttp (test/http1/differential*) both build on these exports.
  */
 
-export type { Framing, ParseResult, RequestHead, ResponseHead } from './types.js'
+export type { FieldLines, Framing, ParseResult, RequestHead, ResponseHead } from './types.js'
 export { parseRequestHead, parseResponseHead, REFUSAL } from './head.js'
 export { ChunkedDecoder, CHUNK_ERROR, type ChunkResult } from './chunked.js'

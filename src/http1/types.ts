@@ -24,7 +24,19 @@ export interface RequestHead {
   upgrade: boolean
   /** index in headers of the (single) Host name, -1 when absent (HTTP/1.0) */
   hostIndex: number
+  /** the head as one latin1 string; with lineStarts, absent when parsed from a partial read */
+  text?: string
+  /** see FieldLines */
+  lineStarts?: FieldLines
 }
+
+/**
+ * Where each field line of a head begins in its `text`: for field k (headers[2k],
+ * headers[2k + 1]) its offset when the line reads exactly `name: value` CRLF, else ~offset
+ * (negative); one more entry, the offset of the empty line that ends the head. A relay
+ * copies a run of such lines in one slice where they pass unchanged (forwarding/headers.ts).
+ */
+export type FieldLines = number[]
 
 export interface ResponseHead {
   status: number
@@ -34,6 +46,10 @@ export interface ResponseHead {
   /** decided with the request method (HEAD => none) and status (1xx/204/304 => none) */
   framing: Framing
   keepAlive: boolean
+  /** as RequestHead's */
+  text?: string
+  /** as RequestHead's */
+  lineStarts?: FieldLines
 }
 
 export type ParseResult<H> =

@@ -94,3 +94,45 @@ t.test('response head: hop-by-hop dropped, repeats kept, framing and connection 
     'an HTTP/1.0 client is told the connection stays',
   )
 })
+
+t.test('the codec says where each field line begins, and which read exactly `name: value`', async (t) => {
+  const res = responseOf(['A: 1', 'B:2', 'C: 3 ', 'D: ', 'E:', 'F: six'])
+  const text = res.text ?? ''
+  t.equal(text, 'HTTP/1.1 200 Fine Thanks\r\nA: 1\r\nB:2\r\nC: 3 \r\nD: \r\nE:\r\nF: six\r\n\r\n')
+  const at = (line: string) => text.indexOf(`\r\n${line}`) + 2
+  t.same(res.lineStarts, [at('A: 1'), ~at('B:2'), ~at('C: 3 '), at('D: '), ~at('E:'), at('F: six'), text.length - 2])
+  const req = parseRequestHead(Buffer.from('\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\nGET /next', 'latin1'), 65536)
+  if (req.kind !== 'head') throw new Error(JSON.stringify(req))
+  t.equal(req.head.text, 'GET / HTTP/1.1\r\nHost: h\r\n\r\n', 'a request head from its first line, not the empty lines before it')
+  t.same(req.head.lineStarts, [16, 25])
+})
+
+t.test('heads copied in runs are the heads built line by line, byte for byte', async (t) => {
+  // a seeded mix of ordinary, hop-by-hop, X-Forwarded-*, Host and Connection-named lines,
+  // each written canonically or with the spacing a parser trims
+  let seed = 20261129
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed % n
+  }
+  const names = ['Accept', 'X-Custom', 'Set-Cookie', 'Keep-Alive', 'TE', 'Trailer', 'Upgrade', 'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Hop', 'Proxy-Connection', 'Content-Type', 'ETag', 'Via']
+  const values = ['1', 'a b', 'x=y; z', 'Mon, 30 Nov 2026 00:00:00 GMT', '', '\xfcber']
+  const line = (name: string, value: string) => [`${name}: ${value}`, `${name}:${value}`, `${name}:  ${value}`, `${name}: ${value}\t`][rand(4)]
+  const withoutRuns = <H extends object>(h: H): H => ({ ...h, text: undefined, lineStarts: undefined })
+  let copied = 0
+  for (let n = 0; n < 400; n++) {
+    const lines: string[] = []
+    for (let k = rand(9); k > 0; k--) lines.push(line(names[rand(names.length)], values[rand(values.length)]))
+    if (rand(3) === 0) lines.splice(rand(lines.length + 1), 0, 'Connection: keep-alive, X-Hop')
+    const res = responseOf([...lines, 'Content-Length: 0'])
+    const framing = rand(2) === 0 ? ClientFraming.AsIs : ClientFraming.Chunked
+    const [close, keep] = [rand(2) === 0, rand(2) === 0]
+    t.equal(clientResponseHead(res, framing, close, keep), clientResponseHead(withoutRuns(res), framing, close, keep), `response ${n}: ${lines.join(' | ')}`)
+    lines.splice(rand(lines.length + 1), 0, line('Host', 'kong:8000'))
+    const req = requestOf(lines)
+    const upgrade = rand(2) === 0
+    t.equal(upstreamRequestHead(req, '10.0.0.1', false, upgrade, 'n:1'), upstreamRequestHead(withoutRuns(req), '10.0.0.1', false, upgrade, 'n:1'), `request ${n}: ${lines.join(' | ')}`)
+    if (res.lineStarts?.some((s) => s >= 0)) copied++
+  }
+  t.ok(copied > 200, `most heads had lines to copy: ${copied} of 400`)
+})
