@@ -27,8 +27,11 @@ function member(prefix: string, id: string) {
   const changes: boolean[] = []
   const election = new Election({ conn, replicaId: id, ttlSeconds: TTL_S, clock: systemClock, logger, onLeading: (l) => changes.push(l) })
   let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  // as Fleet's own ticker: a tick in flight when stop() clears the timer must not start
+  // another, or the chain runs for ever and the file never exits (tap's timeout, once in CI)
   const tick = () => {
-    timer = setTimeout(() => void election.tick().finally(tick), 200)
+    if (!stopped) timer = setTimeout(() => void election.tick().finally(tick), 200)
   }
   return {
     election,
@@ -38,6 +41,7 @@ function member(prefix: string, id: string) {
       tick()
     },
     async stop(revoke: boolean) {
+      stopped = true
       clearTimeout(timer)
       await election.stop({ revoke })
       conn.close()
