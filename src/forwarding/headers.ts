@@ -80,9 +80,9 @@ function lineStart(starts: FieldLines, k: number): number {
 
 /**
  * The lines a relay copies as they came, one run at a time: `pass(k)` for each field k
- * that passes unchanged; `flush(k)` before anything else is written, and at the end with
- * k = the field count. A field line that is not exactly `name: value` never joins a run:
- * pass returns false and the caller writes it itself.
+ * that passes unchanged; `flush(k)` before anything else is written; `finish(count)` at
+ * the end, which hands the head over and holds on to nothing. A field line that is not
+ * exactly `name: value` never joins a run: pass returns false and the caller writes it.
  */
 class LineRuns {
   text = ''
@@ -111,6 +111,13 @@ class LineRuns {
     if (this.#from < 0) return
     this.out += this.text.slice(this.#from, lineStart(this.starts!, k))
     this.#from = -1
+  }
+
+  finish(count: number): string {
+    this.flush(count)
+    const out = this.out
+    this.reset(undefined, undefined, '')
+    return out
   }
 }
 
@@ -177,9 +184,7 @@ export function upstreamRequestHead(head: RequestHead, client: string, https: bo
         break
     }
   }
-  runs.flush(raw.length >> 1)
-  let out = runs.out
-  runs.out = ''
+  let out = runs.finish(raw.length >> 1)
   // an HTTP/1.0 request may come without Host; the node speaks HTTP/1.1, which needs one
   if (host === undefined) out += 'Host: ' + nodeHost + '\r\n'
   if (head.framing.kind === 'chunked') out += 'Transfer-Encoding: chunked\r\n'
@@ -233,9 +238,7 @@ export function clientResponseHead(res: ResponseHead, framing: ClientFraming, cl
     if (responseHop(name) || (named !== undefined && isNamed(name, named))) runs.flush(k)
     else if (!runs.pass(k)) runs.out += name + ': ' + raw[i + 1] + '\r\n'
   }
-  runs.flush(raw.length >> 1)
-  let out = runs.out
-  runs.out = ''
+  let out = runs.finish(raw.length >> 1)
   if (framing === ClientFraming.Chunked) out += 'Transfer-Encoding: chunked\r\n'
   if (close) out += 'Connection: close\r\n'
   else if (http10KeepAlive) out += 'Connection: keep-alive\r\n'
