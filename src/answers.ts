@@ -8,10 +8,11 @@
  * written from the prebuilt bytes on the hot path.
  */
 
-import { STATUS_CODES } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import type { FailureKind } from './outcome/outcome-sink.js'
 import { ERRORS, type CutoverError, type ErrorCode } from './errors.js'
+
+const { STATUS_CODES } = process.getBuiltinModule('node:http')
 
 /** One of cutover's own answers on the proxy port. */
 export interface ProxyAnswer {

@@ -3,10 +3,8 @@
  * to a running cutover's control API.
  */
 
+// biome-ignore lint/correctness/noNodejsModules: node:cluster's typings describe the ES module, not the object getBuiltinModule returns; its namespace loads nothing more
 import cluster from 'node:cluster'
-import { readFileSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
-import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { startCutover } from './app.js'
 import { systemClock, systemRandom } from './clock.js'
@@ -15,6 +13,10 @@ import type { EventLog } from './state/events.js'
 import { runCheck } from './config/check.js'
 import { ConfigError } from './config/config-error.js'
 import { loadConfigFile } from './config/load.js'
+
+const { readFileSync } = process.getBuiltinModule('node:fs')
+const { availableParallelism } = process.getBuiltinModule('node:os')
+const { parseArgs } = process.getBuiltinModule('node:util')
 
 const DEFAULT_CONFIG = 'config/cutover.yaml'
 

@@ -5,7 +5,7 @@
  * them falls back to them.
  */
 
-import { performance } from 'node:perf_hooks'
+const { performance } = process.getBuiltinModule('node:perf_hooks')
 
 export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>
 

@@ -5,6 +5,7 @@
  * nothing of gates or health: outcomes go to onOutcomes.
  */
 
+// biome-ignore lint/correctness/noNodejsModules: node:cluster's typings describe the ES module, not the object getBuiltinModule returns; its namespace loads nothing more
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'

@@ -4,12 +4,13 @@
  * thrown together in one ConfigError.
  */
 
-import { readFileSync } from 'node:fs'
 import type { Config } from './types.js'
 import { ConfigError } from './config-error.js'
 import { h2Problems } from './h2.js'
 import { configSchema } from './schema.js'
 import { readYamlTree } from './yaml-tree.js'
+
+const { readFileSync } = process.getBuiltinModule('node:fs')
 
 export { ConfigError } from './config-error.js'
 export { validateRolloutSteps } from './rollout-steps.js'

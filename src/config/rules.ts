@@ -4,11 +4,12 @@
  * Defaults are written as YAML input and go through the same rule.
  */
 
-import { accessSync, constants } from 'node:fs'
 import { formatDuration, parseDuration } from './duration.js'
 import { keyPath, type Problems } from './problems.js'
 import { REPORTED } from './yaml-tree.js'
 import { hasAtMostTwoDecimals } from './percent.js'
+
+const { accessSync, constants } = process.getBuiltinModule('node:fs')
 
 export interface Ctx {
   problems: Problems

@@ -3,7 +3,6 @@
  * rule and its default, in one place. Cross-key rules sit beside the section they bind.
  */
 
-import { readFileSync } from 'node:fs'
 import { POOLS, type NodeConfig } from './types.js'
 import { listen, node, httpUrl } from './addresses.js'
 import { analysisSection, driftSection, shadowSection } from './analysis.js'
@@ -13,6 +12,8 @@ import { boolean, byteSize, describe, duration, field, isPlainObject, number, ob
 import { rollout } from './rollout-steps.js'
 import { stateSection } from './state-backend.js'
 import { REPORTED } from './yaml-tree.js'
+
+const { readFileSync } = process.getBuiltinModule('node:fs')
 
 const positive = { min: 1 }
 

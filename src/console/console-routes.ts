@@ -9,9 +9,10 @@
  * upgraded, and an upgrade's new console is never hidden behind a stale copy.
  */
 
-import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+
+const { createHash } = process.getBuiltinModule('node:crypto')
+const { readdirSync, readFileSync } = process.getBuiltinModule('node:fs')
 
 export interface ConsoleOptions {
   /** the body of GET /v1/history (TrafficHistory.snapshot) */

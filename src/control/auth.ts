@@ -3,8 +3,9 @@
  * constant-time compare, so neither the token's content nor its length leaks through timing.
  */
 
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Role } from '../state/actor.js'
+
+const { createHash, timingSafeEqual } = process.getBuiltinModule('node:crypto')
 
 export type AuthVerdict = 'ok' | 'missing' | 'malformed' | 'wrong'
 

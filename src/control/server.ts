@@ -5,7 +5,6 @@
  * StateController (disk first) or the rollout runner.
  */
 
-import { readFileSync } from 'node:fs'
 import type { ErrorObject } from 'ajv'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { sendApiError, sendCutoverError } from '../answers.js'
@@ -20,6 +19,8 @@ import { buildOpenApi, type DocumentedRoute } from './openapi.js'
 import { answers, bodies, params, queries } from './schemas.js'
 import { readTls } from './tls.js'
 import { lazyCompilers, schemaMessage } from './validation.js'
+
+const { readFileSync } = process.getBuiltinModule('node:fs')
 
 export const CONTROL_BODY_LIMIT = 64 * 1024
 export const DEFAULT_ROLLBACK_REASON = 'rollback via API'

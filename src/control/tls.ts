@@ -5,9 +5,10 @@
  * the running one, with the reason.
  */
 
-import { readFileSync } from 'node:fs'
 import type { Server as HttpsServer } from 'node:https'
-import { createSecureContext } from 'node:tls'
+
+const { readFileSync } = process.getBuiltinModule('node:fs')
+const { createSecureContext } = process.getBuiltinModule('node:tls')
 
 export interface TlsFiles {
   cert: string

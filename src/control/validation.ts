@@ -4,10 +4,11 @@
  * message naming the field in the words of its schema's description.
  */
 
-import { createRequire } from 'node:module'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import type { Ajv2020 } from 'ajv/dist/2020.js'
 import type { FastifyServerOptions } from 'fastify'
+
+const { createRequire } = process.getBuiltinModule('node:module')
 
 const require = createRequire(import.meta.url)
 

@@ -3,7 +3,6 @@
  * default, --json for scripts; non-zero exit with the server's message on any API error.
  */
 
-import { parseArgs } from 'node:util'
 import { isPercent } from '../config/percent.js'
 import type { EventView, StateView } from '../control/api-types.js'
 import { MAX_EVENTS_LIMIT } from '../control/bodies.js'
@@ -13,6 +12,8 @@ import { formatEvent, formatNodes, formatStatus } from './format.js'
 import { completionScript, SHELLS, type Shell } from './completion.js'
 import { nodeRequest } from './nodes.js'
 import { watchInterval, watchStatus } from './watch.js'
+
+const { parseArgs } = process.getBuiltinModule('node:util')
 
 export const CTL_USAGE = `usage: cutover ctl <command> [--url URL] [--token TOKEN] [--json]
 

@@ -4,10 +4,6 @@
  * traffic, so a newcomer can move the split and watch the gate roll back.
  */
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { randomBytes } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pino, { type Logger } from 'pino'
 import { startCutover, type Cutover } from '../app.js'
 import type { Random } from '../clock.js'
@@ -19,6 +15,11 @@ import { formatBanner, formatEvent } from './banner.js'
 import { buildDemoYaml, DEMO_TOKEN_ENV } from './demo-config.js'
 import { startLoad, type LoadGenerator } from './load.js'
 import { startSimNode, type SimNode } from './sim-node.js'
+
+const { mkdtemp, rm } = process.getBuiltinModule('node:fs/promises')
+const { randomBytes } = process.getBuiltinModule('node:crypto')
+const { tmpdir } = process.getBuiltinModule('node:os')
+const { join } = process.getBuiltinModule('node:path')
 
 export const X_VERSION = '3.4.2'
 export const Y_VERSION = '3.9.1'

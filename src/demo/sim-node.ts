@@ -15,11 +15,13 @@
  * the simulated nodes' status ports are all different.
  */
 
-import http from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { systemClock, systemRandom, type Clock, type Random, type TimerHandle } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { CutoverError } from '../errors.js'
+
+const http = process.getBuiltinModule('node:http')
 
 export interface SimNodeOptions {
   pool: PoolName
@@ -81,7 +83,7 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
   })
 
   /** Answers /status and /status/ready; false when the path is neither. */
-  function serveStatus(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  function serveStatus(req: IncomingMessage, res: ServerResponse): boolean {
     const path = pathOf(req.url)
     if (path === '/status') {
       send(res, 200, statusBody)
@@ -95,7 +97,7 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
     return false
   }
 
-  function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+  function answer(req: IncomingMessage, res: ServerResponse): void {
     if (res.destroyed) return
     res.setHeader('server', server)
     res.setHeader('x-upstream-node', name)
@@ -159,7 +161,7 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
   }
 }
 
-function send(res: http.ServerResponse, status: number, body: string): void {
+function send(res: ServerResponse, status: number, body: string): void {
   res.statusCode = status
   res.setHeader('content-type', JSON_TYPE)
   res.setHeader('content-length', Buffer.byteLength(body))
@@ -182,7 +184,7 @@ function checkLatency(ms: number): number {
   return ms
 }
 
-function listen(server: http.Server, host: string): Promise<number> {
+function listen(server: Server, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, host, () => {
@@ -192,7 +194,7 @@ function listen(server: http.Server, host: string): Promise<number> {
   })
 }
 
-function closeServer(server: http.Server): Promise<void> {
+function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve()
     server.close(() => resolve())

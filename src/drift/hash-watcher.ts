@@ -6,7 +6,6 @@
  * drift.action (pause the rollout, or roll back), once per drift.
  */
 
-import { readFileSync } from 'node:fs'
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
@@ -19,6 +18,8 @@ import type { UpstreamNode } from '../upstream/node.js'
 import type { Upstreams } from '../upstream/upstreams.js'
 import { undici } from '../undici-on-demand.js'
 import { type Drift, driftKey, findDrifts, knownHash, type NodeHash, startRefusal } from './drift.js'
+
+const { readFileSync } = process.getBuiltinModule('node:fs')
 
 /** Kong's status answers are small; more than this is not one */
 const MAX_STATUS_BODY = 64 * 1024

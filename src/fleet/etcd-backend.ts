@@ -4,7 +4,6 @@
  * traffic published and summed), behind the StateBackend contract.
  */
 
-import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import { leaseSeconds, type EtcdConfig } from '../config/state-backend.js'
@@ -16,6 +15,8 @@ import type { EventLog } from '../state/events.js'
 import { EtcdConnection } from './etcd-connection.js'
 import { EtcdStateStore } from './etcd-state-store.js'
 import { Fleet } from './fleet.js'
+
+const { hostname } = process.getBuiltinModule('node:os')
 
 export interface EtcdBackendOptions {
   clock: Clock

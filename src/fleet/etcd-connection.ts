@@ -7,12 +7,13 @@
  * publish is what finds etcd back.
  */
 
-import { readFileSync } from 'node:fs'
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel'
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { EtcdConfig } from '../config/state-backend.js'
+
+const { readFileSync } = process.getBuiltinModule('node:fs')
 
 /** The most one attempt on one member may take; a call tries every member once more after. */
 export const ATTEMPT_TIMEOUT_MS = 500

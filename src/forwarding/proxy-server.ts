@@ -4,29 +4,32 @@
  * framework: one data plane.
  */
 
-import { readFileSync } from 'node:fs'
-import net from 'node:net'
-import tls from 'node:tls'
+import type { Server, Socket, SocketConstructorOpts } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { Config, HostPort } from '../config/types.js'
 import { CLIENT_ONREAD, ClientConnection } from './client-connection.js'
 import type { Forwarder } from './forwarder.js'
+
+const { readFileSync } = process.getBuiltinModule('node:fs')
+const net = process.getBuiltinModule('node:net')
+const tls = process.getBuiltinModule('node:tls')
 
 export interface ProxyServerOptions {
   proxy: Config['proxy']
   forwarder: Forwarder
   logger: Logger
   /** takes the TLS sockets whose client chose h2 by ALPN (src/h2/listener.ts); absent: http/1.1 only */
-  h2?: (socket: tls.TLSSocket) => void
+  h2?: (socket: TLSSocket) => void
 }
 
 export class ProxyServer {
-  readonly server: net.Server
+  readonly server: Server
   readonly forwarder: Forwarder
   /** every open client connection */
   readonly connections = new Set<ClientConnection>()
   #closed: Promise<void> | null = null
-  readonly #h2: ((socket: tls.TLSSocket) => void) | undefined
+  readonly #h2: ((socket: TLSSocket) => void) | undefined
 
   constructor(options: ProxyServerOptions) {
     const { proxy, forwarder } = options
@@ -57,10 +60,10 @@ export class ProxyServer {
     })
   }
 
-  #onConnection = (socket: net.Socket): void => {
+  #onConnection = (socket: Socket): void => {
     socket.setNoDelay(true)
-    if (this.#h2 !== undefined && (socket as tls.TLSSocket).alpnProtocol === 'h2') {
-      this.#h2(socket as tls.TLSSocket)
+    if (this.#h2 !== undefined && (socket as TLSSocket).alpnProtocol === 'h2') {
+      this.#h2(socket as TLSSocket)
       return
     }
     new ClientConnection(this.forwarder, socket, this.connections, this.#reusedReads)
@@ -116,7 +119,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
 
 function ignore(): void {}
 
-/** what acceptWithReusedReads uses of a listening net.Server: Node's own fields, stable since Node 0.x */
+/** what acceptWithReusedReads uses of a listening Server: Node's own fields, stable since Node 0.x */
 interface ServerInternals {
   _handle: { onconnection?: (this: unknown, err: number, clientHandle: unknown) => void } | null
   _connections: number
@@ -124,7 +127,7 @@ interface ServerInternals {
 }
 
 /**
- * Accepted sockets cannot be given `onread` (net.Server makes them itself), so this takes
+ * Accepted sockets cannot be given `onread` (Server makes them itself), so this takes
  * over the listening handle's accept callback and makes each client socket as Node's
  * does (same options, same connection count and `connection` event, so close() and
  * maxConnections work as before), plus CLIENT_ONREAD: its reads go into one shared buffer, with no Buffer, push
@@ -132,7 +135,7 @@ interface ServerInternals {
  * Node's own callback. A cluster worker's handle (round-robin) is patched the same way.
  * Returns false, changing nothing, where the handle is not what this expects.
  */
-export function acceptWithReusedReads(server: net.Server): boolean {
+export function acceptWithReusedReads(server: Server): boolean {
   const internals = server as unknown as ServerInternals
   const handle = internals._handle
   const original = handle?.onconnection
@@ -149,9 +152,9 @@ export function acceptWithReusedReads(server: net.Server): boolean {
       readable: true,
       writable: true,
       onread: CLIENT_ONREAD,
-    } as net.SocketConstructorOpts)
+    } as SocketConstructorOpts)
     internals._connections++
-    const owned = socket as unknown as { server: net.Server; _server: net.Server }
+    const owned = socket as unknown as { server: Server; _server: Server }
     owned.server = server
     owned._server = server
     server.emit('connection', socket)

@@ -5,16 +5,18 @@
  * relayed as h2 frames.
  */
 
-import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
-import https from 'node:https'
+import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { NodeConfig } from '../config/types.js'
 import type { AttemptUser, NodeAttempt } from './node-attempt.js'
 import { responseHeaders } from './node-attempt.js'
 
+const http = process.getBuiltinModule('node:http')
+const https = process.getBuiltinModule('node:https')
+
 /** A keep-alive agent per node; idle sockets close well before Kong's 60 s keep-alive. */
-export function h1Agent(config: NodeConfig, maxSockets: number): http.Agent {
+export function h1Agent(config: NodeConfig, maxSockets: number): Agent {
   const options = { keepAlive: true, maxSockets: maxSockets > 0 ? maxSockets : Number.POSITIVE_INFINITY, timeout: 4000, scheduling: 'lifo' as const }
   return config.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options)
 }
@@ -30,7 +32,7 @@ export class H1Attempt implements NodeAttempt {
   readonly #connectTimeout: number
   #connectTimer: TimerHandle | null = null
 
-  constructor(config: NodeConfig, agent: http.Agent, method: string, path: string, headers: OutgoingHttpHeaders, user: AttemptUser, clock: Clock, connectTimeout: number) {
+  constructor(config: NodeConfig, agent: Agent, method: string, path: string, headers: OutgoingHttpHeaders, user: AttemptUser, clock: Clock, connectTimeout: number) {
     this.#user = user
     this.#clock = clock
     this.#connectTimeout = connectTimeout
@@ -100,7 +102,7 @@ export class H1Attempt implements NodeAttempt {
     if (!this.#over) this.#user.drain()
   }
 
-  #onInformation = (info: { statusCode: number; headers: http.IncomingHttpHeaders }): void => {
+  #onInformation = (info: { statusCode: number; headers: IncomingHttpHeaders }): void => {
     if (!this.#over && info.statusCode !== 101) this.#user.informational(responseHeaders(info.statusCode, info.headers))
   }
 

@@ -1,10 +1,12 @@
 /** An attempt on a node's h2 listener: one stream on a pooled session (node-session-pool.ts). */
 
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2'
 import type { FailureKind } from '../outcome/outcome-sink.js'
 import type { AttemptUser, NodeAttempt } from './node-attempt.js'
 import { responseHeaders } from './node-attempt.js'
 import type { NodeSessionPool, SessionWaiter } from './node-session-pool.js'
+
+const http2 = process.getBuiltinModule('node:http2')
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants
 

@@ -12,8 +12,8 @@
  * every session, whose open streams finish.
  */
 
-import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
-import net from 'node:net'
+import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
+import type { AddressInfo, Server, Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { TimerHandle } from '../clock.js'
 import type { Config, HostPort } from '../config/types.js'
@@ -22,6 +22,9 @@ import { DEFAULT_FLOOD_LIMITS, FloodGuard, type FloodLimits, type H2Refusal, ref
 import { grpcMask } from './grpc-status.js'
 import { H2Nodes } from './h2-nodes.js'
 import { keepEarlyTrailers, type StreamContext, StreamExchange } from './stream-exchange.js'
+
+const http2 = process.getBuiltinModule('node:http2')
+const net = process.getBuiltinModule('node:net')
 
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants
 
@@ -46,7 +49,7 @@ interface SessionState {
 }
 
 export class H2Listener {
-  readonly server: http2.Http2Server
+  readonly server: Http2Server
   readonly nodes: H2Nodes
   readonly sessions = new Map<Http2Session, SessionState>()
   /**
@@ -54,13 +57,13 @@ export class H2Listener {
    * does not always close its socket (seen on Node 24 with a half-closed CONNECT stream),
    * so closeAll cuts the sockets themselves.
    */
-  readonly #sockets = new Set<net.Socket>()
+  readonly #sockets = new Set<Socket>()
   readonly #ctx: StreamContext
   readonly #fw: Forwarder
   readonly #logger: Logger
   readonly #limits: FloodLimits
   #proxy: Config['proxy']
-  #h2c: net.Server | null = null
+  #h2c: Server | null = null
   #draining = false
 
   constructor(options: H2ListenerOptions) {
@@ -99,12 +102,12 @@ export class H2Listener {
   }
 
   /** A TLS socket whose client chose h2 by ALPN. */
-  acceptTls(socket: net.Socket): void {
+  acceptTls(socket: Socket): void {
     this.#track(socket)
     this.server.emit('connection', socket)
   }
 
-  #track(socket: net.Socket): void {
+  #track(socket: Socket): void {
     this.#sockets.add(socket)
     socket.once('close', () => this.#sockets.delete(socket))
   }
@@ -126,7 +129,7 @@ export class H2Listener {
       server.once('error', reject)
       server.listen(address.port, address.host, () => {
         server.off('error', reject)
-        const a = server.address() as net.AddressInfo
+        const a = server.address() as AddressInfo
         resolve({ host: a.address, port: a.port })
       })
     })

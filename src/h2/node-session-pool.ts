@@ -9,10 +9,12 @@
  */
 
 import { CutoverError } from '../errors.js'
-import http2, { type ClientHttp2Session } from 'node:http2'
-import net from 'node:net'
+import type { ClientHttp2Session } from 'node:http2'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { H2Address } from '../config/types.js'
+
+const http2 = process.getBuiltinModule('node:http2')
+const net = process.getBuiltinModule('node:net')
 
 export interface SessionPoolOptions {
   connectTimeout: number

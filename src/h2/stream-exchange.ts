@@ -7,7 +7,7 @@
  * outcome sink; a gRPC call is judged by its grpc-status once the call is over.
  */
 
-import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { TimerHandle } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { ANSWERS, failureAnswer, type ProxyAnswer, proxyAnswer } from '../answers.js'
@@ -23,6 +23,8 @@ import { H1Attempt } from './h1-attempt.js'
 import { H2Attempt } from './h2-attempt.js'
 import type { H2Nodes } from './h2-nodes.js'
 import { type AttemptUser, CONNECTION_HEADERS, cleanTrailers, type NodeAttempt } from './node-attempt.js'
+
+const http2 = process.getBuiltinModule('node:http2')
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants
 

@@ -6,12 +6,13 @@
  * they are encoded here by hand rather than through a protobuf library.
  */
 
-import http2 from 'node:http2'
-import net from 'node:net'
 import type { Clock } from '../clock.js'
 import { GRPC_CODES, parseGrpcStatus } from '../h2/grpc-status.js'
 import { describeProbeError, type ProbeFn } from './probe-fn.js'
 import type { ProbeResult } from './probe-state.js'
+
+const http2 = process.getBuiltinModule('node:http2')
+const net = process.getBuiltinModule('node:net')
 
 export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check'
 

@@ -4,13 +4,14 @@
  * it finished. First probes are spread over the interval so n nodes are not hit at once.
  */
 
-import http from 'node:http'
-import https from 'node:https'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { ActiveHealthConfig } from '../config/types.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { describeProbeError, type ProbeFn } from './probe-fn.js'
 import type { ProbeResult } from './probe-state.js'
+
+const http = process.getBuiltinModule('node:http')
+const https = process.getBuiltinModule('node:https')
 
 export type { ProbeFn } from './probe-fn.js'
 export { describeProbeError } from './probe-fn.js'

@@ -3,8 +3,10 @@
  * up to the structural comparison's limit. Memory held is at most that limit.
  */
 
-import { createHash, type Hash } from 'node:crypto'
+import type { Hash } from 'node:crypto'
 import type { ShadowAnswer } from './compare.js'
+
+const { createHash } = process.getBuiltinModule('node:crypto')
 
 /** application/json, application/problem+json, ... */
 export function isJsonType(contentType: string | undefined): boolean {

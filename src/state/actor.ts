@@ -7,7 +7,7 @@
  * when a timer started by the request raises them.
  */
 
-import { AsyncLocalStorage } from 'node:async_hooks'
+const { AsyncLocalStorage } = process.getBuiltinModule('node:async_hooks')
 
 export type Role = 'operator' | 'viewer'
 

@@ -8,10 +8,11 @@
  * event (a torn write, an edit) is skipped with a warning, never stopping the start.
  */
 
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { basename, dirname, extname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { CutoverEvent } from './events.js'
+
+const { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } = process.getBuiltinModule('node:fs')
+const { basename, dirname, extname, join } = process.getBuiltinModule('node:path')
 
 export interface AuditFileOptions {
   path: string

@@ -4,15 +4,16 @@
  * so a crash leaves the old or the new file, never a torn one.
  */
 
-import { existsSync, readFileSync, renameSync } from 'node:fs'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
 import type { Clock } from '../clock.js'
 import { CutoverError } from '../errors.js'
 import type { StateStore } from './controller.js'
 import { isPercent } from '../config/percent.js'
 import { parseNodeAdminState } from './node-admin.js'
 import { STATE_FORMAT_VERSION, type LiveState, type RolloutProgress, type StateFile } from './types.js'
+
+const { existsSync, readFileSync, renameSync } = process.getBuiltinModule('node:fs')
+const { mkdir, open, rename, rm } = process.getBuiltinModule('node:fs/promises')
+const { basename, dirname, join } = process.getBuiltinModule('node:path')
 
 export type StateLoadResult =
   | { kind: 'missing' }

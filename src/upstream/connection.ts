@@ -3,10 +3,12 @@
  * now. It knows nothing of HTTP; the user (forwarding/exchange.ts) parses what arrives.
  */
 
-import net from 'node:net'
-import tls from 'node:tls'
+import type { Socket } from 'node:net'
 import type { NodeConfig } from '../config/types.js'
 import { type Holder, ReadSlot } from './read-buffers.js'
+
+const net = process.getBuiltinModule('node:net')
+const tls = process.getBuiltinModule('node:tls')
 
 /** What a connection reports to whoever uses it now. */
 export interface ConnectionUser {
@@ -36,7 +38,7 @@ export interface ConnectionOwner {
 }
 
 export class UpstreamConnection {
-  readonly socket: net.Socket
+  readonly socket: Socket
   readonly owner: ConnectionOwner
   user: ConnectionUser | null = null
   connected = false
