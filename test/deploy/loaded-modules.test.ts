@@ -3,7 +3,7 @@
  * (biome's noNodejsModules holds src/ to it). An ES import of a built-in builds the whole
  * module namespace, which runs every lazy getter the module has: on Node 24, importing
  * node:http that way loads Node's bundled undici (its fetch and WebSocket) and web
- * streams, ~2.5 MiB of heap the proxy never uses (bench/README.md, "Built-in modules
+ * streams, ~2.8 MiB of heap the proxy never uses (bench/README.md, "Built-in modules
  * read without their ES namespaces"). This runs the real process, proxies a request,
  * scrapes /metrics and stops it, then reads the list of modules Node loaded.
  */
