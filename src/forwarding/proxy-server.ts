@@ -119,7 +119,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
 
 function ignore(): void {}
 
-/** what acceptWithReusedReads uses of a listening Server: Node's own fields, stable since Node 0.x */
+/** what acceptWithReusedReads uses of a listening net.Server: Node's own fields, stable since Node 0.x */
 interface ServerInternals {
   _handle: { onconnection?: (this: unknown, err: number, clientHandle: unknown) => void } | null
   _connections: number
@@ -127,7 +127,7 @@ interface ServerInternals {
 }
 
 /**
- * Accepted sockets cannot be given `onread` (Server makes them itself), so this takes
+ * Accepted sockets cannot be given `onread` (net.Server makes them itself), so this takes
  * over the listening handle's accept callback and makes each client socket as Node's
  * does (same options, same connection count and `connection` event, so close() and
  * maxConnections work as before), plus CLIENT_ONREAD: its reads go into one shared buffer, with no Buffer, push
