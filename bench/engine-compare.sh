@@ -8,13 +8,16 @@
 #                                      POST (bytes: every request a POST of that size, e.g. POST=1048576 C=8; the upstream is then
 #                                      bench/upstream.mjs, which reads the body whole before it answers, and nginx streams the body
 #                                      to it as bench/rivals.mjs configures it: proxy_request_buffering off)
+#                                      FLAGSB (node flags: a second cutover, B, on the same core with bin/cutover.js's flags then
+#                                      FLAGSB, measured right after A in every round: an A/B of V8 flags that the machine's drift
+#                                      between runs cannot swing; B's CPU per request ÷ A's is printed)
 set -u
 checkout=${CHECKOUT:-$(cd "$(dirname "$0")/.." && pwd)}
 NODEBIN=${NODEBIN:-node}; DUR=${DUR:-5}; ROUNDS=${ROUNDS:-2}; C=${C:-100}
 d=$(mktemp -d /tmp/ecmp.XXXX); mkdir -p $d/tmp $d/logs; pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done; sleep 0.5; rm -rf $d; }; trap cleanup EXIT
 port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-UA=$(port); UB=$(port); NP=$(port); CP=$(port); CC=$(port)
+UA=$(port); UB=$(port); NP=$(port); CP=$(port); CC=$(port); BP=$(port); BC=$(port)
 upload=""; wrkpost=""
 if [ -n "${POST:-}" ]; then
   # nginx's `return 200` may answer before the body is read; bench/upstream.mjs answers at its end
@@ -45,8 +48,12 @@ taskset -c 1 nginx -c $d/px.conf -p $d >/dev/null 2>&1 & npid=$!; pids+=($npid)
 # node's flags from bin/cutover.js's `#!/usr/bin/env -S node FLAGS` line (as `npx cutover` runs), then NODEFLAGS
 binflags=$(sed -n '1s/^#!.*env \(-S \)\{0,1\}node//p' $checkout/bin/cutover.js)
 (cd $checkout && exec taskset -c 1 $NODEBIN $binflags ${NODEFLAGS:-} bin/cutover.js --config $d/cutover.yaml >$d/logs/cutover.out 2>&1) & cpid=$!; pids+=($cpid)
-for i in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$CP/)" = 200 ] && break; sleep 0.2; done
-for u in $NP $CP; do curl -s -o /dev/null -w "%{http_code} " http://127.0.0.1:$u/; done; echo
+if [ -n "${FLAGSB:-}" ]; then
+  sed -e "s/:$CP,/:$BP,/" -e "s/:$CC,/:$BC,/" -e "s#state.json#state-b.json#" $d/cutover.yaml > $d/cutover-b.yaml
+  (cd $checkout && exec taskset -c 1 $NODEBIN $binflags $FLAGSB bin/cutover.js --config $d/cutover-b.yaml >$d/logs/cutover-b.out 2>&1) & bpid=$!; pids+=($bpid)
+fi
+for p in $CP ${FLAGSB:+$BP}; do for i in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$p/)" = 200 ] && break; sleep 0.2; done; done
+for u in $NP $CP ${FLAGSB:+$BP}; do curl -s -o /dev/null -w "%{http_code} " http://127.0.0.1:$u/; done; echo
 HZ=$(getconf CLK_TCK)
 # CPU ticks (user + system) of a process and its children threads
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
@@ -59,10 +66,14 @@ run() { # url pid -> "rps cpu% us/req"
 # nginx's work is done by its worker; cutover with workers: 1 serves in its own process
 nginx_worker=$(pgrep -P $npid | head -1)
 cutover_pid=$cpid
-for u in $NP $CP; do taskset -c 0 wrk -t1 -c$C -d2s $wrkpost http://127.0.0.1:$u/ >/dev/null 2>&1; done
+for u in $NP $CP ${FLAGSB:+$BP}; do taskset -c 0 wrk -t1 -c$C -d2s $wrkpost http://127.0.0.1:$u/ >/dev/null 2>&1; done
 echo "node $($NODEBIN --version), wrk -t1 -c$C${POST:+, POST of $POST bytes}, ${DUR}s per run: req/s, cpu% of the proxy, CPU µs per request"
 for r in $(seq 1 $ROUNDS); do
   read -r an ac au <<<"$(run http://127.0.0.1:$NP/ $nginx_worker)"
   read -r bn bc bu <<<"$(run http://127.0.0.1:$CP/ $cutover_pid)"
   echo "round $r: nginx $an req/s ${ac}% ${au}us/req | cutover $bn req/s ${bc}% ${bu}us/req | ratio req/s $(awk -v x=$bn -v n=$an 'BEGIN{printf "%.2f",x/n}') CPU/req $(awk -v x=$bu -v n=$au 'BEGIN{printf "%.2f",x/n}')"
+  if [ -n "${FLAGSB:-}" ]; then
+    read -r xn xc xu <<<"$(run http://127.0.0.1:$BP/ $bpid)"
+    echo "         B ($FLAGSB): $xn req/s ${xc}% ${xu}us/req | B ÷ cutover CPU/req $(awk -v x=$xu -v n=$bu 'BEGIN{printf "%.3f",x/n}')"
+  fi
 done
