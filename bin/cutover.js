@@ -8,7 +8,8 @@
 // rate"; Node 20's V8 has it off already). `npx cutover` and the image's entrypoint start
 // node with them, workers inherit them (node:cluster forks with the primary's execArgv);
 // `node bin/cutover.js` without them works, with more memory.
-import { existsSync } from 'node:fs'
+// node:fs read without its ES namespace, as src/ reads built-ins (README, "Development")
+const { existsSync } = process.getBuiltinModule('node:fs')
 
 const cli = new URL('../dist/cli.js', import.meta.url)
 if (!existsSync(cli)) {
