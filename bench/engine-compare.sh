@@ -47,10 +47,13 @@ C
 taskset -c 1 nginx -c $d/px.conf -p $d >/dev/null 2>&1 & npid=$!; pids+=($npid)
 # node's flags from bin/cutover.js's `#!/usr/bin/env -S node FLAGS` line (as `npx cutover` runs), then NODEFLAGS
 binflags=$(sed -n '1s/^#!.*env \(-S \)\{0,1\}node//p' $checkout/bin/cutover.js)
-(cd $checkout && exec taskset -c 1 $NODEBIN $binflags ${NODEFLAGS:-} bin/cutover.js --config $d/cutover.yaml >$d/logs/cutover.out 2>&1) & cpid=$!; pids+=($cpid)
+start_cutover() { # name extra-flags: bin/cutover.js on core 1 with $d/name.yaml, logging to $d/logs/name.out
+  (cd $checkout && exec taskset -c 1 $NODEBIN $binflags $2 bin/cutover.js --config $d/$1.yaml >$d/logs/$1.out 2>&1) &
+}
+start_cutover cutover "${NODEFLAGS:-}"; cpid=$!; pids+=($cpid)
 if [ -n "${FLAGSB:-}" ]; then
   sed -e "s/:$CP,/:$BP,/" -e "s/:$CC,/:$BC,/" -e "s#state.json#state-b.json#" $d/cutover.yaml > $d/cutover-b.yaml
-  (cd $checkout && exec taskset -c 1 $NODEBIN $binflags $FLAGSB bin/cutover.js --config $d/cutover-b.yaml >$d/logs/cutover-b.out 2>&1) & bpid=$!; pids+=($bpid)
+  start_cutover cutover-b "$FLAGSB"; bpid=$!; pids+=($bpid)
 fi
 for p in $CP ${FLAGSB:+$BP}; do for i in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$p/)" = 200 ] && break; sleep 0.2; done; done
 for u in $NP $CP ${FLAGSB:+$BP}; do curl -s -o /dev/null -w "%{http_code} " http://127.0.0.1:$u/; done; echo
