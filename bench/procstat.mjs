@@ -1,5 +1,7 @@
 // What a proxy process costs, read from /proc: CPU time (utime + stime) and memory (VmRSS,
-// VmHWM), summed over a process tree (processTree, taken once per measurement) so a
+// VmHWM, and VmRSS's parts: RssAnon, the process's own memory, and RssFile, the pages of
+// its executable and libraries that it has touched, shared with every process running
+// them and sized by the kernel's page cache as much as by the process), summed over a process tree (processTree, taken once per measurement) so a
 // multi-process proxy is counted whole. Linux only; elsewhere every figure is null.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
@@ -27,11 +29,16 @@ export function parseStat(line) {
   return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) }
 }
 
-/** Parse /proc/PID/status: { rssKiB, hwmKiB } (VmRSS, VmHWM), null when absent (a zombie). */
+/**
+ * Parse /proc/PID/status: { rssKiB, hwmKiB, anonKiB, fileKiB } (VmRSS, VmHWM, RssAnon,
+ * RssFile), each null when absent (a zombie; RssAnon and RssFile before Linux 4.5).
+ */
 export function parseStatus(text) {
-  const rss = /^VmRSS:\s+(\d+) kB/m.exec(text)
-  const hwm = /^VmHWM:\s+(\d+) kB/m.exec(text)
-  return { rssKiB: rss ? Number(rss[1]) : null, hwmKiB: hwm ? Number(hwm[1]) : null }
+  const kib = (name) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)
+    return m ? Number(m[1]) : null
+  }
+  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), anonKiB: kib('RssAnon'), fileKiB: kib('RssFile') }
 }
 
 function readStat(pid) {
@@ -83,10 +90,9 @@ export function cpuSeconds(pids) {
   return seen ? ticks / clockTicks() : null
 }
 
-/** Memory of the processes `pids`: { rssKiB, hwmKiB } summed; nulls off Linux. */
+/** Memory of the processes `pids`: { rssKiB, hwmKiB, anonKiB, fileKiB } summed; nulls off Linux. */
 export function memory(pids) {
-  let rss = null
-  let hwm = null
+  const sum = { rssKiB: null, hwmKiB: null, anonKiB: null, fileKiB: null }
   for (const p of pids) {
     let status
     try {
@@ -94,10 +100,9 @@ export function memory(pids) {
     } catch {
       continue
     }
-    if (status.rssKiB !== null) rss = (rss ?? 0) + status.rssKiB
-    if (status.hwmKiB !== null) hwm = (hwm ?? 0) + status.hwmKiB
+    for (const k of Object.keys(sum)) if (status[k] !== null) sum[k] = (sum[k] ?? 0) + status[k]
   }
-  return { rssKiB: rss, hwmKiB: hwm }
+  return sum
 }
 
 /** Open sockets of the processes `pids` (to confirm held connections); null off Linux. */
@@ -127,20 +132,22 @@ function readlinkSocket(path) {
 }
 
 /**
- * Sample the summed VmRSS of `pids` every `everyMs` until stop() is called; stop() answers
- * the largest sample in KiB (VmHWM of several processes peaking apart is not summable).
+ * Sample the summed memory of `pids` every `everyMs` until stop() is called; stop() answers
+ * the sample with the largest VmRSS, as memory() gives it, or null off Linux (VmHWM of
+ * several processes peaking apart is not summable).
  */
 export function sampleRss(pids, everyMs = 100) {
-  let peak = memory(pids).rssKiB
-  const timer = setInterval(() => {
-    const { rssKiB } = memory(pids)
-    if (rssKiB !== null && (peak === null || rssKiB > peak)) peak = rssKiB
-  }, everyMs)
+  let peak = null
+  const sample = () => {
+    const m = memory(pids)
+    if (m.rssKiB !== null && (peak === null || m.rssKiB > peak.rssKiB)) peak = m
+  }
+  sample()
+  const timer = setInterval(sample, everyMs)
   return {
     stop() {
       clearInterval(timer)
-      const { rssKiB } = memory(pids)
-      if (rssKiB !== null && (peak === null || rssKiB > peak)) peak = rssKiB
+      sample()
       return peak
     },
   }

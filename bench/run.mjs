@@ -95,7 +95,7 @@ function loadSpec(scenario, port, duration, body) {
 
 /** Run `load()` against a target and measure the proxy process around it. */
 async function measure(target, load) {
-  if (!target.pid) return { ...(await load(() => {})), cpuUsPerReq: null, cpuPct: null, peakRssMiB: null }
+  if (!target.pid) return { ...(await load(() => {})), cpuUsPerReq: null, cpuPct: null, peakRssMiB: null, peakAnonMiB: null, peakFileMiB: null }
   const pids = processTree(target.pid)
   const cpu0 = cpuSeconds(pids)
   const rss = sampleRss(pids)
@@ -111,7 +111,10 @@ async function measure(target, load) {
     sockets,
     cpuUsPerReq: cpu === null || result.responses === 0 ? null : (cpu / result.responses) * 1e6,
     cpuPct: cpu === null ? null : (cpu / result.seconds) * 100,
-    peakRssMiB: peak === null ? null : peak / 1024,
+    peakRssMiB: peak === null ? null : peak.rssKiB / 1024,
+    // the largest sample's parts: the process's own memory, and the pages of node's binary and libraries it touched
+    peakAnonMiB: peak?.anonKiB == null ? null : peak.anonKiB / 1024,
+    peakFileMiB: peak?.fileKiB == null ? null : peak.fileKiB / 1024,
   }
 }
 
@@ -119,7 +122,8 @@ function describe(r) {
   const rps = Math.round(r.rps).toLocaleString('en-US')
   const cpu = r.cpuUsPerReq === null ? '' : `, ${r.cpuUsPerReq.toFixed(1)} us cpu/req`
   const err = r.errors || r.non2xx ? `, ${r.errors} errors, ${r.non2xx} non-2xx` : ''
-  return `${rps} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms${cpu}${err}`
+  const rss = r.peakRssMiB == null ? '' : `, peak RSS ${r.peakRssMiB.toFixed(1)} MiB${r.peakAnonMiB == null ? '' : ` (own ${r.peakAnonMiB.toFixed(1)})`}`
+  return `${rps} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms${cpu}${rss}${err}`
 }
 
 async function main() {
@@ -305,12 +309,16 @@ async function main() {
         if (scenario.kind === 'conns') {
           const last = rs[rs.length - 1]
           extra.push(`${last.opened} conns open, proxy held ${last.sockets ?? '?'} sockets`)
+          const top = rs.reduce((a, r) => ((r.peakRssMiB ?? -1) > (a.peakRssMiB ?? -1) ? r : a))
+          if (top.peakAnonMiB !== null && top.peakFileMiB !== null) {
+            extra.push(`largest sample ${top.peakRssMiB.toFixed(1)} MiB: own ${top.peakAnonMiB.toFixed(1)} + file-backed ${top.peakFileMiB.toFixed(1)}`)
+          }
         }
         if (scenario.kind === 'rate') extra.push(`${rate.perSecond} req/s asked`)
         if (roundCount !== opts.rounds) extra.push(`median of ${roundCount} rounds`)
         if (rs.some((r) => r.late)) extra.push(`${rs.reduce((a, r) => a + (r.late ?? 0), 0)} ticks with every connection busy`)
         if (rs.some((r) => r.lateRequests)) extra.push(`${rs.reduce((a, r) => a + (r.lateRequests ?? 0), 0)} requests sent over 1 ms late`)
-        const perRound = rs.map(({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB }) => ({
+        const perRound = rs.map(({ responses, seconds, rps, p50, p99, errors, non2xx, cpuUsPerReq, cpuPct, peakRssMiB, peakAnonMiB, peakFileMiB }) => ({
           responses,
           seconds,
           rps,
@@ -321,6 +329,8 @@ async function main() {
           cpuUsPerReq,
           cpuPct,
           peakRssMiB,
+          peakAnonMiB,
+          peakFileMiB,
         }))
         const row = aggregate(scenario.name, t.name, tool, rs, { note: [...notes, ...extra].join('; ') || undefined, perRound })
         if (hwm !== null) row.peakRssMiB = Math.max(row.peakRssMiB ?? 0, hwm / 1024)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { cpuSeconds, memory, parseStat, parseStatus, processTree } from '../../bench/procstat.mjs'
+import { cpuSeconds, memory, parseStat, parseStatus, processTree, sampleRss } from '../../bench/procstat.mjs'
 
 t.test('parseStat counts fields from the last parenthesis', async (t) => {
   // a command name with spaces and a parenthesis, as /proc allows
@@ -8,9 +8,10 @@ t.test('parseStat counts fields from the last parenthesis', async (t) => {
   t.same(parseStat(line), { ppid: 17, ticks: 325 })
 })
 
-t.test('parseStatus reads VmRSS and VmHWM in KiB, null when absent', async (t) => {
-  t.same(parseStatus('Name:\tnginx\nVmHWM:\t   10240 kB\nVmRSS:\t    8192 kB\n'), { rssKiB: 8192, hwmKiB: 10240 })
-  t.same(parseStatus('Name:\tzombie\nState:\tZ\n'), { rssKiB: null, hwmKiB: null })
+t.test('parseStatus reads VmRSS, VmHWM, RssAnon and RssFile in KiB, null when absent', async (t) => {
+  const status = 'Name:\tnginx\nVmHWM:\t   10240 kB\nVmRSS:\t    8192 kB\nRssAnon:\t    2048 kB\nRssFile:\t    6000 kB\nRssShmem:\t     144 kB\n'
+  t.same(parseStatus(status), { rssKiB: 8192, hwmKiB: 10240, anonKiB: 2048, fileKiB: 6000 })
+  t.same(parseStatus('Name:\tzombie\nState:\tZ\n'), { rssKiB: null, hwmKiB: null, anonKiB: null, fileKiB: null })
 })
 
 t.test('live figures of this process and a child of it', { skip: process.platform !== 'linux' && 'Linux only' }, async (t) => {
@@ -30,4 +31,15 @@ t.test('live figures of this process and a child of it', { skip: process.platfor
   t.ok((cpuSeconds([process.pid]) ?? 0) > (before ?? Infinity), 'CPU time grows with work')
   const mem = memory([process.pid])
   t.ok((mem.rssKiB ?? 0) > 1024 && (mem.hwmKiB ?? 0) >= (mem.rssKiB ?? Infinity), 'RSS above 1 MiB, HWM at least RSS')
+  t.ok((mem.anonKiB ?? 0) > 0 && (mem.fileKiB ?? 0) > 0, 'both parts of RSS read')
+  t.ok((mem.anonKiB ?? Infinity) + (mem.fileKiB ?? Infinity) <= (mem.rssKiB ?? 0), 'the parts add up to no more than RSS')
+})
+
+t.test('sampleRss answers the sample with the largest RSS, with its parts', { skip: process.platform !== 'linux' && 'Linux only' }, async (t) => {
+  const sampler = sampleRss([process.pid], 5)
+  const grown = Buffer.alloc(32 * 1024 * 1024, 1)
+  const peak = sampler.stop()
+  t.ok(peak !== null && peak.rssKiB >= 32 * 1024, 'the 32 MiB just touched are in the peak')
+  t.ok(peak !== null && peak.anonKiB !== null && peak.anonKiB >= 32 * 1024, 'and in its own part, not the file-backed one')
+  t.equal(grown[grown.length - 1], 1)
 })
