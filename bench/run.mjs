@@ -309,10 +309,6 @@ async function main() {
         if (scenario.kind === 'conns') {
           const last = rs[rs.length - 1]
           extra.push(`${last.opened} conns open, proxy held ${last.sockets ?? '?'} sockets`)
-          const top = rs.reduce((a, r) => ((r.peakRssMiB ?? -1) > (a.peakRssMiB ?? -1) ? r : a))
-          if (top.peakAnonMiB !== null && top.peakFileMiB !== null) {
-            extra.push(`largest sample ${top.peakRssMiB.toFixed(1)} MiB: own ${top.peakAnonMiB.toFixed(1)} + file-backed ${top.peakFileMiB.toFixed(1)}`)
-          }
         }
         if (scenario.kind === 'rate') extra.push(`${rate.perSecond} req/s asked`)
         if (roundCount !== opts.rounds) extra.push(`median of ${roundCount} rounds`)
@@ -332,7 +328,10 @@ async function main() {
           peakAnonMiB,
           peakFileMiB,
         }))
-        const row = aggregate(scenario.name, t.name, tool, rs, { note: [...notes, ...extra].join('; ') || undefined, perRound })
+        const row = aggregate(scenario.name, t.name, tool, rs, { perRound })
+        const parts = scenario.kind === 'conns' ? row.rssParts : null
+        if (parts) extra.push(`largest sample ${parts.rssMiB.toFixed(1)} MiB: own ${parts.ownMiB.toFixed(1)} + file-backed ${parts.fileMiB.toFixed(1)}`)
+        row.note = [...notes, ...extra].join('; ') || undefined
         if (hwm !== null) row.peakRssMiB = Math.max(row.peakRssMiB ?? 0, hwm / 1024)
         rows.push(row)
       }

@@ -13,11 +13,13 @@ export function median(values) {
 
 /**
  * One table row from the rounds of one (scenario, proxy, tool): medians of rate, latency
- * and CPU; the largest peak RSS; errors summed.
+ * and CPU; the largest peak RSS, with its parts (rssParts: the process's own memory and
+ * the file-backed pages of that round's largest sample, null when not read); errors summed.
  */
 export function aggregate(scenario, proxy, tool, rounds, extra = {}) {
   const pick = (k) => median(rounds.map((r) => r[k]))
   const rss = rounds.map((r) => r.peakRssMiB).filter((x) => typeof x === 'number')
+  const top = rounds.reduce((a, r) => (typeof r.peakRssMiB === 'number' && (a === null || r.peakRssMiB > a.peakRssMiB) ? r : a), null)
   return {
     scenario,
     proxy,
@@ -29,6 +31,7 @@ export function aggregate(scenario, proxy, tool, rounds, extra = {}) {
     cpuUsPerReq: pick('cpuUsPerReq'),
     cpuPct: pick('cpuPct'),
     peakRssMiB: rss.length ? Math.max(...rss) : null,
+    rssParts: typeof top?.peakAnonMiB === 'number' && typeof top?.peakFileMiB === 'number' ? { rssMiB: top.peakRssMiB, ownMiB: top.peakAnonMiB, fileMiB: top.peakFileMiB } : null,
     errors: rounds.reduce((a, r) => a + (r.errors ?? 0) + (r.non2xx ?? 0), 0),
     added: null,
     ...extra,
@@ -137,7 +140,8 @@ export function goals(rows) {
     const n = find(rows, scenario, 'nginx', [tool])
     const cv = c?.[metric] ?? null
     const nv = n?.[metric] ?? null
-    return { goal, metric, scenario, tool, cutover: cv, nginx: nv, ratio: cv !== null && nv !== null && nv > 0 ? cv / nv : null }
+    const parts = metric === 'peakRssMiB' ? (c?.rssParts ?? null) : null
+    return { goal, metric, scenario, tool, cutover: cv, nginx: nv, ratio: cv !== null && nv !== null && nv > 0 ? cv / nv : null, parts }
   })
 }
 
@@ -146,6 +150,7 @@ export function formatGoals(list) {
   return list.map((g) => {
     const f = g.metric === 'rps' ? (x) => num(x, 0) : g.metric === 'peakRssMiB' || g.metric === 'cpuUsPerReq' ? (x) => num(x, 1) : ms
     const ratio = g.ratio === null ? 'not measured' : `${g.ratio.toFixed(2)}x nginx`
-    return `  ${g.goal}: cutover ${f(g.cutover)}, nginx ${f(g.nginx)} -> ${ratio}  [${g.scenario}, ${g.tool}]`
+    const parts = g.parts ? `; cutover's largest sample ${num(g.parts.rssMiB, 1)}: own ${num(g.parts.ownMiB, 1)} + file-backed ${num(g.parts.fileMiB, 1)}` : ''
+    return `  ${g.goal}: cutover ${f(g.cutover)}, nginx ${f(g.nginx)} -> ${ratio}  [${g.scenario}, ${g.tool}${parts}]`
   })
 }

@@ -17,6 +17,23 @@ t.test('aggregate: medians over rounds, the largest RSS, errors and non-2xx summ
   t.equal(row.peakRssMiB, 30)
   t.equal(row.errors, 3)
   t.equal(row.rounds, 3)
+  t.equal(row.rssParts, null, 'no parts when the rounds did not read them')
+})
+
+t.test('the RSS parts are those of the round with the largest peak, and the goal line shows them', async (t) => {
+  const parts = (rss: number, anon: number, file: number) => ({ peakRssMiB: rss, peakAnonMiB: anon, peakFileMiB: file })
+  const rows = addRatios([
+    aggregate('conns-1000', 'nginx', 'paced', [round(1000, 1, parts(15, 9, 6))]),
+    aggregate('conns-1000', 'cutover', 'paced', [round(1000, 1, parts(90, 40, 50)), round(1000, 1, parts(97.5, 47, 50.5)), round(1000, 1, parts(93, 43, 50))]),
+  ])
+  t.same(rows[1].rssParts, { rssMiB: 97.5, ownMiB: 47, fileMiB: 50.5 })
+  const line = formatGoals(goals(rows)).find((l: string) => l.includes('peak RSS'))
+  t.match(line, /cutover 97\.5, nginx 15\.0 -> 6\.50x nginx  \[conns-1000, paced; cutover's largest sample 97\.5: own 47\.0 \+ file-backed 50\.5\]$/)
+  t.notMatch(
+    formatGoals(goals(rows)).find((l: string) => l.includes('small GET')),
+    /largest sample/,
+    'other goals carry no parts',
+  )
 })
 
 t.test('ratios are to nginx in the same scenario and tool; nginx and direct rows get none', async (t) => {
