@@ -10,7 +10,8 @@
 #                                      to it as bench/rivals.mjs configures it: proxy_request_buffering off)
 #                                      FLAGSB (node flags: a second cutover, B, on the same core with bin/cutover.js's flags then
 #                                      FLAGSB, measured right after A in every round: an A/B of V8 flags that the machine's drift
-#                                      between runs cannot swing; B's CPU per request ÷ A's is printed)
+#                                      between runs cannot swing; B's CPU per request ÷ A's is printed), CHECKOUTB (another tree,
+#                                      built, as B: an A/B of two commits; with or without FLAGSB)
 set -u
 checkout=${CHECKOUT:-$(cd "$(dirname "$0")/.." && pwd)}
 NODEBIN=${NODEBIN:-node}; DUR=${DUR:-5}; ROUNDS=${ROUNDS:-2}; C=${C:-100}
@@ -47,16 +48,19 @@ C
 taskset -c 1 nginx -c $d/px.conf -p $d >/dev/null 2>&1 & npid=$!; pids+=($npid)
 # node's flags from bin/cutover.js's `#!/usr/bin/env -S node FLAGS` line (as `npx cutover` runs), then NODEFLAGS
 binflags=$(sed -n '1s/^#!.*env \(-S \)\{0,1\}node//p' $checkout/bin/cutover.js)
-start_cutover() { # name extra-flags: bin/cutover.js on core 1 with $d/name.yaml, logging to $d/logs/name.out
-  (cd $checkout && exec taskset -c 1 $NODEBIN $binflags $2 bin/cutover.js --config $d/$1.yaml >$d/logs/$1.out 2>&1) &
+start_cutover() { # name extra-flags tree: tree's bin/cutover.js on core 1 with $d/name.yaml, logging to $d/logs/name.out
+  (cd $3 && exec taskset -c 1 $NODEBIN $binflags $2 bin/cutover.js --config $d/$1.yaml >$d/logs/$1.out 2>&1) &
 }
-start_cutover cutover "${NODEFLAGS:-}"; cpid=$!; pids+=($cpid)
-if [ -n "${FLAGSB:-}" ]; then
+start_cutover cutover "${NODEFLAGS:-}" $checkout; cpid=$!; pids+=($cpid)
+bport=''; blabel=''
+if [ -n "${FLAGSB:-}${CHECKOUTB:-}" ]; then
+  [ -z "${CHECKOUTB:-}" ] || [ -f "$CHECKOUTB/dist/cli.js" ] || { echo "CHECKOUTB=$CHECKOUTB: no dist/cli.js there (build it first)" >&2; exit 2; }
   sed -e "s/:$CP,/:$BP,/" -e "s/:$CC,/:$BC,/" -e "s#state.json#state-b.json#" $d/cutover.yaml > $d/cutover-b.yaml
-  start_cutover cutover-b "$FLAGSB"; bpid=$!; pids+=($bpid)
+  start_cutover cutover-b "${FLAGSB:-}" "${CHECKOUTB:-$checkout}"; bpid=$!; pids+=($bpid)
+  bport=$BP; blabel="${CHECKOUTB:+$CHECKOUTB}${CHECKOUTB:+${FLAGSB:+ }}${FLAGSB:-}"
 fi
-for p in $CP ${FLAGSB:+$BP}; do for i in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$p/)" = 200 ] && break; sleep 0.2; done; done
-for u in $NP $CP ${FLAGSB:+$BP}; do curl -s -o /dev/null -w "%{http_code} " http://127.0.0.1:$u/; done; echo
+for p in $CP $bport; do for i in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$p/)" = 200 ] && break; sleep 0.2; done; done
+for u in $NP $CP $bport; do curl -s -o /dev/null -w "%{http_code} " http://127.0.0.1:$u/; done; echo
 HZ=$(getconf CLK_TCK)
 # CPU ticks (user + system) of a process and its children threads
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
@@ -69,14 +73,14 @@ run() { # url pid -> "rps cpu% us/req"
 # nginx's work is done by its worker; cutover with workers: 1 serves in its own process
 nginx_worker=$(pgrep -P $npid | head -1)
 cutover_pid=$cpid
-for u in $NP $CP ${FLAGSB:+$BP}; do taskset -c 0 wrk -t1 -c$C -d2s $wrkpost http://127.0.0.1:$u/ >/dev/null 2>&1; done
+for u in $NP $CP $bport; do taskset -c 0 wrk -t1 -c$C -d2s $wrkpost http://127.0.0.1:$u/ >/dev/null 2>&1; done
 echo "node $($NODEBIN --version), wrk -t1 -c$C${POST:+, POST of $POST bytes}, ${DUR}s per run: req/s, cpu% of the proxy, CPU µs per request"
 for r in $(seq 1 $ROUNDS); do
   read -r an ac au <<<"$(run http://127.0.0.1:$NP/ $nginx_worker)"
   read -r bn bc bu <<<"$(run http://127.0.0.1:$CP/ $cutover_pid)"
   echo "round $r: nginx $an req/s ${ac}% ${au}us/req | cutover $bn req/s ${bc}% ${bu}us/req | ratio req/s $(awk -v x=$bn -v n=$an 'BEGIN{printf "%.2f",x/n}') CPU/req $(awk -v x=$bu -v n=$au 'BEGIN{printf "%.2f",x/n}')"
-  if [ -n "${FLAGSB:-}" ]; then
+  if [ -n "$bport" ]; then
     read -r xn xc xu <<<"$(run http://127.0.0.1:$BP/ $bpid)"
-    echo "         B ($FLAGSB): $xn req/s ${xc}% ${xu}us/req | B ÷ cutover CPU/req $(awk -v x=$xu -v n=$bu 'BEGIN{printf "%.3f",x/n}')"
+    echo "         B ($blabel): $xn req/s ${xc}% ${xu}us/req | B ÷ cutover CPU/req $(awk -v x=$xu -v n=$bu 'BEGIN{printf "%.3f",x/n}')"
   fi
 done

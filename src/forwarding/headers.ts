@@ -195,6 +195,11 @@ export function upstreamRequestHead(head: RequestHead, client: string, https: bo
   return out + '\r\n'
 }
 
+/** Field k of headers as a line `name: value` CRLF. */
+function fieldLine(headers: readonly string[], k: number): string {
+  return headers[2 * k] + ': ' + headers[2 * k + 1] + '\r\n'
+}
+
 /** Is a response header name hop-by-hop? */
 function responseHop(name: string): boolean {
   switch (name.length) {
@@ -228,17 +233,29 @@ export const enum ClientFraming {
  * HTTP/1.0 client that keeps it).
  */
 export function clientResponseHead(res: ResponseHead, framing: ClientFraming, close: boolean, http10KeepAlive: boolean): string {
-  const raw = res.headers
-  const named = namedHops(raw)
   const runs = responseRuns
   runs.reset(res.text, res.lineStarts, 'HTTP/1.1 ' + res.status + ' ' + res.reason + '\r\n')
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]
-    const k = i >> 1
-    if (responseHop(name) || (named !== undefined && isNamed(name, named))) runs.flush(k)
-    else if (!runs.pass(k)) runs.out += name + ': ' + raw[i + 1] + '\r\n'
+  const hops = res.hopFields ?? -1
+  let count: number
+  if (hops >= 0 && res.lineStarts !== undefined) {
+    // the codec marked the hop-by-hop fields: no header string is made
+    count = res.lineStarts.length - 1
+    for (let k = 0; k < count; k++) {
+      if ((hops & (1 << k)) !== 0) runs.flush(k)
+      else if (!runs.pass(k)) runs.out += fieldLine(res.headers, k)
+    }
+  } else {
+    const raw = res.headers
+    const named = namedHops(raw)
+    count = raw.length >> 1
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]
+      const k = i >> 1
+      if (responseHop(name) || (named !== undefined && isNamed(name, named))) runs.flush(k)
+      else if (!runs.pass(k)) runs.out += fieldLine(raw, k)
+    }
   }
-  let out = runs.finish(raw.length >> 1)
+  let out = runs.finish(count)
   if (framing === ClientFraming.Chunked) out += 'Transfer-Encoding: chunked\r\n'
   if (close) out += 'Connection: close\r\n'
   else if (http10KeepAlive) out += 'Connection: keep-alive\r\n'

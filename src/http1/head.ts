@@ -5,7 +5,7 @@
  */
 
 import { ALPHA, AUTHORITY, bytesEqualLower, COLON, CR, FIELD_VALUE, HTAB, latin1, LF, SP, TARGET, TOKEN } from './chars.js'
-import { CHUNKED, type Framing, NO_BODY, PARTIAL, type ParseResult, type RequestHead, type ResponseHead, UNTIL_CLOSE } from './types.js'
+import { CHUNKED, type FieldLines, type Framing, NO_BODY, PARTIAL, type ParseResult, type RequestHead, type ResponseHead, UNTIL_CLOSE } from './types.js'
 
 /** The methods llhttp knows (Node 20 and 24 agree); anything else it refuses, and so do we. */
 const METHODS = new Set([
@@ -92,7 +92,14 @@ function refuse(status: number, reason: string): Refused {
 
 /** What the field lines said about framing and connection handling. */
 class Fields {
+  /** the fields as strings, [name0, value0, ...]: left empty when the head's strings are made later (lazy) */
   headers: string[] = []
+  /** fields read */
+  count = 0
+  /** ResponseHead.hopFields as read so far */
+  hopFields = 0
+  /** a Connection (or Proxy-Connection) value names something other than close, keep-alive, upgrade */
+  namesOther = false
   /** FieldLines of the head's text, filled only when the head is one string (text not null) */
   lineStarts: number[] = []
   hosts = 0
@@ -115,9 +122,10 @@ class Fields {
 
 /**
  * Parse the field lines from pos up to and including the empty line. Sets fields.end, or
- * fields.error, or leaves end 0 when the head is incomplete. Throws nothing.
+ * fields.error, or leaves end 0 when the head is incomplete. Throws nothing. lazy (only
+ * with text): make no strings; fieldStrings() makes them from text and lineStarts.
  */
-function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: string | null, base: number): void {
+function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: string | null, base: number, lazy: boolean): void {
   const headers = f.headers
   for (;;) {
     const lf = findLF(buf, pos, limit)
@@ -168,11 +176,11 @@ function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: s
         return
       }
     }
+    if (noteField(buf, pos, nameEnd - pos, vs, ve, eol, f, f.count) !== null) return
+    f.count++
     // substrings of the head's one latin1 string when it is whole: one copy out of the buffer, not two per field
-    const name = text === null ? latin1(buf, pos, nameEnd) : text.slice(pos - base, nameEnd - base)
-    const value = text === null ? latin1(buf, vs, ve) : text.slice(vs - base, ve - base)
-    if (noteField(buf, pos, nameEnd - pos, vs, ve, eol, f, headers.length) !== null) return
-    headers.push(name, value)
+    if (text === null) headers.push(latin1(buf, pos, nameEnd), latin1(buf, vs, ve))
+    else if (!lazy) headers.push(text.slice(pos - base, nameEnd - base), text.slice(vs - base, ve - base))
     if (text !== null) f.lineStarts.push(vs === nameEnd + 2 && ve === eol && buf[nameEnd + 1] === SP ? pos - base : ~(pos - base))
     pos = lf + 1
   }
@@ -188,23 +196,44 @@ function findLF(buf: Buffer, from: number, limit: number): number {
   return -1
 }
 
-/** Record what a field means for framing; returns the refusal reason (also in f.error) or null. */
-function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number, eol: number, f: Fields, index: number): string | null {
+/** Mark field k hop-by-hop in f.hopFields (bits 0 to 29; beyond, the names are read instead). */
+function hop(f: Fields, k: number): void {
+  if (k < 30) f.hopFields |= 1 << k
+}
+
+/**
+ * Record what field k means for framing and whether its name makes it hop-by-hop; returns
+ * the refusal reason (also in f.error) or null.
+ */
+function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number, eol: number, f: Fields, k: number): string | null {
   switch (nlen) {
+    case 2:
+      if (bytesEqualLower(buf, ns, 'te')) hop(f, k)
+      return null
     case 4:
       if (bytesEqualLower(buf, ns, 'host')) {
         if (++f.hosts > 1) return (f.error = REFUSAL.duplicateHost)
-        f.hostIndex = index
+        f.hostIndex = 2 * k
       }
       return null
     case 6:
       if (bytesEqualLower(buf, ns, 'expect') && ve - vs === 12 && bytesEqualLower(buf, vs, '100-continue')) f.expectContinue = true
       return null
     case 7:
-      if (bytesEqualLower(buf, ns, 'upgrade')) f.upgradeHeader = true
+      if (bytesEqualLower(buf, ns, 'upgrade')) {
+        f.upgradeHeader = true
+        hop(f, k)
+      } else if (bytesEqualLower(buf, ns, 'trailer')) {
+        hop(f, k)
+      }
       return null
     case 10:
-      if (bytesEqualLower(buf, ns, 'connection')) connectionTokens(buf, vs, ve, f)
+      if (bytesEqualLower(buf, ns, 'connection')) {
+        connectionTokens(buf, vs, ve, f)
+        hop(f, k)
+      } else if (bytesEqualLower(buf, ns, 'keep-alive')) {
+        hop(f, k)
+      }
       return null
     case 14:
       if (bytesEqualLower(buf, ns, 'content-length')) {
@@ -217,10 +246,14 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
       return null
     case 16:
       // llhttp reads Proxy-Connection as Connection: so do we, or the two would disagree on keep-alive
-      if (bytesEqualLower(buf, ns, 'proxy-connection')) connectionTokens(buf, vs, ve, f)
+      if (bytesEqualLower(buf, ns, 'proxy-connection')) {
+        connectionTokens(buf, vs, ve, f)
+        hop(f, k)
+      }
       return null
     case 17:
       if (bytesEqualLower(buf, ns, 'transfer-encoding')) {
+        hop(f, k)
         if (++f.encodings > 1) return (f.error = REFUSAL.duplicateTransferEncoding)
         if (tabAfter(buf, ve, eol)) return (f.error = REFUSAL.tabAfterFraming)
         f.chunked = ve - vs === 7 && bytesEqualLower(buf, vs, 'chunked')
@@ -284,6 +317,7 @@ function connectionTokens(buf: Buffer, start: number, end: number, f: Fields): v
     if (n === 5 && bytesEqualLower(buf, i, 'close')) f.close = true
     else if (n === 10 && bytesEqualLower(buf, i, 'keep-alive')) f.keepAlive = true
     else if (n === 7 && bytesEqualLower(buf, i, 'upgrade')) f.upgradeToken = true
+    else if (n > 0) f.namesOther = true
     i = j
   }
 }
@@ -336,7 +370,7 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
   if (minor === -1) return refuse(400, REFUSAL.badVersion)
   if (minor === -2) return refuse(505, REFUSAL.unsupportedVersion)
   const f = new Fields()
-  parseFields(buf, lf + 1, limit, f, text, start)
+  parseFields(buf, lf + 1, limit, f, text, start, false)
   if (f.error !== null) return refuse(400, f.error)
   if (f.end === 0) return partialOrTooLarge(buf, start, limit, maxHeadSize)
   if (f.hosts === 0 && minor === 1) return refuse(400, REFUSAL.missingHost)
@@ -401,7 +435,7 @@ export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMetho
   const end = buf.indexOf(HEAD_END)
   const text = end >= 0 && end + 4 <= limit ? latin1(buf, 0, end + 4) : null
   const f = new Fields()
-  parseFields(buf, lf + 1, limit, f, text, 0)
+  parseFields(buf, lf + 1, limit, f, text, 0, text !== null)
   if (f.error !== null) return refuse(400, f.error)
   if (f.end === 0) return partialOrTooLarge(buf, 0, limit, maxHeadSize)
   // refused whatever the status: llhttp does
@@ -418,15 +452,57 @@ export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMetho
     framing = UNTIL_CLOSE
   }
   const keepAlive = framing !== UNTIL_CLOSE && (minor === 1 ? !f.close : f.keepAlive && !f.close)
-  const head: ResponseHead = {
-    status,
-    reason,
-    versionMinor: minor as 0 | 1,
-    headers: f.headers,
-    framing,
-    keepAlive,
-    text: text ?? undefined,
-    lineStarts: text === null ? undefined : f.lineStarts,
-  }
+  const hopFields = f.count > 30 || f.namesOther ? -1 : f.hopFields
+  const head = new ParsedResponse(status, reason, minor as 0 | 1, text === null ? f.headers : undefined, framing, keepAlive, text, f.lineStarts, hopFields)
   return { kind: 'head', head, length: f.end }
+}
+
+/** A response head from parseResponseHead: its header strings are made on first use. */
+class ParsedResponse implements ResponseHead {
+  #headers: string[] | undefined
+  readonly text: string | undefined
+  readonly lineStarts: FieldLines | undefined
+
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    readonly versionMinor: 0 | 1,
+    headers: string[] | undefined,
+    readonly framing: Framing,
+    readonly keepAlive: boolean,
+    text: string | null,
+    lineStarts: FieldLines,
+    readonly hopFields: number,
+  ) {
+    this.#headers = headers
+    this.text = text ?? undefined
+    this.lineStarts = text === null ? undefined : lineStarts
+  }
+
+  get headers(): string[] {
+    return (this.#headers ??= fieldStrings(this.text!, this.lineStarts!))
+  }
+}
+
+/**
+ * The [name, value, ...] strings of a head's field lines, from its text and lineStarts
+ * (the parser has checked every line: a name, a colon, a value between optional SP/HTAB).
+ */
+export function fieldStrings(text: string, starts: FieldLines): string[] {
+  const out: string[] = []
+  for (let k = 0; k + 1 < starts.length; k++) {
+    const s = starts[k] < 0 ? ~starts[k] : starts[k]
+    const next = starts[k + 1] < 0 ? ~starts[k + 1] : starts[k + 1]
+    const colon = text.indexOf(':', s)
+    let vs = colon + 1
+    let ve = next - 2
+    while (vs < ve && isOws(text.charCodeAt(vs))) vs++
+    while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--
+    out.push(text.slice(s, colon), text.slice(vs, ve))
+  }
+  return out
+}
+
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB
 }

@@ -42,7 +42,11 @@ export interface ResponseHead {
   status: number
   reason: string
   versionMinor: 0 | 1
-  headers: string[]
+  /**
+   * as RequestHead's; a parsed head makes these strings on first use (from text and
+   * lineStarts), since a relay copies the lines and never asks
+   */
+  readonly headers: string[]
   /** decided with the request method (HEAD => none) and status (1xx/204/304 => none) */
   framing: Framing
   keepAlive: boolean
@@ -50,6 +54,13 @@ export interface ResponseHead {
   text?: string
   /** as RequestHead's */
   lineStarts?: FieldLines
+  /**
+   * Bit k set when field k is hop-by-hop by its name (Connection, Keep-Alive,
+   * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade); -1 when the names must be
+   * read instead: more than 30 fields, or a Connection header naming other fields.
+   * Absent on a head not made by the codec.
+   */
+  hopFields?: number
 }
 
 export type ParseResult<H> =

@@ -167,3 +167,45 @@ t.test('malformed response heads are refused', async (t) => {
   }
   t.equal(res('HTTP/1.1 200 OK\r\nContent-Le').kind, 'partial')
 })
+
+t.test('a response head marks its hop-by-hop fields and makes its strings on first use', async (t) => {
+  const head = (s: string) => {
+    const r = res(s)
+    if (r.kind !== 'head') throw new Error(`not a head: ${JSON.stringify(r)}`)
+    return r.head
+  }
+  const h = head(
+    'HTTP/1.1 200 OK\r\nServer: n\r\nCONNECTION: keep-alive\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: x\r\nUpgrade: h2c\r\nProxy-Connection: close\r\nX-Upgrade: 1\t\r\nContent-Length:  0 \r\n\r\n',
+  )
+  t.equal(h.hopFields, 0b0111_1110, 'fields 1 to 6 by name, whatever their case; X-Upgrade and the framing field are not')
+  t.same(h.headers, [
+    'Server',
+    'n',
+    'CONNECTION',
+    'keep-alive',
+    'Keep-Alive',
+    'timeout=5',
+    'TE',
+    'trailers',
+    'Trailer',
+    'x',
+    'Upgrade',
+    'h2c',
+    'Proxy-Connection',
+    'close',
+    'X-Upgrade',
+    '1',
+    'Content-Length',
+    '0',
+  ])
+  t.equal(h.headers, h.headers, 'made once')
+  t.same(
+    head('HTTP/1.1 200 OK\r\nX-A:\xfcber \r\nX-B: \r\nContent-Length: 0\r\n\r\n').headers,
+    ['X-A', '\xfcber', 'X-B', '', 'Content-Length', '0'],
+    'values trimmed of SP and HTAB only, empty ones kept',
+  )
+  t.equal(head('HTTP/1.1 200 OK\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\nContent-Length: 0\r\n\r\n').hopFields, -1, 'a Connection header naming a field: names are read instead')
+  const many = Array.from({ length: 31 }, (_, i) => `X-${i}: ${i}\r\n`).join('')
+  t.equal(head(`HTTP/1.1 200 OK\r\n${many}Content-Length: 0\r\n\r\n`).hopFields, -1, 'more than 30 fields: names are read instead')
+  t.equal(head(`HTTP/1.1 200 OK\r\n${many.slice(0, many.indexOf('X-29'))}Connection: close\r\n\r\n`).hopFields, 1 << 29, 'the 30th field still has its bit')
+})
