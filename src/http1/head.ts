@@ -128,62 +128,91 @@ class Fields {
 function parseFields(buf: Buffer, pos: number, limit: number, f: Fields, text: string | null, base: number, lazy: boolean): void {
   const headers = f.headers
   for (;;) {
-    const lf = findLF(buf, pos, limit)
-    if (lf < 0) {
-      // no complete line yet: a bare CR in what has arrived is refused now, not at the size limit
-      return
+    // the usual line, `token:value` CRLF with every value byte a field-value byte, in one
+    // pass; anything else (the empty line, a line not all here, one to refuse) in checkedLine
+    let nameEnd = pos
+    while (nameEnd < limit && TOKEN[buf[nameEnd]] === 1) nameEnd++
+    let eol = -1
+    if (nameEnd > pos && nameEnd < limit && buf[nameEnd] === COLON) {
+      let j = nameEnd + 1
+      while (j < limit && FIELD_VALUE[buf[j]] === 1) j++
+      if (j + 1 < limit && buf[j] === CR && buf[j + 1] === LF) eol = j
     }
-    if (lf === pos || buf[lf - 1] !== CR) {
-      f.error = REFUSAL.bareLineEnd
-      return
+    if (eol < 0) {
+      eol = checkedLine(buf, pos, limit, f, text, base)
+      if (eol < 0) return
+      nameEnd = pos
+      while (TOKEN[buf[nameEnd]] === 1) nameEnd++
     }
-    const eol = lf - 1
-    if (eol === pos) {
-      if (text !== null) f.lineStarts.push(pos - base)
-      f.end = lf + 1
-      return
-    }
-    const first = buf[pos]
-    if (first === SP || first === HTAB) {
-      f.error = REFUSAL.obsFold
-      return
-    }
-    // the name: token characters up to the colon
-    let i = pos
-    while (i < eol && TOKEN[buf[i]] === 1) i++
-    if (i === eol) {
-      f.error = REFUSAL.noColon
-      return
-    }
-    const c = buf[i]
-    if (c !== COLON) {
-      f.error = c === SP || c === HTAB ? REFUSAL.spaceBeforeColon : i === pos ? REFUSAL.noColon : REFUSAL.badFieldName
-      return
-    }
-    if (i === pos) {
-      f.error = REFUSAL.badFieldName
-      return
-    }
-    const nameEnd = i
-    // the value: trimmed of OWS, every byte a field-value byte
+    // the value, trimmed of OWS
     let vs = nameEnd + 1
     while (vs < eol && (buf[vs] === SP || buf[vs] === HTAB)) vs++
     let ve = eol
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--
-    for (let k = vs; k < ve; k++) {
-      if (FIELD_VALUE[buf[k]] !== 1) {
-        f.error = REFUSAL.badFieldValue
-        return
-      }
-    }
     if (noteField(buf, pos, nameEnd - pos, vs, ve, eol, f, f.count) !== null) return
     f.count++
     // substrings of the head's one latin1 string when it is whole: one copy out of the buffer, not two per field
     if (text === null) headers.push(latin1(buf, pos, nameEnd), latin1(buf, vs, ve))
     else if (!lazy) headers.push(text.slice(pos - base, nameEnd - base), text.slice(vs - base, ve - base))
     if (text !== null) f.lineStarts.push(vs === nameEnd + 2 && ve === eol && buf[nameEnd + 1] === SP ? pos - base : ~(pos - base))
-    pos = lf + 1
+    pos = eol + 2
   }
+}
+
+/**
+ * The line at pos found by its LF, then checked: the offset of its CR when it is a valid
+ * field line; else -1, with f.end set (the empty line: the head is whole), f.error set
+ * (the line is refused), or neither (no complete line yet).
+ */
+function checkedLine(buf: Buffer, pos: number, limit: number, f: Fields, text: string | null, base: number): number {
+  const lf = findLF(buf, pos, limit)
+  if (lf < 0) {
+    // no complete line yet: a bare CR in what has arrived is refused now, not at the size limit
+    return -1
+  }
+  if (lf === pos || buf[lf - 1] !== CR) {
+    f.error = REFUSAL.bareLineEnd
+    return -1
+  }
+  const eol = lf - 1
+  if (eol === pos) {
+    if (text !== null) f.lineStarts.push(pos - base)
+    f.end = lf + 1
+    return -1
+  }
+  const first = buf[pos]
+  if (first === SP || first === HTAB) {
+    f.error = REFUSAL.obsFold
+    return -1
+  }
+  // the name: token characters up to the colon
+  let i = pos
+  while (i < eol && TOKEN[buf[i]] === 1) i++
+  if (i === eol) {
+    f.error = REFUSAL.noColon
+    return -1
+  }
+  const c = buf[i]
+  if (c !== COLON) {
+    f.error = c === SP || c === HTAB ? REFUSAL.spaceBeforeColon : i === pos ? REFUSAL.noColon : REFUSAL.badFieldName
+    return -1
+  }
+  if (i === pos) {
+    f.error = REFUSAL.badFieldName
+    return -1
+  }
+  // the value (OWS aside): every byte a field-value byte
+  let vs = i + 1
+  while (vs < eol && (buf[vs] === SP || buf[vs] === HTAB)) vs++
+  let ve = eol
+  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--
+  for (let k = vs; k < ve; k++) {
+    if (FIELD_VALUE[buf[k]] !== 1) {
+      f.error = REFUSAL.badFieldValue
+      return -1
+    }
+  }
+  return eol
 }
 
 /**
