@@ -8,7 +8,7 @@
  */
 
 import { equalLower } from '../http1/chars.js'
-import type { FieldLines, RequestHead, ResponseHead } from '../http1/index.js'
+import { type FieldLines, fieldValue, type RequestHead, type ResponseHead } from '../http1/index.js'
 
 // what a header name is to us; 0 = an ordinary header that passes through
 const PASS = 0
@@ -147,10 +147,37 @@ export function clientAddress(remoteAddress: string | undefined): string {
  * again, the blank line.
  */
 export function upstreamRequestHead(head: RequestHead, client: string, https: boolean, upgrade: boolean, nodeHost: string): string {
+  const runs = requestRuns
+  runs.reset(head.text, head.lineStarts, head.method + ' ' + head.target + ' HTTP/1.1\r\n')
+  const dropped = head.hopFields ?? -1
+  const text = head.text
+  const starts = head.lineStarts
+  if (dropped < 0 || upgrade || text === undefined || starts === undefined) return requestHeadByNames(head, client, https, upgrade, nodeHost)
+  // the codec marked the fields not relayed as sent: no header string is made but the values cutover writes again
+  const count = starts.length - 1
+  let xff: string | undefined
+  const forwardedFor = head.forwardedFor ?? 0
+  for (let k = 0; k < count; k++) {
+    const bit = 1 << k
+    if ((dropped & bit) === 0) {
+      if (!runs.pass(k)) runs.out += fieldLine(head.headers, k)
+      continue
+    }
+    runs.flush(k)
+    if ((forwardedFor & bit) !== 0) {
+      const value = fieldValue(text, starts, k)
+      xff = xff === undefined ? value : xff + ', ' + value
+    }
+  }
+  const host = head.hostIndex >= 0 ? fieldValue(text, starts, head.hostIndex >> 1) : undefined
+  return requestHeadEnd(runs.finish(count), head, client, https, host, xff, undefined, nodeHost)
+}
+
+/** upstreamRequestHead reading the header names: for an upgrade, a Connection header naming fields, or a head not from the codec. */
+function requestHeadByNames(head: RequestHead, client: string, https: boolean, upgrade: boolean, nodeHost: string): string {
   const raw = head.headers
   const named = namedHops(raw)
   const runs = requestRuns
-  runs.reset(head.text, head.lineStarts, head.method + ' ' + head.target + ' HTTP/1.1\r\n')
   let host: string | undefined
   let xff: string | undefined
   let upgradeValue: string | undefined
@@ -184,14 +211,18 @@ export function upstreamRequestHead(head: RequestHead, client: string, https: bo
         break
     }
   }
-  let out = runs.finish(raw.length >> 1)
+  return requestHeadEnd(runs.finish(raw.length >> 1), head, client, https, host, xff, upgrade ? upgradeValue : undefined, nodeHost)
+}
+
+/** The fields cutover writes after the client's, and the empty line. */
+function requestHeadEnd(out: string, head: RequestHead, client: string, https: boolean, host: string | undefined, xff: string | undefined, upgradeValue: string | undefined, nodeHost: string): string {
   // an HTTP/1.0 request may come without Host; the node speaks HTTP/1.1, which needs one
   if (host === undefined) out += 'Host: ' + nodeHost + '\r\n'
   if (head.framing.kind === 'chunked') out += 'Transfer-Encoding: chunked\r\n'
   out += 'X-Forwarded-For: ' + (xff === undefined || xff === '' ? client : xff + ', ' + client) + '\r\n'
   out += https ? 'X-Forwarded-Proto: https\r\n' : 'X-Forwarded-Proto: http\r\n'
   if (host !== undefined) out += 'X-Forwarded-Host: ' + host + '\r\n'
-  if (upgrade && upgradeValue !== undefined) out += 'Connection: Upgrade\r\nUpgrade: ' + upgradeValue + '\r\n'
+  if (upgradeValue !== undefined) out += 'Connection: Upgrade\r\nUpgrade: ' + upgradeValue + '\r\n'
   return out + '\r\n'
 }
 

@@ -98,6 +98,10 @@ class Fields {
   count = 0
   /** ResponseHead.hopFields as read so far */
   hopFields = 0
+  /** the fields a request does not relay as sent beyond those: Expect, X-Forwarded-* (bits as hopFields) */
+  requestHops = 0
+  /** the X-Forwarded-For fields (bits as hopFields) */
+  forwardedFor = 0
   /** a Connection (or Proxy-Connection) value names something other than close, keep-alive, upgrade */
   namesOther = false
   /** FieldLines of the head's text, filled only when the head is one string (text not null) */
@@ -230,6 +234,11 @@ function hop(f: Fields, k: number): void {
   if (k < 30) f.hopFields |= 1 << k
 }
 
+/** Mark field k as one a request does not relay as sent (Expect, X-Forwarded-*). */
+function requestHop(f: Fields, k: number): void {
+  if (k < 30) f.requestHops |= 1 << k
+}
+
 /**
  * Record what field k means for framing and whether its name makes it hop-by-hop; returns
  * the refusal reason (also in f.error) or null.
@@ -246,7 +255,10 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
       }
       return null
     case 6:
-      if (bytesEqualLower(buf, ns, 'expect') && ve - vs === 12 && bytesEqualLower(buf, vs, '100-continue')) f.expectContinue = true
+      if (bytesEqualLower(buf, ns, 'expect')) {
+        requestHop(f, k)
+        if (ve - vs === 12 && bytesEqualLower(buf, vs, '100-continue')) f.expectContinue = true
+      }
       return null
     case 7:
       if (bytesEqualLower(buf, ns, 'upgrade')) {
@@ -273,11 +285,19 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
         f.length = n
       }
       return null
+    case 15:
+      if (bytesEqualLower(buf, ns, 'x-forwarded-for')) {
+        requestHop(f, k)
+        if (k < 30) f.forwardedFor |= 1 << k
+      }
+      return null
     case 16:
       // llhttp reads Proxy-Connection as Connection: so do we, or the two would disagree on keep-alive
       if (bytesEqualLower(buf, ns, 'proxy-connection')) {
         connectionTokens(buf, vs, ve, f)
         hop(f, k)
+      } else if (bytesEqualLower(buf, ns, 'x-forwarded-host')) {
+        requestHop(f, k)
       }
       return null
     case 17:
@@ -287,6 +307,8 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
         if (tabAfter(buf, ve, eol)) return (f.error = REFUSAL.tabAfterFraming)
         f.chunked = ve - vs === 7 && bytesEqualLower(buf, vs, 'chunked')
         if (!f.chunked) return (f.error = REFUSAL.transferEncodingNotChunked)
+      } else if (bytesEqualLower(buf, ns, 'x-forwarded-proto')) {
+        requestHop(f, k)
       }
       return null
     default:
@@ -399,7 +421,7 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
   if (minor === -1) return refuse(400, REFUSAL.badVersion)
   if (minor === -2) return refuse(505, REFUSAL.unsupportedVersion)
   const f = new Fields()
-  parseFields(buf, lf + 1, limit, f, text, start, false)
+  parseFields(buf, lf + 1, limit, f, text, start, text !== null)
   if (f.error !== null) return refuse(400, f.error)
   if (f.end === 0) return partialOrTooLarge(buf, start, limit, maxHeadSize)
   if (f.hosts === 0 && minor === 1) return refuse(400, REFUSAL.missingHost)
@@ -411,20 +433,7 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
   } else if (f.length > 0) {
     framing = { kind: 'length', length: f.length }
   }
-  const head: RequestHead = {
-    method,
-    target,
-    versionMinor: minor as 0 | 1,
-    headers: f.headers,
-    framing,
-    keepAlive: minor === 1 ? !f.close : f.keepAlive && !f.close,
-    expectContinue: f.expectContinue,
-    upgrade: f.upgradeToken && f.upgradeHeader,
-    hostIndex: f.hostIndex,
-    // always both properties, so every head has one shape
-    text: text ?? undefined,
-    lineStarts: text === null ? undefined : f.lineStarts,
-  }
+  const head = new ParsedRequest(method, target, minor as 0 | 1, text === null ? f.headers : undefined, framing, f, text)
   return { kind: 'head', head, length: f.end }
 }
 
@@ -481,9 +490,46 @@ export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMetho
     framing = UNTIL_CLOSE
   }
   const keepAlive = framing !== UNTIL_CLOSE && (minor === 1 ? !f.close : f.keepAlive && !f.close)
-  const hopFields = f.count > 30 || f.namesOther ? -1 : f.hopFields
+  const hopFields = f.count > 30 || f.namesOther || text === null ? -1 : f.hopFields
   const head = new ParsedResponse(status, reason, minor as 0 | 1, text === null ? f.headers : undefined, framing, keepAlive, text, f.lineStarts, hopFields)
   return { kind: 'head', head, length: f.end }
+}
+
+/** A request head from parseRequestHead: its header strings are made on first use. */
+class ParsedRequest implements RequestHead {
+  #headers: string[] | undefined
+  readonly keepAlive: boolean
+  readonly expectContinue: boolean
+  readonly upgrade: boolean
+  readonly hostIndex: number
+  readonly text: string | undefined
+  readonly lineStarts: FieldLines | undefined
+  readonly hopFields: number
+  readonly forwardedFor: number
+
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    readonly versionMinor: 0 | 1,
+    headers: string[] | undefined,
+    readonly framing: Framing,
+    f: Fields,
+    text: string | null,
+  ) {
+    this.#headers = headers
+    this.keepAlive = versionMinor === 1 ? !f.close : f.keepAlive && !f.close
+    this.expectContinue = f.expectContinue
+    this.upgrade = f.upgradeToken && f.upgradeHeader
+    this.hostIndex = f.hostIndex
+    this.text = text ?? undefined
+    this.lineStarts = text === null ? undefined : f.lineStarts
+    this.hopFields = f.count > 30 || f.namesOther || text === null ? -1 : f.hopFields | f.requestHops
+    this.forwardedFor = f.forwardedFor
+  }
+
+  get headers(): string[] {
+    return (this.#headers ??= fieldStrings(this.text!, this.lineStarts!))
+  }
 }
 
 /** A response head from parseResponseHead: its header strings are made on first use. */
@@ -521,15 +567,21 @@ export function fieldStrings(text: string, starts: FieldLines): string[] {
   const out: string[] = []
   for (let k = 0; k + 1 < starts.length; k++) {
     const s = starts[k] < 0 ? ~starts[k] : starts[k]
-    const next = starts[k + 1] < 0 ? ~starts[k + 1] : starts[k + 1]
     const colon = text.indexOf(':', s)
-    let vs = colon + 1
-    let ve = next - 2
-    while (vs < ve && isOws(text.charCodeAt(vs))) vs++
-    while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--
-    out.push(text.slice(s, colon), text.slice(vs, ve))
+    out.push(text.slice(s, colon), fieldValue(text, starts, k))
   }
   return out
+}
+
+/** The value of field k, as fieldStrings makes it. */
+export function fieldValue(text: string, starts: FieldLines, k: number): string {
+  const s = starts[k] < 0 ? ~starts[k] : starts[k]
+  const next = starts[k + 1] < 0 ? ~starts[k + 1] : starts[k + 1]
+  let vs = text.indexOf(':', s) + 1
+  let ve = next - 2
+  while (vs < ve && isOws(text.charCodeAt(vs))) vs++
+  while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--
+  return text.slice(vs, ve)
 }
 
 function isOws(c: number): boolean {

@@ -12,8 +12,11 @@ export interface RequestHead {
   /** request-target exactly as sent */
   target: string
   versionMinor: 0 | 1
-  /** flat [name0, value0, name1, value1, ...] in arrival order, names as sent, values OWS-trimmed */
-  headers: string[]
+  /**
+   * flat [name0, value0, name1, value1, ...] in arrival order, names as sent, values
+   * OWS-trimmed; a parsed head makes these strings on first use (from text and lineStarts)
+   */
+  readonly headers: string[]
   /** never 'close' for requests */
   framing: Framing
   /** per version + Connection header */
@@ -28,6 +31,15 @@ export interface RequestHead {
   text?: string
   /** see FieldLines */
   lineStarts?: FieldLines
+  /**
+   * Bit k set when field k is not relayed to a node as sent, by its name: ResponseHead's
+   * hop-by-hop names, Expect, and the X-Forwarded-For, -Host and -Proto that cutover
+   * writes itself; -1 when the names must be read instead (as ResponseHead's hopFields).
+   * Absent on a head not made by the codec.
+   */
+  hopFields?: number
+  /** bit k set when field k is an X-Forwarded-For (valid where hopFields is not -1) */
+  forwardedFor?: number
 }
 
 /**

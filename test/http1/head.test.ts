@@ -209,3 +209,18 @@ t.test('a response head marks its hop-by-hop fields and makes its strings on fir
   t.equal(head(`HTTP/1.1 200 OK\r\n${many}Content-Length: 0\r\n\r\n`).hopFields, -1, 'more than 30 fields: names are read instead')
   t.equal(head(`HTTP/1.1 200 OK\r\n${many.slice(0, many.indexOf('X-29'))}Connection: close\r\n\r\n`).hopFields, 1 << 29, 'the 30th field still has its bit')
 })
+
+t.test('a request head marks the fields it does not relay as sent, and makes its strings on first use', async (t) => {
+  const r = req(
+    'GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.1\r\nexpect: 100-continue\r\nX-Forwarded-Host: a\r\nAccept: */*\r\nX-Forwarded-Proto: https\r\nTE: trailers\r\nX-Forwarded-For:10.0.0.2 \r\nX-Forwarded-Fo: 1\r\n\r\n',
+  )
+  if (r.kind !== 'head') throw new Error(`not a head: ${JSON.stringify(r)}`)
+  const h = r.head
+  t.equal(h.hopFields, 0b1110_1110, 'X-Forwarded-*, Expect and TE; not Host, Accept or a name that only starts the same')
+  t.equal(h.forwardedFor, 0b1000_0010, 'both X-Forwarded-For fields')
+  t.equal(h.expectContinue, true)
+  t.same(h.headers.slice(14), ['X-Forwarded-For', '10.0.0.2', 'X-Forwarded-Fo', '1'])
+  t.equal(h.headers[h.hostIndex + 1], 'h')
+  const named = req('GET / HTTP/1.1\r\nHost: h\r\nConnection: X-Private\r\nX-Private: 1\r\n\r\n')
+  t.equal(named.kind === 'head' && named.head.hopFields, -1, 'a Connection header naming a field: names are read instead')
+})
