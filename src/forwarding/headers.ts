@@ -1,10 +1,12 @@
 /**
- * Header rewriting both ways, from the codec's flat [name, value, ...] arrays (sender's
- * case, order and duplicates kept) straight to the head written on the other side, one
- * latin1 string. Names are compared without lower-casing copies. A run of field lines
- * that pass unchanged and read exactly `name: value` is copied from the sender's head in
- * one slice (the codec's lineStarts), not rebuilt line by line: the same bytes, fewer
- * strings joined.
+ * Header rewriting both ways, from the codec's heads (sender's case, order and duplicates
+ * kept) straight to the head written on the other side, one latin1 string. A run of field
+ * lines that pass unchanged and read exactly `name: value` is copied from the sender's
+ * head in one slice (the codec's lineStarts), not rebuilt line by line: the same bytes,
+ * fewer strings joined. Which fields do not pass, the codec marked as it read their names
+ * (hopFields), so the usual head is rewritten without a string per field; the rest (an
+ * upgrade, a Connection header naming fields, a head not from the codec) reads the flat
+ * [name, value, ...] strings, names compared without lower-casing copies.
  */
 
 import { equalLower } from '../http1/chars.js'
