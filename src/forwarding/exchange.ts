@@ -7,7 +7,7 @@
 
 import type { PoolName } from '../config/types.js'
 import { latin1 } from '../http1/chars.js'
-import { ChunkedDecoder, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/index.js'
+import { ChunkedDecoder, headValue, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/index.js'
 import type { FailureKind } from '../outcome/outcome-sink.js'
 import type { ShadowCopy } from '../shadow/tap.js'
 import { isIdempotent } from '../routing/fallback.js'
@@ -573,7 +573,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       access.record({
         method: head.method,
         path: head.target,
-        host: head.hostIndex >= 0 ? head.headers[head.hostIndex + 1] : undefined,
+        host: head.hostIndex >= 0 ? headValue(head, head.hostIndex >> 1) : undefined,
         client: this.client.remoteAddress,
         pool: this.pool,
         node: this.lastNode?.name ?? null,

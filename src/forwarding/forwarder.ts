@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import type { Clock, Random } from '../clock.js'
 import type { Config, PoolName } from '../config/types.js'
-import type { RequestHead } from '../http1/index.js'
+import { fieldNameIs, fieldValue, type RequestHead } from '../http1/index.js'
 import type { OutcomeReport, RefusalReason } from '../outcome/outcome-sink.js'
 import { type Failure, firstNode, nextNode } from '../routing/fallback.js'
 import { pickPool } from '../routing/pool-pick.js'
@@ -124,6 +124,19 @@ export class Forwarder {
     if (override !== undefined) out[override] = undefined
     if (sticky !== undefined) out[sticky] = undefined
     out.cookie = undefined
+    const text = head.text
+    const starts = head.lineStarts
+    if (text !== undefined && starts !== undefined) {
+      // names compared in the head's text: only the values wanted become strings
+      for (let k = 0; k + 1 < starts.length; k++) {
+        let key: string | undefined
+        if (override !== undefined && fieldNameIs(text, starts, k, override)) key = override
+        else if (sticky !== undefined && fieldNameIs(text, starts, k, sticky)) key = sticky
+        else if (cookie && fieldNameIs(text, starts, k, 'cookie')) key = 'cookie'
+        if (key !== undefined) join(out, key, fieldValue(text, starts, k))
+      }
+      return out
+    }
     const raw = head.headers
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]
@@ -131,12 +144,16 @@ export class Forwarder {
       if (override !== undefined && sameName(name, override)) key = override
       else if (sticky !== undefined && sameName(name, sticky)) key = sticky
       else if (cookie && sameName(name, 'cookie')) key = 'cookie'
-      if (key === undefined) continue
-      const previous = out[key]
-      out[key] = previous === undefined ? raw[i + 1] : previous + (key === 'cookie' ? '; ' : ', ') + raw[i + 1]
+      if (key !== undefined) join(out, key, raw[i + 1])
     }
     return out
   }
+}
+
+/** Add a value of the header key to out, after any before it, as Node joins repeats. */
+function join(out: Record<string, string | undefined>, key: string, value: string): void {
+  const previous = out[key]
+  out[key] = previous === undefined ? value : previous + (key === 'cookie' ? '; ' : ', ') + value
 }
 
 /** name equals the lower-case lower, ignoring ASCII case. */

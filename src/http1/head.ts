@@ -584,6 +584,26 @@ export function fieldValue(text: string, starts: FieldLines, k: number): string 
   return text.slice(vs, ve)
 }
 
+/**
+ * The value of field k of a head, made from its text where it has one (no other string
+ * made), else read from its headers.
+ */
+export function headValue(head: RequestHead | ResponseHead, k: number): string {
+  return head.text !== undefined && head.lineStarts !== undefined ? fieldValue(head.text, head.lineStarts, k) : head.headers[2 * k + 1]
+}
+
+/** Field k's name equals lower (a lower-case token), ignoring ASCII case: read in the head's text, no string made. */
+export function fieldNameIs(text: string, starts: FieldLines, k: number, lower: string): boolean {
+  const s = starts[k] < 0 ? ~starts[k] : starts[k]
+  // a name ends at its colon and holds none: the colon right after says the lengths match
+  if (text.charCodeAt(s + lower.length) !== COLON) return false
+  for (let i = 0; i < lower.length; i++) {
+    const c = text.charCodeAt(s + i)
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== lower.charCodeAt(i)) return false
+  }
+  return true
+}
+
 function isOws(c: number): boolean {
   return c === SP || c === HTAB
 }

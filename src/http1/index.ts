@@ -5,5 +5,5 @@
  */
 
 export type { FieldLines, Framing, ParseResult, RequestHead, ResponseHead } from './types.js'
-export { fieldValue, parseRequestHead, parseResponseHead, REFUSAL } from './head.js'
+export { fieldNameIs, fieldValue, headValue, parseRequestHead, parseResponseHead, REFUSAL } from './head.js'
 export { ChunkedDecoder, CHUNK_ERROR, type ChunkResult } from './chunked.js'

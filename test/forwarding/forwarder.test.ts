@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import http from 'node:http'
 import { Readable } from 'node:stream'
 import { Agent, request } from 'undici'
+import { stickyBucket } from '../../src/routing/sticky.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
 import { close, closedPort, listen, node, startProxy } from './fixtures.js'
 
@@ -396,4 +397,38 @@ t.test('max_body_size', async (t) => {
     t.pass(`cut: ${(err as Error).message}`)
   }
   t.equal(up.seen.length, before, 'the upstream never got a whole request')
+})
+
+t.test('routing on the override header, a sticky header and a sticky cookie, names in any case', async (t) => {
+  const [ux, uy] = [await upstream(), await upstream()]
+  const p = await startProxy({ x: [node('x', ux.port)], y: [node('y', uy.port)], share: 50, split: { override_header: 'X-Cutover-Pool', sticky: { header: 'X-Consumer-Id' } } })
+  t.teardown(async () => {
+    await p.close()
+    await close(ux.server)
+    await close(uy.server)
+  })
+  const base = `http://127.0.0.1:${p.port}`
+  const poolOf = async (headers: Record<string, string | string[]>): Promise<'x' | 'y'> => {
+    const [nx, ny] = [ux.seen.length, uy.seen.length]
+    const r = await request(`${base}/who`, { dispatcher: agent, headers })
+    await r.body.text()
+    t.equal(r.statusCode, 200)
+    if (ux.seen.length === nx + 1 && uy.seen.length === ny) return 'x'
+    if (uy.seen.length === ny + 1 && ux.seen.length === nx) return 'y'
+    throw new Error('the request reached neither pool once')
+  }
+  t.equal(await poolOf({ 'x-cutover-pool': 'y', 'x-consumer-id': 'a' }), 'y')
+  t.equal(await poolOf({ 'X-CUTOVER-POOL': 'x' }), 'x', 'the name in another case')
+  // every key goes where its bucket says, however its header name is written
+  const keys = Array.from({ length: 24 }, (_, i) => `consumer-${i}`)
+  const expected = keys.map((k) => (stickyBucket(k) < 5000 ? 'y' : 'x'))
+  t.ok(expected.includes('x') && expected.includes('y'), 'the keys fall on both sides')
+  for (const [i, key] of keys.entries()) {
+    t.equal(await poolOf({ [i % 2 ? 'X-Consumer-ID' : 'x-consumer-id']: key, accept: '*/*' }), expected[i], key)
+  }
+  // a sticky cookie, among other cookies in two Cookie headers
+  p.router.table = buildRoutingTable(50, { x: [node('x', ux.port)], y: [node('y', uy.port)] }, () => true, { y: 0, sticky: { cookie: 'sid' } })
+  for (const [i, key] of keys.slice(0, 8).entries()) {
+    t.equal(await poolOf({ cookie: ['theme=dark', `a=1; sid=${key}`] }), expected[i], `cookie ${key}`)
+  }
 })

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { parseRequestHead, parseResponseHead, REFUSAL } from '../../src/http1/index.js'
+import { fieldNameIs, headValue, parseRequestHead, parseResponseHead, REFUSAL } from '../../src/http1/index.js'
 
 const MAX = 16384
 const req = (s: string, max = MAX) => parseRequestHead(Buffer.from(s, 'latin1'), max)
@@ -223,4 +223,18 @@ t.test('a request head marks the fields it does not relay as sent, and makes its
   t.equal(h.headers[h.hostIndex + 1], 'h')
   const named = req('GET / HTTP/1.1\r\nHost: h\r\nConnection: X-Private\r\nX-Private: 1\r\n\r\n')
   t.equal(named.kind === 'head' && named.head.hopFields, -1, 'a Connection header naming a field: names are read instead')
+})
+
+t.test('names compared and values read in the head text, no strings made for the rest', async (t) => {
+  const r = req('GET / HTTP/1.1\r\nHost:  h \r\nX-Sticky-Key: abc\r\nX-Sticky: no\r\ncookie: a=1\r\n\r\n')
+  if (r.kind !== 'head') throw new Error(`not a head: ${JSON.stringify(r)}`)
+  const { text, lineStarts } = r.head
+  if (text === undefined || lineStarts === undefined) throw new Error('a whole head has its text')
+  t.equal(fieldNameIs(text, lineStarts, 1, 'x-sticky-key'), true, 'any case')
+  t.equal(fieldNameIs(text, lineStarts, 2, 'x-sticky-key'), false, 'a shorter name')
+  t.equal(fieldNameIs(text, lineStarts, 1, 'x-sticky'), false, 'a longer name')
+  t.equal(fieldNameIs(text, lineStarts, 3, 'cookie'), true)
+  t.equal(fieldNameIs(text, lineStarts, 3, 'cookie-and-more-than-the-text-holds'), false)
+  t.equal(headValue(r.head, 0), 'h', 'trimmed')
+  t.equal(headValue({ ...r.head, headers: ['Host', 'from-strings'], text: undefined, lineStarts: undefined }, 0), 'from-strings', 'a head without text: its strings')
 })
