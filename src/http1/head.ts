@@ -433,7 +433,7 @@ export function parseRequestHead(buf: Buffer, maxHeadSize: number): ParseResult<
   } else if (f.length > 0) {
     framing = { kind: 'length', length: f.length }
   }
-  const head = new ParsedRequest(method, target, minor as 0 | 1, text === null ? f.headers : undefined, framing, f, text)
+  const head = new ParsedRequest(method, target, minor as 0 | 1, framing, f, text)
   return { kind: 'head', head, length: f.end }
 }
 
@@ -490,20 +490,41 @@ export function parseResponseHead(buf: Buffer, maxHeadSize: number, requestMetho
     framing = UNTIL_CLOSE
   }
   const keepAlive = framing !== UNTIL_CLOSE && (minor === 1 ? !f.close : f.keepAlive && !f.close)
-  const hopFields = f.count > 30 || f.namesOther || text === null ? -1 : f.hopFields
-  const head = new ParsedResponse(status, reason, minor as 0 | 1, text === null ? f.headers : undefined, framing, keepAlive, text, f.lineStarts, hopFields)
+  const head = new ParsedResponse(status, reason, minor as 0 | 1, framing, keepAlive, f, text)
   return { kind: 'head', head, length: f.end }
 }
 
-/** A request head from parseRequestHead: its header strings are made on first use. */
-class ParsedRequest implements RequestHead {
+/**
+ * The field lines of a parsed head: its text, where each line starts, and its header
+ * strings, made on first use (or, for a head parsed without its whole text, as it was read).
+ */
+abstract class ParsedFields {
   #headers: string[] | undefined
+  readonly text: string | undefined
+  readonly lineStarts: FieldLines | undefined
+
+  constructor(f: Fields, text: string | null) {
+    this.#headers = text === null ? f.headers : undefined
+    this.text = text ?? undefined
+    this.lineStarts = text === null ? undefined : f.lineStarts
+  }
+
+  get headers(): string[] {
+    return (this.#headers ??= fieldStrings(this.text!, this.lineStarts!))
+  }
+}
+
+/** hopFields of a head: f's marks and more, or -1 where the names must be read instead. */
+function hopMarks(f: Fields, text: string | null, more: number): number {
+  return f.count > 30 || f.namesOther || text === null ? -1 : f.hopFields | more
+}
+
+/** A request head from parseRequestHead. */
+class ParsedRequest extends ParsedFields implements RequestHead {
   readonly keepAlive: boolean
   readonly expectContinue: boolean
   readonly upgrade: boolean
   readonly hostIndex: number
-  readonly text: string | undefined
-  readonly lineStarts: FieldLines | undefined
   readonly hopFields: number
   readonly forwardedFor: number
 
@@ -511,51 +532,35 @@ class ParsedRequest implements RequestHead {
     readonly method: string,
     readonly target: string,
     readonly versionMinor: 0 | 1,
-    headers: string[] | undefined,
     readonly framing: Framing,
     f: Fields,
     text: string | null,
   ) {
-    this.#headers = headers
+    super(f, text)
     this.keepAlive = versionMinor === 1 ? !f.close : f.keepAlive && !f.close
     this.expectContinue = f.expectContinue
     this.upgrade = f.upgradeToken && f.upgradeHeader
     this.hostIndex = f.hostIndex
-    this.text = text ?? undefined
-    this.lineStarts = text === null ? undefined : f.lineStarts
-    this.hopFields = f.count > 30 || f.namesOther || text === null ? -1 : f.hopFields | f.requestHops
+    this.hopFields = hopMarks(f, text, f.requestHops)
     this.forwardedFor = f.forwardedFor
-  }
-
-  get headers(): string[] {
-    return (this.#headers ??= fieldStrings(this.text!, this.lineStarts!))
   }
 }
 
-/** A response head from parseResponseHead: its header strings are made on first use. */
-class ParsedResponse implements ResponseHead {
-  #headers: string[] | undefined
-  readonly text: string | undefined
-  readonly lineStarts: FieldLines | undefined
+/** A response head from parseResponseHead. */
+class ParsedResponse extends ParsedFields implements ResponseHead {
+  readonly hopFields: number
 
   constructor(
     readonly status: number,
     readonly reason: string,
     readonly versionMinor: 0 | 1,
-    headers: string[] | undefined,
     readonly framing: Framing,
     readonly keepAlive: boolean,
+    f: Fields,
     text: string | null,
-    lineStarts: FieldLines,
-    readonly hopFields: number,
   ) {
-    this.#headers = headers
-    this.text = text ?? undefined
-    this.lineStarts = text === null ? undefined : lineStarts
-  }
-
-  get headers(): string[] {
-    return (this.#headers ??= fieldStrings(this.text!, this.lineStarts!))
+    super(f, text)
+    this.hopFields = hopMarks(f, text, 0)
   }
 }
 
