@@ -6,19 +6,18 @@
 // CPU per request of every run, and each median p99 as a ratio to nginx's.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort, getStatus, hasCommand, pinSelf, startChild, waitFor } from './children.mjs'
 import { cutover } from './cutover-proxy.mjs'
 import { runWrk } from './load.mjs'
+import { PROBES_DIR, wholeNumber } from './options.mjs'
 import { buildPacedC, runPacedC } from './paced.mjs'
 import { cpuSeconds } from './procstat.mjs'
 import { haproxy, nginx } from './rivals.mjs'
 import { median } from './table.mjs'
 import { startNginxUpstream } from './upstream.mjs'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const PROBES = ['raw-proxy.js', 'raw2-proxy.js']
 const USAGE = `usage: node bench/p99-floor.mjs [--rounds N] [--duration S] [--connections N] [--probes DIR]
   --rounds N        interleaved rounds (default 7: a single run's p99 swings by 10x here)
@@ -48,16 +47,17 @@ function options(argv) {
       rounds: { type: 'string', default: '7' },
       duration: { type: 'string', default: '4' },
       connections: { type: 'string', default: '50' },
-      probes: { type: 'string', default: resolve(ROOT, '..', 'shared', 'perf-probes') },
+      probes: { type: 'string', default: PROBES_DIR },
       help: { type: 'boolean', default: false },
     },
   })
-  const count = (name, max) => {
-    const n = Number(values[name])
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} ${values[name]}: want a whole number from 1 to ${max}`)
-    return n
+  return {
+    help: values.help,
+    rounds: wholeNumber(values, 'rounds', 50),
+    duration: wholeNumber(values, 'duration', 60),
+    connections: wholeNumber(values, 'connections', 1000),
+    probes: values.probes,
   }
-  return { help: values.help, rounds: count('rounds', 50), duration: count('duration', 60), connections: count('connections', 1000), probes: values.probes }
 }
 
 async function main() {

@@ -10,12 +10,13 @@
 // process holds depends on how the kernel cached the binary, not only on the process.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, getStatus, hasCommand, pinSelf, startChild, waitFor } from './children.mjs'
 import { cutover } from './cutover-proxy.mjs'
 import { runAutocannon } from './load.mjs'
+import { PROBES_DIR, wholeNumber } from './options.mjs'
 import { buildPacedC, runPacedC } from './paced.mjs'
 import { memory, sampleRss } from './procstat.mjs'
 import { startNginxUpstream } from './upstream.mjs'
@@ -59,16 +60,11 @@ function options(argv) {
     options: {
       rounds: { type: 'string', default: '3' },
       duration: { type: 'string', default: '4' },
-      probes: { type: 'string', default: resolve(ROOT, '..', 'shared', 'perf-probes') },
+      probes: { type: 'string', default: PROBES_DIR },
       help: { type: 'boolean', default: false },
     },
   })
-  const count = (name, max) => {
-    const n = Number(values[name])
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} ${values[name]}: want a whole number from 1 to ${max}`)
-    return n
-  }
-  return { help: values.help, rounds: count('rounds', 20), duration: count('duration', 60), probes: values.probes }
+  return { help: values.help, rounds: wholeNumber(values, 'rounds', 20), duration: wholeNumber(values, 'duration', 60), probes: values.probes }
 }
 
 /** Memory of pid once it has been idle for a second (the collector and the JIT settle). */
