@@ -100,6 +100,11 @@ export interface Config {
      * (default 64); beyond it a request waits for a free one (connect and request timeouts still apply)
      */
     upstream_max_connections: number
+    /**
+     * extension: ms an idle connection to a node is kept for reuse (default 30 s, under
+     * Kong's 60 s); a node whose Keep-Alive header says it closes sooner is held to that, less 1 s
+     */
+    upstream_keepalive_timeout: number
     /** extension (issue 12): plain-text HTTP/2 listener (prior knowledge), for gRPC without TLS */
     h2c_listen?: HostPort
     /** extension (issue 12): most concurrent streams per client HTTP/2 connection (default 128) */

@@ -13,7 +13,7 @@ import type { ShadowCopy } from '../shadow/tap.js'
 import { isIdempotent } from '../routing/fallback.js'
 import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import type { PoolWaiter } from '../upstream/node-pool.js'
+import { idleLimitOf, type PoolWaiter } from '../upstream/node-pool.js'
 import { type Holder, READ_SIZE } from '../upstream/read-buffers.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
@@ -305,6 +305,9 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       }
     }
     this.#nodeKeepAlive = res.keepAlive
+    // the node keeps idle connections no longer than it says: reuse this one only within that
+    const kept = res.keepAliveTimeout
+    if (kept !== undefined && kept >= 0 && this.conn !== null) this.conn.idleLimit = idleLimitOf(kept)
     const http10 = this.head.versionMinor === 0
     // the request's own body still arriving: the connection cannot carry another request
     let close = !client.keepAlive || client.draining || client.ended || client.phase === Phase.Body

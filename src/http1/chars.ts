@@ -41,6 +41,8 @@ export const LF = 0x0a
 export const SP = 0x20
 export const HTAB = 0x09
 export const COLON = 0x3a
+export const COMMA = 0x2c
+export const EQUALS = 0x3d
 
 /** The latin1 string of buf[start, end): one byte, one char, no UTF-8 decoding. */
 export function latin1(buf: Buffer, start: number, end: number): string {

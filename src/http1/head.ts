@@ -4,7 +4,7 @@
  * a Buffer in, a head or a refusal with its reason out. Never more lenient than llhttp.
  */
 
-import { ALPHA, AUTHORITY, bytesEqualLower, COLON, CR, FIELD_VALUE, HTAB, latin1, LF, SP, TARGET, TOKEN } from './chars.js'
+import { ALPHA, AUTHORITY, bytesEqualLower, COLON, COMMA, CR, EQUALS, FIELD_VALUE, HTAB, latin1, LF, SP, TARGET, TOKEN } from './chars.js'
 import { CHUNKED, type FieldLines, type Framing, NO_BODY, PARTIAL, type ParseResult, type RequestHead, type ResponseHead, UNTIL_CLOSE } from './types.js'
 
 /** The methods llhttp knows (Node 20 and 24 agree); anything else it refuses, and so do we. */
@@ -118,6 +118,8 @@ class Fields {
   upgradeToken = false
   upgradeHeader = false
   expectContinue = false
+  /** a Keep-Alive field's timeout parameter in seconds (the last one read), -1 when none */
+  keepAliveTimeout = -1
   /** the refusal reason met in the fields, or null */
   error: string | null = null
   /** offset just after the empty line ending the head; 0 while partial */
@@ -273,6 +275,8 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
         connectionTokens(buf, vs, ve, f)
         hop(f, k)
       } else if (bytesEqualLower(buf, ns, 'keep-alive')) {
+        const seconds = keepAliveTimeout(buf, vs, ve)
+        if (seconds >= 0) f.keepAliveTimeout = seconds
         hop(f, k)
       }
       return null
@@ -353,6 +357,38 @@ function decimal(buf: Buffer, start: number, end: number): number {
     v = v * 10 + d
   }
   return v
+}
+
+/**
+ * The timeout parameter of a Keep-Alive value (`timeout=5, max=1000`, RFC 2068 19.7.1):
+ * whole seconds, or -1 when there is none or it is not a plain decimal of up to 9 digits.
+ */
+export function keepAliveTimeout(buf: Buffer, vs: number, ve: number): number {
+  let i = vs
+  while (i < ve) {
+    while (i < ve && (buf[i] === SP || buf[i] === HTAB || buf[i] === COMMA)) i++
+    const start = i
+    while (i < ve && buf[i] !== COMMA) i++
+    // one parameter in [start, i): `timeout` = digits, OWS aside
+    let end = i
+    while (end > start && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--
+    if (end - start > 8 && bytesEqualLower(buf, start, 'timeout')) {
+      let j = start + 7
+      while (j < end && (buf[j] === SP || buf[j] === HTAB)) j++
+      if (buf[j] !== EQUALS) continue
+      j++
+      while (j < end && (buf[j] === SP || buf[j] === HTAB)) j++
+      if (j === end || end - j > 9) return -1
+      let n = 0
+      for (; j < end; j++) {
+        const d = buf[j] - 48
+        if (d < 0 || d > 9) return -1
+        n = n * 10 + d
+      }
+      return n
+    }
+  }
+  return -1
 }
 
 /** The close / keep-alive / upgrade tokens of a Connection value. */
@@ -549,6 +585,7 @@ class ParsedRequest extends ParsedFields implements RequestHead {
 /** A response head from parseResponseHead. */
 class ParsedResponse extends ParsedFields implements ResponseHead {
   readonly hopFields: number
+  readonly keepAliveTimeout: number
 
   constructor(
     readonly status: number,
@@ -561,6 +598,7 @@ class ParsedResponse extends ParsedFields implements ResponseHead {
   ) {
     super(f, text)
     this.hopFields = hopMarks(f, text, 0)
+    this.keepAliveTimeout = f.keepAliveTimeout
   }
 }
 

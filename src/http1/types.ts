@@ -73,6 +73,11 @@ export interface ResponseHead {
    * Absent on a head not made by the codec.
    */
   hopFields?: number
+  /**
+   * The node's Keep-Alive `timeout=` in seconds: how long it keeps an idle connection open
+   * (-1: it did not say). Absent on a head not made by the codec.
+   */
+  keepAliveTimeout?: number
 }
 
 export type ParseResult<H> =

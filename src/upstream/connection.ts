@@ -47,6 +47,8 @@ export class UpstreamConnection {
   ended = false
   /** monotonic ms when it went idle */
   idleSince = 0
+  /** ms it may stay idle by the node's own word (its Keep-Alive timeout, less a margin); Infinity: it said nothing */
+  idleLimit = Number.POSITIVE_INFINITY
   /** requests it carried */
   uses = 0
   #error: Error | null = null

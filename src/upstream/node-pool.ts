@@ -1,7 +1,8 @@
 /**
  * The connections of one process to one node: idle keep-alive connections reused most
  * recently used first, at most maxConnections open (beyond, requests wait in line for one
- * to come free), idle ones closed after idleTimeout. A connection that answered garbage,
+ * to come free), idle ones closed after idleTimeout (or sooner, when the node's Keep-Alive
+ * header says it closes them sooner). A connection that answered garbage,
  * timed out or was cut is discarded by its user, never released back.
  */
 
@@ -20,12 +21,21 @@ export interface NodePoolOptions {
   headersTimeout?: number
   /** most open connections, 0 = no limit (proxy.upstream_max_connections) */
   maxConnections?: number
-  /** ms a connection may stay idle before it is closed rather than reused */
+  /** ms a connection may stay idle before it is closed rather than reused (proxy.upstream_keepalive_timeout) */
   idleTimeout?: number
 }
 
-/** undici's default: well under the keep-alive timeout of nginx (75 s) and Kong (60 s) */
-const IDLE_TIMEOUT = 4000
+/** proxy.upstream_keepalive_timeout's default: half of Kong's keep-alive timeout (60 s); nginx's is 75 s */
+const IDLE_TIMEOUT = 30_000
+
+/**
+ * How long a connection may stay idle when its node said it keeps idle connections
+ * `seconds` (a Keep-Alive `timeout=`): a second less, so a request is not sent as the node
+ * closes (Node's own servers say 5 and close at 5), half of it under 2 s.
+ */
+export function idleLimitOf(seconds: number): number {
+  return seconds >= 2 ? (seconds - 1) * 1000 : seconds * 500
+}
 
 export class NodePool implements ConnectionOwner {
   readonly config: NodeConfig
@@ -52,6 +62,7 @@ export class NodePool implements ConnectionOwner {
   configure(options: NodePoolOptions): void {
     this.connectTimeout = options.connectTimeout
     this.maxConnections = options.maxConnections ?? 0
+    this.idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT
     this.#serveWaiters()
   }
 
@@ -76,10 +87,11 @@ export class NodePool implements ConnectionOwner {
     const idle = this.#idle
     while (idle.length > 0) {
       const conn = idle.pop()!
-      if (now - conn.idleSince < this.idleTimeout && !conn.ended && !conn.closed) return conn
-      // the most recent is stale, so are all older ones
+      const idleFor = now - conn.idleSince
+      if (idleFor < this.idleTimeout && idleFor < conn.idleLimit && !conn.ended && !conn.closed) return conn
+      // past the pool's limit: so are all older ones (past only its node's: older ones may not be)
       conn.destroy()
-      for (const old of idle.splice(0)) old.destroy()
+      if (idleFor >= this.idleTimeout) for (const old of idle.splice(0)) old.destroy()
     }
     if (this.#closing) return this.#connect()
     if (this.maxConnections > 0 && this.#open >= this.maxConnections) {

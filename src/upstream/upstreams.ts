@@ -48,6 +48,7 @@ export class Upstreams {
       connectTimeout: config.proxy.connect_timeout,
       headersTimeout: config.proxy.request_timeout,
       maxConnections: config.proxy.upstream_max_connections,
+      idleTimeout: config.proxy.upstream_keepalive_timeout,
     }
     for (const pool of POOLS) {
       for (const nodeConfig of config.pools[pool].nodes) {

@@ -46,6 +46,7 @@ t.test('every key is printed with defaults, durations as strings, nodes as {url,
     max_body_size: 0,
     max_inflight: 10000,
     upstream_max_connections: 64,
+    upstream_keepalive_timeout: '30s',
     h2_max_concurrent_streams: 128,
   })
   t.same(printed.pools, { x: { nodes: [{ url: 'http://127.0.0.1:8001', weight: 1 }] }, y: { nodes: [] } })

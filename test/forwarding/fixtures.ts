@@ -30,6 +30,7 @@ export function proxyConfig(over: Partial<Config['proxy']> = {}): Config['proxy'
     max_body_size: 0,
     max_inflight: 10000,
     upstream_max_connections: 64,
+    upstream_keepalive_timeout: CONFIG_DEFAULTS.proxy.upstream_keepalive_timeout,
     h2_max_concurrent_streams: CONFIG_DEFAULTS.proxy.h2_max_concurrent_streams,
     ...over,
   }
@@ -86,7 +87,7 @@ export function close(server: http.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()))
 }
 
-import { seededRandom, systemClock } from '../../src/clock.js'
+import { type Clock, seededRandom, systemClock } from '../../src/clock.js'
 import { Forwarder } from '../../src/forwarding/forwarder.js'
 import { ProxyServer } from '../../src/forwarding/proxy-server.js'
 import { buildRoutingTable, type Router } from '../../src/routing/table.js'
@@ -108,6 +109,8 @@ export async function startProxy(opts: {
   proxy?: Partial<Config['proxy']>
   split?: Partial<Config['split']>
   allNodes?: boolean
+  /** default: the system clock */
+  clock?: Clock
 }): Promise<TestProxy> {
   const proxy = proxyConfig(opts.proxy)
   const nodes = { x: opts.x ?? [], y: opts.y ?? [] }
@@ -118,7 +121,7 @@ export async function startProxy(opts: {
     router,
     sink,
     random: seededRandom(1),
-    clock: systemClock,
+    clock: opts.clock ?? systemClock,
     logger: silentLogger,
     https: Boolean(proxy.tls),
     allNodes: opts.allNodes ? () => nodes : undefined,

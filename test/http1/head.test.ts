@@ -146,6 +146,31 @@ t.test('response heads and their framing', async (t) => {
   t.equal(untilClose.kind === 'head' && untilClose.head.keepAlive, false, 'read-until-close is never reused')
 })
 
+t.test("a response's Keep-Alive timeout, in seconds", async (t) => {
+  const kept = (field: string | null) => {
+    const r = res(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n${field === null ? '' : `Keep-Alive: ${field}\r\n`}\r\n`)
+    return r.kind === 'head' ? r.head.keepAliveTimeout : r
+  }
+  t.equal(kept(null), -1, 'none said')
+  t.equal(kept('timeout=5'), 5, "Node's servers")
+  t.equal(kept('timeout=5, max=1000'), 5)
+  t.equal(kept('max=1000, timeout=15'), 15, 'in any place')
+  t.equal(kept('Timeout = 7 '), 7, 'any case, spaces around =')
+  t.equal(kept('max=10'), -1, 'no timeout parameter')
+  t.equal(kept('timeouts=5'), -1, 'another name')
+  t.equal(kept('timeout=abc'), -1, 'not a number')
+  t.equal(kept('timeout='), -1, 'no value')
+  t.equal(kept('timeout=-1'), -1)
+  t.equal(kept('timeout=1234567890'), -1, 'more than 9 digits')
+  t.equal(kept('timeout=0'), 0)
+  const two = res('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=9\r\nKeep-Alive: timeout=3\r\nContent-Length: 0\r\n\r\n')
+  t.equal(two.kind === 'head' && two.head.keepAliveTimeout, 3, 'the last one read')
+  const split = Buffer.from('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=4\r\nContent-Length: 0\r\n\r\n')
+  t.equal(parseResponseHead(split.subarray(0, 25), 16384, 'GET').kind, 'partial')
+  const whole = parseResponseHead(split, 16384, 'GET')
+  t.equal(whole.kind === 'head' && whole.head.keepAliveTimeout, 4, 'a head read in two pieces')
+})
+
 t.test('malformed response heads are refused', async (t) => {
   for (const s of [
     'HTTP/1.1 20 OK\r\n\r\n',

@@ -4,8 +4,9 @@ import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import type { NodeConfig } from '../../src/config/types.js'
+import { FakeClock } from '../../src/clock.js'
 import type { UpstreamConnection } from '../../src/upstream/connection.js'
-import { NodePool } from '../../src/upstream/node-pool.js'
+import { idleLimitOf, NodePool } from '../../src/upstream/node-pool.js'
 import { Upstreams } from '../../src/upstream/upstreams.js'
 import { valid } from '../config/fixtures.js'
 import { close, listen, node, startProxy } from '../forwarding/fixtures.js'
@@ -67,6 +68,71 @@ t.test('idle connections are reused most recently used first; stale ones are clo
   t.not(fresh, a, 'an idle connection past idleTimeout is not reused')
   await waitUntil('the stale one closed', () => a.closed, 2000)
   t.equal(server.connections(), 3)
+})
+
+t.test("a connection is not reused past its node's own Keep-Alive limit; older ones are still looked at", async (t) => {
+  const server = await tcpServer()
+  const pool = new NodePool(nodeConfig(server.port), { connectTimeout: 1000, idleTimeout: 30_000 })
+  t.teardown(async () => {
+    await pool.destroy()
+    await server.close()
+  })
+  const { w } = waiter()
+  const a = pool.acquire(w, 0)!
+  const b = pool.acquire(w, 0)!
+  await connected(a)
+  await connected(b)
+  b.idleLimit = 500 // its node said Keep-Alive: timeout=1
+  pool.release(a, 10)
+  pool.release(b, 20)
+  t.equal(pool.acquire(w, 20 + 499), b, 'within its limit')
+  pool.release(b, 600)
+  t.equal(pool.acquire(w, 600 + 500), a, 'past it: closed, and the older one, under the pool limit, is reused')
+  await waitUntil('b closed', () => b.closed, 2000)
+  pool.release(a, 2000)
+  t.equal(pool.acquire(w, 2000 + 29_999), a, 'a connection whose node said nothing: the pool limit')
+})
+
+t.test('idleLimitOf: a second under what the node says, half of it under 2 s', async (t) => {
+  t.equal(idleLimitOf(5), 4000, "Node's own servers say 5")
+  t.equal(idleLimitOf(60), 59_000)
+  t.equal(idleLimitOf(2), 1000)
+  t.equal(idleLimitOf(1), 500)
+  t.equal(idleLimitOf(0), 0, 'timeout=0: never reused')
+})
+
+t.test("through the proxy: a node's Keep-Alive timeout=1 keeps its connections from reuse after 500 ms idle", async (t) => {
+  const clock = new FakeClock()
+  let conns = 0
+  const server = http.createServer((req, res) => {
+    res.setHeader('keep-alive', req.url === '/short' ? 'timeout=1, max=100' : 'timeout=60')
+    res.end('ok')
+  })
+  server.keepAliveTimeout = 60_000
+  server.on('connection', () => conns++)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const n = node('x', (server.address() as net.AddressInfo).port)
+  const p = await startProxy({ x: [n], clock })
+  t.teardown(async () => {
+    await p.close()
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+  })
+  const get = async (path: string) => {
+    const r = await fetch(`http://127.0.0.1:${p.port}${path}`)
+    t.equal(await r.text(), 'ok')
+    t.notOk(r.headers.has('keep-alive'), "the node's Keep-Alive is hop-by-hop: not relayed")
+  }
+  await get('/long')
+  clock.advance(600)
+  await get('/short')
+  t.equal(conns, 1, 'timeout=60 said: reused after 600 ms idle')
+  clock.advance(499)
+  await get('/short')
+  t.equal(conns, 1, 'timeout=1 said: reused after 499 ms idle')
+  clock.advance(500)
+  await get('/long')
+  t.equal(conns, 2, 'timeout=1 said: a new connection after 500 ms idle')
 })
 
 t.test('at the cap a request waits for a connection to come free, then gets it', async (t) => {
@@ -152,16 +218,18 @@ t.test('a connection that answered garbage or was cut is never reused', async (t
   t.equal(conns, 2, 'a new connection for the next request')
 })
 
-t.test('a reload applies connect_timeout and the cap to nodes that stay', async (t) => {
-  const text = (timeout: string, cap: number) =>
-    `proxy:\n  connect_timeout: ${timeout}\n  upstream_max_connections: ${cap}\ncontrol:\n  token: secret-token-123\npools:\n  x: { nodes: [http://127.0.0.1:8001] }\n  y: { nodes: [] }\n`
+t.test('a reload applies connect_timeout, the cap and the keep-alive timeout to nodes that stay', async (t) => {
+  const text = (timeout: string, cap: number, idle = '30s') =>
+    `proxy:\n  connect_timeout: ${timeout}\n  upstream_max_connections: ${cap}\n  upstream_keepalive_timeout: ${idle}\ncontrol:\n  token: secret-token-123\npools:\n  x: { nodes: [http://127.0.0.1:8001] }\n  y: { nodes: [] }\n`
   const upstreams = new Upstreams(valid(text('2s', 64)))
   t.teardown(() => upstreams.close(true))
   const before = upstreams.nodes.x[0]
   t.equal(before.dispatcher.connectTimeout, 2000)
-  const changes = upstreams.reconcile(valid(text('250ms', 8)))
+  t.equal(before.dispatcher.idleTimeout, 30_000, 'upstream_keepalive_timeout defaults to 30 s')
+  const changes = upstreams.reconcile(valid(text('250ms', 8, '10s')))
   t.same(changes, { added: [], removed: [] }, 'the node stays')
   t.equal(upstreams.nodes.x[0], before, 'the same node object')
   t.equal(before.dispatcher.connectTimeout, 250, 'with the new connect_timeout')
   t.equal(before.dispatcher.maxConnections, 8, 'and the new cap')
+  t.equal(before.dispatcher.idleTimeout, 10_000, 'and the new keep-alive timeout')
 })
