@@ -10,6 +10,7 @@ import { startCutover } from './app.js'
 import { systemClock, systemRandom } from './clock.js'
 import type { Config } from './config/types.js'
 import type { EventLog } from './state/events.js'
+import { lowerHelperThreads } from './helper-threads.js'
 import { runCheck } from './config/check.js'
 import { ConfigError } from './config/config-error.js'
 import { loadConfigFile } from './config/load.js'
@@ -59,6 +60,7 @@ async function start(config: Config, logger: pino.Logger): Promise<Running> {
 
 /** Run the proxy in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config. */
 async function run(argv: string[]): Promise<number> {
+  lowerHelperThreads()
   if (cluster.isWorker) {
     const { runWorker } = await import('./cluster/worker.js')
     return runWorker(systemClock, systemRandom)

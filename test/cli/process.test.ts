@@ -1,9 +1,10 @@
 // The command line as an operator runs it: a real process, real signals.
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
+import { HELPER_NICE } from '../../src/helper-threads.js'
 import { TOKEN, tempDir } from '../helpers/cutover.js'
 import { BIN, api, run, yaml } from '../helpers/process.js'
 import { closedPort, startUpstream } from '../helpers/upstream.js'
@@ -64,6 +65,27 @@ t.test('SIGTERM drains: the in-flight request finishes, then exit 0', async (t) 
   const answer = await inflight
   t.same(answer, { status: 200, body: 'done' })
   t.equal(await c.exited, 0)
+})
+
+t.test("the running process keeps its event loop's thread at its priority and lowers the helper threads", { skip: process.platform !== 'linux' && 'Linux only' }, async (t) => {
+  const dir = tempDir()
+  const path = join(dir, 'c.yaml')
+  writeFileSync(path, yaml(dir, ['http://127.0.0.1:9'], []))
+  const c = await run(path)
+  t.teardown(async () => {
+    c.child.kill('SIGKILL')
+    await c.exited
+  })
+  const pid = c.child.pid!
+  const nice = new Map<number, number>()
+  for (const name of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${name}/stat`, 'utf8')
+    nice.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
+  }
+  t.equal(nice.get(pid), 0, 'the event loop at 0')
+  const helpers = [...nice.entries()].filter(([tid]) => tid !== pid)
+  t.ok(helpers.length >= 4, `V8's helper threads are there (${helpers.length})`)
+  t.ok(helpers.filter(([, n]) => n === HELPER_NICE).length >= 4, `at least V8's four at ${HELPER_NICE}: ${helpers.map(([tid, n]) => `${tid}:${n}`).join(' ')}`)
 })
 
 t.test('SIGKILL loses nothing: the split set before the kill is there after restart', async (t) => {
