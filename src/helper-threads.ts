@@ -2,7 +2,7 @@
  * The event loop's thread first: V8's helper threads (concurrent compiles, GC marking and
  * sweeping) and libuv's pool run at the lowest priority (nice 19), so on a busy core they
  * take the time the event loop leaves idle instead of cutting into it. Measured on a core
- * shared with them (bench/README.md, "Helper threads"): a concurrent compile took the core
+ * shared with them (bench/README.md, "rate-p99: what held requests up"): a concurrent compile took the core
  * for 1-4 ms at a time, and every request arriving meanwhile waited for it.
  *
  * Linux only (there a thread id names one thread for setpriority(2)); raising a nice value
