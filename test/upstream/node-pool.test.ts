@@ -1,6 +1,6 @@
 // The per-node connection pools: reuse most recently used first, the cap with a queue,
 // what is never reused, and reloads reaching nodes that stay.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import type { NodeConfig } from '../../src/config/types.js'
@@ -45,9 +45,10 @@ function waiter(): { granted: UpstreamConnection[]; w: { granted(conn: UpstreamC
 
 const connected = (c: UpstreamConnection) => waitUntil('connected', () => c.connected, 2000)
 
-t.test('idle connections are reused most recently used first; stale ones are closed', async (t) => {
+/** A pool of the given idle timeout to a counting server, with two connections open and busy. */
+async function poolOfTwo(t: Test, idleTimeout: number) {
   const server = await tcpServer()
-  const pool = new NodePool(nodeConfig(server.port), { connectTimeout: 1000, idleTimeout: 200 })
+  const pool = new NodePool(nodeConfig(server.port), { connectTimeout: 1000, idleTimeout })
   t.teardown(async () => {
     await pool.destroy()
     await server.close()
@@ -57,6 +58,11 @@ t.test('idle connections are reused most recently used first; stale ones are clo
   const b = pool.acquire(w, 0)!
   await connected(a)
   await connected(b)
+  return { server, pool, w, a, b }
+}
+
+t.test('idle connections are reused most recently used first; stale ones are closed', async (t) => {
+  const { server, pool, w, a, b } = await poolOfTwo(t, 200)
   t.equal(pool.open, 2)
   pool.release(a, 10)
   pool.release(b, 20)
@@ -71,17 +77,7 @@ t.test('idle connections are reused most recently used first; stale ones are clo
 })
 
 t.test("a connection is not reused past its node's own Keep-Alive limit; older ones are still looked at", async (t) => {
-  const server = await tcpServer()
-  const pool = new NodePool(nodeConfig(server.port), { connectTimeout: 1000, idleTimeout: 30_000 })
-  t.teardown(async () => {
-    await pool.destroy()
-    await server.close()
-  })
-  const { w } = waiter()
-  const a = pool.acquire(w, 0)!
-  const b = pool.acquire(w, 0)!
-  await connected(a)
-  await connected(b)
+  const { pool, w, a, b } = await poolOfTwo(t, 30_000)
   b.idleLimit = 500 // its node said Keep-Alive: timeout=1
   pool.release(a, 10)
   pool.release(b, 20)
