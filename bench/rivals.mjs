@@ -11,13 +11,20 @@ import { hasCommand, startChild, waitFor, getStatus } from './children.mjs'
 export const X_WEIGHT = 9
 export const Y_WEIGHT = 1
 
+/** nginx's `keepalive` per upstream block: above the bench's most concurrent requests (100) */
+export const NGINX_UPSTREAM_KEEPALIVE = 128
+
 /**
  * nginx.conf for one worker in the foreground, everything inside `dir`.
  * route: { port, x: [ports], y: [ports], sticky: header name or null }
  */
 export function nginxConfig(dir, route) {
   const servers = (ports, weight) => ports.map((p) => `    server 127.0.0.1:${p} weight=${weight};`).join('\n')
-  const pool = (name, body) => `  upstream ${name} {\n${body}\n    keepalive 64;\n    keepalive_requests 1000000;\n  }`
+  // keepalive caps nginx's idle upstream connections, not its open ones: at 64, a run of 100
+  // client connections (90 of them to x) had nginx close and reopen one connection to x in
+  // ten (13,354 in TIME-WAIT after 3 s, 2026-11-30) and cost it 40% of its req/s; 128 keeps
+  // every connection such a run opens, as cutover keeps its own (bench/README.md, "nginx's keepalive")
+  const pool = (name, body) => `  upstream ${name} {\n${body}\n    keepalive ${NGINX_UPSTREAM_KEEPALIVE};\n    keepalive_requests 1000000;\n  }`
   // sticky: split_clients hashes the header (murmurhash2) into 10% y, the rest x, like
   // cutover's bucket rule; otherwise one weighted upstream, nginx's usual way to split
   const upstreams = route.sticky

@@ -9,10 +9,10 @@ const weighted = { port: 18080, x: [9001], y: [9002], sticky: null }
 const sticky = { ...weighted, sticky: 'x-consumer-id' }
 const hundred = { port: 18080, x: Array.from({ length: 100 }, (_, i) => 10000 + i), y: Array.from({ length: 100 }, (_, i) => 11000 + i), sticky: null }
 
-t.test('nginx: one worker, keepalive 64, HTTP/1.1 upstream, no access log, 90/10 weights', async (t) => {
+t.test('nginx: one worker, keepalive 128, HTTP/1.1 upstream, no access log, 90/10 weights', async (t) => {
   const conf = nginxConfig('/tmp/d', weighted)
   t.match(conf, /worker_processes 1;/)
-  t.match(conf, /keepalive 64;/)
+  t.match(conf, /keepalive 128;/)
   t.match(conf, /proxy_http_version 1\.1;/)
   t.match(conf, /proxy_set_header Connection "";/)
   t.match(conf, /access_log off;/)
