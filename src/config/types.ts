@@ -101,8 +101,9 @@ export interface Config {
      */
     upstream_max_connections: number
     /**
-     * extension: ms an idle connection to a node is kept for reuse (default 30 s, under
-     * Kong's 60 s); a node whose Keep-Alive header says it closes sooner is held to that, less 1 s
+     * extension: ms an idle connection to a node is kept for reuse (default 30 s, well under
+     * the 60-75 s of nginx-based nodes such as Kong); a node whose Keep-Alive header says it
+     * closes sooner is held to that, less 1 s
      */
     upstream_keepalive_timeout: number
     /** extension (issue 12): plain-text HTTP/2 listener (prior knowledge), for gRPC without TLS */

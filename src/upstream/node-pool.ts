@@ -25,7 +25,7 @@ export interface NodePoolOptions {
   idleTimeout?: number
 }
 
-/** proxy.upstream_keepalive_timeout's default: half of Kong's keep-alive timeout (60 s); nginx's is 75 s */
+/** proxy.upstream_keepalive_timeout's default: well under the 60-75 s nginx-based nodes (Kong) keep an idle connection */
 const IDLE_TIMEOUT = 30_000
 
 /**
