@@ -12,7 +12,7 @@ export const X_WEIGHT = 9
 export const Y_WEIGHT = 1
 
 /** nginx's `keepalive` per upstream block: above the bench's most concurrent requests (100) */
-export const NGINX_UPSTREAM_KEEPALIVE = 128
+const NGINX_UPSTREAM_KEEPALIVE = 128
 
 /**
  * nginx.conf for one worker in the foreground, everything inside `dir`.

@@ -359,53 +359,60 @@ function decimal(buf: Buffer, start: number, end: number): number {
   return v
 }
 
+/** Past the OWS and commas before a list element (RFC 9110 5.6.1) from i. */
+function listItemStart(buf: Buffer, i: number, end: number): number {
+  while (i < end && (buf[i] === SP || buf[i] === HTAB || buf[i] === COMMA)) i++
+  return i
+}
+
+/** The comma ending the list element at i (or end). */
+function listItemEnd(buf: Buffer, i: number, end: number): number {
+  while (i < end && buf[i] !== COMMA) i++
+  return i
+}
+
+/** end moved back over trailing OWS, not before start. */
+function trimmedEnd(buf: Buffer, start: number, end: number): number {
+  while (end > start && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--
+  return end
+}
+
+/** i moved over OWS, not past end. */
+function skipOWS(buf: Buffer, i: number, end: number): number {
+  while (i < end && (buf[i] === SP || buf[i] === HTAB)) i++
+  return i
+}
+
 /**
  * The timeout parameter of a Keep-Alive value (`timeout=5, max=1000`, RFC 2068 19.7.1):
  * whole seconds, or -1 when there is none or it is not a plain decimal of up to 9 digits.
  */
-export function keepAliveTimeout(buf: Buffer, vs: number, ve: number): number {
-  let i = vs
-  while (i < ve) {
-    while (i < ve && (buf[i] === SP || buf[i] === HTAB || buf[i] === COMMA)) i++
-    const start = i
-    while (i < ve && buf[i] !== COMMA) i++
-    // one parameter in [start, i): `timeout` = digits, OWS aside
-    let end = i
-    while (end > start && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--
-    if (end - start > 8 && bytesEqualLower(buf, start, 'timeout')) {
-      let j = start + 7
-      while (j < end && (buf[j] === SP || buf[j] === HTAB)) j++
-      if (buf[j] !== EQUALS) continue
-      j++
-      while (j < end && (buf[j] === SP || buf[j] === HTAB)) j++
-      if (j === end || end - j > 9) return -1
-      let n = 0
-      for (; j < end; j++) {
-        const d = buf[j] - 48
-        if (d < 0 || d > 9) return -1
-        n = n * 10 + d
+function keepAliveTimeout(buf: Buffer, start: number, end: number): number {
+  for (let i = listItemStart(buf, start, end); i < end; ) {
+    const next = listItemEnd(buf, i, end)
+    const last = trimmedEnd(buf, i, next)
+    if (last - i > 8 && bytesEqualLower(buf, i, 'timeout')) {
+      const eq = skipOWS(buf, i + 7, last)
+      if (buf[eq] === EQUALS) {
+        const digits = skipOWS(buf, eq + 1, last)
+        return last - digits > 9 ? -1 : decimal(buf, digits, last)
       }
-      return n
     }
+    i = listItemStart(buf, next, end)
   }
   return -1
 }
 
 /** The close / keep-alive / upgrade tokens of a Connection value. */
 function connectionTokens(buf: Buffer, start: number, end: number, f: Fields): void {
-  let i = start
-  while (i < end) {
-    while (i < end && (buf[i] === SP || buf[i] === HTAB || buf[i] === 0x2c)) i++
-    let j = i
-    while (j < end && buf[j] !== 0x2c) j++
-    let k = j
-    while (k > i && (buf[k - 1] === SP || buf[k - 1] === HTAB)) k--
-    const n = k - i
+  for (let i = listItemStart(buf, start, end); i < end; ) {
+    const next = listItemEnd(buf, i, end)
+    const n = trimmedEnd(buf, i, next) - i
     if (n === 5 && bytesEqualLower(buf, i, 'close')) f.close = true
     else if (n === 10 && bytesEqualLower(buf, i, 'keep-alive')) f.keepAlive = true
     else if (n === 7 && bytesEqualLower(buf, i, 'upgrade')) f.upgradeToken = true
     else if (n > 0) f.namesOther = true
-    i = j
+    i = listItemStart(buf, next, end)
   }
 }
 
