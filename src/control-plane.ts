@@ -212,8 +212,11 @@ export class ControlPlane {
       configHashes: () => analysis.configHashes(),
       promGates: () => analysis.prom.verdicts(),
     }
-    // with workers, each worker reports its own in-flight figures; summed they are the total
-    if (!options.externalMetrics) sources.inflight = () => upstreams.inflightByPool()
+    // with workers, each worker reports its own in-flight figures and connections; summed they are the total
+    if (!options.externalMetrics) {
+      sources.inflight = () => upstreams.inflightByPool()
+      sources.connections = () => upstreams.nodes
+    }
     sources.backend = () => backend.status()
     const metrics = new Metrics(sources)
     metrics.setNodes(upstreams.nodes)

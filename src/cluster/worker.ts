@@ -82,7 +82,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     const start = async (config: Config, gen: number, y: number, flags: Usable, weighted: Weights, h2Until?: H2Until) => {
       logger = pino({ level: config.log.level }).child({ worker: process.pid })
       const upstreams = new Upstreams(config)
-      metrics = new Metrics({ inflight: () => upstreams.inflightByPool() })
+      metrics = new Metrics({ inflight: () => upstreams.inflightByPool(), connections: () => upstreams.nodes })
       metrics.setNodes(upstreams.nodes)
       const own = metrics
       plane = createDataPlane(config, own, [batcher], {

@@ -36,6 +36,8 @@ export interface MetricsSources {
   gates?: () => ReadonlyArray<{ gate: string; figure: number | null; verdict: 'pass' | 'fail' | 'none' }>
   /** requests in flight to each pool's nodes; absent where another process reports them */
   inflight?: () => Readonly<Record<PoolName, number>>
+  /** the nodes whose HTTP/1.1 connection pools this process holds; absent where other processes hold them (workers report their own) */
+  connections?: () => Readonly<Record<PoolName, readonly UpstreamNode[]>>
   /** absent in a worker process: each node's admin state (issue 14), read with health.nodes */
   admin?: (node: UpstreamNode) => AdminState
   /** the state backend (issue 11): reachable or not; for a fleet, leadership and replicas seen */
@@ -317,6 +319,8 @@ export class Metrics implements OutcomeSink {
           for (const pool of POOLS) this.set({ pool }, counts[pool])
         },
       })
+    const connections = sources.connections
+    if (connections) this.#connectionMetrics(connections, registers)
     if (sources.gates) {
       const gates = sources.gates
       new Gauge({
@@ -352,6 +356,60 @@ export class Metrics implements OutcomeSink {
   }
 
   /** Prepare the cached children of new nodes (called on start and reload). */
+  /**
+   * Each node's connection pool, read at scrape time: open connections by state, requests
+   * waiting at proxy.upstream_max_connections, and connections opened (a counter kept
+   * here, so a node replaced by a reload or removed keeps its series and never goes back).
+   */
+  #connectionMetrics(nodes: () => Readonly<Record<PoolName, readonly UpstreamNode[]>>, registers: Registry[]): void {
+    new Gauge({
+      name: 'cutover_upstream_connections',
+      help: 'Open HTTP/1.1 connections to each node, by state: in_use (carrying a request, or connecting) and idle (kept for the next request)',
+      labelNames: ['pool', 'node', 'state'],
+      registers,
+      collect() {
+        this.reset()
+        const all = nodes()
+        for (const pool of POOLS) {
+          for (const node of all[pool]) {
+            const conns = node.dispatcher
+            this.set({ pool, node: node.name, state: 'in_use' }, conns.open - conns.idle)
+            this.set({ pool, node: node.name, state: 'idle' }, conns.idle)
+          }
+        }
+      },
+    })
+    new Gauge({
+      name: 'cutover_upstream_requests_waiting',
+      help: 'Requests waiting for a free connection to each node, held at proxy.upstream_max_connections',
+      labelNames: ['pool', 'node'],
+      registers,
+      collect() {
+        this.reset()
+        const all = nodes()
+        for (const pool of POOLS) for (const node of all[pool]) this.set({ pool, node: node.name }, node.dispatcher.waiting)
+      },
+    })
+    /** each node's count of opened connections at the last scrape */
+    const seen = new WeakMap<UpstreamNode, number>()
+    new Counter({
+      name: 'cutover_upstream_connections_opened_total',
+      help: 'Connections opened to each node; a rate close to the request rate means the node does not keep connections alive',
+      labelNames: ['pool', 'node'],
+      registers,
+      collect() {
+        const all = nodes()
+        for (const pool of POOLS) {
+          for (const node of all[pool]) {
+            const opened = node.dispatcher.opened
+            this.inc({ pool, node: node.name }, opened - (seen.get(node) ?? 0))
+            seen.set(node, opened)
+          }
+        }
+      },
+    })
+  }
+
   setNodes(nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>): void {
     for (const pool of POOLS) {
       for (const node of nodes[pool]) {

@@ -48,6 +48,8 @@ export class NodePool implements ConnectionOwner {
   readonly #all = new Set<UpstreamConnection>()
   /** every open connection: connecting, busy and idle */
   #open = 0
+  /** connections opened since the pool was made (cutover_upstream_connections_opened_total) */
+  #opened = 0
   #closing = false
   #onEmpty: (() => void) | null = null
 
@@ -75,8 +77,14 @@ export class NodePool implements ConnectionOwner {
     return this.#idle.length
   }
 
+  /** requests waiting for a connection at the cap */
   get waiting(): number {
     return this.#waiters.length
+  }
+
+  /** connections opened so far */
+  get opened(): number {
+    return this.#opened
   }
 
   /**
@@ -167,6 +175,7 @@ export class NodePool implements ConnectionOwner {
 
   #connect(): UpstreamConnection {
     this.#open++
+    this.#opened++
     const conn = new UpstreamConnection(this, this.config, true)
     this.#all.add(conn)
     return conn

@@ -106,6 +106,11 @@ t.test('metrics carry the SPEC names and labels after traffic', async (t) => {
   t.match(body, `cutover_node_healthy{pool="x",node="${node(x.url)}"} 1`)
   t.match(body, 'cutover_rollbacks_total{trigger="api"} 0')
   t.match(body, /cutover_requests_in_flight\{pool="x"\} 0/)
+  // one request at a time: one connection to each node, idle between requests
+  t.match(body, `cutover_upstream_connections{pool="x",node="${node(x.url)}",state="in_use"} 0`)
+  t.match(body, `cutover_upstream_connections{pool="x",node="${node(x.url)}",state="idle"} 1`)
+  t.match(body, `cutover_upstream_connections_opened_total{pool="x",node="${node(x.url)}"} 1`)
+  t.match(body, `cutover_upstream_requests_waiting{pool="y",node="${node(y.url)}"} 0`)
   t.match(body, /process_resident_memory_bytes/)
 })
 

@@ -99,6 +99,12 @@ t.test('one gate over the sum of all workers, one set of probes, metrics summed'
   t.match(metrics, `cutover_request_duration_seconds_bucket{le="+Inf",pool="y"} ${sent}`)
   t.match(metrics, 'cutover_split_percent{pool="y"} 100', 'the split gauge is counted once')
   t.match(metrics, /cutover_node_healthy\{pool="y",node="[^"]+"\} 1/)
+  // each worker's connections to y, summed: none busy once the traffic is over, each one opened once
+  const figure = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? Number.NaN)
+  const opened = figure(/^cutover_upstream_connections_opened_total\{pool="y",node="[^"]+"\} (\d+)$/m)
+  t.equal(figure(/^cutover_upstream_connections\{pool="y",node="[^"]+",state="in_use"\} (\d+)$/m), 0)
+  t.ok(opened >= 1 && opened <= 20, `opened ${opened}: up to 10 per worker for 10 requests at a time`)
+  t.ok(figure(/^cutover_upstream_connections\{pool="y",node="[^"]+",state="idle"\} (\d+)$/m) <= opened)
 
   const before = y.probes()
   await new Promise((r) => setTimeout(r, 1000))

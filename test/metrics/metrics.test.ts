@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process'
+import net from 'node:net'
 import t from 'tap'
 import type { NodeConfig, PoolName } from '../../src/config/types.js'
 import { Metrics, NAMED_LIKE_COUNTERS } from '../../src/metrics/metrics.js'
+import type { UpstreamConnection } from '../../src/upstream/connection.js'
 import { UpstreamNode } from '../../src/upstream/node.js'
+import { waitUntil } from '../helpers/wait.js'
 
 function node(pool: PoolName, port: number): UpstreamNode {
   const config: NodeConfig = { url: `http://127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, name: `127.0.0.1:${port}`, protocol: 'http:', hostname: '127.0.0.1', port, weight: 1 }
@@ -112,3 +115,63 @@ t.test(
     t.equal(check.stdout + check.stderr, '', 'no naming problem reported')
   },
 )
+
+t.test("each node's connection pool: open connections by state, requests waiting at the cap, connections opened", async (t) => {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((s) => {
+    sockets.add(s)
+    s.on('error', () => undefined).resume()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as net.AddressInfo).port
+  const config: NodeConfig = { url: `http://127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, name: `127.0.0.1:${port}`, protocol: 'http:', hostname: '127.0.0.1', port, weight: 1 }
+  const first = new UpstreamNode('y', config, { connectTimeout: 1000, maxConnections: 1 })
+  let nodes: Record<PoolName, UpstreamNode[]> = { x: [], y: [first] }
+  const metrics = new Metrics({ connections: () => nodes }, { processMetrics: false })
+  const later: UpstreamNode[] = []
+  t.teardown(async () => {
+    await Promise.all([first, ...later].map((n) => n.dispatcher.destroy()))
+    for (const s of sockets) s.destroy()
+    await new Promise((r) => server.close(r))
+  })
+  const series = async (): Promise<Record<string, number>> => {
+    const { body } = await metrics.render()
+    const out: Record<string, number> = {}
+    for (const m of body.matchAll(/^(cutover_upstream_[a-z_]+)\{pool="y",node="[^"]+"(?:,state="(\w+)")?\} (\d+)$/gm)) out[m[2] === undefined ? m[1] : `${m[1]}.${m[2]}`] = Number(m[3])
+    return out
+  }
+  t.same(
+    await series(),
+    { 'cutover_upstream_connections.in_use': 0, 'cutover_upstream_connections.idle': 0, cutover_upstream_requests_waiting: 0, cutover_upstream_connections_opened_total: 0 },
+    'every series from the start, at 0',
+  )
+
+  const granted: UpstreamConnection[] = []
+  const waiter = { granted: (c: UpstreamConnection) => granted.push(c) }
+  const conn = first.dispatcher.acquire(waiter, 0)!
+  t.equal(first.dispatcher.acquire(waiter, 0), null, 'the second request waits at the cap of 1')
+  t.equal(first.dispatcher.acquire(waiter, 0), null)
+  await waitUntil('connected', () => conn.connected, 2000)
+  t.same(await series(), { 'cutover_upstream_connections.in_use': 1, 'cutover_upstream_connections.idle': 0, cutover_upstream_requests_waiting: 2, cutover_upstream_connections_opened_total: 1 })
+
+  first.dispatcher.release(conn, 1)
+  t.equal(granted.length, 1, 'a released connection goes to the first waiter')
+  first.dispatcher.release(conn, 2)
+  first.dispatcher.release(conn, 3)
+  t.same(
+    await series(),
+    { 'cutover_upstream_connections.in_use': 0, 'cutover_upstream_connections.idle': 1, cutover_upstream_requests_waiting: 0, cutover_upstream_connections_opened_total: 1 },
+    'one connection carried the three; the counter is not counted again',
+  )
+
+  // a reload that replaces the node (same name): its counter goes on from where it was
+  const second = new UpstreamNode('y', config, { connectTimeout: 1000 })
+  later.push(second)
+  nodes = { x: [], y: [second] }
+  second.dispatcher.acquire(waiter, 0)
+  second.dispatcher.acquire(waiter, 0)
+  const after = await series()
+  t.equal(after.cutover_upstream_connections_opened_total, 3, 'never goes back')
+  t.equal(after['cutover_upstream_connections.in_use'], 2)
+  t.equal(after['cutover_upstream_connections.idle'], 0, "the replaced node's idle connection is not counted")
+})
