@@ -263,7 +263,10 @@ export class ClientConnection implements Timed, ClientSide {
 
   #start(head: RequestHead): void {
     const fw = this.fw
-    if (head.upgrade) {
+    // an h2c upgrade is declined by answering in HTTP/1.1 (RFC 9113 3.1): the request is
+    // routed and relayed like any other, its Upgrade and HTTP2-Settings dropped; as a tunnel
+    // it would pin the connection to one node, outside the split
+    if (head.upgrade && head.h2cUpgrade !== true) {
       this.phase = Phase.Tunnel
       this.head = head
       const rest = this.buf

@@ -37,6 +37,9 @@ function requestKind(name: string): number {
     case 10:
       if (equalLower(name, 'connection')) return CONNECTION
       return equalLower(name, 'keep-alive') ? HOP : PASS
+    case 14:
+      // an h2c upgrade's settings: between the client and cutover
+      return equalLower(name, 'http2-settings') ? HOP : PASS
     case 15:
       return equalLower(name, 'x-forwarded-for') ? XFF : PASS
     case 16:

@@ -1,21 +1,36 @@
 /**
  * Upgrade requests (WebSocket): the request head goes to a node over a connection of its
- * own, the node's answer must come within request_timeout, then bytes flow both ways
- * untouched until either side closes. Retries follow routing/fallback.ts, like requests.
+ * own, the node's answer must come within request_timeout, then, after a 101, bytes flow
+ * both ways untouched until either side closes. A node that declines the upgrade (any
+ * final answer) has its answer relayed by its framing, hop-by-hop fields dropped, and the
+ * client's connection closes after it: nothing more the client sends reaches that node,
+ * so a connection is never held outside the split. Retries follow routing/fallback.ts,
+ * like requests.
  */
 
 import type { PoolName } from '../config/types.js'
-import { parseResponseHead, type RequestHead } from '../http1/index.js'
+import { ChunkedDecoder, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/index.js'
 import type { FailureKind } from '../outcome/outcome-sink.js'
 import { isIdempotent } from '../routing/fallback.js'
 import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
-import { authority, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
+import { authority, ClientFraming, clientResponseHead, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
+const NOTHING = Buffer.alloc(0)
+
+/** The answer of a node that declined the upgrade, on its way to the client. */
+interface Declined {
+  /** body bytes still due (Content-Length) */
+  left: number
+  /** a chunked body's decoder, which finds its end */
+  decoder: ChunkedDecoder | null
+  /** the body ends when the node closes */
+  untilClose: boolean
+}
 
 export class Tunnel implements ConnectionUser {
   readonly client: ClientSide
@@ -30,8 +45,10 @@ export class Tunnel implements ConnectionUser {
   /** client bytes to send once connected (what came with the head, and after it) */
   #pending: Buffer[] = []
   #sentEarly = false
-  /** the node's answer began: bytes now pass untouched */
+  /** the node's 101 came: bytes now pass untouched */
   #open = false
+  /** the node declined the upgrade: its answer is being relayed, then the client's connection closes */
+  #declined: Declined | null = null
   #rbuf: Buffer | null = null
   /** monotonic ms: connect or answer deadline; 0 = none */
   deadline = 0
@@ -84,6 +101,8 @@ export class Tunnel implements ConnectionUser {
 
   /** Client bytes: to the node, or held until it is connected. */
   fromClient(chunk: Buffer): void {
+    // after a declined upgrade the client's bytes go nowhere: its connection is closing
+    if (this.#declined !== null) return
     const conn = this.conn
     if (conn === null || !conn.connected) {
       this.#pending.push(chunk)
@@ -107,37 +126,116 @@ export class Tunnel implements ConnectionUser {
       if (!this.client.write(chunk)) conn.socket.pause()
       return
     }
-    const buf = this.#rbuf === null ? chunk : Buffer.concat([this.#rbuf, chunk])
-    const r = parseResponseHead(buf, MAX_RESPONSE_HEAD, this.head.method)
-    if (r.kind === 'partial') {
-      this.#rbuf = buf
+    if (this.#declined !== null) {
+      this.#relayDeclined(chunk)
       return
     }
+    let buf = this.#rbuf === null ? chunk : Buffer.concat([this.#rbuf, chunk])
     this.#rbuf = null
-    if (r.kind === 'refused') {
-      this.#fail('protocol')
-      return
+    for (;;) {
+      const r = parseResponseHead(buf, MAX_RESPONSE_HEAD, this.head.method)
+      if (r.kind === 'partial') {
+        this.#rbuf = buf
+        return
+      }
+      if (r.kind === 'refused') {
+        this.#fail('protocol')
+        return
+      }
+      const res = r.head
+      if (res.status === 101) {
+        // the switch: the 101 and everything after it pass as the node wrote them
+        this.#answered(res)
+        this.#open = true
+        if (!this.client.write(buf)) conn.socket.pause()
+        return
+      }
+      const rest = buf.subarray(r.length)
+      if (res.status >= 200) {
+        this.#decline(res, rest)
+        return
+      }
+      // an interim answer (100, 103) passes as the node wrote it; the final one follows
+      this.client.write(buf.subarray(0, r.length))
+      if (rest.length === 0) return
+      buf = rest
     }
-    // the answer, whatever it is (101, or a refusal), passes as the node wrote it
+  }
+
+  /** The node's answer came: the attempt is over, its figures recorded. */
+  #answered(res: ResponseHead): void {
     const fw = this.client.fw
     const node = this.node!
-    this.#open = true
     this.deadline = 0
     const ms = fw.clock.monotonic() - this.start
-    fw.sink.answered(node, r.head.status, ms)
-    fw.sink.finished(node.pool, r.head.status, ms)
+    fw.sink.answered(node, res.status, ms)
+    fw.sink.finished(node.pool, res.status, ms)
     this.#over = true
     this.client.resume()
-    if (!this.client.write(buf)) conn.socket.pause()
+  }
+
+  /** A final answer other than 101: relayed as an answer (its framing kept, hop-by-hop fields dropped, `Connection: close`). */
+  #decline(res: ResponseHead, rest: Buffer): void {
+    this.#answered(res)
+    const framing = res.framing
+    const chunked = framing.kind === 'chunked'
+    this.#declined = { left: framing.kind === 'length' ? framing.length : 0, decoder: chunked ? new ChunkedDecoder() : null, untilClose: framing.kind === 'close' }
+    this.client.write(clientResponseHead(res, chunked ? ClientFraming.Chunked : ClientFraming.AsIs, true, false))
+    if (framing.kind === 'none') this.#endDeclined()
+    else if (rest.length > 0) this.#relayDeclined(rest)
+  }
+
+  /** Body bytes of a declined upgrade's answer, up to its end. */
+  #relayDeclined(chunk: Buffer): void {
+    const d = this.#declined!
+    let piece = chunk
+    let done = false
+    if (d.decoder !== null) {
+      const r = d.decoder.push(chunk)
+      if (r.error !== null) {
+        // a broken answer must look broken
+        this.client.destroy()
+        return
+      }
+      piece = r.consumed === chunk.length ? chunk : chunk.subarray(0, r.consumed)
+      done = r.done
+    } else if (!d.untilClose) {
+      const take = Math.min(d.left, chunk.length)
+      piece = take === chunk.length ? chunk : chunk.subarray(0, take)
+      d.left -= take
+      done = d.left === 0
+    }
+    if (piece.length > 0 && !this.client.write(piece)) this.conn?.socket.pause()
+    if (done) this.#endDeclined()
+  }
+
+  /** The declined upgrade's answer is whole: the node's connection and then the client's close. */
+  #endDeclined(): void {
+    const conn = this.conn
+    this.conn = null
+    if (conn !== null) conn.destroy()
+    this.#endAttempt()
+    this.client.answerAndClose(NOTHING)
   }
 
   onUpstreamEnd(): void {
     // the node is done sending: so is the client's side
     if (this.#open && !this.client.socket.destroyed) this.client.socket.end()
+    else if (this.#declined?.untilClose === true) this.#endDeclined()
   }
 
   onUpstreamClose(conn: UpstreamConnection, err: Error | null): void {
     if (this.conn !== conn) return
+    if (this.#declined !== null) {
+      // an answer read until the node closed is whole; any other was cut short
+      if (this.#declined.untilClose && err === null) this.#endDeclined()
+      else {
+        this.conn = null
+        this.#endAttempt()
+        this.client.destroy()
+      }
+      return
+    }
     this.conn = null
     if (this.#open) {
       this.#endAttempt()
@@ -148,6 +246,8 @@ export class Tunnel implements ConnectionUser {
   }
 
   clientEnded(): void {
+    // a declined upgrade's answer is still on its way; the connection closes after it
+    if (this.#declined !== null) return
     const conn = this.conn
     if (conn !== null && this.#open) conn.socket.end()
     else this.clientClosed()

@@ -117,6 +117,8 @@ class Fields {
   keepAlive = false
   upgradeToken = false
   upgradeHeader = false
+  /** an Upgrade value other than exactly `h2c` was read */
+  upgradeOther = false
   expectContinue = false
   /** a Keep-Alive field's timeout parameter in seconds (the last one read), -1 when none */
   keepAliveTimeout = -1
@@ -265,6 +267,7 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
     case 7:
       if (bytesEqualLower(buf, ns, 'upgrade')) {
         f.upgradeHeader = true
+        if (ve - vs !== 3 || !bytesEqualLower(buf, vs, 'h2c')) f.upgradeOther = true
         hop(f, k)
       } else if (bytesEqualLower(buf, ns, 'trailer')) {
         hop(f, k)
@@ -281,6 +284,11 @@ function noteField(buf: Buffer, ns: number, nlen: number, vs: number, ve: number
       }
       return null
     case 14:
+      // HTTP2-Settings goes with an h2c upgrade, which is between the client and cutover
+      if (bytesEqualLower(buf, ns, 'http2-settings')) {
+        requestHop(f, k)
+        return null
+      }
       if (bytesEqualLower(buf, ns, 'content-length')) {
         if (++f.lengths > 1) return (f.error = REFUSAL.duplicateContentLength)
         if (tabAfter(buf, ve, eol)) return (f.error = REFUSAL.tabAfterFraming)
@@ -567,6 +575,7 @@ class ParsedRequest extends ParsedFields implements RequestHead {
   readonly keepAlive: boolean
   readonly expectContinue: boolean
   readonly upgrade: boolean
+  readonly h2cUpgrade: boolean
   readonly hostIndex: number
   readonly hopFields: number
   readonly forwardedFor: number
@@ -583,6 +592,7 @@ class ParsedRequest extends ParsedFields implements RequestHead {
     this.keepAlive = versionMinor === 1 ? !f.close : f.keepAlive && !f.close
     this.expectContinue = f.expectContinue
     this.upgrade = f.upgradeToken && f.upgradeHeader
+    this.h2cUpgrade = this.upgrade && !f.upgradeOther
     this.hostIndex = f.hostIndex
     this.hopFields = hopMarks(f, text, f.requestHops)
     this.forwardedFor = f.forwardedFor

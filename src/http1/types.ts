@@ -25,6 +25,12 @@ export interface RequestHead {
   expectContinue: boolean
   /** Connection: upgrade + an Upgrade header */
   upgrade: boolean
+  /**
+   * the upgrade asks for `h2c` alone (RFC 7540's cleartext HTTP/2 upgrade, sent on a
+   * connection's first request by Java's HttpClient and `curl --http2`): a request like any
+   * other to cutover, which answers it in HTTP/1.1; absent on a head not made by the codec
+   */
+  h2cUpgrade?: boolean
   /** index in headers of the (single) Host name, -1 when absent (HTTP/1.0) */
   hostIndex: number
   /** the head as one latin1 string; with lineStarts, absent when parsed from a partial read */

@@ -1,0 +1,167 @@
+// Upgrades that do not become tunnels: an h2c upgrade (Java's HttpClient and `curl --http2`
+// send one on a connection's first request) is served as an ordinary request, and a node
+// that declines an upgrade has its answer relayed as an answer, after which the client's
+// connection closes. Either way no connection is left pinned to one node, outside the split.
+import t from 'tap'
+import http from 'node:http'
+import net from 'node:net'
+import { buildRoutingTable } from '../../src/routing/table.js'
+import { close, listen, node, startProxy } from './fixtures.js'
+import { waitUntil } from '../helpers/wait.js'
+
+/** A node that answers every request with its name and what it saw; upgrades are declined as `declined` says. */
+async function namedNode(name: string, declined = ''): Promise<{ port: number; server: http.Server; seen: http.IncomingHttpHeaders[]; close(): Promise<void> }> {
+  const seen: http.IncomingHttpHeaders[] = []
+  const upgraded = new Set<net.Socket>()
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers)
+    res.end(`${name} ${req.url}`)
+  })
+  // Node's server hands a request with `Connection: upgrade` to 'upgrade'; declined ones are answered here by hand
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+    seen.push(req.headers)
+    upgraded.add(socket)
+    socket.on('close', () => upgraded.delete(socket))
+    socket.on('error', () => undefined)
+    socket.on('data', () => seen.push({ after: 'bytes' }))
+    socket.write(declined)
+  })
+  return {
+    port: await listen(server),
+    server,
+    seen,
+    // the server's own close waits for the sockets it handed over
+    close: () => {
+      for (const socket of upgraded) socket.destroy()
+      return close(server)
+    },
+  }
+}
+
+/** Send raw bytes on one connection; resolve with everything read until the proxy closes it (or timeoutMs). */
+function exchange(port: number, requests: string[], timeoutMs = 3000): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let text = ''
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve({ text, closed: false })
+    }, timeoutMs)
+    socket.on('connect', () => socket.write(requests.join('')))
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
+    socket.on('error', reject)
+    socket.on('close', () => {
+      clearTimeout(timer)
+      resolve({ text, closed: true })
+    })
+  })
+}
+
+const H2C = 'GET /first HTTP/1.1\r\nHost: kong.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n'
+
+t.test('an h2c upgrade is answered in HTTP/1.1 and routed like any request; the next one on its connection follows the split', async (t) => {
+  const x = await namedNode('x')
+  const y = await namedNode('y')
+  const nx = node('x', x.port)
+  const ny = node('y', y.port)
+  const p = await startProxy({ x: [nx], y: [ny] })
+  t.teardown(async () => {
+    await p.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const socket = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let text = ''
+  socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
+  socket.write(H2C)
+  await waitUntil('the first answer', () => text.endsWith('x /first'), 3000)
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n/, 'answered in HTTP/1.1, no 101')
+  t.notMatch(text, /\r\nconnection: close\r\n/i, 'the connection stays open')
+  t.equal(x.seen.length, 1)
+  t.equal(x.seen[0].upgrade, undefined, 'the node never sees the Upgrade')
+  t.equal(x.seen[0]['http2-settings'], undefined, 'nor HTTP2-Settings')
+  t.equal(x.seen[0]['x-forwarded-for'], '127.0.0.1', 'rewritten as any request')
+
+  // the split moves to y: the same client connection's next request goes there
+  p.router.table = buildRoutingTable(100, { x: [nx], y: [ny] }, () => true, { y: 0 })
+  text = ''
+  socket.write('GET /second HTTP/1.1\r\nHost: kong.test\r\n\r\n')
+  await waitUntil('the second answer', () => text.endsWith('y /second'), 3000)
+  t.equal(y.seen.length, 1, 'routed afresh, not tunnelled to x')
+  t.equal(x.seen.length, 1)
+  await p.sink.waitFinished(2)
+  t.same(
+    p.sink.calls.filter((c) => c[0] === 'finished'),
+    [
+      ['finished', 'x', 200],
+      ['finished', 'y', 200],
+    ],
+    'both counted, each in its pool',
+  )
+})
+
+const WS = 'GET /ws HTTP/1.1\r\nHost: kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+const NEXT = 'GET /next HTTP/1.1\r\nHost: kong.test\r\n\r\n'
+
+for (const [label, answer, body] of [
+  ['Content-Length', 'HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\nConnection: keep-alive\r\nKeep-Alive: timeout=60\r\nX-Kong: 1\r\n\r\nunauthorized', 'unauthorized'],
+  ['chunked', 'HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\nX-Kong: 1\r\n\r\n5\r\nhello\r\n0\r\n\r\n', '5\r\nhello\r\n0\r\n\r\n'],
+  ['no body', 'HTTP/1.1 204 No Content\r\nX-Kong: 1\r\n\r\n', ''],
+] as const) {
+  t.test(`a declined upgrade (${label}) is relayed as an answer, then the connection closes; nothing more reaches the node`, async (t) => {
+    const n = await namedNode('x', answer)
+    const p = await startProxy({ x: [node('x', n.port)] })
+    t.teardown(async () => {
+      await p.close()
+      await n.close()
+    })
+    // the client sends a second request right behind the upgrade, on the same connection
+    const { text, closed } = await exchange(p.port, [WS, NEXT])
+    t.ok(closed, 'cutover closed the connection after the answer')
+    const [head, rest] = [text.slice(0, text.indexOf('\r\n\r\n') + 4), text.slice(text.indexOf('\r\n\r\n') + 4)]
+    t.match(head, new RegExp(`^${answer.slice(0, answer.indexOf('\r\n'))}\\r\\n`), 'the status line as the node wrote it')
+    t.match(head, /\r\nX-Kong: 1\r\n/, 'its own fields kept')
+    t.match(head, /\r\nConnection: close\r\n/, 'the connection ends with it')
+    t.notMatch(head, /Keep-Alive/i, 'hop-by-hop fields dropped')
+    t.equal(rest, body, 'the body whole, and nothing after it')
+    t.equal(n.seen.length, 1, 'the node saw the upgrade request alone')
+    t.notOk(
+      n.seen.some((h) => h.after !== undefined),
+      'the bytes sent after it never reached the node',
+    )
+    await p.sink.waitFinished(1)
+    t.same(
+      p.sink.calls.filter((c) => c[0] === 'finished'),
+      [['finished', 'x', Number(answer.slice(9, 12))]],
+    )
+  })
+}
+
+t.test('a declined upgrade whose answer ends when the node closes: relayed to its end', async (t) => {
+  const n = await namedNode('x', 'HTTP/1.1 403 Forbidden\r\nX-Kong: 1\r\n\r\nnot here')
+  n.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => setTimeout(() => socket.end(), 50))
+  const p = await startProxy({ x: [node('x', n.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const { text, closed } = await exchange(p.port, [WS])
+  t.ok(closed)
+  t.match(text, /^HTTP\/1\.1 403 Forbidden\r\n/)
+  t.match(text, /\r\nConnection: close\r\n/)
+  t.ok(text.endsWith('\r\n\r\nnot here'), 'the body up to the node closing')
+})
+
+t.test('a declined upgrade cut short looks cut short', async (t) => {
+  const n = await namedNode('x', 'HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\nonly part')
+  n.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => setTimeout(() => socket.destroy(), 50))
+  const p = await startProxy({ x: [node('x', n.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const { text, closed } = await exchange(p.port, [WS])
+  t.ok(closed)
+  t.match(text, /^HTTP\/1\.1 401 Unauthorized\r\n/)
+  t.ok(text.endsWith('only part'), 'what came, and the connection cut: the client sees 9 of 100 bytes')
+})
