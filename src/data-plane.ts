@@ -83,10 +83,20 @@ export class DataPlane {
     this.#server = new ProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger, h2 })
   }
 
-  /** Rebuild the routing table, with a new share of y when given. Never per request. */
+  /**
+   * Rebuild the routing table, with a new share of y when given. Never per request. A pool
+   * whose share falls to 0 here (a rollback to x, or y at 100) has its WebSocket tunnels
+   * cut: requests follow the split one by one, a tunnel would stay on its node for hours.
+   */
   route(y: number = this.#y): void {
+    const before = this.#y
     this.#y = y
     this.router.table = this.#table()
+    const emptied = before > 0 && y === 0 ? 'y' : before < 100 && y === 100 ? 'x' : null
+    if (emptied !== null) {
+      const cut = this.#forwarder.cutTunnels(emptied)
+      if (cut > 0) this.#logger.info({ pool: emptied, tunnels: cut }, 'share fell to 0: WebSocket tunnels to the pool closed, their clients reconnect through the split')
+    }
   }
 
   /** Copy x's requests to y through tap (issue 13), or stop copying (null). */

@@ -42,6 +42,14 @@ export interface ForwarderOptions {
   accessLog?: AccessLog
 }
 
+/** A connection held to one node for as long as both sides keep it: an upgraded one (WebSocket). */
+export interface LongLived {
+  /** the node it is held to; null once it ended */
+  readonly node: UpstreamNode | null
+  /** end it now, both sides */
+  cut(): void
+}
+
 /** what the client got when it went away before any answer (nginx's convention) */
 export const CLIENT_CLOSED = 499
 
@@ -65,6 +73,8 @@ export class Forwarder {
   shadow: ShadowTap | null = null
   /** the deadlines of every client connection and its request */
   readonly sweeper: Sweeper
+  /** upgraded connections now open, each held to its node (tunnel.ts adds and removes them) */
+  readonly tunnels = new Set<LongLived>()
   /** the few headers pool pick reads, filled per request (pickPool is synchronous) */
   readonly #routingHeaders: Record<string, string | undefined> = {}
 
@@ -84,6 +94,21 @@ export class Forwarder {
   }
 
   /** Apply a reloaded proxy section (timeouts, retries, limits) to requests from now on. */
+  /**
+   * Cut the upgraded connections held to pool's nodes (its share fell to 0: a rollback, or
+   * the end of a cutover): their clients reconnect and land where the split now sends
+   * them. Returns how many were cut.
+   */
+  cutTunnels(pool: PoolName): number {
+    let n = 0
+    for (const tunnel of [...this.tunnels]) {
+      if (tunnel.node?.pool !== pool) continue
+      tunnel.cut()
+      n++
+    }
+    return n
+  }
+
   configure(proxy: Config['proxy'], accessLog?: AccessLog): void {
     this.proxy = proxy
     this.accessLog = accessLog

@@ -16,6 +16,7 @@ import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '.
 import type { UpstreamNode } from '../upstream/node.js'
 import { failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
+import type { LongLived } from './forwarder.js'
 import { authority, ClientFraming, clientResponseHead, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** tunnels own their connections: nobody pools them */
@@ -32,7 +33,7 @@ interface Declined {
   untilClose: boolean
 }
 
-export class Tunnel implements ConnectionUser {
+export class Tunnel implements ConnectionUser, LongLived {
   readonly client: ClientSide
   readonly head: RequestHead
   readonly start: number
@@ -147,6 +148,7 @@ export class Tunnel implements ConnectionUser {
         // the switch: the 101 and everything after it pass as the node wrote them
         this.#answered(res)
         this.#open = true
+        this.client.fw.tunnels.add(this)
         if (!this.client.write(buf)) conn.socket.pause()
         return
       }
@@ -301,9 +303,19 @@ export class Tunnel implements ConnectionUser {
     this.client.answerAndClose(failureBytes(kind, true))
   }
 
+  /** The node's pool lost its share: end both sides now (the client reconnects through the split). */
+  cut(): void {
+    const conn = this.conn
+    this.conn = null
+    if (conn !== null) conn.destroy()
+    this.#endAttempt()
+    this.client.destroy()
+  }
+
   #endAttempt(): void {
     const node = this.node
     if (node === null) return
+    this.client.fw.tunnels.delete(this)
     this.node = null
     this.deadline = 0
     node.inflight--
