@@ -49,6 +49,7 @@ export async function startCutover(config: Config, options: StartOptions = {}): 
     upstreams,
     isUsable: (node) => control.isUsable(node),
     weightOf: (node) => control.weightOf(node),
+    inMaint: (node) => control.inMaint(node),
     y: control.state.current.y,
     random,
     clock,

@@ -265,6 +265,11 @@ export class ControlPlane {
     this.#routingListener = listener
   }
 
+  /** Whether an operator put the node in maint: no traffic at all, its WebSocket tunnels included. */
+  inMaint(node: UpstreamNode): boolean {
+    return adminStateOf(this.state.current, node.pool, node.name) === 'maint'
+  }
+
   /** Whether a node may take new requests now (routing tables are built from this): healthy and not drained or in maint. */
   isUsable(node: UpstreamNode): boolean {
     return adminStateOf(this.state.current, node.pool, node.name) === 'ready' && this.health.isUsable(node)

@@ -25,6 +25,8 @@ export interface DataPlaneOptions {
   isUsable: (node: UpstreamNode) => boolean
   /** a node's weight for routing (an operator's runtime weight); default its config weight */
   weightOf?: WeightOf
+  /** issue 14: a node an operator put in maint takes no traffic at all, its WebSocket tunnels included; read when the table is rebuilt */
+  inMaint?: (node: UpstreamNode) => boolean
   /** the share of y at start */
   y: number
   random: Random
@@ -49,6 +51,7 @@ export class DataPlane {
   readonly #wantsH2: boolean
   readonly #isUsable: (node: UpstreamNode) => boolean
   readonly #weightOf: WeightOf | undefined
+  readonly #inMaint: ((node: UpstreamNode) => boolean) | undefined
   readonly #logger: Logger
   readonly #random: Random
   #config: Config
@@ -59,6 +62,7 @@ export class DataPlane {
     this.#y = options.y
     this.#isUsable = options.isUsable
     this.#weightOf = options.weightOf
+    this.#inMaint = options.inMaint
     this.#logger = options.logger
     this.#random = options.random
     this.upstreams = options.upstreams
@@ -84,19 +88,20 @@ export class DataPlane {
   }
 
   /**
-   * Rebuild the routing table, with a new share of y when given. Never per request. A pool
-   * whose share falls to 0 here (a rollback to x, or y at 100) has its WebSocket tunnels
-   * cut: requests follow the split one by one, a tunnel would stay on its node for hours.
+   * Rebuild the routing table, with a new share of y when given. Never per request.
+   * Requests follow the split one by one; a WebSocket tunnel would stay on its node for
+   * hours, so here the tunnels are cut to a pool whose share falls to 0 (a rollback to x,
+   * or y at 100) and to nodes in maint.
    */
   route(y: number = this.#y): void {
     const before = this.#y
     this.#y = y
     this.router.table = this.#table()
     const emptied = before > 0 && y === 0 ? 'y' : before < 100 && y === 100 ? 'x' : null
-    if (emptied !== null) {
-      const cut = this.#forwarder.cutTunnels(emptied)
-      if (cut > 0) this.#logger.info({ pool: emptied, tunnels: cut }, 'share fell to 0: WebSocket tunnels to the pool closed, their clients reconnect through the split')
-    }
+    const inMaint = this.#inMaint
+    if (emptied === null && inMaint === undefined) return
+    const cut = this.#forwarder.cutTunnels((node) => node.pool === emptied || inMaint?.(node) === true)
+    if (cut > 0) this.#logger.info({ emptied, tunnels: cut }, 'WebSocket tunnels closed (their pool lost its share, or their node is in maint): their clients reconnect through the split')
   }
 
   /** Copy x's requests to y through tap (issue 13), or stop copying (null). */

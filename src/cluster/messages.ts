@@ -15,9 +15,9 @@ export type Weights = Record<PoolName, number[]>
 export type H2Until = Record<PoolName, number[]>
 
 export type ToWorker =
-  | { t: 'init'; gen: number; config: Config; y: number; usable: Usable; weights: Weights; h2Until?: H2Until }
-  | { t: 'config'; gen: number; config: Config; y: number; usable: Usable; weights: Weights; h2Until?: H2Until }
-  | { t: 'route'; gen: number; y: number; usable: Usable; weights: Weights; h2Until?: H2Until }
+  | { t: 'init'; gen: number; config: Config; y: number; usable: Usable; weights: Weights; h2Until?: H2Until; maint?: Usable }
+  | { t: 'config'; gen: number; config: Config; y: number; usable: Usable; weights: Weights; h2Until?: H2Until; maint?: Usable }
+  | { t: 'route'; gen: number; y: number; usable: Usable; weights: Weights; h2Until?: H2Until; maint?: Usable }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
 

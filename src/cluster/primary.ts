@@ -40,6 +40,8 @@ export async function startPrimary(config: Config, count: number, logger: Logger
       usable: { x: upstreams.nodes.x.map((n) => control.isUsable(n)), y: upstreams.nodes.y.map((n) => control.isUsable(n)) },
       weights: { x: upstreams.nodes.x.map((n) => control.weightOf(n)), y: upstreams.nodes.y.map((n) => control.weightOf(n)) },
       h2Until: { x: upstreams.nodes.x.map((n) => n.h2EjectedUntil), y: upstreams.nodes.y.map((n) => n.h2EjectedUntil) },
+      // issue 14: nodes in maint, whose WebSocket tunnels each worker cuts
+      maint: { x: upstreams.nodes.x.map((n) => control.inMaint(n)), y: upstreams.nodes.y.map((n) => control.inMaint(n)) },
     }),
     onOutcomes: (records) => replayOutcomes(records, upstreams.nodes, control.sink),
     // issue 13: every worker shadows its own traffic; one /v1/shadow, metric and gate for all

@@ -43,7 +43,7 @@ export interface WorkerPoolOptions {
 /** What the pool needs of the control plane; given by connect(), before start(). */
 export interface WorkerPoolConnections {
   /** the split and node usability as of now, for every message that carries them */
-  routing: () => { y: number; usable: Usable; weights: Weights; h2Until?: H2Until }
+  routing: () => { y: number; usable: Usable; weights: Weights; h2Until?: H2Until; maint?: Usable }
   /** a batch of outcome records from a worker, about the current node list */
   onOutcomes: (records: readonly number[]) => void
   /** a batch of shadow results from a worker (issue 13) */

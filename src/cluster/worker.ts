@@ -31,6 +31,8 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     let logger: Logger = pino()
     let usable = new Map<UpstreamNode, boolean>()
     let weights = new Map<UpstreamNode, number>()
+    /** nodes in maint (issue 14): the data plane cuts their WebSocket tunnels */
+    let maint = new Set<UpstreamNode>()
     let draining = false
     const batcher = new OutcomeBatcher(send)
     // issue 13: this worker's shadow copies, reported on the same beat as its outcomes
@@ -49,13 +51,15 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     flusher = clock.setTimeout(flushEvery, FLUSH_EVERY_MS)
     let metrics: Metrics | undefined
 
-    const setUsable = (flags: Usable, weighted: Weights, h2Until?: H2Until) => {
+    const setUsable = (flags: Usable, weighted: Weights, h2Until?: H2Until, maintFlags?: Usable) => {
       const next = new Map<UpstreamNode, boolean>()
       const nextWeights = new Map<UpstreamNode, number>()
+      const nextMaint = new Set<UpstreamNode>()
       if (plane) {
         for (const pool of POOLS) {
           for (const [i, node] of plane.upstreams.nodes[pool].entries()) {
             next.set(node, flags[pool][i] === true)
+            if (maintFlags?.[pool][i] === true) nextMaint.add(node)
             nextWeights.set(node, weighted[pool][i] ?? node.weight)
             // the primary's passive health decides when a node's h2 listener is ejected
             node.h2EjectedUntil = h2Until?.[pool][i] ?? 0
@@ -64,6 +68,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
       }
       usable = next
       weights = nextWeights
+      maint = nextMaint
     }
 
     const drain = async () => {
@@ -79,7 +84,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
       }
     }
 
-    const start = async (config: Config, gen: number, y: number, flags: Usable, weighted: Weights, h2Until?: H2Until) => {
+    const start = async (config: Config, gen: number, y: number, flags: Usable, weighted: Weights, h2Until?: H2Until, maintFlags?: Usable) => {
       logger = pino({ level: config.log.level }).child({ worker: process.pid })
       const upstreams = new Upstreams(config)
       metrics = new Metrics({ inflight: () => upstreams.inflightByPool(), connections: () => upstreams.nodes })
@@ -89,13 +94,14 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
         upstreams,
         isUsable: (node) => usable.get(node) === true,
         weightOf: (node) => weights.get(node) ?? node.weight,
+        inMaint: (node) => maint.has(node),
         y,
         random,
         clock,
         logger,
       })
       batcher.setNodes(gen, upstreams.nodes)
-      setUsable(flags, weighted, h2Until)
+      setUsable(flags, weighted, h2Until, maintFlags)
       plane.route(y)
       shadow = attachShadow(config, plane, shadowBatcher, { clock, random, logger })
       const address = await plane.listen()
@@ -105,7 +111,7 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
     process.on('message', (message: ToWorker) => {
       switch (message.t) {
         case 'init':
-          start(message.config, message.gen, message.y, message.usable, message.weights, message.h2Until).catch((err: Error) => {
+          start(message.config, message.gen, message.y, message.usable, message.weights, message.h2Until, message.maint).catch((err: Error) => {
             send({ t: 'error', message: err.message })
             resolve(1)
           })
@@ -116,11 +122,11 @@ export function runWorker(clock: Clock, random: Random): Promise<number> {
           shadow?.reload(message.config)
           metrics.setNodes(plane.upstreams.nodes)
           batcher.setNodes(message.gen, plane.upstreams.nodes)
-          setUsable(message.usable, message.weights, message.h2Until)
+          setUsable(message.usable, message.weights, message.h2Until, message.maint)
           plane.route(message.y)
           break
         case 'route':
-          setUsable(message.usable, message.weights, message.h2Until)
+          setUsable(message.usable, message.weights, message.h2Until, message.maint)
           plane?.route(message.y)
           break
         case 'metrics':

@@ -95,14 +95,14 @@ export class Forwarder {
 
   /** Apply a reloaded proxy section (timeouts, retries, limits) to requests from now on. */
   /**
-   * Cut the upgraded connections held to pool's nodes (its share fell to 0: a rollback, or
-   * the end of a cutover): their clients reconnect and land where the split now sends
-   * them. Returns how many were cut.
+   * Cut the upgraded connections held to the nodes that must not carry traffic any more
+   * (their pool's share fell to 0, or the node is in maint): their clients reconnect and
+   * land where the split now sends them. Returns how many were cut.
    */
-  cutTunnels(pool: PoolName): number {
+  cutTunnels(to: (node: UpstreamNode) => boolean): number {
     let n = 0
     for (const tunnel of [...this.tunnels]) {
-      if (tunnel.node?.pool !== pool) continue
+      if (tunnel.node === null || !to(tunnel.node)) continue
       tunnel.cut()
       n++
     }

@@ -3,45 +3,9 @@
 // at the end of a cutover), the tunnels to its nodes are cut, so their clients reconnect and
 // land on the pool that now takes the traffic; a share that moves otherwise leaves them be.
 import t from 'tap'
-import http from 'node:http'
-import net from 'node:net'
 import { startTestCutover } from '../helpers/cutover.js'
 import { waitUntil } from '../helpers/wait.js'
-
-/** A node that accepts every upgrade, says its name, then echoes. */
-async function wsNode(name: string): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>()
-  const server = http.createServer((_req, res) => res.end(name))
-  server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => undefined)
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${name}`)
-    socket.pipe(socket)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () => {
-      for (const s of sockets) s.destroy()
-      server.closeAllConnections()
-      return new Promise((r) => server.close(() => r()))
-    },
-  }
-}
-
-/** A WebSocket-style upgrade through the proxy: resolves once the node named itself. */
-async function openTunnel(proxyUrl: string): Promise<{ node: string; socket: net.Socket; closed: Promise<void> }> {
-  const { port } = new URL(proxyUrl)
-  const socket = net.connect(Number(port), '127.0.0.1')
-  const closed = new Promise<void>((r) => socket.on('close', () => r()))
-  socket.on('error', () => undefined)
-  socket.write('GET /ws HTTP/1.1\r\nHost: kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
-  let text = ''
-  socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
-  await waitUntil('the upgrade answered', () => /\r\n\r\n(x1|y1)$/.test(text), 3000)
-  return { node: text.slice(-2), socket, closed }
-}
+import { openTunnel, wsNode } from '../helpers/ws-node.js'
 
 t.test("a rollback cuts y's WebSocket tunnels; reconnected, they land on x", async (t) => {
   const x = await wsNode('x1')
@@ -87,4 +51,39 @@ t.test("y at 100 cuts x's tunnels at the end of a cutover; y's stay", async (t) 
   onY.socket.on('data', (d: Buffer) => (echoed += d.toString('latin1')))
   await waitUntil('y still echoes', () => echoed.includes('ping'), 3000)
   onY.socket.destroy()
+})
+
+t.test('a node put in maint has its tunnels cut (maint is no traffic at all); drain leaves them be', async (t) => {
+  const a = await wsNode('x1')
+  const b = await wsNode('x2')
+  t.teardown(() => Promise.all([a.close(), b.close()]))
+  const c = await startTestCutover({ x: [a.url, b.url], y: [] })
+  t.teardown(() => c.cutover.close())
+  const names = (await c.api('GET', '/v1/state')).body.pools.x.nodes.map((n: { name: string }) => n.name)
+  // tunnels until one lands on each node
+  const open: Record<string, Awaited<ReturnType<typeof openTunnel>>> = {}
+  for (let i = 0; i < 40 && Object.keys(open).length < 2; i++) {
+    const tunnel = await openTunnel(c.proxyUrl)
+    if (open[tunnel.node] === undefined) open[tunnel.node] = tunnel
+    else tunnel.socket.destroy()
+  }
+  t.same(Object.keys(open).sort(), ['x1', 'x2'])
+  let cutA = false
+  void open.x1.closed.then(() => (cutA = true))
+
+  t.equal((await c.api('PUT', `/v1/nodes/x/${encodeURIComponent(names[0])}`, { admin: 'drain' })).status, 200)
+  open.x1.socket.write('after-drain')
+  let echoed = ''
+  open.x1.socket.on('data', (d: Buffer) => (echoed += d.toString('latin1')))
+  await waitUntil('a drained node keeps its tunnels', () => echoed.includes('after-drain'), 3000)
+  t.notOk(cutA)
+
+  t.equal((await c.api('PUT', `/v1/nodes/x/${encodeURIComponent(names[0])}`, { admin: 'maint' })).status, 200)
+  await open.x1.closed
+  t.pass("the maint node's tunnel was cut")
+  open.x2.socket.write('x2-stays')
+  let other = ''
+  open.x2.socket.on('data', (d: Buffer) => (other += d.toString('latin1')))
+  await waitUntil("the other node's tunnel still echoes", () => other.includes('x2-stays'), 3000)
+  open.x2.socket.destroy()
 })

@@ -8,6 +8,7 @@ import { tempDir } from '../helpers/cutover.js'
 import { api, run, yaml, type Running } from '../helpers/process.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
+import { openTunnel, wsNode } from '../helpers/ws-node.js'
 
 /** A GET on a fresh connection, so the kernel hands it to either worker. */
 async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; upstream: string }> {
@@ -175,4 +176,28 @@ t.test('SIGHUP reaches every worker: a replaced y node takes the traffic of both
     (await api(c, 'GET', '/v1/state')).body.pools.y.nodes.map((n: { url: string }) => n.url),
     [y2.url],
   )
+})
+
+t.test('a node put in maint has its WebSocket tunnels cut in every worker', async (t) => {
+  const x = await wsNode('x1')
+  const y = await wsNode('y1')
+  t.teardown(() => Promise.all([x.close(), y.close()]))
+  const dir = tempDir()
+  const path = join(dir, 'c.yaml')
+  writeFileSync(path, yaml(dir, [x.url], [y.url], '', 'workers: 2'))
+  const c = await run(path)
+  t.teardown(async () => {
+    c.child.kill('SIGTERM')
+    await c.exited
+  })
+  // fresh connections, spread by the kernel over both workers
+  const tunnels = await Promise.all(Array.from({ length: 6 }, () => openTunnel(c.proxyUrl)))
+  t.same([...new Set(tunnels.map((tunnel) => tunnel.node))], ['x1'])
+  const name = (await api(c, 'GET', '/v1/state')).body.pools.x.nodes[0].name
+  t.equal((await api(c, 'PUT', `/v1/nodes/x/${encodeURIComponent(name)}`, { admin: 'maint', force: true })).status, 200)
+  await Promise.all(tunnels.map((tunnel) => tunnel.closed))
+  t.pass('every tunnel to x1 was cut, whichever worker held it')
+  const next = await openTunnel(c.proxyUrl)
+  t.equal(next.node, 'y1', 'a new one goes where traffic goes now')
+  next.socket.destroy()
 })
