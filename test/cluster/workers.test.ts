@@ -27,7 +27,7 @@ function probeCounter(name: string, status = 200): Promise<TestUpstream & { prob
   }).then((u) => Object.assign(u, { probes: () => probes }))
 }
 
-async function startTwoWorkers(t: Tap, x: TestUpstream, y: TestUpstream, extra = ''): Promise<Running> {
+async function startTwoWorkers(t: Tap, x: Pick<TestUpstream, 'url'>, y: Pick<TestUpstream, 'url'>, extra = ''): Promise<Running> {
   const dir = tempDir()
   const path = join(dir, 'c.yaml')
   writeFileSync(path, yaml(dir, [x.url], [y.url], extra, 'workers: 2'))
@@ -182,14 +182,7 @@ t.test('a node put in maint has its WebSocket tunnels cut in every worker', asyn
   const x = await wsNode('x1')
   const y = await wsNode('y1')
   t.teardown(() => Promise.all([x.close(), y.close()]))
-  const dir = tempDir()
-  const path = join(dir, 'c.yaml')
-  writeFileSync(path, yaml(dir, [x.url], [y.url], '', 'workers: 2'))
-  const c = await run(path)
-  t.teardown(async () => {
-    c.child.kill('SIGTERM')
-    await c.exited
-  })
+  const c = await startTwoWorkers(t, x, y)
   // fresh connections, spread by the kernel over both workers
   const tunnels = await Promise.all(Array.from({ length: 6 }, () => openTunnel(c.proxyUrl)))
   t.same([...new Set(tunnels.map((tunnel) => tunnel.node))], ['x1'])

@@ -2,7 +2,7 @@
 // send one on a connection's first request) is served as an ordinary request, and a node
 // that declines an upgrade has its answer relayed as an answer, after which the client's
 // connection closes. Either way no connection is left pinned to one node, outside the split.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import { buildRoutingTable } from '../../src/routing/table.js'
@@ -137,15 +137,20 @@ for (const [label, answer, body] of [
   })
 }
 
-t.test('a declined upgrade whose answer ends when the node closes: relayed to its end', async (t) => {
-  const n = await namedNode('x', 'HTTP/1.1 403 Forbidden\r\nX-Kong: 1\r\n\r\nnot here')
-  n.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => setTimeout(() => socket.end(), 50))
+/** A declined upgrade whose node then ends its connection after 50 ms (end: a FIN; destroy: a cut); what the client read. */
+async function declinedThenClosed(t: Test, answer: string, how: 'end' | 'destroy'): Promise<{ text: string; closed: boolean }> {
+  const n = await namedNode('x', answer)
+  n.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => setTimeout(() => socket[how](), 50))
   const p = await startProxy({ x: [node('x', n.port)] })
   t.teardown(async () => {
     await p.close()
     await n.close()
   })
-  const { text, closed } = await exchange(p.port, [WS])
+  return exchange(p.port, [WS])
+}
+
+t.test('a declined upgrade whose answer ends when the node closes: relayed to its end', async (t) => {
+  const { text, closed } = await declinedThenClosed(t, 'HTTP/1.1 403 Forbidden\r\nX-Kong: 1\r\n\r\nnot here', 'end')
   t.ok(closed)
   t.match(text, /^HTTP\/1\.1 403 Forbidden\r\n/)
   t.match(text, /\r\nConnection: close\r\n/)
@@ -153,14 +158,7 @@ t.test('a declined upgrade whose answer ends when the node closes: relayed to it
 })
 
 t.test('a declined upgrade cut short looks cut short', async (t) => {
-  const n = await namedNode('x', 'HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\nonly part')
-  n.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => setTimeout(() => socket.destroy(), 50))
-  const p = await startProxy({ x: [node('x', n.port)] })
-  t.teardown(async () => {
-    await p.close()
-    await n.close()
-  })
-  const { text, closed } = await exchange(p.port, [WS])
+  const { text, closed } = await declinedThenClosed(t, 'HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\nonly part', 'destroy')
   t.ok(closed)
   t.match(text, /^HTTP\/1\.1 401 Unauthorized\r\n/)
   t.ok(text.endsWith('only part'), 'what came, and the connection cut: the client sees 9 of 100 bytes')
