@@ -93,7 +93,6 @@ export class Forwarder {
     this.sweeper = new Sweeper(options.clock, tickFor(options.proxy))
   }
 
-  /** Apply a reloaded proxy section (timeouts, retries, limits) to requests from now on. */
   /**
    * Cut the upgraded connections held to the nodes that must not carry traffic any more
    * (their pool's share fell to 0, or the node is in maint): their clients reconnect and
@@ -109,6 +108,7 @@ export class Forwarder {
     return n
   }
 
+  /** Apply a reloaded proxy section (timeouts, retries, limits) to requests from now on. */
   configure(proxy: Config['proxy'], accessLog?: AccessLog): void {
     this.proxy = proxy
     this.accessLog = accessLog
