@@ -33,6 +33,7 @@ export function formatEffectiveConfig(config: Config): string {
       max_inflight: proxy.max_inflight,
       upstream_max_connections: proxy.upstream_max_connections,
       upstream_keepalive_timeout: formatDuration(proxy.upstream_keepalive_timeout),
+      idle_timeout: formatDuration(proxy.idle_timeout),
       ...(proxy.h2c_listen && { h2c_listen: formatHostPort(proxy.h2c_listen) }),
       h2_max_concurrent_streams: proxy.h2_max_concurrent_streams,
     },

@@ -38,6 +38,8 @@ const proxy = object({
   upstream_max_connections: field(number({ integer: true, min: 0 }), { default: 64 }),
   // an idle node connection is reused within it (or within the node's Keep-Alive timeout, less 1 s)
   upstream_keepalive_timeout: field(duration(positive), { default: '30s' }),
+  // an answer whose body stops moving (the node sends nothing, or the client takes nothing) is cut, as nginx's proxy_read_timeout and send_timeout
+  idle_timeout: field(duration(positive), { default: '60s' }),
   // extension (issue 12): h2c with prior knowledge, for gRPC clients without TLS
   h2c_listen: field(listen),
   h2_max_concurrent_streams: field(number({ integer: true, min: 1, max: 10000 }), { default: 128 }),

@@ -106,6 +106,12 @@ export interface Config {
      * closes sooner is held to that, less 1 s
      */
     upstream_keepalive_timeout: number
+    /**
+     * extension: ms an answer's body may stand still once its head was relayed (the node
+     * sends nothing of it, or the client takes nothing) before the exchange is cut (default
+     * 60 s, nginx's proxy_read_timeout and send_timeout)
+     */
+    idle_timeout: number
     /** extension (issue 12): plain-text HTTP/2 listener (prior knowledge), for gRPC without TLS */
     h2c_listen?: HostPort
     /** extension (issue 12): most concurrent streams per client HTTP/2 connection (default 128) */

@@ -38,7 +38,7 @@ const enum Stage {
   Connecting,
   /** the request went out; the response head has not come back yet */
   Waiting,
-  /** the response head was written to the client; its body is on its way */
+  /** the response head was written to the client; its body is on its way (proxy.idle_timeout while it stands still) */
   Streaming,
 }
 
@@ -88,6 +88,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   #extra = false
   /** the client connection closes after this answer */
   #closeClient = false
+  /** the node's socket is paused until the client takes what it was sent */
+  #waitingOnClient = false
   /** the copy of this request sent to y (issue 13): fed x's body as it is relayed; null when not shadowed */
   #shadow: ShadowCopy | null = null
   /** ms from arrival to the response head; -1 until then */
@@ -239,7 +241,12 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   }
 
   onClientDrain(): void {
-    if (this.conn !== null) this.conn.socket.resume()
+    if (this.conn === null) return
+    if (this.#waitingOnClient) {
+      this.#waitingOnClient = false
+      if (this.stage === Stage.Streaming) this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
+    }
+    this.conn.socket.resume()
   }
 
   // ---- the response ----
@@ -247,6 +254,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   /** chunk: valid during this call only (the connection's reused read buffer) unless conn.retain() or conn.lend() was called */
   onUpstreamData(_conn: UpstreamConnection, chunk: Buffer): void {
     if (this.stage === Stage.Streaming) {
+      // the body moves: idle_timeout counts from here
+      this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
       if (this.#relay(chunk)) this.#responseDone()
     } else if (this.stage === Stage.Waiting) {
       this.#responseHead(chunk)
@@ -294,8 +303,10 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     const client = this.client
     this.status = res.status
     this.stage = Stage.Streaming
-    this.deadline = 0
-    const ms = (this.headersMs = fw.clock.monotonic() - this.start)
+    const now = fw.clock.monotonic()
+    // the body must keep moving (#responseDone clears it)
+    this.deadline = now + fw.proxy.idle_timeout
+    const ms = (this.headersMs = now - this.start)
     fw.sink.answered(this.node!, res.status, ms)
     if (this.#shadow !== null) {
       if (this.pool === 'x') this.#shadow.respond(res.status, res.headers, client.address)
@@ -405,7 +416,10 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       else if (client.socket.writableLength > 0) conn.lend(client.socket)
       // the client cannot take more: stop reading the node until it drains (a write returns
       // false past the socket's 16 KiB high-water mark, so 'drain' comes)
-      if (!ok && !complete && client.socket.writableLength > MAX_QUEUED) conn.socket.pause()
+      if (!ok && !complete && client.socket.writableLength > MAX_QUEUED) {
+        conn.socket.pause()
+        this.#waitingOnClient = true
+      }
     }
     return complete
   }
@@ -503,7 +517,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     }
   }
 
-  /** request_timeout (or connect_timeout) passed. */
+  /** request_timeout, connect_timeout or (the answer's body standing still) idle_timeout passed. */
   expire(): void {
     this.deadline = 0
     switch (this.stage) {
@@ -514,9 +528,22 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       case Stage.Waiting:
         this.#fail('timeout')
         break
+      case Stage.Streaming:
+        // the node stopped sending its answer: its failure; the client stopped taking it: not the node's
+        if (this.#waitingOnClient) this.#clientStalled()
+        else this.#fail('timeout')
+        break
       default:
         break
     }
+  }
+
+  /** The client took nothing of the answer for idle_timeout: both connections are cut, the node is not blamed. */
+  #clientStalled(): void {
+    if (this.fw.logger.isLevelEnabled('debug')) this.fw.logger.debug({ node: this.node?.name, status: this.status }, 'client took nothing of the answer for idle_timeout: cut')
+    this.#dropAttempt()
+    this.client.destroy()
+    this.#finish(this.status)
   }
 
   /** The client went away: stop the upstream request. */

@@ -192,5 +192,5 @@ function sameName(name: string, lower: string): boolean {
 }
 
 function tickFor(proxy: Config['proxy']): number {
-  return Sweeper.tickFor(proxy.header_timeout, proxy.keepalive_timeout, proxy.request_timeout, proxy.connect_timeout)
+  return Sweeper.tickFor(proxy.header_timeout, proxy.keepalive_timeout, proxy.request_timeout, proxy.connect_timeout, proxy.idle_timeout)
 }

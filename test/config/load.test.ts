@@ -25,6 +25,7 @@ t.test('defaults fill every key a minimal file leaves out', async (t) => {
     max_inflight: 10000,
     upstream_max_connections: 64,
     upstream_keepalive_timeout: 30_000,
+    idle_timeout: 60_000,
     h2_max_concurrent_streams: 128,
   })
   t.same(config.control, { listen: { host: '127.0.0.1', port: 9901 }, token: TOKEN })

@@ -31,6 +31,7 @@ export function proxyConfig(over: Partial<Config['proxy']> = {}): Config['proxy'
     max_inflight: 10000,
     upstream_max_connections: 64,
     upstream_keepalive_timeout: CONFIG_DEFAULTS.proxy.upstream_keepalive_timeout,
+    idle_timeout: CONFIG_DEFAULTS.proxy.idle_timeout,
     h2_max_concurrent_streams: CONFIG_DEFAULTS.proxy.h2_max_concurrent_streams,
     ...over,
   }

@@ -1,0 +1,144 @@
+// proxy.idle_timeout: once an answer's head is relayed, its body must keep moving. A node
+// that stops sending it is cut and counted a timeout (as nginx's proxy_read_timeout); a
+// client that stops taking it is cut without blaming the node (nginx's send_timeout); a
+// body that moves, however slowly overall, is never cut.
+import t from 'tap'
+import net from 'node:net'
+import { node, startProxy } from './fixtures.js'
+import { waitUntil } from '../helpers/wait.js'
+
+/** A raw node: on each request head, run answer(socket). */
+async function rawNode(answer: (socket: net.Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+    s.on('error', () => undefined)
+    let head = ''
+    s.on('data', (d) => {
+      head += d.toString('latin1')
+      if (head.includes('\r\n\r\n')) {
+        head = ''
+        answer(s)
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise((r) => server.close(() => r()))
+    },
+  }
+}
+
+/** One GET on a raw connection; resolves with what came back and when the proxy closed it. */
+function get(port: number): { socket: net.Socket; text: () => string; closed: Promise<number> } {
+  const socket = net.connect(port, '127.0.0.1')
+  let text = ''
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')))
+  socket.on('error', () => undefined)
+  socket.write('GET / HTTP/1.1\r\nHost: kong.test\r\n\r\n')
+  const closed = new Promise<number>((r) => socket.on('close', () => r(performance.now())))
+  return { socket, text: () => text, closed }
+}
+
+const IDLE = 300
+
+t.test('a node that stops sending its body is cut after idle_timeout and counted a timeout', async (t) => {
+  const n = await rawNode((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst-ten!'))
+  const x = node('x', n.port)
+  const p = await startProxy({ x: [x], proxy: { idle_timeout: IDLE } })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const started = performance.now()
+  const c = get(p.port)
+  await waitUntil('the head and the first bytes', () => c.text().endsWith('first-ten!'), 3000)
+  const closedAt = await c.closed
+  t.ok(closedAt - started >= IDLE - 50, `not cut before idle_timeout (${Math.round(closedAt - started)} ms)`)
+  t.match(c.text(), /^HTTP\/1\.1 200 OK\r\n/)
+  t.ok(c.text().endsWith('first-ten!'), 'the client saw the answer cut short: 10 of 100 bytes, then the close')
+  await p.sink.waitFinished(1)
+  t.ok(
+    p.sink.calls.some((call) => call[0] === 'attemptFailed' && call[2] === 'timeout'),
+    'the node is blamed: a timeout',
+  )
+  await waitUntil('the attempt ended', () => x.inflight === 0 && x.dispatcher.open === 0, 3000)
+})
+
+t.test('a body that keeps moving is not cut, however long it takes in all', async (t) => {
+  const n = await rawNode((s) => {
+    s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')
+    let i = 0
+    const tick = setInterval(() => {
+      if (s.destroyed) return clearInterval(tick)
+      if (++i <= 15) s.write('1\r\n.\r\n')
+      else {
+        clearInterval(tick)
+        s.write('0\r\n\r\n')
+      }
+    }, 100)
+  })
+  const p = await startProxy({ x: [node('x', n.port)], proxy: { idle_timeout: 1000 } })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const c = get(p.port)
+  await waitUntil('the whole chunked body', () => c.text().endsWith('0\r\n\r\n'), 5000)
+  t.equal((c.text().match(/1\r\n\.\r\n/g) ?? []).length, 15, 'fifteen pieces, 100 ms apart: 1.5 idle_timeouts in all')
+  t.notOk(c.socket.destroyed, 'the connection is still open')
+  await p.sink.waitFinished(1)
+  t.notOk(p.sink.calls.some((call) => call[0] === 'attemptFailed'))
+  c.socket.destroy()
+})
+
+t.test('a client that stops taking the answer is cut after idle_timeout; the node is not blamed', async (t) => {
+  // a gigabyte, written as fast as the proxy takes it: far more than every socket buffer on the way holds
+  const size = 1024 * 1024 * 1024
+  const piece = Buffer.alloc(256 * 1024, 0x61)
+  const n = await rawNode((s) => {
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`)
+    let sent = 0
+    const pump = () => {
+      while (!s.destroyed && sent < size) {
+        sent += piece.length
+        if (!s.write(piece)) return
+      }
+    }
+    s.on('drain', pump)
+    pump()
+  })
+  const x = node('x', n.port)
+  const p = await startProxy({ x: [x], proxy: { idle_timeout: IDLE } })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const socket = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let bytes = 0
+  const closed = new Promise<void>((r) => socket.on('close', () => r()))
+  socket.on('error', () => undefined)
+  // the client reads the first bytes, then takes nothing more
+  socket.once('data', () => socket.pause())
+  socket.on('data', (d: Buffer) => (bytes += d.length))
+  socket.write('GET / HTTP/1.1\r\nHost: kong.test\r\n\r\n')
+  await p.sink.waitFinished(1)
+  t.notOk(
+    p.sink.calls.some((call) => call[0] === 'attemptFailed'),
+    'no failure counted against the node',
+  )
+  t.same(
+    p.sink.calls.filter((call) => call[0] === 'finished'),
+    [['finished', 'x', 200]],
+  )
+  await waitUntil("the node's connection closed, not pooled", () => x.inflight === 0 && x.dispatcher.open === 0, 3000)
+  // reading again, the client finds its connection cut short
+  socket.resume()
+  await closed
+  t.ok(bytes < size, `cut before the end (${bytes} of ${size} bytes)`)
+})
