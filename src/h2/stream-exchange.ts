@@ -102,6 +102,10 @@ export class StreamExchange implements AttemptUser {
   #shadow: StreamCopy | null = null
   /** the client's request trailers (after its body), passed on at the body's end */
   #requestTrailers: OutgoingHttpHeaders | undefined
+  /** monotonic ms the answer's body last moved (proxy.idle_timeout counts from it) */
+  #moved = 0
+  /** the node's answer is paused until the client takes what it was sent */
+  #waitingOnClient = false
 
   constructor(ctx: StreamContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, remote: string | undefined, https: boolean) {
     this.#ctx = ctx
@@ -280,8 +284,12 @@ export class StreamExchange implements AttemptUser {
     const fw = this.#ctx.fw
     this.#status = status
     this.#stage = Stage.Streaming
-    this.#disarm()
-    this.#headersMs = fw.clock.monotonic() - this.#start
+    const now = fw.clock.monotonic()
+    // the body must keep moving (proxy.idle_timeout); end() and the failures disarm it
+    this.#moved = now
+    if (endStream) this.#disarm()
+    else this.#arm(fw.proxy.idle_timeout)
+    this.#headersMs = now - this.#start
     if (this.#grpc) this.#grpcStatus = parseGrpcStatus(headers['grpc-status'] as string | undefined)
     // a gRPC call is judged when its status is known (trailers); anything else now
     else fw.sink.answered(this.#node!, status, this.#headersMs, false, this.#via)
@@ -300,12 +308,21 @@ export class StreamExchange implements AttemptUser {
   }
 
   data(chunk: Buffer): void {
+    this.#moved = this.#ctx.fw.clock.monotonic()
     this.#shadow?.body(chunk)
-    if (!this.#stream.destroyed && !this.#stream.write(chunk)) this.#attempt?.pause()
+    if (!this.#stream.destroyed && !this.#stream.write(chunk)) {
+      this.#waitingOnClient = true
+      this.#attempt?.pause()
+    }
   }
 
   #onClientDrain = (): void => {
-    if (this.#stage === Stage.Streaming) this.#attempt?.resume()
+    if (this.#stage !== Stage.Streaming) return
+    if (this.#waitingOnClient) {
+      this.#waitingOnClient = false
+      this.#moved = this.#ctx.fw.clock.monotonic()
+    }
+    this.#attempt?.resume()
   }
 
   trailers(headers: IncomingHttpHeaders): void {
@@ -385,14 +402,38 @@ export class StreamExchange implements AttemptUser {
     this.#finish(this.#status)
   }
 
-  /** request_timeout or connect_timeout passed. */
+  /** request_timeout, connect_timeout or (the answer's body standing still) idle_timeout passed. */
   #expired = (): void => {
     this.#timer = null
     const attempt = this.#attempt
-    if (attempt === null || this.#stage === Stage.Done || this.#stage === Stage.Streaming) return
+    if (attempt === null || this.#stage === Stage.Done) return
+    if (this.#stage === Stage.Streaming) {
+      this.#idleCheck(attempt)
+      return
+    }
     const kind: FailureKind = this.#stage === Stage.Connecting || !attempt.connected ? 'connect' : 'timeout'
     attempt.abort()
     this.#failed(kind, undefined)
+  }
+
+  /** Streaming: cut the stream whose body stood still for idle_timeout (the node's failure, unless the client took nothing); else look again when it could be. */
+  #idleCheck(attempt: NodeAttempt): void {
+    const fw = this.#ctx.fw
+    const still = fw.clock.monotonic() - this.#moved
+    const idle = fw.proxy.idle_timeout
+    if (still < idle) {
+      this.#arm(idle - still)
+      return
+    }
+    attempt.abort()
+    if (!this.#waitingOnClient) {
+      this.#failed('timeout', undefined)
+      return
+    }
+    // the client took nothing: not the node's failure
+    this.#attempt = null
+    this.#endAttempt()
+    this.#broken()
   }
 
   #onClientClose = (): void => {

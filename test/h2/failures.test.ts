@@ -125,3 +125,35 @@ t.test('CONNECT over HTTP/2 is refused with 405 naming the way that works; nothi
   t.equal(status, 405)
   t.equal(up.seen.length, 0)
 })
+
+t.test('a node that stops sending its answer mid-stream is cut after idle_timeout: UNAVAILABLE after the messages it had, a timeout against the node', async (t) => {
+  const up = await startH2Upstream('x1', (stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' })
+    const msg = Buffer.from(JSON.stringify({ n: 7 }))
+    // one message, then nothing: neither more nor the end
+    stream.write(Buffer.concat([Buffer.from([0, 0, 0, 0, msg.length]), msg]))
+  })
+  const c = await startTestCutover({ x: [h2node(up.h2)], y: [], proxy: '  h2c_listen: 127.0.0.1:0\n  idle_timeout: 300ms' })
+  const client = echoClient(`127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    client.close()
+    await c.cutover.close()
+    await up.close()
+  })
+  const got: number[] = []
+  const started = performance.now()
+  const err = await new Promise<grpc.ServiceError>((resolve) => {
+    const call = client.serverStream({ n: 3 })
+    call.on('data', (m: Msg) => got.push(m.n))
+    call.on('error', resolve)
+  })
+  t.same(got, [7])
+  t.equal(err.code, grpc.status.UNAVAILABLE)
+  t.ok(performance.now() - started >= 250, 'not before idle_timeout')
+  // plain h2: the stream is reset after what came
+  const r = await h2Request(session, { ':path': '/stall' }).catch((e: Error) => e)
+  t.ok(r instanceof Error, `the h2 stream was reset: ${r instanceof Error ? r.message : 'answered'}`)
+  await waitUntil('both timeouts counted against the node', async () => (await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:${up.port}",kind="timeout"}`)) === 2, 5000)
+})
