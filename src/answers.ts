@@ -36,6 +36,7 @@ export const ANSWERS = {
   overloaded: proxyAnswer('CUTOVER_ERR_OVERLOADED', 'cutover is overloaded'),
   headTooLarge: proxyAnswer('CUTOVER_ERR_HEAD_TOO_LARGE', 'request head too large'),
   headTimeout: proxyAnswer('CUTOVER_ERR_HEAD_TIMEOUT', 'request head not received in time'),
+  bodyTimeout: proxyAnswer('CUTOVER_ERR_BODY_TIMEOUT', 'request body stopped arriving'),
   malformed: proxyAnswer('CUTOVER_ERR_BAD_REQUEST', 'bad request: malformed HTTP'),
 } as const satisfies Record<string, ProxyAnswer>
 

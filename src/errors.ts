@@ -36,6 +36,8 @@ export const ERRORS = {
   CUTOVER_ERR_HEAD_TOO_LARGE: 431,
   /** a client's request head not received within header_timeout (proxy answer) */
   CUTOVER_ERR_HEAD_TIMEOUT: 408,
+  /** a client's request body stopped arriving for idle_timeout (proxy answer) */
+  CUTOVER_ERR_BODY_TIMEOUT: 408,
   CUTOVER_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   CUTOVER_ERR_ROLLOUT_UNAVAILABLE: 503,
   /** a bug: an error nobody raised on purpose */

@@ -19,6 +19,7 @@ export const RAW = {
   shed: rawAnswer(ANSWERS.overloaded, { close: true, headers: { 'retry-after': '1' } }),
   headTooLarge: rawAnswer(ANSWERS.headTooLarge, { close: true }),
   headTimeout: rawAnswer(ANSWERS.headTimeout, { close: true }),
+  bodyTimeout: rawAnswer(ANSWERS.bodyTimeout, { close: true }),
 } as const
 
 /** The answer when the last attempt failed with kind (502, or 504 for a timeout). */

@@ -90,6 +90,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   #closeClient = false
   /** the node's socket is paused until the client takes what it was sent */
   #waitingOnClient = false
+  /** the client is paused until the node takes the body bytes it was sent */
+  #waitingOnNode = false
   /** the copy of this request sent to y (issue 13): fed x's body as it is relayed; null when not shadowed */
   #shadow: ShadowCopy | null = null
   /** ms from arrival to the response head; -1 until then */
@@ -152,11 +154,15 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     if (this.stage === Stage.Connecting) this.#sendHead(this.fw.clock.monotonic())
   }
 
-  /** Write the request head (and what the buffer holds of the body) as one write. */
+  /**
+   * Write the request head (and what the buffer holds of the body) as one write. The node
+   * has request_timeout to answer from the end of the request; while its body is still on
+   * its way, the body must keep moving (idle_timeout), however long the upload takes.
+   */
   #sendHead(now: number): void {
     const fw = this.fw
     this.stage = Stage.Waiting
-    this.deadline = now + fw.proxy.request_timeout
+    this.deadline = now + (this.client.phase === Phase.Body ? fw.proxy.idle_timeout : fw.proxy.request_timeout)
     const conn = this.conn!
     conn.uses++
     const node = this.node!
@@ -189,7 +195,14 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   sendBody(piece: Buffer): boolean {
     this.bodySent = true
     if (this.#shadow !== null) this.#shadow.requestBody(piece)
-    return this.conn!.socket.write(piece)
+    return this.#bodyMoved(this.conn!.socket.write(piece))
+  }
+
+  /** Body bytes went to the node (ok: its socket takes more): the upload is alive. */
+  #bodyMoved(ok: boolean): boolean {
+    if (this.stage === Stage.Waiting) this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
+    if (!ok) this.#waitingOnNode = true
+    return ok
   }
 
   /**
@@ -215,7 +228,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       ok = socket.write(end + '\r\n', 'latin1')
     }
     socket.uncork()
-    return ok
+    return this.#bodyMoved(ok)
   }
 
   /**
@@ -230,13 +243,18 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     return socket !== undefined && socket.writableLength > 0 ? socket : null
   }
 
-  /** The body went out whole. */
+  /** The body went out whole: the node has request_timeout to answer from now. */
   requestSent(): void {
     this.requestComplete = true
+    if (this.stage === Stage.Waiting) this.deadline = this.fw.clock.monotonic() + this.fw.proxy.request_timeout
     if (this.#shadow !== null) this.#shadow.requestEnd()
   }
 
   onUpstreamDrain(): void {
+    if (this.#waitingOnNode) {
+      this.#waitingOnNode = false
+      if (this.stage === Stage.Waiting) this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
+    }
     if (this.client.phase === Phase.Body) this.client.pumpBody()
   }
 
@@ -525,8 +543,12 @@ export class Exchange implements PoolWaiter, ConnectionUser {
         this.#fail('connect')
         break
       case Stage.Queued:
-      case Stage.Waiting:
         this.#fail('timeout')
+        break
+      case Stage.Waiting:
+        // the upload stood still: the client's doing unless the node stopped taking it
+        if (this.client.phase === Phase.Body && !this.#waitingOnNode) this.#clientBodyStalled()
+        else this.#fail('timeout')
         break
       case Stage.Streaming:
         // the node stopped sending its answer: its failure; the client stopped taking it: not the node's
@@ -536,6 +558,13 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       default:
         break
     }
+  }
+
+  /** The client sent nothing of its body for idle_timeout: 408 and close; the node, left with half a request, is not blamed. */
+  #clientBodyStalled(): void {
+    if (this.done) return
+    this.#dropAttempt()
+    this.#answer(408, RAW.bodyTimeout, RAW.bodyTimeout)
   }
 
   /** The client took nothing of the answer for idle_timeout: both connections are cut, the node is not blamed. */

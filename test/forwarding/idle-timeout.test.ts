@@ -3,8 +3,9 @@
 // client that stops taking it is cut without blaming the node (nginx's send_timeout); a
 // body that moves, however slowly overall, is never cut.
 import t from 'tap'
+import http from 'node:http'
 import net from 'node:net'
-import { node, startProxy } from './fixtures.js'
+import { close, listen, node, startProxy } from './fixtures.js'
 import { waitUntil } from '../helpers/wait.js'
 
 /** A raw node: on each request head, run answer(socket). */
@@ -141,4 +142,91 @@ t.test('a client that stops taking the answer is cut after idle_timeout; the nod
   socket.resume()
   await closed
   t.ok(bytes < size, `cut before the end (${bytes} of ${size} bytes)`)
+})
+
+/** A node that reads each request's body whole, then answers its length (or, with silent, never answers). */
+async function bodyNode(silent = false): Promise<{ port: number; server: http.Server }> {
+  const server = http.createServer((req, res) => {
+    let n = 0
+    req.on('data', (d: Buffer) => (n += d.length))
+    req.on('end', () => {
+      if (!silent) res.end(String(n))
+    })
+  })
+  return { port: await listen(server), server }
+}
+
+/** A raw upload of size bytes: the head, then one byte every gapMs, stopping after sendBytes. */
+function slowUpload(port: number, size: number, gapMs: number, sendBytes = size): { text: () => string; closed: Promise<void>; stop(): void } {
+  const socket = net.connect(port, '127.0.0.1')
+  let text = ''
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')))
+  socket.on('error', () => undefined)
+  const closed = new Promise<void>((r) => socket.on('close', () => r()))
+  socket.write(`POST /upload HTTP/1.1\r\nHost: kong.test\r\nContent-Length: ${size}\r\n\r\n`)
+  let sent = 0
+  const tick = setInterval(() => {
+    if (sent >= sendBytes || socket.destroyed) return clearInterval(tick)
+    socket.write('b')
+    sent++
+  }, gapMs)
+  const stop = () => {
+    clearInterval(tick)
+    socket.destroy()
+  }
+  return { text: () => text, closed, stop }
+}
+
+t.test('an upload that keeps moving may take longer than request_timeout, which counts from its end', async (t) => {
+  const n = await bodyNode()
+  const p = await startProxy({ x: [node('x', n.port)], proxy: { request_timeout: 300, idle_timeout: 1000 } })
+  const up = slowUpload(p.port, 15, 100)
+  t.teardown(async () => {
+    up.stop()
+    await p.close()
+    await close(n.server)
+  })
+  await waitUntil('the answer', () => up.text().endsWith('\r\n\r\n15'), 5000)
+  t.match(up.text(), /^HTTP\/1\.1 200 OK\r\n/, '1.5 s of upload, request_timeout 300 ms: answered')
+})
+
+t.test('a client that stops sending its body gets 408 after idle_timeout; the node is not blamed', async (t) => {
+  const n = await bodyNode()
+  const x = node('x', n.port)
+  const p = await startProxy({ x: [x], proxy: { idle_timeout: IDLE } })
+  const up = slowUpload(p.port, 100, 10, 5)
+  t.teardown(async () => {
+    up.stop()
+    await p.close()
+    await close(n.server)
+  })
+  await up.closed
+  t.match(up.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/)
+  t.match(up.text(), /\r\nconnection: close\r\n/i)
+  t.match(up.text(), /request body stopped arriving/)
+  await p.sink.waitFinished(1)
+  t.notOk(
+    p.sink.calls.some((call) => call[0] === 'attemptFailed'),
+    'no failure counted against the node',
+  )
+  t.same(
+    p.sink.calls.filter((call) => call[0] === 'finished'),
+    [['finished', 'x', 408]],
+  )
+  await waitUntil("the node's half-sent connection closed", () => x.inflight === 0 && x.dispatcher.open === 0, 3000)
+})
+
+t.test('a node that takes the whole body and never answers: 504 after request_timeout from the end of the body', async (t) => {
+  const n = await bodyNode(true)
+  const p = await startProxy({ x: [node('x', n.port)], proxy: { request_timeout: 300, idle_timeout: 1000, retries: 0 } })
+  const up = slowUpload(p.port, 5, 100)
+  const started = performance.now()
+  t.teardown(async () => {
+    up.stop()
+    await p.close()
+    await close(n.server)
+  })
+  await waitUntil('the answer', () => up.text().includes('\r\n\r\n'), 5000)
+  t.match(up.text(), /^HTTP\/1\.1 504 Gateway Timeout\r\n/)
+  t.ok(performance.now() - started >= 500 + 250, 'the body took ~500 ms, then request_timeout')
 })
