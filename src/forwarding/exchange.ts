@@ -125,6 +125,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     this.lastNode = node
     this.pool = node.pool
     this.attempts++
+    this.#waitingOnNode = false
     node.inflight++
     fw.sink.attemptStarted(node)
     this.stage = Stage.Queued
