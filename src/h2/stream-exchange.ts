@@ -106,6 +106,8 @@ export class StreamExchange implements AttemptUser {
   #moved = 0
   /** the node's answer is paused until the client takes what it was sent */
   #waitingOnClient = false
+  /** the client's body is held until the node's side takes more (from the start of an attempt until its first drain) */
+  #waitingOnNode = true
 
   constructor(ctx: StreamContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, remote: string | undefined, https: boolean) {
     this.#ctx = ctx
@@ -176,6 +178,7 @@ export class StreamExchange implements AttemptUser {
     node.inflight++
     fw.sink.attemptStarted(node)
     this.#stage = Stage.Connecting
+    this.#waitingOnNode = true
     this.#arm(fw.proxy.connect_timeout)
     // a stream that is not gRPC goes to the node's url while its h2 listener is ejected
     const sessions = this.#grpc || node.h2EjectedUntil <= fw.clock.now() ? ctx.nodes.sessions(node) : undefined
@@ -198,9 +201,11 @@ export class StreamExchange implements AttemptUser {
       if (this.#clientEnded) attempt.end(this.#requestTrailers)
     }
     if (this.#attempt === attempt && this.#stage === Stage.Connecting) {
-      // the request head is out (or queued on the session): from now on it is the node's time
+      // the request head is out (or queued on the session): from now on it is the node's
+      // time, request_timeout from the end of the request; until then the body must keep moving
       this.#stage = Stage.Waiting
-      this.#arm(fw.proxy.request_timeout)
+      this.#moved = fw.clock.monotonic()
+      this.#arm(this.#clientEnded ? fw.proxy.request_timeout : fw.proxy.idle_timeout)
     }
   }
 
@@ -253,7 +258,11 @@ export class StreamExchange implements AttemptUser {
       this.#abortUpload(ANSWERS.bodyTooLarge)
       return
     }
-    if (!attempt.write(chunk)) this.#stream.pause()
+    if (this.#stage === Stage.Waiting) this.#moved = this.#ctx.fw.clock.monotonic()
+    if (!attempt.write(chunk)) {
+      this.#waitingOnNode = true
+      this.#stream.pause()
+    }
   }
 
   #onClientTrailers = (headers: IncomingHttpHeaders): void => {
@@ -267,11 +276,18 @@ export class StreamExchange implements AttemptUser {
   #onClientEnd = (): void => {
     this.#clientEnded = true
     if (this.#attempt !== null && this.#stage !== Stage.Done) this.#attempt.end(this.#requestTrailers)
+    // the request is whole: the node has request_timeout to answer from now
+    if (this.#stage === Stage.Waiting) this.#arm(this.#ctx.fw.proxy.request_timeout)
   }
 
   /** The node's side takes body bytes (again); the first call lets the body flow at all. */
   drain(): void {
-    if (this.#stage !== Stage.Done && this.#attempt !== null) this.#stream.resume()
+    if (this.#stage === Stage.Done || this.#attempt === null) return
+    if (this.#waitingOnNode) {
+      this.#waitingOnNode = false
+      this.#moved = this.#ctx.fw.clock.monotonic()
+    }
+    this.#stream.resume()
   }
 
   // ---- the response (AttemptUser) ----
@@ -411,9 +427,27 @@ export class StreamExchange implements AttemptUser {
       this.#idleCheck(attempt)
       return
     }
+    if (this.#stage === Stage.Waiting && !this.#clientEnded && !this.#uploadStalled()) return
     const kind: FailureKind = this.#stage === Stage.Connecting || !attempt.connected ? 'connect' : 'timeout'
     attempt.abort()
     this.#failed(kind, undefined)
+  }
+
+  /**
+   * Waiting with the body still uploading, idle_timeout's turn: false when it moved since
+   * (looked at again later); the client that stopped sending gets 408, not blamed on the
+   * node; true when the node stopped taking it (a timeout, as any other).
+   */
+  #uploadStalled(): boolean {
+    const idle = this.#ctx.fw.proxy.idle_timeout
+    const still = this.#ctx.fw.clock.monotonic() - this.#moved
+    if (still < idle) {
+      this.#arm(idle - still)
+      return false
+    }
+    if (this.#waitingOnNode) return true
+    this.#abortUpload(ANSWERS.bodyTimeout)
+    return false
   }
 
   /** Streaming: cut the stream whose body stood still for idle_timeout (the node's failure, unless the client took nothing); else look again when it could be. */

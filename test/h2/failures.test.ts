@@ -5,6 +5,7 @@ import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
 import { callUnary, echoClient, type Msg, startEchoServer } from '../helpers/grpc.js'
 import { h2Request, startH2Upstream } from '../helpers/h2.js'
+import { startUpstream } from '../helpers/upstream.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
 const h2node = (h2: string) => `{ url: ${h2.replace(/^h2c?:/, 'http:')}, h2: "${h2}" }`
@@ -39,7 +40,8 @@ t.test('a stream the node refused (REFUSED_STREAM) is sent to another node', asy
     await c.cutover.close()
     await Promise.all([refusing.close(), good.close()])
   })
-  for (let i = 0; i < 8; i++) {
+  // each request picks one of the two at random: go on until the refusing one was picked (1 in 2^40 never)
+  for (let i = 0; i < 40 && (i < 8 || refusing.seen.length === 0); i++) {
     const r = await h2Request(session, { ':path': `/r${i}` })
     t.equal(JSON.parse(r.body).upstream, 'x2')
   }
@@ -156,4 +158,60 @@ t.test('a node that stops sending its answer mid-stream is cut after idle_timeou
   const r = await h2Request(session, { ':path': '/stall' }).catch((e: Error) => e)
   t.ok(r instanceof Error, `the h2 stream was reset: ${r instanceof Error ? r.message : 'answered'}`)
   await waitUntil('both timeouts counted against the node', async () => (await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:${up.port}",kind="timeout"}`)) === 2, 5000)
+})
+
+/** A POST on session whose body goes one byte every gapMs, stopping after sendBytes (ending the stream once all size bytes went); resolves with the answer. */
+function slowH2Upload(session: http2.ClientHttp2Session, size: number, gapMs: number, sendBytes = size): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ':method': 'POST', ':path': '/upload', 'content-length': String(size) })
+    let status = 0
+    let body = ''
+    req.on('response', (h) => (status = Number(h[':status'])))
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => resolve({ status, body }))
+    req.on('error', reject)
+    let sent = 0
+    const tick = setInterval(() => {
+      if (req.destroyed || sent >= sendBytes) return clearInterval(tick)
+      sent++
+      if (sent === size) req.end('b')
+      else req.write('b')
+    }, gapMs)
+  })
+}
+
+/** An HTTP/1.1 node that answers each request with the length of its body. */
+const lengthNode = () =>
+  startUpstream('x1', (req, res) => {
+    let n = 0
+    req.on('data', (d: Buffer) => (n += d.length))
+    req.on('end', () => res.end(String(n)))
+  })
+
+t.test('an h2 upload that keeps moving may take longer than request_timeout, which counts from its end', async (t) => {
+  const up = await lengthNode()
+  const c = await startTestCutover({ x: [up.url], y: [], proxy: '  h2c_listen: 127.0.0.1:0\n  request_timeout: 300ms\n  idle_timeout: 1s' })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await up.close()
+  })
+  const r = await slowH2Upload(session, 12, 100)
+  t.same(r, { status: 200, body: '12' }, '1.2 s of upload with request_timeout at 300 ms: answered')
+})
+
+t.test('an h2 client that stops sending its body gets 408 after idle_timeout; the node is not blamed', async (t) => {
+  const up = await lengthNode()
+  const c = await startTestCutover({ x: [up.url], y: [], proxy: '  h2c_listen: 127.0.0.1:0\n  idle_timeout: 300ms' })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await up.close()
+  })
+  const r = await slowH2Upload(session, 100, 10, 5)
+  t.equal(r.status, 408)
+  t.same(JSON.parse(r.body), { message: 'request body stopped arriving' })
+  t.equal(await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:${up.port}",kind="timeout"}`), 0, 'not counted against the node')
 })
