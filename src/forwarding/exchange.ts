@@ -201,9 +201,14 @@ export class Exchange implements PoolWaiter, ConnectionUser {
 
   /** Body bytes went to the node (ok: its socket takes more): the upload is alive. */
   #bodyMoved(ok: boolean): boolean {
-    if (this.stage === Stage.Waiting) this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
+    if (this.stage === Stage.Waiting) this.#moving()
     if (!ok) this.#waitingOnNode = true
     return ok
+  }
+
+  /** A body moved, either way: idle_timeout counts from now. */
+  #moving(): void {
+    this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
   }
 
   /**
@@ -254,7 +259,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   onUpstreamDrain(): void {
     if (this.#waitingOnNode) {
       this.#waitingOnNode = false
-      if (this.stage === Stage.Waiting) this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
+      if (this.stage === Stage.Waiting) this.#moving()
     }
     if (this.client.phase === Phase.Body) this.client.pumpBody()
   }
@@ -263,7 +268,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     if (this.conn === null) return
     if (this.#waitingOnClient) {
       this.#waitingOnClient = false
-      if (this.stage === Stage.Streaming) this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
+      if (this.stage === Stage.Streaming) this.#moving()
     }
     this.conn.socket.resume()
   }
@@ -273,8 +278,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   /** chunk: valid during this call only (the connection's reused read buffer) unless conn.retain() or conn.lend() was called */
   onUpstreamData(_conn: UpstreamConnection, chunk: Buffer): void {
     if (this.stage === Stage.Streaming) {
-      // the body moves: idle_timeout counts from here
-      this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
+      this.#moving()
       if (this.#relay(chunk)) this.#responseDone()
     } else if (this.stage === Stage.Waiting) {
       this.#responseHead(chunk)

@@ -213,10 +213,7 @@ export class Tunnel implements ConnectionUser, LongLived {
 
   /** The declined upgrade's answer is whole: the node's connection and then the client's close. */
   #endDeclined(): void {
-    const conn = this.conn
-    this.conn = null
-    if (conn !== null) conn.destroy()
-    this.#endAttempt()
+    this.#dropConn()
     this.client.answerAndClose(NOTHING)
   }
 
@@ -228,18 +225,14 @@ export class Tunnel implements ConnectionUser, LongLived {
 
   onUpstreamClose(conn: UpstreamConnection, err: Error | null): void {
     if (this.conn !== conn) return
-    if (this.#declined !== null) {
-      // an answer read until the node closed is whole; any other was cut short
-      if (this.#declined.untilClose && err === null) this.#endDeclined()
-      else {
-        this.conn = null
-        this.#endAttempt()
-        this.client.destroy()
-      }
+    // a declined upgrade's answer read until the node closed is whole
+    if (this.#declined?.untilClose === true && err === null) {
+      this.#endDeclined()
       return
     }
     this.conn = null
-    if (this.#open) {
+    if (this.#open || this.#declined !== null) {
+      // the tunnel is over, or the declined answer was cut short: the client sees it broken
       this.#endAttempt()
       this.client.destroy()
       return
@@ -256,10 +249,7 @@ export class Tunnel implements ConnectionUser, LongLived {
   }
 
   clientClosed(): void {
-    const conn = this.conn
-    this.conn = null
-    if (conn !== null) conn.destroy()
-    this.#endAttempt()
+    this.#dropConn()
     if (!this.#over) {
       this.#over = true
       const fw = this.client.fw
@@ -278,10 +268,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     const fw = this.client.fw
     const node = this.node!
     fw.sink.attemptFailed(node, kind)
-    const conn = this.conn
-    this.conn = null
-    if (conn !== null) conn.destroy()
-    this.#endAttempt()
+    this.#dropConn()
     this.tried.push(node)
     if (!this.client.closed) {
       const next = fw.nextNode({
@@ -305,11 +292,16 @@ export class Tunnel implements ConnectionUser, LongLived {
 
   /** The node's pool lost its share: end both sides now (the client reconnects through the split). */
   cut(): void {
+    this.#dropConn()
+    this.client.destroy()
+  }
+
+  /** Close the node's connection now (its close reaches nobody) and end the attempt. */
+  #dropConn(): void {
     const conn = this.conn
     this.conn = null
     if (conn !== null) conn.destroy()
     this.#endAttempt()
-    this.client.destroy()
   }
 
   #endAttempt(): void {

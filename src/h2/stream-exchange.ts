@@ -423,49 +423,38 @@ export class StreamExchange implements AttemptUser {
     this.#timer = null
     const attempt = this.#attempt
     if (attempt === null || this.#stage === Stage.Done) return
-    if (this.#stage === Stage.Streaming) {
-      this.#idleCheck(attempt)
-      return
+    if (this.#stage === Stage.Streaming || (this.#stage === Stage.Waiting && !this.#clientEnded)) {
+      // a body on its way, either way: idle_timeout's turn
+      if (!this.#stoodStill()) return
+      if (this.#stage === Stage.Streaming ? this.#waitingOnClient : !this.#waitingOnNode) {
+        // the client stopped taking the answer, or sending its body: not the node's failure
+        this.#clientStalled()
+        return
+      }
     }
-    if (this.#stage === Stage.Waiting && !this.#clientEnded && !this.#uploadStalled()) return
     const kind: FailureKind = this.#stage === Stage.Connecting || !attempt.connected ? 'connect' : 'timeout'
     attempt.abort()
     this.#failed(kind, undefined)
   }
 
-  /**
-   * Waiting with the body still uploading, idle_timeout's turn: false when it moved since
-   * (looked at again later); the client that stopped sending gets 408, not blamed on the
-   * node; true when the node stopped taking it (a timeout, as any other).
-   */
-  #uploadStalled(): boolean {
+  /** Whether the body stood still for idle_timeout; if not, look again when it could have. */
+  #stoodStill(): boolean {
     const idle = this.#ctx.fw.proxy.idle_timeout
     const still = this.#ctx.fw.clock.monotonic() - this.#moved
-    if (still < idle) {
-      this.#arm(idle - still)
-      return false
-    }
-    if (this.#waitingOnNode) return true
-    this.#abortUpload(ANSWERS.bodyTimeout)
+    if (still >= idle) return true
+    this.#arm(idle - still)
     return false
   }
 
-  /** Streaming: cut the stream whose body stood still for idle_timeout (the node's failure, unless the client took nothing); else look again when it could be. */
-  #idleCheck(attempt: NodeAttempt): void {
-    const fw = this.#ctx.fw
-    const still = fw.clock.monotonic() - this.#moved
-    const idle = fw.proxy.idle_timeout
-    if (still < idle) {
-      this.#arm(idle - still)
+  /** The client took nothing of the answer (the stream is cut), or sent nothing of its body (408), for idle_timeout. */
+  #clientStalled(): void {
+    if (this.#stage === Stage.Waiting) {
+      this.#abortUpload(ANSWERS.bodyTimeout)
       return
     }
-    attempt.abort()
-    if (!this.#waitingOnClient) {
-      this.#failed('timeout', undefined)
-      return
-    }
-    // the client took nothing: not the node's failure
+    const attempt = this.#attempt
     this.#attempt = null
+    attempt?.abort()
     this.#endAttempt()
     this.#broken()
   }
