@@ -2,10 +2,11 @@
 // that stops sending it is cut and counted a timeout (as nginx's proxy_read_timeout); a
 // client that stops taking it is cut without blaming the node (nginx's send_timeout); a
 // body that moves, however slowly overall, is never cut.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import http from 'node:http'
 import net from 'node:net'
-import { close, listen, node, startProxy } from './fixtures.js'
+import type { UpstreamNode } from '../../src/upstream/node.js'
+import { close, listen, node, startProxy, type TestProxy } from './fixtures.js'
 import { waitUntil } from '../helpers/wait.js'
 
 /** A raw node: on each request head, run answer(socket). */
@@ -46,6 +47,20 @@ function get(port: number): { socket: net.Socket; text: () => string; closed: Pr
 }
 
 const IDLE = 300
+
+/** The exchange ended with status, the client's doing: no failure counted against node x, whose connection closed. */
+async function notBlamed(t: Test, p: TestProxy, x: UpstreamNode, status: number, closedWhat: string): Promise<void> {
+  await p.sink.waitFinished(1)
+  t.notOk(
+    p.sink.calls.some((call) => call[0] === 'attemptFailed'),
+    'no failure counted against the node',
+  )
+  t.same(
+    p.sink.calls.filter((call) => call[0] === 'finished'),
+    [['finished', 'x', status]],
+  )
+  await waitUntil(closedWhat, () => x.inflight === 0 && x.dispatcher.open === 0, 3000)
+}
 
 t.test('a node that stops sending its body is cut after idle_timeout and counted a timeout', async (t) => {
   const n = await rawNode((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst-ten!'))
@@ -128,16 +143,7 @@ t.test('a client that stops taking the answer is cut after idle_timeout; the nod
   socket.once('data', () => socket.pause())
   socket.on('data', (d: Buffer) => (bytes += d.length))
   socket.write('GET / HTTP/1.1\r\nHost: kong.test\r\n\r\n')
-  await p.sink.waitFinished(1)
-  t.notOk(
-    p.sink.calls.some((call) => call[0] === 'attemptFailed'),
-    'no failure counted against the node',
-  )
-  t.same(
-    p.sink.calls.filter((call) => call[0] === 'finished'),
-    [['finished', 'x', 200]],
-  )
-  await waitUntil("the node's connection closed, not pooled", () => x.inflight === 0 && x.dispatcher.open === 0, 3000)
+  await notBlamed(t, p, x, 200, "the node's connection closed, not pooled")
   // reading again, the client finds its connection cut short
   socket.resume()
   await closed
@@ -204,16 +210,7 @@ t.test('a client that stops sending its body gets 408 after idle_timeout; the no
   t.match(up.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/)
   t.match(up.text(), /\r\nconnection: close\r\n/i)
   t.match(up.text(), /request body stopped arriving/)
-  await p.sink.waitFinished(1)
-  t.notOk(
-    p.sink.calls.some((call) => call[0] === 'attemptFailed'),
-    'no failure counted against the node',
-  )
-  t.same(
-    p.sink.calls.filter((call) => call[0] === 'finished'),
-    [['finished', 'x', 408]],
-  )
-  await waitUntil("the node's half-sent connection closed", () => x.inflight === 0 && x.dispatcher.open === 0, 3000)
+  await notBlamed(t, p, x, 408, "the node's half-sent connection closed")
 })
 
 t.test('a node that takes the whole body and never answers: 504 after request_timeout from the end of the body', async (t) => {

@@ -188,28 +188,27 @@ const lengthNode = () =>
     req.on('end', () => res.end(String(n)))
   })
 
-t.test('an h2 upload that keeps moving may take longer than request_timeout, which counts from its end', async (t) => {
+/** lengthNode as x, behind a cutover with an h2c listener and these proxy lines, and an h2 session to it. */
+async function lengthNodeBehindH2(test: Pick<typeof t, 'teardown'>, proxy: string) {
   const up = await lengthNode()
-  const c = await startTestCutover({ x: [up.url], y: [], proxy: '  h2c_listen: 127.0.0.1:0\n  request_timeout: 300ms\n  idle_timeout: 1s' })
+  const c = await startTestCutover({ x: [up.url], y: [], proxy: `  h2c_listen: 127.0.0.1:0\n${proxy}` })
   const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
-  t.teardown(async () => {
+  test.teardown(async () => {
     session.close()
     await c.cutover.close()
     await up.close()
   })
+  return { up, c, session }
+}
+
+t.test('an h2 upload that keeps moving may take longer than request_timeout, which counts from its end', async (t) => {
+  const { session } = await lengthNodeBehindH2(t, '  request_timeout: 300ms\n  idle_timeout: 1s')
   const r = await slowH2Upload(session, 12, 100)
   t.same(r, { status: 200, body: '12' }, '1.2 s of upload with request_timeout at 300 ms: answered')
 })
 
 t.test('an h2 client that stops sending its body gets 408 after idle_timeout; the node is not blamed', async (t) => {
-  const up = await lengthNode()
-  const c = await startTestCutover({ x: [up.url], y: [], proxy: '  h2c_listen: 127.0.0.1:0\n  idle_timeout: 300ms' })
-  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
-  t.teardown(async () => {
-    session.close()
-    await c.cutover.close()
-    await up.close()
-  })
+  const { up, c, session } = await lengthNodeBehindH2(t, '  idle_timeout: 300ms')
   const r = await slowH2Upload(session, 100, 10, 5)
   t.equal(r.status, 408)
   t.same(JSON.parse(r.body), { message: 'request body stopped arriving' })
