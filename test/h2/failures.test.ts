@@ -10,6 +10,15 @@ import { metricValue, waitUntil } from '../helpers/wait.js'
 
 const h2node = (h2: string) => `{ url: ${h2.replace(/^h2c?:/, 'http:')}, h2: "${h2}" }`
 
+/** A server-streaming call that must end in an error: the messages go into got, the error is returned. */
+function serverStreamError(client: ReturnType<typeof echoClient>, got: number[]): Promise<grpc.ServiceError> {
+  return new Promise((resolve) => {
+    const call = client.serverStream({ n: 3 })
+    call.on('data', (m: Msg) => got.push(m.n))
+    call.on('error', resolve)
+  })
+}
+
 t.test('a node that never answers: 504 for h2, UNAVAILABLE "upstream timed out" for gRPC', async (t) => {
   const up = await startH2Upstream('x1', () => {})
   const c = await startTestCutover({ x: [h2node(up.h2)], y: [], proxy: '  h2c_listen: 127.0.0.1:0\n  request_timeout: 300ms' })
@@ -64,11 +73,7 @@ t.test('a server stream cut by its node: the gRPC client gets UNAVAILABLE after 
     await up.close()
   })
   const got: number[] = []
-  const err = await new Promise<grpc.ServiceError>((resolve) => {
-    const call = client.serverStream({ n: 3 })
-    call.on('data', (m: Msg) => got.push(m.n))
-    call.on('error', resolve)
-  })
+  const err = await serverStreamError(client, got)
   t.same(got, [7])
   t.equal(err.code, grpc.status.UNAVAILABLE)
   t.equal(err.details, 'upstream connection broken')
@@ -146,11 +151,7 @@ t.test('a node that stops sending its answer mid-stream is cut after idle_timeou
   })
   const got: number[] = []
   const started = performance.now()
-  const err = await new Promise<grpc.ServiceError>((resolve) => {
-    const call = client.serverStream({ n: 3 })
-    call.on('data', (m: Msg) => got.push(m.n))
-    call.on('error', resolve)
-  })
+  const err = await serverStreamError(client, got)
   t.same(got, [7])
   t.equal(err.code, grpc.status.UNAVAILABLE)
   t.ok(performance.now() - started >= 250, 'not before idle_timeout')
