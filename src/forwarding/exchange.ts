@@ -17,6 +17,7 @@ import { idleLimitOf, type PoolWaiter } from '../upstream/node-pool.js'
 import { type Holder, READ_SIZE } from '../upstream/read-buffers.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
+import { errorWhy } from './failure-log.js'
 import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
 import { Phase } from './phase.js'
 import { authority, ClientFraming, clientResponseHead, interimHead, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
@@ -297,7 +298,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
         return
       }
       if (r.kind === 'refused') {
-        this.#fail('protocol')
+        this.#fail('protocol', null, `response head refused: ${r.reason}`)
         return
       }
       const res = r.head
@@ -308,7 +309,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       }
       if (res.status === 101) {
         // an upgrade nobody asked for
-        this.#fail('protocol')
+        this.#fail('protocol', null, 'answered 101 Switching Protocols to a request that asked for no upgrade')
         return
       }
       // 1xx interim answers (103 Early Hints) go on to an HTTP/1.1 client; a second 100 does not
@@ -412,7 +413,7 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       case Body.Chunked: {
         const r = this.#decoder!.push(chunk)
         if (r.error !== null) {
-          this.#fail('protocol')
+          this.#fail('protocol', null, `chunked body refused: ${r.error}`)
           return false
         }
         if (this.#dechunk) {
@@ -456,14 +457,15 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     this.conn = null
     switch (this.stage) {
       case Stage.Connecting:
-        this.#fail('connect', err)
+        this.#fail('connect', err, 'connection closed while connecting')
         break
       case Stage.Streaming:
         if (this.#body === Body.Close && err === null) this.#responseDone()
-        else this.#fail('reset', err)
+        else this.#fail('reset', err, 'connection closed before the answer was whole')
         break
       default:
-        this.#fail(conn.connected ? 'reset' : 'connect', err)
+        if (conn.connected) this.#fail('reset', err, 'connection closed before the answer began')
+        else this.#fail('connect', err, 'connection closed while connecting')
         break
     }
   }
@@ -489,14 +491,19 @@ export class Exchange implements PoolWaiter, ConnectionUser {
 
   // ---- failures ----
 
-  /** The attempt failed with no usable answer: retry, or answer the client with cutover's error. */
-  #fail(kind: FailureKind, err?: Error | null): void {
+  /**
+   * The attempt failed with no usable answer: retry, or answer the client with cutover's
+   * error. why says what the node did, for the log; err, when there is one, says it better.
+   */
+  #fail(kind: FailureKind, err: Error | null, why: string): void {
     const fw = this.fw
     const node = this.node!
     fw.sink.attemptFailed(node, kind)
     this.#dropAttempt()
+    why = errorWhy(err, why)
     if (this.status !== 0) {
       // the response had started: the client must see it broken, never cut short and whole
+      fw.failures.note(node, kind, why, 'cut', 'http1')
       this.client.destroy()
       this.#finish(this.status)
       return
@@ -506,14 +513,13 @@ export class Exchange implements PoolWaiter, ConnectionUser {
       tried.push(node)
       const next = fw.nextNode({ failed: node, kind, attempts: this.attempts, tried, idempotent: isIdempotent(this.head.method), bodySent: this.bodySent })
       if (next !== undefined) {
+        fw.failures.note(node, kind, why, { retried: next }, 'http1')
         this.attempt(next)
         return
       }
     }
-    if (fw.logger.isLevelEnabled('debug')) {
-      fw.logger.debug({ node: node.name, kind, err: err?.message, attempts: this.attempts }, 'upstream attempt failed')
-    }
     const status = failureAnswer(kind).status
+    fw.failures.note(node, kind, why, this.clientGone ? 'client gone' : { answered: status }, 'http1')
     this.#answer(status, failureBytes(kind, false), failureBytes(kind, true))
   }
 
@@ -545,20 +551,21 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     this.deadline = 0
     switch (this.stage) {
       case Stage.Connecting:
-        this.#fail('connect')
+        this.#fail('connect', null, 'no connection within connect_timeout')
         break
       case Stage.Queued:
-        this.#fail('timeout')
+        this.#fail('timeout', null, 'no free connection (upstream_max_connections) within request_timeout')
         break
       case Stage.Waiting:
         // the upload stood still: the client's doing unless the node stopped taking it
         if (this.client.phase === Phase.Body && !this.#waitingOnNode) this.#clientBodyStalled()
-        else this.#fail('timeout')
+        else if (this.client.phase === Phase.Body) this.#fail('timeout', null, 'took nothing of the request body for idle_timeout')
+        else this.#fail('timeout', null, 'no response head within request_timeout')
         break
       case Stage.Streaming:
         // the node stopped sending its answer: its failure; the client stopped taking it: not the node's
         if (this.#waitingOnClient) this.#clientStalled()
-        else this.#fail('timeout')
+        else this.#fail('timeout', null, 'the body of the answer stood still for idle_timeout')
         break
       default:
         break

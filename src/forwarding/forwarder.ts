@@ -17,6 +17,7 @@ import type { Router, RoutingTable } from '../routing/table.js'
 import type { ShadowTap } from '../shadow/tap.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { AccessLog } from './access-log.js'
+import { FailureLog } from './failure-log.js'
 import { Sweeper } from './sweeper.js'
 
 export interface ForwarderOptions {
@@ -67,6 +68,8 @@ export class Forwarder {
   onRefused: ((reason: RefusalReason) => void) | undefined
   readonly allNodes: (() => Readonly<Record<PoolName, readonly UpstreamNode[]>>) | undefined
   accessLog: AccessLog | undefined
+  /** why nodes' attempts failed, at warn, a few lines per node at most */
+  readonly failures: FailureLog
   /** client requests on their way upstream now (proxy.max_inflight bounds it) */
   inflight = 0
   /** copies of x's requests to y (issue 13, src/shadow/); null when shadow is off */
@@ -90,6 +93,7 @@ export class Forwarder {
     this.onRefused = options.onRefused
     this.allNodes = options.allNodes
     this.accessLog = options.accessLog
+    this.failures = new FailureLog(options.logger, options.clock)
     this.sweeper = new Sweeper(options.clock, tickFor(options.proxy))
   }
 

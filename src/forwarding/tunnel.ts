@@ -16,6 +16,7 @@ import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '.
 import type { UpstreamNode } from '../upstream/node.js'
 import { failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
+import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
 import { authority, ClientFraming, clientResponseHead, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
@@ -140,7 +141,7 @@ export class Tunnel implements ConnectionUser, LongLived {
         return
       }
       if (r.kind === 'refused') {
-        this.#fail('protocol')
+        this.#fail('protocol', null, `response head to an upgrade refused: ${r.reason}`)
         return
       }
       const res = r.head
@@ -237,7 +238,8 @@ export class Tunnel implements ConnectionUser, LongLived {
       this.client.destroy()
       return
     }
-    this.#fail(conn.connected ? 'reset' : 'connect', err)
+    if (conn.connected) this.#fail('reset', err, 'connection closed before answering the upgrade')
+    else this.#fail('connect', err, 'connection closed while connecting')
   }
 
   clientEnded(): void {
@@ -261,14 +263,16 @@ export class Tunnel implements ConnectionUser, LongLived {
   expire(): void {
     this.deadline = 0
     if (this.#open || this.conn === null) return
-    this.#fail(this.conn.connected ? 'timeout' : 'connect')
+    if (this.conn.connected) this.#fail('timeout', null, 'no answer to the upgrade within request_timeout')
+    else this.#fail('connect', null, 'no connection within connect_timeout')
   }
 
-  #fail(kind: FailureKind, _err?: Error | null): void {
+  #fail(kind: FailureKind, err: Error | null, why: string): void {
     const fw = this.client.fw
     const node = this.node!
     fw.sink.attemptFailed(node, kind)
     this.#dropConn()
+    why = errorWhy(err, why)
     this.tried.push(node)
     if (!this.client.closed) {
       const next = fw.nextNode({
@@ -280,11 +284,13 @@ export class Tunnel implements ConnectionUser, LongLived {
         bodySent: this.#sentEarly,
       })
       if (next !== undefined) {
+        fw.failures.note(node, kind, why, { retried: next }, 'http1')
         this.#attempt(next)
         return
       }
     }
     const status = failureAnswer(kind).status
+    fw.failures.note(node, kind, why, this.client.closed ? 'client gone' : { answered: status }, 'http1')
     this.#over = true
     fw.sink.finished(node.pool, status, fw.clock.monotonic() - this.start)
     this.client.answerAndClose(failureBytes(kind, true))

@@ -168,7 +168,12 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     if (session !== null) this.#pool.release(session)
     if (this.#over) return
     // closed without a whole response
-    this.#fail(this.#refused() ? 'connect' : 'reset', this.#error)
+    this.#fail(this.#refused() ? 'connect' : 'reset', this.#error ?? this.#closedWhy())
+  }
+
+  /** What the node did, when the stream closed with no error of Node's to say it (a reset names its code in Node's error). */
+  #closedWhy(): Error {
+    return new Error(this.#responded ? 'stream closed before the answer was whole' : 'stream closed before the answer began')
   }
 
   /**

@@ -12,6 +12,7 @@ import type { TimerHandle } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import { ANSWERS, failureAnswer, type ProxyAnswer, proxyAnswer } from '../answers.js'
 import { isCutoverError } from '../errors.js'
+import { errorWhy } from '../forwarding/failure-log.js'
 import { CLIENT_CLOSED, type Forwarder } from '../forwarding/forwarder.js'
 import { type FailureKind, type Listener, NO_GRPC } from '../outcome/outcome-sink.js'
 import { firstNode, isIdempotent, withClosedH2 } from '../routing/fallback.js'
@@ -380,10 +381,12 @@ export class StreamExchange implements AttemptUser {
     // a node whose certificate cannot be trusted is a setup error, not a passing failure: say so
     // (at most max_failures times per ejection: the h2 listener is ejected after that)
     if (isCutoverError(err, 'CUTOVER_ERR_UPSTREAM_TLS')) fw.logger.warn({ node: node.name, pool: node.pool, code: err.code, err: err.message }, 'h2 node not trusted')
+    const why = errorWhy(err, this.#expiredWhy(kind))
     const bodySent = this.#attempt?.bodySent === true || this.#bodyBytes > 0
     this.#attempt = null
     this.#endAttempt()
     if (this.#status !== 0) {
+      fw.failures.note(node, kind, why, 'cut', 'h2')
       this.#broken()
       return
     }
@@ -397,12 +400,21 @@ export class StreamExchange implements AttemptUser {
       const skip = this.#grpc ? withClosedH2(fw.router.table, fw.clock.now(), tried) : tried
       const next = fw.nextNode({ failed: node, kind, attempts: this.#attempts, tried: skip, idempotent: isIdempotent(method) && !this.#grpc, bodySent })
       if (next !== undefined) {
+        fw.failures.note(node, kind, why, { retried: next }, 'h2')
         this.#try(next)
         return
       }
     }
-    if (fw.logger.isLevelEnabled('debug')) fw.logger.debug({ node: node.name, kind, err: err?.message, attempts: this.#attempts, protocol: 'h2' }, 'upstream attempt failed')
-    this.#answer(failureAnswer(kind))
+    const answer = failureAnswer(kind)
+    fw.failures.note(node, kind, why, this.#stream.destroyed ? 'client gone' : { answered: answer.status }, 'h2')
+    this.#answer(answer)
+  }
+
+  /** A failure with no error to say what happened: a time limit passed (#expired). */
+  #expiredWhy(kind: FailureKind): string {
+    if (kind === 'connect') return 'no connection within connect_timeout'
+    if (this.#stage === Stage.Streaming) return 'the body of the answer stood still for idle_timeout'
+    return this.#clientEnded ? 'no response head within request_timeout' : 'took nothing of the request body for idle_timeout'
   }
 
   /** The response had started and cannot be finished: a gRPC call ends UNAVAILABLE, anything else is reset. */
