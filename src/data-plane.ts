@@ -4,6 +4,7 @@
  * in this process or (with workers) over IPC, and every outcome goes to the sink.
  */
 
+import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { Clock, Random } from './clock.js'
@@ -56,6 +57,8 @@ export class DataPlane {
   readonly #random: Random
   #config: Config
   #y: number
+  /** drain() began: nothing new is taken */
+  #draining = false
 
   constructor(config: Config, options: DataPlaneOptions) {
     this.#config = config
@@ -85,6 +88,25 @@ export class DataPlane {
     // the listener accepts nothing before listen() has built the h2 one
     const h2 = config.proxy.tls ? (socket: TLSSocket) => this.#h2!.acceptTls(socket) : undefined
     this.#server = new ProxyServer({ proxy: config.proxy, forwarder: this.#forwarder, logger: options.logger, h2 })
+    // plain TCP: a client that opens with HTTP/2's preface (h2c with prior knowledge) is
+    // served HTTP/2 on the same port, as nginx's `http2 on` does
+    if (!config.proxy.tls) this.#forwarder.h2Preface = (socket, bytes) => void this.#prefaced(socket, bytes)
+  }
+
+  /** The h2 listener, built (and node:http2 loaded) the first time anything needs it. */
+  async #h2Listener(): Promise<H2Listener> {
+    if (this.#h2 === undefined) {
+      const { H2Listener } = await import('./h2/listener.js')
+      this.#h2 ??= new H2Listener({ config: this.#config, forwarder: this.#forwarder, logger: this.#logger })
+    }
+    return this.#h2
+  }
+
+  async #prefaced(socket: Socket, bytes: Buffer): Promise<void> {
+    const h2 = await this.#h2Listener()
+    if (socket.destroyed) return
+    if (this.#draining) socket.destroy()
+    else h2.acceptPrefaced(socket, bytes)
   }
 
   /**
@@ -110,10 +132,7 @@ export class DataPlane {
   }
 
   async listen(): Promise<HostPort> {
-    if (this.#wantsH2 && this.#h2 === undefined) {
-      const { H2Listener } = await import('./h2/listener.js')
-      this.#h2 = new H2Listener({ config: this.#config, forwarder: this.#forwarder, logger: this.#logger })
-    }
+    if (this.#wantsH2) await this.#h2Listener()
     const address = await this.#server.listen(this.#config.proxy.listen)
     const h2c = this.#config.proxy.h2c_listen
     if (h2c !== undefined && this.#h2 !== undefined) await this.#h2.listen(h2c)
@@ -141,6 +160,7 @@ export class DataPlane {
    * how it ended.
    */
   async drain(): Promise<'drained' | 'timeout'> {
+    this.#draining = true
     const drained = Promise.all([this.#server.close(), this.#h2?.close()])
     let timer: ReturnType<typeof setTimeout> | undefined
     const timedOut = new Promise<'timeout'>((resolve) => {

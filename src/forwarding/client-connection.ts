@@ -12,7 +12,7 @@ import { badRequestBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { Exchange } from './exchange.js'
 import { Phase } from './phase.js'
-import type { Forwarder } from './forwarder.js'
+import type { Forwarder, H2Preface } from './forwarder.js'
 import { clientAddress } from './headers.js'
 import type { Timed } from './sweeper.js'
 import { Tunnel } from './tunnel.js'
@@ -44,6 +44,9 @@ const SHARED_READ = Buffer.allocUnsafeSlow(64 * 1024)
  * made V8 run a full GC every ~64 MiB uploaded (bench/README.md, "Uploads: the slow mode")
  */
 const BODY_FIRST_READ = 16 * 1024
+
+/** HTTP/2's connection preface begins so (RFC 9113 3.4): a client with prior knowledge of h2c */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n', 'latin1')
 
 /** `onread` for client sockets (net.Socket option): see SHARED_READ */
 export const CLIENT_ONREAD = { buffer: nextClientBuffer, callback: onClientRead }
@@ -82,6 +85,8 @@ export class ClientConnection implements Timed, ClientSide {
   #shared = false
   /** the buffer a body's (or a tunnel's) bytes are read into, while there is one */
   #slot: ReadSlot | null = null
+  /** a request head was read on this connection (an h2 preface after one is refused) */
+  #served = false
 
   /** reusedReads: the socket was made with CLIENT_ONREAD (its bytes come through onClientRead, not `data`) */
   constructor(fw: Forwarder, socket: net.Socket, all: Set<ClientConnection>, reusedReads = false) {
@@ -248,6 +253,11 @@ export class ClientConnection implements Timed, ClientSide {
         return
       }
       if (r.kind === 'refused') {
+        const h2 = this.fw.h2Preface
+        if (h2 !== undefined && !this.#served && isH2Preface(buf)) {
+          this.#toH2(h2)
+          return
+        }
         this.fw.refused(r.status === 431 ? 'head_too_large' : 'framing')
         // 501 and 505 too are answered 400, as Node's server did
         this.answerAndClose(r.status === 431 ? RAW.headTooLarge : badRequestBytes(r.reason))
@@ -257,6 +267,7 @@ export class ClientConnection implements Timed, ClientSide {
       // a body's start, pipelined requests or a tunnel's first bytes outlive the read
       this.#own()
       this.deadline = 0
+      this.#served = true
       this.#start(r.head)
     }
   }
@@ -423,6 +434,29 @@ export class ClientConnection implements Timed, ClientSide {
     this.deadline = this.fw.clock.monotonic() + LINGER_MS
   }
 
+  /**
+   * The client opened with HTTP/2's preface (prior knowledge, as gRPC clients on plain TCP
+   * do): the socket leaves this connection, reading stopped, and goes to the h2 listener
+   * with the bytes read so far.
+   */
+  #toH2(h2: H2Preface): void {
+    const socket = this.socket
+    const bytes = Buffer.from(this.buf!)
+    this.buf = null
+    this.#shared = false
+    this.phase = Phase.Closing
+    socket.pause()
+    this.#all.delete(this)
+    this.fw.sweeper.delete(this)
+    socket.off('data', onSocketData)
+    socket.off('end', onSocketEnd)
+    socket.off('drain', onSocketDrain)
+    socket.off('close', onSocketClose)
+    socket.off('error', ignore)
+    delete (socket as Partial<OwnedSocket>)[CONN]
+    h2(socket, bytes)
+  }
+
   /** Cut the connection now (a broken response must look broken). */
   destroy(): void {
     this.socket.destroy()
@@ -450,6 +484,10 @@ export class ClientConnection implements Timed, ClientSide {
 }
 
 function ignore(): void {}
+
+function isH2Preface(buf: Buffer): boolean {
+  return buf.length >= H2_PREFACE.length && buf.compare(H2_PREFACE, 0, H2_PREFACE.length, 0, H2_PREFACE.length) === 0
+}
 
 // the listeners of every client socket; `this` is the socket
 function onSocketData(this: net.Socket, chunk: Buffer): void {
@@ -480,7 +518,9 @@ function nextClientBuffer(): Buffer {
 
 /** onread's callback; `this` is the socket. true: go on reading (pause() still pauses). */
 function onClientRead(this: net.Socket, nread: number, buf: Uint8Array): boolean {
-  const conn = (this as OwnedSocket)[CONN]
+  const conn = (this as Partial<OwnedSocket>)[CONN]
+  // the socket went to the h2 listener (#toH2): its reads are HTTP/2's from now on
+  if (conn === undefined) return false
   const chunk = (buf as Buffer).subarray(0, nread)
   if (buf === SHARED_READ) conn.sharedData(chunk)
   else conn.slotData(chunk)

@@ -6,6 +6,7 @@
  */
 
 import type { IncomingHttpHeaders } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { Clock, Random } from '../clock.js'
 import type { Config, PoolName } from '../config/types.js'
@@ -51,6 +52,9 @@ export interface LongLived {
   cut(): void
 }
 
+/** Takes a plain-TCP client socket that opened with HTTP/2's preface, and the bytes read from it so far. */
+export type H2Preface = (socket: Socket, bytes: Buffer) => void
+
 /** what the client got when it went away before any answer (nginx's convention) */
 export const CLIENT_CLOSED = 499
 
@@ -76,6 +80,8 @@ export class Forwarder {
   shadow: ShadowTap | null = null
   /** the deadlines of every client connection and its request */
   readonly sweeper: Sweeper
+  /** where h2c with prior knowledge on the HTTP/1.1 listener goes (data-plane.ts); absent on TLS, where ALPN chooses */
+  h2Preface: H2Preface | undefined
   /** upgraded connections now open, each held to its node (tunnel.ts adds and removes them) */
   readonly tunnels = new Set<LongLived>()
   /** the few headers pool pick reads, filled per request (pickPool is synchronous) */

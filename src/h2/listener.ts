@@ -107,6 +107,20 @@ export class H2Listener {
     this.server.emit('connection', socket)
   }
 
+  /**
+   * A plain-TCP socket of the HTTP/1.1 listener whose client opened with HTTP/2's preface
+   * (h2c with prior knowledge); bytes: what was read of it, handed back to the session.
+   */
+  acceptPrefaced(socket: Socket, bytes: Buffer): void {
+    if (this.#draining) {
+      socket.destroy()
+      return
+    }
+    this.#track(socket)
+    socket.unshift(bytes)
+    this.server.emit('connection', socket)
+  }
+
   #track(socket: Socket): void {
     this.#sockets.add(socket)
     socket.once('close', () => this.#sockets.delete(socket))
