@@ -111,9 +111,9 @@ export class DataPlane {
 
   /**
    * Rebuild the routing table, with a new share of y when given. Never per request.
-   * Requests follow the split one by one; a WebSocket tunnel would stay on its node for
-   * hours, so here the tunnels are cut to a pool whose share falls to 0 (a rollback to x,
-   * or y at 100) and to nodes in maint.
+   * Requests follow the split one by one; a WebSocket, a server-sent event stream or a
+   * gRPC stream would stay on its node for hours, so here they are cut to a pool whose
+   * share falls to 0 (a rollback to x, or y at 100) and to nodes in maint.
    */
   route(y: number = this.#y): void {
     const before = this.#y
@@ -122,8 +122,10 @@ export class DataPlane {
     const emptied = before > 0 && y === 0 ? 'y' : before < 100 && y === 100 ? 'x' : null
     const inMaint = this.#inMaint
     if (emptied === null && inMaint === undefined) return
-    const cut = this.#forwarder.cutTunnels((node) => node.pool === emptied || inMaint?.(node) === true)
-    if (cut > 0) this.#logger.info({ emptied, tunnels: cut }, 'WebSocket tunnels closed (their pool lost its share, or their node is in maint): their clients reconnect through the split')
+    const cut = this.#forwarder.cutLongLived((node) => node.pool === emptied || inMaint?.(node) === true)
+    if (Object.keys(cut).length > 0) {
+      this.#logger.info({ emptied, cut }, 'WebSockets, event streams and gRPC answers cut (their pool lost its share, or their node is in maint): their clients reconnect through the split')
+    }
   }
 
   /** Copy x's requests to y through tap (issue 13), or stop copying (null). */

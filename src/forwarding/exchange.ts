@@ -18,9 +18,9 @@ import { type Holder, READ_SIZE } from '../upstream/read-buffers.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
-import { CLIENT_CLOSED, type Forwarder } from './forwarder.js'
+import { CLIENT_CLOSED, type Forwarder, type LongLived, type LongLivedKind } from './forwarder.js'
 import { Phase } from './phase.js'
-import { authority, ClientFraming, clientResponseHead, interimHead, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
+import { authority, ClientFraming, clientResponseHead, interimHead, isEventStream, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** a body that arrived with its head and is at most this long is written with the head as one string */
 const SMALL_BODY = 8192
@@ -51,7 +51,7 @@ const enum Body {
   Close,
 }
 
-export class Exchange implements PoolWaiter, ConnectionUser {
+export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   readonly fw: Forwarder
   readonly client: ClientSide
   readonly head: RequestHead
@@ -93,6 +93,8 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   #waitingOnClient = false
   /** the client is paused until the node takes the body bytes it was sent */
   #waitingOnNode = false
+  /** the answer is a server-sent event stream, in fw.longLived until it ends */
+  #held = false
   /** the copy of this request sent to y (issue 13): fed x's body as it is relayed; null when not shadowed */
   #shadow: ShadowCopy | null = null
   /** ms from arrival to the response head; -1 until then */
@@ -371,6 +373,11 @@ export class Exchange implements PoolWaiter, ConnectionUser {
         break
     }
     this.#closeClient = close
+    // an event stream (never one with a length) lasts until cut: it follows the split (fw.cutLongLived)
+    if ((this.#body === Body.Chunked || this.#body === Body.Close) && isEventStream(res)) {
+      this.#held = true
+      fw.longLived.add(this)
+    }
     const head = clientResponseHead(res, framing, close, http10 && !close)
     const socket = client.socket
     let complete = this.#body === Body.None
@@ -587,6 +594,22 @@ export class Exchange implements PoolWaiter, ConnectionUser {
     this.#finish(this.status)
   }
 
+  get kind(): LongLivedKind {
+    return 'event-stream'
+  }
+
+  /**
+   * The event stream's node must not carry traffic any more (a rollback, maint): both
+   * sides are closed, the node not blamed. EventSource clients reconnect (with
+   * Last-Event-ID) and land where the split sends them now.
+   */
+  cut(): void {
+    if (this.done || this.node === null) return
+    this.#dropAttempt()
+    this.client.destroy()
+    this.#finish(this.status)
+  }
+
   /** The client went away: stop the upstream request. */
   clientClosed(): void {
     if (this.done) return
@@ -619,6 +642,10 @@ export class Exchange implements PoolWaiter, ConnectionUser {
   #endAttempt(): void {
     const node = this.node
     if (node === null) return
+    if (this.#held) {
+      this.#held = false
+      this.fw.longLived.delete(this)
+    }
     this.node = null
     this.stage = Stage.Idle
     this.deadline = 0

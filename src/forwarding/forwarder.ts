@@ -44,13 +44,20 @@ export interface ForwarderOptions {
   accessLog?: AccessLog
 }
 
-/** A connection held to one node for as long as both sides keep it: an upgraded one (WebSocket). */
+/**
+ * What stays on one node for as long as it lasts, outside the split: an upgraded connection
+ * (WebSocket), a server-sent event stream, a gRPC call whose answer has begun. Each kind
+ * reconnects or calls again by design when cut, and lands where the split then sends it.
+ */
 export interface LongLived {
+  readonly kind: LongLivedKind
   /** the node it is held to; null once it ended */
   readonly node: UpstreamNode | null
-  /** end it now, both sides */
+  /** end it now, both sides; the node is not blamed */
   cut(): void
 }
+
+export type LongLivedKind = 'websocket' | 'event-stream' | 'grpc'
 
 /** Takes a plain-TCP client socket that opened with HTTP/2's preface, and the bytes read from it so far. */
 export type H2Preface = (socket: Socket, bytes: Buffer) => void
@@ -82,8 +89,8 @@ export class Forwarder {
   readonly sweeper: Sweeper
   /** where h2c with prior knowledge on the HTTP/1.1 listener goes (data-plane.ts); absent on TLS, where ALPN chooses */
   h2Preface: H2Preface | undefined
-  /** upgraded connections now open, each held to its node (tunnel.ts adds and removes them) */
-  readonly tunnels = new Set<LongLived>()
+  /** upgraded connections, event streams and gRPC answers now open, each held to its node (added and removed by their owners) */
+  readonly longLived = new Set<LongLived>()
   /** the few headers pool pick reads, filled per request (pickPool is synchronous) */
   readonly #routingHeaders: Record<string, string | undefined> = {}
 
@@ -104,18 +111,18 @@ export class Forwarder {
   }
 
   /**
-   * Cut the upgraded connections held to the nodes that must not carry traffic any more
-   * (their pool's share fell to 0, or the node is in maint): their clients reconnect and
-   * land where the split now sends them. Returns how many were cut.
+   * Cut what is held to the nodes that must not carry traffic any more (their pool's share
+   * fell to 0, or the node is in maint): their clients reconnect and land where the split
+   * now sends them. Returns how many were cut, by kind (none: an empty object).
    */
-  cutTunnels(to: (node: UpstreamNode) => boolean): number {
-    let n = 0
-    for (const tunnel of [...this.tunnels]) {
-      if (tunnel.node === null || !to(tunnel.node)) continue
-      tunnel.cut()
-      n++
+  cutLongLived(to: (node: UpstreamNode) => boolean): Partial<Record<LongLivedKind, number>> {
+    const cut: Partial<Record<LongLivedKind, number>> = {}
+    for (const held of [...this.longLived]) {
+      if (held.node === null || !to(held.node)) continue
+      held.cut()
+      cut[held.kind] = (cut[held.kind] ?? 0) + 1
     }
-    return n
+    return cut
   }
 
   /** Apply a reloaded proxy section (timeouts, retries, limits) to requests from now on. */

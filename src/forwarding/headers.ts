@@ -311,3 +311,24 @@ export function authority(node: { config: { origin: string } }): string {
 
 /** the largest response head cutover reads from a node */
 export const MAX_RESPONSE_HEAD = 64 * 1024
+
+/**
+ * The answer is a server-sent event stream (`Content-Type: text/event-stream`, any
+ * parameters, any case): one that lasts until someone ends it.
+ */
+export function isEventStream(res: ResponseHead): boolean {
+  const n = res.headers.length >> 1
+  for (let k = 0; k < n; k++) {
+    const name = res.headers[2 * k]
+    if (name.length === 12 && equalLower(name, 'content-type')) return isEventStreamType(res.headers[2 * k + 1])
+  }
+  return false
+}
+
+/** A Content-Type value names `text/event-stream` (any parameters, any case). */
+export function isEventStreamType(value: unknown): boolean {
+  if (typeof value !== 'string') return false
+  const semi = value.indexOf(';')
+  const type = (semi < 0 ? value : value.slice(0, semi)).trim()
+  return type.length === 17 && equalLower(type, 'text/event-stream')
+}

@@ -35,6 +35,7 @@ interface Declined {
 }
 
 export class Tunnel implements ConnectionUser, LongLived {
+  readonly kind = 'websocket'
   readonly client: ClientSide
   readonly head: RequestHead
   readonly start: number
@@ -149,7 +150,7 @@ export class Tunnel implements ConnectionUser, LongLived {
         // the switch: the 101 and everything after it pass as the node wrote them
         this.#answered(res)
         this.#open = true
-        this.client.fw.tunnels.add(this)
+        this.client.fw.longLived.add(this)
         if (!this.client.write(buf)) conn.socket.pause()
         return
       }
@@ -313,7 +314,7 @@ export class Tunnel implements ConnectionUser, LongLived {
   #endAttempt(): void {
     const node = this.node
     if (node === null) return
-    this.client.fw.tunnels.delete(this)
+    this.client.fw.longLived.delete(this)
     this.node = null
     this.deadline = 0
     node.inflight--

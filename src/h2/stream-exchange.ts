@@ -13,7 +13,8 @@ import type { PoolName } from '../config/types.js'
 import { ANSWERS, failureAnswer, type ProxyAnswer, proxyAnswer } from '../answers.js'
 import { isCutoverError } from '../errors.js'
 import { errorWhy } from '../forwarding/failure-log.js'
-import { CLIENT_CLOSED, type Forwarder } from '../forwarding/forwarder.js'
+import { CLIENT_CLOSED, type Forwarder, type LongLived, type LongLivedKind } from '../forwarding/forwarder.js'
+import { isEventStreamType } from '../forwarding/headers.js'
 import { type FailureKind, type Listener, NO_GRPC } from '../outcome/outcome-sink.js'
 import { firstNode, isIdempotent, withClosedH2 } from '../routing/fallback.js'
 import { pickPool } from '../routing/pool-pick.js'
@@ -75,7 +76,7 @@ export function keepEarlyTrailers(stream: ServerHttp2Stream): void {
 /** UNKNOWN: a gRPC answer that ended without any grpc-status */
 const GRPC_NO_STATUS = 2
 
-export class StreamExchange implements AttemptUser {
+export class StreamExchange implements AttemptUser, LongLived {
   readonly #ctx: StreamContext
   readonly #stream: ServerHttp2Stream
   readonly #headers: IncomingHttpHeaders
@@ -89,6 +90,8 @@ export class StreamExchange implements AttemptUser {
   #tried: UpstreamNode[] | null = null
   #attempts = 0
   #attempt: NodeAttempt | null = null
+  /** the answer is a gRPC one or an event stream, in fw.longLived until it ends */
+  #held = false
   /** the node listener of the current attempt, for passive health (each is ejected on its own) */
   #via: Listener = 'http1'
   #stage = Stage.Idle
@@ -320,7 +323,14 @@ export class StreamExchange implements AttemptUser {
       this.#failed('protocol', err as Error)
       return
     }
-    if (!endStream) stream.once('wantTrailers', this.#sendTrailers)
+    if (!endStream) {
+      stream.once('wantTrailers', this.#sendTrailers)
+      // a gRPC answer (a server or bidi stream may last hours) or an event stream follows the split (fw.cutLongLived)
+      if (this.#grpc || isEventStreamType(headers['content-type'])) {
+        this.#held = true
+        fw.longLived.add(this)
+      }
+    }
     this.#shadow?.respond(this.#pool, status, headers, this.#remote)
   }
 
@@ -418,16 +428,37 @@ export class StreamExchange implements AttemptUser {
   }
 
   /** The response had started and cannot be finished: a gRPC call ends UNAVAILABLE, anything else is reset. */
-  #broken(): void {
+  #broken(message = 'upstream connection broken', code = NGHTTP2_INTERNAL_ERROR): void {
     const stream = this.#stream
     if (this.#grpc && stream.headersSent && !stream.destroyed && !stream.writableEnded) {
       this.#grpcStatus = GRPC_UNAVAILABLE
-      this.#trailers = { 'grpc-status': String(GRPC_UNAVAILABLE), 'grpc-message': 'upstream connection broken' }
+      this.#trailers = { 'grpc-status': String(GRPC_UNAVAILABLE), 'grpc-message': message }
       stream.end()
     } else if (!stream.destroyed) {
-      stream.close(NGHTTP2_INTERNAL_ERROR)
+      stream.close(code)
     }
     this.#finish(this.#status)
+  }
+
+  get node(): UpstreamNode | null {
+    return this.#node
+  }
+
+  get kind(): LongLivedKind {
+    return this.#grpc ? 'grpc' : 'event-stream'
+  }
+
+  /**
+   * The answer's node must not carry traffic any more (a rollback, maint): the node's
+   * stream is cancelled, not blamed; a gRPC call ends UNAVAILABLE (clients call again, and
+   * land where the split sends them now), an event stream is reset (EventSource reconnects).
+   */
+  cut(): void {
+    if (this.#stage === Stage.Done || this.#node === null) return
+    this.#attempt?.abort()
+    this.#attempt = null
+    this.#endAttempt()
+    this.#broken('cutover moved traffic off this node: call again', NGHTTP2_CANCEL)
   }
 
   /** request_timeout, connect_timeout or (the answer's body standing still) idle_timeout passed. */
@@ -527,6 +558,10 @@ export class StreamExchange implements AttemptUser {
   #endAttempt(): void {
     const node = this.#node
     if (node === null) return
+    if (this.#held) {
+      this.#held = false
+      this.#ctx.fw.longLived.delete(this)
+    }
     this.#node = null
     this.#disarm()
     node.inflight--
