@@ -113,7 +113,8 @@ export class DataPlane {
    * Rebuild the routing table, with a new share of y when given. Never per request.
    * Requests follow the split one by one; a WebSocket, a server-sent event stream or a
    * gRPC stream would stay on its node for hours, so here they are cut to a pool whose
-   * share falls to 0 (a rollback to x, or y at 100) and to nodes in maint.
+   * share falls to 0 (a rollback to x, or y at 100), to nodes in maint and to nodes a
+   * reload removed.
    */
   route(y: number = this.#y): void {
     const before = this.#y
@@ -121,10 +122,12 @@ export class DataPlane {
     this.router.table = this.#table()
     const emptied = before > 0 && y === 0 ? 'y' : before < 100 && y === 100 ? 'x' : null
     const inMaint = this.#inMaint
-    if (emptied === null && inMaint === undefined) return
-    const cut = this.#forwarder.cutLongLived((node) => node.pool === emptied || inMaint?.(node) === true)
+    const cut = this.#forwarder.cutLongLived((node) => node.pool === emptied || node.removed || inMaint?.(node) === true)
     if (Object.keys(cut).length > 0) {
-      this.#logger.info({ emptied, cut }, 'WebSockets, event streams and gRPC answers cut (their pool lost its share, or their node is in maint): their clients reconnect through the split')
+      this.#logger.info(
+        { emptied, cut },
+        'WebSockets, event streams and gRPC answers cut (their pool lost its share, or their node is in maint or was removed): their clients reconnect through the split',
+      )
     }
   }
 

@@ -7,7 +7,8 @@ import type * as grpc from '@grpc/grpc-js'
 import http from 'node:http'
 import http2 from 'node:http2'
 import t from 'tap'
-import { startTestCutover } from '../helpers/cutover.js'
+import { parseConfig } from '../../src/config/load.js'
+import { startTestCutover, testConfigYaml } from '../helpers/cutover.js'
 import { echoClient, type Msg, startEchoServer } from '../helpers/grpc.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
@@ -137,6 +138,28 @@ t.test('maint cuts the event streams of its node; drain leaves them be', async (
   void open.x2.ended.then(() => (otherCut = true))
   await c.api('GET', '/v1/state')
   t.notOk(otherCut, "the other node's stream goes on")
+})
+
+t.test("a node removed by a reload has its event streams cut; the others' go on", async (t) => {
+  const a = await longNode('x1')
+  const b = await longNode('x2')
+  const c = await startTestCutover({ x: [a.url, b.url], y: [] })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([a.close(), b.close()])
+  })
+  const open: Record<string, Open> = {}
+  for (let i = 0; i < 40 && Object.keys(open).length < 2; i++) {
+    const events = await openAnswer(c.proxyUrl, '/events')
+    open[events.body().slice(6, 8)] ??= events
+  }
+  t.same(Object.keys(open).sort(), ['x1', 'x2'])
+  let keptCut = false
+  void open.x1.ended.then(() => (keptCut = true))
+  await c.cutover.reload(parseConfig(testConfigYaml({ x: [a.url], y: [] }, c.stateDir), { source: 'test' }))
+  t.equal(await open.x2.ended, false, "the removed node's stream was cut")
+  await c.api('GET', '/v1/state')
+  t.notOk(keptCut, "the remaining node's stream goes on")
 })
 
 t.test('h2: a rollback ends gRPC streams on y UNAVAILABLE and resets event streams; calls made again land on x', async (t) => {
