@@ -122,7 +122,10 @@ export class DataPlane {
     this.router.table = this.#table()
     const emptied = before > 0 && y === 0 ? 'y' : before < 100 && y === 100 ? 'x' : null
     const inMaint = this.#inMaint
-    const cut = this.#forwarder.cutLongLived((node) => node.pool === emptied || node.removed || inMaint?.(node) === true)
+    const leaving = (node: UpstreamNode) => node.pool === emptied || node.removed || inMaint?.(node) === true
+    // requests still in line for a connection of such a node have gone nowhere: routed again
+    for (const node of [...this.upstreams.nodes.x, ...this.upstreams.nodes.y]) if (leaving(node)) node.dispatcher.moveWaiters()
+    const cut = this.#forwarder.cutLongLived(leaving)
     if (Object.keys(cut).length > 0) {
       this.#logger.info(
         { emptied, cut },
@@ -156,6 +159,7 @@ export class DataPlane {
     this.#forwarder.configure(config.proxy, this.#accessLog(config))
     this.#h2?.configure(config)
     this.route()
+    for (const node of changes.removed) node.dispatcher.moveWaiters()
     return changes
   }
 

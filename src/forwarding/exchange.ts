@@ -138,6 +138,25 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     if (conn !== null) this.#granted(conn, now)
   }
 
+  /**
+   * Waiting in line for a connection of a node that must not take traffic any more (its
+   * pool's share fell to 0, it went into maint, a reload removed it): nothing of the request
+   * went anywhere yet, so it is routed again, as a new request would be now. Its attempt
+   * does not count against the retries. Stays in line when routing picks the same node.
+   */
+  moved(): void {
+    const fw = this.fw
+    const node = this.node
+    if (this.stage !== Stage.Queued || node === null || this.done) return
+    const next = fw.firstNode(fw.pickPool(this.head, this.client.remoteAddress))
+    if (next === node) return
+    node.dispatcher.cancel(this)
+    this.#endAttempt()
+    this.attempts--
+    if (next !== undefined) this.attempt(next)
+    else this.#answer(503, RAW.noNode.keep, RAW.noNode.close)
+  }
+
   /** The pool hands this waiting exchange a connection. */
   granted(conn: UpstreamConnection): void {
     this.#granted(conn, this.fw.clock.monotonic())

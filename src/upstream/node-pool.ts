@@ -13,6 +13,8 @@ import { type ConnectionOwner, UpstreamConnection } from './connection.js'
 export interface PoolWaiter {
   /** a connection came free (or was opened) for it */
   granted(conn: UpstreamConnection): void
+  /** the node must not take it any more (a rollback, maint, a reload removed it): it goes elsewhere, or stays in line */
+  moved(): void
 }
 
 export interface NodePoolOptions {
@@ -107,6 +109,11 @@ export class NodePool implements ConnectionOwner {
       return null
     }
     return this.#connect()
+  }
+
+  /** The node must take no more new requests: each waiting one is told (it may cancel and go elsewhere). */
+  moveWaiters(): void {
+    for (const waiter of [...this.#waiters]) waiter.moved()
   }
 
   /** The waiter gave up (its client left or its time ran out). */

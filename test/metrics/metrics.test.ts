@@ -147,7 +147,7 @@ t.test("each node's connection pool: open connections by state, requests waiting
   )
 
   const granted: UpstreamConnection[] = []
-  const waiter = { granted: (c: UpstreamConnection) => granted.push(c) }
+  const waiter = { granted: (c: UpstreamConnection) => granted.push(c), moved: () => undefined }
   const conn = first.dispatcher.acquire(waiter, 0)!
   t.equal(first.dispatcher.acquire(waiter, 0), null, 'the second request waits at the cap of 1')
   t.equal(first.dispatcher.acquire(waiter, 0), null)

@@ -6,7 +6,7 @@ import net from 'node:net'
 import type { NodeConfig } from '../../src/config/types.js'
 import { FakeClock } from '../../src/clock.js'
 import type { UpstreamConnection } from '../../src/upstream/connection.js'
-import { idleLimitOf, NodePool } from '../../src/upstream/node-pool.js'
+import { idleLimitOf, NodePool, type PoolWaiter } from '../../src/upstream/node-pool.js'
 import { Upstreams } from '../../src/upstream/upstreams.js'
 import { valid } from '../config/fixtures.js'
 import { close, listen, node, startProxy } from '../forwarding/fixtures.js'
@@ -38,9 +38,9 @@ function nodeConfig(port: number): NodeConfig {
 }
 
 /** A waiter that records what it was granted. */
-function waiter(): { granted: UpstreamConnection[]; w: { granted(conn: UpstreamConnection): void } } {
+function waiter(): { granted: UpstreamConnection[]; w: PoolWaiter } {
   const granted: UpstreamConnection[] = []
-  return { granted, w: { granted: (c) => granted.push(c) } }
+  return { granted, w: { granted: (c) => granted.push(c), moved: () => undefined } }
 }
 
 const connected = (c: UpstreamConnection) => waitUntil('connected', () => c.connected, 2000)
@@ -228,4 +228,31 @@ t.test('a reload applies connect_timeout, the cap and the keep-alive timeout to 
   t.equal(before.dispatcher.connectTimeout, 250, 'with the new connect_timeout')
   t.equal(before.dispatcher.maxConnections, 8, 'and the new cap')
   t.equal(before.dispatcher.idleTimeout, 10_000, 'and the new keep-alive timeout')
+})
+
+t.test('moveWaiters tells each waiting request, in line order; one that cancels leaves the line', async (t) => {
+  const server = await tcpServer()
+  const pool = new NodePool(nodeConfig(server.port), { connectTimeout: 1000, maxConnections: 1 })
+  t.teardown(async () => {
+    await pool.destroy()
+    await server.close()
+  })
+  const { w } = waiter()
+  t.ok(pool.acquire(w, 0))
+  const told: string[] = []
+  const stays: PoolWaiter = { granted: () => undefined, moved: () => told.push('stays') }
+  const leaves: PoolWaiter = {
+    granted: () => undefined,
+    moved: () => {
+      told.push('leaves')
+      pool.cancel(leaves)
+    },
+  }
+  t.equal(pool.acquire(leaves, 0), null)
+  t.equal(pool.acquire(stays, 0), null)
+  t.equal(pool.waiting, 2)
+  pool.moveWaiters()
+  t.same(told, ['leaves', 'stays'])
+  t.equal(pool.waiting, 1, 'the one that moved left the line; the other is still in it')
+  pool.cancel(stays)
 })
