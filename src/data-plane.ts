@@ -124,7 +124,7 @@ export class DataPlane {
     const inMaint = this.#inMaint
     const leaving = (node: UpstreamNode) => node.pool === emptied || node.removed || inMaint?.(node) === true
     // requests still in line for a connection of such a node have gone nowhere: routed again
-    for (const node of [...this.upstreams.nodes.x, ...this.upstreams.nodes.y]) if (leaving(node)) node.dispatcher.moveWaiters()
+    for (const node of [...this.upstreams.nodes.x, ...this.upstreams.nodes.y]) if (leaving(node)) this.#moveWaiting(node)
     const cut = this.#forwarder.cutLongLived(leaving)
     if (Object.keys(cut).length > 0) {
       this.#logger.info(
@@ -157,10 +157,17 @@ export class DataPlane {
     this.#config = config
     const changes = this.upstreams.reconcile(config)
     this.#forwarder.configure(config.proxy, this.#accessLog(config))
-    this.#h2?.configure(config)
     this.route()
-    for (const node of changes.removed) node.dispatcher.moveWaiters()
+    for (const node of changes.removed) this.#moveWaiting(node)
+    // after the move: this closes the removed nodes' h2 sessions and agents
+    this.#h2?.configure(config)
     return changes
+  }
+
+  /** The requests (HTTP/1.1 and h2 clients') in line for a connection of node go elsewhere. */
+  #moveWaiting(node: UpstreamNode): void {
+    node.dispatcher.moveWaiters()
+    this.#h2?.nodes.moveQueued(node)
   }
 
   /**

@@ -15,6 +15,19 @@ import { responseHeaders } from './node-attempt.js'
 const http = process.getBuiltinModule('node:http')
 const https = process.getBuiltinModule('node:https')
 
+/** the attempt a request in an agent's line belongs to (moveQueued) */
+const ATTEMPT = Symbol('cutover.h1Attempt')
+
+/**
+ * Tell the attempts still in agent's line for a socket (at upstream_max_connections) that
+ * their node must take no more traffic: nothing of them went to it.
+ */
+export function moveQueued(agent: Agent): void {
+  for (const line of Object.values(agent.requests)) {
+    for (const req of [...(line ?? [])]) (req as ClientRequest & { [ATTEMPT]?: H1Attempt })[ATTEMPT]?.moved()
+  }
+}
+
 /** A keep-alive agent per node; idle sockets close well before Kong's 60 s keep-alive. */
 export function h1Agent(config: NodeConfig, maxSockets: number): Agent {
   const options = { keepAlive: true, maxSockets: maxSockets > 0 ? maxSockets : Number.POSITIVE_INFINITY, timeout: 4000, scheduling: 'lifo' as const }
@@ -39,6 +52,7 @@ export class H1Attempt implements NodeAttempt {
     const mod = config.protocol === 'https:' ? https : http
     const req = mod.request({ host: config.hostname, port: config.port, method, path, headers, agent, setHost: false })
     this.#req = req
+    ;(req as ClientRequest & { [ATTEMPT]?: H1Attempt })[ATTEMPT] = this
     req.on('socket', this.#onSocket)
     req.on('information', this.#onInformation)
     req.on('response', this.#onResponse)
@@ -84,6 +98,11 @@ export class H1Attempt implements NodeAttempt {
     if (this.#over) return
     this.#over = true
     this.#req.destroy()
+  }
+
+  /** In the agent's line for a socket of a node that must take no more traffic (moveQueued). */
+  moved(): void {
+    if (!this.#over && this.#req.socket == null) this.#user.moved()
   }
 
   #onSocket = (socket: Socket): void => {

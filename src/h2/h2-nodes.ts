@@ -8,7 +8,7 @@ import type http from 'node:http'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config/types.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { h1Agent } from './h1-attempt.js'
+import { h1Agent, moveQueued } from './h1-attempt.js'
 import { NodeSessionPool, type SessionPoolOptions } from './node-session-pool.js'
 
 /** ms an h2 session to a node may stay without streams */
@@ -56,6 +56,12 @@ export class H2Nodes {
       this.#agents.set(node, agent)
     }
     return agent
+  }
+
+  /** node must take no more traffic: the streams in line for its HTTP/1.1 agent's sockets go elsewhere. */
+  moveQueued(node: UpstreamNode): void {
+    const agent = this.#agents.get(node)
+    if (agent !== undefined) moveQueued(agent)
   }
 
   /** Close sessions of nodes a reload removed (their streams finish first). */

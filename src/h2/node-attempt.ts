@@ -22,6 +22,8 @@ export interface AttemptUser {
   drain(): void
   /** no usable answer (or a broken one, once the response had started) */
   failed(kind: FailureKind, err: Error | undefined): void
+  /** still in line for a connection of a node that must take no more traffic: nothing went to it (the user may abort and go elsewhere) */
+  moved(): void
 }
 
 export interface NodeAttempt {

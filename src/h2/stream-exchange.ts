@@ -427,6 +427,26 @@ export class StreamExchange implements AttemptUser, LongLived {
     return this.#clientEnded ? 'no response head within request_timeout' : 'took nothing of the request body for idle_timeout'
   }
 
+  /**
+   * In line for a connection of a node that must take no more traffic (a rollback, maint,
+   * removed by a reload): nothing of the request went to it, so it is routed again, as a new
+   * stream would be now; the attempt does not count against the retries. Stays in line
+   * when routing picks the same node.
+   */
+  moved(): void {
+    const fw = this.#ctx.fw
+    const node = this.#node
+    if (this.#stage === Stage.Done || this.#status !== 0 || node === null || this.#bodyBytes > 0) return
+    const next = fw.firstNode(pickPool(fw.router.table, this.#headers, this.#remote, fw.random))
+    if (next === node) return
+    this.#attempt?.abort()
+    this.#attempt = null
+    this.#endAttempt()
+    this.#attempts--
+    if (next !== undefined) this.#try(next)
+    else this.#answer(ANSWERS.noNode)
+  }
+
   /** The response had started and cannot be finished: a gRPC call ends UNAVAILABLE, anything else is reset. */
   #broken(message = 'upstream connection broken', code = NGHTTP2_INTERNAL_ERROR): void {
     const stream = this.#stream

@@ -3,10 +3,12 @@
 // (a rollback, maint, a reload removed it) it is routed again at once, instead of waiting for
 // the slow node that caused the rollback, up to request_timeout.
 import http from 'node:http'
+import http2 from 'node:http2'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { parseConfig } from '../../src/config/load.js'
 import { startTestCutover, testConfigYaml } from '../helpers/cutover.js'
+import { h2Request } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
 interface HoldingNode {
@@ -106,4 +108,34 @@ t.test('requests waiting for a node a reload removed go to another node', async 
   t.same(answers, ['x2', 'x2'])
   a.release()
   t.equal(await (await held).body.text(), 'x1-held', "the removed node's request in flight finishes")
+})
+
+t.test("h2 clients: a rollback sends the streams waiting for y's HTTP/1.1 connection to x at once", async (t) => {
+  const x = await holdingNode('x1')
+  const y = await holdingNode('y1')
+  const c = await startTestCutover({ x: [x.url], y: [y.url], proxy: `${proxy}\n  h2c_listen: 127.0.0.1:0` })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  session.on('error', () => undefined)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  t.equal((await c.api('PUT', '/v1/split', { y: 100 })).status, 200)
+  const inFlight = h2Request(session, { ':path': '/hold' })
+  await waitUntil('y holds the first stream', () => y.seen.length === 1, 3000)
+  const queued = [h2Request(session, { ':path': '/a' }), h2Request(session, { ':path': '/b' })]
+  // three attempts on y, one of them held: the other two wait in line for its connection
+  await waitUntil('three in flight to y', async () => (await metricValue(c, 'cutover_requests_in_flight{pool="y"}')) === 3, 3000)
+  t.same(y.seen, ['/hold'])
+  t.equal((await c.api('POST', '/v1/rollback', { reason: 'y is slow' })).status, 200)
+  const answers = await Promise.all(queued)
+  t.same(
+    answers.map((a) => a.body),
+    ['x1', 'x1'],
+    'the waiting streams went to x',
+  )
+  t.same(y.seen, ['/hold'], 'y never saw them')
+  y.release()
+  t.equal((await inFlight).body, 'y1-held')
 })
