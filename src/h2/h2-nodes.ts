@@ -54,6 +54,7 @@ export class H2Nodes {
     if (agent === undefined) {
       agent = h1Agent(node.config, this.#proxy.upstream_max_connections)
       this.#agents.set(node, agent)
+      node.h2Agent = agent
     }
     return agent
   }
@@ -75,6 +76,7 @@ export class H2Nodes {
     for (const [node, agent] of this.#agents) {
       if (node.removed) {
         this.#agents.delete(node)
+        node.h2Agent = null
         agent.destroy()
       }
     }
@@ -84,7 +86,10 @@ export class H2Nodes {
   async close(force = false): Promise<void> {
     const pools = [...this.#pools.values()]
     this.#pools.clear()
-    for (const agent of this.#agents.values()) agent.destroy()
+    for (const [node, agent] of this.#agents) {
+      node.h2Agent = null
+      agent.destroy()
+    }
     this.#agents.clear()
     if (force) for (const p of pools) p.destroy()
     await Promise.all(pools.map((p) => p.close()))

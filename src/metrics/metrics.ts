@@ -387,7 +387,7 @@ export class Metrics implements OutcomeSink {
       collect() {
         this.reset()
         const all = nodes()
-        for (const pool of POOLS) for (const node of all[pool]) this.set({ pool, node: node.name }, node.dispatcher.waiting)
+        for (const pool of POOLS) for (const node of all[pool]) this.set({ pool, node: node.name }, node.waiting)
       },
     })
     /** each node's count of opened connections at the last scrape */

@@ -26,6 +26,8 @@ export class UpstreamNode {
   h2EjectedUntil = 0
   /** set when a reload removed it: no new requests, in-flight ones finish */
   removed = false
+  /** the HTTP/1.1 agent that h2 clients' streams to this node's url go through (src/h2/h2-nodes.ts), once made */
+  h2Agent: { readonly requests: NodeJS.ReadOnlyDict<readonly { readonly destroyed: boolean }[]> } | null = null
 
   constructor(pool: PoolName, config: NodeConfig, options: NodePoolOptions) {
     this.pool = pool
@@ -33,5 +35,14 @@ export class UpstreamNode {
     this.name = config.name
     this.weight = config.weight
     this.dispatcher = new NodePool(config, options)
+  }
+
+  /** Requests waiting for a connection at upstream_max_connections: HTTP/1.1 clients' and h2 clients'. */
+  get waiting(): number {
+    let n = this.dispatcher.waiting
+    const agent = this.h2Agent
+    // a request given up while in line stays there (destroyed) until a socket comes free
+    if (agent !== null) for (const line of Object.values(agent.requests)) for (const req of line ?? []) if (!req.destroyed) n++
+    return n
   }
 }
