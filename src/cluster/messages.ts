@@ -21,11 +21,14 @@ export type ToWorker =
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
 
+/** why an attempt failed (failureExplained): [pool index, node index, failure kind index, the words] */
+export type Why = [number, number, number, string]
+
 export type ToPrimary =
   /** the worker listens for messages now (anything sent before is lost) */
   | { t: 'ready' }
   | { t: 'listening'; port: number; host: string }
-  | { t: 'outcomes'; gen: number; records: number[]; inflight: Record<PoolName, number[]> }
+  | { t: 'outcomes'; gen: number; records: number[]; inflight: Record<PoolName, number[]>; whys?: Why[] }
   | { t: 'metrics'; id: number; json: unknown[] }
   /** what the worker's shadow copies found since its last batch (issue 13), bounded in src/shadow/batcher.ts */
   | { t: 'shadow'; batch: ShadowBatch }

@@ -11,7 +11,7 @@ import type { Config, HostPort } from '../config/types.js'
 import { ControlPlane, startedLine } from '../control-plane.js'
 import { Upstreams } from '../upstream/upstreams.js'
 import { clusterMetrics } from './cluster-metrics.js'
-import { replayOutcomes } from './replay.js'
+import { replayOutcomes, replayWhys } from './replay.js'
 import { WorkerPool } from './worker-pool.js'
 
 export interface Primary {
@@ -43,7 +43,10 @@ export async function startPrimary(config: Config, count: number, logger: Logger
       // issue 14: nodes in maint, whose WebSocket tunnels each worker cuts
       maint: { x: upstreams.nodes.x.map((n) => control.inMaint(n)), y: upstreams.nodes.y.map((n) => control.inMaint(n)) },
     }),
-    onOutcomes: (records) => replayOutcomes(records, upstreams.nodes, control.sink),
+    onOutcomes: (records, whys) => {
+      replayOutcomes(records, upstreams.nodes, control.sink)
+      replayWhys(whys, upstreams.nodes, control.sink)
+    },
     // issue 13: every worker shadows its own traffic; one /v1/shadow, metric and gate for all
     onShadow: (batch) => control.analysis.shadow.merge(batch),
     onExit: (pid, code, signal) => control.events.add('worker.exited', { cause: 'worker', pid, code, signal }),

@@ -3,7 +3,7 @@
 import { POOLS, type PoolName } from '../config/types.js'
 import { FAILURE_KINDS, type OutcomeReport } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { RECORD_SIZE, REC_ANSWERED, REC_ANSWERED_GRPC_FAILED, REC_FAILED, REC_FINISHED, REC_VIA_H2 } from './messages.js'
+import { RECORD_SIZE, REC_ANSWERED, REC_ANSWERED_GRPC_FAILED, REC_FAILED, REC_FINISHED, REC_VIA_H2, type Why } from './messages.js'
 
 /** Feed a worker's batch to sink, naming nodes by pool and index; malformed records are skipped. */
 export function replayOutcomes(records: readonly number[], nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>, sink: OutcomeReport): void {
@@ -25,5 +25,17 @@ export function replayOutcomes(records: readonly number[], nodes: Readonly<Recor
       const kind = FAILURE_KINDS[records[i + 3]]
       if (kind) sink.attemptFailed(node, kind, listener)
     }
+  }
+}
+
+/** Feed a worker's failure explanations to sink; malformed ones are skipped. */
+export function replayWhys(whys: readonly Why[] | undefined, nodes: Readonly<Record<PoolName, readonly UpstreamNode[]>>, sink: Pick<OutcomeReport, 'failureExplained'>): void {
+  if (!Array.isArray(whys)) return
+  for (const w of whys) {
+    if (!Array.isArray(w) || typeof w[3] !== 'string') continue
+    const pool = POOLS[w[0]]
+    const node = pool === undefined ? undefined : nodes[pool][w[1]]
+    const kind = FAILURE_KINDS[w[2]]
+    if (node && kind) sink.failureExplained(node, kind, w[3])
   }
 }

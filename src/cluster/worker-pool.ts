@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { Config, HostPort, PoolName } from '../config/types.js'
 import type { ShadowBatch } from '../shadow/results.js'
-import type { H2Until, ToPrimary, ToWorker, Usable, Weights } from './messages.js'
+import type { H2Until, ToPrimary, ToWorker, Usable, Weights, Why } from './messages.js'
 
 /** A worker that dies sooner than this after its start is restarted only after a pause. */
 export const CRASH_LOOP_MS = 5_000
@@ -45,7 +45,7 @@ export interface WorkerPoolConnections {
   /** the split and node usability as of now, for every message that carries them */
   routing: () => { y: number; usable: Usable; weights: Weights; h2Until?: H2Until; maint?: Usable }
   /** a batch of outcome records from a worker, about the current node list */
-  onOutcomes: (records: readonly number[]) => void
+  onOutcomes: (records: readonly number[], whys?: readonly Why[]) => void
   /** a batch of shadow results from a worker (issue 13) */
   onShadow: (batch: ShadowBatch) => void
   /** a worker died and another is being started (not during close) */
@@ -198,7 +198,7 @@ export class WorkerPool {
         break
       case 'outcomes':
         if (message.gen !== this.#gen) break // about a node list that a reload replaced
-        this.#control.onOutcomes(message.records)
+        this.#control.onOutcomes(message.records, message.whys)
         slot.inflight = message.inflight
         break
       case 'shadow':

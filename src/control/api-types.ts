@@ -22,6 +22,8 @@ export interface NodeView {
   h2_ejected?: boolean
   h2_ejected_until?: string | null
   last_probe: { ok: boolean; at: string; ms: number; status?: number; error?: string } | null
+  /** why a request's attempt on the node last failed, as the log says it (at most every 10 s per failure); null: none since start or reload */
+  last_failure: { kind: 'connect' | 'reset' | 'timeout' | 'protocol'; why: string; at: string } | null
   inflight: number
   /** an operator's admin state (issue 14): ready, drain (no new requests), maint (no traffic, no probes) */
   admin: 'ready' | 'drain' | 'maint'

@@ -87,6 +87,11 @@ const nodeView: JsonSchema = {
     h2_ejected: { type: 'boolean' },
     h2_ejected_until: { type: ['string', 'null'] },
     last_probe: nullable({ type: 'object' }),
+    last_failure: nullable({
+      type: 'object',
+      required: ['kind', 'why', 'at'],
+      properties: { kind: { enum: ['connect', 'reset', 'timeout', 'protocol'] }, why: { type: 'string' }, at: { type: 'string' } },
+    }),
     inflight: { type: 'integer', minimum: 0 },
     admin: { enum: ['ready', 'drain', 'maint'] },
     weight: { type: 'number', exclusiveMinimum: 0 },

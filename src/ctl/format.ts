@@ -94,7 +94,9 @@ export function formatNodes(state: unknown): string {
   const s = state as Partial<StateView>
   // issue 14: ADMIN and WEIGHT columns appear once an operator changed some node
   const changed = (['x', 'y'] as const).some((p) => s.pools?.[p]?.nodes.some((n) => (n.admin ?? 'ready') !== 'ready' || n.weight_source === 'runtime'))
-  const rows: string[][] = [['POOL', 'NODE', 'URL', ...(changed ? ['ADMIN', 'WEIGHT'] : []), 'HEALTH', 'EJECTED', 'IN FLIGHT', 'LAST PROBE']]
+  // a LAST FAILURE column once some node's request attempt failed
+  const failed = (['x', 'y'] as const).some((p) => s.pools?.[p]?.nodes.some((n) => n.last_failure != null))
+  const rows: string[][] = [['POOL', 'NODE', 'URL', ...(changed ? ['ADMIN', 'WEIGHT'] : []), 'HEALTH', 'EJECTED', 'IN FLIGHT', 'LAST PROBE', ...(failed ? ['LAST FAILURE'] : [])]]
   for (const pool of ['x', 'y'] as const) {
     for (const node of s.pools?.[pool]?.nodes ?? []) {
       const probe = node.last_probe
@@ -106,7 +108,9 @@ export function formatNodes(state: unknown): string {
       const last = probe ? `${probe.ok ? 'ok' : 'failed'}${probe.error ? `: ${probe.error}` : probe.status ? ` ${probe.status}` : ''}` : '-'
       // a runtime weight is marked as such: it outlives reloads
       const weight = node.weight === undefined ? '-' : `${node.weight}${node.weight_source === 'runtime' ? ` (runtime; config ${node.config_weight})` : ''}`
-      rows.push([pool, node.name ?? node.url, node.url, ...(changed ? [node.admin ?? 'ready', weight] : []), health(node), ejected, String(node.inflight ?? 0), last])
+      const f = node.last_failure
+      const lastFailure = f ? `${clockTime(f.at)} ${f.kind}: ${f.why.length > 80 ? `${f.why.slice(0, 79)}…` : f.why}` : '-'
+      rows.push([pool, node.name ?? node.url, node.url, ...(changed ? [node.admin ?? 'ready', weight] : []), health(node), ejected, String(node.inflight ?? 0), last, ...(failed ? [lastFailure] : [])])
     }
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))

@@ -9,7 +9,7 @@
 
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
-import type { FailureKind } from '../outcome/outcome-sink.js'
+import type { FailureKind, OutcomeReport } from '../outcome/outcome-sink.js'
 import type { UpstreamNode } from '../upstream/node.js'
 
 /** at most one line per node and failure in this many ms */
@@ -38,12 +38,15 @@ interface Last {
 export class FailureLog {
   readonly #logger: Logger
   readonly #clock: Clock
+  /** told of each line written (the health monitor keeps the node's last one for the API) */
+  readonly #sink: Pick<OutcomeReport, 'failureExplained'> | undefined
   /** per node (a node replaced by a reload takes its history with it), by `kind why` */
   readonly #last = new WeakMap<UpstreamNode, Map<string, Last>>()
 
-  constructor(logger: Logger, clock: Clock) {
+  constructor(logger: Logger, clock: Clock, sink?: Pick<OutcomeReport, 'failureExplained'>) {
     this.#logger = logger
     this.#clock = clock
+    this.#sink = sink
   }
 
   /**
@@ -79,6 +82,7 @@ export class FailureLog {
       },
       'upstream attempt failed',
     )
+    this.#sink?.failureExplained(node, kind, why)
   }
 }
 

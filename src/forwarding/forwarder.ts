@@ -106,7 +106,7 @@ export class Forwarder {
     this.onRefused = options.onRefused
     this.allNodes = options.allNodes
     this.accessLog = options.accessLog
-    this.failures = new FailureLog(options.logger, options.clock)
+    this.failures = new FailureLog(options.logger, options.clock, options.sink)
     this.sweeper = new Sweeper(options.clock, tickFor(options.proxy))
   }
 

@@ -39,6 +39,8 @@ export interface NodeDescription {
   h2_ejected?: boolean
   h2_ejected_until?: string | null
   last_probe: { ok: boolean; at: string; status?: number; error?: string; ms: number } | null
+  /** why a request's attempt on the node last failed (reported at most every 10 s per failure); null: none since start or reload */
+  last_failure: { kind: FailureKind; why: string; at: string } | null
   inflight: number
 }
 
@@ -53,6 +55,8 @@ interface NodeRecord {
   outlier: OutlierState
   lastProbe: ProbeResult | null
   lastProbeAt: number
+  /** why the node's last reported attempt failed (failureExplained), with when (ms epoch) */
+  lastFailure: { kind: FailureKind; why: string; at: number } | null
   returnTimer: TimerHandle | null
   /** the node's h2 listener: its own failures, ejection and return (node.h2EjectedUntil) */
   h2: { outlier: OutlierState; returnTimer: TimerHandle | null }
@@ -89,7 +93,16 @@ export class HealthMonitor implements OutcomeSink {
       for (const node of nodes[pool]) {
         let rec = this.#records.get(node)
         if (!rec) {
-          rec = { node, counters: initialCounters(), outlier: newOutlierState(), lastProbe: null, lastProbeAt: 0, returnTimer: null, h2: { outlier: newOutlierState(), returnTimer: null } }
+          rec = {
+            node,
+            counters: initialCounters(),
+            outlier: newOutlierState(),
+            lastProbe: null,
+            lastProbeAt: 0,
+            lastFailure: null,
+            returnTimer: null,
+            h2: { outlier: newOutlierState(), returnTimer: null },
+          }
           // without active checks only passive ejection decides
           if (!this.#health.active) node.healthy = true
         }
@@ -198,6 +211,7 @@ export class HealthMonitor implements OutcomeSink {
       ejected,
       ejected_until: ejected ? new Date(node.ejectedUntil).toISOString() : null,
       last_probe: lastProbe,
+      last_failure: rec?.lastFailure ? { kind: rec.lastFailure.kind, why: rec.lastFailure.why, at: new Date(rec.lastFailure.at).toISOString() } : null,
       inflight,
     }
     if (node.config.h2 !== undefined) {
@@ -220,6 +234,12 @@ export class HealthMonitor implements OutcomeSink {
     }
     const names = serving.length === 1 ? `pool ${serving[0]}` : `pools ${serving.join(' and ')}`
     return { ready: false, reason: `no usable node in ${names}` }
+  }
+
+  /** Why an attempt on node failed, in words: kept as the node's last failure for the API. */
+  failureExplained(node: UpstreamNode, kind: FailureKind, why: string): void {
+    const rec = this.#records.get(node)
+    if (rec) rec.lastFailure = { kind, why: why.slice(0, 300), at: this.#clock.now() }
   }
 
   /** A connect error, reset, timeout or protocol error on node (on its h2 listener when listener is h2). */

@@ -26,6 +26,7 @@ export function fanOut(sinks: readonly OutcomeSink[]): OutcomeReport {
   const answered = bound(sinks, 'answered')
   const ended = bound(sinks, 'attemptEnded')
   const finished = bound(sinks, 'finished')
+  const explained = bound(sinks, 'failureExplained')
   return {
     attemptStarted:
       started.length === 0
@@ -67,5 +68,9 @@ export function fanOut(sinks: readonly OutcomeSink[]): OutcomeReport {
           : (pool, status, ms, protocol, grpc) => {
               for (let i = 0; i < finished.length; i++) finished[i](pool, status, ms, protocol, grpc)
             },
+    // rare (a few per node and minute at most): one loop for any number of sinks
+    failureExplained: (node, kind, why) => {
+      for (let i = 0; i < explained.length; i++) explained[i](node, kind, why)
+    },
   }
 }

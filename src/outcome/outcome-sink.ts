@@ -75,6 +75,11 @@ export interface OutcomeSink {
    * NO_GRPC (absent) when it was no gRPC call or ended without one.
    */
   finished?(pool: PoolName, status: number, ms: number, protocol?: Protocol, grpc?: number): void
+  /**
+   * Why an attempt on node failed, in words (forwarding/failure-log.ts): reported as often
+   * as the log line is written (at most every 10 s per node and failure), not per request.
+   */
+  failureExplained?(node: UpstreamNode, kind: FailureKind, why: string): void
 }
 
 /** What the data path reports to: every method present (a fan-out of sinks, see fan-out.ts). */

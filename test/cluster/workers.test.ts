@@ -1,5 +1,6 @@
 // proxy.workers: 2 — one control plane, two data-plane processes sharing the port.
 import { writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
@@ -193,4 +194,32 @@ t.test('a node put in maint has its WebSocket tunnels cut in every worker', asyn
   const next = await openTunnel(c.proxyUrl)
   t.equal(next.node, 'y1', 'a new one goes where traffic goes now')
   next.socket.destroy()
+})
+
+t.test("why a worker's attempt failed reaches the primary's /v1/state (last_failure)", async (t) => {
+  const x = await probeCounter('x1')
+  // a y that answers every request with Content-Length and Transfer-Encoding together
+  const bad = net.createServer((s) => {
+    s.on('error', () => undefined)
+    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'))
+  })
+  await new Promise<void>((resolve) => bad.listen(0, '127.0.0.1', resolve))
+  const y = { url: `http://127.0.0.1:${(bad.address() as net.AddressInfo).port}` }
+  t.teardown(async () => {
+    await x.close()
+    bad.close()
+  })
+  const c = await startTwoWorkers(t, x, y)
+  t.equal((await api(c, 'PUT', '/v1/split', { y: 100 })).status, 200)
+  t.equal((await get(`${c.proxyUrl}/a`)).status, 502)
+  const node = await waitUntil(
+    'the primary knows why',
+    async () => {
+      const n = (await api(c, 'GET', '/v1/state')).body.pools.y.nodes[0]
+      return n.last_failure !== null && n
+    },
+    5000,
+  )
+  t.match(node.last_failure, { kind: 'protocol', why: 'response head refused: Content-Length with Transfer-Encoding' })
+  t.equal((await api(c, 'GET', '/v1/state')).body.pools.x.nodes[0].last_failure, null)
 })

@@ -169,6 +169,22 @@ t.test('nodes prints a table', async (t) => {
   t.match(lines[0], /^POOL\s+NODE\s+URL\s+HEALTH/)
   t.match(lines[1], /^x\s+kong-x1\s+http:\/\/10\.0\.0\.11:8000\s+healthy\s+no\s+3\s+ok 200$/)
   t.match(lines[2], /^y\s+10\.0\.0\.21:8000\s+http:\/\/10\.0\.0\.21:8000\s+UNHEALTHY\s+no\s+0\s+failed: connection refused$/)
+  t.notMatch(lines[0], /LAST FAILURE/, 'no failure column while no node has one')
+})
+
+t.test("nodes shows a node's last failure, once some node has one", async (t) => {
+  const y = STATE.pools.y.nodes[0]
+  const failed = {
+    ...STATE,
+    pools: { ...STATE.pools, y: { nodes: [{ ...y, last_failure: { kind: 'protocol', why: 'response head refused: Content-Length with Transfer-Encoding', at: '2026-01-01T00:00:05.000Z' } }] } },
+  }
+  const api = await fakeApi(t, () => [200, failed])
+  const io = capture({ CUTOVER_URL: api.url, CUTOVER_TOKEN: TOKEN })
+  t.equal(await runCtl(['nodes'], io), 0)
+  const lines = io.stdout.join('\n').split('\n')
+  t.match(lines[0], /LAST PROBE\s+LAST FAILURE$/)
+  t.match(lines[1], /ok 200\s+-$/)
+  t.match(lines[2], /failed: connection refused\s+\d\d:\d\d:\d\d protocol: response head refused: Content-Length with Transfer-Encoding$/)
 })
 
 t.test('split, rollback, unlock and rollout send the right calls', async (t) => {

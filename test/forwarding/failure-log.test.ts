@@ -106,6 +106,9 @@ t.test('a 502 says in the log what the node did and what the client got', async 
     outcome: 'answered 502',
     protocol: 'http1',
   })
+  const node = (await c.api('GET', '/v1/state')).body.pools.x.nodes[0]
+  t.match(node.last_failure, { kind: 'protocol', why: 'response head refused: Content-Length with Transfer-Encoding' }, 'and /v1/state keeps it')
+  t.ok(Date.parse(node.last_failure.at) > Date.now() - 60_000)
 })
 
 t.test('a refused connect that was retried says where the request went', async (t) => {

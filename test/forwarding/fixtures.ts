@@ -59,6 +59,8 @@ export class RecordingSink implements OutcomeSink {
     if (!(ms >= 0)) throw new Error('bad ms')
     this.calls.push(['finished', pool, status])
   }
+  /** not a call to record: it follows a failure's log line, not each attempt */
+  failureExplained(): void {}
   /** resolves once finished was called n times in all */
   async waitFinished(n = 1, timeoutMs = 3000): Promise<void> {
     const until = Date.now() + timeoutMs

@@ -289,8 +289,11 @@ t.test('describe', async (t) => {
     ejected: false,
     ejected_until: null,
     last_probe: null,
+    last_failure: null,
     inflight: 3,
   })
+  s.monitor.failureExplained(x1, 'connect', 'connect ECONNREFUSED 10.1.0.1:8000')
+  t.match(s.monitor.describe(x1).last_failure, { kind: 'connect', why: 'connect ECONNREFUSED 10.1.0.1:8000', at: new Date(s.clock.now()).toISOString() }, 'the last failure explained, with when')
 })
 
 t.test('real server: /status/ready flipping 503 -> 200 with the default probe', async (t) => {

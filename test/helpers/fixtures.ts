@@ -20,7 +20,7 @@ export function activeHealth(over: Partial<ActiveHealthConfig> = {}): ActiveHeal
 
 /** A node as GET /v1/state shows it: healthy, idle, ready, with the config's default weight of 1. */
 export function nodeView(over: Pick<NodeView, 'url' | 'name'> & Partial<NodeView>): NodeView {
-  return { healthy: true, ejected: false, ejected_until: null, last_probe: null, inflight: 0, admin: 'ready', weight: 1, weight_source: 'config', config_weight: 1, ...over }
+  return { healthy: true, ejected: false, ejected_until: null, last_probe: null, last_failure: null, inflight: 0, admin: 'ready', weight: 1, weight_source: 'config', config_weight: 1, ...over }
 }
 
 /** A replica as /v1/state's fleet section shows it: `rN` at 10.0.0.N:9901, x 900 requests 9 errors, y 100 and 0, nodes x1 and y1 usable but for `unusable`. */
