@@ -6,7 +6,7 @@
 import type * as grpc from '@grpc/grpc-js'
 import http from 'node:http'
 import http2 from 'node:http2'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parseConfig } from '../../src/config/load.js'
 import { startTestCutover, testConfigYaml } from '../helpers/cutover.js'
 import { echoClient, type Msg, startEchoServer } from '../helpers/grpc.js'
@@ -110,7 +110,8 @@ t.test("a rollback cuts y's event streams; a download on y in flight is left to 
   }
 })
 
-t.test('maint cuts the event streams of its node; drain leaves them be', async (t) => {
+/** Nodes x1 and x2 and an event stream open on each (each pick is random: streams until both have one). */
+async function streamOnEachNode(t: Test) {
   const a = await longNode('x1')
   const b = await longNode('x2')
   const c = await startTestCutover({ x: [a.url, b.url], y: [] })
@@ -118,14 +119,18 @@ t.test('maint cuts the event streams of its node; drain leaves them be', async (
     await c.cutover.close()
     await Promise.all([a.close(), b.close()])
   })
-  const name = (await c.api('GET', '/v1/state')).body.pools.x.nodes[0].name
-  // streams until one is open on each node (each pick is random)
   const open: Record<string, Open> = {}
   for (let i = 0; i < 40 && Object.keys(open).length < 2; i++) {
     const events = await openAnswer(c.proxyUrl, '/events')
     open[events.body().slice(6, 8)] ??= events
   }
   t.same(Object.keys(open).sort(), ['x1', 'x2'])
+  return { a, c, open }
+}
+
+t.test('maint cuts the event streams of its node; drain leaves them be', async (t) => {
+  const { c, open } = await streamOnEachNode(t)
+  const name = (await c.api('GET', '/v1/state')).body.pools.x.nodes[0].name
   let cut = false
   void open.x1.ended.then(() => (cut = true))
   t.equal((await c.api('PUT', `/v1/nodes/x/${encodeURIComponent(name)}`, { admin: 'drain' })).status, 200)
@@ -141,19 +146,7 @@ t.test('maint cuts the event streams of its node; drain leaves them be', async (
 })
 
 t.test("a node removed by a reload has its event streams cut; the others' go on", async (t) => {
-  const a = await longNode('x1')
-  const b = await longNode('x2')
-  const c = await startTestCutover({ x: [a.url, b.url], y: [] })
-  t.teardown(async () => {
-    await c.cutover.close()
-    await Promise.all([a.close(), b.close()])
-  })
-  const open: Record<string, Open> = {}
-  for (let i = 0; i < 40 && Object.keys(open).length < 2; i++) {
-    const events = await openAnswer(c.proxyUrl, '/events')
-    open[events.body().slice(6, 8)] ??= events
-  }
-  t.same(Object.keys(open).sort(), ['x1', 'x2'])
+  const { a, c, open } = await streamOnEachNode(t)
   let keptCut = false
   void open.x1.ended.then(() => (keptCut = true))
   await c.cutover.reload(parseConfig(testConfigYaml({ x: [a.url], y: [] }, c.stateDir), { source: 'test' }))
@@ -162,7 +155,7 @@ t.test("a node removed by a reload has its event streams cut; the others' go on"
   t.notOk(keptCut, "the remaining node's stream goes on")
 })
 
-t.test('h2: a rollback ends gRPC streams on y UNAVAILABLE and resets event streams; calls made again land on x', async (t) => {
+t.test('h2: a rollback ends gRPC streams on y UNAVAILABLE; called again, they land on x', async (t) => {
   const x = await startEchoServer('x1')
   const y = await startEchoServer('y1')
   const node = (port: number) => `{ url: http://127.0.0.1:${port}, h2: "h2c://127.0.0.1:${port}" }`
