@@ -2,6 +2,7 @@
 // of such a request has gone to a node yet, so when its node must not take traffic any more
 // (a rollback, maint, a reload removed it) it is routed again at once, instead of waiting for
 // the slow node that caused the rollback, up to request_timeout.
+import { createHash, randomBytes } from 'node:crypto'
 import http from 'node:http'
 import http2 from 'node:http2'
 import t, { type Test } from 'tap'
@@ -27,7 +28,16 @@ async function holdingNode(name: string): Promise<HoldingNode> {
   const server = http.createServer((req, res) => {
     seen.push(req.url ?? '')
     if (req.url === '/hold') held.push(res)
-    else res.end(name)
+    else if (req.url === '/upload') {
+      // the body's length and digest, to show it arrived whole
+      const hash = createHash('sha256')
+      let length = 0
+      req.on('data', (d: Buffer) => {
+        hash.update(d)
+        length += d.length
+      })
+      req.on('end', () => res.end(`${name} ${length} ${hash.digest('hex')}`))
+    } else res.end(name)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
@@ -140,4 +150,27 @@ t.test("h2 clients: a rollback sends the streams waiting for y's HTTP/1.1 connec
   t.equal(await metricValue(c, `cutover_upstream_requests_waiting{pool="y",node="${yName}"}`), 0)
   y.release()
   t.equal((await inFlight).body, 'y1-held')
+})
+
+t.test('a POST whose body waits with it for y goes to x whole', async (t) => {
+  const x = await holdingNode('x1')
+  const y = await holdingNode('y1')
+  const c = await startTestCutover({ x: [x.url], y: [y.url], proxy })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const yName = y.url.replace('http://', '')
+  t.equal((await c.api('PUT', '/v1/split', { y: 100 })).status, 200)
+  const inFlight = request(`${c.proxyUrl}/hold`)
+  await waitUntil('y holds a request', () => y.seen.length === 1, 3000)
+  const body = randomBytes(300_000)
+  const post = request(`${c.proxyUrl}/upload`, { method: 'POST', body })
+  await waitUntil('the POST waits for y', async () => (await metricValue(c, `cutover_upstream_requests_waiting{pool="y",node="${yName}"}`)) === 1, 3000)
+  t.equal((await c.api('POST', '/v1/rollback', { reason: 'y is slow' })).status, 200)
+  const res = await post
+  t.equal(res.statusCode, 200)
+  t.equal(await res.body.text(), `x1 ${body.length} ${createHash('sha256').update(body).digest('hex')}`, 'x got the body whole')
+  y.release()
+  await (await inFlight).body.text()
 })
