@@ -70,6 +70,7 @@ if (missing && process.env.CI) {
     t.equal(await page.locator('#label-y').textContent(), 'y 0%')
     t.equal(await page.locator('#bar-y').evaluate((el) => (el as HTMLElement).style.width), '0%', 'split bar at y 0')
     t.same(await page.locator('#node-rows td.node').allTextContents(), ['kong-x1', 'kong-y1'], 'nodes by their configured names')
+    t.same(await page.locator('#node-rows td.last-failure').allTextContents(), ['—', '—'], 'no request attempt failed yet')
 
     // move the slider to 30 with the keyboard, then Tab to the button and confirm
     await page.locator('#slider').focus()

@@ -161,6 +161,15 @@ t.test('node health and event tones', async (t) => {
   t.same(view.nodeHealth(node), ['healthy', 'healthy'])
   t.same(view.nodeHealth({ ...node, healthy: null }), ['unknown', 'no probe verdict yet'])
   t.equal(view.nodeHealth({ ...node, ejected: true, ejected_until: new Date(2026, 0, 1, 9, 5, 0).toISOString() })[1], 'ejected until 09:05:00')
+  t.same(view.lastFailureText(node), ['—', null], 'no failure: a dash')
+  const at = new Date(2026, 0, 1, 9, 5, 0).toISOString()
+  t.same(view.lastFailureText({ ...node, last_failure: { kind: 'connect', why: 'connect ECONNREFUSED 10.0.0.21:8000', at } }), [
+    '09:05:00 connect: connect ECONNREFUSED 10.0.0.21:8000',
+    '09:05:00 connect: connect ECONNREFUSED 10.0.0.21:8000',
+  ])
+  const long = view.lastFailureText({ ...node, last_failure: { kind: 'protocol', why: 'response head refused: Content-Length with Transfer-Encoding', at } })
+  t.equal(long[0], '09:05:00 protocol: response head refused: Content-Length wi…', 'cut to 60 characters in the cell')
+  t.equal(long[1], '09:05:00 protocol: response head refused: Content-Length with Transfer-Encoding', 'whole in the title')
   t.equal(view.eventTone('rollback'), 'bad')
   t.equal(view.eventTone('state.invalid'), 'bad')
   t.equal(view.eventTone('rollout.done'), 'good')

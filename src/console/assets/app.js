@@ -7,7 +7,7 @@
  */
 
 import { clockTime, latency, requestRate, errorRate, share } from './figures.js'
-import { chartRange, eventTone, fleetText, gatesText, nodeHealth, nowFigure, rolloutText, stateSignature } from './view.js'
+import { chartRange, eventTone, fleetText, gatesText, lastFailureText, nodeHealth, nowFigure, rolloutText, stateSignature } from './view.js'
 
 /**
  * @typedef {import('../../control/api-types.js').StateView} StateView
@@ -418,7 +418,7 @@ function renderNodes(s) {
     if (!nodes.length) {
       const empty = document.createElement('tr')
       cell(empty, pool, `key-${pool}`)
-      cell(empty, 'no nodes').colSpan = 5
+      cell(empty, 'no nodes').colSpan = 6
       body.appendChild(empty)
     }
     for (const n of nodes) {
@@ -430,6 +430,9 @@ function renderNodes(s) {
       td.setAttribute('data-h', key)
       if (n.last_probe?.error) td.title = `last probe: ${n.last_probe.error}`
       cell(tr, n.inflight)
+      const [failure, whole] = lastFailureText(n)
+      const failed = cell(tr, failure, 'last-failure')
+      if (whole !== null) failed.title = whole
       const admin = cell(tr, adminText(n), 'admin')
       admin.setAttribute('data-admin', n.admin ?? 'ready')
       const actions = cell(tr, '', 'node-actions')

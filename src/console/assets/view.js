@@ -123,6 +123,17 @@ export function nodeHealth(n) {
   return ['unknown', 'no probe verdict yet']
 }
 
+/**
+ * The node's last failed request attempt, short for its cell, whole for its title; `—` and
+ * null when it has none. @param {NodeView} n @returns {[string, string | null]}
+ */
+export function lastFailureText(n) {
+  const f = n.last_failure
+  if (!f) return ['—', null]
+  const words = `${clockTime(f.at)} ${f.kind}: ${f.why}`
+  return [words.length > 60 ? `${words.slice(0, 59)}…` : words, words]
+}
+
 const BAD = /^(rollback|rollback\.shared|gate\.failed|node\.unhealthy|node\.ejected|state\.unreadable|state\.invalid|fleet\.invalid|config\.reload_refused|rollout\.paused)$/
 const GOOD = /^(node\.healthy|node\.returned|rollout\.done|unlock)$/
 
