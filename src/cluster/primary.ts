@@ -44,8 +44,9 @@ export async function startPrimary(config: Config, count: number, logger: Logger
       maint: { x: upstreams.nodes.x.map((n) => control.inMaint(n)), y: upstreams.nodes.y.map((n) => control.inMaint(n)) },
     }),
     onOutcomes: (records, whys) => {
-      replayOutcomes(records, upstreams.nodes, control.sink)
+      // the words first: an ejection the records cause can then name what the node did
       replayWhys(whys, upstreams.nodes, control.sink)
+      replayOutcomes(records, upstreams.nodes, control.sink)
     },
     // issue 13: every worker shadows its own traffic; one /v1/shadow, metric and gate for all
     onShadow: (batch) => control.analysis.shadow.merge(batch),

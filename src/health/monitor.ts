@@ -272,7 +272,7 @@ export class HealthMonitor implements OutcomeSink {
     const node = rec.node
     node.ejectedUntil = rec.outlier.ejectedUntil
     const until = new Date(node.ejectedUntil).toISOString()
-    const details = { pool: node.pool, node: node.name, cause: ejectionCause(rec.outlier, passive), for_ms: ms, until }
+    const details = { pool: node.pool, node: node.name, cause: ejectionCause(rec.outlier, passive), for_ms: ms, until, ...whyOf(rec, cause, now) }
     this.#events.add('node.ejected', details)
     this.#logger.warn(details, 'node ejected')
     this.#clock.clearTimeout(rec.returnTimer)
@@ -294,7 +294,7 @@ export class HealthMonitor implements OutcomeSink {
     const node = rec.node
     node.h2EjectedUntil = h2.outlier.ejectedUntil
     const until = new Date(node.h2EjectedUntil).toISOString()
-    const details = { pool: node.pool, node: node.name, listener: 'h2', cause: `h2 listener ${ejectionCause(h2.outlier, passive)}`, for_ms: ms, until }
+    const details = { pool: node.pool, node: node.name, listener: 'h2', cause: `h2 listener ${ejectionCause(h2.outlier, passive)}`, for_ms: ms, until, ...whyOf(rec, cause, now) }
     this.#events.add('node.ejected', details)
     this.#logger.warn(details, 'node h2 listener ejected')
     this.#clock.clearTimeout(h2.returnTimer)
@@ -384,4 +384,13 @@ export class HealthMonitor implements OutcomeSink {
     for (const node of this.#pools[pool]) if (node.healthy !== null && !node.removed) return true
     return false
   }
+}
+
+/** how old the node's last explained failure may be to be named in its ejection */
+const WHY_FRESH = 60_000
+
+/** `{ why }` for an ejection: what the node did, when its last explained failure (failureExplained) is of this kind and recent; else nothing. */
+function whyOf(rec: NodeRecord, cause: FailureCause, now: number): { why?: string } {
+  const f = rec.lastFailure
+  return f !== null && f.kind === cause && now - f.at <= WHY_FRESH ? { why: f.why } : {}
 }

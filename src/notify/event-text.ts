@@ -121,8 +121,10 @@ function sentence(e: CutoverEvent): string {
       return withReason(`${node(e)} is healthy`, e.cause)
     case 'node.unhealthy':
       return withReason(`${node(e)} is unhealthy`, e.cause)
-    case 'node.ejected':
-      return withReason(`${node(e)}${listener(e)} ejected for ${typeof e.for_ms === 'number' ? duration(e.for_ms) : '?'}`, e.cause)
+    case 'node.ejected': {
+      const line = withReason(`${node(e)}${listener(e)} ejected for ${typeof e.for_ms === 'number' ? duration(e.for_ms) : '?'}`, e.cause)
+      return typeof e.why === 'string' && e.why ? `${line} (${e.why})` : line
+    }
     case 'node.returned':
       return withReason(`${node(e)}${listener(e)} is back in rotation`, e.cause)
     case 'node.admin': {

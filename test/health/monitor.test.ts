@@ -169,6 +169,20 @@ t.test('passive ejection after gateway failures, never after application 500s', 
   s.monitor.attemptFailed(x2, 'timeout')
   t.ok(x2.ejectedUntil > 0, 'connect errors and resets eject too')
   t.equal(s.ofType('node.ejected')[1].cause, 'ejected after 3 failures: timeout')
+  t.notOk('why' in s.ofType('node.ejected')[1], 'no words explained: none named')
+})
+
+t.test('an ejection names what the node did, when the last explained failure is of its kind and recent', async (t) => {
+  const s = setup({ x: 3 })
+  const [x1, x2] = s.nodes.x
+  s.monitor.failureExplained(x1, 'connect', 'connect ECONNREFUSED 10.1.0.1:8000')
+  for (let i = 0; i < 3; i++) s.monitor.attemptFailed(x1, 'connect')
+  t.match(s.ofType('node.ejected')[0], { node: x1.name, cause: 'ejected after 3 failures: connect', why: 'connect ECONNREFUSED 10.1.0.1:8000' })
+  // another kind, or words over a minute old: not named
+  s.monitor.failureExplained(x2, 'reset', 'read ECONNRESET')
+  s.clock.advance(61_000)
+  for (let i = 0; i < 3; i++) s.monitor.attemptFailed(x2, 'reset')
+  t.notOk('why' in s.ofType('node.ejected')[1], 'stale words are not named')
 })
 
 t.test('the last usable node of a pool is never ejected', async (t) => {

@@ -84,6 +84,10 @@ t.test('each type reads as one sentence: steps from 1, shares and durations as e
     [ev('rollout.holding', { step: 2, of: 3, y: 50, holding: 'y has 37 of the 100 requests a step needs' }), 'Rollout holding at step 3 of 3 (y 50%): y has 37 of the 100 requests a step needs'],
     [ev('node.healthy', { pool: 'y', node: 'kong-y1', cause: 'probe ok 2/2' }), 'y node kong-y1 is healthy: probe ok 2/2'],
     [ev('node.ejected', { pool: 'x', node: 'b:2', for_ms: 30000, cause: '5 failures' }), 'x node b:2 ejected for 30 s: 5 failures'],
+    [
+      ev('node.ejected', { pool: 'x', node: 'b:2', for_ms: 30000, cause: '5 failures', why: 'connect ECONNREFUSED 10.0.0.2:8000' }),
+      'x node b:2 ejected for 30 s: 5 failures (connect ECONNREFUSED 10.0.0.2:8000)',
+    ],
     [ev('node.returned', { pool: 'x', node: 'b:2' }), 'x node b:2 is back in rotation'],
     [ev('gate.failed', { action: 'pause', reason: 'r' }), 'Gate failed, action pause: r'],
     [
