@@ -9,6 +9,7 @@ import { FakeClock } from '../../src/clock.js'
 import { startTestCutover } from '../helpers/cutover.js'
 import { h2Request, startH2Upstream } from '../helpers/h2.js'
 import { closedPort, startUpstream } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
 import { node } from './fixtures.js'
 
 type Line = Record<string, unknown>
@@ -154,4 +155,24 @@ t.test("h2: a node that resets the stream is named with its error code (Node's m
   const r = await h2Request(session, { ':path': '/', ':method': 'POST' }, 'x')
   t.equal(r.status, 502)
   t.match(failures(lines)[0], { pool: 'x', kind: 'reset', why: 'Stream closed with error code NGHTTP2_INTERNAL_ERROR', outcome: 'answered 502', protocol: 'h2' })
+})
+
+t.test('an ejection for refused connects says what the node did', async (t) => {
+  const dead = await closedPort()
+  const good = await startUpstream('x2')
+  t.teardown(() => good.close())
+  const { logger } = capture()
+  const c = await startTestCutover({ x: [`http://127.0.0.1:${dead}`, good.url], y: [], extra: 'health: { passive: { max_failures: 2, eject_for: 30s } }', start: { logger } })
+  t.teardown(() => c.cutover.close())
+  type Event = { type: string; node: string; why?: string; cause: string }
+  const ejection = await waitUntil(
+    'the dead node ejected',
+    async () => {
+      const res = await request(`${c.proxyUrl}/`)
+      await res.body.text()
+      return ((await c.api('GET', '/v1/events')).body as Event[]).find((e) => e.type === 'node.ejected')
+    },
+    5000,
+  )
+  t.match(ejection, { node: `127.0.0.1:${dead}`, cause: 'ejected after 2 failures: connect', why: /ECONNREFUSED/ })
 })
