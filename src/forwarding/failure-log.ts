@@ -29,7 +29,7 @@ export type FailureThen =
   | 'client gone'
 
 interface Last {
-  /** when the last line for this node and kind was written (monotonic ms) */
+  /** when the last line for this node and failure was written (monotonic ms) */
   at: number
   /** failures since, not written */
   more: number
