@@ -55,7 +55,8 @@ async function holdingNode(name: string): Promise<HoldingNode> {
 
 const proxy = '  upstream_max_connections: 1\n  request_timeout: 20s'
 
-t.test('a rollback sends the requests waiting for a connection of y to x at once; the one in flight on y finishes there', async (t) => {
+/** x1 and y1 with one connection each, y at 100, and y's connection held by a request: the next ones wait for it. */
+async function yHeld(t: Test) {
   const x = await holdingNode('x1')
   const y = await holdingNode('y1')
   const c = await startTestCutover({ x: [x.url], y: [y.url], proxy })
@@ -67,6 +68,11 @@ t.test('a rollback sends the requests waiting for a connection of y to x at once
   t.equal((await c.api('PUT', '/v1/split', { y: 100 })).status, 200)
   const inFlight = request(`${c.proxyUrl}/hold`)
   await waitUntil('y holds the first request', () => y.seen.length === 1, 3000)
+  return { y, c, yName, inFlight }
+}
+
+t.test('a rollback sends the requests waiting for a connection of y to x at once; the one in flight on y finishes there', async (t) => {
+  const { y, c, yName, inFlight } = await yHeld(t)
   const queued = [request(`${c.proxyUrl}/a`), request(`${c.proxyUrl}/b`)]
   await waitUntil('two wait for y', async () => (await metricValue(c, `cutover_upstream_requests_waiting{pool="y",node="${yName}"}`)) === 2, 3000)
 
@@ -153,17 +159,7 @@ t.test("h2 clients: a rollback sends the streams waiting for y's HTTP/1.1 connec
 })
 
 t.test('a POST whose body waits with it for y goes to x whole', async (t) => {
-  const x = await holdingNode('x1')
-  const y = await holdingNode('y1')
-  const c = await startTestCutover({ x: [x.url], y: [y.url], proxy })
-  t.teardown(async () => {
-    await c.cutover.close()
-    await Promise.all([x.close(), y.close()])
-  })
-  const yName = y.url.replace('http://', '')
-  t.equal((await c.api('PUT', '/v1/split', { y: 100 })).status, 200)
-  const inFlight = request(`${c.proxyUrl}/hold`)
-  await waitUntil('y holds a request', () => y.seen.length === 1, 3000)
+  const { y, c, yName, inFlight } = await yHeld(t)
   const body = randomBytes(300_000)
   const post = request(`${c.proxyUrl}/upload`, { method: 'POST', body })
   await waitUntil('the POST waits for y', async () => (await metricValue(c, `cutover_upstream_requests_waiting{pool="y",node="${yName}"}`)) === 1, 3000)
