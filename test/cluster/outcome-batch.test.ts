@@ -3,7 +3,7 @@ import t from 'tap'
 import type { PoolName } from '../../src/config/types.js'
 import { OutcomeBatcher } from '../../src/cluster/outcome-batcher.js'
 import type { ToPrimary } from '../../src/cluster/messages.js'
-import { replayOutcomes } from '../../src/cluster/replay.js'
+import { replayOutcomes, replayWhys } from '../../src/cluster/replay.js'
 import { fanOut } from '../../src/outcome/fan-out.js'
 import { FAILURE_KINDS, type FailureKind, type Listener, NO_GRPC, type Protocol } from '../../src/outcome/outcome-sink.js'
 import type { UpstreamNode } from '../../src/upstream/node.js'
@@ -78,4 +78,23 @@ t.test('replay skips records it cannot place rather than credit the wrong node',
   t.same(calls, [])
   replayOutcomes([2, 1, -1, 200, 4, 0], nodes, sink) // a whole record and a stray number
   t.same(calls, ['finished y 200 4 grpc -1'])
+})
+
+t.test("why a worker's attempt failed crosses with the batch, by node; malformed ones are skipped", async (t) => {
+  const message = batch((b) => {
+    b.failureExplained(nodes.y[0], 'protocol', 'response head refused: Content-Length with Transfer-Encoding')
+    b.failureExplained(nodes.x[1], 'connect', 'connect ECONNREFUSED 10.0.0.12:8000')
+  })
+  t.same(message.records, [], 'no outcome records for them')
+  const seen: string[] = []
+  const sink = { failureExplained: (n: UpstreamNode, kind: FailureKind, why: string) => seen.push(`${n.name} ${kind} ${why}`) }
+  replayWhys(message.whys, nodes, sink)
+  t.same(seen, ['y1 protocol response head refused: Content-Length with Transfer-Encoding', 'x2 connect connect ECONNREFUSED 10.0.0.12:8000'])
+  seen.length = 0
+  // out of range, no such pool or kind, not a string, not a list: skipped
+  replayWhys([[0, 5, 0, 'a'], [9, 0, 0, 'b'], [0, 0, 99, 'c'], [0, 0, 0, 7 as unknown as string], 'x' as unknown as [number, number, number, string]], nodes, sink)
+  replayWhys(undefined, nodes, sink)
+  replayWhys({} as unknown as [], nodes, sink)
+  t.same(seen, [])
+  t.equal(batch((b) => b.finished('x', 200, 1)).whys, undefined, 'nothing to say: no whys in the message')
 })
