@@ -608,9 +608,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   /** The client took nothing of the answer for idle_timeout: both connections are cut, the node is not blamed. */
   #clientStalled(): void {
     if (this.fw.logger.isLevelEnabled('debug')) this.fw.logger.debug({ node: this.node?.name, status: this.status }, 'client took nothing of the answer for idle_timeout: cut')
-    this.#dropAttempt()
-    this.client.destroy()
-    this.#finish(this.status)
+    this.cut()
   }
 
   get kind(): LongLivedKind {
@@ -618,9 +616,9 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   }
 
   /**
-   * The event stream's node must not carry traffic any more (a rollback, maint): both
-   * sides are closed, the node not blamed. EventSource clients reconnect (with
-   * Last-Event-ID) and land where the split sends them now.
+   * End the answer on both sides, the node not blamed: its client stopped taking it, or
+   * (an event stream) its node must not carry traffic any more (a rollback, maint).
+   * EventSource clients reconnect (with Last-Event-ID) and land where the split sends them now.
    */
   cut(): void {
     if (this.done || this.node === null) return

@@ -10,7 +10,7 @@
  */
 
 import { equalLower } from '../http1/chars.js'
-import { type FieldLines, fieldValue, type RequestHead, type ResponseHead } from '../http1/index.js'
+import { type FieldLines, fieldNameIs, fieldValue, type RequestHead, type ResponseHead } from '../http1/index.js'
 
 // what a header name is to us; 0 = an ordinary header that passes through
 const PASS = 0
@@ -317,6 +317,13 @@ export const MAX_RESPONSE_HEAD = 64 * 1024
  * parameters, any case): one that lasts until someone ends it.
  */
 export function isEventStream(res: ResponseHead): boolean {
+  const text = res.text
+  const starts = res.lineStarts
+  if (text !== undefined && starts !== undefined) {
+    // names compared in the head's text (every chunked answer comes here): only Content-Type's value becomes a string
+    for (let k = 0; k + 1 < starts.length; k++) if (fieldNameIs(text, starts, k, 'content-type')) return isEventStreamType(fieldValue(text, starts, k))
+    return false
+  }
   const n = res.headers.length >> 1
   for (let k = 0; k < n; k++) {
     const name = res.headers[2 * k]
