@@ -206,14 +206,16 @@ export class H2Listener {
   }
 
   #onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+    // a stream cut by GOAWAY or a reset errors; nobody may be listening yet. First: a stream
+    // nghttp2 already reset (a body longer than its content-length, in the frames that opened
+    // it) has no session any more, and its error is on its way
+    stream.on('error', ignore)
     const session = stream.session
     const state = session === undefined ? undefined : this.sessions.get(session)
     if (session === undefined || state === undefined) {
       stream.close(NGHTTP2_ENHANCE_YOUR_CALM)
       return
     }
-    // a stream cut by GOAWAY or a reset errors; nobody may be listening yet
-    stream.on('error', ignore)
     state.streams++
     this.#fw.clock.clearTimeout(state.idle)
     state.idle = null

@@ -8,6 +8,7 @@ import { type StreamHandler, startH2Upstream } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+const DATA = 0
 const HEADERS = 1
 const RST_STREAM = 3
 const SETTINGS = 4
@@ -16,6 +17,7 @@ const GOAWAY = 7
 const CONTINUATION = 9
 const END_STREAM = 0x1
 const END_HEADERS = 0x4
+const PROTOCOL_ERROR = 1
 const ENHANCE_YOUR_CALM = 11
 
 function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -183,6 +185,26 @@ t.test('a header list over proxy.max_header_size: that stream is refused, the co
   t.ok(client.resets.has(1), 'stream 1 was reset')
   t.notOk(client.answered.has(1), 'stream 1 got no answer')
   t.equal(requests(), 1, 'only stream 3 reached the node')
+})
+
+t.test('a body longer than its content-length, in the frames that open the stream: that stream is reset, cutover serves on', async (t) => {
+  const { c, requests } = await setup(t)
+  // h2c with prior knowledge on the HTTP/1.1 port: there the stream is gone before the listener hears of it
+  const port = c.cutover.proxyAddress.port
+  const client = await connect(port)
+  // POST (static entry 3) with content-length: 3, then 5 bytes of DATA, in one write: nghttp2
+  // resets the stream before the listener hears of it (this killed the process once)
+  const post = Buffer.concat([Buffer.from([0x83, 0x86, 0x84]), literal(':authority', 'a'), literal('content-length', '3')])
+  client.socket.write(Buffer.concat([frame(HEADERS, END_HEADERS, 1, post), frame(DATA, END_STREAM, 1, Buffer.from('hello')), frame(HEADERS, END_STREAM | END_HEADERS, 3, GET)]))
+  await waitUntil('stream 3 answered', () => client.answered.has(3), 5000)
+  t.equal(client.resets.get(1), PROTOCOL_ERROR, 'stream 1 was reset with PROTOCOL_ERROR')
+  t.notOk(client.answered.has(1), 'stream 1 got no answer')
+  // a new connection is served too: the process did not die of the reset stream's error
+  const again = await connect(port)
+  again.socket.write(frame(HEADERS, END_STREAM | END_HEADERS, 1, GET))
+  await waitUntil('a new connection answered', () => again.answered.has(1), 5000)
+  again.socket.destroy()
+  t.equal(requests(), 2, 'only the well-formed streams reached the node')
 })
 
 t.test('normal use stays well inside the limits: 300 streams with a few cancels and pings on one connection', async (t) => {
