@@ -135,15 +135,18 @@ export class H1Attempt implements NodeAttempt {
     res.on('data', (chunk: Buffer) => {
       if (!this.#over) this.#user.data(chunk)
     })
-    res.on('end', () => {
-      if (this.#over) return
-      this.#over = true
-      if (Object.keys(res.trailers).length > 0) this.#user.trailers(res.trailers)
-      this.#user.end()
-    })
+    res.on('end', this.#onEnd)
     res.on('error', this.#onError)
     res.on('aborted', () => this.#onError(new Error('the node cut the response')))
     this.#user.response(status, responseHeaders(status, res.headers), false)
+  }
+
+  #onEnd = (): void => {
+    if (this.#over) return
+    this.#over = true
+    const trailers = this.#res!.trailers
+    if (Object.keys(trailers).length > 0) this.#user.trailers(trailers)
+    this.#user.end()
   }
 
   #onDrain = (): void => {
@@ -153,6 +156,13 @@ export class H1Attempt implements NodeAttempt {
   #onError = (err: Error): void => {
     this.#clock.clearTimeout(this.#connectTimer)
     if (this.#over) return
+    if (this.#res?.complete === true) {
+      // the answer was whole before the error: bytes after it (a body sent with a HEAD
+      // answer, say) broke only the connection, which node:http does not reuse; the client
+      // gets its answer, as on the HTTP/1.1 path (an idle node connection that sends bytes is closed)
+      this.#onEnd()
+      return
+    }
     this.#over = true
     this.#req.destroy()
     this.#user.failed(this.#res === null && !this.connected ? 'connect' : 'reset', err)

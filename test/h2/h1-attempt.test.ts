@@ -1,0 +1,67 @@
+// An h2 client's request on a node's HTTP/1.1 url (src/h2/h1-attempt.ts), with answers a node
+// should not send but some do: the client gets what the HTTP/1.1 path would give it.
+import http2 from 'node:http2'
+import net from 'node:net'
+import t from 'tap'
+import { startTestCutover } from '../helpers/cutover.js'
+import { h2Request } from '../helpers/h2.js'
+import { metricValue } from '../helpers/wait.js'
+
+/** A raw HTTP/1.1 node: /no-content answers 204 with a Content-Length, anything else 200 with a 4-byte body, HEAD included. */
+async function startOddNode(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined)
+    let buf = ''
+    socket.on('data', (d) => {
+      buf += d.toString('latin1')
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const path = buf.slice(0, end).split(' ')[1]
+        buf = buf.slice(end + 4)
+        socket.write(path === '/no-content' ? 'HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nBODY')
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) }
+}
+
+t.test('a 204 that names a Content-Length reaches an h2 client as a 204 without one (nghttp2 resets it otherwise)', async (t) => {
+  const x = await startOddNode()
+  const c = await startTestCutover({ x: [x.url], y: [] })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await x.close()
+  })
+  const r = await h2Request(session, { ':path': '/no-content' })
+  t.equal(r.status, 204)
+  t.equal(r.headers['content-length'], undefined, 'no content-length on the 204')
+  t.equal(r.body, '')
+  const after = await h2Request(session, { ':path': '/after' })
+  t.equal(after.body, 'BODY', 'the session serves on')
+})
+
+t.test("a HEAD answered with a body anyway: the client gets the answer, the node's connection is dropped, no failure is counted", async (t) => {
+  const x = await startOddNode()
+  const c = await startTestCutover({ x: [x.url], y: [] })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await x.close()
+  })
+  for (let i = 0; i < 3; i++) {
+    const r = await h2Request(session, { ':path': `/head/${i}`, ':method': 'HEAD' })
+    t.equal(r.status, 200, `HEAD ${i}`)
+    t.equal(r.headers['content-length'], '4')
+    t.equal(r.body, '')
+  }
+  const get = await h2Request(session, { ':path': '/get' })
+  t.equal(get.body, 'BODY', 'a GET after them is answered whole')
+  for (const kind of ['reset', 'protocol']) {
+    t.equal(await metricValue(c, `cutover_upstream_errors_total{pool="x",node="${x.url.slice(7)}",kind="${kind}"}`), 0, `no ${kind} failure counted`)
+  }
+  t.equal(await metricValue(c, 'cutover_requests_total{pool="x",code="2xx"}'), 4, 'all four answers counted as 2xx')
+})
