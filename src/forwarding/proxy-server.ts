@@ -46,8 +46,9 @@ export class ProxyServer {
         ALPNProtocols: options.h2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'],
       })
       server.on('secureConnection', this.#onConnection)
-      // a failed handshake: Node closes the socket; nothing to answer
-      server.on('tlsClientError', ignore)
+      // a failed handshake, or none within header_timeout (handshakeTimeout): nothing to answer.
+      // Node leaves the socket open once this event has a listener, so close it here
+      server.on('tlsClientError', closeSocket)
       this.server = server
     } else {
       this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection)
@@ -117,7 +118,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   return new ProxyServer(options)
 }
 
-function ignore(): void {}
+/** tlsClientError's listener */
+function closeSocket(_err: Error, socket: Socket): void {
+  socket.destroy()
+}
 
 /** what acceptWithReusedReads uses of a listening net.Server: Node's own fields, stable since Node 0.x */
 interface ServerInternals {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
@@ -99,6 +100,59 @@ t.test('an HTTPS listener forwards with X-Forwarded-Proto https', async (t) => {
   const r = await request(`https://127.0.0.1:${port}/secure?a=1`, { dispatcher: agent })
   t.equal(r.statusCode, 200)
   t.same(await r.body.json(), { proto: 'https', url: '/secure?a=1', method: 'GET' })
+})
+
+t.test('an HTTPS listener closes a connection whose client never finished the handshake: silent (header_timeout) or gone (at once)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-tls-'))
+  writeFileSync(join(dir, 'cert.pem'), CERT)
+  writeFileSync(join(dir, 'key.pem'), KEY)
+  const up = await upstream()
+  const n = node('x', up.port)
+  const proxy = proxyConfig({ tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') }, header_timeout: 300 })
+  const forwarder = new Forwarder({
+    proxy,
+    router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) },
+    sink: new RecordingSink(),
+    random: seededRandom(1),
+    clock: systemClock,
+    logger: silentLogger,
+    https: true,
+  })
+  const app = new ProxyServer({ proxy, forwarder, logger: silentLogger })
+  const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(async () => {
+    app.closeAllConnections()
+    await app.close()
+    await n.dispatcher.destroy()
+    await close(up.server)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  /** a TCP connection that sends `first` (and ends its side when `end`); resolves when cutover closed it */
+  const closedBy = (first: Buffer, end: boolean): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => (end ? s.end(first) : s.write(first)))
+      s.on('error', () => undefined)
+      s.resume()
+      const timer = setTimeout(() => {
+        s.destroy()
+        reject(new Error('still open after 5 s'))
+      }, 5000)
+      s.on('close', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  // a TCP health check of a load balancer in front: connect, then FIN (once left in CLOSE-WAIT for ever)
+  await closedBy(Buffer.alloc(0), true)
+  // the start of a ClientHello's record, then nothing (once held until Node's 120 s handshake limit, then left open)
+  await closedBy(Buffer.from([0x16, 0x03, 0x01, 0x00]), false)
+  await closedBy(Buffer.alloc(0), false)
+  t.equal(app.connections.size, 0, 'none became a client connection')
+  const agent = new Agent({ connect: { rejectUnauthorized: false } })
+  const r = await request(`https://127.0.0.1:${port}/after`, { dispatcher: agent })
+  t.equal(r.statusCode, 200, 'the listener serves on')
+  await r.body.dump()
+  await agent.close()
 })
 
 t.test('server limits come from the config', async (t) => {
