@@ -28,7 +28,7 @@ import { AuditFile, auditPathFor } from './state/audit-file.js'
 import { adminStateOf, effectiveWeight, nodeAdminOf } from './state/node-admin.js'
 import type { NodeChangeRequest } from './state/node-admin.js'
 import { CutoverError } from './errors.js'
-import { reloadTls } from './control/tls.js'
+import { reloadTls } from './tls-files.js'
 import type { Server as HttpsServer } from 'node:https'
 import type { LiveState } from './state/types.js'
 import type { UpstreamNode } from './upstream/node.js'
@@ -56,10 +56,10 @@ export function keysNeedingRestart(prev: Config, next: Config): string[] {
   const keys: string[] = []
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
   if (!same(prev.proxy.listen, next.proxy.listen)) keys.push('proxy.listen')
-  if (!same(prev.proxy.tls, next.proxy.tls)) keys.push('proxy.tls')
+  // new files for the same listener are read on reload (both listeners); turning TLS on or off needs a restart
+  if (Boolean(prev.proxy.tls) !== Boolean(next.proxy.tls)) keys.push('proxy.tls')
   if (prev.proxy.workers !== next.proxy.workers) keys.push('proxy.workers')
   if (!same(prev.control.listen, next.control.listen)) keys.push('control.listen')
-  // new files for the same listener are read on reload; turning TLS on or off needs a restart
   if (Boolean(prev.control.tls) !== Boolean(next.control.tls)) keys.push('control.tls')
   if (prev.state.path !== next.state.path) keys.push('state.path')
   if (prev.state.backend !== next.state.backend) keys.push('state.backend')
@@ -377,7 +377,7 @@ export class ControlPlane {
     if (config.events.webhook !== this.#webhookUrl) this.#setWebhook(config.events.webhook)
     if (config.control.tls && !needsRestart.includes('control.tls')) {
       try {
-        reloadTls(this.#app.server as unknown as HttpsServer, config.control.tls)
+        reloadTls(this.#app.server as unknown as HttpsServer, config.control.tls, 'control.tls')
       } catch (err) {
         this.#logger.error({ err: (err as Error).message }, 'control TLS not reloaded: the running certificate stays')
       }

@@ -152,9 +152,19 @@ export class DataPlane {
     return this.#h2?.address()
   }
 
-  /** Apply a reloaded config: nodes, timeouts, sticky rule. Listener changes need a restart. */
+  /**
+   * Apply a reloaded config: nodes, timeouts, sticky rule, and the files of `proxy.tls`.
+   * Other listener changes need a restart.
+   */
   reload(config: Config): Reconciled {
     this.#config = config
+    if (config.proxy.tls) {
+      try {
+        this.#server.reloadTls(config.proxy.tls)
+      } catch (err) {
+        this.#logger.error({ err: (err as Error).message }, 'proxy TLS not reloaded: the running certificate stays')
+      }
+    }
     const changes = this.upstreams.reconcile(config)
     this.#forwarder.configure(config.proxy, this.#accessLog(config))
     this.route()

@@ -5,7 +5,7 @@ import type { StateView } from './api-types.js'
 import type { Clock } from '../clock.js'
 import type { PoolName } from '../config/types.js'
 import type { NodeChangeRequest } from '../state/node-admin.js'
-import type { TlsFiles } from './tls.js'
+import type { TlsFiles } from '../tls-files.js'
 import type { StateController } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 

@@ -17,7 +17,7 @@ import { parseEmptyBody, parseEventsQuery, parseNodeBody, parseReasonBody, parse
 import type { ControlDeps, RolloutControl } from './deps.js'
 import { buildOpenApi, type DocumentedRoute } from './openapi.js'
 import { answers, bodies, params, queries } from './schemas.js'
-import { readTls } from './tls.js'
+import { readTls } from '../tls-files.js'
 import { lazyCompilers, schemaMessage } from './validation.js'
 
 const { readFileSync } = process.getBuiltinModule('node:fs')
@@ -73,7 +73,7 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
   const tls = deps.tls?.()
 
   const app = Fastify({
-    ...(tls ? { https: readTls(tls) } : {}),
+    ...(tls ? { https: readTls(tls, 'control.tls') } : {}),
     logger: false,
     bodyLimit: CONTROL_BODY_LIMIT,
     onProtoPoisoning: 'error',

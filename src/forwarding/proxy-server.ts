@@ -10,8 +10,8 @@ import type { Logger } from 'pino'
 import type { Config, HostPort } from '../config/types.js'
 import { CLIENT_ONREAD, ClientConnection } from './client-connection.js'
 import type { Forwarder } from './forwarder.js'
+import { reloadTls, readTls, type TlsFiles } from '../tls-files.js'
 
-const { readFileSync } = process.getBuiltinModule('node:fs')
 const net = process.getBuiltinModule('node:net')
 const tls = process.getBuiltinModule('node:tls')
 
@@ -38,8 +38,7 @@ export class ProxyServer {
     const tlsConfig = proxy.tls
     if (tlsConfig) {
       const server = tls.createServer({
-        cert: readFileSync(tlsConfig.cert),
-        key: readFileSync(tlsConfig.key),
+        ...readTls(tlsConfig, 'proxy.tls'),
         handshakeTimeout: proxy.header_timeout,
         allowHalfOpen: true,
         // h2 first: a client that speaks both gets HTTP/2
@@ -68,6 +67,14 @@ export class ProxyServer {
       return
     }
     new ClientConnection(this.forwarder, socket, this.connections, this.#reusedReads)
+  }
+
+  /**
+   * New connections get the certificate and key in files from now on (SIGHUP); those open
+   * keep theirs. Throws, naming the file or the mismatch, and the running pair stays.
+   */
+  reloadTls(files: TlsFiles): void {
+    if (this.server instanceof tls.Server) reloadTls(this.server, files, 'proxy.tls')
   }
 
   /** plain-TCP client sockets are made with CLIENT_ONREAD (see acceptWithReusedReads) */

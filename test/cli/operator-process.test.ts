@@ -214,3 +214,49 @@ t.test('the control listener on TLS, its certificate renewed on SIGHUP', async (
   t.match(refused.err, /not a usable certificate and key/)
   t.same(await tlsGet(`${c.controlUrl}/healthz`, two.cert), { status: 200, fingerprint: fp(two.cert) }, 'still the last good certificate')
 })
+
+t.test('the proxy listener on TLS, its certificate renewed on SIGHUP in every worker; a bad pair keeps the running one', async (t) => {
+  const x = await startUpstream('x')
+  t.teardown(() => x.close())
+  const dir = tempDir()
+  const one = selfSigned(dir, 'one')
+  const two = selfSigned(dir, 'two')
+  const live = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }
+  writeFileSync(live.cert, readFileSync(one.cert))
+  writeFileSync(live.key, readFileSync(one.key))
+  const config = join(dir, 'cutover.yaml')
+  writeFileSync(config, yaml(dir, [x.url], [], '', `workers: 2, tls: { cert: ${live.cert}, key: ${live.key} }`))
+  const child = spawn(process.execPath, [BIN, '--config', config], { env: { ...process.env, TEST_TOKEN: TOKEN } })
+  const c = await follow(child, 'http')
+  t.teardown(() => {
+    child.kill('SIGTERM')
+    return c.exited.then(() => undefined)
+  })
+  const proxyUrl = c.proxyUrl.replace('http:', 'https:')
+  const fp = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256
+  t.same(await tlsGet(proxyUrl, one.cert), { status: 200, fingerprint: fp(one.cert) })
+
+  writeFileSync(live.cert, readFileSync(two.cert))
+  writeFileSync(live.key, readFileSync(two.key))
+  child.kill('SIGHUP')
+  const reloaded = await c.waitFor(/config reloaded/)
+  t.same(reloaded.needs_restart, [], 'new files for the same listener need no restart')
+  // each worker applies the reload when its message comes: every new connection, whichever worker takes it
+  await waitUntil('both workers serve the renewed certificate', async () => {
+    const seen = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        tlsGet(proxyUrl, two.cert).then(
+          (r) => r.fingerprint,
+          () => '',
+        ),
+      ),
+    )
+    return seen.every((f) => f === fp(two.cert))
+  })
+
+  writeFileSync(live.key, readFileSync(one.key))
+  child.kill('SIGHUP')
+  const refused = await c.waitFor(/proxy TLS not reloaded/)
+  t.match(refused.err, /proxy\.tls: .* not a usable certificate and key/)
+  t.same(await tlsGet(proxyUrl, two.cert), { status: 200, fingerprint: fp(two.cert) }, 'still the last good certificate')
+})
