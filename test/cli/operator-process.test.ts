@@ -252,7 +252,7 @@ t.test('the proxy listener on TLS, its certificate renewed on SIGHUP in every wo
       ),
     )
     return seen.every((f) => f === fp(two.cert))
-  })
+  }, 10_000)
 
   writeFileSync(live.key, readFileSync(one.key))
   child.kill('SIGHUP')
