@@ -59,6 +59,7 @@ export function keysNeedingRestart(prev: Config, next: Config): string[] {
   // new files for the same listener are read on reload (both listeners); turning TLS on or off needs a restart
   if (Boolean(prev.proxy.tls) !== Boolean(next.proxy.tls)) keys.push('proxy.tls')
   if (prev.proxy.workers !== next.proxy.workers) keys.push('proxy.workers')
+  if (prev.proxy.proxy_protocol !== next.proxy.proxy_protocol) keys.push('proxy.proxy_protocol')
   if (!same(prev.control.listen, next.control.listen)) keys.push('control.listen')
   if (Boolean(prev.control.tls) !== Boolean(next.control.tls)) keys.push('control.tls')
   if (prev.state.path !== next.state.path) keys.push('state.path')

@@ -36,6 +36,7 @@ export function formatEffectiveConfig(config: Config): string {
       idle_timeout: formatDuration(proxy.idle_timeout),
       ...(proxy.h2c_listen && { h2c_listen: formatHostPort(proxy.h2c_listen) }),
       h2_max_concurrent_streams: proxy.h2_max_concurrent_streams,
+      proxy_protocol: proxy.proxy_protocol,
     },
     control: {
       listen: formatHostPort(config.control.listen),

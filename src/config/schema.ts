@@ -43,6 +43,8 @@ const proxy = object({
   // extension (issue 12): h2c with prior knowledge, for gRPC clients without TLS
   h2c_listen: field(listen),
   h2_max_concurrent_streams: field(number({ integer: true, min: 1, max: 10000 }), { default: 128 }),
+  // extension: behind a TCP balancer that sends the PROXY protocol (v1 or v2) on every connection
+  proxy_protocol: field(boolean(), { default: false }),
 })
 
 const TOKEN_MIN = 8

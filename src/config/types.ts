@@ -116,6 +116,12 @@ export interface Config {
     h2c_listen?: HostPort
     /** extension (issue 12): most concurrent streams per client HTTP/2 connection (default 128) */
     h2_max_concurrent_streams: number
+    /**
+     * extension: every connection to proxy.listen and proxy.h2c_listen begins with a PROXY
+     * protocol header (v1 or v2) from a TCP balancer in front, whose client address
+     * cutover uses; a connection without a valid one is closed (default false)
+     */
+    proxy_protocol: boolean
   }
   control: {
     listen: HostPort

@@ -6,6 +6,7 @@
  * the body and in-flight limits. Cutover's own answers are written here.
  */
 
+import { peerAddress } from './proxied.js'
 import type net from 'node:net'
 import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
 import { badRequestBytes, RAW } from './answers.js'
@@ -92,8 +93,8 @@ export class ClientConnection implements Timed, ClientSide {
   constructor(fw: Forwarder, socket: net.Socket, all: Set<ClientConnection>, reusedReads = false) {
     this.fw = fw
     this.socket = socket
-    this.remoteAddress = socket.remoteAddress
-    this.address = clientAddress(socket.remoteAddress)
+    this.remoteAddress = peerAddress(socket)
+    this.address = clientAddress(this.remoteAddress)
     this.#all = all
     this.deadline = fw.clock.monotonic() + fw.proxy.header_timeout
     all.add(this)

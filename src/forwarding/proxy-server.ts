@@ -5,11 +5,12 @@
  */
 
 import type { Server, Socket, SocketConstructorOpts } from 'node:net'
-import type { TLSSocket } from 'node:tls'
+import type { TLSSocket, Server as TlsServer } from 'node:tls'
 import type { Logger } from 'pino'
 import type { Config, HostPort } from '../config/types.js'
 import { CLIENT_ONREAD, ClientConnection } from './client-connection.js'
 import type { Forwarder } from './forwarder.js'
+import { ProxyHeaderReader } from './proxied.js'
 import { reloadTls, readTls, type TlsFiles } from '../tls-files.js'
 
 const net = process.getBuiltinModule('node:net')
@@ -30,11 +31,19 @@ export class ProxyServer {
   readonly connections = new Set<ClientConnection>()
   #closed: Promise<void> | null = null
   readonly #h2: ((socket: TLSSocket) => void) | undefined
+  /** the TLS side (proxy.tls); the listener itself when no PROXY header comes first */
+  readonly #tls: TlsServer | undefined
+  /** proxy.proxy_protocol: reads each connection's PROXY header before anything else */
+  readonly #headers: ProxyHeaderReader | null
 
   constructor(options: ProxyServerOptions) {
     const { proxy, forwarder } = options
     this.forwarder = forwarder
     this.#h2 = options.h2
+    const logger = options.logger
+    // behind a TCP balancer (proxy.proxy_protocol): each connection's PROXY header is read
+    // on the raw socket first, then the socket goes where it would have gone
+    this.#headers = proxy.proxy_protocol ? new ProxyHeaderReader({ timeoutMs: proxy.header_timeout, clock: forwarder.clock, logger, refused: (reason) => forwarder.refused(reason) }) : null
     const tlsConfig = proxy.tls
     if (tlsConfig) {
       const server = tls.createServer({
@@ -48,16 +57,26 @@ export class ProxyServer {
       // a failed handshake, or none within header_timeout (handshakeTimeout): nothing to answer.
       // Node leaves the socket open once this event has a listener, so close it here
       server.on('tlsClientError', closeSocket)
-      this.server = server
-    } else {
-      this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection)
+      this.#tls = server
+    }
+    const headers = this.#headers
+    if (headers === null) this.server = this.#tls ?? net.createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection)
+    else {
+      const tlsServer = this.#tls
+      const next = tlsServer === undefined ? this.#onHeaderRead : (socket: Socket) => tlsServer.emit('connection', socket)
+      this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => headers.read(socket, next))
     }
     if (proxy.max_connections > 0) this.server.maxConnections = proxy.max_connections
     // an accept that fails (out of file descriptors) is reported here; the listener goes on
-    const logger = options.logger
     this.server.on('error', (err: NodeJS.ErrnoException) => {
       if (this.server.listening) logger.warn({ err: err.message, code: err.code }, 'proxy listener: accept failed')
     })
+  }
+
+  /** a plain socket whose PROXY header was read: paused, with what followed the header unshifted */
+  #onHeaderRead = (socket: Socket): void => {
+    this.#onConnection(socket)
+    socket.resume()
   }
 
   #onConnection = (socket: Socket): void => {
@@ -74,7 +93,7 @@ export class ProxyServer {
    * keep theirs. Throws, naming the file or the mismatch, and the running pair stays.
    */
   reloadTls(files: TlsFiles): void {
-    if (this.server instanceof tls.Server) reloadTls(this.server, files, 'proxy.tls')
+    if (this.#tls !== undefined) reloadTls(this.#tls, files, 'proxy.tls')
   }
 
   /** plain-TCP client sockets are made with CLIENT_ONREAD (see acceptWithReusedReads) */
@@ -86,7 +105,8 @@ export class ProxyServer {
       this.server.once('error', onError)
       this.server.listen(address.port, address.host, () => {
         this.server.off('error', onError)
-        if (!(this.server instanceof tls.Server)) this.#reusedReads = acceptWithReusedReads(this.server)
+        // not behind a PROXY header: the header is read from `data` events, which such sockets do not have
+        if (this.#tls === undefined && this.#headers === null) this.#reusedReads = acceptWithReusedReads(this.server)
         resolve(this.address())
       })
     })
@@ -109,6 +129,8 @@ export class ProxyServer {
         else this.server.close(() => resolve())
       })
       for (const conn of [...this.connections]) conn.drain()
+      // nothing was asked on these yet
+      this.#headers?.closeAll()
       this.#closed = stopped.then(() => undefined)
     }
     return this.#closed
@@ -116,6 +138,7 @@ export class ProxyServer {
 
   /** Cut every connection now (drain_timeout passed). */
   closeAllConnections(): void {
+    this.#headers?.closeAll()
     for (const conn of [...this.connections]) conn.destroy()
   }
 }

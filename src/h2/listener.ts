@@ -12,6 +12,7 @@
  * every session, whose open streams finish.
  */
 
+import { peerAddress, ProxyHeaderReader } from '../forwarding/proxied.js'
 import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
 import type { AddressInfo, Server, Socket } from 'node:net'
 import type { Logger } from 'pino'
@@ -58,6 +59,8 @@ export class H2Listener {
    * so closeAll cuts the sockets themselves.
    */
   readonly #sockets = new Set<Socket>()
+  /** the h2c listener's PROXY header reader (proxy.proxy_protocol) */
+  #headerReader: ProxyHeaderReader | null = null
   readonly #ctx: StreamContext
   readonly #fw: Forwarder
   readonly #logger: Logger
@@ -128,14 +131,19 @@ export class H2Listener {
 
   /** Listen for h2c with prior knowledge on address. */
   listen(address: HostPort): Promise<HostPort> {
-    const server = net.createServer({ noDelay: true }, (socket) => {
+    const take = (socket: Socket): void => {
       if (this.#draining) {
         socket.destroy()
         return
       }
       this.#track(socket)
       this.server.emit('connection', socket)
-    })
+    }
+    // behind a TCP balancer (proxy.proxy_protocol): the PROXY header first (forwarding/proxied.ts)
+    const fw = this.#fw
+    const headers = this.#proxy.proxy_protocol ? new ProxyHeaderReader({ timeoutMs: this.#proxy.header_timeout, clock: fw.clock, logger: this.#logger, refused: (reason) => fw.refused(reason) }) : null
+    this.#headerReader = headers
+    const server = net.createServer({ noDelay: true }, headers === null ? take : (socket) => headers.read(socket, take))
     const max = this.#proxy.max_connections
     if (max > 0) server.maxConnections = max
     this.#h2c = server
@@ -158,6 +166,7 @@ export class H2Listener {
   /** Stop accepting; GOAWAY to every session; resolves when the last one is gone. */
   close(): Promise<void> {
     this.#draining = true
+    this.#headerReader?.closeAll()
     const stopped = new Promise<void>((resolve) => (this.#h2c?.listening ? this.#h2c.close(() => resolve()) : resolve()))
     const gone = [...this.sessions.keys()].map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve()))))
     for (const session of this.sessions.keys()) session.close()
@@ -166,6 +175,7 @@ export class H2Listener {
 
   /** Cut every session now (drain_timeout passed). */
   closeAll(): void {
+    this.#headerReader?.closeAll()
     for (const session of [...this.sessions.keys()]) session.destroy()
     for (const socket of this.#sockets) socket.destroy()
     void this.nodes.close(true)
@@ -179,7 +189,7 @@ export class H2Listener {
       streams: 0,
       idle: null,
       https: (socket as { encrypted?: boolean }).encrypted === true,
-      remote: socket.remoteAddress,
+      remote: peerAddress(socket),
       refused: false,
     }
     this.sessions.set(session, state)

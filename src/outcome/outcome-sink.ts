@@ -13,7 +13,8 @@ export type FailureKind = (typeof FAILURE_KINDS)[number]
 
 /**
  * Why cutover refused a client request itself; the `reason` label of cutover_requests_refused_total.
- * The h2_ ones end a whole HTTP/2 session that flooded cutover (src/h2/flood-guard.ts).
+ * The h2_ ones end a whole HTTP/2 session that flooded cutover (src/h2/flood-guard.ts);
+ * proxy_protocol closes a connection without a valid PROXY header (proxy.proxy_protocol).
  */
 export const REFUSAL_REASONS = [
   'framing',
@@ -25,6 +26,7 @@ export const REFUSAL_REASONS = [
   'h2_continuation_flood',
   'h2_flood',
   'h2_protocol_error',
+  'proxy_protocol',
 ] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 

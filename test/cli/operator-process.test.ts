@@ -242,17 +242,21 @@ t.test('the proxy listener on TLS, its certificate renewed on SIGHUP in every wo
   const reloaded = await c.waitFor(/config reloaded/)
   t.same(reloaded.needs_restart, [], 'new files for the same listener need no restart')
   // each worker applies the reload when its message comes: every new connection, whichever worker takes it
-  await waitUntil('both workers serve the renewed certificate', async () => {
-    const seen = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        tlsGet(proxyUrl, two.cert).then(
-          (r) => r.fingerprint,
-          () => '',
+  await waitUntil(
+    'both workers serve the renewed certificate',
+    async () => {
+      const seen = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          tlsGet(proxyUrl, two.cert).then(
+            (r) => r.fingerprint,
+            () => '',
+          ),
         ),
-      ),
-    )
-    return seen.every((f) => f === fp(two.cert))
-  }, 10_000)
+      )
+      return seen.every((f) => f === fp(two.cert))
+    },
+    10_000,
+  )
 
   writeFileSync(live.key, readFileSync(one.key))
   child.kill('SIGHUP')

@@ -27,6 +27,7 @@ t.test('defaults fill every key a minimal file leaves out', async (t) => {
     upstream_keepalive_timeout: 30_000,
     idle_timeout: 60_000,
     h2_max_concurrent_streams: 128,
+    proxy_protocol: false,
   })
   t.same(config.control, { listen: { host: '127.0.0.1', port: 9901 }, token: TOKEN })
   t.same(config.state, { path: './var/cutover-state.json', backend: 'file' })

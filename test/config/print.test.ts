@@ -49,6 +49,7 @@ t.test('every key is printed with defaults, durations as strings, nodes as {url,
     upstream_keepalive_timeout: '30s',
     idle_timeout: '1m',
     h2_max_concurrent_streams: 128,
+    proxy_protocol: false,
   })
   t.same(printed.pools, { x: { nodes: [{ url: 'http://127.0.0.1:8001', weight: 1 }] }, y: { nodes: [] } })
   t.same(printed.gates, {

@@ -33,6 +33,7 @@ export function proxyConfig(over: Partial<Config['proxy']> = {}): Config['proxy'
     upstream_keepalive_timeout: CONFIG_DEFAULTS.proxy.upstream_keepalive_timeout,
     idle_timeout: CONFIG_DEFAULTS.proxy.idle_timeout,
     h2_max_concurrent_streams: CONFIG_DEFAULTS.proxy.h2_max_concurrent_streams,
+    proxy_protocol: false,
     ...over,
   }
 }
