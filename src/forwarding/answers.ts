@@ -42,4 +42,15 @@ export function badRequestBytes(reason: string): Buffer {
 
 export { failureAnswer }
 
+const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1')
+
+/**
+ * One of these answers as sent to a request of method: to HEAD without its body (RFC 9110
+ * 9.3.2), which the client would otherwise read as the start of its next answer.
+ */
+export function forMethod(bytes: Buffer, method: string): Buffer {
+  if (method !== 'HEAD') return bytes
+  return bytes.subarray(0, bytes.indexOf(END_OF_HEAD) + END_OF_HEAD.length)
+}
+
 export const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1')

@@ -9,7 +9,7 @@
 import { peerAddress } from './proxied.js'
 import type net from 'node:net'
 import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
-import { badRequestBytes, RAW } from './answers.js'
+import { badRequestBytes, forMethod, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { Exchange } from './exchange.js'
 import { Phase } from './phase.js'
@@ -49,6 +49,18 @@ const BODY_FIRST_READ = 16 * 1024
 /** HTTP/2's connection preface begins so (RFC 9113 3.4): a client with prior knowledge of h2c */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n', 'latin1')
 
+/**
+ * Bytes written to socket and not yet taken by the kernel: those still in its stream's
+ * queue plus what libuv has left of the writes in progress (the handle's writeQueueSize,
+ * which Node's own `bufferSize` read in older versions). Never grows once nothing more is
+ * written, and falls as a slow reader takes the answer, so it measures progress as nginx's
+ * send_timeout does: between two successful writes.
+ */
+function unsentBytes(socket: net.Socket): number {
+  const handle = (socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle
+  return socket.writableLength + (handle?.writeQueueSize ?? 0)
+}
+
 /** `onread` for client sockets (net.Socket option): see SHARED_READ */
 export const CLIENT_ONREAD = { buffer: nextClientBuffer, callback: onClientRead }
 
@@ -86,6 +98,8 @@ export class ClientConnection implements Timed, ClientSide {
   #shared = false
   /** the buffer a body's (or a tunnel's) bytes are read into, while there is one */
   #slot: ReadSlot | null = null
+  /** closing: bytes still queued for the client at the last look (they must keep moving) */
+  #unsent = 0
   /** a request head was read on this connection (an h2 preface after one is refused) */
   #served = false
 
@@ -193,10 +207,15 @@ export class ClientConnection implements Timed, ClientSide {
       case Phase.Tunnel:
         this.tunnel!.clientEnded()
         break
+      case Phase.Closing:
+        // the FIN we waited for; what we wrote is sent first (a client that ended its side
+        // early still reads the answer), then the socket closes
+        if (unsentBytes(this.socket) > 0) this.socket.destroySoon()
+        else this.destroy()
+        break
       default:
         // Body, Wait: a client that ends its side while its request is in flight has gone
-        // away (as nginx and Node's server take it): the node's work is cancelled. Closing:
-        // the FIN we waited for.
+        // away (as nginx and Node's server take it): the node's work is cancelled
         this.exchange?.clientClosed()
         this.destroy()
         break
@@ -240,7 +259,18 @@ export class ClientConnection implements Timed, ClientSide {
       this.answerAndClose(RAW.headTimeout)
       return
     }
-    if (this.phase === Phase.Closing) this.destroy()
+    if (this.phase === Phase.Closing) {
+      // the answer's last bytes may still be in the socket's queue (a slow reader): closing
+      // now would lose them. It goes on while they move, and is cut when they stand still
+      // for idle_timeout, as an answer in flight is
+      const left = unsentBytes(this.socket)
+      if (left > 0 && left < this.#unsent) {
+        this.#unsent = left
+        this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
+        return
+      }
+      this.destroy()
+    }
   }
 
   // ---- requests ----
@@ -293,7 +323,7 @@ export class ClientConnection implements Timed, ClientSide {
     const limit = proxy.max_inflight
     if (limit > 0 && fw.inflight >= limit) {
       // shed before any work: no node, no sink (overload is not the pools' fault)
-      this.answerAndClose(RAW.shed)
+      this.answerAndClose(forMethod(RAW.shed, head.method))
       if (fw.onShed !== undefined) fw.onShed()
       return
     }
@@ -301,7 +331,7 @@ export class ClientConnection implements Timed, ClientSide {
     const framing = head.framing
     const max = proxy.max_body_size
     if (max > 0 && framing.kind === 'length' && framing.length > max) {
-      this.answerAndClose(RAW.bodyTooLarge)
+      this.answerAndClose(forMethod(RAW.bodyTooLarge, head.method))
       fw.sink.finished(pool, 413, fw.clock.monotonic() - start)
       return
     }
@@ -309,9 +339,9 @@ export class ClientConnection implements Timed, ClientSide {
     if (node === undefined) {
       const close = framing.kind !== 'none' || !head.keepAlive || this.draining || this.ended
       fw.sink.finished(pool, 503, fw.clock.monotonic() - start)
-      if (close) this.answerAndClose(RAW.noNode.close)
+      if (close) this.answerAndClose(forMethod(RAW.noNode.close, head.method))
       else {
-        this.write(RAW.noNode.keep)
+        this.write(forMethod(RAW.noNode.keep, head.method))
         this.#awaitNext()
       }
       return
@@ -432,7 +462,10 @@ export class ClientConnection implements Timed, ClientSide {
       return
     }
     socket.end()
-    this.deadline = this.fw.clock.monotonic() + LINGER_MS
+    // what the socket still holds of the answer must keep moving; once it is all sent, the
+    // client has LINGER_MS to close its side
+    this.#unsent = unsentBytes(socket)
+    this.deadline = this.fw.clock.monotonic() + (this.#unsent > 0 ? this.fw.proxy.idle_timeout : LINGER_MS)
   }
 
   /**

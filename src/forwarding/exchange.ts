@@ -15,7 +15,7 @@ import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.
 import type { UpstreamNode } from '../upstream/node.js'
 import { idleLimitOf, type PoolWaiter } from '../upstream/node-pool.js'
 import { type Holder, READ_SIZE } from '../upstream/read-buffers.js'
-import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, RAW } from './answers.js'
+import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
 import { CLIENT_CLOSED, type Forwarder, type LongLived, type LongLivedKind } from './forwarder.js'
@@ -562,6 +562,8 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   /** Answer with cutover's own error; the connection closes when the request's body was not read whole. */
   #answer(status: number, keep: Buffer, closing: Buffer): void {
     const client = this.client
+    keep = forMethod(keep, this.head.method)
+    closing = forMethod(closing, this.head.method)
     this.#finish(status)
     const close = client.phase === Phase.Body || !client.keepAlive || client.draining || client.ended
     if (close) {
@@ -666,6 +668,8 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     this.node = null
     this.stage = Stage.Idle
     this.deadline = 0
+    // a partial head of this node's must never be read as the start of the next node's answer
+    this.#rbuf = null
     node.inflight--
     this.fw.sink.attemptEnded(node)
   }

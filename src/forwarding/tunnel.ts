@@ -14,7 +14,7 @@ import type { FailureKind } from '../outcome/outcome-sink.js'
 import { isIdempotent } from '../routing/fallback.js'
 import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { failureAnswer, failureBytes, RAW } from './answers.js'
+import { failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
@@ -69,7 +69,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     if (node === undefined) {
       fw.sink.finished(this.pool, 503, fw.clock.monotonic() - this.start)
       this.#over = true
-      client.answerAndClose(RAW.noNode.close)
+      client.answerAndClose(forMethod(RAW.noNode.close, head.method))
       return
     }
     this.#attempt(node)
@@ -294,7 +294,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     fw.failures.note(node, kind, why, this.client.closed ? 'client gone' : { answered: status }, 'http1')
     this.#over = true
     fw.sink.finished(node.pool, status, fw.clock.monotonic() - this.start)
-    this.client.answerAndClose(failureBytes(kind, true))
+    this.client.answerAndClose(forMethod(failureBytes(kind, true), this.head.method))
   }
 
   /** The node's pool lost its share: end both sides now (the client reconnects through the split). */
