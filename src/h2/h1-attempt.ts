@@ -158,9 +158,9 @@ export class H1Attempt implements NodeAttempt {
     if (this.#over) return
     if (this.#res?.complete === true) {
       // the answer was whole before the error: bytes after it (a body sent with a HEAD
-      // answer, say) broke only the connection, which node:http does not reuse; the client
-      // gets its answer, as on the HTTP/1.1 path (an idle node connection that sends bytes is closed)
-      this.#onEnd()
+      // answer, stray bytes after the last chunk) broke only the connection, which
+      // node:http does not reuse. Its body may still be queued in res: 'data' and 'end'
+      // come, and the client gets the answer whole, as on the HTTP/1.1 path
       return
     }
     this.#over = true

@@ -48,9 +48,10 @@ export const CONNECTION_HEADERS: ReadonlySet<string> = new Set(['connection', 'k
 /** A node's response headers as an h2 client may get them: no pseudo or connection-specific ones, status first. */
 export function responseHeaders(status: number, headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ':status': status }
-  // a 1xx or 204 has no content and may carry no Content-Length (RFC 9110 8.6): nghttp2
-  // clients (curl, Node) reset a 204 that says otherwise, though HTTP/1.1 clients ignore it
-  const noLength = status < 200 || status === 204
+  // a 1xx, 204 or 205 has no content (RFC 9110 8.6, 15.3.6) and Node's respond() ends those
+  // streams at their headers: a Content-Length saying otherwise makes nghttp2 clients (curl,
+  // Node) reset the stream, though HTTP/1.1 clients ignore it
+  const noLength = status < 200 || status === 204 || status === 205
   for (const name in headers) {
     if (name.charCodeAt(0) === 0x3a || CONNECTION_HEADERS.has(name)) continue
     if (noLength && name === 'content-length') continue

@@ -7,7 +7,7 @@ import { startTestCutover } from '../helpers/cutover.js'
 import { h2Request } from '../helpers/h2.js'
 import { metricValue } from '../helpers/wait.js'
 
-/** A raw HTTP/1.1 node: /no-content answers 204 with a Content-Length, anything else 200 with a 4-byte body, HEAD included. */
+/** A raw HTTP/1.1 node: /no-content answers 204 with a Content-Length, /reset-content 205 with one and a body, /chunked-extra a chunked answer and stray bytes, anything else 200 with a 4-byte body, HEAD included. */
 async function startOddNode(): Promise<{ url: string; close: () => Promise<void> }> {
   const server = net.createServer((socket) => {
     socket.on('error', () => undefined)
@@ -17,7 +17,11 @@ async function startOddNode(): Promise<{ url: string; close: () => Promise<void>
       for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
         const path = buf.slice(0, end).split(' ')[1]
         buf = buf.slice(end + 4)
-        socket.write(path === '/no-content' ? 'HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nBODY')
+        if (path === '/no-content') socket.write('HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\n')
+        else if (path === '/reset-content') socket.write('HTTP/1.1 205 Reset Content\r\nContent-Length: 5\r\n\r\nhello')
+        // a whole chunked answer, then bytes that belong to nothing, in one write
+        else if (path === '/chunked-extra') socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nEXTRA')
+        else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nBODY')
       }
     })
   })
@@ -64,4 +68,35 @@ t.test("a HEAD answered with a body anyway: the client gets the answer, the node
     t.equal(await metricValue(c, `cutover_upstream_errors_total{pool="x",node="${x.url.slice(7)}",kind="${kind}"}`), 0, `no ${kind} failure counted`)
   }
   t.equal(await metricValue(c, 'cutover_requests_total{pool="x",code="2xx"}'), 4, 'all four answers counted as 2xx')
+})
+
+t.test('bytes after a whole chunked answer do not cut it: the client gets its body and a clean end', async (t) => {
+  const x = await startOddNode()
+  const c = await startTestCutover({ x: [x.url], y: [] })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await x.close()
+  })
+  for (let i = 0; i < 3; i++) {
+    const r = await h2Request(session, { ':path': '/chunked-extra' })
+    t.equal(r.status, 200)
+    t.equal(r.body, 'hello', `answer ${i} whole`)
+  }
+})
+
+t.test('a 205 reaches an h2 client as a 205 without Content-Length or body (nghttp2 resets it otherwise)', async (t) => {
+  const x = await startOddNode()
+  const c = await startTestCutover({ x: [x.url], y: [] })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await x.close()
+  })
+  const r = await h2Request(session, { ':path': '/reset-content' })
+  t.equal(r.status, 205)
+  t.equal(r.headers['content-length'], undefined)
+  t.equal(r.body, '')
 })
