@@ -125,6 +125,10 @@ export class H2Listener {
   }
 
   #track(socket: Socket): void {
+    // the proxy listener makes its sockets half-open (allowHalfOpen, for HTTP/1.1's sake);
+    // node:http2 never hears a FIN on such a socket, so a client that left would hold its
+    // session, its streams and their node work until the node ended them
+    socket.allowHalfOpen = false
     this.#sockets.add(socket)
     socket.once('close', () => this.#sockets.delete(socket))
   }

@@ -3,13 +3,14 @@
 import * as grpc from '@grpc/grpc-js'
 import http2 from 'node:http2'
 import net from 'node:net'
+import tls from 'node:tls'
 import t from 'tap'
 import { request } from 'undici'
 import { startTestCutover } from '../helpers/cutover.js'
 import { callUnary, echoClient, startEchoServer } from '../helpers/grpc.js'
-import { h2Request } from '../helpers/h2.js'
+import { h2Request, tlsFiles } from '../helpers/h2.js'
 import { startUpstream } from '../helpers/upstream.js'
-import { waitUntil } from '../helpers/wait.js'
+import { metricValue, waitUntil } from '../helpers/wait.js'
 
 const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
 
@@ -107,4 +108,46 @@ t.test('draining: an h2 session taken on the HTTP/1.1 port ends with the others'
   })
   await c.cutover.close()
   t.ok(await waitUntil('the idle h2 session closed by the drain', () => closed, 5000))
+})
+
+t.test('a client that leaves while its answer streams is noticed (prior knowledge and TLS): its node work ends, nothing stays in flight', async (t) => {
+  const open = new Set<import('node:http').ServerResponse>()
+  const x = await startUpstream('x1', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    open.add(res)
+    const timer = setInterval(() => res.write('data: x\n\n'), 50)
+    res.on('close', () => {
+      clearInterval(timer)
+      open.delete(res)
+    })
+  })
+  const files = tlsFiles()
+  const plain = await startTestCutover({ x: [x.url], y: [] })
+  const secure = await startTestCutover({ x: [x.url], y: [], proxy: `  tls: { cert: ${files.cert}, key: ${files.key} }` })
+  t.teardown(async () => {
+    await plain.cutover.close()
+    await secure.cutover.close()
+    await x.close()
+  })
+  for (const [what, c, connect] of [
+    ['prior knowledge on the HTTP/1.1 port', plain, (port: number) => net.connect(port, '127.0.0.1')],
+    ['TLS with ALPN h2', secure, (port: number) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['h2'] })],
+  ] as const) {
+    let socket: net.Socket | undefined
+    const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`, {
+      createConnection: () => {
+        socket = connect(c.cutover.proxyAddress.port)
+        return socket
+      },
+    })
+    session.on('error', () => undefined)
+    const req = session.request({ ':path': '/events' })
+    req.on('error', () => undefined)
+    await new Promise((resolve) => req.once('data', resolve))
+    t.equal(open.size, 1, `${what}: the node streams`)
+    // the client's machine goes away: its socket closes, nothing more is said
+    socket!.destroy()
+    await waitUntil(`${what}: the node's answer ended`, () => open.size === 0, 5000)
+    await waitUntil(`${what}: nothing in flight`, async () => (await metricValue(c, 'cutover_requests_in_flight{pool="x"}')) === 0, 5000)
+  }
 })
