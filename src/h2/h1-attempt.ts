@@ -100,6 +100,11 @@ export class H1Attempt implements NodeAttempt {
     this.#req.destroy()
   }
 
+  abandon(): void {
+    this.#over = true
+    if (!this.#req.writableFinished) this.#req.destroy()
+  }
+
   /** In the agent's line for a socket of a node that must take no more traffic (moveQueued). */
   moved(): void {
     if (!this.#over && this.#req.socket == null) this.#user.moved()

@@ -124,6 +124,12 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     }
   }
 
+  abandon(): void {
+    this.#over = true
+    const stream = this.#stream
+    if (stream !== null && !stream.closed) stream.close(NGHTTP2_CANCEL)
+  }
+
   #onInformational = (headers: IncomingHttpHeaders): void => {
     const status = Number(headers[':status'])
     // 101 has no place in HTTP/2

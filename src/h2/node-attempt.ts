@@ -40,6 +40,12 @@ export interface NodeAttempt {
   resume(): void
   /** give up: the client left, or a deadline passed; the user hears nothing more */
   abort(): void
+  /**
+   * The response is whole but the request body is not (the node answered early): what is
+   * left of the request goes nowhere, and the node's side of it is closed (an HTTP/1.1
+   * connection that carried half a body is never reused)
+   */
+  abandon(): void
 }
 
 /** Connection-specific headers (RFC 9113 8.2.2): never relayed between h2 and anything. */

@@ -28,7 +28,7 @@ import { type AttemptUser, CONNECTION_HEADERS, cleanTrailers, type NodeAttempt }
 
 const http2 = process.getBuiltinModule('node:http2')
 
-const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants
+const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants
 
 /** What every stream of a listener shares. */
 export interface StreamContext {
@@ -372,7 +372,16 @@ export class StreamExchange implements AttemptUser, LongLived {
       fw.sink.answered(node, this.#status, this.#headersMs, isGrpcFailure(this.#grpcStatus, this.#ctx.grpcFailures), this.#via)
     }
     this.#endAttempt()
-    if (!this.#stream.destroyed && !this.#stream.writableEnded) this.#stream.end()
+    const stream = this.#stream
+    if (!stream.destroyed && !stream.writableEnded) stream.end()
+    if (!this.#clientEnded) {
+      // the node answered before the request body was whole: the rest of it goes nowhere.
+      // The node's side is closed, and the client is told to stop sending with
+      // RST_STREAM(NO_ERROR) after the answer's END_STREAM (RFC 9113 8.1)
+      this.#attempt?.abandon()
+      if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR)
+    }
+    this.#attempt = null
     this.#shadow?.end()
     this.#finish(this.#status)
   }
