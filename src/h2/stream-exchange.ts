@@ -55,6 +55,10 @@ function closeUnread(this: ServerHttp2Stream): void {
 }
 
 /** CONNECT (tunnels, WebSockets over HTTP/2 by RFC 8441) is not relayed on h2 */
+/** a gRPC call with no usable node that has an h2 address (pools.*.nodes[].h2) */
+const NO_H2_NODE = proxyAnswer('CUTOVER_ERR_NO_NODE', 'no usable node has an h2 address for a gRPC call')
+const NO_H2_WARN_EVERY_MS = 10_000
+let lastNoH2Warning = Number.NEGATIVE_INFINITY
 const NO_CONNECT = proxyAnswer('CUTOVER_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported over HTTP/2; use HTTP/1.1 for WebSockets')
 
 /** request trailers that arrived before a stream's exchange started (see keepEarlyTrailers) */
@@ -148,8 +152,8 @@ export class StreamExchange implements AttemptUser, LongLived {
       return
     }
     let node = fw.firstNode(this.#pool)
-    if (node !== undefined && this.#grpc && node.h2EjectedUntil > fw.clock.now()) {
-      // gRPC needs the h2 listener: another node's, while this one's is ejected
+    if (node !== undefined && this.#grpc && (node.config.h2 === undefined || node.h2EjectedUntil > fw.clock.now())) {
+      // gRPC needs an h2 listener: another node's, when this one has none or it is ejected
       node = firstNode(fw.router.table, this.#pool, fw.random, withClosedH2(fw.router.table, fw.clock.now(), [])) ?? node
     }
     if (node === undefined) {
@@ -195,9 +199,17 @@ export class StreamExchange implements AttemptUser, LongLived {
       a.start()
       if (this.#clientEnded) a.end(this.#requestTrailers)
     } else if (this.#grpc) {
-      // gRPC needs HTTP/2 end to end: an operator must give the node its h2 address
+      // gRPC needs HTTP/2 end to end and no usable node has an h2 address: a gap in the
+      // config, not a failure of this node (a client could otherwise eject a healthy
+      // HTTP/1.1 node, and feed its pool's gate, by calling gRPC at it)
       this.#attempt = null
-      this.#failed('protocol', new Error(`node ${node.name} has no h2 address for a gRPC call`))
+      this.#endAttempt()
+      const now = fw.clock.monotonic()
+      if (now - lastNoH2Warning >= NO_H2_WARN_EVERY_MS) {
+        lastNoH2Warning = now
+        fw.logger.warn({ pool: node.pool, node: node.name }, 'gRPC call answered UNAVAILABLE: no usable node has an h2 address (pools.*.nodes[].h2); said at most every 10 s')
+      }
+      this.#answer(NO_H2_NODE)
       return
     } else {
       attempt = new H1Attempt(node.config, ctx.nodes.agent(node), String(this.#headers[':method']), String(this.#headers[':path'] ?? '/'), this.#h1Headers(), this, fw.clock, fw.proxy.connect_timeout)

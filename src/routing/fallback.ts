@@ -45,7 +45,8 @@ export function firstNode(table: RoutingTable, pool: PoolName, random: Random, e
 
 /**
  * For a stream only a node's h2 listener can take (gRPC): exclude plus the nodes of table
- * whose h2 listener is ejected at now; exclude itself when none is (no allocation).
+ * that have no h2 listener or whose h2 listener is ejected at now; exclude itself when
+ * there are none (no allocation).
  */
 export function withClosedH2(table: RoutingTable, now: number, exclude: readonly UpstreamNode[]): readonly UpstreamNode[] {
   const out = addClosedH2(table.y.nodes, now, exclude, addClosedH2(table.x.nodes, now, exclude, undefined))
@@ -55,7 +56,7 @@ export function withClosedH2(table: RoutingTable, now: number, exclude: readonly
 function addClosedH2(nodes: readonly UpstreamNode[], now: number, exclude: readonly UpstreamNode[], out: UpstreamNode[] | undefined): UpstreamNode[] | undefined {
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]
-    if (n.h2EjectedUntil > now && !exclude.includes(n)) (out ??= exclude.slice()).push(n)
+    if ((n.config.h2 === undefined || n.h2EjectedUntil > now) && !exclude.includes(n)) (out ??= exclude.slice()).push(n)
   }
   return out
 }
