@@ -274,7 +274,8 @@ export class StreamExchange implements AttemptUser, LongLived {
       this.#abortUpload(ANSWERS.bodyTooLarge)
       return
     }
-    if (this.#stage === Stage.Waiting) this.#moved = this.#ctx.fw.clock.monotonic()
+    // a body on its way, either way, keeps the exchange alive (a bidi gRPC call, an echo)
+    if (this.#stage === Stage.Waiting || this.#stage === Stage.Streaming) this.#moved = this.#ctx.fw.clock.monotonic()
     if (!attempt.write(chunk)) {
       this.#waitingOnNode = true
       this.#stream.pause()
@@ -510,8 +511,10 @@ export class StreamExchange implements AttemptUser, LongLived {
     if (this.#stage === Stage.Streaming || (this.#stage === Stage.Waiting && !this.#clientEnded)) {
       // a body on its way, either way: idle_timeout's turn
       if (!this.#stoodStill()) return
-      if (this.#stage === Stage.Streaming ? this.#waitingOnClient : !this.#waitingOnNode) {
-        // the client stopped taking the answer, or sending its body: not the node's failure
+      const clientSilent = !this.#clientEnded && !this.#waitingOnNode
+      if ((this.#stage === Stage.Streaming && this.#waitingOnClient) || clientSilent) {
+        // the client stopped taking the answer, or sending the body the node waits for (the
+        // node's side can take more and nothing comes): not the node's failure
         this.#clientStalled()
         return
       }
