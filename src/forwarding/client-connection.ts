@@ -486,7 +486,8 @@ export class ClientConnection implements Timed, ClientSide {
     socket.off('end', onSocketEnd)
     socket.off('drain', onSocketDrain)
     socket.off('close', onSocketClose)
-    socket.off('error', ignore)
+    // the error listener stays: the h2 listener may still be loading (its first use), and a
+    // client that resets meanwhile must not raise an unheard 'error'
     delete (socket as Partial<OwnedSocket>)[CONN]
     h2(socket, bytes)
   }
