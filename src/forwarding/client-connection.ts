@@ -456,12 +456,9 @@ export class ClientConnection implements Timed, ClientSide {
     if (socket.destroyed) return
     // keep reading, so unread bytes never turn our close into a reset that loses the answer
     this.resume()
-    if (this.ended) {
-      socket.end()
-      socket.destroySoon()
-      return
-    }
     socket.end()
+    // a client that ended its side has nothing more to say: the socket closes once the answer is sent
+    if (this.ended) socket.destroySoon()
     // what the socket still holds of the answer must keep moving; once it is all sent, the
     // client has LINGER_MS to close its side
     this.#unsent = unsentBytes(socket)

@@ -233,6 +233,14 @@ export class Tunnel implements ConnectionUser, LongLived {
       return
     }
     this.conn = null
+    if (this.#open && err === null) {
+      // the node closed cleanly: its last bytes and the end of the client's side
+      // (onUpstreamEnd) may still wait for a slow reader; the client connection closes
+      // after them, while they keep moving
+      this.#endAttempt()
+      this.client.answerAndClose(NOTHING)
+      return
+    }
     if (this.#open || this.#declined !== null) {
       // the tunnel is over, or the declined answer was cut short: the client sees it broken
       this.#endAttempt()

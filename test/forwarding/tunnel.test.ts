@@ -1,8 +1,10 @@
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
+import type { Tunnel } from '../../src/forwarding/tunnel.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
-import { close, closedPort, listen, node, startProxy } from './fixtures.js'
+import { waitUntil } from '../helpers/wait.js'
+import { close, closedPort, listen, node, startProxy, type TestProxy } from './fixtures.js'
 
 /** An upgrade echo server: answers 101 with what it saw, then echoes bytes. */
 async function echoServer(): Promise<{ port: number; server: http.Server; closed: Promise<void> }> {
@@ -119,4 +121,87 @@ t.test('502 before any answer, 503 with no node', async (t) => {
   ;({ socket, first } = await rawUpgrade(p.port, '/ws'))
   t.match(first, /^HTTP\/1\.1 503 /)
   socket.destroy()
+})
+
+/** A node that answers the upgrade 101 and hands its socket over; the test says what it sends next. */
+async function upgradingNode(): Promise<{ port: number; sockets: net.Socket[]; close(): Promise<void> }> {
+  const sockets: net.Socket[] = []
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined)
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')
+      sockets.push(socket)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    sockets,
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/** The proxy's one open tunnel. */
+function openTunnel(p: TestProxy): Promise<Tunnel> {
+  return waitUntil('the tunnel open', () => [...p.forwarder.longLived][0] as Tunnel | undefined, 3000)
+}
+
+type WriteImpl = {
+  _write(chunk: Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void
+  _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, cb: (err?: Error | null) => void): void
+}
+
+/** Hold what the proxy writes to its client until release(): the writes wait as they do for a slow reader whose socket buffers are full. */
+function holdWrites(socket: net.Socket): { release(): void } {
+  const s = socket as unknown as WriteImpl
+  const { _write: write, _writev: writev } = s
+  const held: Array<() => void> = []
+  s._write = (chunk, encoding, cb) => held.push(() => write.call(s, chunk, encoding, cb))
+  s._writev = (chunks, cb) => held.push(() => writev.call(s, chunks, cb))
+  return {
+    release() {
+      s._write = write
+      s._writev = writev
+      for (const go of held.splice(0)) go()
+    },
+  }
+}
+
+t.test('the node ends the tunnel: its last bytes reach a slow reader before the end; a reader that takes nothing is cut after idle_timeout', async (t) => {
+  const n = await upgradingNode()
+  const p = await startProxy({ x: [node('x', n.port)], proxy: { idle_timeout: 300 } })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const last = Buffer.alloc(4096, 'w')
+  for (const reads of [true, false]) {
+    const { socket } = await rawUpgrade(p.port, '/ws')
+    let got = 0
+    let how = ''
+    socket.on('data', (c: Buffer) => (got += c.length))
+    socket.on('end', () => (how ||= 'FIN'))
+    socket.on('error', (err: NodeJS.ErrnoException) => (how ||= err.code ?? 'error'))
+    const tunnel = await openTunnel(p)
+    const upstream = tunnel.conn!.socket
+    const client = tunnel.client.socket
+    const held = holdWrites(client)
+    n.sockets.at(-1)!.end(last)
+    await waitUntil("the node's connection closed", () => upstream.destroyed, 3000)
+    if (reads) {
+      held.release()
+      await waitUntil('the client connection closed', () => client.destroyed, 3000)
+      await waitUntil('the client saw the end', () => how !== '', 3000)
+      t.equal(got, last.length, 'every byte the node sent')
+      t.equal(how, 'FIN', 'then a clean end')
+    } else {
+      // the bytes stand still: the connection is cut, not held for ever
+      await waitUntil('the client connection cut', () => client.destroyed, 3000)
+      t.equal(got, 0)
+      socket.destroy()
+    }
+  }
 })
