@@ -255,8 +255,14 @@ export class Tunnel implements ConnectionUser, LongLived {
     // a declined upgrade's answer is still on its way; the connection closes after it
     if (this.#declined !== null) return
     const conn = this.conn
-    if (conn !== null && this.#open) conn.socket.end()
-    else this.clientClosed()
+    if (conn !== null && this.#open) {
+      conn.socket.end()
+      return
+    }
+    // before the upgrade is answered, a client that ends its side has gone away, as one
+    // whose request is in flight: the node's work is cancelled and the connection closes
+    this.clientClosed()
+    this.client.destroy()
   }
 
   clientClosed(): void {

@@ -205,3 +205,37 @@ t.test('the node ends the tunnel: its last bytes reach a slow reader before the 
     }
   }
 })
+
+t.test('a client that ends its side before the upgrade is answered has gone away: both connections close', async (t) => {
+  const seen: net.Socket[] = []
+  let nodeClosed = false
+  // a node that reads the upgrade and never answers it
+  const silent = net.createServer((socket) => {
+    socket.on('error', () => undefined)
+    socket.on('close', () => (nodeClosed = true))
+    socket.once('data', () => seen.push(socket))
+  })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  const p = await startProxy({ x: [node('x', (silent.address() as net.AddressInfo).port)] })
+  t.teardown(async () => {
+    await p.close()
+    for (const socket of seen) socket.destroy()
+    await new Promise((resolve) => silent.close(resolve))
+  })
+  const socket = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let closed = false
+  socket.on('error', () => undefined)
+  socket.on('close', () => (closed = true))
+  socket.write('GET /ws HTTP/1.1\r\nHost: ws.kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')
+  await waitUntil('the node has the upgrade', () => seen.length === 1, 3000)
+  socket.end()
+  await waitUntil('the client connection closed', () => closed, 3000)
+  await waitUntil("the node's connection closed", () => nodeClosed, 3000)
+  await p.sink.waitFinished(1)
+  t.same(
+    p.sink.calls.filter((c) => c[0] === 'finished'),
+    [['finished', 'x', 499]],
+    'counted as a client gone',
+  )
+})
