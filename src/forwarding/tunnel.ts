@@ -53,7 +53,9 @@ export class Tunnel implements ConnectionUser, LongLived {
   /** the node declined the upgrade: its answer is being relayed, then the client's connection closes */
   #declined: Declined | null = null
   #rbuf: Buffer | null = null
-  /** monotonic ms: connect or answer deadline; 0 = none */
+  /** the declined answer's bytes wait for the client to take them (the node's socket is paused) */
+  #waitingOnClient = false
+  /** monotonic ms: connect, answer or (a declined answer's body standing still) idle deadline; 0 = none */
   deadline = 0
   #over = false
 
@@ -121,7 +123,13 @@ export class Tunnel implements ConnectionUser, LongLived {
   }
 
   onClientDrain(): void {
-    this.conn?.socket.resume()
+    const conn = this.conn
+    if (conn === null) return
+    if (this.#waitingOnClient) {
+      this.#waitingOnClient = false
+      this.#moving()
+    }
+    conn.socket.resume()
   }
 
   onUpstreamData(conn: UpstreamConnection, chunk: Buffer): void {
@@ -185,6 +193,8 @@ export class Tunnel implements ConnectionUser, LongLived {
     const chunked = framing.kind === 'chunked'
     this.#declined = { left: framing.kind === 'length' ? framing.length : 0, decoder: chunked ? new ChunkedDecoder() : null, untilClose: framing.kind === 'close' }
     this.client.write(clientResponseHead(res, chunked ? ClientFraming.Chunked : ClientFraming.AsIs, true, false))
+    // its body must keep moving, as any answer's (#endDeclined clears it)
+    this.#moving()
     if (framing.kind === 'none') this.#endDeclined()
     else if (rest.length > 0) this.#relayDeclined(rest)
   }
@@ -192,6 +202,7 @@ export class Tunnel implements ConnectionUser, LongLived {
   /** Body bytes of a declined upgrade's answer, up to its end. */
   #relayDeclined(chunk: Buffer): void {
     const d = this.#declined!
+    this.#moving()
     let piece = chunk
     let done = false
     if (d.decoder !== null) {
@@ -209,8 +220,17 @@ export class Tunnel implements ConnectionUser, LongLived {
       d.left -= take
       done = d.left === 0
     }
-    if (piece.length > 0 && !this.client.write(piece)) this.conn?.socket.pause()
+    if (piece.length > 0 && !this.client.write(piece)) {
+      this.#waitingOnClient = true
+      this.conn?.socket.pause()
+    }
     if (done) this.#endDeclined()
+  }
+
+  /** The declined answer's body moved, either way: idle_timeout counts from now. */
+  #moving(): void {
+    const fw = this.client.fw
+    this.deadline = fw.clock.monotonic() + fw.proxy.idle_timeout
   }
 
   /** The declined upgrade's answer is whole: the node's connection and then the client's close. */
@@ -274,10 +294,15 @@ export class Tunnel implements ConnectionUser, LongLived {
     }
   }
 
-  /** The connect or the answer took too long. */
+  /** The connect or the answer took too long, or a declined answer's body stood still. */
   expire(): void {
     this.deadline = 0
-    if (this.#open || this.conn === null) return
+    if (this.conn === null) return
+    if (this.#declined !== null) {
+      this.#declinedStalled()
+      return
+    }
+    if (this.#open) return
     if (this.conn.connected) this.#fail('timeout', null, 'no answer to the upgrade within request_timeout')
     else this.#fail('connect', null, 'no connection within connect_timeout')
   }
@@ -309,6 +334,22 @@ export class Tunnel implements ConnectionUser, LongLived {
     this.#over = true
     fw.sink.finished(node.pool, status, fw.clock.monotonic() - this.start)
     this.client.answerAndClose(forMethod(failureBytes(kind, true), this.head.method))
+  }
+
+  /**
+   * The declined answer's body stood still for idle_timeout: both connections are cut, the
+   * client sees it broken. The node is blamed unless its client stopped taking the answer.
+   */
+  #declinedStalled(): void {
+    const fw = this.client.fw
+    const node = this.node!
+    if (this.#waitingOnClient) {
+      if (fw.logger.isLevelEnabled('debug')) fw.logger.debug({ node: node.name }, "client took nothing of the declined upgrade's answer for idle_timeout: cut")
+    } else {
+      fw.sink.attemptFailed(node, 'timeout')
+      fw.failures.note(node, 'timeout', 'the body of the answer to the upgrade stood still for idle_timeout', 'cut', 'http1')
+    }
+    this.cut()
   }
 
   /** The node's pool lost its share: end both sides now (the client reconnects through the split). */

@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap'
 import http from 'node:http'
 import net from 'node:net'
+import pino from 'pino'
 import { buildRoutingTable } from '../../src/routing/table.js'
 import { close, listen, node, startProxy } from './fixtures.js'
 import { waitUntil } from '../helpers/wait.js'
@@ -162,4 +163,83 @@ t.test('a declined upgrade cut short looks cut short', async (t) => {
   t.ok(closed)
   t.match(text, /^HTTP\/1\.1 401 Unauthorized\r\n/)
   t.ok(text.endsWith('only part'), 'what came, and the connection cut: the client sees 9 of 100 bytes')
+})
+
+/** A logger whose lines are kept, parsed. */
+function capture(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = []
+  return { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }), lines }
+}
+
+for (const [label, answer, body] of [
+  ['Content-Length', 'HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\n0123456789', '0123456789'],
+  ['chunked', 'HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', '5\r\nhello\r\n'],
+  ['until the node closes', 'HTTP/1.1 403 Forbidden\r\n\r\nnot here', 'not here'],
+] as const) {
+  t.test(`a declined upgrade whose answer stops moving (${label}) is cut after idle_timeout; the log says why`, async (t) => {
+    const n = await namedNode('x', answer)
+    const { logger, lines } = capture()
+    const nx = node('x', n.port)
+    const p = await startProxy({ x: [nx], proxy: { idle_timeout: 300 }, logger })
+    t.teardown(async () => {
+      await p.close()
+      await n.close()
+    })
+    const { text, closed } = await exchange(p.port, [WS])
+    t.ok(closed, 'cut, not held open')
+    t.ok(text.endsWith(`\r\n\r\n${body}`), 'what came of the answer, and no more')
+    t.same(
+      p.sink.calls.filter((c) => c[0] === 'attemptFailed'),
+      [['attemptFailed', nx.name, 'timeout']],
+      "the node's failure",
+    )
+    t.equal(nx.inflight, 0, 'the attempt is over')
+    const failed = lines.filter((l) => l.msg === 'upstream attempt failed')
+    t.equal(failed.length, 1)
+    t.match(failed[0], { node: nx.name, kind: 'timeout', why: 'the body of the answer to the upgrade stood still for idle_timeout', outcome: 'cut' })
+  })
+}
+
+t.test("a client that takes nothing of a declined upgrade's answer is cut after idle_timeout; the node is not blamed", async (t) => {
+  let nodeClosed = false
+  const sockets: net.Socket[] = []
+  const big = net.createServer((socket) => {
+    sockets.push(socket)
+    socket.on('error', () => undefined)
+    socket.on('close', () => (nodeClosed = true))
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 33554432\r\n\r\n')
+      socket.write(Buffer.alloc(32 * 1024 * 1024, 'u'))
+    })
+  })
+  await new Promise<void>((resolve) => big.listen(0, '127.0.0.1', resolve))
+  const { logger, lines } = capture()
+  const nx = node('x', (big.address() as net.AddressInfo).port)
+  const p = await startProxy({ x: [nx], proxy: { idle_timeout: 300 }, logger })
+  t.teardown(async () => {
+    await p.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => big.close(resolve))
+  })
+  const socket = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  socket.on('error', () => undefined)
+  // never reads
+  socket.pause()
+  socket.write(WS)
+  await waitUntil('the node connection closed', () => nodeClosed, 5000)
+  t.same(
+    p.sink.calls.filter((c) => c[0] === 'attemptFailed'),
+    [],
+    'no failure of the node',
+  )
+  t.same(
+    lines.filter((l) => l.msg === 'upstream attempt failed'),
+    [],
+    'none in the log',
+  )
+  let closed = false
+  socket.on('close', () => (closed = true))
+  socket.resume()
+  await waitUntil('the client connection closed', () => closed, 3000)
 })

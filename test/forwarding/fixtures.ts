@@ -1,7 +1,7 @@
 // Shared test fixtures (no tests here): nodes, tables, a recording sink, upstream servers.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import pino from 'pino'
+import pino, { type Logger } from 'pino'
 import type { Config, NodeConfig, PoolName } from '../../src/config/types.js'
 import type { FailureKind, OutcomeSink } from '../../src/outcome/outcome-sink.js'
 import { type NodePoolOptions, UpstreamNode } from '../../src/upstream/node.js'
@@ -115,6 +115,8 @@ export async function startProxy(opts: {
   allNodes?: boolean
   /** default: the system clock */
   clock?: Clock
+  /** default: silent */
+  logger?: Logger
 }): Promise<TestProxy> {
   const proxy = proxyConfig(opts.proxy)
   const nodes = { x: opts.x ?? [], y: opts.y ?? [] }
@@ -126,7 +128,7 @@ export async function startProxy(opts: {
     sink,
     random: seededRandom(1),
     clock: opts.clock ?? systemClock,
-    logger: silentLogger,
+    logger: opts.logger ?? silentLogger,
     https: Boolean(proxy.tls),
     allNodes: opts.allNodes ? () => nodes : undefined,
   })
