@@ -26,6 +26,8 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
   /** the client's request trailers, sent after the body */
   #trailers: OutgoingHttpHeaders | undefined
   #ended = false
+  /** the body the answer's content-length promises (-1: it names none, or no body is due) */
+  #due = -1
 
   constructor(pool: NodeSessionPool, headers: OutgoingHttpHeaders, endStream: boolean, user: AttemptUser) {
     this.#pool = pool
@@ -140,11 +142,17 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     if (this.#over) return
     this.#responded = true
     const status = Number(headers[':status'])
+    // nghttp2 checks a content-length only at END_STREAM; a stream the node resets with
+    // NO_ERROR before it ends looks whole to Node, so the bytes are counted here
+    const length = headers['content-length']
+    if (length !== undefined && this.#headers[':method'] !== 'HEAD' && status !== 204 && status !== 304) this.#due = Number(length)
     this.#user.response(status, responseHeaders(status, headers), (flags & NGHTTP2_FLAG_END_STREAM) !== 0)
   }
 
   #onData = (chunk: Buffer): void => {
-    if (!this.#over) this.#user.data(chunk)
+    if (this.#over) return
+    if (this.#due >= 0) this.#due -= chunk.length
+    this.#user.data(chunk)
   }
 
   #onTrailers = (headers: IncomingHttpHeaders): void => {
@@ -156,6 +164,11 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     // Node ends the readable side of a reset stream too: that is a failure, told by 'close'
     const rst = this.#stream?.rstCode
     if (rst !== undefined && rst !== NGHTTP2_NO_ERROR) return
+    if (this.#due > 0) {
+      // ended short of its content-length without an error code: a failure all the same ('close' reports it)
+      this.#error = new Error(`the node ended its stream ${this.#due} bytes short of its content-length`)
+      return
+    }
     this.#over = true
     this.#user.end()
   }

@@ -1,0 +1,94 @@
+// A node's h2 listener that resets its stream with NO_ERROR before the body its
+// content-length promised (without END_STREAM): Node reports a clean end, and nghttp2 checks
+// the length only at END_STREAM. The client must see the answer broken, never short and whole.
+// The node is hand-made frames on a raw socket, as no library sends this.
+import http2 from 'node:http2'
+import net from 'node:net'
+import t from 'tap'
+import { startTestCutover } from '../helpers/cutover.js'
+import { metricValue, waitUntil } from '../helpers/wait.js'
+
+const HEADERS = 1
+const RST_STREAM = 3
+const SETTINGS = 4
+const END_HEADERS = 0x4
+const ACK = 0x1
+
+function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(9)
+  head.writeUIntBE(payload.length, 0, 3)
+  head[3] = type
+  head[4] = flags
+  head.writeUInt32BE(stream, 5)
+  return Buffer.concat([head, payload])
+}
+
+/** An h2 node answering every stream `:status 200, content-length: 100`, 10 bytes of DATA, then RST_STREAM(NO_ERROR). */
+async function shortNode(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+    s.on('error', () => undefined)
+    let buf = Buffer.alloc(0)
+    let preface = false
+    s.write(frame(SETTINGS, 0, 0))
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      if (!preface) {
+        if (buf.length < 24) return
+        buf = buf.subarray(24)
+        preface = true
+      }
+      while (buf.length >= 9) {
+        const length = buf.readUIntBE(0, 3)
+        if (buf.length < 9 + length) return
+        const type = buf[3]
+        const flags = buf[4]!
+        const stream = buf.readUInt32BE(5) & 0x7fffffff
+        buf = buf.subarray(9 + length)
+        if (type === SETTINGS && (flags & ACK) === 0) s.write(frame(SETTINGS, ACK, 0))
+        if (type === HEADERS) {
+          // :status 200 (static index 8), content-length: 100 (literal, new name)
+          const block = Buffer.concat([Buffer.from([0x88, 0x00, 14]), Buffer.from('content-length'), Buffer.from([3]), Buffer.from('100')])
+          s.write(Buffer.concat([frame(HEADERS, END_HEADERS, stream, block), frame(0, 0, stream, Buffer.from('0123456789')), frame(RST_STREAM, 0, stream, Buffer.alloc(4))]))
+        }
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => r())
+      }),
+  }
+}
+
+t.test('an answer reset with NO_ERROR short of its content-length reaches the client broken, counted as a reset', async (t) => {
+  const node = await shortNode()
+  const c = await startTestCutover({ x: [`{ url: http://127.0.0.1:${node.port}, h2: "h2c://127.0.0.1:${node.port}" }`], y: [] })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await node.close()
+  })
+  const r = await new Promise<{ status: number; bytes: number; clean: boolean; rstCode: number | undefined }>((resolve) => {
+    const req = session.request({ ':path': '/short' })
+    let status = 0
+    let bytes = 0
+    let clean = false
+    req.on('response', (h) => (status = Number(h[':status'])))
+    req.on('data', (d: Buffer) => (bytes += d.length))
+    req.on('end', () => (clean = req.rstCode === undefined || req.rstCode === 0))
+    req.on('error', () => undefined)
+    req.on('close', () => resolve({ status, bytes, clean: clean && req.rstCode === 0, rstCode: req.rstCode }))
+  })
+  t.equal(r.status, 200)
+  t.ok(r.bytes <= 10, 'at most the 10 bytes the node sent')
+  t.not(r.rstCode, 0, 'the stream was reset, not ended as if whole')
+  await waitUntil('the reset counted', async () => (await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:${node.port}",kind="reset"}`)) === 1, 5000)
+})
