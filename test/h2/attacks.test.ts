@@ -187,7 +187,7 @@ t.test('a header list over proxy.max_header_size: that stream is refused, the co
   t.equal(requests(), 1, 'only stream 3 reached the node')
 })
 
-t.test('a body longer than its content-length, in the frames that open the stream: that stream is reset, cutover serves on', async (t) => {
+t.test('a body longer than its content-length, in the frames that open the stream: refused, and cutover serves on', async (t) => {
   const { c, requests } = await setup(t)
   // h2c with prior knowledge on the HTTP/1.1 port: there the stream is gone before the listener hears of it
   const port = c.cutover.proxyAddress.port
@@ -196,15 +196,27 @@ t.test('a body longer than its content-length, in the frames that open the strea
   // resets the stream before the listener hears of it (this killed the process once)
   const post = Buffer.concat([Buffer.from([0x83, 0x86, 0x84]), literal(':authority', 'a'), literal('content-length', '3')])
   client.socket.write(Buffer.concat([frame(HEADERS, END_HEADERS, 1, post), frame(DATA, END_STREAM, 1, Buffer.from('hello')), frame(HEADERS, END_STREAM | END_HEADERS, 3, GET)]))
-  await waitUntil('stream 3 answered', () => client.answered.has(3), 5000)
-  t.equal(client.resets.get(1), PROTOCOL_ERROR, 'stream 1 was reset with PROTOCOL_ERROR')
+  // Node 20's nghttp2 resets that stream and serves stream 3; Node 24's ends the session
+  // (GOAWAY INTERNAL_ERROR, as a bare node:http2 server does): either refuses stream 1
+  const outcome = await Promise.race([
+    waitUntil('stream 3 answered', () => client.answered.has(3), 5000).then(
+      () => 'answered' as const,
+      () => 'neither' as const,
+    ),
+    client.goaway().then(
+      () => 'goaway' as const,
+      () => 'neither' as const,
+    ),
+  ])
+  t.not(outcome, 'neither', `stream 3 answered or the session ended (${outcome})`)
+  if (outcome === 'answered') t.equal(client.resets.get(1), PROTOCOL_ERROR, 'stream 1 was reset with PROTOCOL_ERROR')
   t.notOk(client.answered.has(1), 'stream 1 got no answer')
   // a new connection is served too: the process did not die of the reset stream's error
   const again = await connect(port)
   again.socket.write(frame(HEADERS, END_STREAM | END_HEADERS, 1, GET))
   await waitUntil('a new connection answered', () => again.answered.has(1), 5000)
   again.socket.destroy()
-  t.equal(requests(), 2, 'only the well-formed streams reached the node')
+  t.equal(requests(), outcome === 'answered' ? 2 : 1, 'only the well-formed streams reached the node')
 })
 
 t.test('normal use stays well inside the limits: 300 streams with a few cancels and pings on one connection', async (t) => {
