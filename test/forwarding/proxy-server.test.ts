@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
@@ -9,6 +9,7 @@ import { seededRandom, systemClock } from '../../src/clock.js'
 import { Forwarder } from '../../src/forwarding/forwarder.js'
 import { ProxyServer } from '../../src/forwarding/proxy-server.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
+import type { Config } from '../../src/config/types.js'
 import { close, listen, node, proxyConfig, RecordingSink, silentLogger } from './fixtures.js'
 
 // a self-signed certificate for CN=localhost, for tests only
@@ -70,13 +71,14 @@ async function upstream(): Promise<{ port: number; server: http.Server }> {
   return { port: await listen(server), server }
 }
 
-t.test('an HTTPS listener forwards with X-Forwarded-Proto https', async (t) => {
+/** A ProxyServer with TLS (the test certificate) in front of one upstream, torn down with the test. */
+async function startTlsProxy(t: Test, over: Partial<Config['proxy']> = {}): Promise<{ port: number; app: ProxyServer }> {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-tls-'))
   writeFileSync(join(dir, 'cert.pem'), CERT)
   writeFileSync(join(dir, 'key.pem'), KEY)
   const up = await upstream()
   const n = node('x', up.port)
-  const proxy = proxyConfig({ tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } })
+  const proxy = proxyConfig({ tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') }, ...over })
   const forwarder = new Forwarder({
     proxy,
     router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) },
@@ -88,45 +90,27 @@ t.test('an HTTPS listener forwards with X-Forwarded-Proto https', async (t) => {
   })
   const app = new ProxyServer({ proxy, forwarder, logger: silentLogger })
   const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
-  const agent = new Agent({ connect: { rejectUnauthorized: false } })
   t.teardown(async () => {
-    await agent.close()
     app.closeAllConnections()
     await app.close()
     await n.dispatcher.destroy()
     await close(up.server)
     rmSync(dir, { recursive: true, force: true })
   })
+  return { port, app }
+}
+
+t.test('an HTTPS listener forwards with X-Forwarded-Proto https', async (t) => {
+  const { port } = await startTlsProxy(t)
+  const agent = new Agent({ connect: { rejectUnauthorized: false } })
+  t.teardown(() => agent.close())
   const r = await request(`https://127.0.0.1:${port}/secure?a=1`, { dispatcher: agent })
   t.equal(r.statusCode, 200)
   t.same(await r.body.json(), { proto: 'https', url: '/secure?a=1', method: 'GET' })
 })
 
 t.test('an HTTPS listener closes a connection whose client never finished the handshake: silent (header_timeout) or gone (at once)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cutover-tls-'))
-  writeFileSync(join(dir, 'cert.pem'), CERT)
-  writeFileSync(join(dir, 'key.pem'), KEY)
-  const up = await upstream()
-  const n = node('x', up.port)
-  const proxy = proxyConfig({ tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') }, header_timeout: 300 })
-  const forwarder = new Forwarder({
-    proxy,
-    router: { table: buildRoutingTable(0, { x: [n], y: [] }, () => true, { y: 0 }) },
-    sink: new RecordingSink(),
-    random: seededRandom(1),
-    clock: systemClock,
-    logger: silentLogger,
-    https: true,
-  })
-  const app = new ProxyServer({ proxy, forwarder, logger: silentLogger })
-  const { port } = await app.listen({ host: '127.0.0.1', port: 0 })
-  t.teardown(async () => {
-    app.closeAllConnections()
-    await app.close()
-    await n.dispatcher.destroy()
-    await close(up.server)
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const { port, app } = await startTlsProxy(t, { header_timeout: 300 })
   /** a TCP connection that sends `first` (and ends its side when `end`); resolves when cutover closed it */
   const closedBy = (first: Buffer, end: boolean): Promise<void> =>
     new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@ import net from 'node:net'
 import t, { type Test } from 'tap'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { DEFAULT_FLOOD_LIMITS } from '../../src/h2/flood-guard.js'
-import { type StreamHandler, startH2Upstream } from '../helpers/h2.js'
+import { h2Frame as frame, type StreamHandler, startH2Upstream } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
@@ -19,15 +19,6 @@ const END_STREAM = 0x1
 const END_HEADERS = 0x4
 const PROTOCOL_ERROR = 1
 const ENHANCE_YOUR_CALM = 11
-
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(9)
-  head.writeUIntBE(payload.length, 0, 3)
-  head[3] = type
-  head[4] = flags
-  head.writeUInt32BE(stream, 5)
-  return Buffer.concat([head, payload])
-}
 
 /** HPACK literal header field without indexing, new name (RFC 7541 6.2.2), short strings only. */
 function literal(name: string, value: string): Buffer {

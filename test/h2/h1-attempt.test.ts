@@ -2,8 +2,8 @@
 // should not send but some do: the client gets what the HTTP/1.1 path would give it.
 import http2 from 'node:http2'
 import net from 'node:net'
-import t from 'tap'
-import { startTestCutover } from '../helpers/cutover.js'
+import t, { type Test } from 'tap'
+import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { h2Request } from '../helpers/h2.js'
 import { metricValue } from '../helpers/wait.js'
 
@@ -30,7 +30,8 @@ async function startOddNode(): Promise<{ url: string; close: () => Promise<void>
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) }
 }
 
-t.test('a 204 that names a Content-Length reaches an h2 client as a 204 without one (nghttp2 resets it otherwise)', async (t) => {
+/** A cutover in front of the odd node, and an h2 client session to its HTTP/1.1 port (h2c with prior knowledge). */
+async function setup(t: Test): Promise<{ x: { url: string }; c: TestCutover; session: http2.ClientHttp2Session }> {
   const x = await startOddNode()
   const c = await startTestCutover({ x: [x.url], y: [] })
   const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
@@ -39,6 +40,11 @@ t.test('a 204 that names a Content-Length reaches an h2 client as a 204 without 
     await c.cutover.close()
     await x.close()
   })
+  return { x, c, session }
+}
+
+t.test('a 204 that names a Content-Length reaches an h2 client as a 204 without one (nghttp2 resets it otherwise)', async (t) => {
+  const { session } = await setup(t)
   const r = await h2Request(session, { ':path': '/no-content' })
   t.equal(r.status, 204)
   t.equal(r.headers['content-length'], undefined, 'no content-length on the 204')
@@ -48,14 +54,7 @@ t.test('a 204 that names a Content-Length reaches an h2 client as a 204 without 
 })
 
 t.test("a HEAD answered with a body anyway: the client gets the answer, the node's connection is dropped, no failure is counted", async (t) => {
-  const x = await startOddNode()
-  const c = await startTestCutover({ x: [x.url], y: [] })
-  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
-  t.teardown(async () => {
-    session.close()
-    await c.cutover.close()
-    await x.close()
-  })
+  const { x, c, session } = await setup(t)
   for (let i = 0; i < 3; i++) {
     const r = await h2Request(session, { ':path': `/head/${i}`, ':method': 'HEAD' })
     t.equal(r.status, 200, `HEAD ${i}`)
@@ -71,14 +70,7 @@ t.test("a HEAD answered with a body anyway: the client gets the answer, the node
 })
 
 t.test('bytes after a whole chunked answer do not cut it: the client gets its body and a clean end', async (t) => {
-  const x = await startOddNode()
-  const c = await startTestCutover({ x: [x.url], y: [] })
-  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
-  t.teardown(async () => {
-    session.close()
-    await c.cutover.close()
-    await x.close()
-  })
+  const { session } = await setup(t)
   for (let i = 0; i < 3; i++) {
     const r = await h2Request(session, { ':path': '/chunked-extra' })
     t.equal(r.status, 200)
@@ -87,14 +79,7 @@ t.test('bytes after a whole chunked answer do not cut it: the client gets its bo
 })
 
 t.test('a 205 reaches an h2 client as a 205 without Content-Length or body (nghttp2 resets it otherwise)', async (t) => {
-  const x = await startOddNode()
-  const c = await startTestCutover({ x: [x.url], y: [] })
-  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
-  t.teardown(async () => {
-    session.close()
-    await c.cutover.close()
-    await x.close()
-  })
+  const { session } = await setup(t)
   const r = await h2Request(session, { ':path': '/reset-content' })
   t.equal(r.status, 205)
   t.equal(r.headers['content-length'], undefined)

@@ -7,21 +7,13 @@ import net from 'node:net'
 import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
+import { h2Frame as frame } from '../helpers/h2.js'
 
 const HEADERS = 1
 const RST_STREAM = 3
 const SETTINGS = 4
 const END_HEADERS = 0x4
 const ACK = 0x1
-
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(9)
-  head.writeUIntBE(payload.length, 0, 3)
-  head[3] = type
-  head[4] = flags
-  head.writeUInt32BE(stream, 5)
-  return Buffer.concat([head, payload])
-}
 
 /** An h2 node answering every stream `:status 200, content-length: 100`, 10 bytes of DATA, then RST_STREAM(NO_ERROR). */
 async function shortNode(): Promise<{ port: number; close(): Promise<void> }> {

@@ -109,3 +109,13 @@ export function h2Request(session: http2.ClientHttp2Session, headers: OutgoingHt
     if (body !== undefined) req.end(body)
   })
 }
+
+/** One HTTP/2 frame (RFC 9113 4.1), for tests that speak the protocol by hand. */
+export function h2Frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(9)
+  head.writeUIntBE(payload.length, 0, 3)
+  head[3] = type
+  head[4] = flags
+  head.writeUInt32BE(stream, 5)
+  return Buffer.concat([head, payload])
+}
