@@ -6,13 +6,13 @@
  * the body and in-flight limits. Cutover's own answers are written here.
  */
 
-import { peerAddress } from './proxied.js'
 import type net from 'node:net'
 import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
 import { badRequestBytes, forMethod, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { Exchange } from './exchange.js'
 import { Phase } from './phase.js'
+import { peerAddress } from './proxied.js'
 import type { Forwarder, H2Preface } from './forwarder.js'
 import { clientAddress } from './headers.js'
 import type { Timed } from './sweeper.js'

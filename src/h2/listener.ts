@@ -12,12 +12,12 @@
  * every session, whose open streams finish.
  */
 
-import { peerAddress, ProxyHeaderReader } from '../forwarding/proxied.js'
 import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
 import type { AddressInfo, Server, Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { TimerHandle } from '../clock.js'
 import type { Config, HostPort } from '../config/types.js'
+import { peerAddress, ProxyHeaderReader } from '../forwarding/proxied.js'
 import type { Forwarder } from '../forwarding/forwarder.js'
 import { DEFAULT_FLOOD_LIMITS, FloodGuard, type FloodLimits, type H2Refusal, refusalOfSessionError } from './flood-guard.js'
 import { grpcMask } from './grpc-status.js'
