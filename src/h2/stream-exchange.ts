@@ -54,11 +54,12 @@ function closeUnread(this: ServerHttp2Stream): void {
   if (!this.closed && !this.destroyed) this.close(http2.constants.NGHTTP2_NO_ERROR)
 }
 
-/** CONNECT (tunnels, WebSockets over HTTP/2 by RFC 8441) is not relayed on h2 */
 /** a gRPC call with no usable node that has an h2 address (pools.*.nodes[].h2) */
 const NO_H2_NODE = proxyAnswer('CUTOVER_ERR_NO_NODE', 'no usable node has an h2 address for a gRPC call')
+/** that call's warning, at most this often (every call of a busy client would write one) */
 const NO_H2_WARN_EVERY_MS = 10_000
 let lastNoH2Warning = Number.NEGATIVE_INFINITY
+/** CONNECT (tunnels, WebSockets over HTTP/2 by RFC 8441) is not relayed on h2 */
 const NO_CONNECT = proxyAnswer('CUTOVER_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported over HTTP/2; use HTTP/1.1 for WebSockets')
 
 /** request trailers that arrived before a stream's exchange started (see keepEarlyTrailers) */
