@@ -27,6 +27,14 @@ export type ProxyHeaderResult =
 
 const MORE: ProxyHeaderResult = { kind: 'more' }
 
+/**
+ * buf begins with a whole PROXY protocol prefix ("PROXY " or v2's signature): on a listener
+ * that expects none, the balancer in front sends one and cutover is not set to read it.
+ */
+export function beginsWithProxyHeader(buf: Buffer): boolean {
+  return (buf.length >= V1_PREFIX.length && beginsWith(buf, V1_PREFIX)) || (buf.length >= V2_SIGNATURE.length && beginsWith(buf, V2_SIGNATURE))
+}
+
 /** Read a PROXY protocol header at the start of buf. */
 export function parseProxyHeader(buf: Buffer): ProxyHeaderResult {
   if (buf.length === 0) return MORE

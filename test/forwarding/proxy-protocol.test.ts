@@ -147,3 +147,19 @@ t.test('TLS: the header comes before the handshake', async (t) => {
   const bare = await exchange(port, [Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])])
   t.ok(bare.closedByServer, 'TLS without a header: closed')
 })
+
+t.test('proxy.proxy_protocol off and a balancer that sends the header anyway: the 400 says so, not "unknown method"', async (t) => {
+  const x = await startUpstream('x1')
+  const c = await startTestCutover({ x: [x.url], y: [] })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await x.close()
+  })
+  const port = c.cutover.proxyAddress.port
+  for (const header of [v1('203.0.113.7'), V2_TCP6]) {
+    const r = await exchange(port, [Buffer.concat([header, GET('/a')])])
+    t.match(r.text, /^HTTP\/1\.1 400 Bad Request\r\n/)
+    t.match(r.text, /"bad request: a PROXY protocol header, and proxy\.proxy_protocol is off/)
+  }
+  t.equal(x.seen.length, 0)
+})
