@@ -1,0 +1,95 @@
+// The client of one fuzzed connection (no tests here): writes its requests split at random
+// points (all at once, or each after the answer before it), reads slowly if told to,
+// half-closes or leaves where its script says, ends its side once every answer is in, and
+// gives up at a deadline (then the connection counts as hung).
+import net from 'node:net'
+import type { Random } from '../../../src/clock.js'
+import { readAnswer, type Received } from './judge.js'
+import type { ScriptedConnection } from './script.js'
+
+/** a slow reader stops reading for up to this long at a time (well under idle_timeout) */
+const SLOW_PAUSE_MS = 100
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** How many answers data holds whole, and whether the last of them said Connection: close (or ends with the connection). */
+function answered(conn: ScriptedConnection, data: Buffer): { count: number; last: boolean } {
+  let off = 0
+  for (let k = 0; k < conn.requests.length; k++) {
+    const reading = readAnswer(data, off, conn.requests[k].method, false)
+    if (reading.kind !== 'answer') return { count: k, last: reading.kind === 'garbage' }
+    off = reading.answer.end
+    if (/\bclose\b/i.test(reading.answer.fields.get('connection') ?? '')) return { count: k + 1, last: true }
+  }
+  return { count: conn.requests.length, last: false }
+}
+
+export async function runConnection(port: number, conn: ScriptedConnection, random: Random, deadlineMs: number): Promise<Received> {
+  const got: Received = { data: Buffer.alloc(0), closed: false, hung: false }
+  const s = net.connect(port, '127.0.0.1')
+  s.on('error', () => undefined)
+  s.on('data', (d) => {
+    got.data = Buffer.concat([got.data, d])
+    if (conn.fault === 'slow-read' && random() < 0.3) {
+      s.pause()
+      setTimeout(() => s.resume(), Math.floor(random() * SLOW_PAUSE_MS))
+    }
+  })
+  const closed = new Promise<void>((r) =>
+    s.on('close', () => {
+      got.closed = true
+      r()
+    }),
+  )
+  const deadline = Date.now() + deadlineMs
+  const until = async (done: () => boolean) => {
+    while (!done() && !got.closed && Date.now() < deadline) await sleep(5)
+  }
+  await new Promise((r) => {
+    s.on('connect', r)
+    s.on('error', r)
+  })
+  const all = Buffer.concat(conn.requests.map((r) => r.bytes))
+  const leaves = conn.fault === 'half-close' || conn.fault === 'destroy'
+  /** writes all[from, to) in pieces; false once the client left */
+  const write = async (from: number, to: number): Promise<boolean> => {
+    for (let off = from; off < to; ) {
+      if (s.destroyed || got.closed) return false
+      let end = random() < 0.5 ? to : Math.min(to, off + 1 + Math.floor(random() * (to - off)))
+      if (leaves && off <= conn.faultAt && end >= conn.faultAt) end = conn.faultAt
+      s.write(all.subarray(off, end))
+      off = end
+      if (leaves && off === conn.faultAt) {
+        await sleep(Math.floor(random() * 30))
+        if (conn.fault === 'half-close') s.end()
+        else s.destroy()
+        return false
+      }
+      if (off < to) await sleep(Math.floor(random() * 20))
+    }
+    return true
+  }
+  if (conn.mode === 'pipe') await write(0, all.length)
+  else {
+    for (let k = 0, at = 0; k < conn.requests.length; k++) {
+      const length = conn.requests[k].bytes.length
+      if (!(await write(at, at + length))) break
+      at += length
+      await until(() => answered(conn, got.data).count > k)
+      if (answered(conn, got.data).last) break
+    }
+  }
+  if (conn.fault !== 'destroy') {
+    // every answer in (and the connection kept): the client is done; cutover must close after its FIN
+    await until(() => {
+      const a = answered(conn, got.data)
+      return a.count === conn.requests.length && !a.last
+    })
+    if (!got.closed && Date.now() < deadline) s.end()
+    await until(() => false)
+  }
+  if (!got.closed && conn.fault !== 'destroy') got.hung = true
+  s.destroy()
+  await closed
+  return got
+}
