@@ -57,7 +57,7 @@ t.test(`fuzzed connections read whole answers, their own, and leave nothing behi
     await Promise.all(nodes.map((n) => n.close()))
   })
 
-  const tally: Tally = { whole: 0, cut: 0, ownErrors: 0, unanswered: 0 }
+  const tally: Tally = { whole: 0, cut: 0, ownErrors: 0, unanswered: 0, lostToReset: 0 }
   const failures: string[] = []
   const run = async (conn: ScriptedConnection) => {
     for (const r of conn.requests) plans.set(r.id, r.plan)

@@ -25,9 +25,11 @@ function answered(conn: ScriptedConnection, data: Buffer): { count: number; last
 }
 
 export async function runConnection(port: number, conn: ScriptedConnection, random: Random, deadlineMs: number): Promise<Received> {
-  const got: Received = { data: Buffer.alloc(0), closed: false, hung: false }
+  const got: Received = { data: Buffer.alloc(0), closed: false, hung: false, reset: false }
   const s = net.connect(port, '127.0.0.1')
-  s.on('error', () => undefined)
+  s.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') got.reset = true
+  })
   s.on('data', (d) => {
     got.data = Buffer.concat([got.data, d])
     if (conn.fault === 'slow-read' && random() < 0.3) {

@@ -87,6 +87,8 @@ export interface Received {
   closed: boolean
   /** still open at the deadline (then destroyed) */
   hung: boolean
+  /** the connection was reset (ECONNRESET, EPIPE): bytes cutover had sent may be lost with it */
+  reset: boolean
 }
 
 /** Outcomes met, for the summary. */
@@ -94,7 +96,10 @@ export interface Tally {
   whole: number
   cut: number
   ownErrors: number
+  /** requests after an answer that said Connection: close */
   unanswered: number
+  /** connections whose end was lost to the reset of a cut */
+  lostToReset: number
 }
 
 /** the node faulted on the first attempt once its head was out (the answer had begun) */
@@ -127,6 +132,10 @@ export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap
   const { data } = got
   let off = 0
   let closeSaid = false
+  // cutover cuts the connection when a node fails after its head; a reset then may take with
+  // it what the client had not read yet, of that answer and of those before it (as nginx's
+  // close would): what is missing from request k on is explained by such a cut
+  const lostToReset = (k: number) => got.reset && conn.requests.slice(k).some((r) => seen.get(r.id) === 1 && faultAfterHead(r.plan))
   const fail = (k: number, what: string) => {
     const r = conn.requests[k]
     return `connection ${conn.n} (${conn.mode}, client ${conn.fault}) request ${r.id} (#${k + 1} of ${conn.requests.length}, ${r.method}, body ${r.body}${r.close ? ', Connection: close' : ''}; node saw it ${seen.get(r.id) ?? 0} times): ${what}; plan ${describePlan(r.plan)}`
@@ -138,6 +147,10 @@ export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap
     if (reading.kind === 'garbage') return fail(k, `garbage where its answer should start, after ${after}: ${JSON.stringify(data.subarray(reading.at, reading.at + 80).toString('latin1'))}`)
     if (reading.kind === 'none') {
       if (got.hung) return fail(k, `no answer and the connection still open${off < data.length ? `, holding ${JSON.stringify(data.subarray(off, off + 80).toString('latin1'))}` : ''}`)
+      if (lostToReset(k)) {
+        tally.lostToReset++
+        return null
+      }
       if (off < data.length) return fail(k, `the connection closed after part of a head: ${JSON.stringify(data.subarray(off, off + 80).toString('latin1'))}`)
       if (!closeSaid) return fail(k, 'the connection closed without an answer, and no answer before said Connection: close')
       tally.unanswered += conn.requests.length - k
@@ -145,6 +158,10 @@ export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap
     }
     const a = reading.answer
     if (closeSaid) return fail(k, `an answer after one that said Connection: close: ${a.status}`)
+    if (!a.whole && lostToReset(k)) {
+      tally.lostToReset++
+      return null
+    }
     const why = judgeAnswer(r, a, seen.get(r.id) ?? 0, tally)
     if (why !== null) return fail(k, why)
     if (!a.whole || a.untilClose) return null
