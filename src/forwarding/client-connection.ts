@@ -514,6 +514,13 @@ export class ClientConnection implements Timed, ClientSide {
     this.socket.destroy()
   }
 
+  reset(): void {
+    const socket = this.socket
+    // resetAndDestroy needs the TCP handle itself, which a TLS socket wraps
+    if (!socket.destroyed && (socket as { encrypted?: boolean }).encrypted !== true) socket.resetAndDestroy()
+    else socket.destroy()
+  }
+
   pause(): void {
     if (!this.#paused) {
       this.#paused = true

@@ -30,6 +30,11 @@ export interface ClientSide {
   write(bytes: Buffer | string): boolean
   answerAndClose(bytes: Buffer): void
   destroy(): void
+  /**
+   * Cut with a TCP reset: for an answer whose end is the connection's close, where a plain
+   * close would read as the answer's end (a TLS connection closes without close_notify)
+   */
+  reset(): void
   pause(): void
   resume(): void
 }

@@ -530,7 +530,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     if (this.status !== 0) {
       // the response had started: the client must see it broken, never cut short and whole
       fw.failures.note(node, kind, why, 'cut', 'http1')
-      this.client.destroy()
+      this.#breakClient()
       this.#finish(this.status)
       return
     }
@@ -629,6 +629,16 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     this.#finish(this.status)
   }
 
+  /**
+   * Cut the client's connection in the middle of the answer so that it reads as broken: a
+   * close, where the framing says where the answer ends (short of it), or a reset, where
+   * the close itself would be the end (read-until-close, or de-chunked for HTTP/1.0)
+   */
+  #breakClient(): void {
+    if (this.#body === Body.Close || this.#dechunk) this.client.reset()
+    else this.client.destroy()
+  }
+
   /** The client went away: stop the upstream request. */
   clientClosed(): void {
     if (this.done) return
@@ -651,7 +661,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     if (this.done) return
     if (this.node !== null) this.#dropAttempt()
     if (this.status !== 0) {
-      this.client.destroy()
+      this.#breakClient()
       this.#finish(this.status)
       return
     }

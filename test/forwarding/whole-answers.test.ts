@@ -120,3 +120,30 @@ t.test('a slow reader of an answer that ends with the connection gets every byte
   const head = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n'.length
   t.equal(got - head, size, 'every byte of the body')
 })
+
+t.test('an answer that ends with the connection, cut by its node: the client sees a reset, never a clean end', async (t) => {
+  const node1 = await rawNode((s, n) => {
+    // until the close, or chunked (which an HTTP/1.0 client gets de-chunked, until the close)
+    s.write(n === 0 ? 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart of it' : 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\npart of it\r\n')
+    setTimeout(() => s.resetAndDestroy(), 30)
+  })
+  const p = await startProxy({ x: [node('x', node1.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await node1.close()
+  })
+  for (const [what, request] of [
+    ['read until the close', 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['chunked, to an HTTP/1.0 client', 'GET /b HTTP/1.0\r\n\r\n'],
+  ] as const) {
+    const outcome = await new Promise<{ text: string; how: string }>((resolve) => {
+      let text = ''
+      const s = net.connect(p.port, '127.0.0.1', () => s.write(request))
+      s.on('data', (d) => (text += d.toString('latin1')))
+      s.on('end', () => resolve({ text, how: 'clean end' }))
+      s.on('error', (err: NodeJS.ErrnoException) => resolve({ text, how: err.code ?? 'error' }))
+    })
+    t.match(outcome.text, /part of it$/, `${what}: what the node sent came through`)
+    t.equal(outcome.how, 'ECONNRESET', `${what}: then a reset`)
+  }
+})
