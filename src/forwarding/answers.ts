@@ -42,6 +42,9 @@ export function badRequestBytes(reason: string): Buffer {
 
 export { failureAnswer }
 
+/** why a connection that opens with a PROXY protocol header is refused while proxy.proxy_protocol is off */
+export const UNEXPECTED_PROXY_HEADER = 'a PROXY protocol header, and proxy.proxy_protocol is off (the load balancer in front sends them: turn it on)'
+
 const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1')
 
 /**

@@ -9,7 +9,7 @@
 import type net from 'node:net'
 import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
 import { beginsWithProxyHeader } from '../http1/proxy-protocol.js'
-import { badRequestBytes, forMethod, RAW } from './answers.js'
+import { badRequestBytes, forMethod, RAW, UNEXPECTED_PROXY_HEADER } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { Exchange } from './exchange.js'
 import { Phase } from './phase.js'
@@ -46,11 +46,6 @@ const SHARED_READ = Buffer.allocUnsafeSlow(64 * 1024)
  * made V8 run a full GC every ~64 MiB uploaded (bench/README.md, "Uploads: the slow mode")
  */
 const BODY_FIRST_READ = 16 * 1024
-
-/** the refusal of a connection that opens with a PROXY protocol header while proxy.proxy_protocol is off */
-const UNEXPECTED_PROXY_HEADER = 'a PROXY protocol header, and proxy.proxy_protocol is off (the load balancer in front sends them: turn it on)'
-const PROXY_HEADER_WARN_EVERY_MS = 10_000
-let lastProxyHeaderWarning = Number.NEGATIVE_INFINITY
 
 /** HTTP/2's connection preface begins so (RFC 9113 3.4): a client with prior knowledge of h2c */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n', 'latin1')
@@ -281,13 +276,6 @@ export class ClientConnection implements Timed, ClientSide {
 
   // ---- requests ----
 
-  #unexpectedProxyHeader(): void {
-    const now = this.fw.clock.monotonic()
-    if (now - lastProxyHeaderWarning < PROXY_HEADER_WARN_EVERY_MS) return
-    lastProxyHeaderWarning = now
-    this.fw.logger.warn({ client: this.remoteAddress }, `connection refused: ${UNEXPECTED_PROXY_HEADER} (said at most every 10 s)`)
-  }
-
   #parse(): void {
     while (this.phase === Phase.Head && this.buf !== null && this.exchange === null) {
       const buf = this.buf
@@ -306,7 +294,7 @@ export class ClientConnection implements Timed, ClientSide {
         if (!this.#served && beginsWithProxyHeader(buf)) {
           // the balancer in front sends PROXY headers and cutover is not set to read them:
           // say so, to the client and (at most every 10 s) in the log, not "unknown method"
-          this.#unexpectedProxyHeader()
+          this.fw.proxyHeaderWhileOff.warn({ client: this.remoteAddress })
           this.answerAndClose(badRequestBytes(UNEXPECTED_PROXY_HEADER))
           return
         }

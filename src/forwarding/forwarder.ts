@@ -18,8 +18,10 @@ import type { Router, RoutingTable } from '../routing/table.js'
 import type { ShadowTap } from '../shadow/tap.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import type { AccessLog } from './access-log.js'
+import { UNEXPECTED_PROXY_HEADER } from './answers.js'
 import { FailureLog } from './failure-log.js'
 import { Sweeper } from './sweeper.js'
+import { ThrottledWarning } from './throttled-warning.js'
 
 export interface ForwarderOptions {
   proxy: Config['proxy']
@@ -81,6 +83,8 @@ export class Forwarder {
   accessLog: AccessLog | undefined
   /** why nodes' attempts failed, at warn, a few lines per node at most */
   readonly failures: FailureLog
+  /** connections that open with a PROXY header while proxy.proxy_protocol is off (client-connection.ts) */
+  readonly proxyHeaderWhileOff: ThrottledWarning
   /** client requests on their way upstream now (proxy.max_inflight bounds it) */
   inflight = 0
   /** copies of x's requests to y (issue 13, src/shadow/); null when shadow is off */
@@ -107,6 +111,7 @@ export class Forwarder {
     this.allNodes = options.allNodes
     this.accessLog = options.accessLog
     this.failures = new FailureLog(options.logger, options.clock, options.sink)
+    this.proxyHeaderWhileOff = new ThrottledWarning(options.logger, options.clock, `connection refused: ${UNEXPECTED_PROXY_HEADER}`)
     this.sweeper = new Sweeper(options.clock, tickFor(options.proxy))
   }
 

@@ -10,10 +10,9 @@
  */
 
 import type { Socket } from 'node:net'
-import type { Logger } from 'pino'
-import type { Clock } from '../clock.js'
 import { parseProxyHeader } from '../http1/proxy-protocol.js'
-import type { RefusalReason } from '../outcome/outcome-sink.js'
+import type { Forwarder } from './forwarder.js'
+import { ThrottledWarning } from './throttled-warning.js'
 
 /**
  * the client address a PROXY header named, on the socket it came on: a property, not a
@@ -34,27 +33,21 @@ export function peerAddress(socket: Socket): string | undefined {
   return s[SOURCE] ?? s._parent?.[SOURCE] ?? socket.remoteAddress
 }
 
-/** A refusal's warning at most this often (a balancer that sends no header would write one per connection) */
-const WARN_EVERY_MS = 10_000
-
-export interface ProxiedOptions {
-  /** ms the whole header may take from the connection's start (proxy.header_timeout) */
-  timeoutMs: number
-  clock: Clock
-  logger: Logger
-  refused(reason: RefusalReason): void
-}
-
 /** Reads the PROXY header of each connection it is given, then hands the socket on. */
 export class ProxyHeaderReader {
-  readonly #options: ProxiedOptions
+  readonly #fw: Forwarder
   /** sockets whose header is still being read (closed by closeAll) */
   readonly pending = new Set<Socket>()
-  #lastWarn = Number.NEGATIVE_INFINITY
-  #missed = 0
+  /** a balancer that sends no header would write one line per connection */
+  readonly #warning: ThrottledWarning
 
-  constructor(options: ProxiedOptions) {
-    this.#options = options
+  constructor(fw: Forwarder) {
+    this.#fw = fw
+    this.#warning = new ThrottledWarning(
+      fw.logger,
+      fw.clock,
+      'connection closed: proxy.proxy_protocol is on and it sent no valid PROXY protocol header (is the load balancer in front set to send one?)',
+    )
   }
 
   /**
@@ -64,7 +57,9 @@ export class ProxyHeaderReader {
   read(socket: Socket, next: (socket: Socket) => void): void {
     this.pending.add(socket)
     let buf: Buffer | null = null
-    const clock = this.#options.clock
+    const clock = this.#fw.clock
+    // the whole header within header_timeout from the connection's start
+    const timeoutMs = this.#fw.proxy.header_timeout
     const done = (): void => {
       clock.clearTimeout(timer)
       this.pending.delete(socket)
@@ -95,7 +90,7 @@ export class ProxyHeaderReader {
       clock.clearTimeout(timer)
       this.pending.delete(socket)
     }
-    const timer = clock.setTimeout(() => refuse(`no whole PROXY protocol header within header_timeout (${this.#options.timeoutMs} ms)`), this.#options.timeoutMs)
+    const timer = clock.setTimeout(() => refuse(`no whole PROXY protocol header within header_timeout (${timeoutMs} ms)`), timeoutMs)
     socket.on('error', ignore)
     socket.on('data', onData)
     socket.on('end', onEnd)
@@ -110,18 +105,8 @@ export class ProxyHeaderReader {
 
   #refused(socket: Socket, why: string): void {
     socket.destroy()
-    this.#options.refused('proxy_protocol')
-    const now = this.#options.clock.monotonic()
-    if (now - this.#lastWarn < WARN_EVERY_MS) {
-      this.#missed++
-      return
-    }
-    this.#lastWarn = now
-    this.#options.logger.warn(
-      { client: socket.remoteAddress, why, more_since_last_line: this.#missed },
-      'connection closed: proxy.proxy_protocol is on and it sent no valid PROXY protocol header (is the load balancer in front set to send one?)',
-    )
-    this.#missed = 0
+    this.#fw.refused('proxy_protocol')
+    this.#warning.warn({ client: socket.remoteAddress, why })
   }
 }
 

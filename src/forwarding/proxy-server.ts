@@ -34,7 +34,7 @@ export class ProxyServer {
   /** the TLS side (proxy.tls); the listener itself when no PROXY header comes first */
   readonly #tls: TlsServer | undefined
   /** proxy.proxy_protocol: reads each connection's PROXY header before anything else */
-  readonly #headers: ProxyHeaderReader | null
+  readonly #proxyHeaders: ProxyHeaderReader | null
 
   constructor(options: ProxyServerOptions) {
     const { proxy, forwarder } = options
@@ -43,7 +43,7 @@ export class ProxyServer {
     const logger = options.logger
     // behind a TCP balancer (proxy.proxy_protocol): each connection's PROXY header is read
     // on the raw socket first, then the socket goes where it would have gone
-    this.#headers = proxy.proxy_protocol ? new ProxyHeaderReader({ timeoutMs: proxy.header_timeout, clock: forwarder.clock, logger, refused: (reason) => forwarder.refused(reason) }) : null
+    this.#proxyHeaders = proxy.proxy_protocol ? new ProxyHeaderReader(forwarder) : null
     const tlsConfig = proxy.tls
     if (tlsConfig) {
       const server = tls.createServer({
@@ -59,7 +59,7 @@ export class ProxyServer {
       server.on('tlsClientError', closeSocket)
       this.#tls = server
     }
-    const headers = this.#headers
+    const headers = this.#proxyHeaders
     if (headers === null) this.server = this.#tls ?? net.createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection)
     else {
       const tlsServer = this.#tls
@@ -106,7 +106,7 @@ export class ProxyServer {
       this.server.listen(address.port, address.host, () => {
         this.server.off('error', onError)
         // not behind a PROXY header: the header is read from `data` events, which such sockets do not have
-        if (this.#tls === undefined && this.#headers === null) this.#reusedReads = acceptWithReusedReads(this.server)
+        if (this.#tls === undefined && this.#proxyHeaders === null) this.#reusedReads = acceptWithReusedReads(this.server)
         resolve(this.address())
       })
     })
@@ -130,7 +130,7 @@ export class ProxyServer {
       })
       for (const conn of [...this.connections]) conn.drain()
       // nothing was asked on these yet
-      this.#headers?.closeAll()
+      this.#proxyHeaders?.closeAll()
       this.#closed = stopped.then(() => undefined)
     }
     return this.#closed
@@ -138,7 +138,7 @@ export class ProxyServer {
 
   /** Cut every connection now (drain_timeout passed). */
   closeAllConnections(): void {
-    this.#headers?.closeAll()
+    this.#proxyHeaders?.closeAll()
     for (const conn of [...this.connections]) conn.destroy()
   }
 }

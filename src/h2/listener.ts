@@ -18,6 +18,7 @@ import type { Logger } from 'pino'
 import type { TimerHandle } from '../clock.js'
 import type { Config, HostPort } from '../config/types.js'
 import { peerAddress, ProxyHeaderReader } from '../forwarding/proxied.js'
+import { ThrottledWarning } from '../forwarding/throttled-warning.js'
 import type { Forwarder } from '../forwarding/forwarder.js'
 import { DEFAULT_FLOOD_LIMITS, FloodGuard, type FloodLimits, type H2Refusal, refusalOfSessionError } from './flood-guard.js'
 import { grpcMask } from './grpc-status.js'
@@ -60,7 +61,7 @@ export class H2Listener {
    */
   readonly #sockets = new Set<Socket>()
   /** the h2c listener's PROXY header reader (proxy.proxy_protocol) */
-  #headerReader: ProxyHeaderReader | null = null
+  #proxyHeaders: ProxyHeaderReader | null = null
   readonly #ctx: StreamContext
   readonly #fw: Forwarder
   readonly #logger: Logger
@@ -76,7 +77,12 @@ export class H2Listener {
     this.#limits = options.floodLimits ?? DEFAULT_FLOOD_LIMITS
     this.#proxy = config.proxy
     this.nodes = new H2Nodes(config.proxy, forwarder.clock)
-    this.#ctx = { fw: forwarder, nodes: this.nodes, grpcFailures: grpcMask(config.gates.grpc_failures) }
+    this.#ctx = {
+      fw: forwarder,
+      nodes: this.nodes,
+      grpcFailures: grpcMask(config.gates.grpc_failures),
+      noH2Node: new ThrottledWarning(options.logger, forwarder.clock, 'gRPC call answered UNAVAILABLE: no usable node has an h2 address (pools.*.nodes[].h2)'),
+    }
     this.server = http2.createServer({
       maxSessionMemory: 10,
       maxHeaderListPairs: 128,
@@ -144,9 +150,8 @@ export class H2Listener {
       this.server.emit('connection', socket)
     }
     // behind a TCP balancer (proxy.proxy_protocol): the PROXY header first (forwarding/proxied.ts)
-    const fw = this.#fw
-    const headers = this.#proxy.proxy_protocol ? new ProxyHeaderReader({ timeoutMs: this.#proxy.header_timeout, clock: fw.clock, logger: this.#logger, refused: (reason) => fw.refused(reason) }) : null
-    this.#headerReader = headers
+    const headers = this.#proxy.proxy_protocol ? new ProxyHeaderReader(this.#fw) : null
+    this.#proxyHeaders = headers
     const server = net.createServer({ noDelay: true }, headers === null ? take : (socket) => headers.read(socket, take))
     const max = this.#proxy.max_connections
     if (max > 0) server.maxConnections = max
@@ -170,7 +175,7 @@ export class H2Listener {
   /** Stop accepting; GOAWAY to every session; resolves when the last one is gone. */
   close(): Promise<void> {
     this.#draining = true
-    this.#headerReader?.closeAll()
+    this.#proxyHeaders?.closeAll()
     const stopped = new Promise<void>((resolve) => (this.#h2c?.listening ? this.#h2c.close(() => resolve()) : resolve()))
     const gone = [...this.sessions.keys()].map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve()))))
     for (const session of this.sessions.keys()) session.close()
@@ -179,7 +184,7 @@ export class H2Listener {
 
   /** Cut every session now (drain_timeout passed). */
   closeAll(): void {
-    this.#headerReader?.closeAll()
+    this.#proxyHeaders?.closeAll()
     for (const session of [...this.sessions.keys()]) session.destroy()
     for (const socket of this.#sockets) socket.destroy()
     void this.nodes.close(true)

@@ -14,9 +14,10 @@ import { ANSWERS, failureAnswer, type ProxyAnswer, proxyAnswer } from '../answer
 import { isCutoverError } from '../errors.js'
 import { errorWhy } from '../forwarding/failure-log.js'
 import { CLIENT_CLOSED, type Forwarder, type LongLived, type LongLivedKind } from '../forwarding/forwarder.js'
+import type { ThrottledWarning } from '../forwarding/throttled-warning.js'
 import { isEventStreamType } from '../forwarding/headers.js'
 import { type FailureKind, type Listener, NO_GRPC } from '../outcome/outcome-sink.js'
-import { firstNode, isIdempotent, withClosedH2 } from '../routing/fallback.js'
+import { firstNode, h2Closed, isIdempotent, withClosedH2 } from '../routing/fallback.js'
 import { pickPool } from '../routing/pool-pick.js'
 import { StreamCopy } from '../shadow/stream-copy.js'
 import type { UpstreamNode } from '../upstream/node.js'
@@ -36,6 +37,8 @@ export interface StreamContext {
   readonly nodes: H2Nodes
   /** gates.grpc_failures as a mask */
   grpcFailures: GrpcMask
+  /** gRPC calls answered UNAVAILABLE for want of a node with an h2 address */
+  readonly noH2Node: ThrottledWarning
 }
 
 const enum Stage {
@@ -56,9 +59,6 @@ function closeUnread(this: ServerHttp2Stream): void {
 
 /** a gRPC call with no usable node that has an h2 address (pools.*.nodes[].h2) */
 const NO_H2_NODE = proxyAnswer('CUTOVER_ERR_NO_NODE', 'no usable node has an h2 address for a gRPC call')
-/** that call's warning, at most this often (every call of a busy client would write one) */
-const NO_H2_WARN_EVERY_MS = 10_000
-let lastNoH2Warning = Number.NEGATIVE_INFINITY
 /** CONNECT (tunnels, WebSockets over HTTP/2 by RFC 8441) is not relayed on h2 */
 const NO_CONNECT = proxyAnswer('CUTOVER_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported over HTTP/2; use HTTP/1.1 for WebSockets')
 
@@ -153,7 +153,7 @@ export class StreamExchange implements AttemptUser, LongLived {
       return
     }
     let node = fw.firstNode(this.#pool)
-    if (node !== undefined && this.#grpc && (node.config.h2 === undefined || node.h2EjectedUntil > fw.clock.now())) {
+    if (node !== undefined && this.#grpc && h2Closed(node, fw.clock.now())) {
       // gRPC needs an h2 listener: another node's, when this one has none or it is ejected
       node = firstNode(fw.router.table, this.#pool, fw.random, withClosedH2(fw.router.table, fw.clock.now(), [])) ?? node
     }
@@ -205,11 +205,7 @@ export class StreamExchange implements AttemptUser, LongLived {
       // HTTP/1.1 node, and feed its pool's gate, by calling gRPC at it)
       this.#attempt = null
       this.#endAttempt()
-      const now = fw.clock.monotonic()
-      if (now - lastNoH2Warning >= NO_H2_WARN_EVERY_MS) {
-        lastNoH2Warning = now
-        fw.logger.warn({ pool: node.pool, node: node.name }, 'gRPC call answered UNAVAILABLE: no usable node has an h2 address (pools.*.nodes[].h2); said at most every 10 s')
-      }
+      ctx.noH2Node.warn({ pool: node.pool, node: node.name })
       this.#answer(NO_H2_NODE)
       return
     } else {

@@ -26,6 +26,7 @@ export type ProxyHeaderResult =
   | { kind: 'refused'; why: string }
 
 const MORE: ProxyHeaderResult = { kind: 'more' }
+const NOT_A_HEADER = 'the connection did not begin with a PROXY protocol header'
 
 /**
  * buf begins with a whole PROXY protocol prefix ("PROXY " or v2's signature): on a listener
@@ -40,7 +41,7 @@ export function parseProxyHeader(buf: Buffer): ProxyHeaderResult {
   if (buf.length === 0) return MORE
   if (buf[0] === V1_PREFIX[0]) return parseV1(buf)
   if (buf[0] === V2_SIGNATURE[0]) return parseV2(buf)
-  return refused('the connection did not begin with a PROXY protocol header')
+  return refused(NOT_A_HEADER)
 }
 
 function refused(why: string): ProxyHeaderResult {
@@ -54,7 +55,7 @@ function beginsWith(buf: Buffer, prefix: Buffer): boolean {
 }
 
 function parseV1(buf: Buffer): ProxyHeaderResult {
-  if (!beginsWith(buf, V1_PREFIX)) return refused('the connection did not begin with a PROXY protocol header')
+  if (!beginsWith(buf, V1_PREFIX)) return refused(NOT_A_HEADER)
   const end = buf.indexOf('\r\n', 0, 'latin1')
   if (end < 0 || end + 2 > V1_MAX) {
     if (buf.length < V1_MAX && buf.indexOf(0x0a) < 0) return MORE
@@ -79,7 +80,7 @@ function isPort(s: string): boolean {
 }
 
 function parseV2(buf: Buffer): ProxyHeaderResult {
-  if (!beginsWith(buf, V2_SIGNATURE)) return refused('the connection did not begin with a PROXY protocol header')
+  if (!beginsWith(buf, V2_SIGNATURE)) return refused(NOT_A_HEADER)
   if (buf.length < V2_FIXED) return MORE
   const versionCommand = buf[12]!
   if (versionCommand >> 4 !== 2) return refused(`PROXY v2 header: version ${versionCommand >> 4}, not 2`)

@@ -53,10 +53,15 @@ export function withClosedH2(table: RoutingTable, now: number, exclude: readonly
   return out ?? exclude
 }
 
+/** node cannot take a stream only an h2 listener can (gRPC) at now: it has none, or it is ejected */
+export function h2Closed(node: UpstreamNode, now: number): boolean {
+  return node.config.h2 === undefined || node.h2EjectedUntil > now
+}
+
 function addClosedH2(nodes: readonly UpstreamNode[], now: number, exclude: readonly UpstreamNode[], out: UpstreamNode[] | undefined): UpstreamNode[] | undefined {
   for (let i = 0; i < nodes.length; i++) {
-    const n = nodes[i]
-    if ((n.config.h2 === undefined || n.h2EjectedUntil > now) && !exclude.includes(n)) (out ??= exclude.slice()).push(n)
+    const n = nodes[i]!
+    if (h2Closed(n, now) && !exclude.includes(n)) (out ??= exclude.slice()).push(n)
   }
   return out
 }
