@@ -147,6 +147,19 @@ function selfSigned(dir: string, name: string): { cert: string; key: string } {
   return { cert, key }
 }
 
+/** Two self-signed pairs and the files a config names (`live`), holding `one`; use(pair) renews them. */
+function renewableCert(dir: string) {
+  const one = selfSigned(dir, 'one')
+  const two = selfSigned(dir, 'two')
+  const live = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }
+  const use = (pair: { cert: string; key: string }) => {
+    writeFileSync(live.cert, readFileSync(pair.cert))
+    writeFileSync(live.key, readFileSync(pair.key))
+  }
+  use(one)
+  return { one, two, live, use }
+}
+
 /** GET over TLS trusting ca; resolves with the status and the certificate the server showed. */
 function tlsGet(url: string, ca: string, token?: string): Promise<{ status: number; fingerprint: string }> {
   return new Promise((resolve, reject) => {
@@ -164,11 +177,7 @@ t.test('the control listener on TLS, its certificate renewed on SIGHUP', async (
   const x = await startUpstream('x')
   t.teardown(() => x.close())
   const dir = tempDir()
-  const one = selfSigned(dir, 'one')
-  const two = selfSigned(dir, 'two')
-  const live = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }
-  writeFileSync(live.cert, readFileSync(one.cert))
-  writeFileSync(live.key, readFileSync(one.key))
+  const { one, two, live, use } = renewableCert(dir)
   const config = join(dir, 'cutover.yaml')
   writeFileSync(
     config,
@@ -192,8 +201,7 @@ t.test('the control listener on TLS, its certificate renewed on SIGHUP', async (
   )
   t.equal(plain, 'refused', 'no plain HTTP on a TLS listener')
 
-  writeFileSync(live.cert, readFileSync(two.cert))
-  writeFileSync(live.key, readFileSync(two.key))
+  use(two)
   child.kill('SIGHUP')
   await c.waitFor(/config reloaded/)
   t.same(await tlsGet(`${c.controlUrl}/healthz`, two.cert), { status: 200, fingerprint: fp(two.cert) }, 'the renewed certificate, no restart')
@@ -219,11 +227,7 @@ t.test('the proxy listener on TLS, its certificate renewed on SIGHUP in every wo
   const x = await startUpstream('x')
   t.teardown(() => x.close())
   const dir = tempDir()
-  const one = selfSigned(dir, 'one')
-  const two = selfSigned(dir, 'two')
-  const live = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }
-  writeFileSync(live.cert, readFileSync(one.cert))
-  writeFileSync(live.key, readFileSync(one.key))
+  const { one, two, live, use } = renewableCert(dir)
   const config = join(dir, 'cutover.yaml')
   writeFileSync(config, yaml(dir, [x.url], [], '', `workers: 2, tls: { cert: ${live.cert}, key: ${live.key} }`))
   const child = spawn(process.execPath, [BIN, '--config', config], { env: { ...process.env, TEST_TOKEN: TOKEN } })
@@ -236,8 +240,7 @@ t.test('the proxy listener on TLS, its certificate renewed on SIGHUP in every wo
   const fp = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256
   t.same(await tlsGet(proxyUrl, one.cert), { status: 200, fingerprint: fp(one.cert) })
 
-  writeFileSync(live.cert, readFileSync(two.cert))
-  writeFileSync(live.key, readFileSync(two.key))
+  use(two)
   child.kill('SIGHUP')
   const reloaded = await c.waitFor(/config reloaded/)
   t.same(reloaded.needs_restart, [], 'new files for the same listener need no restart')

@@ -4,16 +4,13 @@
 import t from 'tap'
 import net from 'node:net'
 import { seededRandom } from '../../src/clock.js'
+import { type RawServer, startRawServer } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 import { node, startProxy } from './fixtures.js'
 
 /** A raw node whose behaviour per request is drawn from random. */
-async function chaosNode(random: () => number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => undefined)
+function chaosNode(random: () => number): Promise<RawServer> {
+  return startRawServer((s) => {
     let buf = ''
     s.on('data', (d) => {
       buf += d.toString('latin1')
@@ -37,15 +34,6 @@ async function chaosNode(random: () => number): Promise<{ port: number; close():
       }
     })
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => r())
-      }),
-  }
 }
 
 t.test('counts return to zero and every attempt ends, whatever nodes and clients do', async (t) => {

@@ -54,9 +54,9 @@ function exchange(port: number, pieces: Buffer[], until?: RegExp): Promise<{ tex
   })
 }
 
-async function setup(t: Test, extra = ''): Promise<{ c: TestCutover; x: TestUpstream; port: number }> {
+async function setup(t: Test, extra = '', proxyProtocol = true): Promise<{ c: TestCutover; x: TestUpstream; port: number }> {
   const x = await startUpstream('x1')
-  const c = await startTestCutover({ x: [x.url], y: [], proxy: `  proxy_protocol: true\n  header_timeout: 500ms\n${extra}` })
+  const c = await startTestCutover({ x: [x.url], y: [], proxy: `  proxy_protocol: ${proxyProtocol}\n  header_timeout: 500ms\n${extra}` })
   t.teardown(async () => {
     await c.cutover.close()
     await x.close()
@@ -149,13 +149,7 @@ t.test('TLS: the header comes before the handshake', async (t) => {
 })
 
 t.test('proxy.proxy_protocol off and a balancer that sends the header anyway: the 400 says so, not "unknown method"', async (t) => {
-  const x = await startUpstream('x1')
-  const c = await startTestCutover({ x: [x.url], y: [] })
-  t.teardown(async () => {
-    await c.cutover.close()
-    await x.close()
-  })
-  const port = c.cutover.proxyAddress.port
+  const { x, port } = await setup(t, '', false)
   for (const header of [v1('203.0.113.7'), V2_TCP6]) {
     const r = await exchange(port, [Buffer.concat([header, GET('/a')])])
     t.match(r.text, /^HTTP\/1\.1 400 Bad Request\r\n/)

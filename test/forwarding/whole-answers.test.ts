@@ -3,17 +3,14 @@
 // HEAD, a slow reader of an answer that ends with the connection).
 import net from 'node:net'
 import t from 'tap'
+import { type RawServer, startRawServer } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 import { node, startProxy } from './fixtures.js'
 
 /** A raw node: answer(socket, n) for the n-th request head it reads (0-based, across connections). */
-async function rawNode(answer: (socket: net.Socket, n: number) => void): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>()
+function rawNode(answer: (socket: net.Socket, n: number) => void): Promise<RawServer> {
   let n = 0
-  const server = net.createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => undefined)
+  return startRawServer((s) => {
     let buf = ''
     s.on('data', (d) => {
       buf += d.toString('latin1')
@@ -23,15 +20,6 @@ async function rawNode(answer: (socket: net.Socket, n: number) => void): Promise
       }
     })
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => r())
-      }),
-  }
 }
 
 /** Send raw bytes; resolve with everything received once the connection closed (or `until` matched). */

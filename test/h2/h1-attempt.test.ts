@@ -1,16 +1,15 @@
 // An h2 client's request on a node's HTTP/1.1 url (src/h2/h1-attempt.ts), with answers a node
 // should not send but some do: the client gets what the HTTP/1.1 path would give it.
 import http2 from 'node:http2'
-import net from 'node:net'
 import t, { type Test } from 'tap'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { h2Request } from '../helpers/h2.js'
+import { type RawServer, startRawServer } from '../helpers/upstream.js'
 import { metricValue } from '../helpers/wait.js'
 
 /** A raw HTTP/1.1 node: /no-content answers 204 with a Content-Length, /reset-content 205 with one and a body, /chunked-extra a chunked answer and stray bytes, anything else 200 with a 4-byte body, HEAD included. */
-async function startOddNode(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = net.createServer((socket) => {
-    socket.on('error', () => undefined)
+function startOddNode(): Promise<RawServer> {
+  return startRawServer((socket) => {
     let buf = ''
     socket.on('data', (d) => {
       buf += d.toString('latin1')
@@ -25,9 +24,6 @@ async function startOddNode(): Promise<{ url: string; close: () => Promise<void>
       }
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) }
 }
 
 /** A cutover in front of the odd node, and an h2 client session to its HTTP/1.1 port (h2c with prior knowledge). */

@@ -3,9 +3,9 @@
 // the length only at END_STREAM. The client must see the answer broken, never short and whole.
 // The node is hand-made frames on a raw socket, as no library sends this.
 import http2 from 'node:http2'
-import net from 'node:net'
 import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
+import { type RawServer, startRawServer } from '../helpers/upstream.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 import { h2Frame as frame } from '../helpers/h2.js'
 
@@ -16,12 +16,8 @@ const END_HEADERS = 0x4
 const ACK = 0x1
 
 /** An h2 node answering every stream `:status 200, content-length: 100`, 10 bytes of DATA, then RST_STREAM(NO_ERROR). */
-async function shortNode(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => undefined)
+function shortNode(): Promise<RawServer> {
+  return startRawServer((s) => {
     let buf = Buffer.alloc(0)
     let preface = false
     s.write(frame(SETTINGS, 0, 0))
@@ -48,15 +44,6 @@ async function shortNode(): Promise<{ port: number; close(): Promise<void> }> {
       }
     })
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => r())
-      }),
-  }
 }
 
 t.test('an answer reset with NO_ERROR short of its content-length reaches the client broken, counted as a reset', async (t) => {

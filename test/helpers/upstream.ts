@@ -1,7 +1,7 @@
 /** Real upstream HTTP servers on 127.0.0.1:0 for integration tests. */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 
 export interface TestUpstream {
   url: string
@@ -48,4 +48,38 @@ export async function closedPort(): Promise<number> {
   const port = (server.address() as AddressInfo).port
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
+}
+
+export interface RawServer {
+  port: number
+  url: string
+  /** sockets open now */
+  readonly open: number
+  /** destroy every socket and stop listening */
+  close(): Promise<void>
+}
+
+/** A raw TCP server on 127.0.0.1:0 for hand-made nodes: each socket to onSocket, errors ignored, all closed by close(). */
+export async function startRawServer(onSocket: (socket: net.Socket) => void): Promise<RawServer> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+    s.on('error', () => undefined)
+    onSocket(s)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    get open() {
+      return sockets.size
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
 }
