@@ -1,38 +1,16 @@
 // A raw node for the connection fuzz (no tests here): reads each request (Content-Length or
 // chunked body) and answers it as its plan says, in pieces; on a request's first attempt it
 // may cut, reset or stall at the plan's byte. Answers go out in order, one at a time.
-import net from 'node:net'
+import type net from 'node:net'
+import { type RawServer, startRawServer } from '../../helpers/upstream.js'
 import type { NodePlan } from './script.js'
 
-export interface FuzzNode {
-  port: number
-  /** sockets open on the node's side */
-  readonly open: number
-  close(): Promise<void>
-}
-
 /** seen: how many times any node read the head of each request id (shared by all nodes). */
-export async function fuzzNode(plans: ReadonlyMap<number, NodePlan>, seen: Map<number, number>, onAccept: () => void): Promise<FuzzNode> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => undefined)
+export function fuzzNode(plans: ReadonlyMap<number, NodePlan>, seen: Map<number, number>, onAccept: () => void): Promise<RawServer> {
+  return startRawServer((s) => {
     onAccept()
     serve(s, plans, seen)
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    get open() {
-      return sockets.size
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => r())
-      }),
-  }
 }
 
 interface Incoming {
