@@ -448,6 +448,10 @@ export class ClientConnection implements Timed, ClientSide {
     return typeof bytes === 'string' ? socket.write(bytes, 'latin1') : socket.write(bytes)
   }
 
+  unsent(): number {
+    return unsentBytes(this.socket)
+  }
+
   /** Write cutover's own answer and close (the rest of what the client sends is dropped). */
   answerAndClose(bytes: Buffer): void {
     if (this.exchange !== null) this.exchange = null

@@ -91,6 +91,8 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   #closeClient = false
   /** the node's socket is paused until the client takes what it was sent */
   #waitingOnClient = false
+  /** while waiting on the client: its backlog (ClientSide.unsent) at the last look */
+  #clientBacklog = 0
   /** the client is paused until the node takes the body bytes it was sent */
   #waitingOnNode = false
   /** the answer is a server-sent event stream, in fw.longLived until it ends */
@@ -469,6 +471,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
       if (!ok && !complete && client.socket.writableLength > MAX_QUEUED) {
         conn.socket.pause()
         this.#waitingOnClient = true
+        this.#clientBacklog = client.unsent()
       }
     }
     return complete
@@ -592,8 +595,8 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
         break
       case Stage.Streaming:
         // the node stopped sending its answer: its failure; the client stopped taking it: not the node's
-        if (this.#waitingOnClient) this.#clientStalled()
-        else this.#fail('timeout', null, 'the body of the answer stood still for idle_timeout')
+        if (!this.#waitingOnClient) this.#fail('timeout', null, 'the body of the answer stood still for idle_timeout')
+        else if (!this.#clientReading()) this.#clientStalled()
         break
       default:
         break
@@ -605,6 +608,19 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     if (this.done) return
     this.#dropAttempt()
     this.#answer(408, RAW.bodyTimeout, RAW.bodyTimeout)
+  }
+
+  /**
+   * Whether the client took some of its backlog since the last look: a slow reader is not a
+   * stalled one (nginx's send_timeout counts from the last write that moved, too), so the
+   * answer goes on for another idle_timeout. The node stays paused until the backlog is gone.
+   */
+  #clientReading(): boolean {
+    const left = this.client.unsent()
+    if (left >= this.#clientBacklog) return false
+    this.#clientBacklog = left
+    this.#moving()
+    return true
   }
 
   /** The client took nothing of the answer for idle_timeout: both connections are cut, the node is not blamed. */

@@ -55,6 +55,8 @@ export class Tunnel implements ConnectionUser, LongLived {
   #rbuf: Buffer | null = null
   /** the declined answer's bytes wait for the client to take them (the node's socket is paused) */
   #waitingOnClient = false
+  /** while waiting on the client: its backlog (ClientSide.unsent) at the last look */
+  #clientBacklog = 0
   /** monotonic ms: connect, answer or (a declined answer's body standing still) idle deadline; 0 = none */
   deadline = 0
   #over = false
@@ -222,6 +224,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     }
     if (piece.length > 0 && !this.client.write(piece)) {
       this.#waitingOnClient = true
+      this.#clientBacklog = this.client.unsent()
       this.conn?.socket.pause()
     }
     if (done) this.#endDeclined()
@@ -299,7 +302,14 @@ export class Tunnel implements ConnectionUser, LongLived {
     this.deadline = 0
     if (this.conn === null) return
     if (this.#declined !== null) {
-      this.#declinedStalled()
+      // a slow reader of the answer is not a stalled one: it goes on while the backlog shrinks
+      const left = this.client.unsent()
+      if (this.#waitingOnClient && left < this.#clientBacklog) {
+        this.#clientBacklog = left
+        this.#moving()
+      } else {
+        this.#declinedStalled()
+      }
       return
     }
     if (this.#open) return

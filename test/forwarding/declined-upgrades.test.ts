@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import pino from 'pino'
+import { FakeClock } from '../../src/clock.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
 import { close, listen, node, startProxy } from './fixtures.js'
 import { waitUntil } from '../helpers/wait.js'
@@ -242,4 +243,58 @@ t.test("a client that takes nothing of a declined upgrade's answer is cut after 
   socket.on('close', () => (closed = true))
   socket.resume()
   await waitUntil('the client connection closed', () => closed, 3000)
+})
+
+t.test("a client that takes a declined upgrade's answer slowly is not cut while its backlog shrinks", async (t) => {
+  const sockets: net.Socket[] = []
+  const big = net.createServer((socket) => {
+    sockets.push(socket)
+    socket.on('error', () => undefined)
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 33554432\r\n\r\n')
+      socket.write(Buffer.alloc(32 * 1024 * 1024, 'u'))
+    })
+  })
+  await new Promise<void>((resolve) => big.listen(0, '127.0.0.1', resolve))
+  const nx = node('x', (big.address() as net.AddressInfo).port)
+  const clock = new FakeClock()
+  const p = await startProxy({ x: [nx], clock, proxy: { idle_timeout: 300 } })
+  t.teardown(async () => {
+    await p.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => big.close(resolve))
+  })
+  const socket = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  socket.on('error', () => undefined)
+  socket.pause() // reads nothing: the kernel's buffers fill, then cutover's queue
+  socket.write(WS)
+  const conn = await waitUntil(
+    "cutover's queue to the client stands still",
+    async () => {
+      const c = [...p.server.connections][0]
+      if (c === undefined || c.unsent() === 0) return undefined
+      const before = c.unsent()
+      await new Promise((r) => setTimeout(r, 20))
+      return c.unsent() === before ? c : undefined
+    },
+    5000,
+  )
+  // the kernel taking a slow reader's backlog a window at a time, as on a real network (see
+  // idle-timeout.test.ts): the backlog as cutover sees it, less what was taken since
+  const queued = conn.unsent.bind(conn)
+  let taken = 0
+  conn.unsent = () => queued() - taken
+  for (let look = 1; look <= 3; look++) {
+    taken += 4096
+    clock.advance(301)
+    t.notOk(conn.socket.destroyed, `idle_timeout ${look}: 4 KiB more of the backlog went, the client is not cut`)
+  }
+  clock.advance(301)
+  t.ok(conn.socket.destroyed, 'an idle_timeout in which nothing went: cut')
+  t.same(
+    p.sink.calls.filter((c) => c[0] === 'attemptFailed'),
+    [],
+    'no failure of the node',
+  )
 })

@@ -1,10 +1,13 @@
 // proxy.idle_timeout: once an answer's head is relayed, its body must keep moving. A node
 // that stops sending it is cut and counted a timeout (as nginx's proxy_read_timeout); a
 // client that stops taking it is cut without blaming the node (nginx's send_timeout); a
-// body that moves, however slowly overall, is never cut.
+// body that moves, however slowly overall, is never cut, and neither is a client that takes
+// its backlog slowly.
 import t, { type Test } from 'tap'
 import http from 'node:http'
 import net from 'node:net'
+import { FakeClock } from '../../src/clock.js'
+import { MAX_QUEUED } from '../../src/forwarding/exchange.js'
 import type { UpstreamNode } from '../../src/upstream/node.js'
 import { close, listen, node, startProxy, type TestProxy } from './fixtures.js'
 import { waitUntil } from '../helpers/wait.js'
@@ -226,4 +229,65 @@ t.test('a node that takes the whole body and never answers: 504 after request_ti
   await waitUntil('the answer', () => up.text().includes('\r\n\r\n'), 5000)
   t.match(up.text(), /^HTTP\/1\.1 504 Gateway Timeout\r\n/)
   t.ok(performance.now() - started >= 500 + 250, 'the body took ~500 ms, then request_timeout')
+})
+
+t.test('a client that takes its backlog slowly is not cut while the backlog shrinks; one that takes nothing of it is', async (t) => {
+  // a gigabyte, written as fast as the proxy takes it: cutover stops reading the node once the client's queue is full
+  const size = 1024 * 1024 * 1024
+  const piece = Buffer.alloc(256 * 1024, 0x61)
+  const n = await rawNode((s) => {
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`)
+    let sent = 0
+    const pump = () => {
+      while (!s.destroyed && sent < size) {
+        sent += piece.length
+        if (!s.write(piece)) return
+      }
+    }
+    s.on('drain', pump)
+    pump()
+  })
+  const x = node('x', n.port)
+  const clock = new FakeClock()
+  const p = await startProxy({ x: [x], clock, proxy: { idle_timeout: IDLE } })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const socket = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  socket.on('error', () => undefined)
+  socket.pause() // reads nothing: the kernel's buffers fill, then cutover's queue
+  socket.write('GET / HTTP/1.1\r\nHost: kong.test\r\n\r\n')
+  const conn = await waitUntil(
+    'cutover stopped reading the node: the client’s queue is full',
+    () => {
+      const c = [...p.server.connections][0]
+      return c !== undefined && c.unsent() > MAX_QUEUED ? c : undefined
+    },
+    5000,
+  )
+  // On a real network the kernel takes a slow reader's backlog a window at a time; on
+  // loopback its buffers are larger than cutover's queue, so this stands in for it: the
+  // backlog as cutover sees it, less what the kernel took since.
+  const queued = conn.unsent.bind(conn)
+  let taken = 0
+  conn.unsent = () => queued() - taken
+  await waitUntil(
+    'the queue stands still',
+    async () => {
+      const before = queued()
+      await new Promise((r) => setTimeout(r, 20))
+      return queued() === before
+    },
+    5000,
+  )
+  for (let look = 1; look <= 3; look++) {
+    taken += 4096
+    clock.advance(IDLE + 1)
+    t.notOk(conn.socket.destroyed, `idle_timeout ${look}: 4 KiB more of the backlog went, the client is not cut`)
+  }
+  clock.advance(IDLE + 1)
+  t.ok(conn.socket.destroyed, 'an idle_timeout in which nothing went: cut')
+  await notBlamed(t, p, x, 200, "the node's connection closed, not pooled")
 })

@@ -4,10 +4,9 @@ import net from 'node:net'
 import t, { type Test } from 'tap'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { DEFAULT_FLOOD_LIMITS } from '../../src/h2/flood-guard.js'
-import { h2Frame as frame, type StreamHandler, startH2Upstream } from '../helpers/h2.js'
+import { H2_GET as GET, H2_PREFACE as PREFACE, h2Frame as frame, hpackLiteral as literal, type StreamHandler, startH2Upstream } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
 const DATA = 0
 const HEADERS = 1
 const RST_STREAM = 3
@@ -19,14 +18,6 @@ const END_STREAM = 0x1
 const END_HEADERS = 0x4
 const PROTOCOL_ERROR = 1
 const ENHANCE_YOUR_CALM = 11
-
-/** HPACK literal header field without indexing, new name (RFC 7541 6.2.2), short strings only. */
-function literal(name: string, value: string): Buffer {
-  return Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)])
-}
-
-/** GET / over http with :authority a (static table entries 2, 6, 4). */
-const GET = Buffer.concat([Buffer.from([0x82, 0x86, 0x84]), literal(':authority', 'a')])
 
 interface RawClient {
   socket: net.Socket

@@ -119,3 +119,14 @@ export function h2Frame(type: number, flags: number, stream: number, payload: Bu
   head.writeUInt32BE(stream, 5)
   return Buffer.concat([head, payload])
 }
+
+/** The client connection preface (RFC 9113 3.4). */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+
+/** HPACK literal header field without indexing, new name (RFC 7541 6.2.2), short strings only. */
+export function hpackLiteral(name: string, value: string): Buffer {
+  return Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)])
+}
+
+/** A HEADERS block for GET / over http with :authority a (static table entries 2, 6, 4). */
+export const H2_GET = Buffer.concat([Buffer.from([0x82, 0x86, 0x84]), hpackLiteral(':authority', 'a')])
