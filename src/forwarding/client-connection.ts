@@ -501,6 +501,10 @@ export class ClientConnection implements Timed, ClientSide {
     h2(socket, bytes)
   }
 
+  endBroken(): void {
+    this.exchangeDone(false)
+  }
+
   /** Cut the connection now (a broken response must look broken). */
   destroy(): void {
     this.socket.destroy()

@@ -36,6 +36,12 @@ export interface ClientSide {
   answerAndClose(bytes: Buffer): void
   destroy(): void
   /**
+   * The answer in flight broke where its framing shows it (a length not reached, a chunked
+   * body without its last chunk): what was written goes out first (a pipelined answer before
+   * it, whole), then the connection ends. The rest of what the client sends is dropped.
+   */
+  endBroken(): void
+  /**
    * Cut with a TCP reset: for an answer whose end is the connection's close, where a plain
    * close would read as the answer's end (a TLS connection closes without close_notify)
    */

@@ -31,6 +31,9 @@ const SMALL_BODY = 8192
  */
 export const MAX_QUEUED = 2 * READ_SIZE
 
+/** the end of a chunked body without trailers */
+const LAST_CHUNK = '0\r\n\r\n'
+
 const enum Stage {
   /** between attempts */
   Idle,
@@ -84,6 +87,11 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   #decoder: ChunkedDecoder | null = null
   /** relay the chunked body's payload only (an HTTP/1.0 client) */
   #dechunk = false
+  /**
+   * a body read until the node closes, relayed chunked (an HTTP/1.1 client, as nginx does):
+   * the client keeps its connection, and a body the node cut reads as cut without a reset
+   */
+  #rechunk = false
   #nodeKeepAlive = false
   /** the node sent bytes past the body: its connection is not reused */
   #extra = false
@@ -387,7 +395,12 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
         break
       case 'close':
         this.#body = Body.Close
-        close = true
+        if (http10) {
+          close = true
+        } else {
+          this.#rechunk = true
+          framing = ClientFraming.Chunked
+        }
         break
       default:
         this.#body = Body.None
@@ -456,7 +469,18 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
         break
       }
       default:
-        ok = client.write(chunk)
+        if (this.#rechunk) {
+          // never an empty chunk: that is the last one
+          if (chunk.length === 0) return false
+          const socket = client.socket
+          socket.cork()
+          client.write(chunk.length.toString(16) + '\r\n')
+          client.write(chunk)
+          ok = client.write('\r\n')
+          socket.uncork()
+        } else {
+          ok = client.write(chunk)
+        }
         if (this.#shadow !== null) this.#shadow.body(chunk)
         break
     }
@@ -501,6 +525,8 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
 
   /** The response is whole: reuse the node's connection if it is clean, free the client for the next request. */
   #responseDone(): void {
+    // the node closed a body read until the close: the client's chunked one ends here
+    if (this.#rechunk) this.client.write(LAST_CHUNK)
     const node = this.node!
     const conn = this.conn
     this.conn = null
@@ -646,13 +672,14 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   }
 
   /**
-   * Cut the client's connection in the middle of the answer so that it reads as broken: a
-   * close, where the framing says where the answer ends (short of it), or a reset, where
-   * the close itself would be the end (read-until-close, or de-chunked for HTTP/1.0)
+   * End the client's connection in the middle of the answer so that it reads as broken: a
+   * close after what was written, where the framing says where the answer ends (short of
+   * it), or a reset, where the close itself would be the end (read-until-close or
+   * de-chunked, to an HTTP/1.0 client)
    */
   #breakClient(): void {
-    if (this.#body === Body.Close || this.#dechunk) this.client.reset()
-    else this.client.destroy()
+    if ((this.#body === Body.Close && !this.#rechunk) || this.#dechunk) this.client.reset()
+    else this.client.endBroken()
   }
 
   /** The client went away: stop the upstream request. */

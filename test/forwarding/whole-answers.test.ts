@@ -102,17 +102,48 @@ t.test('a slow reader of an answer that ends with the connection gets every byte
   })
   s.on('end', () => (ended = true))
   s.on('error', () => undefined)
-  s.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n')
+  // an HTTP/1.0 client: the body goes on until the close (an HTTP/1.1 one would get it chunked)
+  s.write('GET /big HTTP/1.0\r\n\r\n')
   await waitUntil('the connection ended', () => ended || s.destroyed, 20_000)
   s.destroy()
   const head = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n'.length
   t.equal(got - head, size, 'every byte of the body')
 })
 
-t.test('an answer that ends with the connection, cut by its node: the client sees a reset, never a clean end', async (t) => {
+/** Send raw bytes; resolve with what came back and how the connection ended (a clean end, or the error's code). */
+function outcome(port: number, request: string): Promise<{ text: string; how: string }> {
+  return new Promise((resolve) => {
+    let text = ''
+    const s = net.connect(port, '127.0.0.1', () => s.write(request))
+    s.on('data', (d) => (text += d.toString('latin1')))
+    s.on('end', () => resolve({ text, how: 'clean end' }))
+    s.on('error', (err: NodeJS.ErrnoException) => resolve({ text, how: err.code ?? 'error' }))
+  })
+}
+
+t.test('an answer read until the node closes goes to an HTTP/1.1 client chunked, on a connection that stays open', async (t) => {
+  const sender = await rawNode((s, n) => {
+    if (n === 0)
+      s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the close') // framed by the close
+    else s.write('HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond')
+  })
+  const p = await startProxy({ x: [node('x', sender.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await sender.close()
+  })
+  const text = await exchange(p.port, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n', (s) => s.endsWith('second'))
+  t.equal(
+    text,
+    'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\nf\r\nuntil the close\r\n0\r\n\r\n' + 'HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond',
+    'the first answer chunked and ended; the second on the same connection',
+  )
+})
+
+t.test('an answer that ends with the connection, cut by its node: the client sees it cut, never a clean end of it', async (t) => {
   const node1 = await rawNode((s, n) => {
     // until the close, or chunked (which an HTTP/1.0 client gets de-chunked, until the close)
-    s.write(n === 0 ? 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart of it' : 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\npart of it\r\n')
+    s.write(n % 2 === 0 ? 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart of it' : 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\npart of it\r\n')
     setTimeout(() => s.resetAndDestroy(), 30)
   })
   const p = await startProxy({ x: [node('x', node1.port)] })
@@ -120,18 +151,55 @@ t.test('an answer that ends with the connection, cut by its node: the client see
     await p.close()
     await node1.close()
   })
+  // to an HTTP/1.0 client the close is the end of such an answer: only a reset says otherwise
   for (const [what, request] of [
-    ['read until the close', 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['read until the close, to an HTTP/1.0 client', 'GET /a HTTP/1.0\r\n\r\n'],
     ['chunked, to an HTTP/1.0 client', 'GET /b HTTP/1.0\r\n\r\n'],
   ] as const) {
-    const outcome = await new Promise<{ text: string; how: string }>((resolve) => {
-      let text = ''
-      const s = net.connect(p.port, '127.0.0.1', () => s.write(request))
-      s.on('data', (d) => (text += d.toString('latin1')))
-      s.on('end', () => resolve({ text, how: 'clean end' }))
-      s.on('error', (err: NodeJS.ErrnoException) => resolve({ text, how: err.code ?? 'error' }))
-    })
-    t.match(outcome.text, /part of it$/, `${what}: what the node sent came through`)
-    t.equal(outcome.how, 'ECONNRESET', `${what}: then a reset`)
+    const got = await outcome(p.port, request)
+    t.match(got.text, /part of it$/, `${what}: what the node sent came through`)
+    t.equal(got.how, 'ECONNRESET', `${what}: then a reset`)
+  }
+  // an HTTP/1.1 client gets it chunked: the missing last chunk says it is cut, and the close is a plain one
+  const got = await outcome(p.port, 'GET /c HTTP/1.1\r\nHost: a\r\n\r\n')
+  t.match(got.text, /Transfer-Encoding: chunked\r\n\r\na\r\npart of it\r\n$/, 'read until the close, to an HTTP/1.1 client: one chunk, no last one')
+  t.equal(got.how, 'clean end', 'then the close')
+})
+
+t.test('pipelined answers queued for a client that is not reading: a later one cut by its node leaves the earlier ones whole', async (t) => {
+  // the first answer is whole at cutover while the client reads nothing yet; the second's node
+  // cuts it. A reset, or a close that drops what the socket still queues, loses the first's end
+  const first = 'x'.repeat(256 * 1024)
+  const nodeA = await rawNode((s, n) => {
+    if (n % 2 === 0) s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${first.length}\r\n\r\n${first}`)
+    else {
+      s.write(n === 1 ? 'HTTP/1.1 200 OK\r\n\r\npart of it' : 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart of it')
+      setTimeout(() => s.resetAndDestroy(), 30)
+    }
+  })
+  const p = await startProxy({ x: [node('x', nodeA.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await nodeA.close()
+  })
+  for (const second of ['read until the close', 'Content-Length']) {
+    const s = net.connect(p.port, '127.0.0.1')
+    s.pause()
+    let text = ''
+    let how = ''
+    s.on('data', (d) => (text += d.toString('latin1')))
+    s.on('end', () => (how = 'clean end'))
+    s.on('error', (err: NodeJS.ErrnoException) => (how = err.code ?? 'error'))
+    s.write('GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n')
+    const finished = p.sink.calls.filter((c) => c[0] === 'finished').length
+    // both answers are over at cutover (the second cut) before the client reads a byte
+    await p.sink.waitFinished(finished + 2)
+    s.resume()
+    await waitUntil('the connection ended', () => how !== '', 5000)
+    const firstAnswer = `HTTP/1.1 200 OK\r\nContent-Length: ${first.length}\r\n\r\n${first}`
+    t.ok(text.startsWith(firstAnswer), `second answer ${second}: the first answer reached the client whole (${text.length} bytes read)`)
+    t.match(text.slice(firstAnswer.length), /^HTTP\/1\.1 200 OK\r\n[\s\S]*part of it(\r\n)?$/, `second answer ${second}: then what there was of the second`)
+    t.equal(how, 'clean end', 'then a close')
+    s.destroy()
   }
 })
