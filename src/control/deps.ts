@@ -32,6 +32,8 @@ export interface ControlDeps {
   viewerToken?: () => string | undefined
   /** the control listener's certificate and key files (control.tls); read once, at build */
   tls?: () => TlsFiles | undefined
+  /** ms a TLS client has to finish its handshake (default CONTROL_HANDSHAKE_MS; tests shorten it) */
+  handshakeTimeoutMs?: number
   /** absent: PUT /v1/nodes answers 404 */
   nodes?: NodeControl
   state: StateController

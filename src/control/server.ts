@@ -65,6 +65,9 @@ function codeForStatus(status: number): ErrorCode {
   }
 }
 
+/** ms a TLS client of the control listener has to finish its handshake (requests get 15 s) */
+export const CONTROL_HANDSHAKE_MS = 10_000
+
 /** Build the control app (not listening yet; the caller calls listen). */
 export function buildControlServer(deps: ControlDeps): FastifyInstance {
   const { state, events, logger } = deps
@@ -73,7 +76,8 @@ export function buildControlServer(deps: ControlDeps): FastifyInstance {
   const tls = deps.tls?.()
 
   const app = Fastify({
-    ...(tls ? { https: readTls(tls, 'control.tls') } : {}),
+    // a client silent after connecting must not hold a socket for Node's default 120 s
+    ...(tls ? { https: { ...readTls(tls, 'control.tls'), handshakeTimeout: deps.handshakeTimeoutMs ?? CONTROL_HANDSHAKE_MS } } : {}),
     logger: false,
     bodyLimit: CONTROL_BODY_LIMIT,
     onProtoPoisoning: 'error',

@@ -13,6 +13,7 @@ import { StateController, type StateStore } from '../../src/state/controller.js'
 import { EventLog } from '../../src/state/events.js'
 import { FileStateStore } from '../../src/state/store.js'
 import type { LiveState } from '../../src/state/types.js'
+import type { TlsFiles } from '../../src/tls-files.js'
 
 export const TOKEN = 's3cret-token-value'
 export const AUTH = { authorization: `Bearer ${TOKEN}` }
@@ -79,7 +80,7 @@ export interface Harness {
 }
 
 /** Build a control app; `dir` gives a real FileStateStore in that directory, `store` a stub. */
-export function harness(opts: { dir?: string; store?: StateStore; initial?: LiveState; withRollout?: boolean; token?: () => string } = {}): Harness {
+export function harness(opts: { dir?: string; store?: StateStore; initial?: LiveState; withRollout?: boolean; token?: () => string; tls?: TlsFiles; handshakeTimeoutMs?: number } = {}): Harness {
   const clock = new FakeClock()
   const events = new EventLog(clock)
   const path = opts.dir ? join(opts.dir, 'state.json') : ''
@@ -112,6 +113,8 @@ export function harness(opts: { dir?: string; store?: StateStore; initial?: Live
     logger,
     onAuthFailure: () => void h.authFailures++,
     clock,
+    tls: opts.tls === undefined ? undefined : () => opts.tls,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs,
   }
   h.app = buildControlServer(deps)
   return h

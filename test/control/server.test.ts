@@ -1,5 +1,9 @@
 import t from 'tap'
 import { request } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import net from 'node:net'
+import { tlsFiles } from '../helpers/h2.js'
+import { waitUntil } from '../helpers/wait.js'
 import { AUTH, harness, initialState, JSON_HEADERS, TOKEN } from './harness.js'
 
 const V1_ROUTES: Array<[string, string]> = [
@@ -353,4 +357,28 @@ t.test('an unexpected error is a JSON 500 with a code, logged, never leaked', as
   t.equal(res.statusCode, 500)
   t.same(res.json(), { error: 'internal error', code: 'CUTOVER_ERR_INTERNAL' })
   t.ok(h.logs.some((l) => l.level === 50 && l.msg === 'control: unexpected error'))
+})
+
+t.test('control.tls: a client that connects and never starts its handshake is closed after the handshake timeout; a real one is served', async (t) => {
+  const h = harness({ tls: tlsFiles(), handshakeTimeoutMs: 300 })
+  t.teardown(() => h.app.close())
+  await h.app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (h.app.server.address() as net.AddressInfo).port
+  const silent = net.connect(port, '127.0.0.1')
+  let closed = false
+  silent.on('error', () => undefined)
+  silent.on('close', () => (closed = true))
+  t.teardown(() => silent.destroy())
+  const started = performance.now()
+  await waitUntil('the silent connection closed', () => closed, 5000)
+  t.ok(performance.now() - started >= 250, 'not before the timeout')
+  const status = await new Promise<number>((resolve, reject) => {
+    httpsRequest({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+      .on('error', reject)
+      .end()
+  })
+  t.equal(status, 200, 'a TLS client is served')
 })
