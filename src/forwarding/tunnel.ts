@@ -266,10 +266,8 @@ export class Tunnel implements ConnectionUser, LongLived {
     }
     if (this.#open || this.#declined !== null) {
       // the tunnel is over, or the declined answer was cut short: the client sees it broken
-      // (a reset where the close would be that answer's end)
       this.#endAttempt()
-      if (this.#declined?.untilClose === true) this.client.reset()
-      else this.client.destroy()
+      this.client.destroy()
       return
     }
     if (conn.connected) this.#fail('reset', err, 'connection closed before answering the upgrade')
