@@ -7,8 +7,22 @@
 import { ANSWERS, failureAnswer, proxyAnswer, type ProxyAnswer, rawAnswer } from '../answers.js'
 import type { FailureKind } from '../outcome/outcome-sink.js'
 
-function both(answer: ProxyAnswer): { keep: Buffer; close: Buffer } {
-  return { keep: rawAnswer(answer), close: rawAnswer(answer, { close: true }) }
+/** An answer that may keep the connection, or end it. */
+export interface KeptOrClosing {
+  /** to an HTTP/1.1 client, whose connection persists unless told otherwise */
+  keep: Buffer
+  /** to an HTTP/1.0 client that asked for keep-alive: without `connection: keep-alive` it takes the answer as the connection's last */
+  keep10: Buffer
+  close: Buffer
+}
+
+function both(answer: ProxyAnswer): KeptOrClosing {
+  return { keep: rawAnswer(answer), keep10: rawAnswer(answer, { headers: { connection: 'keep-alive' } }), close: rawAnswer(answer, { close: true }) }
+}
+
+/** The answer that keeps the connection, as a client of HTTP/1.versionMinor must be told. */
+export function kept(answer: KeptOrClosing, versionMinor: number): Buffer {
+  return versionMinor === 0 ? answer.keep10 : answer.keep
 }
 
 export const RAW = {
@@ -22,10 +36,10 @@ export const RAW = {
   bodyTimeout: rawAnswer(ANSWERS.bodyTimeout, { close: true }),
 } as const
 
-/** The answer when the last attempt failed with kind (502, or 504 for a timeout). */
-export function failureBytes(kind: FailureKind, close: boolean): Buffer {
+/** The answer when the last attempt failed with kind (502, or 504 for a timeout), to a client of HTTP/1.versionMinor. */
+export function failureBytes(kind: FailureKind, close: boolean, versionMinor = 1): Buffer {
   const answer = kind === 'timeout' ? RAW.upstreamTimeout : RAW.upstream
-  return close ? answer.close : answer.keep
+  return close ? answer.close : kept(answer, versionMinor)
 }
 
 const refusals = new Map<string, Buffer>()

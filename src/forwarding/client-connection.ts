@@ -9,7 +9,7 @@
 import type net from 'node:net'
 import { ChunkedDecoder, parseRequestHead, type RequestHead } from '../http1/index.js'
 import { beginsWithProxyHeader } from '../http1/proxy-protocol.js'
-import { badRequestBytes, forMethod, RAW, UNEXPECTED_PROXY_HEADER } from './answers.js'
+import { badRequestBytes, forMethod, kept, RAW, UNEXPECTED_PROXY_HEADER } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { Exchange } from './exchange.js'
 import { Phase } from './phase.js'
@@ -349,7 +349,7 @@ export class ClientConnection implements Timed, ClientSide {
       fw.sink.finished(pool, 503, fw.clock.monotonic() - start)
       if (close) this.answerAndClose(forMethod(RAW.noNode.close, head.method))
       else {
-        this.write(forMethod(RAW.noNode.keep, head.method))
+        this.write(forMethod(kept(RAW.noNode, head.versionMinor), head.method))
         this.#awaitNext()
       }
       return

@@ -15,7 +15,7 @@ import type { ConnectionUser, UpstreamConnection } from '../upstream/connection.
 import type { UpstreamNode } from '../upstream/node.js'
 import { idleLimitOf, type PoolWaiter } from '../upstream/node-pool.js'
 import { type Holder, READ_SIZE } from '../upstream/read-buffers.js'
-import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
+import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, forMethod, kept, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
 import { CLIENT_CLOSED, type Forwarder, type LongLived, type LongLivedKind } from './forwarder.js'
@@ -164,7 +164,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     this.#endAttempt()
     this.attempts--
     if (next !== undefined) this.attempt(next)
-    else this.#answer(503, RAW.noNode.keep, RAW.noNode.close)
+    else this.#answer(503, kept(RAW.noNode, this.head.versionMinor), RAW.noNode.close)
   }
 
   /** The pool hands this waiting exchange a connection. */
@@ -575,7 +575,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     }
     const status = failureAnswer(kind).status
     fw.failures.note(node, kind, why, this.clientGone ? 'client gone' : { answered: status }, 'http1')
-    this.#answer(status, failureBytes(kind, false), failureBytes(kind, true))
+    this.#answer(status, failureBytes(kind, false, this.head.versionMinor), failureBytes(kind, true))
   }
 
   /** Give up the attempt's connection (never reused) and end it. */

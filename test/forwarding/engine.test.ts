@@ -5,7 +5,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { waitUntil } from '../helpers/wait.js'
 import { rawExchange } from '../hardening/raw.js'
-import { close, listen, node, startProxy } from './fixtures.js'
+import { close, closedPort, listen, node, startProxy } from './fixtures.js'
 import { MAX_QUEUED } from '../../src/forwarding/exchange.js'
 import { READ_SIZE } from '../../src/upstream/read-buffers.js'
 
@@ -125,6 +125,37 @@ t.test('an HTTP/1.0 client gets a chunked answer as plain bytes, then close', as
   t.ok(answer.closed)
   t.notMatch(answer.text, /transfer-encoding/i)
   t.match(answer.text, /\r\n\r\none;two$/)
+})
+
+t.test("cutover's own answers to an HTTP/1.0 keep-alive client say Connection: keep-alive where the connection is kept", async (t) => {
+  // one proxy whose only node refuses connections (502; 503 once the failure made it
+  // unusable), one with no node at all (503)
+  const refused = await startProxy({ x: [node('x', await closedPort())], proxy: { retries: 0 } })
+  const empty = await startProxy({})
+  t.teardown(async () => {
+    await refused.close()
+    await empty.close()
+  })
+  for (const [p, status] of [
+    [refused, '50[23]'],
+    [empty, '503'],
+  ] as const) {
+    const c = rawClient(p.port)
+    t.teardown(() => c.socket.destroy())
+    const own = new RegExp(`HTTP/1\\.1 ${status} `, 'g')
+    // HTTP/1.0 ends the connection after an answer without keep-alive: a client that pipelined
+    // would take the next answer for nobody's (or resend, and the node acts twice)
+    c.socket.write('GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')
+    const first = await c.until(`the first ${status}`, (text) => text.endsWith('}'))
+    t.match(first, new RegExp(`^HTTP/1\\.1 ${status} `), `${status}`)
+    t.match(first, /\r\nconnection: keep-alive\r\n/i, `the ${status} says the connection is kept`)
+    c.socket.write('GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')
+    const both = await c.until(`the second ${status}`, (text) => (text.match(own) ?? []).length === 2 && text.endsWith('}'))
+    t.equal(count(both, 'keep-alive'), 2, 'and so does the next, on the same connection')
+    c.socket.write('GET /c HTTP/1.0\r\n\r\n')
+    await c.closed
+    t.match(c.text().slice(both.length), /\r\nconnection: close\r\n/i, 'a request without keep-alive ends it')
+  }
 })
 
 t.test('drain: an idle keep-alive connection closes at once, one in flight gets its answer with connection: close', async (t) => {
