@@ -23,6 +23,7 @@ import { authority, ClientFraming, clientResponseHead, MAX_RESPONSE_HEAD, upstre
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
 const NOTHING = Buffer.alloc(0)
+const CRLF = Buffer.from('\r\n', 'latin1')
 
 /** The answer of a node that declined the upgrade, on its way to the client. */
 interface Declined {
@@ -32,7 +33,15 @@ interface Declined {
   decoder: ChunkedDecoder | null
   /** the body ends when the node closes */
   untilClose: boolean
+  /**
+   * such a body relayed chunked (an HTTP/1.1 client, as any answer read until the close):
+   * one the node cut then reads as cut, on every client, TLS or not
+   */
+  rechunk: boolean
 }
+
+/** the end of a chunked body without trailers */
+const LAST_CHUNK_BYTES = Buffer.from('0\r\n\r\n', 'latin1')
 
 export class Tunnel implements ConnectionUser, LongLived {
   readonly kind = 'websocket'
@@ -193,8 +202,10 @@ export class Tunnel implements ConnectionUser, LongLived {
     this.#answered(res)
     const framing = res.framing
     const chunked = framing.kind === 'chunked'
-    this.#declined = { left: framing.kind === 'length' ? framing.length : 0, decoder: chunked ? new ChunkedDecoder() : null, untilClose: framing.kind === 'close' }
-    this.client.write(clientResponseHead(res, chunked ? ClientFraming.Chunked : ClientFraming.AsIs, true, false))
+    const untilClose = framing.kind === 'close'
+    const rechunk = untilClose && this.head.versionMinor === 1
+    this.#declined = { left: framing.kind === 'length' ? framing.length : 0, decoder: chunked ? new ChunkedDecoder() : null, untilClose, rechunk }
+    this.client.write(clientResponseHead(res, chunked || rechunk ? ClientFraming.Chunked : ClientFraming.AsIs, true, false))
     // its body must keep moving, as any answer's (#endDeclined clears it)
     this.#moving()
     if (framing.kind === 'none') this.#endDeclined()
@@ -211,7 +222,7 @@ export class Tunnel implements ConnectionUser, LongLived {
       const r = d.decoder.push(chunk)
       if (r.error !== null) {
         // a broken answer must look broken
-        this.client.destroy()
+        this.#breakDeclined()
         return
       }
       piece = r.consumed === chunk.length ? chunk : chunk.subarray(0, r.consumed)
@@ -221,6 +232,12 @@ export class Tunnel implements ConnectionUser, LongLived {
       piece = take === chunk.length ? chunk : chunk.subarray(0, take)
       d.left -= take
       done = d.left === 0
+    }
+    if (d.rechunk && piece.length > 0) {
+      // never an empty chunk: that is the last one
+      this.client.write(piece.length.toString(16) + '\r\n')
+      this.client.write(piece)
+      piece = CRLF
     }
     if (piece.length > 0 && !this.client.write(piece)) {
       this.#waitingOnClient = true
@@ -239,7 +256,20 @@ export class Tunnel implements ConnectionUser, LongLived {
   /** The declined upgrade's answer is whole: the node's connection and then the client's close. */
   #endDeclined(): void {
     this.#dropConn()
-    this.client.answerAndClose(NOTHING)
+    this.client.answerAndClose(this.#declined?.rechunk === true ? LAST_CHUNK_BYTES : NOTHING)
+  }
+
+  /**
+   * The declined upgrade's answer broke (its node cut or stalled it, or sent a bad chunk):
+   * the client must see it broken, never short and whole. What was written goes out first,
+   * then the connection ends, where the framing shows the cut; where the close itself would
+   * be the end (an HTTP/1.0 client's answer read until the close), with a reset.
+   */
+  #breakDeclined(): void {
+    const d = this.#declined!
+    this.#dropConn()
+    if (d.untilClose && !d.rechunk) this.client.reset()
+    else this.client.endBroken()
   }
 
   onUpstreamEnd(): void {
@@ -264,8 +294,13 @@ export class Tunnel implements ConnectionUser, LongLived {
       this.client.answerAndClose(NOTHING)
       return
     }
-    if (this.#open || this.#declined !== null) {
-      // the tunnel is over, or the declined answer was cut short: the client sees it broken
+    if (this.#declined !== null) {
+      // the declined answer was cut short: the client sees it broken
+      this.#breakDeclined()
+      return
+    }
+    if (this.#open) {
+      // the tunnel is over
       this.#endAttempt()
       this.client.destroy()
       return
@@ -355,11 +390,12 @@ export class Tunnel implements ConnectionUser, LongLived {
     const node = this.node!
     if (this.#waitingOnClient) {
       if (fw.logger.isLevelEnabled('debug')) fw.logger.debug({ node: node.name }, "client took nothing of the declined upgrade's answer for idle_timeout: cut")
-    } else {
-      fw.sink.attemptFailed(node, 'timeout')
-      fw.failures.note(node, 'timeout', 'the body of the answer to the upgrade stood still for idle_timeout', 'cut', 'http1')
+      this.cut()
+      return
     }
-    this.cut()
+    fw.sink.attemptFailed(node, 'timeout')
+    fw.failures.note(node, 'timeout', 'the body of the answer to the upgrade stood still for idle_timeout', 'cut', 'http1')
+    this.#breakDeclined()
   }
 
   /** The node's pool lost its share: end both sides now (the client reconnects through the split). */

@@ -139,8 +139,8 @@ for (const [label, answer, body] of [
   })
 }
 
-/** A declined upgrade whose node then ends its connection after 50 ms (end: a FIN; destroy: a cut); what the client read. */
-async function declinedThenClosed(t: Test, answer: string, how: 'end' | 'destroy'): Promise<{ text: string; closed: boolean }> {
+/** A declined upgrade whose node then ends its connection after 50 ms (end: a FIN; destroy: a cut; resetAndDestroy: a reset); what the client read. */
+async function declinedThenClosed(t: Test, answer: string, how: 'end' | 'destroy' | 'resetAndDestroy'): Promise<{ text: string; closed: boolean }> {
   const n = await namedNode('x', answer)
   n.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => setTimeout(() => socket[how](), 50))
   const p = await startProxy({ x: [node('x', n.port)] })
@@ -151,12 +151,22 @@ async function declinedThenClosed(t: Test, answer: string, how: 'end' | 'destroy
   return exchange(p.port, [WS])
 }
 
-t.test('a declined upgrade whose answer ends when the node closes: relayed to its end', async (t) => {
+t.test('a declined upgrade whose answer ends when the node closes: relayed to its end, chunked', async (t) => {
   const { text, closed } = await declinedThenClosed(t, 'HTTP/1.1 403 Forbidden\r\nX-Kong: 1\r\n\r\nnot here', 'end')
   t.ok(closed)
   t.match(text, /^HTTP\/1\.1 403 Forbidden\r\n/)
   t.match(text, /\r\nConnection: close\r\n/)
-  t.ok(text.endsWith('\r\n\r\nnot here'), 'the body up to the node closing')
+  t.match(text, /\r\nTransfer-Encoding: chunked\r\n/)
+  t.ok(text.endsWith('\r\n\r\n8\r\nnot here\r\n0\r\n\r\n'), 'the body up to the node closing, and its end')
+})
+
+t.test('a declined upgrade whose answer ends when the node closes, cut by a reset, reads as cut, not as whole', async (t) => {
+  const { text, closed } = await declinedThenClosed(t, 'HTTP/1.1 403 Forbidden\r\nX-Kong: 1\r\n\r\nnot here', 'resetAndDestroy')
+  t.ok(closed)
+  t.match(text, /^HTTP\/1\.1 403 Forbidden\r\n/)
+  // relayed as it came, the close after the reset would read as the body's end
+  t.match(text, /\r\nTransfer-Encoding: chunked\r\n/, 'relayed chunked')
+  t.ok(text.endsWith('\r\n\r\n8\r\nnot here\r\n'), 'what came, and no last chunk: the client sees it cut')
 })
 
 t.test('a declined upgrade cut short looks cut short', async (t) => {
@@ -164,6 +174,27 @@ t.test('a declined upgrade cut short looks cut short', async (t) => {
   t.ok(closed)
   t.match(text, /^HTTP\/1\.1 401 Unauthorized\r\n/)
   t.ok(text.endsWith('only part'), 'what came, and the connection cut: the client sees 9 of 100 bytes')
+})
+
+t.test('to an HTTP/1.0 client, a declined upgrade whose answer ends when the node closes comes as it came; cut by a reset, it ends with a reset', async (t) => {
+  const n = await namedNode('x', 'HTTP/1.1 403 Forbidden\r\nX-Kong: 1\r\n\r\nnot here')
+  n.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => setTimeout(() => socket.resetAndDestroy(), 50))
+  const p = await startProxy({ x: [node('x', n.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const socket = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let text = ''
+  let error = ''
+  socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
+  socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message))
+  socket.write(WS.replace('HTTP/1.1', 'HTTP/1.0'))
+  await waitUntil('the connection closed', () => socket.destroyed, 3000)
+  t.notMatch(text, /Transfer-Encoding/i, 'no chunks for HTTP/1.0')
+  t.ok(text.endsWith('\r\n\r\nnot here'), 'what came')
+  t.equal(error, 'ECONNRESET', 'and a reset, not a close that would read as its end')
 })
 
 /** A logger whose lines are kept, parsed. */
@@ -175,7 +206,8 @@ function capture(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
 for (const [label, answer, body] of [
   ['Content-Length', 'HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\n0123456789', '0123456789'],
   ['chunked', 'HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', '5\r\nhello\r\n'],
-  ['until the node closes', 'HTTP/1.1 403 Forbidden\r\n\r\nnot here', 'not here'],
+  // relayed chunked, without the last chunk: cut
+  ['until the node closes', 'HTTP/1.1 403 Forbidden\r\n\r\nnot here', '8\r\nnot here\r\n'],
 ] as const) {
   t.test(`a declined upgrade whose answer stops moving (${label}) is cut after idle_timeout; the log says why`, async (t) => {
     const n = await namedNode('x', answer)
