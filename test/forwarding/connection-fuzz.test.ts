@@ -1,11 +1,16 @@
-// Whole HTTP/1.1 connections through cutover, fuzzed: raw clients pipeline 1-8 requests
-// (GET, HEAD, POST and PUT with Content-Length or chunked bodies, Expect: 100-continue),
-// split their writes at random points, read slowly, half-close or leave; raw nodes answer
+// Whole HTTP/1.x connections through cutover, fuzzed: raw clients (HTTP/1.1, or HTTP/1.0
+// with and without Connection: keep-alive; a fifth over TLS) pipeline 1-8 requests (GET,
+// HEAD, POST and PUT with Content-Length or chunked bodies, Expect: 100-continue,
+// Connection: close anywhere in the pipeline, a WebSocket upgrade last whose tunnel's bytes
+// follow its head), split their writes at random points, read slowly, half-close or leave; raw nodes answer
 // each request as its seeded plan says (Content-Length, chunked with trailers, until the
-// close, 1xx first, 204/304/HEAD, Connection: close, Keep-Alive: timeout=N, early answers)
-// and on a first attempt may cut, reset or stall at a random byte. Every answer must be
-// whole and the request's own, or cutover's 502/504 where the node's plan explains it, or
-// visibly cut: never short and looking whole, never another request's. Afterwards nothing is
+// close, 1xx first, 204/304/HEAD, Connection: close, Keep-Alive: timeout=N, early answers;
+// an upgrade with a 101 and an echo of its tunnel, or a 401 that declines it) and on a first
+// attempt may cut, reset or stall at a random byte. Every answer must be whole and the
+// request's own, or cutover's 502/504 where the node's plan explains it, or visibly cut
+// (to an HTTP/1.0 client, an answer that ends with the connection by a TCP reset): never
+// short and looking whole, never another request's; nothing after an answer that ends the
+// connection, and what was pipelined behind it never reaches a node. Afterwards nothing is
 // in flight, no node got more connections than its cap, and no connection is left open.
 //
 // Only faults whose right outcome HTTP/1.1 decides are drawn: a node that answers twice or
@@ -17,12 +22,15 @@
 // CUTOVER_FUZZ_ONLY=<connection> replays that connection alone (the script is the same, the
 // timing is not).
 import t from 'tap'
+import { ClientConnection } from '../../src/forwarding/client-connection.js'
+import { ProxyServer } from '../../src/forwarding/proxy-server.js'
+import { tlsFiles } from '../helpers/h2.js'
 import { waitUntil } from '../helpers/wait.js'
 import { runConnection } from './connection-fuzz/client.js'
 import { fuzzNode } from './connection-fuzz/fuzz-node.js'
 import { judge, type Tally } from './connection-fuzz/judge.js'
 import { connectionRandom, type NodePlan, type ScriptedConnection, scriptConnection } from './connection-fuzz/script.js'
-import { node, startProxy } from './fixtures.js'
+import { node, silentLogger, startProxy } from './fixtures.js'
 
 const SEED = Number(process.env.CUTOVER_FUZZ_SEED ?? 20261130)
 const CONNS = Number(process.env.CUTOVER_FUZZ_CONNS ?? 200)
@@ -52,17 +60,35 @@ t.test(`fuzzed connections read whole answers, their own, and leave nothing behi
     share: 50,
     proxy: { request_timeout: 400, idle_timeout: 1000, header_timeout: 5000, keepalive_timeout: 5000, retries: 1 },
   })
+  // the same forwarder behind a TLS listener too
+  const overTls = new ProxyServer({ proxy: { ...p.forwarder.proxy, tls: tlsFiles() }, forwarder: p.forwarder, logger: silentLogger })
+  const ports = { plain: p.port, tls: (await overTls.listen({ host: '127.0.0.1', port: 0 })).port }
   t.teardown(async () => {
+    overTls.closeAllConnections()
+    await overTls.close()
     await p.close()
     await Promise.all(nodes.map((n) => n.close()))
   })
 
-  const tally: Tally = { whole: 0, cut: 0, ownErrors: 0, unanswered: 0, lostToReset: 0 }
+  // the client connections cutover cut with a reset, by the client's port (see Received.cutoverReset)
+  const resets = new Set<number>()
+  const reset = ClientConnection.prototype.reset
+  ClientConnection.prototype.reset = function (this: ClientConnection) {
+    if (this.socket.remotePort !== undefined) resets.add(this.socket.remotePort)
+    reset.call(this)
+  }
+  t.teardown(() => {
+    ClientConnection.prototype.reset = reset
+  })
+
+  const tally: Tally = { whole: 0, cut: 0, ownErrors: 0, unanswered: 0, lostToReset: 0, http10UntilClose: 0, switched: 0, declined: 0, tls: 0 }
   const failures: string[] = []
   const run = async (conn: ScriptedConnection) => {
     for (const r of conn.requests) plans.set(r.id, r.plan)
     // the client's timing draws from a generator of its own, apart from the script's
-    const got = await runConnection(p.port, conn, connectionRandom(SEED ^ 0x5bd1e995, conn.n), DEADLINE_MS)
+    // a port freed by an earlier connection may come again
+    const got = await runConnection(ports, conn, connectionRandom(SEED ^ 0x5bd1e995, conn.n), DEADLINE_MS, (port) => resets.delete(port))
+    got.cutoverReset = resets.has(got.port)
     checkCap()
     const why = judge(conn, got, seen, tally)
     if (why !== null) failures.push(`seed ${SEED} ${why}`)
@@ -88,8 +114,9 @@ t.test(`fuzzed connections read whole answers, their own, and leave nothing behi
     t.equal(n.dispatcher.waiting, 0, `${n.name}: nobody waiting for a connection`)
     t.equal(n.dispatcher.open, n.dispatcher.idle, `${n.name}: every open connection idle (${n.dispatcher.open} open)`)
   }
-  await waitUntil('client connections closed', () => p.server.connections.size === 0, 3000).catch(() => undefined)
+  await waitUntil('client connections closed', () => p.server.connections.size + overTls.connections.size === 0, 3000).catch(() => undefined)
   t.equal(p.server.connections.size, 0, 'no client connection left open')
+  t.equal(overTls.connections.size, 0, 'no TLS client connection left open')
   const pooled = () => upstream.reduce((sum, n) => sum + n.dispatcher.open, 0)
   const atNodes = () => nodes.reduce((sum, n) => sum + n.open, 0)
   await waitUntil('node sockets closed', () => atNodes() === pooled(), 3000).catch(() => undefined)
@@ -97,4 +124,8 @@ t.test(`fuzzed connections read whole answers, their own, and leave nothing behi
   const count = (kind: string) => p.sink.calls.filter((c) => c[0] === kind).length
   t.equal(count('attemptEnded'), count('attemptStarted'), 'every attempt started also ended')
   t.ok(tally.whole > 0 && (ONLY !== undefined || (tally.cut > 0 && tally.ownErrors > 0)), 'whole answers, cut ones and cutover’s own errors were all met')
+  if (ONLY === undefined) {
+    t.ok(tally.unanswered > 0 && tally.http10UntilClose > 0, 'requests left unanswered after the connection’s last answer, and HTTP/1.0 answers until the close, were met')
+    t.ok(tally.switched > 0 && tally.declined > 0 && tally.tls > 0, 'tunnels, declined upgrades and TLS connections were met')
+  }
 })

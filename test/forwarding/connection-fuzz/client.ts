@@ -1,10 +1,12 @@
-// The client of one fuzzed connection (no tests here): writes its requests split at random
-// points (all at once, or each after the answer before it), reads slowly if told to,
-// half-closes or leaves where its script says, ends its side once every answer is in, and
-// gives up at a deadline (then the connection counts as hung).
+// The client of one fuzzed connection (no tests here): plain TCP or TLS, writes its requests
+// split at random points (all at once, or each after the answer before it), reads slowly if
+// told to, half-closes or leaves where its script says, ends its side once every answer is
+// in (a tunnel's once its echo is back), and gives up at a deadline (then the connection
+// counts as hung).
 import net from 'node:net'
+import tls from 'node:tls'
 import type { Random } from '../../../src/clock.js'
-import { readAnswer, type Received } from './judge.js'
+import { endsWithIt, readAnswer, type Received } from './judge.js'
 import type { ScriptedConnection } from './script.js'
 
 /** a slow reader stops reading for up to this long at a time (well under idle_timeout) */
@@ -12,21 +14,29 @@ const SLOW_PAUSE_MS = 100
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** How many answers data holds whole, and whether the last of them said Connection: close (or ends with the connection). */
+/**
+ * How many answers data holds whole, and whether the last of them ends the connection
+ * (Connection: close; to HTTP/1.0, no keep-alive; the answer to an upgrade, whose tunnel
+ * counts as answered once its echo is all back).
+ */
 function answered(conn: ScriptedConnection, data: Buffer): { count: number; last: boolean } {
   let off = 0
   for (let k = 0; k < conn.requests.length; k++) {
-    const reading = readAnswer(data, off, conn.requests[k].method, false)
+    const r = conn.requests[k]
+    const reading = readAnswer(data, off, r, false)
     if (reading.kind !== 'answer') return { count: k, last: reading.kind === 'garbage' }
-    off = reading.answer.end
-    if (/\bclose\b/i.test(reading.answer.fields.get('connection') ?? '')) return { count: k + 1, last: true }
+    const a = reading.answer
+    if (a.switched) return { count: a.body.length >= r.tunnel.length ? k + 1 : k, last: false }
+    off = a.end
+    if (endsWithIt(conn, a)) return { count: k + 1, last: true }
   }
   return { count: conn.requests.length, last: false }
 }
 
-export async function runConnection(port: number, conn: ScriptedConnection, random: Random, deadlineMs: number): Promise<Received> {
-  const got: Received = { data: Buffer.alloc(0), closed: false, hung: false, reset: false }
-  const s = net.connect(port, '127.0.0.1')
+/** ports: the proxy's plain and TLS listeners; onConnect: told the client's own port once connected */
+export async function runConnection(ports: { plain: number; tls: number }, conn: ScriptedConnection, random: Random, deadlineMs: number, onConnect: (port: number) => void): Promise<Received> {
+  const got: Received = { data: Buffer.alloc(0), closed: false, hung: false, reset: false, port: 0, cutoverReset: false }
+  const s = conn.tls ? tls.connect({ port: ports.tls, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect(ports.plain, '127.0.0.1')
   s.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') got.reset = true
   })
@@ -48,9 +58,11 @@ export async function runConnection(port: number, conn: ScriptedConnection, rand
     while (!done() && !got.closed && Date.now() < deadline) await sleep(5)
   }
   await new Promise((r) => {
-    s.on('connect', r)
+    s.on(conn.tls ? 'secureConnect' : 'connect', r)
     s.on('error', r)
   })
+  got.port = s.localPort ?? 0
+  onConnect(got.port)
   const all = Buffer.concat(conn.requests.map((r) => r.bytes))
   const leaves = conn.fault === 'half-close' || conn.fault === 'destroy'
   /** writes all[from, to) in pieces; false once the client left */

@@ -1,6 +1,8 @@
 // A raw node for the connection fuzz (no tests here): reads each request (Content-Length or
 // chunked body) and answers it as its plan says, in pieces; on a request's first attempt it
-// may cut, reset or stall at the plan's byte. Answers go out in order, one at a time.
+// may cut, reset or stall at the plan's byte. Answers go out in order, one at a time. An
+// upgrade request's later bytes are its tunnel's: after a 101 they are echoed (a fault in
+// the echo ends it), after a declined upgrade they are dropped.
 import type net from 'node:net'
 import { type RawServer, startRawServer } from '../../helpers/upstream.js'
 import type { NodePlan } from './script.js'
@@ -27,6 +29,27 @@ function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<nu
   let writing = false
   /** the node stopped answering on this socket (a fault) */
   let done = false
+  /** after an upgrade's head: every byte is the tunnel's */
+  let tunnel: { plan: NodePlan; faulty: boolean; open: boolean; held: Buffer[]; echoLeft: number } | null = null
+  const fault = (plan: NodePlan) => {
+    done = true
+    if (plan.fault === 'cut') s.end()
+    else if (plan.fault === 'reset') setTimeout(() => s.resetAndDestroy(), 20)
+    // stall: never another byte
+  }
+  /** echo tunnel bytes, up to the fault */
+  const echo = (d: Buffer) => {
+    const t = tunnel!
+    if (done || s.destroyed) return
+    if (!t.open) {
+      t.held.push(d)
+      return
+    }
+    const take = Math.min(d.length, t.echoLeft)
+    if (take > 0) s.write(d.subarray(0, take))
+    t.echoLeft -= take
+    if (t.faulty && t.echoLeft === 0) fault(t.plan)
+  }
   const answer = (r: Incoming) => {
     queue.push(r)
     if (!writing) void pump()
@@ -42,7 +65,8 @@ function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<nu
         break
       }
       const faulty = r.attempt === 1 && plan.fault !== 'none'
-      const until = faulty ? plan.cutAt : plan.bytes.length
+      // a 101's fault may lie beyond its head, in the echo
+      const until = faulty ? Math.min(plan.cutAt, plan.bytes.length) : plan.bytes.length
       let from = 0
       for (const split of plan.splits) {
         if (split.at >= until) break
@@ -52,11 +76,16 @@ function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<nu
         if (s.destroyed) return
       }
       if (from < until) s.write(plan.bytes.subarray(from, until))
+      if (plan.kind === 'switch' && until === plan.bytes.length) {
+        // switched: the tunnel's bytes are echoed from now on (up to the fault)
+        const t = tunnel!
+        t.open = true
+        if (t.faulty && t.echoLeft === 0) fault(plan)
+        for (const d of t.held.splice(0)) echo(d)
+        break
+      }
       if (faulty) {
-        done = true
-        if (plan.fault === 'cut') s.end()
-        else if (plan.fault === 'reset') setTimeout(() => s.resetAndDestroy(), 20)
-        // stall: never another byte
+        fault(plan)
         break
       }
       if (plan.kind === 'until-close' || plan.connectionClose) {
@@ -67,6 +96,10 @@ function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<nu
     writing = false
   }
   s.on('data', (d) => {
+    if (tunnel !== null) {
+      if (tunnel.plan.kind === 'switch') echo(d)
+      return
+    }
     buf = buf.length === 0 ? d : Buffer.concat([buf, d])
     for (;;) {
       if (cur === null) {
@@ -79,7 +112,15 @@ function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<nu
         const attempt = (seen.get(id) ?? 0) + 1
         seen.set(id, attempt)
         cur = { id, left: /\r\ntransfer-encoding: *chunked/i.test(head) ? -1 : length ? Number(length[1]) : 0, attempt }
-        if (plans.get(id)?.early) answer(cur)
+        const plan = plans.get(id)
+        if (plan !== undefined && /\r\nupgrade: *websocket/i.test(head)) {
+          const faulty = attempt === 1 && plan.fault !== 'none'
+          tunnel = { plan, faulty, open: false, held: [], echoLeft: faulty ? plan.cutAt - plan.headEnd : Number.POSITIVE_INFINITY }
+          answer(cur)
+          if (buf.length > 0 && plan.kind === 'switch') echo(buf)
+          return
+        }
+        if (plan?.early) answer(cur)
       }
       if (cur.left >= 0) {
         const take = Math.min(cur.left, buf.length)

@@ -1,8 +1,13 @@
 // What a fuzzed connection's client must have read (no tests here): each request's answer,
 // in order, whole and its own, or cutover's own 502/504 where the node's plan explains it,
 // or a visibly cut answer where the node cut after its head; nothing after an answer that
-// said Connection: close.
-import { bodyFor, describePlan, type NodePlan, type ScriptedConnection, type ScriptedRequest } from './script.js'
+// ends the connection (Connection: close; to an HTTP/1.0 client, any without
+// Connection: keep-alive), and the requests after it never sent to a node. An HTTP/1.0
+// client gets no 1xx and no chunks (a chunked answer de-chunked, read until the close), and
+// such an answer cut by its node ends with a TCP reset, never with a close that would read as
+// its end. An upgrade switched by a 101 echoes the tunnel's bytes; a declined one is an
+// answer that closes the connection.
+import { bodyFor, describePlan, endsConnection, type NodePlan, type ScriptedConnection, type ScriptedRequest } from './script.js'
 
 export interface Answer {
   status: number
@@ -16,12 +21,18 @@ export interface Answer {
   /** its framing ended (always, when it lasts until the close and the connection closed) */
   whole: boolean
   untilClose: boolean
+  /** 1xx answers before it */
+  interim: number
+  /** a 101: body holds every byte after its head (the tunnel's), whole once the connection closed */
+  switched: boolean
 }
 
 export type Reading = { kind: 'none' } | { kind: 'garbage'; at: number } | { kind: 'answer'; answer: Answer }
 
-/** The answer to a request of method that starts at off in buf (1xx skipped); atEof: the connection closed. */
-export function readAnswer(buf: Buffer, off: number, method: string, atEof: boolean): Reading {
+/** The answer to request r that starts at off in buf (1xx skipped, but a 101 to an upgrade); atEof: the connection closed. */
+export function readAnswer(buf: Buffer, off: number, r: Pick<ScriptedRequest, 'method' | 'upgrade'>, atEof: boolean): Reading {
+  const method = r.method
+  let interim = 0
   for (;;) {
     const headEnd = buf.indexOf('\r\n\r\n', off)
     if (headEnd < 0) {
@@ -41,11 +52,16 @@ export function readAnswer(buf: Buffer, off: number, method: string, atEof: bool
       fields.set(name, fields.has(name) ? `${fields.get(name)}, ${value}` : value)
     }
     const start = headEnd + 4
+    const answer = (end: number, body: Buffer, whole: boolean, trailers = '', untilClose = false): Reading => ({
+      kind: 'answer',
+      answer: { status, fields, body, trailers, end, whole, untilClose, interim, switched: status === 101 },
+    })
+    if (status === 101 && r.upgrade) return answer(buf.length, buf.subarray(start), atEof, '', true)
     if (status < 200) {
+      interim++
       off = start
       continue
     }
-    const answer = (end: number, body: Buffer, whole: boolean, trailers = '', untilClose = false): Reading => ({ kind: 'answer', answer: { status, fields, body, trailers, end, whole, untilClose } })
     if (method === 'HEAD' || status === 204 || status === 304) return answer(start, Buffer.alloc(0), true)
     if (/chunked/i.test(fields.get('transfer-encoding') ?? '')) return readChunked(buf, start, atEof, answer)
     const length = fields.get('content-length')
@@ -56,6 +72,13 @@ export function readAnswer(buf: Buffer, off: number, method: string, atEof: bool
     }
     return atEof ? answer(buf.length, buf.subarray(start), true, '', true) : { kind: 'none' }
   }
+}
+
+/** The answer ends the connection: Connection: close, or (to an HTTP/1.0 client) no Connection: keep-alive, or a 101. */
+export function endsWithIt(conn: Pick<ScriptedConnection, 'version'>, a: Answer): boolean {
+  const connection = a.fields.get('connection') ?? ''
+  if (a.switched || /\bclose\b/i.test(connection)) return true
+  return conn.version !== '1.1' && !/\bkeep-alive\b/i.test(connection)
 }
 
 function readChunked(buf: Buffer, at: number, atEof: boolean, answer: (end: number, body: Buffer, whole: boolean, trailers?: string) => Reading): Reading {
@@ -87,8 +110,17 @@ export interface Received {
   closed: boolean
   /** still open at the deadline (then destroyed) */
   hung: boolean
-  /** the connection was reset (ECONNRESET, EPIPE): bytes cutover had sent may be lost with it */
+  /** the client saw the connection reset (ECONNRESET, EPIPE): bytes cutover had sent may be lost with it */
   reset: boolean
+  /** the client's own port */
+  port: number
+  /**
+   * cutover cut the connection with a reset (ClientSide.reset): a Node client does not always
+   * see one (libuv reports a plain end when the RST comes behind bytes not read yet: a short
+   * read and POLLHUP), and over TLS it is a close without close_notify, which Node's client
+   * does not tell from a close either; so the judge takes cutover's word for it
+   */
+  cutoverReset: boolean
 }
 
 /** Outcomes met, for the summary. */
@@ -96,10 +128,18 @@ export interface Tally {
   whole: number
   cut: number
   ownErrors: number
-  /** requests after an answer that said Connection: close */
+  /** requests after an answer that ended the connection */
   unanswered: number
   /** connections whose end was lost to the reset of a cut */
   lostToReset: number
+  /** HTTP/1.0 answers that ended with the connection (de-chunked, or read until the node closed) */
+  http10UntilClose: number
+  /** upgrades switched, and tunnels whose echo came back whole */
+  switched: number
+  /** upgrades a node declined */
+  declined: number
+  /** connections over TLS */
+  tls: number
 }
 
 /** the node faulted on the first attempt once its head was out (the answer had begun) */
@@ -128,21 +168,32 @@ function firstDifference(got: Buffer, want: Buffer): string {
  * that nothing of it leaks.
  */
 export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap<number, number>, tally: Tally): string | null {
+  if (conn.tls) tally.tls++
   if (conn.fault === 'half-close' || conn.fault === 'destroy') return got.hung ? `connection ${conn.n}: still open ${conn.fault === 'half-close' ? 'after the client half-closed' : ''}` : null
   const { data } = got
   let off = 0
-  let closeSaid = false
-  // cutover cuts the connection when a node fails after its head; a reset then may take with
-  // it what the client had not read yet, of that answer and of those before it (as nginx's
-  // close would): what is missing from request k on is explained by such a cut
-  const lostToReset = (k: number) => got.reset && conn.requests.slice(k).some((r) => seen.get(r.id) === 1 && faultAfterHead(r.plan))
+  /** an answer before ended the connection */
+  let ended = false
+  /** where the answer before started, for a failure's message */
+  let before = 0
+  // cutover ends the connection when a node fails after its head; a reset then (an HTTP/1.0
+  // client's answer that ends with the connection) may take with it what the client had not
+  // read yet, of that answer and of those before it: what is missing from request k on is
+  // explained by such a cut
+  const reset = got.reset || got.cutoverReset
+  const lostToReset = (k: number) => reset && conn.requests.slice(k).some((r) => seen.get(r.id) === 1 && faultAfterHead(r.plan))
   const fail = (k: number, what: string) => {
     const r = conn.requests[k]
-    return `connection ${conn.n} (${conn.mode}, client ${conn.fault}) request ${r.id} (#${k + 1} of ${conn.requests.length}, ${r.method}, body ${r.body}${r.close ? ', Connection: close' : ''}; node saw it ${seen.get(r.id) ?? 0} times): ${what}; plan ${describePlan(r.plan)}`
+    return `connection ${conn.n} (${conn.mode}, HTTP/${conn.version}${conn.tls ? ', TLS' : ''}, client ${conn.fault}) request ${r.id} (#${k + 1} of ${conn.requests.length}, ${r.method}${r.upgrade ? ` upgrade, ${r.tunnel.length} tunnel bytes` : ''}, body ${r.body}${r.close ? ', Connection: close' : ''}; node saw it ${seen.get(r.id) ?? 0} times): ${what}; plan ${describePlan(r.plan)}`
+  }
+  /** requests after the connection's last answer must never have reached a node */
+  const neverSent = (from: number): string | null => {
+    for (let k = from; k < conn.requests.length; k++) if ((seen.get(conn.requests[k].id) ?? 0) > 0) return fail(k, 'sent to a node after the answer that ended the connection')
+    return null
   }
   for (let k = 0; k < conn.requests.length; k++) {
     const r = conn.requests[k]
-    const reading = readAnswer(data, off, r.method, got.closed)
+    const reading = readAnswer(data, off, r, got.closed)
     const after = k === 0 ? 'nothing' : `the answer to request ${conn.requests[k - 1].id}`
     if (reading.kind === 'garbage') return fail(k, `garbage where its answer should start, after ${after}: ${JSON.stringify(data.subarray(reading.at, reading.at + 80).toString('latin1'))}`)
     if (reading.kind === 'none') {
@@ -152,28 +203,33 @@ export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap
         return null
       }
       if (off < data.length) return fail(k, `the connection closed after part of a head: ${JSON.stringify(data.subarray(off, off + 80).toString('latin1'))}`)
-      if (!closeSaid) return fail(k, 'the connection closed without an answer, and no answer before said Connection: close')
+      if (!ended) return fail(k, 'the connection closed without an answer, and no answer before ended it')
       tally.unanswered += conn.requests.length - k
-      return null
+      return neverSent(k)
     }
     const a = reading.answer
-    if (closeSaid) return fail(k, `an answer after one that said Connection: close: ${a.status}`)
+    if (ended) return fail(k, `an answer (${a.status}) after one that ended the connection: ${JSON.stringify(data.subarray(before, Math.min(off, before + 300)).toString('latin1'))}`)
+    if (got.hung && a.switched) return fail(k, `a tunnel still open at the deadline, ${a.body.length} of ${r.tunnel.length} bytes echoed`)
     if (!a.whole && lostToReset(k)) {
       tally.lostToReset++
       return null
     }
-    const why = judgeAnswer(r, a, seen.get(r.id) ?? 0, tally)
+    const why = judgeAnswer(conn, r, a, seen.get(r.id) ?? 0, got, tally)
     if (why !== null) return fail(k, why)
-    if (!a.whole || a.untilClose) return null
+    if (!a.whole || a.untilClose) return neverSent(k + 1)
+    before = off
     off = a.end
-    closeSaid = /\bclose\b/i.test(a.fields.get('connection') ?? '')
+    ended = endsWithIt(conn, a)
+    if (endsConnection(conn, r) && !ended) return fail(k, `the answer to a request that ends its connection does not say so: ${JSON.stringify(a.fields.get('connection') ?? null)}`)
   }
   if (off < data.length) return fail(conn.requests.length - 1, `bytes after its answer, the last: ${JSON.stringify(data.subarray(off, off + 80).toString('latin1'))}`)
   return null
 }
 
-function judgeAnswer(r: ScriptedRequest, a: Answer, seen: number, tally: Tally): string | null {
+function judgeAnswer(conn: ScriptedConnection, r: ScriptedRequest, a: Answer, seen: number, got: Received, tally: Tally): string | null {
   const plan = r.plan
+  const http10 = conn.version !== '1.1'
+  if (http10 && a.interim > 0) return `${a.interim} 1xx answer(s) to an HTTP/1.0 client`
   const id = a.fields.get('x-id')
   if (id === undefined) {
     // cutover's own answer: 502 for a node that failed before its head, 504 for one that
@@ -190,21 +246,40 @@ function judgeAnswer(r: ScriptedRequest, a: Answer, seen: number, tally: Tally):
     return `${own}, which no node explains`
   }
   if (id !== String(r.id)) return `the answer of request ${id} (desync)`
-  const status = plan.kind === 'no-content' ? 204 : plan.kind === 'not-modified' ? 304 : 200
-  if (a.status !== status) return `status ${a.status}, want ${status}`
+  if (a.status !== plan.status) return `status ${a.status}, want ${plan.status}`
   // the answer came from the first attempt: its fault shows in it
   const faulted = seen === 1 && faultAfterHead(plan)
-  const want = r.method === 'HEAD' || status !== 200 ? Buffer.alloc(0) : bodyFor(r.id, plan.bodyLength)
+  if (a.switched) {
+    // the tunnel echoes every byte sent after the head, until its node faults
+    tally.switched++
+    const echo = a.body
+    if (!echo.equals(r.tunnel) && !(faulted && r.tunnel.subarray(0, echo.length).equals(echo))) return `the tunnel's echo: ${firstDifference(echo, r.tunnel)}`
+    return null
+  }
+  if (r.upgrade) {
+    tally.declined++
+    if (!/\bclose\b/i.test(a.fields.get('connection') ?? '')) return `a declined upgrade's answer without Connection: close`
+  }
+  if (http10 && /chunked/i.test(a.fields.get('transfer-encoding') ?? '')) return 'a chunked answer to an HTTP/1.0 client'
+  const want = r.method === 'HEAD' || plan.status === 204 || plan.status === 304 ? Buffer.alloc(0) : bodyFor(r.id, plan.bodyLength)
   if (!a.whole) {
     tally.cut++
     return faulted ? null : `a cut answer from a node that sent it whole: ${firstDifference(a.body, want)}`
   }
   tally.whole++
-  // a close-delimited body the node cut short looks whole to cutover too (relayed as it is to
-  // an HTTP/1.0 client, chunked and ended to an HTTP/1.1 one): a prefix will do
-  if ((a.untilClose || plan.kind === 'until-close') && faulted) return want.subarray(0, a.body.length).equals(a.body) ? null : firstDifference(a.body, want)
-  if (!a.body.equals(want)) return `${faulted ? 'a cut answer that looks whole' : 'the body differs'}: ${firstDifference(a.body, want)}`
-  if (plan.kind === 'chunked' && r.method !== 'HEAD') {
+  if (a.untilClose && http10) tally.http10UntilClose++
+  if (faulted && a.body.length <= want.length && want.subarray(0, a.body.length).equals(a.body)) {
+    // a cut answer read as whole: only where nobody can tell, a body the node ends by
+    // closing its connection, which it closed (not reset, not stalled)
+    if (plan.kind === 'until-close' && plan.fault === 'cut') return null
+    // an answer that ends with the connection: the cut must show as a TCP reset (over TLS, a
+    // close without close_notify)
+    if (a.untilClose) return got.reset || got.cutoverReset ? null : `a cut answer that ends with a plain close, as if whole (no reset): ${a.body.length} of ${want.length} bytes`
+    if (!a.body.equals(want)) return `a cut answer that looks whole: ${firstDifference(a.body, want)}`
+  }
+  if (!a.body.equals(want)) return `the body differs: ${firstDifference(a.body, want)}`
+  if (a.untilClose && got.cutoverReset) return 'a whole answer that ends with a reset'
+  if (plan.kind === 'chunked' && r.method !== 'HEAD' && !http10) {
     const trailers = plan.trailers ? `x-trailer: ${r.id}\r\n` : ''
     if (a.trailers !== trailers) return `trailers ${JSON.stringify(a.trailers)}, want ${JSON.stringify(trailers)}`
   }
