@@ -31,6 +31,12 @@ const http2 = process.getBuiltinModule('node:http2')
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants
 
+/** the largest piece of a body written to the client's stream at once: HTTP/2's default largest DATA frame */
+const DATA_PIECE = 16 * 1024
+
+/** A Writable's own `_writev`, undefined to make it write its queued chunks one at a time. */
+type Writev = { _writev?: unknown }
+
 /** What every stream of a listener shares. */
 export interface StreamContext {
   readonly fw: Forwarder
@@ -115,6 +121,8 @@ export class StreamExchange implements AttemptUser, LongLived {
   #moved = 0
   /** the node's answer is paused until the client takes what it was sent */
   #waitingOnClient = false
+  /** while waiting on the client: the stream's unsent bytes at the last look */
+  #clientBacklog = 0
   /** the client's body is held until the node's side takes more (from the start of an attempt until its first drain) */
   #waitingOnNode = true
 
@@ -347,8 +355,19 @@ export class StreamExchange implements AttemptUser, LongLived {
   data(chunk: Buffer): void {
     this.#moved = this.#ctx.fw.clock.monotonic()
     this.#shadow?.body(chunk)
-    if (!this.#stream.destroyed && !this.#stream.write(chunk)) {
+    const stream = this.#stream
+    if (stream.destroyed) return
+    // in pieces of a DATA frame at most: a write's bytes leave writableLength when all of
+    // them went, so a slow reader's progress shows at this grain (#clientReading)
+    let ok = true
+    if (chunk.length <= DATA_PIECE) ok = stream.write(chunk)
+    else for (let at = 0; at < chunk.length; at += DATA_PIECE) ok = stream.write(chunk.subarray(at, at + DATA_PIECE))
+    if (!ok) {
       this.#waitingOnClient = true
+      this.#clientBacklog = stream.writableLength
+      // while the client is slow, the pieces queued go one write each, not gathered into one
+      // writev whose bytes would all leave writableLength at once (writev is back at 'drain')
+      ;(stream as Writev)._writev = undefined
       this.#attempt?.pause()
     }
   }
@@ -357,6 +376,7 @@ export class StreamExchange implements AttemptUser, LongLived {
     if (this.#stage !== Stage.Streaming) return
     if (this.#waitingOnClient) {
       this.#waitingOnClient = false
+      delete (this.#stream as Writev)._writev
       this.#moved = this.#ctx.fw.clock.monotonic()
     }
     this.#attempt?.resume()
@@ -509,6 +529,7 @@ export class StreamExchange implements AttemptUser, LongLived {
       // a body on its way, either way: idle_timeout's turn
       if (!this.#stoodStill()) return
       const clientSilent = !this.#clientEnded && !this.#waitingOnNode
+      if (this.#stage === Stage.Streaming && this.#waitingOnClient && this.#clientReading()) return
       if ((this.#stage === Stage.Streaming && this.#waitingOnClient) || clientSilent) {
         // the client stopped taking the answer, or sending the body the node waits for (the
         // node's side can take more and nothing comes): not the node's failure
@@ -528,6 +549,20 @@ export class StreamExchange implements AttemptUser, LongLived {
     if (still >= idle) return true
     this.#arm(idle - still)
     return false
+  }
+
+  /**
+   * Whether the client took some of the stream's backlog since the last look (its flow-
+   * control window opened): a slow reader is not a stalled one, so the answer goes on for
+   * another idle_timeout.
+   */
+  #clientReading(): boolean {
+    const left = this.#stream.writableLength
+    if (left >= this.#clientBacklog) return false
+    this.#clientBacklog = left
+    this.#moved = this.#ctx.fw.clock.monotonic()
+    this.#arm(this.#ctx.fw.proxy.idle_timeout)
+    return true
   }
 
   /** The client took nothing of the answer (the stream is cut), or sent nothing of its body (408), for idle_timeout. */
