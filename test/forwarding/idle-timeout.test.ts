@@ -115,15 +115,16 @@ t.test('a body that keeps moving is not cut, however long it takes in all', asyn
   c.socket.destroy()
 })
 
-t.test('a client that stops taking the answer is cut after idle_timeout; the node is not blamed', async (t) => {
-  // a gigabyte, written as fast as the proxy takes it: far more than every socket buffer on the way holds
-  const size = 1024 * 1024 * 1024
+const GIGABYTE = 1024 * 1024 * 1024
+
+/** A node that answers a gigabyte, written as fast as the proxy takes it: far more than every socket buffer on the way holds. */
+function gigabyteNode(): Promise<{ port: number; close(): Promise<void> }> {
   const piece = Buffer.alloc(256 * 1024, 0x61)
-  const n = await rawNode((s) => {
-    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`)
+  return rawNode((s) => {
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${GIGABYTE}\r\n\r\n`)
     let sent = 0
     const pump = () => {
-      while (!s.destroyed && sent < size) {
+      while (!s.destroyed && sent < GIGABYTE) {
         sent += piece.length
         if (!s.write(piece)) return
       }
@@ -131,6 +132,10 @@ t.test('a client that stops taking the answer is cut after idle_timeout; the nod
     s.on('drain', pump)
     pump()
   })
+}
+
+t.test('a client that stops taking the answer is cut after idle_timeout; the node is not blamed', async (t) => {
+  const n = await gigabyteNode()
   const x = node('x', n.port)
   const p = await startProxy({ x: [x], proxy: { idle_timeout: IDLE } })
   t.teardown(async () => {
@@ -150,7 +155,7 @@ t.test('a client that stops taking the answer is cut after idle_timeout; the nod
   // reading again, the client finds its connection cut short
   socket.resume()
   await closed
-  t.ok(bytes < size, `cut before the end (${bytes} of ${size} bytes)`)
+  t.ok(bytes < GIGABYTE, `cut before the end (${bytes} of ${GIGABYTE} bytes)`)
 })
 
 /** A node that reads each request's body whole, then answers its length (or, with silent, never answers). */
@@ -232,21 +237,8 @@ t.test('a node that takes the whole body and never answers: 504 after request_ti
 })
 
 t.test('a client that takes its backlog slowly is not cut while the backlog shrinks; one that takes nothing of it is', async (t) => {
-  // a gigabyte, written as fast as the proxy takes it: cutover stops reading the node once the client's queue is full
-  const size = 1024 * 1024 * 1024
-  const piece = Buffer.alloc(256 * 1024, 0x61)
-  const n = await rawNode((s) => {
-    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`)
-    let sent = 0
-    const pump = () => {
-      while (!s.destroyed && sent < size) {
-        sent += piece.length
-        if (!s.write(piece)) return
-      }
-    }
-    s.on('drain', pump)
-    pump()
-  })
+  // cutover stops reading the node once the client's queue is full
+  const n = await gigabyteNode()
   const x = node('x', n.port)
   const clock = new FakeClock()
   const p = await startProxy({ x: [x], clock, proxy: { idle_timeout: IDLE } })

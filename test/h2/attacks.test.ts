@@ -4,7 +4,7 @@ import net from 'node:net'
 import t, { type Test } from 'tap'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { DEFAULT_FLOOD_LIMITS } from '../../src/h2/flood-guard.js'
-import { H2_GET as GET, H2_PREFACE as PREFACE, h2Frame as frame, hpackLiteral as literal, type StreamHandler, startH2Upstream } from '../helpers/h2.js'
+import { H2_GET as GET, H2_PREFACE as PREFACE, h2Frame as frame, hpackLiteral as literal, onFrames, type StreamHandler, startH2Upstream } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
 const DATA = 0
@@ -35,22 +35,13 @@ async function connect(port: number): Promise<RawClient> {
   socket.on('error', () => {})
   const answered = new Set<number>()
   const resets = new Map<number, number>()
-  let buf = Buffer.alloc(0)
   let goaway: number | undefined
   let closed = false
   socket.on('close', () => (closed = true))
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d])
-    while (buf.length >= 9) {
-      const len = buf.readUIntBE(0, 3)
-      if (buf.length < 9 + len) break
-      const type = buf[3]
-      const stream = buf.readUInt32BE(5) & 0x7fffffff
-      if (type === GOAWAY && goaway === undefined) goaway = buf.readUInt32BE(13)
-      if (type === HEADERS) answered.add(stream)
-      if (type === RST_STREAM) resets.set(stream, buf.readUInt32BE(9))
-      buf = buf.subarray(9 + len)
-    }
+  onFrames(socket, ({ type, stream, payload }) => {
+    if (type === GOAWAY && goaway === undefined) goaway = payload.readUInt32BE(4)
+    if (type === HEADERS) answered.add(stream)
+    if (type === RST_STREAM) resets.set(stream, payload.readUInt32BE(0))
   })
   socket.write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0)]))
   return {

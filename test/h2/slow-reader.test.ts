@@ -5,7 +5,7 @@ import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
-import { H2_GET, H2_PREFACE, h2Frame } from '../helpers/h2.js'
+import { H2_GET, H2_PREFACE, h2Frame, onFrames } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
 const DATA = 0
@@ -54,20 +54,11 @@ t.test('a slow HTTP/2 reader is not cut while its backlog shrinks; one that open
   let received = 0
   let reset: number | undefined
   let goaway = false
-  let buf = Buffer.alloc(0)
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d])
-    while (buf.length >= 9) {
-      const len = buf.readUIntBE(0, 3)
-      if (buf.length < 9 + len) break
-      const type = buf[3]
-      const stream = buf.readUInt32BE(5) & 0x7fffffff
-      if (stream === 1 && type === HEADERS) answered = true
-      if (stream === 1 && type === DATA) received += len
-      if (stream === 1 && type === RST_STREAM) reset = buf.readUInt32BE(9)
-      if (type === GOAWAY) goaway = true
-      buf = buf.subarray(9 + len)
-    }
+  onFrames(socket, ({ type, stream, payload }) => {
+    if (stream === 1 && type === HEADERS) answered = true
+    if (stream === 1 && type === DATA) received += payload.length
+    if (stream === 1 && type === RST_STREAM) reset = payload.readUInt32BE(0)
+    if (type === GOAWAY) goaway = true
   })
   // no window for the answer's body until the client opens one
   const settings = Buffer.alloc(6)

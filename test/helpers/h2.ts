@@ -130,3 +130,25 @@ export function hpackLiteral(name: string, value: string): Buffer {
 
 /** A HEADERS block for GET / over http with :authority a (static table entries 2, 6, 4). */
 export const H2_GET = Buffer.concat([Buffer.from([0x82, 0x86, 0x84]), hpackLiteral(':authority', 'a')])
+
+/** One frame read by onFrames: its type, flags, stream and payload. */
+export interface H2FrameRead {
+  type: number
+  flags: number
+  stream: number
+  payload: Buffer
+}
+
+/** Calls onFrame for each whole frame the socket reads (after the server's preface, which is frames too). */
+export function onFrames(socket: import('node:net').Socket, onFrame: (frame: H2FrameRead) => void): void {
+  let buf = Buffer.alloc(0)
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d])
+    while (buf.length >= 9) {
+      const len = buf.readUIntBE(0, 3)
+      if (buf.length < 9 + len) break
+      onFrame({ type: buf[3], flags: buf[4], stream: buf.readUInt32BE(5) & 0x7fffffff, payload: buf.subarray(9, 9 + len) })
+      buf = buf.subarray(9 + len)
+    }
+  })
+}
