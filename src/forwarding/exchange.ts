@@ -73,6 +73,12 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   deadline = 0
   /** the head written to the node (the same for every attempt) */
   #requestHead: string | null = null
+  /**
+   * a chunked body without payload: its last chunk (and trailers), read whole before any
+   * byte of it counted as sent, so a retry (which only a body not yet sent allows) writes
+   * it again behind the head: without it the node would wait for the body's end
+   */
+  #emptyBodyEnd: string | null = null
   /** some of the body went to a node */
   bodySent = false
   /** the whole request (head and body) went to the node of this attempt */
@@ -205,7 +211,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     const socket = conn.socket
     const client = this.client
     if (client.phase !== Phase.Body) {
-      socket.write(head, 'latin1')
+      socket.write(this.#emptyBodyEnd === null ? head : head + this.#emptyBodyEnd, 'latin1')
       return
     }
     if (this.head.expectContinue && !this.#sentContinue && this.head.versionMinor === 1) {
@@ -263,7 +269,9 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
       let end = '0\r\n'
       const trailers = decoder.trailers
       for (let i = 0; i < trailers.length; i += 2) end += trailers[i] + ': ' + trailers[i + 1] + '\r\n'
-      ok = socket.write(end + '\r\n', 'latin1')
+      end += '\r\n'
+      if (!this.bodySent) this.#emptyBodyEnd = end
+      ok = socket.write(end, 'latin1')
     }
     socket.uncork()
     return this.#bodyMoved(ok)

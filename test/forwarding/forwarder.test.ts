@@ -1,10 +1,13 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import http from 'node:http'
+import net from 'node:net'
 import { Readable } from 'node:stream'
 import { Agent, request } from 'undici'
 import { stickyBucket } from '../../src/routing/sticky.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
+import { startRawServer } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
 import { close, closedPort, listen, node, startProxy } from './fixtures.js'
 
 const agent = new Agent({ keepAliveTimeout: 1000 })
@@ -431,4 +434,44 @@ t.test('routing on the override header, a sticky header and a sticky cookie, nam
   for (const [i, key] of keys.slice(0, 8).entries()) {
     t.equal(await poolOf({ cookie: ['theme=dark', `a=1; sid=${key}`] }), expected[i], `cookie ${key}`)
   }
+})
+
+t.test('a retried request whose chunked body is empty goes again whole: its last chunk and trailers too', async (t) => {
+  // the first node reads the request and closes without answering (retried: PUT, nothing of
+  // the body was sent as payload); the second answers once the chunked body has ended
+  const first = await startRawServer((s) => {
+    let got = ''
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1')
+      if (got.endsWith('\r\n\r\n') && got.indexOf('\r\n\r\n') < got.length - 4) s.destroy()
+    })
+  })
+  let seen = ''
+  const second = await startRawServer((s) => {
+    s.on('data', (d: Buffer) => {
+      seen += d.toString('latin1')
+      if (/\r\n0\r\n(?:[^\r\n]+\r\n)*\r\n$/.test(seen.slice(seen.indexOf('\r\n\r\n') + 2))) s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+    })
+  })
+  const nFirst = node('x', first.port, 1000)
+  const nSecond = node('x', second.port, 1)
+  const p = await startProxy({ x: [nFirst, nSecond], proxy: { retries: 1, request_timeout: 2000 } })
+  t.teardown(async () => {
+    await p.close()
+    await Promise.all([first.close(), second.close()])
+  })
+  const c = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => c.destroy())
+  let text = ''
+  c.on('data', (d: Buffer) => (text += d.toString('latin1')))
+  c.write('PUT /empty HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Sum: 42\r\n\r\n')
+  await waitUntil('an answer', () => /\r\n\r\n/.test(text) && (text.startsWith('HTTP/1.1 200') ? text.endsWith('ok') : true), 5000)
+  t.match(text, /^HTTP\/1\.1 200 /, 'answered by the second node, not a 504')
+  t.match(seen, /^PUT \/empty HTTP\/1\.1\r\n/, 'the second node got the request')
+  t.ok(seen.endsWith('\r\n0\r\nX-Sum: 42\r\n\r\n'), `and its last chunk with its trailer: ${JSON.stringify(seen.slice(-40))}`)
+  t.same(
+    p.sink.calls.filter((c) => c[0] === 'attemptFailed'),
+    [['attemptFailed', nFirst.name, 'reset']],
+    'the first node failed once',
+  )
 })
