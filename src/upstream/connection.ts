@@ -37,6 +37,14 @@ export interface ConnectionOwner {
   connectionClosed(conn: UpstreamConnection): void
 }
 
+const NOTHING = Buffer.alloc(0)
+
+/** Bytes written to socket and not yet taken by the kernel (Node's queue and libuv's). */
+function unsent(socket: Socket): number {
+  const handle = (socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle
+  return socket.writableLength + (handle?.writeQueueSize ?? 0)
+}
+
 export class UpstreamConnection {
   readonly socket: Socket
   readonly owner: ConnectionOwner
@@ -54,6 +62,8 @@ export class UpstreamConnection {
   #error: Error | null = null
   /** with reused reads: the buffer the next read goes into */
   readonly #reads: ReadSlot | null
+  /** plain TCP: the node's end is checked for a reset before it counts (#onEnd) */
+  readonly #checkEnd: boolean
 
   /**
    * reuseReads: a plain-TCP connection reads into one buffer (read-buffers.ts), reused from read
@@ -65,11 +75,13 @@ export class UpstreamConnection {
     this.owner = owner
     const https = config.protocol === 'https:'
     this.#reads = https || !reuseReads ? null : new ReadSlot(READ_FIRST)
+    this.#checkEnd = !https
+    // plain TCP: half-open, so that the node's end can be checked before our side ends (#onEnd)
     const socket = https
       ? tls.connect({ host: config.hostname, port: config.port, servername: net.isIP(config.hostname) ? undefined : config.hostname, ALPNProtocols: ['http/1.1'] })
       : reuseReads
-        ? net.connect({ host: config.hostname, port: config.port, onread: { buffer: this.#nextBuffer, callback: this.#onRead } })
-        : net.connect({ host: config.hostname, port: config.port })
+        ? net.connect({ host: config.hostname, port: config.port, allowHalfOpen: true, onread: { buffer: this.#nextBuffer, callback: this.#onRead } })
+        : net.connect({ host: config.hostname, port: config.port, allowHalfOpen: true })
     this.socket = socket
     socket.setNoDelay(true)
     socket.on(https ? 'secureConnect' : 'connect', this.#onConnect)
@@ -127,8 +139,43 @@ export class UpstreamConnection {
     return true
   }
 
+  /**
+   * The node ended its side, or reset the connection: Node 20's libuv reports a reset that
+   * comes behind bytes not read yet (a socket paused for a slow client) as a plain end (a
+   * short read, then POLLHUP), and an answer read until the close would pass for whole. A
+   * write of nothing tells them apart: it fails on a reset connection (the close then
+   * carries the error) and does nothing on one the node ended, whose end then counts, and
+   * ours follows, as it would without half-open. Not while writes are pending (a request
+   * body the node no longer reads): the check would wait for them.
+   */
   #onEnd = (): void => {
     this.ended = true
+    const socket = this.socket
+    if (!this.#checkEnd || socket.destroyed) {
+      this.#ended()
+      return
+    }
+    if (!socket.writableEnded && unsent(socket) === 0) {
+      socket.write(NOTHING, this.#endChecked)
+      return
+    }
+    socket.end()
+    this.#ended()
+  }
+
+  #endChecked = (err?: Error | null): void => {
+    const socket = this.socket
+    if (err != null) {
+      this.#error ??= err
+      socket.destroy()
+      return
+    }
+    if (socket.destroyed) return
+    socket.end()
+    this.#ended()
+  }
+
+  #ended(): void {
     if (this.user !== null) this.user.onUpstreamEnd(this)
     else this.socket.destroy()
   }

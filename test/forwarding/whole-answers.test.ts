@@ -203,3 +203,51 @@ t.test('pipelined answers queued for a client that is not reading: a later one c
     s.destroy()
   }
 })
+
+t.test('a node that resets behind bytes cutover has not read yet (held back by a slow client): its answer read until the close is cut, not ended', async (t) => {
+  // Node 20's libuv takes a reset that comes behind unread bytes for a plain end (a short
+  // read and POLLHUP): cutover would write the last chunk of a cut answer
+  let nodeSocket: net.Socket | null = null
+  const node1 = await rawNode((s) => {
+    nodeSocket = s
+    s.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n${'u'.repeat(16 * 1024 * 1024)}`)
+  })
+  const p = await startProxy({ x: [node('x', node1.port)], proxy: { idle_timeout: 10_000 } })
+  t.teardown(async () => {
+    await p.close()
+    await node1.close()
+  })
+  const s = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => s.destroy())
+  s.pause()
+  let text = ''
+  let how = ''
+  s.on('data', (d) => (text += d.toString('latin1')))
+  s.on('end', () => (how = 'clean end'))
+  s.on('error', (err: NodeJS.ErrnoException) => (how = err.code ?? 'error'))
+  s.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n')
+  // the client reads nothing: cutover stops reading the node, whose bytes stop moving
+  let last = -1
+  await waitUntil(
+    'the node held back',
+    () => {
+      const left = nodeSocket?.writableLength ?? 0
+      const still = left > 0 && left === last
+      last = left
+      return still
+    },
+    10_000,
+    100,
+  )
+  // the node fails: its reset lands behind bytes cutover has not read
+  nodeSocket!.resetAndDestroy()
+  s.resume()
+  await waitUntil('the connection ended', () => how !== '', 10_000)
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*Transfer-Encoding: chunked\r\n/, 'relayed chunked')
+  t.notOk(text.endsWith('\r\n0\r\n\r\n'), `no last chunk: the client sees it cut (${text.length} bytes read)`)
+  t.same(
+    p.sink.calls.filter((c) => c[0] === 'attemptFailed').map((c) => c[2]),
+    ['reset'],
+    "the node's reset",
+  )
+})
