@@ -60,7 +60,7 @@ const enum Stage {
 
 /** Ends a stream whose request cutover answered without reading it (see #answer). */
 function closeUnread(this: ServerHttp2Stream): void {
-  if (!this.closed && !this.destroyed) this.close(http2.constants.NGHTTP2_NO_ERROR)
+  if (!this.closed && !this.destroyed) this.close(NGHTTP2_NO_ERROR)
 }
 
 /** a gRPC call with no usable node that has an h2 address (pools.*.nodes[].h2) */
@@ -409,7 +409,10 @@ export class StreamExchange implements AttemptUser, LongLived {
       // The node's side is closed, and the client is told to stop sending with
       // RST_STREAM(NO_ERROR) after the answer's END_STREAM (RFC 9113 8.1)
       this.#attempt?.abandon()
-      if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR)
+      // once the answer's bytes went (Node's close(NO_ERROR) would wait for them too, but
+      // with the stream marked closed: #tailExpired could not reset it any more)
+      if (stream.writableFinished) closeUnread.call(stream)
+      else if (!stream.destroyed) stream.once('finish', closeUnread)
     }
     this.#attempt = null
     this.#shadow?.end()
@@ -579,7 +582,11 @@ export class StreamExchange implements AttemptUser, LongLived {
   }
 
   #onClientClose = (): void => {
-    if (this.#stage === Stage.Done) return
+    if (this.#stage === Stage.Done) {
+      // the answer's last bytes went, or the stream was cut (#watchTail)
+      this.#disarm()
+      return
+    }
     const attempt = this.#attempt
     this.#attempt = null
     attempt?.abort()
@@ -670,6 +677,33 @@ export class StreamExchange implements AttemptUser, LongLived {
         ...(this.#grpc && { grpc_status: this.#grpcStatus }),
       })
     }
+    // the answer is over for the node, but its last bytes may still wait on the client's window
+    if (!this.#stream.destroyed && this.#stream.writableLength > 0) this.#watchTail()
+  }
+
+  /**
+   * The answer's last bytes, queued for a client after the exchange ended (the node's whole
+   * answer, cutover's own), must keep moving as the rest did (idle_timeout): a client that
+   * takes nothing of them for that long has its stream cut (it never reads the answer as
+   * whole); before, the stream and its connection were held for ever.
+   */
+  #watchTail(): void {
+    this.#clientBacklog = this.#stream.writableLength
+    this.#timer = this.#ctx.fw.clock.setTimeout(this.#tailExpired, this.#ctx.fw.proxy.idle_timeout)
+  }
+
+  #tailExpired = (): void => {
+    this.#timer = null
+    const stream = this.#stream
+    if (stream.destroyed) return
+    const left = stream.writableLength
+    if (left === 0) return
+    // a slow reader is not a stalled one
+    if (left < this.#clientBacklog) {
+      this.#watchTail()
+      return
+    }
+    stream.close(NGHTTP2_INTERNAL_ERROR)
   }
 
   #arm(ms: number): void {
