@@ -28,6 +28,8 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
   #ended = false
   /** the body the answer's content-length promises (-1: it names none, or no body is due) */
   #due = -1
+  /** the node's side of the stream ended without END_STREAM: reset with NO_ERROR (see #watchEnd) */
+  #cut = false
 
   constructor(pool: NodeSessionPool, headers: OutgoingHttpHeaders, endStream: boolean, user: AttemptUser) {
     this.#pool = pool
@@ -59,6 +61,7 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
       return
     }
     this.#stream = stream
+    this.#watchEnd(stream)
     stream.on('headers', this.#onInformational)
     stream.on('response', this.#onResponse)
     stream.on('data', this.#onData)
@@ -132,6 +135,24 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     if (stream !== null && !stream.closed) stream.close(NGHTTP2_CANCEL)
   }
 
+  /**
+   * Node ends a stream's readable side alike for the node's END_STREAM and for a
+   * RST_STREAM(NO_ERROR) without one (node:http2's stream.destroy() and session.destroy()
+   * send that mid-answer), and Node's rstCode is 0 both ways: only the first is a whole
+   * answer. Node's end of a stream it heard END_STREAM on comes while the stream is open
+   * (the close follows it); the end of a stream reset comes with the stream already closed.
+   */
+  #watchEnd(stream: ClientHttp2Stream): void {
+    const push = stream.push
+    stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk === null) {
+        stream.push = push
+        if (stream.closed) this.#cut = true
+      }
+      return push.call(stream, chunk, encoding)
+    }
+  }
+
   #onInformational = (headers: IncomingHttpHeaders): void => {
     const status = Number(headers[':status'])
     // 101 has no place in HTTP/2
@@ -164,6 +185,11 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     // Node ends the readable side of a reset stream too: that is a failure, told by 'close'
     const rst = this.#stream?.rstCode
     if (rst !== undefined && rst !== NGHTTP2_NO_ERROR) return
+    if (this.#cut) {
+      // a failure all the same ('close' reports it)
+      this.#error = new Error('the node reset its stream (NO_ERROR) before the answer ended')
+      return
+    }
     if (this.#due > 0) {
       // ended short of its content-length without an error code: a failure all the same ('close' reports it)
       this.#error = new Error(`the node ended its stream ${this.#due} bytes short of its content-length`)
