@@ -1,12 +1,13 @@
 // The client of one fuzzed connection (no tests here): plain TCP or TLS, writes its requests
-// split at random points (all at once, or each after the answer before it), reads slowly if
+// split at random points (all at once, or each after the answer before it, an upgrade's
+// tunnel bytes after its 101), reads slowly if
 // told to, half-closes or leaves where its script says, ends its side once every answer is
 // in (a tunnel's once its echo is back), and gives up at a deadline (then the connection
 // counts as hung).
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Random } from '../../../src/clock.js'
-import { endsWithIt, readAnswer, type Received } from './judge.js'
+import { endsWithIt, type Reading, readAnswer, type Received } from './judge.js'
 import type { ScriptedConnection } from './script.js'
 
 /** a slow reader stops reading for up to this long at a time (well under idle_timeout) */
@@ -31,6 +32,17 @@ function answered(conn: ScriptedConnection, data: Buffer): { count: number; last
     if (endsWithIt(conn, a)) return { count: k + 1, last: true }
   }
   return { count: conn.requests.length, last: false }
+}
+
+/** What data holds of request k's answer (a 101 as soon as its head is in), or null while an answer before it is not whole. */
+function answerTo(conn: ScriptedConnection, data: Buffer, k: number): Reading | null {
+  let off = 0
+  for (let j = 0; j < k; j++) {
+    const reading = readAnswer(data, off, conn.requests[j], false)
+    if (reading.kind !== 'answer') return null
+    off = reading.answer.end
+  }
+  return readAnswer(data, off, conn.requests[k], false)
 }
 
 /** ports: the proxy's plain and TLS listeners; onConnect: told the client's own port once connected */
@@ -86,7 +98,21 @@ export async function runConnection(ports: { plain: number; tls: number }, conn:
   if (conn.mode === 'pipe') await write(0, all.length)
   else {
     for (let k = 0, at = 0; k < conn.requests.length; k++) {
-      const length = conn.requests[k].bytes.length
+      const r = conn.requests[k]
+      const length = r.bytes.length
+      if (r.upgrade && r.tunnel.length > 0) {
+        // as a WebSocket client does: the tunnel's bytes once the 101 came (a retry is possible: nothing was sent early)
+        const head = length - r.tunnel.length
+        if (!(await write(at, at + head))) break
+        at += head
+        await until(() => answerTo(conn, got.data, k)?.kind === 'answer')
+        const reading = answerTo(conn, got.data, k)
+        if (reading?.kind !== 'answer' || !reading.answer.switched) break
+        if (!(await write(at, at + r.tunnel.length))) break
+        at += r.tunnel.length
+        await until(() => answered(conn, got.data).count > k)
+        break
+      }
       if (!(await write(at, at + length))) break
       at += length
       await until(() => answered(conn, got.data).count > k)

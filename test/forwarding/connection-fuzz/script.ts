@@ -48,7 +48,7 @@ export interface ScriptedRequest {
   close: boolean
   /** Connection: Upgrade, Upgrade: websocket (always the connection's last request) */
   upgrade: boolean
-  /** an upgrade's bytes after its head, sent right behind it (in bytes too), echoed once tunnelled */
+  /** an upgrade's bytes after its head (in bytes too): sent right behind it (pipe) or after the 101 (seq), echoed once tunnelled */
   tunnel: Buffer
 }
 
