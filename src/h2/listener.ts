@@ -8,8 +8,9 @@
  * lists up to proxy.max_header_size and 128 fields (longer ones: the stream is refused),
  * nghttp2's memory cap per session, and the flood guard (flood-guard.ts) beside
  * nghttp2's own defences; a session ended for flooding gets GOAWAY ENHANCE_YOUR_CALM and
- * is counted in cutover_requests_refused_total{reason="h2_*"}. Drain: GOAWAY NO_ERROR to
- * every session, whose open streams finish.
+ * is counted in cutover_requests_refused_total{reason="h2_*"}. A session silent for
+ * idle_timeout is sent a PING, and destroyed when it does not answer within another
+ * (#probe). Drain: GOAWAY NO_ERROR to every session, whose open streams finish.
  */
 
 import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
@@ -48,6 +49,8 @@ interface SessionState {
   https: boolean
   remote: string | undefined
   refused: boolean
+  /** the deadline of a PING sent to a silent session (#probe) */
+  probe: TimerHandle | null
 }
 
 export class H2Listener {
@@ -200,6 +203,7 @@ export class H2Listener {
       https: (socket as { encrypted?: boolean }).encrypted === true,
       remote: peerAddress(socket),
       refused: false,
+      probe: null,
     }
     this.sessions.set(session, state)
     if (this.#draining) session.close()
@@ -218,8 +222,15 @@ export class H2Listener {
       fw.refused(reason)
       this.#logger.debug({ client: state.remote, reason, err: err.message }, 'h2 session ended by nghttp2')
     })
+    // Node 20's nghttp2 ends a session on some connection errors (a DATA frame on a stream
+    // the client had ended) with its GOAWAY and not a word to Node: the session reads no
+    // more, so the client's FIN goes unheard (the socket stays in CLOSE-WAIT), and its streams
+    // never close. A session silent for idle_timeout is sent a PING; one that does not
+    // answer it within another idle_timeout is destroyed
+    session.setTimeout(this.#proxy.idle_timeout, () => this.#probe(session, state))
     session.on('close', () => {
       fw.clock.clearTimeout(state.idle)
+      fw.clock.clearTimeout(state.probe)
       this.sessions.delete(session)
     })
   }
@@ -263,6 +274,25 @@ export class H2Listener {
     // GOAWAY with the reason first: destroy() alone would say NO_ERROR once streams are open
     session.goaway(NGHTTP2_ENHANCE_YOUR_CALM)
     setImmediate(() => session.destroy())
+  }
+
+  /** A PING to a session silent for idle_timeout; no answer within another idle_timeout: it is gone. */
+  #probe(session: Http2Session, state: SessionState): void {
+    if (session.destroyed || state.probe !== null) return
+    const clock = this.#fw.clock
+    state.probe = clock.setTimeout(() => {
+      state.probe = null
+      if (!session.destroyed) session.destroy()
+    }, this.#proxy.idle_timeout)
+    const answered = (): void => {
+      clock.clearTimeout(state.probe)
+      state.probe = null
+    }
+    try {
+      if (!session.ping(answered)) session.destroy()
+    } catch {
+      session.destroy()
+    }
   }
 
   #idleIn(session: Http2Session, state: SessionState, ms: number): void {
