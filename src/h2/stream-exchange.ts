@@ -678,14 +678,17 @@ export class StreamExchange implements AttemptUser, LongLived {
       })
     }
     // the answer is over for the node, but its last bytes may still wait on the client's window
-    if (!this.#stream.destroyed && this.#stream.writableLength > 0) this.#watchTail()
+    if (!this.#stream.destroyed && !this.#stream.closed) this.#watchTail()
   }
 
   /**
    * The answer's last bytes, queued for a client after the exchange ended (the node's whole
    * answer, cutover's own), must keep moving as the rest did (idle_timeout): a client that
    * takes nothing of them for that long has its stream cut (it never reads the answer as
-   * whole); before, the stream and its connection were held for ever.
+   * whole); before, the stream and its connection were held for ever. The last of them is
+   * the empty DATA frame with END_STREAM (waitForTrailers), which nghttp2 holds while the
+   * stream's window is 0: a client that opened a window for the body and not a byte more
+   * never had its stream end. A stream that closes in time clears the watch (#onClientClose).
    */
   #watchTail(): void {
     this.#clientBacklog = this.#stream.writableLength
@@ -695,11 +698,10 @@ export class StreamExchange implements AttemptUser, LongLived {
   #tailExpired = (): void => {
     this.#timer = null
     const stream = this.#stream
-    if (stream.destroyed) return
+    if (stream.destroyed || stream.closed) return
     const left = stream.writableLength
-    if (left === 0) return
     // a slow reader is not a stalled one
-    if (left < this.#clientBacklog) {
+    if (left > 0 && left < this.#clientBacklog) {
       this.#watchTail()
       return
     }

@@ -13,9 +13,12 @@ const DATA = 0
 const HEADERS = 1
 const RST_STREAM = 3
 const SETTINGS = 4
+const PING = 6
 const GOAWAY = 7
+const WINDOW_UPDATE = 8
 const END_STREAM = 0x1
 const END_HEADERS = 0x4
+const ACK = 0x1
 const SETTINGS_INITIAL_WINDOW_SIZE = 4
 
 const IDLE_MS = 1000
@@ -23,10 +26,10 @@ const BODY = 1000
 
 /**
  * Asks for / with a window of 0 and never opens it (ended: the request has no body; else
- * its body stays open after one DATA frame); resolves with what the client read once the
- * stream or connection ended.
+ * its body stays open after one DATA frame), or opens it by `window` bytes once; resolves
+ * with what the client read once the stream or connection ended.
  */
-async function unreadAnswer(port: number, ended = true): Promise<{ answered: boolean; received: number; endStream: boolean; cut: string }> {
+async function unreadAnswer(port: number, ended = true, window = 0): Promise<{ answered: boolean; received: number; endStream: boolean; cut: string }> {
   const socket = net.connect(port, '127.0.0.1')
   socket.on('error', () => undefined)
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
@@ -35,6 +38,8 @@ async function unreadAnswer(port: number, ended = true): Promise<{ answered: boo
   let endStream = false
   let cut = ''
   onFrames(socket, ({ type, flags, stream, payload }) => {
+    // a live client: it answers cutover's PINGs (a silent session is asked for one)
+    if (type === PING && (flags & ACK) === 0) socket.write(h2Frame(PING, ACK, 0, payload))
     if (stream === 1 && type === HEADERS) answered = true
     if (stream === 1 && type === DATA) received += payload.length
     if (stream === 1 && (type === DATA || type === HEADERS) && (flags & END_STREAM) !== 0) endStream = true
@@ -49,8 +54,14 @@ async function unreadAnswer(port: number, ended = true): Promise<{ answered: boo
   settings.writeUInt32BE(0, 2)
   const request = ended ? [h2Frame(HEADERS, END_STREAM | END_HEADERS, 1, H2_GET)] : [h2Frame(HEADERS, END_HEADERS, 1, H2_GET), h2Frame(DATA, 0, 1, Buffer.from('abc'))]
   socket.write(Buffer.concat([H2_PREFACE, h2Frame(SETTINGS, 0, 0, settings), ...request]))
+  if (window > 0) {
+    // a window for the body and not a byte more
+    const increment = Buffer.alloc(4)
+    increment.writeUInt32BE(window)
+    socket.write(h2Frame(WINDOW_UPDATE, 0, 1, increment))
+  }
   try {
-    await waitUntil('the stream cut', () => cut !== '', 5 * IDLE_MS)
+    await waitUntil('the stream ended or cut', () => cut !== '' || endStream, 5 * IDLE_MS)
   } finally {
     socket.destroy()
   }
@@ -113,4 +124,27 @@ t.test('an answer before the request body was whole, never read by the client', 
   t.equal(seen.received, 0, 'no body went (no window)')
   t.ok(seen.cut !== '', `cut: ${seen.cut}`)
   t.equal(await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:1",kind="timeout"}`), 0, 'the node is not blamed')
+})
+
+t.test('an answer whose client opened a window for its body and not a byte more', async (t) => {
+  // cutover ends every answer with an empty DATA frame (END_STREAM, or trailers after it
+  // when the node sends some), and nghttp2 holds even an empty one while the window is 0:
+  // the client had the whole body and the stream never ended
+  const node = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': BODY })
+    res.end(Buffer.alloc(BODY, 'a'))
+  })
+  await new Promise<void>((r) => node.listen(0, '127.0.0.1', r))
+  const nodePort = (node.address() as net.AddressInfo).port
+  const c = await startTestCutover({ x: [`http://127.0.0.1:${nodePort}`], y: [], proxy: `  idle_timeout: ${IDLE_MS}ms` })
+  t.teardown(async () => {
+    await c.cutover.close()
+    node.closeAllConnections()
+    await new Promise((r) => node.close(r))
+  })
+  const seen = await unreadAnswer(c.cutover.proxyAddress.port, true, BODY)
+  t.ok(seen.answered, 'the head came')
+  t.equal(seen.received, BODY, 'the body went')
+  t.ok(seen.endStream || seen.cut !== '', `ended (${seen.endStream}) or cut (${seen.cut})`)
+  t.equal(await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:${nodePort}",kind="timeout"}`), 0, 'the node is not blamed')
 })
