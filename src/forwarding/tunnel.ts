@@ -418,6 +418,8 @@ export class Tunnel implements ConnectionUser, LongLived {
     this.client.fw.longLived.delete(this)
     this.node = null
     this.deadline = 0
+    // a partial head of this node's must never be read as the start of the next node's answer
+    this.#rbuf = null
     node.inflight--
     this.client.fw.sink.attemptEnded(node)
   }

@@ -3,6 +3,7 @@ import http from 'node:http'
 import net from 'node:net'
 import type { Tunnel } from '../../src/forwarding/tunnel.js'
 import { buildRoutingTable } from '../../src/routing/table.js'
+import { startRawServer } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 import { close, closedPort, listen, node, startProxy, type TestProxy } from './fixtures.js'
 
@@ -238,4 +239,29 @@ t.test('a client that ends its side before the upgrade is answered has gone away
     [['finished', 'x', 499]],
     'counted as a client gone',
   )
+})
+
+t.test('an upgrade retried after its node cut the answer in the middle of the head: the client reads the next node’s answer alone', async (t) => {
+  // the first node's half head (with a cookie of its own) must not be read as the start of the second's
+  const first = await startRawServer((s) =>
+    s.once('data', () => {
+      s.write('HTTP/1.1 401 Unauthorized\r\nSet-Cookie: session=from-the-failed-node\r\nX-Half: ')
+      setTimeout(() => s.resetAndDestroy(), 30)
+    }),
+  )
+  const second = await startRawServer((s) => s.once('data', () => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Node: second\r\n\r\n')))
+  const p = await startProxy({ x: [node('x', first.port)], y: [node('y', second.port)], proxy: { retries: 1 } })
+  t.teardown(async () => {
+    await p.close()
+    await first.close()
+    await second.close()
+  })
+  const c = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => c.destroy())
+  let text = ''
+  c.on('data', (d: Buffer) => (text += d.toString('latin1')))
+  c.on('error', () => undefined)
+  c.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')
+  await waitUntil('an answer', () => text.includes('\r\n\r\n') || c.destroyed, 3000)
+  t.equal(text, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Node: second\r\n\r\n')
 })
