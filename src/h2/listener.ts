@@ -29,7 +29,10 @@ import { keepEarlyTrailers, type StreamContext, StreamExchange } from './stream-
 const http2 = process.getBuiltinModule('node:http2')
 const net = process.getBuiltinModule('node:net')
 
-const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants
+
+/** the error the sessions left at drain_timeout end with (closeAll) */
+const DRAIN_CUT = new Error('drain_timeout passed')
 
 export interface H2ListenerOptions {
   config: Config
@@ -188,7 +191,13 @@ export class H2Listener {
   /** Cut every session now (drain_timeout passed). */
   closeAll(): void {
     this.#proxyHeaders?.closeAll()
-    for (const session of [...this.sessions.keys()]) session.destroy()
+    // with an error code: Node's destroy() resets every open stream with the session's code,
+    // and NO_ERROR (its default, and what it makes of destroy(undefined, code)) reads to a
+    // client as the answer's clean end. The error is cutover's own: not counted a refusal
+    for (const [session, state] of [...this.sessions]) {
+      state.refused = true
+      session.destroy(DRAIN_CUT, NGHTTP2_CANCEL)
+    }
     for (const socket of this.#sockets) socket.destroy()
     void this.nodes.close(true)
   }
