@@ -20,7 +20,7 @@ import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
 import { CLIENT_CLOSED, type Forwarder, type LongLived, type LongLivedKind } from './forwarder.js'
 import { Phase } from './phase.js'
-import { authority, ClientFraming, clientResponseHead, interimHead, isEventStream, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
+import { authority, ClientFraming, clientResponseHead, interimHead, isEventStream, LAST_CHUNK, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** a body that arrived with its head and is at most this long is written with the head as one string */
 const SMALL_BODY = 8192
@@ -30,9 +30,6 @@ const SMALL_BODY = 8192
  * reads every time (nginx holds its proxy buffers the same way)
  */
 export const MAX_QUEUED = 2 * READ_SIZE
-
-/** the end of a chunked body without trailers */
-const LAST_CHUNK = '0\r\n\r\n'
 
 const enum Stage {
   /** between attempts */

@@ -298,6 +298,9 @@ export function clientResponseHead(res: ResponseHead, framing: ClientFraming, cl
   return out + '\r\n'
 }
 
+/** the end of a chunked body without trailers (a body read until the node closed, relayed chunked) */
+export const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1')
+
 /** An interim (1xx) response for the client, headers as the node sent them minus hop-by-hop ones. */
 export function interimHead(res: ResponseHead): string {
   return clientResponseHead(res, ClientFraming.AsIs, false, false)

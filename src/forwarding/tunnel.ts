@@ -18,7 +18,7 @@ import { failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
-import { authority, ClientFraming, clientResponseHead, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
+import { authority, ClientFraming, clientResponseHead, LAST_CHUNK, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
@@ -39,9 +39,6 @@ interface Declined {
    */
   rechunk: boolean
 }
-
-/** the end of a chunked body without trailers */
-const LAST_CHUNK_BYTES = Buffer.from('0\r\n\r\n', 'latin1')
 
 export class Tunnel implements ConnectionUser, LongLived {
   readonly kind = 'websocket'
@@ -256,7 +253,7 @@ export class Tunnel implements ConnectionUser, LongLived {
   /** The declined upgrade's answer is whole: the node's connection and then the client's close. */
   #endDeclined(): void {
     this.#dropConn()
-    this.client.answerAndClose(this.#declined?.rechunk === true ? LAST_CHUNK_BYTES : NOTHING)
+    this.client.answerAndClose(this.#declined?.rechunk === true ? LAST_CHUNK : NOTHING)
   }
 
   /**
