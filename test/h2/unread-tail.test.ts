@@ -4,8 +4,8 @@
 // ever (the exchange was over, nothing watched the queue), and the node is not blamed.
 import http from 'node:http'
 import net from 'node:net'
-import t from 'tap'
-import { startTestCutover } from '../helpers/cutover.js'
+import t, { type Test } from 'tap'
+import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { H2_GET, H2_PREFACE, h2Frame, onFrames, startH2Upstream } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
 
@@ -89,7 +89,8 @@ t.test('an HTTP/1.1 node’s whole answer, never read by the client', async (t) 
   t.equal(await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:${nodePort}",kind="timeout"}`), 0, 'the node is not blamed')
 })
 
-t.test('an h2 node’s whole answer, never read by the client', async (t) => {
+/** A cutover in front of an h2 node that answers BODY bytes at once and ends its stream. */
+async function h2NodeCutover(t: Test): Promise<TestCutover> {
   const node = await startH2Upstream('x', (stream) => {
     stream.respond({ ':status': 200, 'content-length': String(BODY) })
     stream.end(Buffer.alloc(BODY, 'a'))
@@ -99,6 +100,11 @@ t.test('an h2 node’s whole answer, never read by the client', async (t) => {
     await c.cutover.close()
     await node.close()
   })
+  return c
+}
+
+t.test('an h2 node’s whole answer, never read by the client', async (t) => {
+  const c = await h2NodeCutover(t)
   const seen = await unreadAnswer(c.cutover.proxyAddress.port)
   t.ok(seen.answered, 'the head came')
   t.notOk(seen.endStream, 'never read as whole')
@@ -109,15 +115,7 @@ t.test('an h2 node’s whole answer, never read by the client', async (t) => {
 
 t.test('an answer before the request body was whole, never read by the client', async (t) => {
   // the node answers at the head and ends its side: the client is to stop sending once it read the answer
-  const node = await startH2Upstream('x', (stream) => {
-    stream.respond({ ':status': 200, 'content-length': String(BODY) })
-    stream.end(Buffer.alloc(BODY, 'a'))
-  })
-  const c = await startTestCutover({ x: [`{ url: "http://127.0.0.1:1", h2: "${node.h2}" }`], y: [], proxy: `  idle_timeout: ${IDLE_MS}ms` })
-  t.teardown(async () => {
-    await c.cutover.close()
-    await node.close()
-  })
+  const c = await h2NodeCutover(t)
   const seen = await unreadAnswer(c.cutover.proxyAddress.port, false)
   t.ok(seen.answered, 'the head came')
   t.notOk(seen.endStream, 'never read as whole')
