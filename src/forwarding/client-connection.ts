@@ -18,7 +18,7 @@ import type { Forwarder, H2Preface } from './forwarder.js'
 import { clientAddress } from './headers.js'
 import type { Timed } from './sweeper.js'
 import { Tunnel } from './tunnel.js'
-import { ReadSlot } from '../upstream/read-buffers.js'
+import { ReadSlot, unsentBytes } from '../upstream/read-buffers.js'
 
 /** bytes of a body (or of pipelined requests) held while the node cannot take them yet */
 const HOLD_LIMIT = 64 * 1024
@@ -49,18 +49,6 @@ const BODY_FIRST_READ = 16 * 1024
 
 /** HTTP/2's connection preface begins so (RFC 9113 3.4): a client with prior knowledge of h2c */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n', 'latin1')
-
-/**
- * Bytes written to socket and not yet taken by the kernel: those still in its stream's
- * queue plus what libuv has left of the writes in progress (the handle's writeQueueSize,
- * which Node's own `bufferSize` read in older versions). Never grows once nothing more is
- * written, and falls as a slow reader takes the answer, so it measures progress as nginx's
- * send_timeout does: between two successful writes.
- */
-function unsentBytes(socket: net.Socket): number {
-  const handle = (socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle
-  return socket.writableLength + (handle?.writeQueueSize ?? 0)
-}
 
 /** `onread` for client sockets (net.Socket option): see SHARED_READ */
 export const CLIENT_ONREAD = { buffer: nextClientBuffer, callback: onClientRead }
@@ -446,6 +434,16 @@ export class ClientConnection implements Timed, ClientSide {
     const socket = this.socket
     if (socket.destroyed || socket.writableEnded) return true
     return typeof bytes === 'string' ? socket.write(bytes, 'latin1') : socket.write(bytes)
+  }
+
+  writeChunk(bytes: Buffer): boolean {
+    const socket = this.socket
+    socket.cork()
+    this.write(bytes.length.toString(16) + '\r\n')
+    this.write(bytes)
+    const ok = this.write('\r\n')
+    socket.uncork()
+    return ok
   }
 
   unsent(): number {

@@ -28,6 +28,8 @@ export interface ClientSide {
   exchangeDone(keepAlive: boolean, now?: number): void
   /** false when the socket's buffer is full (wait for resume) */
   write(bytes: Buffer | string): boolean
+  /** bytes as one chunk of a body cutover frames itself (never empty: that is the last chunk); as write */
+  writeChunk(bytes: Buffer): boolean
   /**
    * Bytes written to the socket that have not gone to the kernel yet: a slow reader's
    * backlog. It shrinks while the client reads, however slowly (a stall is when it does not).

@@ -477,12 +477,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
         if (this.#rechunk) {
           // never an empty chunk: that is the last one
           if (chunk.length === 0) return false
-          const socket = client.socket
-          socket.cork()
-          client.write(chunk.length.toString(16) + '\r\n')
-          client.write(chunk)
-          ok = client.write('\r\n')
-          socket.uncork()
+          ok = client.writeChunk(chunk)
         } else {
           ok = client.write(chunk)
         }

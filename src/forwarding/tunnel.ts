@@ -23,7 +23,6 @@ import { authority, ClientFraming, clientResponseHead, LAST_CHUNK, MAX_RESPONSE_
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
 const NOTHING = Buffer.alloc(0)
-const CRLF = Buffer.from('\r\n', 'latin1')
 
 /** The answer of a node that declined the upgrade, on its way to the client. */
 interface Declined {
@@ -230,13 +229,8 @@ export class Tunnel implements ConnectionUser, LongLived {
       d.left -= take
       done = d.left === 0
     }
-    if (d.rechunk && piece.length > 0) {
-      // never an empty chunk: that is the last one
-      this.client.write(piece.length.toString(16) + '\r\n')
-      this.client.write(piece)
-      piece = CRLF
-    }
-    if (piece.length > 0 && !this.client.write(piece)) {
+    // never an empty chunk: that is the last one
+    if (piece.length > 0 && !(d.rechunk ? this.client.writeChunk(piece) : this.client.write(piece))) {
       this.#waitingOnClient = true
       this.#clientBacklog = this.client.unsent()
       this.conn?.socket.pause()

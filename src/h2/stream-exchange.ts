@@ -560,11 +560,17 @@ export class StreamExchange implements AttemptUser, LongLived {
    * another idle_timeout.
    */
   #clientReading(): boolean {
+    if (!this.#backlogShrank()) return false
+    this.#moved = this.#ctx.fw.clock.monotonic()
+    this.#arm(this.#ctx.fw.proxy.idle_timeout)
+    return true
+  }
+
+  /** Whether the stream's backlog shrank since the last look (which this one becomes). */
+  #backlogShrank(): boolean {
     const left = this.#stream.writableLength
     if (left >= this.#clientBacklog) return false
     this.#clientBacklog = left
-    this.#moved = this.#ctx.fw.clock.monotonic()
-    this.#arm(this.#ctx.fw.proxy.idle_timeout)
     return true
   }
 
@@ -699,9 +705,8 @@ export class StreamExchange implements AttemptUser, LongLived {
     this.#timer = null
     const stream = this.#stream
     if (stream.destroyed || stream.closed) return
-    const left = stream.writableLength
     // a slow reader is not a stalled one
-    if (left > 0 && left < this.#clientBacklog) {
+    if (stream.writableLength > 0 && this.#backlogShrank()) {
       this.#watchTail()
       return
     }

@@ -5,7 +5,7 @@
 
 import type { Socket } from 'node:net'
 import type { NodeConfig } from '../config/types.js'
-import { type Holder, ReadSlot } from './read-buffers.js'
+import { type Holder, ReadSlot, unsentBytes } from './read-buffers.js'
 
 const net = process.getBuiltinModule('node:net')
 const tls = process.getBuiltinModule('node:tls')
@@ -38,12 +38,6 @@ export interface ConnectionOwner {
 }
 
 const NOTHING = Buffer.alloc(0)
-
-/** Bytes written to socket and not yet taken by the kernel (Node's queue and libuv's). */
-function unsent(socket: Socket): number {
-  const handle = (socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle
-  return socket.writableLength + (handle?.writeQueueSize ?? 0)
-}
 
 export class UpstreamConnection {
   readonly socket: Socket
@@ -155,7 +149,7 @@ export class UpstreamConnection {
       this.#ended()
       return
     }
-    if (!socket.writableEnded && unsent(socket) === 0) {
+    if (!socket.writableEnded && unsentBytes(socket) === 0) {
       socket.write(NOTHING, this.#endChecked)
       return
     }

@@ -10,6 +10,8 @@
  * (bench/README.md, "Uploads: the slow mode").
  */
 
+import type { Socket } from 'node:net'
+
 /** Whatever may still hold a region of a lent buffer: a client socket, seen as a Writable. */
 export interface Holder {
   readonly writableLength: number
@@ -22,6 +24,18 @@ export interface Holder {
  * open node connection
  */
 export const READ_SIZE = 128 * 1024
+
+/**
+ * Bytes written to socket and not yet taken by the kernel: those still in its stream's
+ * queue plus what libuv has left of the writes in progress (the handle's writeQueueSize,
+ * which Node's own `bufferSize` read in older versions). Never grows once nothing more is
+ * written, and falls as a slow reader takes the answer, so it measures progress as nginx's
+ * send_timeout does: between two successful writes.
+ */
+export function unsentBytes(socket: Socket): number {
+  const handle = (socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle
+  return socket.writableLength + (handle?.writeQueueSize ?? 0)
+}
 
 /** lent buffers waiting for their holder's queue to empty; past this the oldest is left to the GC */
 const MAX_LENT = 16
