@@ -91,36 +91,58 @@ function ignored(path: string, key: string, fields: readonly string[]): boolean 
   return fields.includes(key) || fields.includes(path)
 }
 
-/** Structural differences of two JSON values, named by dotted path; ignored fields skipped. */
-export function jsonDifferences(a: unknown, b: unknown, path: string, fields: readonly string[], out: string[]): void {
-  if (out.length > MAX_DIFFERENCES) return
-  const at = path === '' ? '(root)' : path
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b)) {
-      out.push(`body field ${at} type`)
-      return
+/** a path in a difference is cut to about this many characters (a hostile body may nest without end) */
+const MAX_PATH = 200
+
+/** parent's path with one more step, cut once it is long: past that, every step shares the cut one */
+function childPath(parent: string, step: string): string {
+  if (parent.length >= MAX_PATH) return parent
+  const path = parent + step
+  return path.length > MAX_PATH ? `${path.slice(0, MAX_PATH)}…` : path
+}
+
+/** one step of the walk: two values to compare at a path, or a difference to note in its turn */
+type Step = { a: unknown; b: unknown; path: string; note?: undefined } | { note: string }
+
+/**
+ * Structural differences of two JSON values, named by dotted path; ignored fields skipped.
+ * A walk with its own stack, not recursion: JSON.parse takes nesting as deep as the body
+ * is long (json_max), which would overflow the call stack; the differences come in the
+ * order a depth-first recursion would give them.
+ */
+export function jsonDifferences(a0: unknown, b0: unknown, path0: string, fields: readonly string[], out: string[]): void {
+  const stack: Step[] = [{ a: a0, b: b0, path: path0 }]
+  while (stack.length > 0 && out.length <= MAX_DIFFERENCES) {
+    const step = stack.pop()!
+    if (step.note !== undefined) {
+      out.push(step.note)
+      continue
     }
-    if (a.length !== b.length) {
-      out.push(`body field ${at} length`)
-      return
+    const { a, b, path } = step
+    const at = path === '' ? '(root)' : path
+    if (Array.isArray(a) || Array.isArray(b)) {
+      if (!Array.isArray(a) || !Array.isArray(b)) out.push(`body field ${at} type`)
+      else if (a.length !== b.length) out.push(`body field ${at} length`)
+      else for (let i = a.length - 1; i >= 0; i--) stack.push({ a: a[i], b: b[i], path: childPath(path, `[${i}]`) })
+      continue
     }
-    for (let i = 0; i < a.length; i++) jsonDifferences(a[i], b[i], `${path}[${i}]`, fields, out)
-    return
+    if (isObject(a) && isObject(b)) {
+      const steps: Step[] = []
+      for (const key of Object.keys(a)) {
+        const child = path === '' ? childPath('', key) : childPath(path, `.${key}`)
+        if (ignored(child, key, fields)) continue
+        if (!Object.hasOwn(b, key)) steps.push({ note: `body field ${child} missing on y` })
+        else steps.push({ a: a[key], b: b[key], path: child })
+      }
+      for (const key of Object.keys(b)) {
+        const child = path === '' ? childPath('', key) : childPath(path, `.${key}`)
+        if (!Object.hasOwn(a, key) && !ignored(child, key, fields)) steps.push({ note: `body field ${child} only on y` })
+      }
+      for (let i = steps.length - 1; i >= 0; i--) stack.push(steps[i])
+      continue
+    }
+    if (!Object.is(a, b)) out.push(`body field ${at}`)
   }
-  if (isObject(a) && isObject(b)) {
-    for (const key of Object.keys(a)) {
-      const child = path === '' ? key : `${path}.${key}`
-      if (ignored(child, key, fields)) continue
-      if (!Object.hasOwn(b, key)) out.push(`body field ${child} missing on y`)
-      else jsonDifferences(a[key], b[key], child, fields, out)
-    }
-    for (const key of Object.keys(b)) {
-      const child = path === '' ? key : `${path}.${key}`
-      if (!Object.hasOwn(a, key) && !ignored(child, key, fields)) out.push(`body field ${child} only on y`)
-    }
-    return
-  }
-  if (!Object.is(a, b)) out.push(`body field ${at}`)
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

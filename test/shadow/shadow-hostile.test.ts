@@ -1,0 +1,50 @@
+/**
+ * Hostile answers to shadow copies: what x and y send must never break the proxy or the
+ * client's answer, and the comparison must stay right (no false "differs" from framing,
+ * no false "same").
+ */
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import t from 'tap'
+import { startTestCutover } from '../helpers/cutover.js'
+import { startUpstream } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
+
+async function compared(c: Awaited<ReturnType<typeof startTestCutover>>, n: number) {
+  return waitUntil(
+    `${n} copies counted`,
+    async () => {
+      const { body } = await c.api('GET', '/v1/shadow')
+      const s = body.totals
+      return s.match + s.mismatch + s.error + s.dropped >= n ? body : undefined
+    },
+    10_000,
+  )
+}
+
+t.test('deeply nested JSON answers that differ: a mismatch, never a crash of the proxy', async (t) => {
+  const depth = 20_000
+  const deep = (leaf: string) => '['.repeat(depth) + leaf + ']'.repeat(depth)
+  const answer = (leaf: string) => (req: IncomingMessage, res: ServerResponse) => {
+    req.resume()
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(req.url === '/deep' ? deep(leaf) : '{"ok":true}')
+  }
+  const x = await startUpstream('x', answer('1'))
+  const y = await startUpstream('y', answer('2'))
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const res = await fetch(`${c.proxyUrl}/deep`)
+  t.equal(res.status, 200)
+  t.equal((await res.text()).length, 2 * depth + 1, 'the client gets x’s answer whole')
+  const report = await compared(c, 1)
+  t.same(report.totals, { match: 0, mismatch: 1, error: 0, dropped: 0 })
+  const differences: string[] = report.classes[0].differences
+  t.equal(differences.length, 1)
+  t.match(differences[0], /^body field \[0\]\[0\]/)
+  t.ok(differences[0].length <= 300, 'a difference names a path of bounded length')
+  t.equal((await fetch(`${c.proxyUrl}/after`)).status, 200, 'the proxy serves on')
+})
