@@ -54,12 +54,31 @@ export function compareAnswers(x: ShadowAnswer, y: ShadowAnswer, options: Compar
   return { match: differences.length === 0, differences }
 }
 
+/**
+ * Headers of the connection or the framing, never compared whatever shadow.ignore_headers
+ * says: x's answer and y's come over different connections (y's over the copies' own
+ * client; x's to an h2 client without any, which never gets Trailer either), and the bodies
+ * are compared themselves.
+ */
+const NEVER_COMPARED: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer'])
+
+/** Names a Connection header lists (hop-by-hop for that connection), lower case. */
+function connectionListed(flat: readonly string[], into: Set<string>): void {
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i].toLowerCase() !== 'connection') continue
+    for (const name of flat[i + 1].split(',')) {
+      const n = name.trim().toLowerCase()
+      if (n !== '') into.add(n)
+    }
+  }
+}
+
 /** Header values by lower-case name, repeats joined as one list. */
-function headerMap(flat: readonly string[], ignore: ReadonlySet<string>): Map<string, string> {
+function headerMap(flat: readonly string[], ignore: ReadonlySet<string>, hop: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>()
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = flat[i].toLowerCase()
-    if (ignore.has(name)) continue
+    if (ignore.has(name) || NEVER_COMPARED.has(name) || hop.has(name)) continue
     const prev = out.get(name)
     out.set(name, prev === undefined ? flat[i + 1] : `${prev}, ${flat[i + 1]}`)
   }
@@ -67,8 +86,11 @@ function headerMap(flat: readonly string[], ignore: ReadonlySet<string>): Map<st
 }
 
 function compareHeaders(x: readonly string[], y: readonly string[], ignore: ReadonlySet<string>, out: string[]): void {
-  const a = headerMap(x, ignore)
-  const b = headerMap(y, ignore)
+  const hop = new Set<string>()
+  connectionListed(x, hop)
+  connectionListed(y, hop)
+  const a = headerMap(x, ignore, hop)
+  const b = headerMap(y, ignore, hop)
   for (const [name, value] of a) {
     const other = b.get(name)
     if (other === undefined) out.push(`header ${name} missing on y`)

@@ -5,8 +5,10 @@
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import http2 from 'node:http2'
 import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
+import { h2Request } from '../helpers/h2.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -47,4 +49,64 @@ t.test('deeply nested JSON answers that differ: a mismatch, never a crash of the
   t.match(differences[0], /^body field \[0\]\[0\]/)
   t.ok(differences[0].length <= 300, 'a difference names a path of bounded length')
   t.equal((await fetch(`${c.proxyUrl}/after`)).status, 200, 'the proxy serves on')
+})
+
+t.test('ignore_headers of its own: framing and hop-by-hop headers are still never compared (the body is)', async (t) => {
+  const body = '{"same":true}'
+  // x answers chunked, y with a length, each on its own terms for the connection
+  const x = await startUpstream('x', (req, res) => {
+    req.resume()
+    // (an h2 client gets the headers the Connection header lists: /b names none)
+    res.writeHead(200, { 'content-type': 'application/json', 'x-node': 'same', ...(req.url === '/a' && { connection: 'keep-alive, x-hop', 'x-hop': 'x' }) })
+    res.write(body.slice(0, 5))
+    res.end(body.slice(5))
+  })
+  const y = await startUpstream('y', (req, res) => {
+    req.resume()
+    res.writeHead(200, { 'content-type': 'application/json', 'x-node': 'same', 'content-length': String(body.length), 'keep-alive': 'timeout=2' })
+    res.end(body)
+  })
+  const c = await startTestCutover({ x: [x.url], y: [y.url], proxy: '  h2c_listen: 127.0.0.1:0', extra: 'shadow:\n  share: 100\n  ignore_headers: [date]\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  t.equal(await (await fetch(`${c.proxyUrl}/a`)).text(), body)
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(() => session.close())
+  t.equal((await h2Request(session, { ':path': '/b' })).body, body)
+  const report = await compared(c, 2)
+  t.same(
+    report.classes.flatMap((k: { differences: string[] }) => k.differences),
+    [],
+    'no difference named',
+  )
+  t.same(report.totals, { match: 2, mismatch: 0, error: 0, dropped: 0 })
+})
+
+t.test('an h2 client, answers announcing trailers: the Trailer header (not relayed to h2) is not a difference', async (t) => {
+  const answer = (req: IncomingMessage, res: ServerResponse) => {
+    req.resume()
+    res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' })
+    res.write('same ')
+    res.addTrailers({ 'x-checksum': 'abc' })
+    res.end('body')
+  }
+  const x = await startUpstream('x', answer)
+  const y = await startUpstream('y', answer)
+  const c = await startTestCutover({ x: [x.url], y: [y.url], proxy: '  h2c_listen: 127.0.0.1:0', extra: 'shadow:\n  share: 100\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(() => session.close())
+  t.equal((await h2Request(session, { ':path': '/t' })).body, 'same body')
+  const report = await compared(c, 1)
+  t.same(
+    report.classes.flatMap((k: { differences: string[] }) => k.differences),
+    [],
+    'no difference named',
+  )
+  t.same(report.totals, { match: 1, mismatch: 0, error: 0, dropped: 0 })
 })
