@@ -390,6 +390,12 @@ class Copy implements ShadowCopy, YReceiver {
 
   end(): void {
     if (this.#over || this.#xDigest === null || this.#x !== null) return
+    // x answered before the request body was whole (a 401 or 413 at the head): the rest of
+    // the body goes nowhere, so there is no whole request to copy
+    if (!this.#bodyDone) {
+      this.#finish('x_aborted')
+      return
+    }
     this.#x = this.#xDigest.answer(this.#xStatus, this.#xHeaders)
     if (this.#y !== null) this.#compare()
   }

@@ -1,0 +1,48 @@
+/**
+ * A copy's life against the primary's: an x that answers before the request body is
+ * whole, and shadowing switched off (a reload, the stop) with copies on their way. Each
+ * copy ends at once and is counted for what happened, never blamed on y.
+ */
+
+import net from 'node:net'
+import t from 'tap'
+import { startTestCutover } from '../helpers/cutover.js'
+import { startUpstream } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
+
+t.test('x answers before the request body is whole: the copy is dropped at once (x_aborted), not at the time limit', async (t) => {
+  const x = await startUpstream('x', (_req, res) => {
+    // answered at the head, the body never read
+    res.writeHead(401, { 'content-type': 'application/json', connection: 'close' })
+    res.end('{"message":"no"}')
+  })
+  const y = await startUpstream('y')
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n  methods: [POST]\n  timeout: 60s\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const port = Number(new URL(c.proxyUrl).port)
+  const socket = net.connect(port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let got = ''
+  socket.on('data', (d) => {
+    got += d.toString('latin1')
+  })
+  socket.on('error', () => {})
+  // a body of 1000 bytes of which 10 come: the rest never does
+  socket.write(`POST /upload HTTP/1.1\r\nhost: a\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\n\r\n${'b'.repeat(10)}`)
+  await waitUntil('x’s answer relayed', () => got.includes('{"message":"no"}'), 5000)
+  t.match(got, /^HTTP\/1\.1 401 /, 'the client gets x’s answer')
+  const report = await waitUntil(
+    'the copy counted',
+    async () => {
+      const { body } = await c.api('GET', '/v1/shadow')
+      return body.totals.dropped >= 1 ? body : undefined
+    },
+    5000,
+  )
+  t.same(report.totals, { match: 0, mismatch: 0, error: 0, dropped: 1 })
+  t.equal(report.dropped_reasons.x_aborted, 1, 'x answered before the request was whole: nothing to copy')
+  t.equal(y.seen.length, 0, 'y never got half a request')
+})
