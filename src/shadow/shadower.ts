@@ -177,7 +177,8 @@ export class Shadower implements ShadowTap {
   }
 
   /** A slot, a y node and a deadline for a copy whose x answered; the reason when there is none. */
-  take(copy: Copy): UpstreamNode | DropReason {
+  take(copy: Copy): UpstreamNode | DropReason | 'stopped' {
+    if (this.#closed) return 'stopped'
     if (this.inflight >= this.#config.max_concurrent) return 'busy'
     const node = this.#pickY()
     if (node === undefined) return 'no_y_node'
@@ -248,11 +249,15 @@ export class Shadower implements ShadowTap {
     })
   }
 
-  /** Stop: copies in flight are cut. */
+  /**
+   * Stop (shadowing switched off by a reload, or cutover stopping): copies on their way are
+   * cut, and counted for nothing (y did not fail); copies whose x answers later are not sent.
+   */
   async close(): Promise<void> {
     this.#closed = true
     this.clock.clearTimeout(this.#sweep)
     this.#sweep = null
+    for (const copy of [...this.#timed]) copy.stop()
     this.#client.close()
   }
 
@@ -351,7 +356,7 @@ class Copy implements ShadowCopy, YReceiver {
     const body = this.#chunks === null ? undefined : Buffer.concat(this.#chunks)
     this.#release()
     this.#request = s.send(node, this.#req, body, this.#client, this)
-    if (this.#request === null) this.yFailed('shadowing stopped')
+    if (this.#request === null) this.#finish('stopped')
   }
 
   yHead(status: number, headers: string[]): void {
@@ -382,6 +387,11 @@ class Copy implements ShadowCopy, YReceiver {
   /** Past the deadline (the shadower's sweep). */
   expire(): void {
     this.#finish('timeout')
+  }
+
+  /** Shadowing stopped: cut, counted for nothing. */
+  stop(): void {
+    this.#finish('stopped')
   }
 
   body(chunk: Buffer): void {
@@ -419,8 +429,8 @@ class Copy implements ShadowCopy, YReceiver {
     this.#s.buffering--
   }
 
-  /** End the copy once: 'error' or a drop reason counted, null when compared or never started. */
-  #finish(outcome: 'error' | DropReason | null): void {
+  /** End the copy once: 'error' or a drop reason counted; null: compared or never started; 'stopped': shadowing stopped. */
+  #finish(outcome: 'error' | DropReason | 'stopped' | null): void {
     if (this.#over) return
     this.#over = true
     this.#release()
@@ -430,6 +440,7 @@ class Copy implements ShadowCopy, YReceiver {
     const request = this.#request
     this.#request = null
     request?.cut()
+    if (outcome === 'stopped') return
     if (outcome === 'error') s.results.count('error')
     else s.results.drop(outcome)
   }

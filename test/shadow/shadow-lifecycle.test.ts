@@ -5,8 +5,10 @@
  */
 
 import net from 'node:net'
+import type { ServerResponse } from 'node:http'
 import t from 'tap'
-import { startTestCutover } from '../helpers/cutover.js'
+import { parseConfig } from '../../src/config/load.js'
+import { startTestCutover, testConfigYaml } from '../helpers/cutover.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -45,4 +47,29 @@ t.test('x answers before the request body is whole: the copy is dropped at once 
   t.same(report.totals, { match: 0, mismatch: 0, error: 0, dropped: 1 })
   t.equal(report.dropped_reasons.x_aborted, 1, 'x answered before the request was whole: nothing to copy')
   t.equal(y.seen.length, 0, 'y never got half a request')
+})
+
+t.test('shadowing switched off by a reload with a copy on its way: cut, and not counted as y failing', async (t) => {
+  const x = await startUpstream('x')
+  const held: ServerResponse[] = []
+  const y = await startUpstream('y', (req, res) => {
+    req.resume()
+    held.push(res)
+  })
+  const options = { x: [x.url], y: [y.url] }
+  const c = await startTestCutover({ ...options, extra: 'shadow:\n  share: 100\n  timeout: 60s\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    for (const r of held) r.destroy()
+    await Promise.all([x.close(), y.close()])
+  })
+  t.equal((await fetch(`${c.proxyUrl}/a`)).status, 200)
+  await waitUntil('y has the copy', () => held.length === 1, 5000)
+  await c.cutover.reload(parseConfig(testConfigYaml(options, c.stateDir)))
+  // the copy's connection is closed: y sees it go
+  await waitUntil('the copy cut', () => held[0].socket === null || held[0].socket.destroyed, 5000)
+  t.equal((await fetch(`${c.proxyUrl}/b`)).status, 200)
+  const { body } = await c.api('GET', '/v1/shadow')
+  t.equal(body.totals.error, 0, 'y did not fail: shadowing stopped')
+  t.equal(body.totals.match + body.totals.mismatch, 0)
 })
