@@ -103,10 +103,82 @@ const INVALID = Symbol('invalid JSON')
 
 function parseJson(bytes: Buffer): unknown {
   try {
-    return JSON.parse(bytes.toString('utf8'))
+    return JSON.parse(preciseNumbers(bytes.toString('utf8')))
   } catch {
     return INVALID
   }
+}
+
+/**
+ * Marks a number JSON.parse would round (as a string no body can hold: a NUL and a
+ * per-process nonce), so that two such numbers are compared as written: 12345678901234567890
+ * and 12345678901234567891 are one double, but two ids to a client that reads 64-bit integers.
+ */
+const INEXACT = `\u0000${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}:`
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
+/** what a rounded number needs somewhere: 16 digits (a dot among them), or a 3-digit exponent */
+const MAYBE_INEXACT = /[0-9.]{16}|[eE][+-]?[0-9]{3}/
+/** the smallest normal double: below it, fewer digits survive */
+const MIN_NORMAL = 2.2250738585072014e-308
+
+/** Whether JSON.parse gives this number token's value exactly (or, for a fraction, without two tokens ever meeting). */
+function exact(token: string): boolean {
+  const v = Number(token)
+  if (!Number.isFinite(v)) return false
+  const e = token.search(/[.eE]/)
+  // an integer: exact when it comes back the same (at most 309 digits here: Infinity past that)
+  if (e < 0) return Number.isSafeInteger(v) || BigInt(token) === BigInt(v)
+  const exp = token.search(/[eE]/)
+  const digits = (exp < 0 ? token : token.slice(0, exp)).replace(/[-.]/g, '').replace(/^0+/, '').replace(/0+$/, '')
+  if (digits === '') return true
+  // up to 15 significant digits a normal double tells apart (DBL_DIG)
+  return Math.abs(v) >= MIN_NORMAL && digits.length <= 15
+}
+
+/** The JSON text with every number JSON.parse would round written as a marked string. */
+function preciseNumbers(text: string): string {
+  // the usual body has no number JSON.parse would round: one native look instead of a walk
+  if (!MAYBE_INEXACT.test(text)) return text
+  let parts: string[] | null = null
+  let from = 0
+  let i = 0
+  while (i < text.length) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      // a string: to its closing quote, escapes skipped
+      i++
+      while (i < text.length) {
+        const d = text.charCodeAt(i)
+        if (d === 0x5c) i += 2
+        else {
+          i++
+          if (d === 0x22) break
+        }
+      }
+      continue
+    }
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) {
+      i++
+      continue
+    }
+    NUMBER.lastIndex = i
+    const m = NUMBER.exec(text)
+    if (m === null) {
+      // not JSON; JSON.parse says so
+      i++
+      continue
+    }
+    const token = m[0]
+    if (!exact(token)) {
+      parts ??= []
+      parts.push(text.slice(from, i), JSON.stringify(INEXACT + token))
+      from = i + token.length
+    }
+    i += token.length
+  }
+  if (parts === null) return text
+  parts.push(text.slice(from))
+  return parts.join('')
 }
 
 function ignored(path: string, key: string, fields: readonly string[]): boolean {

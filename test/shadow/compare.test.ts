@@ -41,3 +41,20 @@ t.test('query values never stored', async (t) => {
   t.equal(redactQuery('/a?apikey=s3cret&b=1&flag'), '/a?apikey=…&b=…&flag')
   t.equal(redactQuery('/a'), '/a')
 })
+
+t.test('JSON numbers past double precision: compared as written, never equal by rounding', async (t) => {
+  const body = (s: string) => answer({ bodyHash: s, json: Buffer.from(s) })
+  // 64-bit ids: equal as doubles, different to every client that reads them as integers
+  t.same(compareAnswers(body('{"id":12345678901234567890}'), body('{"id":12345678901234567891}'), opts).differences, ['body field id'])
+  t.same(compareAnswers(body('{"id":12345678901234567890}'), body('{"id":1.2345678901234567e19}'), opts).differences, ['body field id'])
+  t.same(compareAnswers(body('[9007199254740993]'), body('[9007199254740992]'), opts).differences, ['body field [0]'])
+  t.same(compareAnswers(body('{"n":0.12345678901234567891}'), body('{"n":0.12345678901234567899}'), opts).differences, ['body field n'])
+  t.same(compareAnswers(body('[1e400]'), body('[2e400]'), opts).differences, ['body field [0]'], 'both Infinity to JSON.parse')
+  t.same(compareAnswers(body('[1e-400]'), body('[0]'), opts).differences, ['body field [0]'], 'both 0 to JSON.parse')
+  // the same long number, spacing and key order aside: equal
+  t.same(compareAnswers(body('{"a":1, "id":12345678901234567890}'), body('{"id":12345678901234567890,"a":1}'), opts), { match: true, differences: [] })
+  // a string that looks like a long number is a string; numbers of ordinary precision by value
+  t.same(compareAnswers(body('{"id":"12345678901234567890"}'), body('{"id":12345678901234567890}'), opts).differences, ['body field id'])
+  t.same(compareAnswers(body('{"n":1.5,"s":"[1, 2]"}'), body('{"s":"[1, 2]","n":1.50}'), opts), { match: true, differences: [] })
+  t.same(compareAnswers(body('{"s":"a\\"12345678901234567890"}'), body('{"s":"a\\"12345678901234567890"}'), opts), { match: true, differences: [] })
+})
