@@ -209,17 +209,19 @@ export class Shadower implements ShadowTap {
     let xff: string | undefined
     let hasHost = false
     const raw = head.headers
+    const named = connectionNamed(raw)
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i].toLowerCase()
       if (name === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`
-      if (HOP.has(name) || name === this.#config.header) continue
+      if (HOP.has(name) || name === this.#config.header || (named?.has(name) && name !== 'host')) continue
       if (name === 'host') hasHost = true
       out.push(raw[i], raw[i + 1])
     }
     out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`, 'x-forwarded-proto', this.#https ? 'https' : 'http', this.#config.header, '1')
     if (body !== undefined) out.push('content-length', String(body.length))
     if (!hasHost) out.push('host', node.config.origin.slice(node.config.origin.indexOf('//') + 2))
-    const path = head.target.startsWith('/') ? head.target : pathOf(head.target)
+    // as x got it: origin form, or OPTIONS' asterisk; an absolute form as its path
+    const path = head.target.startsWith('/') || head.target === '*' ? head.target : pathOf(head.target)
     if (this.#closed) return null
     let text = `${head.method} ${path} HTTP/1.1\r\n`
     for (let i = 0; i < out.length; i += 2) text += `${out[i]}: ${out[i + 1]}\r\n`
@@ -268,6 +270,19 @@ export class Shadower implements ShadowTap {
     this.#next = (this.#next + 1) % nodes.length
     return nodes[this.#next]
   }
+}
+
+/** The fields a Connection header names (hop-by-hop: the engine does not send them on either), lower case. */
+function connectionNamed(raw: readonly string[]): Set<string> | undefined {
+  let named: Set<string> | undefined
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i].length !== 10 || raw[i].toLowerCase() !== 'connection') continue
+    for (const part of raw[i + 1].split(',')) {
+      const name = part.trim().toLowerCase()
+      if (name !== '') (named ??= new Set()).add(name)
+    }
+  }
+  return named
 }
 
 function pathOf(target: string): string {

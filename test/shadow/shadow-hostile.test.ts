@@ -6,6 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import http2 from 'node:http2'
+import net from 'node:net'
 import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
 import { h2Request } from '../helpers/h2.js'
@@ -109,4 +110,33 @@ t.test('an h2 client, answers announcing trailers: the Trailer header (not relay
     'no difference named',
   )
   t.same(report.totals, { match: 1, mismatch: 0, error: 0, dropped: 0 })
+})
+
+t.test('the copy is the request x got: headers the Connection header names are not sent, OPTIONS * stays *', async (t) => {
+  const x = await startUpstream('x')
+  const y = await startUpstream('y')
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const socket = net.connect(Number(new URL(c.proxyUrl).port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let got = ''
+  socket.on('data', (d) => {
+    got += d.toString('latin1')
+  })
+  socket.write('GET /a HTTP/1.1\r\nhost: a\r\nconnection: keep-alive, x-hop\r\nx-hop: for-cutover-only\r\n\r\nOPTIONS * HTTP/1.1\r\nhost: a\r\n\r\n')
+  await waitUntil('both answered', () => got.split('HTTP/1.1 200').length === 3, 5000)
+  await waitUntil('both copied', () => y.seen.length === 2, 5000)
+  t.equal(x.seen[0].headers['x-hop'], undefined, 'x does not get it')
+  t.equal(y.seen[0].headers['x-hop'], undefined, 'nor does y')
+  t.same(
+    x.seen.map((s) => s.url),
+    ['/a', '*'],
+  )
+  t.same(
+    y.seen.map((s) => s.url),
+    ['/a', '*'],
+  )
 })
