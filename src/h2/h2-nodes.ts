@@ -77,7 +77,7 @@ export class H2Nodes {
       if (node.removed) {
         this.#agents.delete(node)
         node.h2Agent = null
-        agent.destroy()
+        retire(agent)
       }
     }
   }
@@ -99,4 +99,16 @@ export class H2Nodes {
     const p = this.#proxy
     return { connectTimeout: p.connect_timeout, maxSessions: p.upstream_max_connections, idleTimeout: SESSION_IDLE, maxHeaderListSize: 64 * 1024 }
   }
+}
+
+/**
+ * An agent of a node a reload removed: its idle sockets close now, the busy ones once their
+ * answer is over (a keep-alive agent would keep them). Destroying it would cut the answers
+ * in flight: read as resets before any response byte, their GETs went to another node
+ * after this one had them.
+ */
+function retire(agent: http.Agent): void {
+  // node:http's own field (not in its typings), read when a socket's answer is over: false, the socket is destroyed
+  ;(agent as http.Agent & { keepAlive: boolean }).keepAlive = false
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
 }
