@@ -529,6 +529,17 @@ export class ClientConnection implements Timed, ClientSide {
     }
   }
 
+  /**
+   * drain_timeout passed: cut now. An answer cut short must read as cut: one whose end is
+   * the close (read until close, or de-chunked to HTTP/1.0) is cut with a reset, where a
+   * FIN would end it looking whole (the exchange knows its framing).
+   */
+  cut(): void {
+    const ex = this.exchange
+    if (ex !== null && ex.status !== 0) ex.cut()
+    this.destroy()
+  }
+
   /** Shutting down: close now when idle, else once the request in flight is answered. */
   drain(): void {
     this.draining = true

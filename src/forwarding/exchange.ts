@@ -667,7 +667,9 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   cut(): void {
     if (this.done || this.node === null) return
     this.#dropAttempt()
-    this.client.destroy()
+    // where the close is the answer's end, a FIN would read as the whole answer
+    if (this.#closeEnds()) this.client.reset()
+    else this.client.destroy()
     this.#finish(this.status)
   }
 
@@ -678,8 +680,13 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
    * de-chunked, to an HTTP/1.0 client)
    */
   #breakClient(): void {
-    if ((this.#body === Body.Close && !this.#rechunk) || this.#dechunk) this.client.reset()
+    if (this.#closeEnds()) this.client.reset()
     else this.client.endBroken()
+  }
+
+  /** the client reads the answer's end from the connection's close (read until close, or de-chunked to HTTP/1.0) */
+  #closeEnds(): boolean {
+    return (this.#body === Body.Close && !this.#rechunk) || this.#dechunk
   }
 
   /** The client went away: stop the upstream request. */

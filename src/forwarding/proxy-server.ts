@@ -139,7 +139,7 @@ export class ProxyServer {
   /** Cut every connection now (drain_timeout passed). */
   closeAllConnections(): void {
     this.#proxyHeaders?.closeAll()
-    for (const conn of [...this.connections]) conn.destroy()
+    for (const conn of [...this.connections]) conn.cut()
   }
 }
 
