@@ -4,7 +4,7 @@ import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, Outgoi
 import type { FailureKind } from '../outcome/outcome-sink.js'
 import type { AttemptUser, NodeAttempt } from './node-attempt.js'
 import { responseHeaders } from './node-attempt.js'
-import type { NodeSessionPool, SessionWaiter } from './node-session-pool.js'
+import { goneUnprocessed, type NodeSessionPool, type SessionWaiter } from './node-session-pool.js'
 
 const http2 = process.getBuiltinModule('node:http2')
 
@@ -213,7 +213,7 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     if (session !== null) this.#pool.release(session)
     if (this.#over) return
     // closed without a whole response
-    this.#fail(this.#refused() ? 'connect' : 'reset', this.#error ?? this.#closedWhy())
+    this.#fail(this.#refused(session) ? 'connect' : 'reset', this.#error ?? this.#closedWhy())
   }
 
   /** What the node did, when the stream closed with no error of Node's to say it (a reset names its code in Node's error). */
@@ -223,13 +223,14 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
 
   /**
    * The node never processed the stream: REFUSED_STREAM (RFC 9113 8.7), or cut by a GOAWAY
-   * whose last stream id is below it; as safe to send again as a refused connect, as long
-   * as none of the body went out.
+   * whose last stream id is below it (6.8), with any error code; as safe to send again as a
+   * refused connect, for any method, as long as none of the body went out.
    */
-  #refused(): boolean {
+  #refused(session: ClientHttp2Session | null): boolean {
     if (this.#responded || this.bodySent) return false
     const stream = this.#stream
     if (stream !== null && stream.rstCode === NGHTTP2_REFUSED_STREAM) return true
+    if (stream !== null && session !== null && goneUnprocessed(session, stream.id)) return true
     return (this.#error as { code?: string } | undefined)?.code === 'ERR_HTTP2_GOAWAY_SESSION'
   }
 

@@ -33,6 +33,19 @@ export interface SessionWaiter {
   sessionFailed(err: Error): void
 }
 
+/** the last stream id of the GOAWAY a session got from its node (RFC 9113 6.8) */
+const goawayLastStream = new WeakMap<ClientHttp2Session, number>()
+
+/**
+ * Whether the node said it never processed stream id of session: a GOAWAY whose last
+ * stream id is below it (RFC 9113 6.8), whatever the GOAWAY's error code (Node destroys a
+ * session on a GOAWAY with one, and its streams then close with the session's error).
+ */
+export function goneUnprocessed(session: ClientHttp2Session, id: number | undefined): boolean {
+  const last = goawayLastStream.get(session)
+  return last !== undefined && id !== undefined && id > last
+}
+
 /** One session and what the pool knows of it. */
 class Entry {
   readonly session: ClientHttp2Session
@@ -166,8 +179,11 @@ export class NodeSessionPool {
       for (const w of waiters) w.sessionReady(session)
       if (entry.streams === 0) this.#idle(entry)
     })
-    session.on('goaway', () => {
+    session.on('goaway', (_code: number, lastStreamId: number) => {
       entry.retired = true
+      // a second GOAWAY may only lower it (RFC 9113 6.8)
+      const before = goawayLastStream.get(session)
+      if (before === undefined || lastStreamId < before) goawayLastStream.set(session, lastStreamId)
     })
     session.on('error', (err) => {
       entry.retired = true

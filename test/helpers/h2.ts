@@ -5,6 +5,7 @@ import http2, { type Http2Server, type Http2SecureServer, type IncomingHttpHeade
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type RawServer, startRawServer } from './upstream.js'
 
 /** A self-signed P-256 certificate for localhost and 127.0.0.1 (test only, valid until 2125). */
 export const TEST_CERT = `-----BEGIN CERTIFICATE-----
@@ -150,5 +151,80 @@ export function onFrames(socket: import('node:net').Socket, onFrame: (frame: H2F
       onFrame({ type: buf[3], flags: buf[4], stream: buf.readUInt32BE(5) & 0x7fffffff, payload: buf.subarray(9, 9 + len) })
       buf = buf.subarray(9 + len)
     }
+  })
+}
+
+/** Frame types (RFC 9113 6). */
+export const DATA = 0x0
+export const HEADERS = 0x1
+export const RST_STREAM = 0x3
+export const SETTINGS = 0x4
+export const PUSH_PROMISE = 0x5
+export const PING = 0x6
+export const GOAWAY = 0x7
+export const WINDOW_UPDATE = 0x8
+export const CONTINUATION = 0x9
+
+/** Frame flags (RFC 9113 6): ACK on SETTINGS and PING, the others on HEADERS and DATA. */
+export const END_STREAM = 0x1
+export const ACK = 0x1
+export const END_HEADERS = 0x4
+export const PADDED = 0x8
+
+/** Settings identifiers (RFC 9113 6.5.2). */
+export const SETTINGS_INITIAL_WINDOW_SIZE = 0x4
+
+/** Error codes (RFC 9113 7). */
+export const NO_ERROR = 0x0
+export const PROTOCOL_ERROR = 0x1
+export const INTERNAL_ERROR = 0x2
+export const REFUSED_STREAM = 0x7
+export const CANCEL = 0x8
+export const ENHANCE_YOUR_CALM = 0xb
+
+/** A WINDOW_UPDATE frame opening stream's window (0: the connection's) by bytes. */
+export function windowUpdate(stream: number, bytes: number): Buffer {
+  const payload = Buffer.alloc(4)
+  payload.writeUInt32BE(bytes)
+  return h2Frame(WINDOW_UPDATE, 0, stream, payload)
+}
+
+/** A GOAWAY frame naming the last stream the sender processed, and why. */
+export function goawayFrame(lastStream: number, code: number): Buffer {
+  const payload = Buffer.alloc(8)
+  payload.writeUInt32BE(lastStream, 0)
+  payload.writeUInt32BE(code, 4)
+  return h2Frame(GOAWAY, 0, 0, payload)
+}
+
+/**
+ * A node's h2c listener spoken by hand: it sends its SETTINGS, acks the peer's, and hands
+ * every other frame to onFrame (after the client preface). For nodes that misbehave in
+ * ways node:http2 will not.
+ */
+export function startRawH2Node(onFrame: (socket: import('node:net').Socket, frame: H2FrameRead) => void): Promise<RawServer> {
+  return startRawServer((s) => {
+    let buf = Buffer.alloc(0)
+    let preface = false
+    s.write(h2Frame(SETTINGS, 0, 0))
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      if (!preface) {
+        if (buf.length < H2_PREFACE.length) return
+        buf = buf.subarray(H2_PREFACE.length)
+        preface = true
+      }
+      while (buf.length >= 9 && !s.destroyed) {
+        const length = buf.readUIntBE(0, 3)
+        if (buf.length < 9 + length) return
+        const frame = { type: buf[3]!, flags: buf[4]!, stream: buf.readUInt32BE(5) & 0x7fffffff, payload: buf.subarray(9, 9 + length) }
+        buf = buf.subarray(9 + length)
+        if (frame.type === SETTINGS) {
+          if ((frame.flags & ACK) === 0) s.write(h2Frame(SETTINGS, ACK, 0))
+          continue
+        }
+        onFrame(s, frame)
+      }
+    })
   })
 }

@@ -1,0 +1,77 @@
+// A node that drops a stream with GOAWAY whose last-stream-id is below it never processed
+// it (RFC 9113 6.8), whatever the GOAWAY's error code: the request goes to another node
+// whatever its method, as long as cutover still holds all of it (no body byte read; bodies
+// are streamed, not kept), within proxy.retries; else 502.
+import http2 from 'node:http2'
+import t from 'tap'
+import { startTestCutover } from '../helpers/cutover.js'
+import { goawayFrame, h2Request, HEADERS, INTERNAL_ERROR, NO_ERROR, startH2Upstream, startRawH2Node } from '../helpers/h2.js'
+import { metricValue } from '../helpers/wait.js'
+
+const h2node = (h2: string) => `{ url: ${h2.replace(/^h2c?:/, 'http:')}, h2: "${h2}" }`
+
+/** A node that answers each stream with GOAWAY(last-stream-id 0, code), then holds or ends its connection. */
+async function goawayNode(code: number, end: boolean) {
+  let streams = 0
+  const node = await startRawH2Node((s, f) => {
+    if (f.type !== HEADERS) return
+    streams++
+    s.write(goawayFrame(0, code))
+    if (end) s.end()
+  })
+  return { ...node, h2: `h2c://127.0.0.1:${node.port}`, streams: () => streams }
+}
+
+for (const [label, code, end] of [
+  ['NO_ERROR, connection held', NO_ERROR, false],
+  ['NO_ERROR, connection ended', NO_ERROR, true],
+  ['INTERNAL_ERROR, connection held', INTERNAL_ERROR, false],
+  ['INTERNAL_ERROR, connection ended', INTERNAL_ERROR, true],
+] as const) {
+  t.test(`a bodiless POST the node dropped unprocessed (GOAWAY ${label}) goes to another node`, async (t) => {
+    const bad = await goawayNode(code, end)
+    const good = await startH2Upstream('y1')
+    // split y 0: the first attempt is x's only node, the retry y's
+    const c = await startTestCutover({ x: [h2node(bad.h2)], y: [h2node(good.h2)], proxy: '  h2c_listen: 127.0.0.1:0\n  retries: 1' })
+    const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+    t.teardown(async () => {
+      session.close()
+      await c.cutover.close()
+      await Promise.all([bad.close(), good.close()])
+    })
+    const r = await h2Request(session, { ':method': 'POST', ':path': '/p' })
+    t.equal(bad.streams(), 1, 'the node had the stream')
+    t.equal(r.status, 200, r.body)
+    t.same(JSON.parse(r.body), { upstream: 'y1', path: '/p', method: 'POST', body: '' })
+    t.equal(await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:${bad.port}",kind="connect"}`), 1)
+    t.equal(await metricValue(c, 'cutover_requests_total{pool="y",code="2xx"}'), 1)
+  })
+}
+
+t.test('no retry left (proxy.retries 0), or a body already read from the client: 502, the node tried once', async (t) => {
+  const bad = await goawayNode(INTERNAL_ERROR, false)
+  const good = await startH2Upstream('y1')
+  const c = await startTestCutover({ x: [h2node(bad.h2)], y: [h2node(good.h2)], proxy: '  h2c_listen: 127.0.0.1:0\n  retries: 0' })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await Promise.all([bad.close(), good.close()])
+  })
+  const r = await h2Request(session, { ':method': 'POST', ':path': '/p' })
+  t.equal(r.status, 502)
+  t.equal(bad.streams(), 1)
+  t.equal(good.seen.length, 0)
+
+  // with retries: a body sent is not held for another try
+  const c2 = await startTestCutover({ x: [h2node(bad.h2)], y: [h2node(good.h2)], proxy: '  h2c_listen: 127.0.0.1:0\n  retries: 2' })
+  const session2 = http2.connect(`http://127.0.0.1:${c2.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session2.close()
+    await c2.cutover.close()
+  })
+  const r2 = await h2Request(session2, { ':method': 'POST', ':path': '/p' }, 'a body')
+  t.equal(r2.status, 502)
+  t.equal(bad.streams(), 2)
+  t.equal(good.seen.length, 0, 'a body that went is not sent again')
+})
