@@ -117,12 +117,19 @@ export class StreamExchange implements AttemptUser, LongLived {
   #shadow: StreamCopy | null = null
   /** the client's request trailers (after its body), passed on at the body's end */
   #requestTrailers: OutgoingHttpHeaders | undefined
-  /** monotonic ms the answer's body last moved (proxy.idle_timeout counts from it) */
+  /** monotonic ms the node last moved the exchange on (proxy.idle_timeout counts from it while nothing waits for the client) */
   #moved = 0
   /** the node's answer is paused until the client takes what it was sent */
   #waitingOnClient = false
-  /** while waiting on the client: the stream's unsent bytes at the last look */
-  #clientBacklog = 0
+  /** bytes written to the client's stream (the answer's body) */
+  #written = 0
+  /** of those, the bytes the client had taken (left the stream's queue) at the last look */
+  #taken = 0
+  /**
+   * monotonic ms the client last took some of the bytes waiting for it, or got bytes to
+   * take while none waited: proxy.idle_timeout counts from it while bytes wait for it
+   */
+  #tookAt = 0
   /** the client's body is held until the node's side takes more (from the start of an attempt until its first drain) */
   #waitingOnNode = true
 
@@ -325,6 +332,7 @@ export class StreamExchange implements AttemptUser, LongLived {
     const now = fw.clock.monotonic()
     // the body must keep moving (proxy.idle_timeout); end() and the failures disarm it
     this.#moved = now
+    this.#tookAt = now
     if (endStream) this.#disarm()
     else this.#arm(fw.proxy.idle_timeout)
     this.#headersMs = now - this.#start
@@ -353,18 +361,22 @@ export class StreamExchange implements AttemptUser, LongLived {
   }
 
   data(chunk: Buffer): void {
-    this.#moved = this.#ctx.fw.clock.monotonic()
+    const now = this.#ctx.fw.clock.monotonic()
+    this.#moved = now
     this.#shadow?.body(chunk)
     const stream = this.#stream
     if (stream.destroyed) return
+    // the client owes nothing until now when nothing waited for it
+    if (stream.writableLength === 0) this.#tookAt = now
+    else this.#clientTook(now)
+    this.#written += chunk.length
     // in pieces of a DATA frame at most: a write's bytes leave writableLength when all of
-    // them went, so a slow reader's progress shows at this grain (#clientReading)
+    // them went, so a slow reader's progress shows at this grain (#clientTook)
     let ok = true
     if (chunk.length <= DATA_PIECE) ok = stream.write(chunk)
     else for (let at = 0; at < chunk.length; at += DATA_PIECE) ok = stream.write(chunk.subarray(at, at + DATA_PIECE))
     if (!ok) {
       this.#waitingOnClient = true
-      this.#clientBacklog = stream.writableLength
       // while the client is slow, the pieces queued go one write each, not gathered into one
       // writev whose bytes would all leave writableLength at once (writev is back at 'drain')
       ;(stream as Writev)._writev = undefined
@@ -528,14 +540,18 @@ export class StreamExchange implements AttemptUser, LongLived {
     this.#timer = null
     const attempt = this.#attempt
     if (attempt === null || this.#stage === Stage.Done) return
+    if (this.#stage === Stage.Streaming && this.#stream.writableLength > 0) {
+      // bytes wait for the client: it is judged by whether it takes them, whatever the node
+      // sends meanwhile (a slow event stream queues a few bytes at a time)
+      if (this.#clientIdle()) this.#clientStalled()
+      return
+    }
     if (this.#stage === Stage.Streaming || (this.#stage === Stage.Waiting && !this.#clientEnded)) {
       // a body on its way, either way: idle_timeout's turn
       if (!this.#stoodStill()) return
-      const clientSilent = !this.#clientEnded && !this.#waitingOnNode
-      if (this.#stage === Stage.Streaming && this.#waitingOnClient && this.#clientReading()) return
-      if ((this.#stage === Stage.Streaming && this.#waitingOnClient) || clientSilent) {
-        // the client stopped taking the answer, or sending the body the node waits for (the
-        // node's side can take more and nothing comes): not the node's failure
+      if (!this.#clientEnded && !this.#waitingOnNode) {
+        // the client stopped sending the body the node waits for (the node's side can take
+        // more and nothing comes): not the node's failure
         this.#clientStalled()
         return
       }
@@ -555,23 +571,27 @@ export class StreamExchange implements AttemptUser, LongLived {
   }
 
   /**
-   * Whether the client took some of the stream's backlog since the last look (its flow-
-   * control window opened): a slow reader is not a stalled one, so the answer goes on for
-   * another idle_timeout.
+   * Whether the client took nothing of what waits for it for idle_timeout; if it took some
+   * since (its flow-control window opened: a slow reader is not a stalled one), look again
+   * idle_timeout after that.
    */
-  #clientReading(): boolean {
-    if (!this.#backlogShrank()) return false
-    this.#moved = this.#ctx.fw.clock.monotonic()
-    this.#arm(this.#ctx.fw.proxy.idle_timeout)
-    return true
+  #clientIdle(): boolean {
+    const now = this.#ctx.fw.clock.monotonic()
+    this.#clientTook(now)
+    const idle = this.#ctx.fw.proxy.idle_timeout
+    const still = now - this.#tookAt
+    if (still >= idle) return true
+    this.#arm(idle - still, this.#stage === Stage.Done ? this.#tailExpired : this.#expired)
+    return false
   }
 
-  /** Whether the stream's backlog shrank since the last look (which this one becomes). */
-  #backlogShrank(): boolean {
-    const left = this.#stream.writableLength
-    if (left >= this.#clientBacklog) return false
-    this.#clientBacklog = left
-    return true
+  /** Notes when the client took bytes since the last look (written bytes that left the stream's queue). */
+  #clientTook(now: number): void {
+    const taken = this.#written - this.#stream.writableLength
+    if (taken > this.#taken) {
+      this.#taken = taken
+      this.#tookAt = now
+    }
   }
 
   /** The client took nothing of the answer (the stream is cut), or sent nothing of its body (408), for idle_timeout. */
@@ -631,6 +651,7 @@ export class StreamExchange implements AttemptUser, LongLived {
           const headers: OutgoingHttpHeaders = { ':status': answer.status, 'content-type': 'application/json', 'content-length': answer.body.length }
           if (retryAfter) headers['retry-after'] = '1'
           stream.respond(headers)
+          this.#written += answer.body.length
           stream.end(answer.body)
         }
         // answered before the request was read (a CONNECT, an upload over the limit): the
@@ -697,8 +718,10 @@ export class StreamExchange implements AttemptUser, LongLived {
    * never had its stream end. A stream that closes in time clears the watch (#onClientClose).
    */
   #watchTail(): void {
-    this.#clientBacklog = this.#stream.writableLength
-    this.#timer = this.#ctx.fw.clock.setTimeout(this.#tailExpired, this.#ctx.fw.proxy.idle_timeout)
+    const now = this.#ctx.fw.clock.monotonic()
+    // nothing waited for the client (bar the END_STREAM the window holds): it owes nothing until now
+    if (this.#stream.writableLength === 0 || this.#status === 0) this.#tookAt = now
+    this.#arm(this.#ctx.fw.proxy.idle_timeout - (now - this.#tookAt), this.#tailExpired)
   }
 
   #tailExpired = (): void => {
@@ -706,16 +729,12 @@ export class StreamExchange implements AttemptUser, LongLived {
     const stream = this.#stream
     if (stream.destroyed || stream.closed) return
     // a slow reader is not a stalled one
-    if (stream.writableLength > 0 && this.#backlogShrank()) {
-      this.#watchTail()
-      return
-    }
-    stream.close(NGHTTP2_INTERNAL_ERROR)
+    if (this.#clientIdle()) stream.close(NGHTTP2_INTERNAL_ERROR)
   }
 
-  #arm(ms: number): void {
+  #arm(ms: number, then = this.#expired): void {
     this.#disarm()
-    this.#timer = this.#ctx.fw.clock.setTimeout(this.#expired, ms)
+    this.#timer = this.#ctx.fw.clock.setTimeout(then, Math.max(0, ms))
   }
 
   #disarm(): void {
