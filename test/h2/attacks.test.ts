@@ -4,20 +4,27 @@ import net from 'node:net'
 import t, { type Test } from 'tap'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { DEFAULT_FLOOD_LIMITS } from '../../src/h2/flood-guard.js'
-import { H2_GET as GET, H2_PREFACE as PREFACE, h2Frame as frame, hpackLiteral as literal, onFrames, type StreamHandler, startH2Upstream } from '../helpers/h2.js'
+import {
+  H2_GET as GET,
+  H2_PREFACE as PREFACE,
+  h2Frame as frame,
+  hpackLiteral as literal,
+  onFrames,
+  type StreamHandler,
+  startH2Upstream,
+  DATA,
+  HEADERS,
+  RST_STREAM,
+  SETTINGS,
+  PING,
+  GOAWAY,
+  CONTINUATION,
+  END_STREAM,
+  END_HEADERS,
+  PROTOCOL_ERROR,
+  ENHANCE_YOUR_CALM,
+} from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
-
-const DATA = 0
-const HEADERS = 1
-const RST_STREAM = 3
-const SETTINGS = 4
-const PING = 6
-const GOAWAY = 7
-const CONTINUATION = 9
-const END_STREAM = 0x1
-const END_HEADERS = 0x4
-const PROTOCOL_ERROR = 1
-const ENHANCE_YOUR_CALM = 11
 
 interface RawClient {
   socket: net.Socket

@@ -7,15 +7,8 @@ import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
-import { H2_GET, H2_PREFACE, h2Frame, onFrames } from '../helpers/h2.js'
+import { H2_GET, H2_PREFACE, h2Frame, onFrames, DATA, HEADERS, SETTINGS, GOAWAY, END_STREAM, END_HEADERS } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
-
-const DATA = 0
-const HEADERS = 1
-const SETTINGS = 4
-const GOAWAY = 7
-const END_STREAM = 0x1
-const END_HEADERS = 0x4
 
 const IDLE_MS = 500
 

@@ -7,13 +7,7 @@ import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
 import { type RawServer, startRawServer } from '../helpers/upstream.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
-import { h2Frame as frame, startH2Upstream } from '../helpers/h2.js'
-
-const HEADERS = 1
-const RST_STREAM = 3
-const SETTINGS = 4
-const END_HEADERS = 0x4
-const ACK = 0x1
+import { h2Frame as frame, startH2Upstream, HEADERS, RST_STREAM, SETTINGS, END_HEADERS, ACK } from '../helpers/h2.js'
 
 /** An h2 node answering every stream `:status 200, content-length: 100`, 10 bytes of DATA, then RST_STREAM(NO_ERROR). */
 function shortNode(): Promise<RawServer> {

@@ -5,18 +5,8 @@ import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
-import { H2_GET, H2_PREFACE, h2Frame, onFrames } from '../helpers/h2.js'
+import { H2_GET, H2_PREFACE, h2Frame, onFrames, DATA, HEADERS, RST_STREAM, SETTINGS, GOAWAY, END_STREAM, END_HEADERS, SETTINGS_INITIAL_WINDOW_SIZE, windowUpdate } from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
-
-const DATA = 0
-const HEADERS = 1
-const RST_STREAM = 3
-const SETTINGS = 4
-const GOAWAY = 7
-const WINDOW_UPDATE = 8
-const END_STREAM = 0x1
-const END_HEADERS = 0x4
-const SETTINGS_INITIAL_WINDOW_SIZE = 4
 
 const IDLE_MS = 2000
 /**
@@ -25,12 +15,6 @@ const IDLE_MS = 2000
  */
 const STEP_BYTES = 2048
 const STEP_MS = 100
-
-function windowUpdate(stream: number, bytes: number): Buffer {
-  const payload = Buffer.alloc(4)
-  payload.writeUInt32BE(bytes)
-  return h2Frame(WINDOW_UPDATE, 0, stream, payload)
-}
 
 t.test('a slow HTTP/2 reader is not cut while its backlog shrinks; one that opens no window for idle_timeout is', async (t) => {
   const size = 4 * 1024 * 1024

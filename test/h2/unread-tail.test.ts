@@ -6,20 +6,25 @@ import http from 'node:http'
 import net from 'node:net'
 import t, { type Test } from 'tap'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
-import { H2_GET, H2_PREFACE, h2Frame, onFrames, startH2Upstream } from '../helpers/h2.js'
+import {
+  H2_GET,
+  H2_PREFACE,
+  h2Frame,
+  onFrames,
+  startH2Upstream,
+  DATA,
+  HEADERS,
+  RST_STREAM,
+  SETTINGS,
+  PING,
+  GOAWAY,
+  WINDOW_UPDATE,
+  END_STREAM,
+  END_HEADERS,
+  ACK,
+  SETTINGS_INITIAL_WINDOW_SIZE,
+} from '../helpers/h2.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
-
-const DATA = 0
-const HEADERS = 1
-const RST_STREAM = 3
-const SETTINGS = 4
-const PING = 6
-const GOAWAY = 7
-const WINDOW_UPDATE = 8
-const END_STREAM = 0x1
-const END_HEADERS = 0x4
-const ACK = 0x1
-const SETTINGS_INITIAL_WINDOW_SIZE = 4
 
 const IDLE_MS = 1000
 const BODY = 1000
