@@ -303,6 +303,11 @@ export class StreamExchange implements AttemptUser, LongLived {
   }
 
   #onClientEnd = (): void => {
+    // Node ends the readable side alike for the client's END_STREAM and for its
+    // RST_STREAM(NO_ERROR) halfway through the body; only the first makes the body whole.
+    // A stream reset while cutover's side was still open is marked aborted (before its end
+    // is read): the node must not get half a body as whole. Its 'close' follows, and ends it
+    if (this.#stream.aborted) return
     this.#clientEnded = true
     if (this.#attempt !== null && this.#stage !== Stage.Done) this.#attempt.end(this.#requestTrailers)
     // the request is whole: the node has request_timeout to answer from now
