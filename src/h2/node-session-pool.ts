@@ -171,11 +171,24 @@ export class NodeSessionPool {
     }, this.options.connectTimeout)
     // up once the node's first SETTINGS arrived: it speaks h2 (a TCP accept alone proves
     // nothing) and its stream limit is known before streams are spread
-    session.once('remoteSettings', () => {
+    session.on('remoteSettings', (settings) => {
+      // a node that takes no stream at all (SETTINGS_MAX_CONCURRENT_STREAMS 0: shutting down,
+      // or broken): nghttp2 would hold the streams sent to it until their request_timeout.
+      // The session takes no new one; the streams open on it finish
+      if (settings.maxConcurrentStreams === 0) entry.retired = true
+      if (entry.connected) return
       this.#clearTimer(entry)
       entry.connected = true
       const waiters = entry.waiters
       entry.waiters = []
+      if (entry.retired) {
+        // nothing of them went: as safe to send elsewhere as a refused connect
+        entry.streams -= waiters.length
+        const err = new Error(`h2 node ${a.url} allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0)`)
+        for (const w of waiters) w.sessionFailed(err)
+        if (entry.streams <= 0) session.close()
+        return
+      }
       for (const w of waiters) w.sessionReady(session)
       if (entry.streams === 0) this.#idle(entry)
     })

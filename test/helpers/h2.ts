@@ -172,7 +172,16 @@ export const END_HEADERS = 0x4
 export const PADDED = 0x8
 
 /** Settings identifiers (RFC 9113 6.5.2). */
+export const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3
 export const SETTINGS_INITIAL_WINDOW_SIZE = 0x4
+
+/** A SETTINGS payload of one setting. */
+export function setting(id: number, value: number): Buffer {
+  const payload = Buffer.alloc(6)
+  payload.writeUInt16BE(id)
+  payload.writeUInt32BE(value, 2)
+  return payload
+}
 
 /** Error codes (RFC 9113 7). */
 export const NO_ERROR = 0x0
@@ -202,11 +211,11 @@ export function goawayFrame(lastStream: number, code: number): Buffer {
  * every other frame to onFrame (after the client preface). For nodes that misbehave in
  * ways node:http2 will not.
  */
-export function startRawH2Node(onFrame: (socket: import('node:net').Socket, frame: H2FrameRead) => void): Promise<RawServer> {
+export function startRawH2Node(onFrame: (socket: import('node:net').Socket, frame: H2FrameRead) => void, settings: Buffer = Buffer.alloc(0)): Promise<RawServer> {
   return startRawServer((s) => {
     let buf = Buffer.alloc(0)
     let preface = false
-    s.write(h2Frame(SETTINGS, 0, 0))
+    s.write(h2Frame(SETTINGS, 0, 0, settings))
     s.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d])
       if (!preface) {
