@@ -332,6 +332,19 @@ export class StreamExchange implements AttemptUser, LongLived {
 
   response(status: number, headers: OutgoingHttpHeaders, endStream: boolean): void {
     const fw = this.#ctx.fw
+    const stream = this.#stream
+    if (!stream.destroyed) {
+      try {
+        stream.respond(headers, endStream ? { endStream: true } : { waitForTrailers: true })
+      } catch (err) {
+        // a head an h2 client cannot take (a bad name or value, a status outside 100-599
+        // from an HTTP/1.1 node): Node refused it before a byte went, so the client gets
+        // cutover's 502, not a reset with no answer; nor is it counted as answered
+        this.#attempt?.abort()
+        this.#failed('protocol', err as Error)
+        return
+      }
+    }
     this.#status = status
     this.#stage = Stage.Streaming
     const now = fw.clock.monotonic()
@@ -344,16 +357,7 @@ export class StreamExchange implements AttemptUser, LongLived {
     if (this.#grpc) this.#grpcStatus = parseGrpcStatus(headers['grpc-status'] as string | undefined)
     // a gRPC call is judged when its status is known (trailers); anything else now
     else fw.sink.answered(this.#node!, status, this.#headersMs, false, this.#via)
-    const stream = this.#stream
     if (stream.destroyed) return
-    try {
-      stream.respond(headers, endStream ? { endStream: true } : { waitForTrailers: true })
-    } catch (err) {
-      // headers an h2 client cannot take (a bad name or value from the node)
-      this.#attempt?.abort()
-      this.#failed('protocol', err as Error)
-      return
-    }
     if (!endStream) {
       stream.once('wantTrailers', this.#sendTrailers)
       // a gRPC answer (a server or bidi stream may last hours) or an event stream follows the split (fw.cutLongLived)
