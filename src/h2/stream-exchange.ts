@@ -121,6 +121,8 @@ export class StreamExchange implements AttemptUser, LongLived {
   #moved = 0
   /** the node's answer is paused until the client takes what it was sent */
   #waitingOnClient = false
+  /** the client's stream writes its queue one piece at a time (its own writev is off: see #piecewise) */
+  #piecewise = false
   /** bytes written to the client's stream (the answer's body) */
   #written = 0
   /** of those, the bytes the client had taken (left the stream's queue) at the last look */
@@ -375,9 +377,15 @@ export class StreamExchange implements AttemptUser, LongLived {
     this.#shadow?.body(chunk)
     const stream = this.#stream
     if (stream.destroyed) return
-    // the client owes nothing until now when nothing waited for it
-    if (stream.writableLength === 0) this.#tookAt = now
-    else this.#clientTook(now)
+    if (stream.writableLength === 0) {
+      // the client owes nothing until now when nothing waited for it
+      this.#tookAt = now
+      if (this.#piecewise) this.#gathered()
+    } else {
+      this.#clientTook(now)
+      // bytes still wait for the client: what queues behind them goes one piece at a time
+      if (!this.#piecewise) this.#piecemeal()
+    }
     this.#written += chunk.length
     // in pieces of a DATA frame at most: a write's bytes leave writableLength when all of
     // them went, so a slow reader's progress shows at this grain (#clientTook)
@@ -386,18 +394,33 @@ export class StreamExchange implements AttemptUser, LongLived {
     else for (let at = 0; at < chunk.length; at += DATA_PIECE) ok = stream.write(chunk.subarray(at, at + DATA_PIECE))
     if (!ok) {
       this.#waitingOnClient = true
-      // while the client is slow, the pieces queued go one write each, not gathered into one
-      // writev whose bytes would all leave writableLength at once (writev is back at 'drain')
-      ;(stream as Writev)._writev = undefined
+      if (!this.#piecewise) this.#piecemeal()
       this.#attempt?.pause()
     }
+  }
+
+  /**
+   * While a queue waits for the client, its pieces go one write each: gathered into one
+   * writev, all of its bytes leave writableLength only once the last of them went, and a
+   * client taking them slowly (a window opened a little at a time) would show no progress
+   * for as long as the whole batch takes, and be cut as stalled (#clientIdle).
+   */
+  #piecemeal(): void {
+    this.#piecewise = true
+    ;(this.#stream as Writev)._writev = undefined
+  }
+
+  /** The queue went: pieces may be gathered again. */
+  #gathered(): void {
+    this.#piecewise = false
+    delete (this.#stream as Writev)._writev
   }
 
   #onClientDrain = (): void => {
     if (this.#stage !== Stage.Streaming) return
     if (this.#waitingOnClient) {
       this.#waitingOnClient = false
-      delete (this.#stream as Writev)._writev
+      if (this.#piecewise) this.#gathered()
       this.#moved = this.#ctx.fw.clock.monotonic()
     }
     this.#attempt?.resume()

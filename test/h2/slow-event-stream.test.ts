@@ -105,3 +105,24 @@ t.test('a slow event stream to a client that takes each event as it comes: not c
   t.ok(seen.received >= 10 * EVENT.length, 'the events moved')
   t.equal(node.closed(), 0, 'the node’s stream goes on')
 })
+
+t.test('a client that takes events slower than they come, but keeps taking: not cut', async (t) => {
+  const node = await eventNode()
+  const c = await startTestCutover({ x: [`{ url: "http://127.0.0.1:1", h2: "${node.h2}" }`], y: [], proxy: `  idle_timeout: ${IDLE_MS}ms` })
+  const { socket, seen } = await zeroWindowClient(c.cutover.proxyAddress.port)
+  t.teardown(async () => {
+    socket.destroy()
+    await c.cutover.close()
+    await node.close()
+  })
+  await waitUntil('the answer’s head', () => seen.answered, 5000)
+  // a window for one event every fourth of the node's: the queue for it grows all along
+  const until = performance.now() + 4 * IDLE_MS
+  while (performance.now() < until && seen.reset === undefined) {
+    socket.write(Buffer.concat([windowUpdate(1, EVENT.length), windowUpdate(0, EVENT.length)]))
+    await new Promise((r) => setTimeout(r, 4 * EVERY_MS))
+  }
+  t.equal(seen.reset, undefined, `not cut while taking events (${seen.received} bytes)`)
+  t.ok(seen.received >= 5 * EVENT.length, 'the events moved')
+  t.equal(node.closed(), 0, 'the node’s stream goes on')
+})
