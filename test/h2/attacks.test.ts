@@ -153,6 +153,24 @@ t.test('PING flood: GOAWAY ENHANCE_YOUR_CALM; counted', async (t) => {
   t.equal(await metricValue(c, 'cutover_requests_refused_total{reason="h2_ping_flood"}'), 1)
 })
 
+t.test('a session ended for flooding: its GOAWAY names the streams already sent to a node as processed', async (t) => {
+  // the node holds its answer: the stream is with it when the flood comes
+  const { port, requests } = await setup(t, () => {})
+  const client = await connect(port)
+  let lastStream: number | undefined
+  onFrames(client.socket, ({ type, payload }) => {
+    if (type === GOAWAY && lastStream === undefined) lastStream = payload.readUInt32BE(0) & 0x7fffffff
+  })
+  client.socket.write(frame(HEADERS, END_STREAM | END_HEADERS, 1, GET))
+  await waitUntil('the node has stream 1', () => requests() === 1, 3000)
+  const flood: Buffer[] = []
+  for (let i = 0; i < 200; i++) flood.push(frame(PING, 0, 0, Buffer.alloc(8)))
+  client.socket.write(Buffer.concat(flood))
+  t.equal(await client.goaway(), ENHANCE_YOUR_CALM)
+  // last-stream-id 0 would tell the client stream 1 was never processed: safe to send again, even a POST
+  t.equal(lastStream, 1, 'GOAWAY last-stream-id 1')
+})
+
 t.test('a header list over proxy.max_header_size: that stream is refused, the connection serves on', async (t) => {
   const { port, requests } = await setup(t)
   const client = await connect(port)
