@@ -442,7 +442,9 @@ export class StreamExchange implements AttemptUser, LongLived {
     const fw = this.#ctx.fw
     const node = this.#node!
     if (this.#grpc) {
-      if (this.#grpcStatus < 0) this.#grpcStatus = GRPC_NO_STATUS
+      // no grpc-status: a client makes one from the HTTP status (gRPC's http-grpc-status-mapping:
+      // a balancer's 503 in front of the service is UNAVAILABLE), and the call counts as that
+      if (this.#grpcStatus < 0) this.#grpcStatus = this.#status === 200 ? GRPC_NO_STATUS : grpcStatusForHttp(this.#status)
       fw.sink.answered(node, this.#status, this.#headersMs, isGrpcFailure(this.#grpcStatus, this.#ctx.grpcFailures), this.#via)
     }
     this.#endAttempt()
