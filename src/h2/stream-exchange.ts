@@ -121,7 +121,7 @@ export class StreamExchange implements AttemptUser, LongLived {
   #moved = 0
   /** the node's answer is paused until the client takes what it was sent */
   #waitingOnClient = false
-  /** the client's stream writes its queue one piece at a time (its own writev is off: see #piecewise) */
+  /** the client's stream writes its queue one piece at a time (its writev is off: see #piecemeal) */
   #piecewise = false
   /** bytes written to the client's stream (the answer's body) */
   #written = 0
