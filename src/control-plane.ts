@@ -83,6 +83,8 @@ export function startedLine(proxy: HostPort, control: HostPort, upstreams: Upstr
 
 /** Events kept in memory and read back from the audit file at start: a busy night's worth (a few MB). */
 const EVENTS_KEPT = 10_000
+/** ms the control listener's open requests get at shutdown, after the data plane's drain */
+const CLOSE_GRACE_MS = 500
 
 function address(app: FastifyInstance): HostPort {
   const a = app.server.address()
@@ -403,7 +405,13 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     this.stopDeciding()
-    await this.#app.close()
+    // idle keep-alive connections close at once; the others (a request in flight, or one
+    // that has sent nothing or half a request: Node gives a silent one no deadline at all)
+    // are cut after CLOSE_GRACE_MS, so they never hold the exit
+    const closed = this.#app.close()
+    const cut = this.#clock.setTimeout(() => this.#app.server.closeAllConnections(), CLOSE_GRACE_MS)
+    await closed
+    this.#clock.clearTimeout(cut)
     this.#webhook?.stop()
     // after the listener: a rollback asked while draining is still shared; the lease goes last
     await this.backend.close()

@@ -35,6 +35,8 @@ export class ProxyServer {
   readonly #tls: TlsServer | undefined
   /** proxy.proxy_protocol: reads each connection's PROXY header before anything else */
   readonly #proxyHeaders: ProxyHeaderReader | null
+  /** TLS connections whose handshake is not over: nothing was asked on them yet */
+  readonly #handshaking = new Set<Socket>()
 
   constructor(options: ProxyServerOptions) {
     const { proxy, forwarder } = options
@@ -53,7 +55,16 @@ export class ProxyServer {
         // h2 first: a client that speaks both gets HTTP/2
         ALPNProtocols: options.h2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'],
       })
-      server.on('secureConnection', this.#onConnection)
+      // a connection is in #handshaking until its handshake is over (or it is gone): the
+      // drain timeout cuts those too, which would otherwise hold the exit for header_timeout
+      server.on('connection', (socket: Socket) => {
+        this.#handshaking.add(socket)
+        socket.once('close', () => this.#handshaking.delete(socket))
+      })
+      server.on('secureConnection', (socket: TLSSocket) => {
+        this.#handshaking.delete((socket as TLSSocket & { _parent?: Socket })._parent ?? socket)
+        this.#onConnection(socket)
+      })
       // a failed handshake, or none within header_timeout (handshakeTimeout): nothing to answer.
       // Node leaves the socket open once this event has a listener, so close it here
       server.on('tlsClientError', closeSocket)
@@ -139,6 +150,7 @@ export class ProxyServer {
   /** Cut every connection now (drain_timeout passed). */
   closeAllConnections(): void {
     this.#proxyHeaders?.closeAll()
+    for (const socket of [...this.#handshaking]) socket.destroy()
     for (const conn of [...this.connections]) conn.cut()
   }
 }
