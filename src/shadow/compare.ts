@@ -28,6 +28,9 @@ export interface Comparison {
   differences: string[]
 }
 
+/** a difference is cut past this many characters (the mismatch classes keep them) */
+const MAX_DIFFERENCE_CHARS = 200
+
 /** Differences listed at most; the rest are counted in the last entry. */
 const MAX_DIFFERENCES = 8
 
@@ -51,6 +54,8 @@ export function compareAnswers(x: ShadowAnswer, y: ShadowAnswer, options: Compar
     differences.length = MAX_DIFFERENCES
     differences.push(`and ${more} more`)
   }
+  // a header's name comes from x or y (up to a 64 KiB head): the classes keep what it says
+  for (let i = 0; i < differences.length; i++) if (differences[i].length > MAX_DIFFERENCE_CHARS) differences[i] = `${differences[i].slice(0, MAX_DIFFERENCE_CHARS)}…`
   return { match: differences.length === 0, differences }
 }
 

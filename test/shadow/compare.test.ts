@@ -58,3 +58,13 @@ t.test('JSON numbers past double precision: compared as written, never equal by 
   t.same(compareAnswers(body('{"n":1.5,"s":"[1, 2]"}'), body('{"s":"[1, 2]","n":1.50}'), opts), { match: true, differences: [] })
   t.same(compareAnswers(body('{"s":"a\\"12345678901234567890"}'), body('{"s":"a\\"12345678901234567890"}'), opts), { match: true, differences: [] })
 })
+
+t.test('a difference names at most about 200 characters, however long the header name or JSON key', async (t) => {
+  const long = `x-${'a'.repeat(60_000)}`
+  const d1 = compareAnswers(answer({}), answer({ headers: ['Content-Type', 'application/json', long, '1'] }), opts).differences
+  t.equal(d1.length, 1)
+  t.ok(d1[0].startsWith('header x-aaa') && d1[0].length <= 210, `shortened (${d1[0].length})`)
+  const d2 = compareAnswers(answer({ bodyHash: 'a', json: json({}) }), answer({ bodyHash: 'b', json: json({ [long]: 1 }) }), opts).differences
+  t.equal(d2.length, 1)
+  t.ok(d2[0].startsWith('body field x-aaa') && d2[0].length <= 230, `shortened (${d2[0].length})`)
+})
