@@ -43,6 +43,11 @@ export class BodyDigest {
     else kept.push(Buffer.from(chunk))
   }
 
+  /** JSON bytes are still kept (a JSON body within the limit so far) */
+  get keeping(): boolean {
+    return this.#kept !== null
+  }
+
   /** The answer as compare.ts takes it. */
   answer(status: number, headers: readonly string[]): ShadowAnswer {
     const kept = this.#kept

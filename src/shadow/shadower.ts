@@ -285,6 +285,20 @@ function connectionNamed(raw: readonly string[]): Set<string> | undefined {
   return named
 }
 
+/**
+ * y's body is read at most this far ahead of x's while x's answer is still coming (then
+ * y's socket waits): a y streaming without end costs no more than x's answer does.
+ */
+const Y_AHEAD = 1024 * 1024
+
+/**
+ * y's body, not whole yet, is already longer than x's whole one and cannot compare equal:
+ * by hash (x's is no JSON kept, or y's is past json_max), where every length counts.
+ */
+function longer(y: BodyDigest, x: ShadowAnswer): boolean {
+  return y.length > x.bodyLength && (x.json === undefined || !y.keeping)
+}
+
 function pathOf(target: string): string {
   try {
     const u = new URL(target)
@@ -319,6 +333,8 @@ class Copy implements ShadowCopy, YReceiver {
   #yStatus = 0
   #yHeaders: string[] = []
   #yDigest: BodyDigest | null = null
+  /** y's socket waits for x's answer to catch up (Y_AHEAD) */
+  #yHeld = false
   #over = false
 
   constructor(s: Shadower, req: CopyRequest) {
@@ -381,7 +397,26 @@ class Copy implements ShadowCopy, YReceiver {
   }
 
   yBody(chunk: Buffer): void {
-    this.#yDigest?.update(chunk)
+    const y = this.#yDigest
+    if (y === null || this.#over) return
+    y.update(chunk)
+    const x = this.#x
+    if (x !== null) {
+      if (longer(y, x)) this.#longer()
+    } else if (!this.#yHeld && this.#xDigest !== null && y.length > this.#xDigest.length + Y_AHEAD) {
+      // y runs ahead of x's answer (a body without end?): its socket waits for x to catch up
+      this.#yHeld = true
+      this.#request?.pause()
+    }
+  }
+
+  /** y's body is longer than x's whole one, and that decides it: a mismatch now, y read no further. */
+  #longer(): void {
+    const request = this.#request
+    this.#request = null
+    request?.cut()
+    this.#y = this.#yDigest!.answer(this.#yStatus, this.#yHeaders)
+    this.#compare()
   }
 
   yDone(): void {
@@ -410,7 +445,13 @@ class Copy implements ShadowCopy, YReceiver {
   }
 
   body(chunk: Buffer): void {
-    if (!this.#over) this.#xDigest?.update(chunk)
+    const x = this.#xDigest
+    if (this.#over || x === null) return
+    x.update(chunk)
+    if (this.#yHeld && this.#yDigest!.length <= x.length + Y_AHEAD) {
+      this.#yHeld = false
+      this.#request?.resume()
+    }
   }
 
   end(): void {
@@ -421,8 +462,14 @@ class Copy implements ShadowCopy, YReceiver {
       this.#finish('x_aborted')
       return
     }
-    this.#x = this.#xDigest.answer(this.#xStatus, this.#xHeaders)
+    const x = (this.#x = this.#xDigest.answer(this.#xStatus, this.#xHeaders))
+    const y = this.#yDigest
     if (this.#y !== null) this.#compare()
+    else if (y !== null && longer(y, x)) this.#longer()
+    else if (this.#yHeld) {
+      this.#yHeld = false
+      this.#request?.resume()
+    }
   }
 
   abort(): void {

@@ -26,6 +26,9 @@ export interface YReceiver {
 /** A request on its way: cut() ends it (its connection closed), its receiver told nothing more. */
 export interface YRequestHandle {
   cut(): void
+  /** stop reading the answer (its socket waits) until resume() */
+  pause(): void
+  resume(): void
 }
 
 const enum Body {
@@ -152,6 +155,14 @@ class YExchange implements ConnectionUser, YRequestHandle {
     this.#client.released(this, this.#conn, false)
   }
 
+  pause(): void {
+    if (this.#stage !== Body.Done) this.#conn.socket.pause()
+  }
+
+  resume(): void {
+    if (this.#stage !== Body.Done) this.#conn.socket.resume()
+  }
+
   /** End with a failure the receiver hears. */
   fail(reason: string): void {
     if (this.#stage === Body.Done) return
@@ -271,6 +282,8 @@ class YExchange implements ConnectionUser, YRequestHandle {
   #done(reusable: boolean): void {
     if (this.#stage === Body.Done) return
     this.#stage = Body.Done
+    // held (pause) in the middle of the read that brought the end: kept connections read on
+    if (this.#conn.socket.isPaused()) this.#conn.socket.resume()
     this.#client.released(this, this.#conn, reusable && this.#keepAlive)
     this.#receiver.yDone()
   }

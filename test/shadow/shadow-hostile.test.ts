@@ -10,7 +10,7 @@ import net from 'node:net'
 import t from 'tap'
 import { startTestCutover } from '../helpers/cutover.js'
 import { h2Request } from '../helpers/h2.js'
-import { startUpstream } from '../helpers/upstream.js'
+import { startRawServer, startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 
 async function compared(c: Awaited<ReturnType<typeof startTestCutover>>, n: number) {
@@ -139,4 +139,78 @@ t.test('the copy is the request x got: headers the Connection header names are n
     y.seen.map((s) => s.url),
     ['/a', '*'],
   )
+})
+
+/** A y that answers every copy with a body that never ends, as fast as cutover reads it; written: its bytes so far. */
+async function endlessY() {
+  const state = { written: 0, copies: 0, closed: 0 }
+  const piece = Buffer.alloc(64 * 1024, 0x61)
+  const server = await startRawServer((s) => {
+    s.once('data', () => {
+      state.copies++
+      s.write('HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked\r\n\r\n')
+      const chunk = Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
+      const more = () => {
+        while (!s.destroyed) {
+          state.written += piece.length
+          if (!s.write(chunk)) return void s.once('drain', more)
+        }
+      }
+      more()
+    })
+    s.on('close', () => state.closed++)
+  })
+  return Object.assign(server, { state })
+}
+
+t.test('a y whose body never ends: read no further than x’s answer decides, and cut', async (t) => {
+  // x answers 1 MiB at once; y streams for ever
+  const x = await startUpstream('x', (req, res) => {
+    req.resume()
+    res.writeHead(200, { 'content-type': 'application/octet-stream' })
+    res.end(Buffer.alloc(1024 * 1024, 0x61))
+  })
+  const y = await endlessY()
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n  timeout: 60s\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  t.equal((await (await fetch(`${c.proxyUrl}/big`)).arrayBuffer()).byteLength, 1024 * 1024)
+  const report = await compared(c, 1)
+  t.same(report.totals, { match: 0, mismatch: 1, error: 0, dropped: 0 }, 'a mismatch as soon as y is longer than x')
+  t.same(report.classes[0].differences, ['body'])
+  await waitUntil('y’s connection cut', () => y.state.closed === 1, 5000)
+  t.ok(y.state.written < 64 * 1024 * 1024, `y wrote ${y.state.written} bytes, no more than the socket buffers past x’s length`)
+})
+
+t.test('a y whose body never ends while x’s answer is still coming: y is read no further ahead of x than a bound', async (t) => {
+  // x sends its head and a first piece, then holds the rest
+  const held: ServerResponse[] = []
+  const x = await startUpstream('x', (req, res) => {
+    req.resume()
+    res.writeHead(200, { 'content-type': 'application/octet-stream' })
+    res.write('first')
+    held.push(res)
+  })
+  const y = await endlessY()
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n  timeout: 60s\n' })
+  t.teardown(async () => {
+    for (const r of held) r.destroy()
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const res = await fetch(`${c.proxyUrl}/slow`)
+  const reader = res.body!.getReader()
+  await reader.read()
+  await waitUntil('y streaming', () => y.state.written > 0, 5000)
+  // y is held back by the socket, not read on: a second later it has not written much more
+  const before = y.state.written
+  await new Promise((r) => setTimeout(r, 1000))
+  t.ok(y.state.written < 64 * 1024 * 1024, `y wrote ${y.state.written} bytes while x held its answer (${before} a second earlier)`)
+  held[0].end('rest')
+  while (!(await reader.read()).done) {}
+  const report = await compared(c, 1)
+  t.same(report.totals, { match: 0, mismatch: 1, error: 0, dropped: 0 })
+  await waitUntil('y’s connection cut', () => y.state.closed === 1, 5000)
 })

@@ -185,3 +185,22 @@ t.test('idle connections are closed by the sweep once idle for IDLE_MS', async (
   await waitUntil('the connection closed', () => raw.open.size === 0, 5000)
   t.equal(client.idle, 0)
 })
+
+t.test('an answer held (pause) in the read that brings its end: the kept connection reads the next one', async (t) => {
+  const { raw, client, node } = await setup(t, (_req, i) => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nn=${i}\r\n0\r\n\r\n`)
+  const first = receiver()
+  const yBody = first.yBody
+  let handle: ReturnType<YClient['request']> | undefined
+  first.yBody = (chunk) => {
+    yBody(chunk)
+    handle?.pause()
+  }
+  handle = client.request(node, 'GET', GET, undefined, first)
+  await waitUntil('the first answer', () => first.heard.done, 5000)
+  t.equal(client.idle, 1, 'the connection kept')
+  const second = receiver()
+  client.request(node, 'GET', GET, undefined, second)
+  await waitUntil('the second answer', () => second.heard.done, 5000)
+  t.equal(second.heard.body, 'n=1')
+  t.equal(raw.connections, 1, 'both over one connection')
+})
