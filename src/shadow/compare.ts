@@ -20,6 +20,8 @@ export interface CompareOptions {
   ignoreHeaders: ReadonlySet<string>
   /** JSON fields left out: a bare name anywhere, or a dotted path from the root (meta.at) */
   ignoreFields: readonly string[]
+  /** shadow.json_max: a compressed JSON body is compared structurally up to this size decoded (default 256 KiB) */
+  jsonMax?: number
 }
 
 export interface Comparison {
@@ -41,8 +43,9 @@ export function compareAnswers(x: ShadowAnswer, y: ShadowAnswer, options: Compar
   compareHeaders(x.headers, y.headers, options.ignoreHeaders, differences)
   if (x.bodyHash !== y.bodyHash) {
     if (x.json !== undefined && y.json !== undefined) {
-      const a = parseJson(x.json)
-      const b = parseJson(y.json)
+      const jsonMax = options.jsonMax ?? DEFAULT_JSON_MAX
+      const a = parseJson(decoded(x.json, x.headers, jsonMax))
+      const b = parseJson(decoded(y.json, y.headers, jsonMax))
       if (a === INVALID || b === INVALID) differences.push('body')
       else jsonDifferences(a, b, '', options.ignoreFields, differences)
     } else {
@@ -106,7 +109,37 @@ function compareHeaders(x: readonly string[], y: readonly string[], ignore: Read
 
 const INVALID = Symbol('invalid JSON')
 
-function parseJson(bytes: Buffer): unknown {
+const DEFAULT_JSON_MAX = 256 * 1024
+
+const zlib = process.getBuiltinModule('node:zlib')
+
+/**
+ * A JSON body's bytes as the JSON they hold: decoded when its Content-Encoding is one
+ * coding of gzip, deflate or br (x and y may compress the same JSON to other bytes, and
+ * fields to ignore are inside), at most jsonMax of it (a small body may decode to a huge
+ * one); undefined when it cannot be (the bytes decide then).
+ */
+function decoded(json: Buffer, headers: readonly string[], jsonMax: number): Buffer | undefined {
+  let coding: string | undefined
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i].length !== 16 || headers[i].toLowerCase() !== 'content-encoding') continue
+    if (coding !== undefined) return undefined
+    coding = headers[i + 1].trim().toLowerCase()
+  }
+  if (coding === undefined || coding === '' || coding === 'identity') return json
+  const limit = { maxOutputLength: Math.max(1, jsonMax) }
+  try {
+    if (coding === 'gzip' || coding === 'x-gzip') return zlib.gunzipSync(json, limit)
+    if (coding === 'deflate') return zlib.inflateSync(json, limit)
+    if (coding === 'br') return zlib.brotliDecompressSync(json, limit)
+  } catch {
+    // not what it says, or longer than jsonMax decoded
+  }
+  return undefined
+}
+
+function parseJson(bytes: Buffer | undefined): unknown {
+  if (bytes === undefined) return INVALID
   try {
     return JSON.parse(preciseNumbers(bytes.toString('utf8')))
   } catch {

@@ -112,7 +112,7 @@ export class Shadower implements ShadowTap {
     this.#config = config
     this.#methods = new Set(config.methods)
     this.#basisPoints = Math.round(config.share * 100)
-    this.#compare = { ignoreHeaders: new Set(config.ignore_headers), ignoreFields: config.ignore_fields }
+    this.#compare = { ignoreHeaders: new Set(config.ignore_headers), ignoreFields: config.ignore_fields, jsonMax: config.json_max }
     this.results.configure(config.share, config.redact_headers)
   }
 

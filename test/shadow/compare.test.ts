@@ -68,3 +68,23 @@ t.test('a difference names at most about 200 characters, however long the header
   t.equal(d2.length, 1)
   t.ok(d2[0].startsWith('body field x-aaa') && d2[0].length <= 230, `shortened (${d2[0].length})`)
 })
+
+t.test('compressed JSON bodies: compared as the JSON they hold', async (t) => {
+  const zlib = await import('node:zlib')
+  const gz = (v: unknown, level: number) => zlib.gzipSync(JSON.stringify(v), { level })
+  const enc = (json: Buffer, encoding: string, hash: string) => answer({ headers: ['Content-Type', 'application/json', 'Content-Encoding', encoding], bodyHash: hash, json })
+  // the same JSON but an ignored field, compressed at other levels: equal
+  const x = enc(gz({ id: 1, at: 5, data: 'a'.repeat(100) }, 1), 'gzip', 'a')
+  t.same(compareAnswers(x, enc(gz({ data: 'a'.repeat(100), at: 6, id: 1 }, 9), 'gzip', 'b'), opts), { match: true, differences: [] })
+  t.same(compareAnswers(x, enc(gz({ id: 2, at: 5, data: 'a'.repeat(100) }, 1), 'gzip', 'c'), opts).differences, ['body field id'])
+  const br = (v: unknown) => zlib.brotliCompressSync(JSON.stringify(v))
+  t.same(compareAnswers(enc(br({ a: 1, b: [1] }), 'br', 'a'), enc(br({ b: [1], a: 1 }), 'br', 'b'), opts), { match: true, differences: [] })
+  const df = (v: unknown) => zlib.deflateSync(JSON.stringify(v))
+  t.same(compareAnswers(enc(df({ a: 1 }), 'deflate', 'a'), enc(df({ a: 2 }), 'deflate', 'b'), opts).differences, ['body field a'])
+  // another coding of the same JSON: only the header differs
+  t.same(compareAnswers(x, enc(br({ id: 1, at: 5, data: 'a'.repeat(100) }), 'br', 'd'), opts).differences, ['header content-encoding'])
+  // a coding that is not valid, or more than json_max once decoded: the bytes decide
+  t.same(compareAnswers(x, enc(Buffer.from('not gzip'), 'gzip', 'e'), opts).differences, ['body'])
+  const bomb = enc(zlib.gzipSync(Buffer.from(`{"a":"${'a'.repeat(1_000_000)}"}`)), 'gzip', 'f')
+  t.same(compareAnswers(x, bomb, { ...opts, jsonMax: 64 * 1024 }).differences, ['body'], 'decoded past json_max: not parsed')
+})

@@ -214,3 +214,24 @@ t.test('a y whose body never ends while x’s answer is still coming: y is read 
   t.same(report.totals, { match: 0, mismatch: 1, error: 0, dropped: 0 })
   await waitUntil('y’s connection cut', () => y.state.closed === 1, 5000)
 })
+
+t.test('gzip-compressed JSON answers that differ in an ignored field only: a match', async (t) => {
+  const { gzipSync } = await import('node:zlib')
+  let n = 0
+  const answer = (level: number) => (req: IncomingMessage, res: ServerResponse) => {
+    req.resume()
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+    res.end(gzipSync(JSON.stringify({ request_id: `r${n++}`, data: { name: 'ada' } }), { level }))
+  }
+  const x = await startUpstream('x', answer(1))
+  const y = await startUpstream('y', answer(9))
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n  ignore_fields: [request_id]\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const res = await fetch(`${c.proxyUrl}/z`)
+  t.same(await res.json(), { request_id: 'r0', data: { name: 'ada' } })
+  const report = await compared(c, 1)
+  t.same(report.totals, { match: 1, mismatch: 0, error: 0, dropped: 0 })
+})
