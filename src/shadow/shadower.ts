@@ -207,19 +207,22 @@ export class Shadower implements ShadowTap {
   send(node: UpstreamNode, head: CopyRequest, body: Buffer | undefined, client: string, receiver: YReceiver): YRequestHandle | null {
     const out: string[] = []
     let xff: string | undefined
-    let hasHost = false
+    let host: string | undefined
     const raw = head.headers
     const named = connectionNamed(raw)
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i].toLowerCase()
       if (name === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`
       if (HOP.has(name) || name === this.#config.header || (named?.has(name) && name !== 'host')) continue
-      if (name === 'host') hasHost = true
+      if (name === 'host') host ??= raw[i + 1]
       out.push(raw[i], raw[i + 1])
     }
-    out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`, 'x-forwarded-proto', this.#https ? 'https' : 'http', this.#config.header, '1')
+    // the X-Forwarded-* the engine sets for x (forwarding/headers.ts requestHeadEnd)
+    out.push('x-forwarded-for', xff === undefined || xff === '' ? client : `${xff}, ${client}`, 'x-forwarded-proto', this.#https ? 'https' : 'http')
+    if (host !== undefined) out.push('x-forwarded-host', host)
+    out.push(this.#config.header, '1')
     if (body !== undefined) out.push('content-length', String(body.length))
-    if (!hasHost) out.push('host', node.config.origin.slice(node.config.origin.indexOf('//') + 2))
+    if (host === undefined) out.push('host', node.config.origin.slice(node.config.origin.indexOf('//') + 2))
     // as x got it: origin form, or OPTIONS' asterisk; an absolute form as its path
     const path = head.target.startsWith('/') || head.target === '*' ? head.target : pathOf(head.target)
     if (this.#closed) return null

@@ -235,3 +235,29 @@ t.test('gzip-compressed JSON answers that differ in an ignored field only: a mat
   const report = await compared(c, 1)
   t.same(report.totals, { match: 1, mismatch: 0, error: 0, dropped: 0 })
 })
+
+t.test('the copy carries the X-Forwarded-* headers x got', async (t) => {
+  const x = await startUpstream('x')
+  const y = await startUpstream('y')
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  const socket = net.connect(Number(new URL(c.proxyUrl).port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let got = ''
+  socket.on('data', (d) => {
+    got += d.toString('latin1')
+  })
+  socket.write('GET /a HTTP/1.1\r\nhost: api.example\r\nx-forwarded-host: spoofed\r\n\r\nGET /b HTTP/1.1\r\nhost: api.example\r\nx-forwarded-for:\r\n\r\n')
+  await waitUntil('both answered', () => got.split('HTTP/1.1 200').length === 3, 5000)
+  await waitUntil('both copied', () => y.seen.length === 2, 5000)
+  for (const name of ['x-forwarded-host', 'x-forwarded-for', 'x-forwarded-proto', 'host']) {
+    t.same(
+      y.seen.map((s) => s.headers[name]),
+      x.seen.map((s) => s.headers[name]),
+      name,
+    )
+  }
+})
