@@ -224,10 +224,11 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
   /**
    * The node never processed the stream: REFUSED_STREAM (RFC 9113 8.7), or cut by a GOAWAY
    * whose last stream id is below it (6.8), with any error code; as safe to send again as a
-   * refused connect, for any method, as long as none of the body went out.
+   * refused connect, for any method, body and all (its user decides whether it still has
+   * all of the body: stream-exchange.ts keeps a short one).
    */
   #refused(session: ClientHttp2Session | null): boolean {
-    if (this.#responded || this.bodySent) return false
+    if (this.#responded) return false
     const stream = this.#stream
     if (stream !== null && stream.rstCode === NGHTTP2_REFUSED_STREAM) return true
     if (stream !== null && session !== null && goneUnprocessed(session, stream.id)) return true

@@ -34,6 +34,14 @@ const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.const
 /** the largest piece of a body written to the client's stream at once: HTTP/2's default largest DATA frame */
 const DATA_PIECE = 16 * 1024
 
+/**
+ * the most of a request body kept until the answer begins, so that a stream its node never
+ * processed (REFUSED_STREAM, above a GOAWAY's last stream id) can go to another node whole:
+ * a gRPC call's message, a small POST. The default stream window: Node holds as much of a
+ * paused stream anyway. A longer body is not kept, and such a stream is not sent again
+ */
+const KEEP_FOR_RETRY = 64 * 1024
+
 /** A Writable's own `_writev`, undefined to make it write its queued chunks one at a time. */
 type Writev = { _writev?: unknown }
 
@@ -134,6 +142,11 @@ export class StreamExchange implements AttemptUser, LongLived {
   #tookAt = 0
   /** the client's body is held until the node's side takes more (from the start of an attempt until its first drain) */
   #waitingOnNode = true
+  /** the request body read so far, while it is all there and under KEEP_FOR_RETRY and no answer began; else null */
+  #kept: Buffer[] | null = []
+  #keptBytes = 0
+  /** the attempt is a retry whose node must get the kept body first (at its first drain) */
+  #replay = false
 
   constructor(ctx: StreamContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, remote: string | undefined, https: boolean) {
     this.#ctx = ctx
@@ -205,6 +218,8 @@ export class StreamExchange implements AttemptUser, LongLived {
     fw.sink.attemptStarted(node)
     this.#stage = Stage.Connecting
     this.#waitingOnNode = true
+    // a retry after some of the body was read: the node gets the kept body first (drain)
+    this.#replay = this.#bodyBytes > 0
     this.#arm(fw.proxy.connect_timeout)
     // a stream that is not gRPC goes to the node's url while its h2 listener is ejected
     const sessions = this.#grpc || node.h2EjectedUntil <= fw.clock.now() ? ctx.nodes.sessions(node) : undefined
@@ -215,7 +230,7 @@ export class StreamExchange implements AttemptUser, LongLived {
       attempt = a
       this.#attempt = a
       a.start()
-      if (this.#clientEnded) a.end(this.#requestTrailers)
+      if (this.#clientEnded && !this.#replay) a.end(this.#requestTrailers)
     } else if (this.#grpc) {
       // gRPC needs HTTP/2 end to end and no usable node has an h2 address: a gap in the
       // config, not a failure of this node (a client could otherwise eject a healthy
@@ -228,7 +243,7 @@ export class StreamExchange implements AttemptUser, LongLived {
     } else {
       attempt = new H1Attempt(node.config, ctx.nodes.agent(node), String(this.#headers[':method']), String(this.#headers[':path'] ?? '/'), this.#h1Headers(), this, fw.clock, fw.proxy.connect_timeout)
       this.#attempt = attempt
-      if (this.#clientEnded) attempt.end(this.#requestTrailers)
+      if (this.#clientEnded && !this.#replay) attempt.end(this.#requestTrailers)
     }
     if (this.#attempt === attempt && this.#stage === Stage.Connecting) {
       // the request head is out (or queued on the session): from now on it is the node's
@@ -290,6 +305,15 @@ export class StreamExchange implements AttemptUser, LongLived {
     }
     // a body on its way, either way, keeps the exchange alive (a bidi gRPC call, an echo)
     if (this.#stage === Stage.Waiting || this.#stage === Stage.Streaming) this.#moved = this.#ctx.fw.clock.monotonic()
+    if (this.#kept !== null) {
+      // Node gives each read its own buffer: kept as it is
+      if (this.#keptBytes + chunk.length <= KEEP_FOR_RETRY) {
+        this.#kept.push(chunk)
+        this.#keptBytes += chunk.length
+      } else {
+        this.#kept = null
+      }
+    }
     if (!attempt.write(chunk)) {
       this.#waitingOnNode = true
       this.#stream.pause()
@@ -318,10 +342,22 @@ export class StreamExchange implements AttemptUser, LongLived {
 
   /** The node's side takes body bytes (again); the first call lets the body flow at all. */
   drain(): void {
-    if (this.#stage === Stage.Done || this.#attempt === null) return
+    const attempt = this.#attempt
+    if (this.#stage === Stage.Done || attempt === null) return
     if (this.#waitingOnNode) {
       this.#waitingOnNode = false
       this.#moved = this.#ctx.fw.clock.monotonic()
+      if (this.#replay) {
+        // a retry: the body read so far first, then the rest as it comes
+        this.#replay = false
+        let ok = true
+        for (const chunk of this.#kept!) ok = attempt.write(chunk)
+        if (this.#clientEnded) attempt.end(this.#requestTrailers)
+        if (!ok) {
+          this.#waitingOnNode = true
+          return
+        }
+      }
     }
     this.#stream.resume()
   }
@@ -349,6 +385,8 @@ export class StreamExchange implements AttemptUser, LongLived {
     }
     this.#status = status
     this.#stage = Stage.Streaming
+    // an answer began: never sent again
+    this.#kept = null
     const now = fw.clock.monotonic()
     // the body must keep moving (proxy.idle_timeout); end() and the failures disarm it
     this.#moved = now
@@ -489,8 +527,9 @@ export class StreamExchange implements AttemptUser, LongLived {
       return
     }
     this.#stream.pause()
-    // body bytes read from the client are gone: such a request cannot be sent again
-    if (!this.#stream.destroyed && this.#bodyBytes === 0) {
+    // body bytes read from the client and not kept are gone: such a request cannot be sent
+    // again; a kept body goes again only where the node never processed it ('connect')
+    if (!this.#stream.destroyed && (this.#bodyBytes === 0 || (kind === 'connect' && this.#kept !== null))) {
       const tried = (this.#tried ??= [])
       tried.push(node)
       const method = String(this.#headers[':method'])
