@@ -122,3 +122,19 @@ t.test('no retry left (proxy.retries 0), or a body longer than cutover keeps: 50
   t.equal(big.streams(), 1)
   t.equal(good.seen.length, 0, 'not sent again')
 })
+
+t.test('a POST with a body its node refused (REFUSED_STREAM, RFC 9113 8.7): sent again whole to another node', async (t) => {
+  const refusing = await startH2Upstream('x1', (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM))
+  const good = await startH2Upstream('y1')
+  const c = await startTestCutover({ x: [h2node(refusing.h2)], y: [h2node(good.h2)], proxy: '  h2c_listen: 127.0.0.1:0\n  retries: 1' })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    await Promise.all([refusing.close(), good.close()])
+  })
+  const r = await h2Request(session, { ':method': 'POST', ':path': '/r' }, 'a body')
+  t.same(JSON.parse(r.body), { upstream: 'y1', path: '/r', method: 'POST', body: 'a body' })
+  t.equal(refusing.seen.length, 1)
+  t.equal(await metricValue(c, `cutover_upstream_errors_total{pool="x",node="127.0.0.1:${refusing.port}",kind="connect"}`), 1)
+})
