@@ -395,7 +395,10 @@ export class ClientConnection implements Timed, ClientSide {
         this.decoder = null
         ex.requestSent()
       }
-      if (!ok) {
+      // the node's socket is full: no more of the body until it drains. Once the body is
+      // whole, reading goes on (pipelined bytes are held, up to HOLD_LIMIT): a paused
+      // socket would never read the FIN of a client that leaves while it is answered
+      if (!ok && !done) {
         this.pause()
         return
       }
