@@ -34,7 +34,10 @@ t.test('close() ends within drain_timeout though connections that asked nothing 
   const lurkers = {
     'silent, on the control listener': lurker(control),
     'with half a request head, on the control listener': lurker(control, 'GET /healthz HTTP/1.1\r\nhost: a\r\n'),
-    'with half a request body, on the control listener': lurker(control, `PUT /v1/split HTTP/1.1\r\nhost: a\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"y":`),
+    'with half a request body, on the control listener': lurker(
+      control,
+      `PUT /v1/split HTTP/1.1\r\nhost: a\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"y":`,
+    ),
     'before its TLS handshake, on the proxy listener': lurker(c.cutover.proxyAddress.port),
   }
   // every connection is open at both ends before the signal
