@@ -12,6 +12,14 @@ import type { NodeConfig } from '../config/types.js'
 
 /** a y response head longer than this is a failure */
 const MAX_RESPONSE_HEAD = 64 * 1024
+/**
+ * bytes of an answer that are not its body (heads, 1xx, chunk framing) allowed besides
+ * FRAMING_PER_BYTE for each body byte: past them y is failed, not read at wire speed
+ * (endless 1xx heads or a chunk extension without end never grow the body)
+ */
+const FRAMING_BASE = 256 * 1024
+/** 1-byte chunks cost 5 bytes of framing each: room for that */
+const FRAMING_PER_BYTE = 8
 /** an idle connection kept longer than this is closed (below Kong's 60 s keep-alive) */
 export const IDLE_MS = 4000
 
@@ -138,6 +146,9 @@ class YExchange implements ConnectionUser, YRequestHandle {
   #left = 0
   #decoder: ChunkedDecoder | null = null
   #keepAlive = false
+  /** bytes read of the answer, and of its body */
+  #read = 0
+  #bodyRead = 0
 
   constructor(client: YClient, node: string, conn: UpstreamConnection, method: string, head: string, body: Buffer | undefined, receiver: YReceiver) {
     this.#client = client
@@ -187,8 +198,16 @@ class YExchange implements ConnectionUser, YRequestHandle {
   }
 
   onUpstreamData(_conn: UpstreamConnection, chunk: Buffer): void {
+    this.#read += chunk.length
     if (this.#stage === Body.Head) this.#responseHead(chunk)
     else if (this.#stage !== Body.Done) this.#bodyData(chunk)
+    if (this.#stage !== Body.Done && this.#read - this.#bodyRead > FRAMING_BASE + FRAMING_PER_BYTE * this.#bodyRead)
+      this.fail(`y's answer is mostly framing (${this.#read} bytes, ${this.#bodyRead} of body)`)
+  }
+
+  #piece(piece: Buffer): void {
+    this.#bodyRead += piece.length
+    this.#receiver.yBody(piece)
   }
 
   onUpstreamEnd(_conn: UpstreamConnection): void {
@@ -257,20 +276,20 @@ class YExchange implements ConnectionUser, YRequestHandle {
       case Body.Length: {
         const piece = chunk.length > this.#left ? chunk.subarray(0, this.#left) : chunk
         this.#left -= piece.length
-        this.#receiver.yBody(piece)
+        this.#piece(piece)
         // bytes past the body: the node broke the framing, the connection is not reused
         if (this.#left === 0) this.#done(chunk.length === piece.length)
         return
       }
       case Body.Chunked: {
         const r = this.#decoder!.push(chunk)
-        for (const piece of r.data) this.#receiver.yBody(piece)
+        for (const piece of r.data) this.#piece(piece)
         if (r.error !== null) this.fail(`y's chunked body: ${r.error}`)
         else if (r.done) this.#done(r.consumed === chunk.length)
         return
       }
       case Body.Close:
-        this.#receiver.yBody(chunk)
+        this.#piece(chunk)
         return
       default:
         // bytes after a body-less answer: not reused

@@ -204,3 +204,19 @@ t.test('an answer held (pause) in the read that brings its end: the kept connect
   t.equal(second.heard.body, 'n=1')
   t.equal(raw.connections, 1, 'both over one connection')
 })
+
+t.test('an answer that is mostly framing (endless 1xx heads, a chunk extension without end) fails instead of being read at wire speed', async (t) => {
+  const interims = 'HTTP/1.1 100 Continue\r\n\r\n'.repeat(40_000)
+  const longExtension = `1;a=${'b'.repeat(1_000_000)}\r\nx\r\n0\r\n\r\n`
+  const { client, node } = await setup(t, (_req, i) =>
+    i === 0 ? `${interims}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok` : `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${longExtension}`,
+  )
+  const first = receiver()
+  client.request(node, 'GET', GET, undefined, first)
+  await waitUntil('the first request over', () => first.heard.done || first.heard.failed !== undefined, 5000)
+  t.match(first.heard.failed, /framing/, '40 000 interim answers: a failure')
+  const second = receiver()
+  client.request(node, 'GET', GET, undefined, second)
+  await waitUntil('the second request over', () => second.heard.done || second.heard.failed !== undefined, 5000)
+  t.match(second.heard.failed, /framing/, 'a 1 MB chunk extension: a failure')
+})
