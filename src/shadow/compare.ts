@@ -22,6 +22,8 @@ export interface CompareOptions {
   ignoreFields: readonly string[]
   /** shadow.json_max: a compressed JSON body is compared structurally up to this size decoded (default 256 KiB) */
   jsonMax?: number
+  /** answers to HEAD: no body, so the Content-Length each declares is compared where both declare one */
+  head?: boolean
 }
 
 export interface Comparison {
@@ -41,6 +43,11 @@ export function compareAnswers(x: ShadowAnswer, y: ShadowAnswer, options: Compar
   const differences: string[] = []
   if (x.status !== y.status) differences.push(`status ${x.status} -> ${y.status}`)
   compareHeaders(x.headers, y.headers, options.ignoreHeaders, differences)
+  if (options.head === true) {
+    const a = headerValue(x.headers, 'content-length')
+    const b = headerValue(y.headers, 'content-length')
+    if (a !== undefined && b !== undefined && a.trim() !== b.trim()) differences.push('header content-length')
+  }
   if (x.bodyHash !== y.bodyHash) {
     if (x.json !== undefined && y.json !== undefined) {
       const jsonMax = options.jsonMax ?? DEFAULT_JSON_MAX
@@ -105,6 +112,12 @@ function compareHeaders(x: readonly string[], y: readonly string[], ignore: Read
     else if (other !== value) out.push(`header ${name}`)
   }
   for (const name of b.keys()) if (!a.has(name)) out.push(`header ${name} only on y`)
+}
+
+/** The first value of a header (lower-case name) in a flat list. */
+function headerValue(flat: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i].length === name.length && flat[i].toLowerCase() === name) return flat[i + 1]
+  return undefined
 }
 
 const INVALID = Symbol('invalid JSON')

@@ -238,7 +238,7 @@ export class Shadower implements ShadowTap {
 
   /** Both answers are whole: count a match or file the mismatch under its class. */
   judge(head: CopyRequest, x: ShadowAnswer, y: ShadowAnswer): void {
-    const c = compareAnswers(x, y, this.#compare)
+    const c = compareAnswers(x, y, head.method === 'HEAD' ? { ...this.#compare, head: true } : this.#compare)
     if (c.match) {
       this.results.count('match')
       return

@@ -261,3 +261,30 @@ t.test('the copy carries the X-Forwarded-* headers x got', async (t) => {
     )
   }
 })
+
+t.test('HEAD: no body to compare, so the lengths x and y declare are (framing aside)', async (t) => {
+  const answer = (length: (path: string) => number) => (req: IncomingMessage, res: ServerResponse) => {
+    req.resume()
+    const n = length(req.url ?? '')
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(n) })
+    res.end(req.method === 'HEAD' ? undefined : 'a'.repeat(n))
+  }
+  const x = await startUpstream(
+    'x',
+    answer(() => 1000),
+  )
+  const y = await startUpstream(
+    'y',
+    answer((path) => (path === '/differ' ? 999 : 1000)),
+  )
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  t.equal((await fetch(`${c.proxyUrl}/same`, { method: 'HEAD' })).headers.get('content-length'), '1000')
+  t.equal((await fetch(`${c.proxyUrl}/differ`, { method: 'HEAD' })).headers.get('content-length'), '1000')
+  const report = await compared(c, 2)
+  t.same(report.totals, { match: 1, mismatch: 1, error: 0, dropped: 0 })
+  t.same(report.classes[0]?.differences, ['header content-length'])
+})
