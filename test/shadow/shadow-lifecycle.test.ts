@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http'
 import t from 'tap'
 import { parseConfig } from '../../src/config/load.js'
 import { startTestCutover, testConfigYaml } from '../helpers/cutover.js'
-import { startUpstream } from '../helpers/upstream.js'
+import { startRawServer, startUpstream } from '../helpers/upstream.js'
 import { waitUntil } from '../helpers/wait.js'
 
 t.test('x answers before the request body is whole: the copy is dropped at once (x_aborted), not at the time limit', async (t) => {
@@ -72,4 +72,36 @@ t.test('shadowing switched off by a reload with a copy on its way: cut, and not 
   const { body } = await c.api('GET', '/v1/shadow')
   t.equal(body.totals.error, 0, 'y did not fail: shadowing stopped')
   t.equal(body.totals.match + body.totals.mismatch, 0)
+})
+
+t.test('x’s first node resets before answering and the request is retried on the next: one copy, counted once', async (t) => {
+  let resets = 0
+  const reset = await startRawServer((s) => {
+    s.once('data', () => {
+      resets++
+      s.resetAndDestroy()
+    })
+  })
+  const x = await startUpstream('x')
+  const y = await startUpstream('y')
+  // retries: 2, so that the first retry stays in x (the last one tries the other pool first)
+  const c = await startTestCutover({ x: [reset.url, x.url], y: [y.url], proxy: '  retries: 2', extra: 'shadow:\n  share: 100\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([reset.close(), x.close(), y.close()])
+  })
+  for (let i = 0; i < 10; i++) t.equal((await fetch(`${c.proxyUrl}/r/${i}`)).status, 200)
+  t.ok(resets > 0, `requests were retried (${resets})`)
+  const report = await waitUntil(
+    'the copies judged',
+    async () => {
+      const { body } = await c.api('GET', '/v1/shadow')
+      return body.totals.mismatch + body.totals.match >= 10 ? body : undefined
+    },
+    5000,
+  )
+  // x and y name themselves: every copy differs
+  t.same(report.totals, { match: 0, mismatch: 10, error: 0, dropped: 0 })
+  t.equal(y.seen.length, 10, 'one copy a request, retried or not')
+  t.equal(x.seen.length, 10, 'x answered every request')
 })
