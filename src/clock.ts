@@ -16,6 +16,13 @@ export interface Clock {
   monotonic(): number
   setTimeout(fn: () => void, ms: number): TimerHandle
   clearTimeout(handle: TimerHandle | undefined | null): void
+  /**
+   * Runs fn once the I/O the event loop has ready now is handled (setImmediate). A timer
+   * runs before that I/O in the loop's turn, so a deadline checked from one can beat an
+   * answer that came in time and was not read yet: a process held off its core for longer
+   * than the deadline runs its due timers first when it gets it back.
+   */
+  afterIo(fn: () => void): void
 }
 
 /** A source of uniform numbers in [0, 1). */
@@ -32,6 +39,9 @@ export const systemClock: Clock = {
   },
   clearTimeout(handle) {
     if (handle != null) clearTimeout(handle as ReturnType<typeof setTimeout>)
+  },
+  afterIo(fn) {
+    setImmediate(fn)
   },
 }
 
@@ -68,6 +78,11 @@ export class FakeClock implements Clock {
 
   clearTimeout(handle: TimerHandle | undefined | null): void {
     if (handle && typeof handle === 'object' && 'id' in handle) this.#timers.delete(handle.id as number)
+  }
+
+  /** No I/O waits behind a fake clock's timers: at once. */
+  afterIo(fn: () => void): void {
+    fn()
   }
 
   /** Timers not yet run. */

@@ -1,7 +1,10 @@
 /**
  * Deadlines without a timer per request: each connection keeps monotonic deadlines (numbers,
  * 0 = none) and one sweep every `tick` ms expires those past them. Connections register
- * once, when they open; a request only writes a number.
+ * once, when they open; a request only writes a number. The sweep runs after the I/O the
+ * event loop has ready (Clock.afterIo), as nginx expires its timers after its events: a
+ * process that got its core back late reads the answers that came in time before it judges
+ * their deadlines.
  */
 
 import type { Clock, TimerHandle } from '../clock.js'
@@ -54,7 +57,12 @@ export class Sweeper {
     this.#timer = this.#clock.setTimeout(this.#run, this.#tick)
   }
 
+  // #timer stays set until the sweep has run: add() schedules no second one meanwhile
   #run = (): void => {
+    this.#clock.afterIo(this.#sweepNow)
+  }
+
+  #sweepNow = (): void => {
     this.#timer = null
     this.sweep()
     if (this.#items.size > 0) this.#schedule()

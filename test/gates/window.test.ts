@@ -50,7 +50,7 @@ t.test('reset forgets; a clock stepping back keeps filling the current bucket', 
   w.reset()
   t.match(w.figures(), { requests: 0, errors: 0, error_rate: 0, p99_ms: 0 })
   let now = 5_000
-  const stepping = { now: () => now, monotonic: () => now, setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) }
+  const stepping = { now: () => now, monotonic: () => now, setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock), afterIo: clock.afterIo.bind(clock) }
   const w2 = new SlidingWindow(10_000, stepping, 10)
   w2.record(true, 1)
   now = 2_000 // NTP stepped the clock back 3 s
