@@ -306,9 +306,10 @@ export class StreamExchange implements AttemptUser, LongLived {
     // a body on its way, either way, keeps the exchange alive (a bidi gRPC call, an echo)
     if (this.#stage === Stage.Waiting || this.#stage === Stage.Streaming) this.#moved = this.#ctx.fw.clock.monotonic()
     if (this.#kept !== null) {
-      // Node gives each read its own buffer: kept as it is
+      // Node gives each read its own buffer, never written again: kept as it is, or copied
+      // when it is a small view of a larger one (a body in tiny frames would pin many)
       if (this.#keptBytes + chunk.length <= KEEP_FOR_RETRY) {
-        this.#kept.push(chunk)
+        this.#kept.push(chunk.length * 2 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk)
         this.#keptBytes += chunk.length
       } else {
         this.#kept = null
