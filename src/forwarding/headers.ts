@@ -54,8 +54,8 @@ function requestKind(name: string): number {
   }
 }
 
-/** Header names listed in a Connection value, beyond the usual close/keep-alive/upgrade. */
-function connectionNames(value: string, into: string[] | undefined): string[] | undefined {
+/** Header names listed in a Connection value, lower case, beyond the usual close/keep-alive/upgrade. */
+export function connectionNames(value: string, into: string[] | undefined): string[] | undefined {
   let start = 0
   while (start <= value.length) {
     let end = value.indexOf(',', start)
@@ -130,8 +130,8 @@ class LineRuns {
 const requestRuns = new LineRuns()
 const responseRuns = new LineRuns()
 
-/** The names a Connection header of headers lists as hop-by-hop, or undefined (the usual case). */
-function namedHops(headers: readonly string[]): string[] | undefined {
+/** The names the Connection fields of headers (flat: name, value, ...) list as hop-by-hop, lower case, or undefined (the usual case). */
+export function namedHops(headers: readonly string[]): string[] | undefined {
   let named: string[] | undefined
   for (let i = 0; i < headers.length; i += 2) {
     if (headers[i].length === 10 && equalLower(headers[i], 'connection')) named = connectionNames(headers[i + 1], named)

@@ -6,6 +6,7 @@
  */
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2'
+import { connectionNames } from '../forwarding/headers.js'
 import type { FailureKind } from '../outcome/outcome-sink.js'
 
 /** What an attempt reports; nothing after abort(), end() or failed(). */
@@ -58,8 +59,10 @@ export function responseHeaders(status: number, headers: IncomingHttpHeaders): O
   // streams at their headers: a Content-Length saying otherwise makes nghttp2 clients (curl,
   // Node) reset the stream, though HTTP/1.1 clients ignore it
   const noLength = status < 200 || status === 204 || status === 205
+  // the fields an HTTP/1.1 node's Connection header names are hop-by-hop, as on the HTTP/1.1 path
+  const named = headers.connection === undefined ? undefined : connectionNames(String(headers.connection), undefined)
   for (const name in headers) {
-    if (name.charCodeAt(0) === 0x3a || CONNECTION_HEADERS.has(name)) continue
+    if (name.charCodeAt(0) === 0x3a || CONNECTION_HEADERS.has(name) || named?.includes(name)) continue
     if (noLength && name === 'content-length') continue
     out[name] = headers[name]
   }

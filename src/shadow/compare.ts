@@ -4,6 +4,8 @@
  * configured fields ignored). Pure: answers in, differences out.
  */
 
+import { namedHops } from '../forwarding/headers.js'
+
 export interface ShadowAnswer {
   status: number
   /** flat [name, value, ...] as received, names in any case */
@@ -77,17 +79,6 @@ export function compareAnswers(x: ShadowAnswer, y: ShadowAnswer, options: Compar
  */
 const NEVER_COMPARED: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer'])
 
-/** Names a Connection header lists (hop-by-hop for that connection), lower case. */
-function connectionListed(flat: readonly string[], into: Set<string>): void {
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    if (flat[i].toLowerCase() !== 'connection') continue
-    for (const name of flat[i + 1].split(',')) {
-      const n = name.trim().toLowerCase()
-      if (n !== '') into.add(n)
-    }
-  }
-}
-
 /** Header values by lower-case name, repeats joined as one list. */
 function headerMap(flat: readonly string[], ignore: ReadonlySet<string>, hop: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>()
@@ -101,9 +92,8 @@ function headerMap(flat: readonly string[], ignore: ReadonlySet<string>, hop: Re
 }
 
 function compareHeaders(x: readonly string[], y: readonly string[], ignore: ReadonlySet<string>, out: string[]): void {
-  const hop = new Set<string>()
-  connectionListed(x, hop)
-  connectionListed(y, hop)
+  // the fields either answer's Connection header names: hop-by-hop for its connection
+  const hop = new Set<string>([...(namedHops(x) ?? []), ...(namedHops(y) ?? [])])
   const a = headerMap(x, ignore, hop)
   const b = headerMap(y, ignore, hop)
   for (const [name, value] of a) {

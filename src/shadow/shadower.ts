@@ -12,6 +12,7 @@ import type { IncomingHttpHeaders } from 'node:http2'
 import type { Logger } from 'pino'
 import type { Clock, Random, TimerHandle } from '../clock.js'
 import type { ShadowConfig } from '../config/analysis.js'
+import { namedHops } from '../forwarding/headers.js'
 import type { RequestHead } from '../http1/index.js'
 import type { Router } from '../routing/table.js'
 import type { UpstreamNode } from '../upstream/node.js'
@@ -209,11 +210,11 @@ export class Shadower implements ShadowTap {
     let xff: string | undefined
     let host: string | undefined
     const raw = head.headers
-    const named = connectionNamed(raw)
+    const named = namedHops(raw)
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i].toLowerCase()
       if (name === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`
-      if (HOP.has(name) || name === this.#config.header || (named?.has(name) && name !== 'host')) continue
+      if (HOP.has(name) || name === this.#config.header || (named?.includes(name) && name !== 'host')) continue
       if (name === 'host') host ??= raw[i + 1]
       out.push(raw[i], raw[i + 1])
     }
@@ -273,19 +274,6 @@ export class Shadower implements ShadowTap {
     this.#next = (this.#next + 1) % nodes.length
     return nodes[this.#next]
   }
-}
-
-/** The fields a Connection header names (hop-by-hop: the engine does not send them on either), lower case. */
-function connectionNamed(raw: readonly string[]): Set<string> | undefined {
-  let named: Set<string> | undefined
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i].length !== 10 || raw[i].toLowerCase() !== 'connection') continue
-    for (const part of raw[i + 1].split(',')) {
-      const name = part.trim().toLowerCase()
-      if (name !== '') (named ??= new Set()).add(name)
-    }
-  }
-  return named
 }
 
 /**

@@ -7,7 +7,7 @@ import { h2Request } from '../helpers/h2.js'
 import { type RawServer, startRawServer } from '../helpers/upstream.js'
 import { metricValue } from '../helpers/wait.js'
 
-/** A raw HTTP/1.1 node: /no-content answers 204 with a Content-Length, /reset-content 205 with one and a body, /chunked-extra a chunked answer and stray bytes, anything else 200 with a 4-byte body, HEAD included. */
+/** A raw HTTP/1.1 node: /hop answers with a field its Connection header names, /no-content 204 with a Content-Length, /reset-content 205 with one and a body, /chunked-extra a chunked answer and stray bytes, anything else 200 with a 4-byte body, HEAD included. */
 function startOddNode(): Promise<RawServer> {
   return startRawServer((socket) => {
     let buf = ''
@@ -19,6 +19,8 @@ function startOddNode(): Promise<RawServer> {
         if (path === '/no-content') socket.write('HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\n')
         else if (path === '/reset-content') socket.write('HTTP/1.1 205 Reset Content\r\nContent-Length: 5\r\n\r\nhello')
         // a whole chunked answer, then bytes that belong to nothing, in one write
+        // a field its Connection header names: hop-by-hop
+        else if (path === '/hop') socket.write('HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: x\r\nX-Kept: y\r\nContent-Length: 4\r\n\r\nBODY')
         else if (path === '/chunked-extra') socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nEXTRA')
         else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nBODY')
       }
@@ -80,4 +82,13 @@ t.test('a 205 reaches an h2 client as a 205 without Content-Length or body (nght
   t.equal(r.status, 205)
   t.equal(r.headers['content-length'], undefined)
   t.equal(r.body, '')
+})
+
+t.test("a field the node's Connection header names is not relayed to an h2 client, as on the HTTP/1.1 path", async (t) => {
+  const { session } = await setup(t)
+  const r = await h2Request(session, { ':path': '/hop' })
+  t.equal(r.status, 200)
+  t.equal(r.headers['x-hop'], undefined, 'the named field dropped')
+  t.equal(r.headers['x-kept'], 'y', 'the others relayed')
+  t.equal(r.body, 'BODY')
 })
