@@ -1,7 +1,8 @@
 /**
  * cutover's HTTP/1.1 codec: pure functions over Buffers, no I/O, no timers. The contract
- * is /work/notes/http1-contract.md; the engine (src/forwarding) and the differential fuzz
- * test against llhttp (test/http1/differential*) both build on these exports.
+ * is types.ts (what a parsed head is) and head.ts (what is refused, and why); the engine
+ * (src/forwarding) and the differential fuzz against llhttp (test/http1/fuzz) both build
+ * on these exports.
  */
 
 export type { FieldLines, Framing, ParseResult, RequestHead, ResponseHead } from './types.js'

@@ -1,4 +1,4 @@
-/** The codec's contract (see /work/notes/http1-contract.md): what a parsed head looks like. */
+/** The codec's contract: what a parsed head looks like. */
 
 /** How a message's body is delimited. */
 export type Framing =

@@ -1,7 +1,7 @@
 /**
  * Bytes on which the differential fuzz found cutover's codec more lenient than llhttp (or
- * framing them differently), each also listed in /work/notes/codec-bugs.md. They stay here
- * after the fix, as regression vectors; `found` is when and by which seed.
+ * framing them differently). They stay here after the fix, as regression vectors; `found`
+ * is when and by which seed.
  */
 import type { Vector } from './smuggling.js'
 
