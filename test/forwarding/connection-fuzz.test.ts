@@ -27,6 +27,7 @@ import { ProxyServer } from '../../src/forwarding/proxy-server.js'
 import { tlsFiles } from '../helpers/h2.js'
 import { waitUntil } from '../helpers/wait.js'
 import { runConnection } from './connection-fuzz/client.js'
+import { recordDeadlines } from './connection-fuzz/deadlines.js'
 import { fuzzNode } from './connection-fuzz/fuzz-node.js'
 import { judge, type Tally } from './connection-fuzz/judge.js'
 import { connectionRandom, type NodePlan, type ScriptedConnection, scriptConnection } from './connection-fuzz/script.js'
@@ -49,7 +50,9 @@ t.test(`fuzzed connections read whole answers, their own, and leave nothing behi
   const checkCap = () => {
     for (const n of upstream) if (n.dispatcher.open > CAP) overCap ||= `${n.name}: ${n.dispatcher.open} connections open, cap ${CAP}`
   }
-  const nodes = await Promise.all([0, 1, 2].map(() => fuzzNode(plans, seen, () => checkCap())))
+  // a 504 is judged by when the node's head was written and when cutover judged the deadline
+  const timing = recordDeadlines(t)
+  const nodes = await Promise.all([0, 1, 2].map(() => fuzzNode(plans, seen, () => checkCap(), timing.headsWhole)))
   const timeouts = { connectTimeout: 500, maxConnections: CAP }
   const upstream = [node('x', nodes[0].port, 1, timeouts), node('x', nodes[1].port, 1, timeouts), node('y', nodes[2].port, 1, timeouts)]
   // long keep-alive and header deadlines: the clients never idle on purpose, and an idle close
@@ -90,7 +93,7 @@ t.test(`fuzzed connections read whole answers, their own, and leave nothing behi
     const got = await runConnection(ports, conn, connectionRandom(SEED ^ 0x5bd1e995, conn.n), DEADLINE_MS, (port) => resets.delete(port))
     got.cutoverReset = resets.has(got.port)
     checkCap()
-    const why = judge(conn, got, seen, tally)
+    const why = judge(conn, got, seen, tally, timing)
     if (why !== null) failures.push(`seed ${SEED} ${why}`)
   }
   const started = Date.now()

@@ -23,6 +23,7 @@ import { buildRoutingTable, type Router } from '../../src/routing/table.js'
 import { ShadowResults } from '../../src/shadow/results.js'
 import { Shadower } from '../../src/shadow/shadower.js'
 import { runConnection } from '../forwarding/connection-fuzz/client.js'
+import { recordDeadlines } from '../forwarding/connection-fuzz/deadlines.js'
 import { fuzzNode } from '../forwarding/connection-fuzz/fuzz-node.js'
 import { judge, type Tally } from '../forwarding/connection-fuzz/judge.js'
 import { connectionRandom, type NodePlan, type ScriptedConnection, scriptConnection } from '../forwarding/connection-fuzz/script.js'
@@ -140,7 +141,9 @@ function hostileY(onCopy: (fault: YFault) => void, calm: () => boolean) {
 t.test(`fuzzed connections with every x request copied to a hostile y: the primary's answers as without, y bounded (seed ${SEED}, ${CONNS} connections)`, async (t) => {
   const plans = new Map<number, NodePlan>()
   const seen = new Map<number, number>()
-  const nodes = await Promise.all([0, 1, 2].map(() => fuzzNode(plans, seen, () => undefined)))
+  // a 504 is judged by when the node's head was written and when cutover judged the deadline
+  const timing = recordDeadlines(t)
+  const nodes = await Promise.all([0, 1, 2].map(() => fuzzNode(plans, seen, () => undefined, timing.headsWhole)))
   const timeouts = { connectTimeout: 500, maxConnections: CAP }
   const upstream = [node('x', nodes[0].port, 1, timeouts), node('x', nodes[1].port, 1, timeouts), node('y', nodes[2].port, 1, timeouts)]
   const p = await startProxy({
@@ -229,7 +232,7 @@ t.test(`fuzzed connections with every x request copied to a hostile y: the prima
         for (const r of conn.requests) plans.set(r.id, r.plan)
         const got = await runConnection(ports, conn, connectionRandom(SEED ^ 0x5bd1e995, conn.n), DEADLINE_MS, (port) => resets.delete(port))
         got.cutoverReset = resets.has(got.port)
-        const why = judge(conn, got, seen, tally)
+        const why = judge(conn, got, seen, tally, timing)
         if (why !== null) failures.push(`seed ${SEED} ${why}`)
       }
     }),

@@ -7,11 +7,15 @@ import type net from 'node:net'
 import { type RawServer, startRawServer } from '../../helpers/upstream.js'
 import type { NodePlan } from './script.js'
 
-/** seen: how many times any node read the head of each request id (shared by all nodes). */
-export function fuzzNode(plans: ReadonlyMap<number, NodePlan>, seen: Map<number, number>, onAccept: () => void): Promise<RawServer> {
+/**
+ * seen: how many times any node read the head of each request id (shared by all nodes);
+ * headsWhole: when (performance.now()) a node's answer head to each request id was all
+ * written, for the attempt it is on (see Timing in judge.ts).
+ */
+export function fuzzNode(plans: ReadonlyMap<number, NodePlan>, seen: Map<number, number>, onAccept: () => void, headsWhole?: Map<number, number>): Promise<RawServer> {
   return startRawServer((s) => {
     onAccept()
-    serve(s, plans, seen)
+    serve(s, plans, seen, headsWhole)
   })
 }
 
@@ -22,7 +26,7 @@ interface Incoming {
   attempt: number
 }
 
-function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<number, number>): void {
+function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<number, number>, headsWhole: Map<number, number> | undefined): void {
   let buf = Buffer.alloc(0)
   let cur: Incoming | null = null
   const queue: Incoming[] = []
@@ -68,14 +72,21 @@ function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<nu
       // a 101's fault may lie beyond its head, in the echo
       const until = faulty ? Math.min(plan.cutAt, plan.bytes.length) : plan.bytes.length
       let from = 0
+      const wrote = (to: number) => {
+        if (from < plan.headEnd && to >= plan.headEnd) headsWhole?.set(r.id, performance.now())
+        from = to
+      }
       for (const split of plan.splits) {
         if (split.at >= until) break
         s.write(plan.bytes.subarray(from, split.at))
-        from = split.at
+        wrote(split.at)
         await new Promise((w) => setTimeout(w, split.pauseMs))
         if (s.destroyed) return
       }
-      if (from < until) s.write(plan.bytes.subarray(from, until))
+      if (from < until) {
+        s.write(plan.bytes.subarray(from, until))
+        wrote(until)
+      }
       if (plan.kind === 'switch' && until === plan.bytes.length) {
         // switched: the tunnel's bytes are echoed from now on (up to the fault)
         const t = tunnel!
@@ -111,6 +122,7 @@ function serve(s: net.Socket, plans: ReadonlyMap<number, NodePlan>, seen: Map<nu
         const length = /\r\ncontent-length: *(\d+)/i.exec(head)
         const attempt = (seen.get(id) ?? 0) + 1
         seen.set(id, attempt)
+        headsWhole?.delete(id)
         cur = { id, left: /\r\ntransfer-encoding: *chunked/i.test(head) ? -1 : length ? Number(length[1]) : 0, attempt }
         const plan = plans.get(id)
         if (plan !== undefined && /\r\nupgrade: *websocket/i.test(head)) {

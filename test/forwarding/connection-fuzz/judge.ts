@@ -167,7 +167,24 @@ function firstDifference(got: Buffer, want: Buffer): string {
  * request's head. A connection whose client half-closed or left is not judged here: only
  * that nothing of it leaks.
  */
-export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap<number, number>, tally: Tally): string | null {
+/**
+ * When, by performance.now() in the one process that runs cutover and the nodes, a node's
+ * answer head was all written (for the request's latest attempt), and when cutover judged
+ * each request's deadline: a 504 for a node that wrote its head in time is cutover's fault,
+ * one for a node the machine's load held up past request_timeout is not.
+ */
+export interface Timing {
+  headsWhole: ReadonlyMap<number, number>
+  expired: ReadonlyMap<number, number>
+}
+
+/**
+ * ms before cutover judged a deadline within which a head written counts as a race at the
+ * deadline: written in the event loop's turn that judged it (cutover reads it in the next)
+ */
+const DEADLINE_RACE_MS = 100
+
+export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap<number, number>, tally: Tally, timing?: Timing): string | null {
   if (conn.tls) tally.tls++
   if (conn.fault === 'half-close' || conn.fault === 'destroy') return got.hung ? `connection ${conn.n}: still open ${conn.fault === 'half-close' ? 'after the client half-closed' : ''}` : null
   const { data } = got
@@ -214,7 +231,7 @@ export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap
       tally.lostToReset++
       return null
     }
-    const why = judgeAnswer(conn, r, a, seen.get(r.id) ?? 0, got, tally)
+    const why = judgeAnswer(conn, r, a, seen.get(r.id) ?? 0, got, tally, timing)
     if (why !== null) return fail(k, why)
     if (!a.whole || a.untilClose) return neverSent(k + 1)
     before = off
@@ -226,7 +243,7 @@ export function judge(conn: ScriptedConnection, got: Received, seen: ReadonlyMap
   return null
 }
 
-function judgeAnswer(conn: ScriptedConnection, r: ScriptedRequest, a: Answer, seen: number, got: Received, tally: Tally): string | null {
+function judgeAnswer(conn: ScriptedConnection, r: ScriptedRequest, a: Answer, seen: number, got: Received, tally: Tally, timing: Timing | undefined): string | null {
   const plan = r.plan
   const http10 = conn.version !== '1.1'
   if (http10 && a.interim > 0) return `${a.interim} 1xx answer(s) to an HTTP/1.0 client`
@@ -241,7 +258,9 @@ function judgeAnswer(conn: ScriptedConnection, r: ScriptedRequest, a: Answer, se
     if (a.status === 502) return faultBeforeHead(plan, 'cut', 'reset') ? null : `${own} for a node that did not fail before its head`
     if (a.status === 504) {
       const queued = seen === 0 || (seen === 1 && faultBeforeHead(plan, 'cut', 'reset') && r.method !== 'POST')
-      return queued || faultBeforeHead(plan, 'stall') ? null : `${own} for a node that did not stall before its head, and the request reached it`
+      if (queued || faultBeforeHead(plan, 'stall')) return null
+      const late = lateHead(timing, r.id)
+      return late === null ? null : `${own} for a node that did not stall before its head, and the request reached it${late}`
     }
     return `${own}, which no node explains`
   }
@@ -284,4 +303,18 @@ function judgeAnswer(conn: ScriptedConnection, r: ScriptedRequest, a: Answer, se
     if (a.trailers !== trailers) return `trailers ${JSON.stringify(a.trailers)}, want ${JSON.stringify(trailers)}`
   }
   return null
+}
+
+/**
+ * null when the node's head to request id was not written by DEADLINE_RACE_MS before cutover
+ * judged its deadline (the machine held the node up: the 504 is right); else what the times
+ * were. Without timing, every such 504 is wrong.
+ */
+function lateHead(timing: Timing | undefined, id: number): string | null {
+  if (timing === undefined) return ''
+  const expired = timing.expired.get(id)
+  const whole = timing.headsWhole.get(id)
+  if (expired === undefined) return ': cutover judged no deadline for it'
+  if (whole === undefined || whole > expired - DEADLINE_RACE_MS) return null
+  return `: its head was all written ${(expired - whole).toFixed(0)} ms before cutover judged the deadline`
 }
