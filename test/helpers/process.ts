@@ -27,6 +27,9 @@ export interface Running {
   waitFor(msg: RegExp): Promise<Record<string, unknown>>
 }
 
+/** ms a started process has to log 'cutover started' before it is killed */
+const START_LIMIT_MS = 30_000
+
 /** Start the process and wait for its 'cutover started' log line; env: more environment variables. */
 export async function run(configPath: string, env: Record<string, string> = {}): Promise<Running> {
   const child = spawn(process.execPath, [BIN, '--config', configPath], { env: { ...process.env, TEST_TOKEN: TOKEN, ...env } })
@@ -56,7 +59,9 @@ export async function run(configPath: string, env: Record<string, string> = {}):
       waiters.push({ msg, resolve })
       void exited.then((code) => reject(new Error(`exited ${code} before '${msg}': ${stderr}`)))
     })
-  const started = await waitFor(/cutover started/)
+  // a process that neither starts nor exits is killed, not left behind the test
+  const startLimit = setTimeout(() => child.kill('SIGKILL'), START_LIMIT_MS)
+  const started = await waitFor(/cutover started/).finally(() => clearTimeout(startLimit))
   const proxy = started.proxy as { port: number }
   const control = started.control as { port: number }
   return { child, proxyUrl: `http://127.0.0.1:${proxy.port}`, controlUrl: `http://127.0.0.1:${control.port}`, logs, exited, waitFor }
