@@ -806,9 +806,21 @@ export class StreamExchange implements AttemptUser, LongLived {
     if (this.#clientIdle()) stream.close(NGHTTP2_INTERNAL_ERROR)
   }
 
+  /**
+   * then() once ms passed and the I/O ready by then was read (Clock.afterIo: a deadline is
+   * not judged before an answer that came in time); not if disarmed or armed again meanwhile.
+   */
   #arm(ms: number, then = this.#expired): void {
     this.#disarm()
-    this.#timer = this.#ctx.fw.clock.setTimeout(then, Math.max(0, ms))
+    const clock = this.#ctx.fw.clock
+    const timer = clock.setTimeout(
+      () =>
+        clock.afterIo(() => {
+          if (this.#timer === timer) then()
+        }),
+      Math.max(0, ms),
+    )
+    this.#timer = timer
   }
 
   #disarm(): void {
