@@ -75,6 +75,15 @@ function decode(value: Buffer | null, revision: number): Read {
   return { revision, state: parsed, invalid: null, updatedAt: Date.parse((data as StateFile).updated_at) }
 }
 
+/**
+ * A rollback made again on another state: y 0, locked with its reason, no rollout; the
+ * rest (node admin changes, and whatever other issues add) is the other state's, so a
+ * rollback written over a change it had not seen does not undo that change.
+ */
+function rolledBack(base: Readonly<LiveState>, rollback: Readonly<LiveState>): LiveState {
+  return { ...base, y: rollback.y, locked: rollback.locked, lock_reason: rollback.lock_reason, rollout: rollback.rollout }
+}
+
 /** Whether two states are alike (a false "no" only tells the listeners once more). */
 function same(a: Readonly<LiveState>, b: Readonly<LiveState>): boolean {
   const { y: ay, locked: al, lock_reason: ar, rollout: ao, ...amore } = a
@@ -159,8 +168,12 @@ export class EtcdStateStore implements StateStore {
     return this.initial(configY)
   }
 
-  /** CAS on the held revision; see the file comment for etcd down and for rollbacks. */
-  async save(next: LiveState, change: Change): Promise<void> {
+  /**
+   * CAS on the held revision; see the file comment for etcd down and for rollbacks.
+   * Resolves with the state written (a rollback retried on a newer shared state keeps
+   * that state's other changes).
+   */
+  async save(next: LiveState, change: Change): Promise<LiveState> {
     if (this.#closed) throw new CutoverError('CUTOVER_ERR_STATE_BACKEND_DOWN', 'state backend closed: cutover is stopping; nothing changed')
     const rollback = change.type === 'rollback'
     if (this.#pending !== null && !rollback) {
@@ -183,19 +196,20 @@ export class EtcdStateStore implements StateStore {
           // safety first: y goes to 0 here now; it is written when etcd answers again
           this.#pending = next
           this.#logger.error({ reason: next.lock_reason }, 'rollback applied on this replica only: etcd unreachable; it is written as soon as etcd answers')
-          return
+          return next
         }
         throw this.#downError(err)
       }
       if (res.succeeded) {
         this.#revision = Number(res.header.revision)
         if (rollback) this.#pending = null
-        return
+        return next
       }
-      // someone wrote first. A rollback does not depend on the state it replaces: retry on the fresh revision.
+      // someone wrote first. A rollback does not depend on the state it replaces: made again on the fresh one, keeping its other changes.
       const fresh = await this.#read().catch(() => null)
       if (rollback && fresh !== null && attempt < ROLLBACK_TRIES) {
         this.#revision = fresh.revision
+        if (fresh.state !== null) next = rolledBack(fresh.state, next)
         continue
       }
       void this.resync()
@@ -301,16 +315,18 @@ export class EtcdStateStore implements StateStore {
         this.#adoptAfterFlush(read.revision, read.state)
         return
       }
+      // what others changed meanwhile (a node drained, ...) stays; only the rollback's fields are this replica's
+      const written = read.state !== null ? rolledBack(read.state, pending) : pending
       const res = await this.#conn.call('write rollback', (o) =>
         this.#conn.client
           .if(this.#key, 'Mod', '==', read.revision)
-          .then(this.#conn.client.put(this.#key).value(encode(pending, this.#clock.now(), this.#id)))
+          .then(this.#conn.client.put(this.#key).value(encode(written, this.#clock.now(), this.#id)))
           .options(o)
           .commit(),
       )
       if (res.succeeded) {
         this.#pending = null
-        this.#adoptAfterFlush(Number(res.header.revision), pending)
+        this.#adoptAfterFlush(Number(res.header.revision), written)
         this.#events.add('rollback.shared', { cause: 'fleet', reason: `the rollback made on ${this.#id} while etcd was unreachable is now the shared state: ${pending.lock_reason ?? ''}` })
         this.#logger.info('rollback made while etcd was unreachable written to etcd')
         return

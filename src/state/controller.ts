@@ -15,8 +15,11 @@ export interface StateStore {
   /**
    * Persist atomically; rejects when the state could not be written (a CutoverError is
    * passed on as it is, e.g. a shared store's conflict). `change` says what the write is.
+   * A store may write a state other than the one given (a shared store's rollback, made
+   * again on a newer shared state): it resolves with that state, which is then applied.
    */
-  save(state: LiveState, change: Change): Promise<void>
+  // biome-ignore lint/suspicious/noConfusingVoidType: a store that writes the state it is given resolves with nothing
+  save(state: LiveState, change: Change): Promise<LiveState | void>
 }
 
 export type StateListener = (state: Readonly<LiveState>, previous: Readonly<LiveState>) => void
@@ -62,13 +65,15 @@ export class StateController {
       const next = compute(prev)
       if (next === null) return prev
       const c = typeof change === 'function' ? change(next, prev) : change
+      // biome-ignore lint/suspicious/noConfusingVoidType: as save's
+      let written: LiveState | void
       try {
-        await this.#store.save(next, c)
+        written = await this.#store.save(next, c)
       } catch (err) {
         if (isCutoverError(err)) throw err
         throw new CutoverError('CUTOVER_ERR_STATE_WRITE', `state not saved, nothing changed: ${(err as Error).message}`, { cause: err })
       }
-      this.#state = Object.freeze({ ...next })
+      this.#state = Object.freeze({ ...(written ?? next) })
       this.#events.add(c.type, { cause: c.cause, ...c.details })
       for (const listener of this.#listeners) listener(this.#state, prev)
       return this.#state

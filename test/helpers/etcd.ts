@@ -193,6 +193,9 @@ export interface HoldingRelay {
   readonly url: string
   hold(): void
   release(): void
+  /** A partition: every connection through the relay is cut, and new ones too, until heal(). */
+  cut(): void
+  heal(): void
   /** Resolves when bytes containing `text` pass towards etcd after this call (e.g. a key a write names). */
   sent(text: string): Promise<void>
   close(): Promise<void>
@@ -202,10 +205,15 @@ export interface HoldingRelay {
 export async function startHoldingRelay(target: string): Promise<HoldingRelay> {
   const to = new URL(target.includes('://') ? target : `http://${target}`)
   let holding = false
+  let cut = false
   const held: Array<() => void> = []
   const watchers: Array<{ text: Buffer; resolve: () => void }> = []
   const sockets = new Set<import('node:net').Socket>()
   const server = createServer((client) => {
+    if (cut) {
+      client.destroy()
+      return
+    }
     const upstream = connect(Number(to.port), to.hostname)
     sockets.add(client).add(upstream)
     client.on('data', (chunk: Buffer) => {
@@ -238,6 +246,13 @@ export async function startHoldingRelay(target: string): Promise<HoldingRelay> {
     release: () => {
       holding = false
       for (const send of held.splice(0)) send()
+    },
+    cut: () => {
+      cut = true
+      for (const s of sockets) s.destroy()
+    },
+    heal: () => {
+      cut = false
     },
     sent: (text) => new Promise((resolve) => watchers.push({ text: Buffer.from(text), resolve })),
     close: async () => {
