@@ -11,7 +11,7 @@
 import type { Lease } from 'etcd3'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
-import type { EtcdConnection } from './etcd-connection.js'
+import type { EtcdConnection, KeptWatch } from './etcd-connection.js'
 
 export interface ElectionOptions {
   conn: EtcdConnection
@@ -39,7 +39,7 @@ export class Election {
   /** the leader key's value as last seen; null when nobody leads */
   #leader: string | null = null
   #leading = false
-  #watcher: Awaited<ReturnType<ReturnType<EtcdConnection['client']['watch']>['create']>> | null = null
+  #watcher: KeptWatch | null = null
   #stopped = false
 
   constructor(options: ElectionOptions) {
@@ -64,19 +64,16 @@ export class Election {
 
   /** Watch the leader key and take part; call tick() regularly after this. */
   async start(): Promise<void> {
-    // not awaited: with etcd away at start the watch connects when it is back
-    const watcher = this.#conn.client.watch().key(this.#key).watcher()
-    if (this.#stopped) {
-      await watcher.cancel()
-      return
-    }
-    this.#watcher = watcher
-    watcher.on('put', (kv) => this.#seen(kv.value.toString('utf8')))
-    watcher.on('delete', () => {
-      this.#seen(null)
-      void this.tick()
+    if (this.#stopped) return
+    // connects in the background: with etcd away at start, when it is back
+    this.#watcher = this.#conn.keptWatch('leader', (client) => client.watch().key(this.#key).watcher(), {
+      put: (kv) => this.#seen(kv.value.toString('utf8')),
+      delete: () => {
+        this.#seen(null)
+        void this.tick()
+      },
+      connected: () => void this.tick(),
     })
-    watcher.on('connected', () => void this.tick())
     await this.tick()
   }
 
@@ -128,7 +125,7 @@ export class Election {
     this.#stopped = true
     const w = this.#watcher
     this.#watcher = null
-    await w?.cancel().catch(() => undefined)
+    await w?.cancel()
     const lease = this.#lease
     this.#lease = null
     this.#setLeading(false)

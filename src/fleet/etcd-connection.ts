@@ -5,12 +5,17 @@
  * skipped for a second), so losing one member of three changes nothing; with no member
  * answering, a control write fails fast with a clear 503, and the fleet's once-a-second
  * publish is what finds etcd back.
+ *
+ * It also notices etcd going back in time: a call answered with a store revision lower
+ * than one seen before it was made (etcd restored from a backup, or restarted on an empty
+ * data dir). Its listeners hear of it (the state is written back, the watches start
+ * again: theirs wait for a revision etcd no longer has and would deliver nothing).
  */
 
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel'
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3'
+import { Etcd3, isRecoverableError, type IKeyValue, type IOptions, type Watcher } from 'etcd3'
 import type { Logger } from 'pino'
-import type { Clock } from '../clock.js'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { EtcdConfig } from '../config/state-backend.js'
 
 const { readFileSync } = process.getBuiltinModule('node:fs')
@@ -29,6 +34,9 @@ export interface BackendHealth {
   /** ms time of the last change of `up` */
   since: number
 }
+
+/** A watch canceled by etcd (its revision compacted, ...) is made again after this long. */
+const REWATCH_AFTER_MS = 1000
 
 /** Call options given to each call; the deadline is per attempt (set in etcdOptions), so none here. */
 export type CallOptions = Record<string, never>
@@ -65,7 +73,10 @@ export class EtcdConnection {
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #listeners = new Set<(health: BackendHealth) => void>()
+  readonly #rewoundListeners = new Set<(from: number, to: number) => void>()
   #health: BackendHealth
+  /** the highest store revision an answer carried (0: none yet) */
+  #revision = 0
   #lastOk = -Infinity
   #closed = false
 
@@ -93,9 +104,17 @@ export class EtcdConnection {
     return () => this.#listeners.delete(listener)
   }
 
+  /** Hear that etcd went back in time: its store revision is below one seen before. */
+  onRewound(listener: (from: number, to: number) => void): () => void {
+    this.#rewoundListeners.add(listener)
+    return () => this.#rewoundListeners.delete(listener)
+  }
+
   /** Run one etcd call with a deadline; an answer marks the backend up, no answer marks it down and rejects. */
   async call<T>(what: string, run: (options: CallOptions) => Promise<T>): Promise<T> {
     if (this.#closed) throw new Error('etcd client closed')
+    // an answer to a call made after revision R was seen carries R or more (etcd's reads are linearizable)
+    const floor = this.#revision
     let result: T
     try {
       result = await run({})
@@ -105,7 +124,37 @@ export class EtcdConnection {
     }
     this.#lastOk = this.#clock.now()
     this.markUp()
+    this.#observe(what, revisionOf(result), floor)
     return result
+  }
+
+  /**
+   * A watch etcd cannot end silently: one it cancels (its start revision compacted away)
+   * is made again from now, and so is every watch when etcd goes back in time;
+   * `connected` runs each time it (re)connects, to read again what it may have missed.
+   */
+  keptWatch(what: string, build: (client: Etcd3) => Watcher, on: { put?: (kv: IKeyValue) => void; delete?: (kv: IKeyValue) => void; connected?: () => void }): KeptWatch {
+    return new KeptWatch(this, this.#clock, this.#logger, what, build, on)
+  }
+
+  #observe(what: string, revision: number | null, floor: number): void {
+    if (revision === null) return
+    if (revision >= floor) {
+      this.#revision = Math.max(this.#revision, revision)
+      return
+    }
+    this.#revision = revision
+    this.#logger.error(
+      { call: what, from: floor, to: revision },
+      'etcd went back in time (restored from a backup, or started on an empty data dir): its revision is below one seen before; the state this replica holds is written back',
+    )
+    for (const listener of this.#rewoundListeners) {
+      try {
+        listener(floor, revision)
+      } catch (err) {
+        this.#logger.error({ err }, 'etcd rewind listener failed')
+      }
+    }
   }
 
   markUp(): void {
@@ -138,5 +187,88 @@ export class EtcdConnection {
         this.#logger.error({ err }, 'state backend health listener failed')
       }
     }
+  }
+}
+
+/** The store revision in an answer's header, if it has one. */
+function revisionOf(result: unknown): number | null {
+  const header = (result as { header?: { revision?: unknown } } | null)?.header
+  const rev = Number(header?.revision)
+  return header !== undefined && Number.isSafeInteger(rev) && rev > 0 ? rev : null
+}
+
+/** See EtcdConnection.keptWatch. */
+export class KeptWatch {
+  readonly #conn: EtcdConnection
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #what: string
+  readonly #build: (client: Etcd3) => Watcher
+  readonly #on: { put?: (kv: IKeyValue) => void; delete?: (kv: IKeyValue) => void; connected?: () => void }
+  readonly #unsubscribe: () => void
+  #watcher: Watcher | null = null
+  #timer: TimerHandle | null = null
+  #closed = false
+
+  constructor(
+    conn: EtcdConnection,
+    clock: Clock,
+    logger: Logger,
+    what: string,
+    build: (client: Etcd3) => Watcher,
+    on: { put?: (kv: IKeyValue) => void; delete?: (kv: IKeyValue) => void; connected?: () => void },
+  ) {
+    this.#conn = conn
+    this.#clock = clock
+    this.#logger = logger
+    this.#what = what
+    this.#build = build
+    this.#on = on
+    this.#unsubscribe = conn.onRewound(() => this.#restart(true))
+    this.#start()
+  }
+
+  async cancel(): Promise<void> {
+    this.#closed = true
+    this.#unsubscribe()
+    this.#clock.clearTimeout(this.#timer)
+    const w = this.#watcher
+    this.#watcher = null
+    await w?.cancel().catch(() => undefined)
+  }
+
+  #start(): void {
+    if (this.#closed) return
+    // not awaited: with etcd away the watch connects when it is back
+    const w = this.#build(this.#conn.client)
+    this.#watcher = w
+    w.on('put', (kv) => {
+      if (this.#watcher === w) this.#on.put?.(kv)
+    })
+    w.on('delete', (kv) => {
+      if (this.#watcher === w) this.#on.delete?.(kv)
+    })
+    w.on('connected', () => {
+      if (this.#watcher === w) this.#on.connected?.()
+    })
+    w.on('error', (err) => {
+      // etcd canceled it (a stream error is 'disconnected' and reconnects by itself): it delivers nothing more
+      if (this.#watcher !== w) return
+      this.#watcher = null
+      this.#logger.warn({ watch: this.#what, err: (err as Error).message }, 'etcd canceled a watch; made again from now')
+      this.#clock.clearTimeout(this.#timer)
+      this.#timer = this.#clock.setTimeout(() => this.#start(), REWATCH_AFTER_MS)
+    })
+  }
+
+  /** Drop the watch and make it again from now (its revision means nothing to a rewound etcd). */
+  #restart(cancelOld: boolean): void {
+    if (this.#closed) return
+    const old = this.#watcher
+    this.#watcher = null
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = null
+    if (old !== null && cancelOld) void old.cancel().catch(() => undefined)
+    this.#start()
   }
 }

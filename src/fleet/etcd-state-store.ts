@@ -11,14 +11,16 @@
  */
 
 import type { Logger } from 'pino'
-import type { Clock } from '../clock.js'
+import type { Clock, TimerHandle } from '../clock.js'
 import { CutoverError } from '../errors.js'
 import type { Change, StateController, StateStore } from '../state/controller.js'
 import type { EventLog } from '../state/events.js'
 import { parseStateFile } from '../state/store.js'
 import { STATE_FORMAT_VERSION, type LiveState, type StateFile } from '../state/types.js'
-import type { EtcdConnection } from './etcd-connection.js'
+import type { EtcdConnection, KeptWatch } from './etcd-connection.js'
 
+/** The state key is read again this often, whatever the watch delivered. */
+export const RESYNC_EVERY_MS = 1000
 /** Tries of a rollback that meets a concurrent change: it always wins, on the fresh revision. */
 const ROLLBACK_TRIES = 5
 
@@ -104,7 +106,10 @@ export class EtcdStateStore implements StateStore {
   /** a rollback applied here while etcd could not be reached; written once it can */
   #pending: LiveState | null = null
   #controller: StateController | null = null
-  #watcher: Awaited<ReturnType<ReturnType<EtcdConnection['client']['watch']>['create']>> | null = null
+  #watch: KeptWatch | null = null
+  #timer: TimerHandle | null = null
+  /** why the held state must be written back (etcd lost it); null: nothing to write back */
+  #restoring: string | null = null
   #resyncing: Promise<void> | null = null
   #invalidSeen = 0
   #closed = false
@@ -217,33 +222,45 @@ export class EtcdStateStore implements StateStore {
     }
   }
 
-  /** Watch the state key and adopt every change into the controller; resync whenever etcd comes back. */
+  /**
+   * Watch the state key and adopt every change into the controller; read it again every
+   * second and whenever etcd comes back (a watch event missed is adopted within a second).
+   */
   async attach(controller: StateController): Promise<void> {
     this.#controller = controller
     this.#conn.onHealth((h) => {
       if (h.up) void this.resync()
     })
-    // not awaited: with etcd away at start the watch connects when it is back
-    const watcher = this.#conn.client.watch().key(this.#key).watcher()
-    if (this.#closed) {
-      await watcher.cancel()
-      return
-    }
-    this.#watcher = watcher
-    watcher.on('put', (kv) => this.#received(kv.value, Number(kv.mod_revision)))
-    watcher.on('delete', (kv) => this.#received(null, Number(kv.mod_revision)))
-    watcher.on('error', (err) => this.#logger.warn({ err }, 'etcd watch error; it reconnects'))
-    // anything written before the watch (re)connected: read again
-    watcher.on('connected', () => void this.resync())
+    this.#conn.onRewound(() => {
+      // what etcd holds now is older than what every replica holds: written back, not adopted
+      this.#restoring = 'etcd went back in time (restored from a backup, or started on an empty data dir)'
+      void this.resync()
+    })
+    if (this.#closed) return
+    this.#watch = this.#conn.keptWatch('state', (client) => client.watch().key(this.#key).watcher(), {
+      put: (kv) => this.#received(kv.value, Number(kv.mod_revision)),
+      delete: (kv) => this.#received(null, Number(kv.mod_revision)),
+      // anything written before the watch (re)connected: read again
+      connected: () => void this.resync(),
+    })
+    this.#scheduleResync()
     await this.resync()
   }
 
-  /** Read the key again: write a waiting rollback first, then adopt anything newer than what is held. */
+  /**
+   * Read the key again: write a waiting rollback first; write the held state back where
+   * etcd lost it (the key deleted, etcd gone back in time); then adopt anything newer
+   * than what is held.
+   */
   resync(): Promise<void> {
     this.#resyncing ??= (async () => {
       try {
         if (this.#pending !== null) await this.#flushPending()
-        const read = await this.#read()
+        let read = await this.#read()
+        if (this.#controller !== null && (this.#restoring !== null || (read.revision === 0 && this.#revision !== 0))) {
+          await this.#restore(read, this.#restoring ?? 'the state key was deleted')
+          read = await this.#read()
+        }
         await this.#adopt(read)
       } catch (err) {
         this.#logger.debug({ err }, 'state resync failed; tried again when etcd answers')
@@ -256,9 +273,50 @@ export class EtcdStateStore implements StateStore {
 
   async close(): Promise<void> {
     this.#closed = true
-    const w = this.#watcher
-    this.#watcher = null
-    await w?.cancel().catch(() => undefined)
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = null
+    const w = this.#watch
+    this.#watch = null
+    await w?.cancel()
+  }
+
+  #scheduleResync(): void {
+    if (this.#closed) return
+    this.#timer = this.#clock.setTimeout(() => {
+      void this.resync().finally(() => this.#scheduleResync())
+    }, RESYNC_EVERY_MS)
+  }
+
+  /**
+   * Write the state held here over what etcd lost (a compare-and-swap on what it holds
+   * now): the key deleted, or etcd gone back in time. Of several replicas doing so, one
+   * writes; the others adopt its state.
+   */
+  async #restore(read: Read, why: string): Promise<void> {
+    const held = this.#controller?.current
+    if (held === undefined) return
+    if (read.state !== null && same(read.state, held)) {
+      this.#revision = read.revision
+      this.#restoring = null
+      return
+    }
+    const res = await this.#conn.call('write back state', (o) =>
+      this.#conn.client
+        .if(this.#key, 'Mod', '==', read.revision)
+        .then(this.#conn.client.put(this.#key).value(encode(held, this.#clock.now(), this.#id)))
+        .options(o)
+        .commit(),
+    )
+    this.#restoring = null
+    if (!res.succeeded) {
+      // another replica wrote first: its state is adopted next, whatever its revision
+      this.#revision = 0
+      return
+    }
+    this.#revision = Number(res.header.revision)
+    const reason = `${why}: ${this.#id} wrote back the state it held (y ${held.y}${held.locked ? ', locked' : ''})`
+    this.#logger.error({ key: this.#key, revision: this.#revision }, reason)
+    this.#events.add('state.restored', { cause: 'fleet', key: this.#key, revision: this.#revision, y: held.y, locked: held.locked, reason })
   }
 
   #downError(err?: unknown): CutoverError {
@@ -274,7 +332,11 @@ export class EtcdStateStore implements StateStore {
 
   #received(value: Buffer | null, revision: number): void {
     if (value === null) {
-      void this.#adopt({ revision, state: null, invalid: 'the state key was deleted', updatedAt: NaN }, true)
+      // refused (an event says so), then written back: a replica starting meanwhile would start on its config's split.y
+      void this.#adopt({ revision, state: null, invalid: 'the state key was deleted', updatedAt: NaN }, true).then(() => {
+        this.#restoring ??= 'the state key was deleted'
+        return this.resync()
+      })
       return
     }
     void this.#adopt(decode(value, revision))

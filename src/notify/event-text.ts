@@ -150,6 +150,8 @@ function sentence(e: CutoverEvent): string {
       return `Config reload refused, the running config stays: ${list(e.problems).join('; ') || 'invalid config'}`
     case 'state.invalid':
       return withReason(`The shared state in etcd${typeof e.key === 'string' ? ` (${e.key})` : ''} was refused`, without(e.reason, 'refused a shared state: '))
+    case 'state.restored':
+      return typeof e.reason === 'string' && e.reason ? capitalised(e.reason) : 'The shared state in etcd was written back'
     case 'rollback.shared':
       return typeof e.reason === 'string' && e.reason ? capitalised(e.reason) : 'A rollback made while etcd was unreachable is now the shared state'
     case 'fleet.leader':

@@ -114,3 +114,78 @@ t.test('a rollback made while etcd was away is written without undoing a change 
   await waitUntil('a holds the drain too', () => a.controller.current.nodes?.y?.n1?.admin === 'drain', 5000, 5)
   await waitUntil('b at y 0 with n1 drained', () => b.controller.current.locked && b.controller.current.nodes?.y?.n1?.admin === 'drain', 5000, 5)
 })
+
+t.test('the state key deleted under a running fleet is written back: a replica starting next takes the rollback, not its split.y', { skip }, async (t) => {
+  const prefix = freshPrefix()
+  const a = await replica(prefix, 'a', { configY: 30 })
+  const b = await replica(prefix, 'b')
+  t.teardown(() => Promise.all([a.close(), b.close()]))
+  await a.controller.rollback('y failing', 'gate')
+  await waitUntil('b rolled back', () => b.controller.current.locked, 5000, 5)
+  await a.conn.client.delete().key(`${prefix}/state`)
+  await waitUntil('the deletion is refused with an event', () => a.events.since(0).some((e) => e.type === 'state.invalid' && /deleted/.test(String(e.reason))), 5000, 5)
+  const back = await waitUntil('the key written back', async () => (await stored(a, prefix))?.locked === true, 5000, 20)
+  t.ok(back, 'the held state is in etcd again')
+  t.match(await stored(a, prefix), { split: { y: 0 }, locked: true, lock_reason: 'y failing' })
+  const c = await replica(prefix, 'c', { configY: 80 })
+  t.teardown(() => c.close())
+  t.match(c.controller.current, { y: 0, locked: true, lock_reason: 'y failing' }, 'a replica starting next takes the rollback')
+  t.match(a.controller.current, { y: 0, locked: true }, 'a still rolled back')
+  t.match(b.controller.current, { y: 0, locked: true }, 'b still rolled back')
+  t.ok(
+    [...a.events.since(0), ...b.events.since(0)].some((e) => e.type === 'state.restored'),
+    'an event says who wrote it back',
+  )
+})
+
+t.test('a watch etcd cancels (its revision compacted while the replica was cut off): the replica still follows every change', { skip }, async (t) => {
+  const prefix = freshPrefix()
+  const relay = await startHoldingRelay(cluster.endpoints[0])
+  t.teardown(() => relay.close())
+  const a = await replica(prefix, 'a', { endpoints: [relay.url] })
+  const b = await replica(prefix, 'b')
+  t.teardown(() => Promise.all([a.close(), b.close()]))
+  await b.controller.setSplit(5, 'api')
+  await waitUntil('a at 5', () => a.controller.current.y === 5, 5000, 5)
+  relay.cut()
+  for (const y of [10, 20, 30]) await b.controller.setSplit(y, 'api')
+  // etcd forgets the history a's watch would resume from
+  const head = await b.conn.client.get(`${prefix}/state`).exec()
+  await b.conn.client.kv.compact({ revision: head.header.revision, physical: true })
+  relay.heal()
+  await waitUntil('a catches up with 30', () => a.controller.current.y === 30, 10_000, 20)
+  await b.controller.setSplit(77, 'api')
+  await waitUntil('a follows the next change', () => a.controller.current.y === 77, 5000, 5)
+  await b.controller.setSplit(78, 'api')
+  await waitUntil('and the one after', () => a.controller.current.y === 78, 5000, 5)
+})
+
+t.test('etcd restarted on an empty data dir: the replicas write their state back, writes work again, changes propagate', { skip }, async (t) => {
+  const prefix = freshPrefix()
+  const a = await replica(prefix, 'a', { configY: 10 })
+  const b = await replica(prefix, 'b')
+  t.teardown(() => Promise.all([a.close(), b.close()]))
+  // well past the revision a new etcd starts at
+  for (let i = 0; i < 30; i++) await a.conn.client.put(`${prefix}/filler`).value(String(i))
+  await a.controller.setSplit(40, 'api')
+  await waitUntil('b at 40', () => b.controller.current.y === 40, 5000, 5)
+  await cluster.members[0].wipe()
+  await cluster.startAll()
+  await waitUntil('the state written back to the empty etcd', async () => (await stored(a, prefix).catch(() => null))?.split?.y === 40, 10_000, 50)
+  await waitUntil(
+    'a write through a works again',
+    () =>
+      a.controller.setSplit(45, 'api').then(
+        () => true,
+        () => false,
+      ),
+    10_000,
+    50,
+  )
+  await waitUntil('b follows', () => b.controller.current.y === 45, 5000, 5)
+  await b.controller.setSplit(46, 'api')
+  await waitUntil('a follows b', () => a.controller.current.y === 46, 5000, 5)
+  const c = await replica(prefix, 'c', { configY: 90 })
+  t.teardown(() => c.close())
+  t.equal(c.controller.current.y, 46, 'a replica starting now takes the shared state')
+})

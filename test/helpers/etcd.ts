@@ -40,6 +40,8 @@ export interface EtcdMember {
   kill(): Promise<void>
   /** start again on its data dir (a member killed or stopped before) */
   start(): Promise<void>
+  /** SIGKILL, remove its data dir: it starts again empty, at revision 1 (one member only: a lone new cluster) */
+  wipe(): Promise<void>
 }
 
 export interface EtcdCluster {
@@ -96,6 +98,10 @@ async function startOnce(size: number): Promise<EtcdCluster> {
         if (c === null) return
         c.kill('SIGKILL')
         await exited
+      },
+      async wipe() {
+        await member.kill()
+        rmSync(join(dir, s.name), { recursive: true, force: true })
       },
       async start() {
         if (child !== null) return
