@@ -18,7 +18,7 @@ import { Gatekeeper } from '../gates/gatekeeper.js'
 import type { GateSource } from '../gates/gate-source.js'
 import type { StateController } from '../state/controller.js'
 import type { CutoverEvent, EventLog } from '../state/events.js'
-import type { EtcdConnection } from './etcd-connection.js'
+import type { EtcdConnection, KeptWatch } from './etcd-connection.js'
 import { Election } from './election.js'
 import { FleetWindow } from './fleet-window.js'
 import { parseBuckets, TrafficRecorder, type TrafficBucket } from './traffic-buckets.js'
@@ -129,8 +129,6 @@ export function fleetGatekeeper(o: FleetGateOptions): Gatekeeper {
   })
 }
 
-type Watcher = Awaited<ReturnType<ReturnType<EtcdConnection['client']['watch']>['create']>>
-
 export class Fleet {
   readonly recorder: TrafficRecorder
   readonly #conn: EtcdConnection
@@ -152,7 +150,7 @@ export class Fleet {
   /** judges the fleet's summed window; acts only while this replica leads */
   readonly #gate: Gatekeeper
   #timer: TimerHandle | null = null
-  #watchers: Watcher[] = []
+  #watchers: KeptWatch[] = []
   #unsubscribe: Array<() => void> = []
   #eventQueue: CutoverEvent[] = []
   #lastPrune = -Infinity
@@ -212,14 +210,14 @@ export class Fleet {
     this.#control = `${control.host}:${control.port}`
     this.#gate.start()
     this.#unsubscribe.push(this.#events.subscribe((e) => this.#localEvent(e)))
-    const client = this.#conn.client
     // watches connect in the background: with etcd away at start, when it is back
-    const replicas = client.watch().prefix(this.#conn.key('replicas', '')).watcher()
-    replicas.on('put', (kv) => this.#replicaPut(kv.key.toString('utf8'), kv.value))
-    replicas.on('delete', (kv) => this.#replicas.delete(kv.key.toString('utf8').slice(this.#conn.key('replicas', '').length)))
-    replicas.on('connected', () => void this.#loadReplicas().catch(() => undefined))
-    const events = client.watch().prefix(this.#conn.key('events', '')).watcher()
-    events.on('put', (kv) => this.#remoteEvent(kv.value))
+    const prefix = this.#conn.key('replicas', '')
+    const replicas = this.#conn.keptWatch('replicas', (client) => client.watch().prefix(prefix).watcher(), {
+      put: (kv) => this.#replicaPut(kv.key.toString('utf8'), kv.value),
+      delete: (kv) => this.#replicaGone(kv.key.toString('utf8')),
+      connected: () => void this.#loadReplicas().catch(() => undefined),
+    })
+    const events = this.#conn.keptWatch('events', (client) => client.watch().prefix(this.#conn.key('events', '')).watcher(), { put: (kv) => this.#remoteEvent(kv.value) })
     this.#watchers.push(replicas, events)
     await this.#loadReplicas().catch(() => undefined)
     await this.#election.start().catch((err) => this.#logger.warn({ err }, 'fleet election not started yet; retried every second'))
@@ -235,7 +233,7 @@ export class Fleet {
     for (const u of this.#unsubscribe) u()
     const watchers = this.#watchers
     this.#watchers = []
-    await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)))
+    await Promise.all(watchers.map((w) => w.cancel()))
     await this.#election.stop(options)
   }
 
@@ -307,10 +305,22 @@ export class Fleet {
     await this.#conn.call('publish replica', (o) => this.#conn.client.put(this.#conn.key('replicas', this.#id)).value(JSON.stringify(record)).lease(lease).options(o).exec())
   }
 
+  /** Read every replica record again; one no longer there is gone (its lease ran out while the watch was away). */
   async #loadReplicas(): Promise<void> {
     const prefix = this.#conn.key('replicas', '')
     const res = await this.#conn.call('read replicas', (o) => this.#conn.client.getAll().prefix(prefix).options(o).exec())
-    for (const kv of res.kvs) this.#replicaPut(kv.key.toString('utf8'), kv.value)
+    const present = new Set<string>()
+    for (const kv of res.kvs) {
+      const key = kv.key.toString('utf8')
+      present.add(key.slice(prefix.length))
+      this.#replicaPut(key, kv.value)
+    }
+    for (const id of this.#replicas.keys()) if (id !== this.#id && !present.has(id)) this.#replicas.delete(id)
+  }
+
+  #replicaGone(key: string): void {
+    const id = key.slice(this.#conn.key('replicas', '').length)
+    if (id !== this.#id) this.#replicas.delete(id)
   }
 
   #invalidReplicas = new Set<string>()
@@ -321,6 +331,8 @@ export class Fleet {
     } catch (err) {
       parsed = `not JSON: ${(err as Error).message}`
     }
+    // a record is its own replica's: one claiming another's id would count as (or over) that one
+    if (typeof parsed !== 'string' && key !== this.#conn.key('replicas', parsed.id)) parsed = `id: ${JSON.stringify(parsed.id)} is not the replica its key names`
     if (typeof parsed === 'string') {
       // refused, never counted; said once per key until it is valid again
       if (!this.#invalidReplicas.has(key)) {

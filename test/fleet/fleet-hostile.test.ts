@@ -1,0 +1,97 @@
+/**
+ * A replica's view of the fleet under hostile records and a canceled watch (a real
+ * one-member etcd, Fleet instances in this process): a record whose id is not the replica
+ * its key names is refused, and a replica whose record went while the watch was away
+ * (etcd compacted the history it resumes from) is no longer counted.
+ */
+
+import t from 'tap'
+import { Etcd3 } from 'etcd3'
+import pino from 'pino'
+import { systemClock } from '../../src/clock.js'
+import { EtcdConnection } from '../../src/fleet/etcd-connection.js'
+import { Fleet } from '../../src/fleet/fleet.js'
+import { StateController } from '../../src/state/controller.js'
+import { EventLog } from '../../src/state/events.js'
+import { etcdAvailable, startEtcdCluster, startHoldingRelay, type EtcdCluster } from '../helpers/etcd.js'
+import { testGates } from '../helpers/fixtures.js'
+import { waitUntil } from '../helpers/wait.js'
+
+const skip = !etcdAvailable() ? 'etcd is not installed (Debian: etcd-server)' : false
+const logger = pino({ level: 'silent' })
+let cluster: EtcdCluster
+let n = 0
+
+t.before(async () => {
+  if (skip) return
+  cluster = await startEtcdCluster(1)
+})
+t.teardown(async () => {
+  if (skip) return
+  await cluster.stop()
+})
+
+async function member(prefix: string, id: string, endpoints = cluster.endpoints) {
+  const conn = new EtcdConnection({ endpoints, prefix, lease_ttl: 2000 }, systemClock, logger)
+  const events = new EventLog(systemClock)
+  const state = new StateController({ y: 0, locked: false, lock_reason: null, rollout: null }, { save: async () => {} }, events)
+  const fleet = new Fleet({ conn, replicaId: id, ttlSeconds: 2, gates: testGates(), state, events, clock: systemClock, logger, takeOverRollout: () => {} })
+  await fleet.start({ host: '127.0.0.1', port: 1 })
+  return {
+    conn,
+    fleet,
+    events,
+    ids: () =>
+      fleet
+        .describe()
+        .replicas.map((r) => r.id)
+        .sort(),
+    async stop(revoke = true) {
+      await fleet.stop({ revoke })
+      conn.close()
+    },
+  }
+}
+
+function freshPrefix(): string {
+  return `/cutover/fleet-hostile-${process.pid}-${++n}`
+}
+
+t.test('a record claiming another replica id than its key names is refused, never counted', { skip }, async (t) => {
+  const prefix = freshPrefix()
+  const a = await member(prefix, 'a')
+  t.teardown(() => a.stop())
+  const spoof = {
+    v: 1,
+    id: 'b',
+    control: '127.0.0.1:9',
+    started_at: new Date().toISOString(),
+    totals: { x: { requests: 0, errors: 0 }, y: { requests: 500, errors: 500 } },
+    buckets: [{ t: Math.floor(Date.now() / 1000), x: { r: 0, e: 0, h: [] }, y: { r: 500, e: 500, h: [] } }],
+  }
+  await a.conn.client.put(`${prefix}/replicas/ghost`).value(JSON.stringify(spoof))
+  const e = await waitUntil('the record refused with an event', () => a.events.since(0).find((x) => x.type === 'fleet.invalid'), 5000, 5)
+  t.match(e.reason, /not the replica its key names/)
+  t.same(a.ids(), ['a'], 'b is not counted from a key that is not its own')
+  t.equal(a.fleet.describe().gates.y.requests, 0, 'nor its traffic')
+})
+
+t.test('a replica gone while the watch was away (history compacted) is no longer counted', { skip }, async (t) => {
+  const prefix = freshPrefix()
+  const relay = await startHoldingRelay(cluster.endpoints[0])
+  t.teardown(() => relay.close())
+  const a = await member(prefix, 'a', [relay.url])
+  const b = await member(prefix, 'b')
+  t.teardown(() => a.stop())
+  await waitUntil('a sees b', () => a.ids().length === 2, 5000, 10)
+  relay.cut()
+  await b.stop(true)
+  // etcd forgets the history a's watch would resume from (b's record deleted with its lease)
+  const direct = new Etcd3({ hosts: cluster.endpoints })
+  t.teardown(() => direct.close())
+  const head = await direct.get(`${prefix}/none`).exec()
+  await direct.kv.compact({ revision: head.header.revision, physical: true })
+  relay.heal()
+  await waitUntil('a counts b no more', () => a.ids().length === 1, 10_000, 20)
+  t.same(a.ids(), ['a'])
+})
