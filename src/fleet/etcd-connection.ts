@@ -110,8 +110,11 @@ export class EtcdConnection {
     return () => this.#rewoundListeners.delete(listener)
   }
 
-  /** Run one etcd call with a deadline; an answer marks the backend up, no answer marks it down and rejects. */
-  async call<T>(what: string, run: (options: CallOptions) => Promise<T>): Promise<T> {
+  /**
+   * Run one etcd call with a deadline; an answer marks the backend up, no answer marks it
+   * down (unless `quiet`: a check of its own, whose failure is not the news) and rejects.
+   */
+  async call<T>(what: string, run: (options: CallOptions) => Promise<T>, quiet = false): Promise<T> {
     if (this.#closed) throw new Error('etcd client closed')
     // an answer to a call made after revision R was seen carries R or more (etcd's reads are linearizable)
     const floor = this.#revision
@@ -119,7 +122,7 @@ export class EtcdConnection {
     try {
       result = await run({})
     } catch (err) {
-      if (this.#clock.now() - this.#lastOk >= DOWN_AFTER_MS) this.markDown(`${what}: ${(err as Error).message}`)
+      if (!quiet && this.#clock.now() - this.#lastOk >= DOWN_AFTER_MS) this.markDown(`${what}: ${(err as Error).message}`)
       throw err
     }
     this.#lastOk = this.#clock.now()

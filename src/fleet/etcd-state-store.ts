@@ -19,8 +19,12 @@ import { parseStateFile } from '../state/store.js'
 import { STATE_FORMAT_VERSION, type LiveState, type StateFile } from '../state/types.js'
 import type { EtcdConnection, KeptWatch } from './etcd-connection.js'
 
+const { randomUUID } = process.getBuiltinModule('node:crypto')
+
 /** The state key is read again this often, whatever the watch delivered. */
 export const RESYNC_EVERY_MS = 1000
+/** ids of values held that are remembered, to tell a value etcd shows again from one written since */
+const HELD_WRITES_KEPT = 256
 /** Tries of a rollback that meets a concurrent change: it always wins, on the fresh revision. */
 const ROLLBACK_TRIES = 5
 
@@ -36,6 +40,8 @@ interface Read {
   /** why the value is unusable; null when absent or valid */
   invalid: string | null
   updatedAt: number
+  /** the id of the write that put the value (see encode); null when it has none */
+  write?: string | null
 }
 
 export interface EtcdStateStoreOptions {
@@ -48,10 +54,11 @@ export interface EtcdStateStoreOptions {
   onPropagation?: (ms: number) => void
 }
 
-function encode(state: LiveState, now: number, replica: string): string {
+/** `write`: this write's own id, so a replica can tell its own write in etcd after losing etcd's answer to it. */
+function encode(state: LiveState, now: number, replica: string, write: string): string {
   // fields other issues add to the live state (node admin, ...) travel as they are
   const { y, locked, lock_reason, rollout, ...more } = state
-  const file: StateFile & { written_by: string } = {
+  const file: StateFile & { written_by: string; write: string } = {
     version: STATE_FORMAT_VERSION,
     updated_at: new Date(now).toISOString(),
     split: { y },
@@ -60,6 +67,7 @@ function encode(state: LiveState, now: number, replica: string): string {
     rollout,
     ...more,
     written_by: replica,
+    write,
   }
   return JSON.stringify(file)
 }
@@ -74,7 +82,8 @@ function decode(value: Buffer | null, revision: number): Read {
   }
   const parsed = parseStateFile(data)
   if (typeof parsed === 'string') return { revision, state: null, invalid: parsed, updatedAt: NaN }
-  return { revision, state: parsed, invalid: null, updatedAt: Date.parse((data as StateFile).updated_at) }
+  const write = (data as { write?: unknown }).write
+  return { revision, state: parsed, invalid: null, updatedAt: Date.parse((data as StateFile).updated_at), write: typeof write === 'string' ? write : null }
 }
 
 /**
@@ -111,6 +120,8 @@ export class EtcdStateStore implements StateStore {
   /** why the held state must be written back (etcd lost it); null: nothing to write back */
   #restoring: string | null = null
   #resyncing: Promise<void> | null = null
+  /** ids of the values this replica held (written, adopted): a value etcd shows again after going back in time is one of these */
+  readonly #held = new Set<string>()
   #invalidSeen = 0
   #closed = false
 
@@ -153,20 +164,23 @@ export class EtcdStateStore implements StateStore {
     }
     if (read.state !== null) {
       this.#revision = read.revision
+      this.#remember(read.write)
       return { state: read.state, event: ['startup', { cause: 'startup', source: 'etcd', revision: read.revision, y: read.state.y, locked: read.state.locked }] }
     }
     const fresh: LiveState = { y: configY, locked: false, lock_reason: null, rollout: null }
+    const write = randomUUID()
     const created = await this.#conn
       .call('create state', (o) =>
         this.#conn.client
           .if(this.#key, 'Create', '==', 0)
-          .then(this.#conn.client.put(this.#key).value(encode(fresh, this.#clock.now(), this.#id)))
+          .then(this.#conn.client.put(this.#key).value(encode(fresh, this.#clock.now(), this.#id, write)))
           .options(o)
           .commit(),
       )
       .catch(() => null)
     if (created?.succeeded) {
       this.#revision = Number(created.header.revision)
+      this.#remember(write)
       return { state: fresh, event: ['startup', { cause: 'startup', source: 'config split.y', revision: this.#revision, y: configY, locked: false }] }
     }
     // another replica created it first (or etcd went away): take theirs
@@ -187,12 +201,13 @@ export class EtcdStateStore implements StateStore {
       if (this.#pending !== null) throw this.#downError()
     }
     for (let attempt = 1; ; attempt++) {
+      const write = randomUUID()
       let res: { succeeded: boolean; header: { revision: string } }
       try {
         res = await this.#conn.call('write state', (o) =>
           this.#conn.client
             .if(this.#key, 'Mod', '==', this.#revision)
-            .then(this.#conn.client.put(this.#key).value(encode(next, this.#clock.now(), this.#id)))
+            .then(this.#conn.client.put(this.#key).value(encode(next, this.#clock.now(), this.#id, write)))
             .options(o)
             .commit(),
         )
@@ -203,15 +218,31 @@ export class EtcdStateStore implements StateStore {
           this.#logger.error({ reason: next.lock_reason }, 'rollback applied on this replica only: etcd unreachable; it is written as soon as etcd answers')
           return next
         }
+        // no answer: the write may still have reached etcd (its answer lost, a deadline passed)
+        const landed = await this.#read(true).catch(() => undefined)
+        if (landed?.write === write) {
+          this.#revision = landed.revision
+          this.#remember(write)
+          return next
+        }
+        if (landed === undefined) throw this.#unknownError(err)
         throw this.#downError(err)
       }
       if (res.succeeded) {
         this.#revision = Number(res.header.revision)
+        this.#remember(write)
         if (rollback) this.#pending = null
         return next
       }
       // someone wrote first. A rollback does not depend on the state it replaces: made again on the fresh one, keeping its other changes.
       const fresh = await this.#read().catch(() => null)
+      if (fresh?.write === write) {
+        // an earlier attempt of this very write landed, its answer lost: the retry's compare failed on it
+        this.#revision = fresh.revision
+        this.#remember(write)
+        if (rollback) this.#pending = null
+        return next
+      }
       if (rollback && fresh !== null && attempt < ROLLBACK_TRIES) {
         this.#revision = fresh.revision
         if (fresh.state !== null) next = rolledBack(fresh.state, next)
@@ -252,11 +283,11 @@ export class EtcdStateStore implements StateStore {
    * etcd lost it (the key deleted, etcd gone back in time); then adopt anything newer
    * than what is held.
    */
-  resync(): Promise<void> {
+  resync(quiet = false): Promise<void> {
     this.#resyncing ??= (async () => {
       try {
         if (this.#pending !== null) await this.#flushPending()
-        let read = await this.#read()
+        let read = await this.#read(quiet)
         if (this.#controller !== null && (this.#restoring !== null || (read.revision === 0 && this.#revision !== 0))) {
           await this.#restore(read, this.#restoring ?? 'the state key was deleted')
           read = await this.#read()
@@ -283,14 +314,17 @@ export class EtcdStateStore implements StateStore {
   #scheduleResync(): void {
     if (this.#closed) return
     this.#timer = this.#clock.setTimeout(() => {
-      void this.resync().finally(() => this.#scheduleResync())
+      // a safety net, not a probe: its failure does not count etcd down (the calls that need etcd do)
+      void this.resync(true).finally(() => this.#scheduleResync())
     }, RESYNC_EVERY_MS)
   }
 
   /**
    * Write the state held here over what etcd lost (a compare-and-swap on what it holds
-   * now): the key deleted, or etcd gone back in time. Of several replicas doing so, one
-   * writes; the others adopt its state.
+   * now): the key deleted, or etcd gone back in time and showing a value this replica
+   * held before (a backup's). A value it never held was written since, by another
+   * replica (its write-back, or a change after it): that one is adopted, never
+   * overwritten. Of several replicas writing back, one writes; the others adopt it.
    */
   async #restore(read: Read, why: string): Promise<void> {
     const held = this.#controller?.current
@@ -300,10 +334,17 @@ export class EtcdStateStore implements StateStore {
       this.#restoring = null
       return
     }
+    if (read.revision !== 0 && !(read.write && this.#held.has(read.write))) {
+      this.#revision = 0
+      this.#restoring = null
+      this.#logger.warn({ key: this.#key, revision: read.revision }, `${why}: the shared state was written since by another replica; taken`)
+      return
+    }
+    const write = randomUUID()
     const res = await this.#conn.call('write back state', (o) =>
       this.#conn.client
         .if(this.#key, 'Mod', '==', read.revision)
-        .then(this.#conn.client.put(this.#key).value(encode(held, this.#clock.now(), this.#id)))
+        .then(this.#conn.client.put(this.#key).value(encode(held, this.#clock.now(), this.#id, write)))
         .options(o)
         .commit(),
     )
@@ -314,9 +355,16 @@ export class EtcdStateStore implements StateStore {
       return
     }
     this.#revision = Number(res.header.revision)
+    this.#remember(write)
     const reason = `${why}: ${this.#id} wrote back the state it held (y ${held.y}${held.locked ? ', locked' : ''})`
     this.#logger.error({ key: this.#key, revision: this.#revision }, reason)
     this.#events.add('state.restored', { cause: 'fleet', key: this.#key, revision: this.#revision, y: held.y, locked: held.locked, reason })
+  }
+
+  #remember(write: string | null | undefined): void {
+    if (!write) return
+    this.#held.add(write)
+    if (this.#held.size > HELD_WRITES_KEPT) this.#held.delete(this.#held.values().next().value as string)
   }
 
   #downError(err?: unknown): CutoverError {
@@ -324,8 +372,19 @@ export class EtcdStateStore implements StateStore {
     return new CutoverError('CUTOVER_ERR_STATE_BACKEND_DOWN', `state backend etcd unreachable (${why}); nothing changed; routing stays at the last known split`, { cause: err })
   }
 
-  async #read(): Promise<Read> {
-    const res = await this.#conn.call('read state', (o) => this.#conn.client.get(this.#key).options(o).exec())
+  /** No answer to a write, nor to the read after it: whether it was written is not known here. */
+  #unknownError(err: unknown): CutoverError {
+    const why = err instanceof Error ? err.message : 'no answer'
+    return new CutoverError(
+      'CUTOVER_ERR_STATE_BACKEND_DOWN',
+      `state backend etcd unreachable (${why}): no answer to the write, which may or may not have been written; if it was, every replica applies it as soon as etcd answers (read GET /v1/state then); routing stays at the last known split meanwhile`,
+      { cause: err },
+    )
+  }
+
+  /** `quiet`: a check whose failure does not count the backend down (a write's failure, or the periodic read's, is not news). */
+  async #read(quiet = false): Promise<Read> {
+    const res = await this.#conn.call('read state', (o) => this.#conn.client.get(this.#key).options(o).exec(), quiet)
     const kv = res.kvs[0]
     return kv ? decode(kv.value, Number(kv.mod_revision)) : { revision: 0, state: null, invalid: null, updatedAt: NaN }
   }
@@ -361,6 +420,7 @@ export class EtcdStateStore implements StateStore {
         return null
       }
       this.#revision = read.revision
+      this.#remember(read.write)
       if (Number.isFinite(read.updatedAt)) this.#onPropagation?.(Math.max(0, this.#clock.now() - read.updatedAt))
       return same(current, read.state) ? null : read.state
     })
@@ -374,20 +434,23 @@ export class EtcdStateStore implements StateStore {
       const read = await this.#read()
       if (read.state !== null && read.state.y === 0 && read.state.locked && read.state.rollout === null) {
         this.#pending = null
+        this.#remember(read.write)
         this.#adoptAfterFlush(read.revision, read.state)
         return
       }
       // what others changed meanwhile (a node drained, ...) stays; only the rollback's fields are this replica's
       const written = read.state !== null ? rolledBack(read.state, pending) : pending
+      const write = randomUUID()
       const res = await this.#conn.call('write rollback', (o) =>
         this.#conn.client
           .if(this.#key, 'Mod', '==', read.revision)
-          .then(this.#conn.client.put(this.#key).value(encode(written, this.#clock.now(), this.#id)))
+          .then(this.#conn.client.put(this.#key).value(encode(written, this.#clock.now(), this.#id, write)))
           .options(o)
           .commit(),
       )
       if (res.succeeded) {
         this.#pending = null
+        this.#remember(write)
         this.#adoptAfterFlush(Number(res.header.revision), written)
         this.#events.add('rollback.shared', { cause: 'fleet', reason: `the rollback made on ${this.#id} while etcd was unreachable is now the shared state: ${pending.lock_reason ?? ''}` })
         this.#logger.info('rollback made while etcd was unreachable written to etcd')
