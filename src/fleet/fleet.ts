@@ -21,7 +21,7 @@ import type { CutoverEvent, EventLog } from '../state/events.js'
 import type { EtcdConnection, KeptWatch } from './etcd-connection.js'
 import { Election } from './election.js'
 import { FleetWindow } from './fleet-window.js'
-import { parseBuckets, TrafficRecorder, type TrafficBucket } from './traffic-buckets.js'
+import { BUCKET_MS, parseBuckets, TrafficRecorder, type TrafficBucket } from './traffic-buckets.js'
 
 export const PUBLISH_EVERY_MS = 1000
 /** events kept in etcd; the leader deletes older ones */
@@ -37,6 +37,12 @@ export interface ReplicaRecord {
   started_at: string
   totals: { x: { requests: number; errors: number }; y: { requests: number; errors: number } }
   buckets: TrafficBucket[]
+  /**
+   * the publisher's bucket time when it published (its clock / BUCKET_MS): a replica whose
+   * clock is off by seconds has its buckets moved onto the reader's clock. Absent in
+   * records of older versions (taken as they are).
+   */
+  at?: number
   /** each node as this replica's own probes and passive checks see it */
   nodes?: NodeSeen[]
 }
@@ -79,6 +85,7 @@ export function parseReplicaRecord(data: unknown): ReplicaRecord | string {
     return 'totals: not request and error counts per pool'
   const buckets = parseBuckets(data.buckets)
   if (typeof buckets === 'string') return buckets
+  if (data.at !== undefined && !isCount(data.at)) return 'at: not a bucket time'
   const totals = { x: { requests: t.x.requests, errors: t.x.errors }, y: { requests: t.y.requests, errors: t.y.errors } }
   const nodes: NodeSeen[] = []
   if (data.nodes !== undefined) {
@@ -88,7 +95,7 @@ export function parseReplicaRecord(data: unknown): ReplicaRecord | string {
       nodes.push({ pool: n.pool, name: n.name, usable: n.usable })
     }
   }
-  return { v: RECORD_VERSION, id: data.id, control: data.control, started_at: data.started_at, totals, buckets, nodes }
+  return { v: RECORD_VERSION, id: data.id, control: data.control, started_at: data.started_at, totals, buckets, nodes, ...(data.at !== undefined && { at: data.at as number }) }
 }
 
 export interface FleetGateOptions extends Pick<FleetOptions, 'replicaId' | 'gates' | 'state' | 'events' | 'clock' | 'logger'> {
@@ -297,6 +304,7 @@ export class Fleet {
       started_at: this.#startedAt,
       totals: this.recorder.totals,
       buckets: this.recorder.recent(),
+      at: Math.floor(this.#clock.now() / BUCKET_MS),
       nodes: this.#options.nodes?.() ?? [],
     }
     // our own record counts at once, without waiting for the watch
@@ -350,12 +358,34 @@ export class Fleet {
   #replicaSeen(record: ReplicaRecord): void {
     const now = this.#clock.now()
     this.#replicas.set(record.id, { record, seenAt: now })
-    this.#window.put(record.id, record.buckets, now)
+    this.#window.put(record.id, this.#onOurClock(record, now), now)
     const y = record.totals.y.requests
     const last = this.#lastY.get(record.id)
     // a restarted replica counts from 0 again: its new count is all new requests
     this.#yTotal += last === undefined ? 0 : y >= last ? y - last : y
     this.#lastY.set(record.id, y)
+  }
+
+  /** by replica: seconds its buckets are moved by (its clock's offset from this one's, when 2 s or more) */
+  readonly #skew = new Map<string, number>()
+
+  /**
+   * A replica's buckets on this replica's clock: with clocks seconds apart, the window
+   * (judged on this clock) would count another's buckets too long or never at all. The
+   * offset moves only by 2 s or more, so the second a record takes to arrive does not
+   * move a bucket to another second (it would be counted twice).
+   */
+  #onOurClock(record: ReplicaRecord, now: number): TrafficBucket[] {
+    if (record.id === this.#id || record.at === undefined) return record.buckets
+    const measured = Math.floor(now / BUCKET_MS) - record.at
+    let skew = this.#skew.get(record.id) ?? 0
+    if (Math.abs(measured - skew) >= 2) {
+      skew = measured
+      this.#skew.set(record.id, skew)
+      this.#logger.warn({ replica: record.id, seconds: skew }, "a replica's clock differs from this one's: its traffic is counted on this replica's clock")
+    }
+    if (skew === 0) return record.buckets
+    return record.buckets.map((b) => ({ ...b, t: b.t + skew })).filter((b) => b.t >= 0)
   }
 
   #leadingChanged(leading: boolean): void {

@@ -8,12 +8,13 @@
 import t from 'tap'
 import { Etcd3 } from 'etcd3'
 import pino from 'pino'
-import { systemClock } from '../../src/clock.js'
+import { type Clock, systemClock } from '../../src/clock.js'
 import { EtcdConnection } from '../../src/fleet/etcd-connection.js'
 import { Fleet } from '../../src/fleet/fleet.js'
 import { StateController } from '../../src/state/controller.js'
 import { EventLog } from '../../src/state/events.js'
 import { etcdAvailable, startEtcdCluster, startHoldingRelay, type EtcdCluster } from '../helpers/etcd.js'
+import type { UpstreamNode } from '../../src/upstream/node.js'
 import { testGates } from '../helpers/fixtures.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -31,11 +32,11 @@ t.teardown(async () => {
   await cluster.stop()
 })
 
-async function member(prefix: string, id: string, endpoints = cluster.endpoints) {
-  const conn = new EtcdConnection({ endpoints, prefix, lease_ttl: 2000 }, systemClock, logger)
-  const events = new EventLog(systemClock)
+async function member(prefix: string, id: string, endpoints = cluster.endpoints, clock: Clock = systemClock) {
+  const conn = new EtcdConnection({ endpoints, prefix, lease_ttl: 2000 }, clock, logger)
+  const events = new EventLog(clock)
   const state = new StateController({ y: 0, locked: false, lock_reason: null, rollout: null }, { save: async () => {} }, events)
-  const fleet = new Fleet({ conn, replicaId: id, ttlSeconds: 2, gates: testGates(), state, events, clock: systemClock, logger, takeOverRollout: () => {} })
+  const fleet = new Fleet({ conn, replicaId: id, ttlSeconds: 2, gates: testGates(), state, events, clock, logger, takeOverRollout: () => {} })
   await fleet.start({ host: '127.0.0.1', port: 1 })
   return {
     conn,
@@ -94,4 +95,19 @@ t.test('a replica gone while the watch was away (history compacted) is no longer
   relay.heal()
   await waitUntil('a counts b no more', () => a.ids().length === 1, 10_000, 20)
   t.same(a.ids(), ['a'])
+})
+
+t.test("a replica whose clock is minutes off: its traffic is counted in the fleet's window all the same", { skip }, async (t) => {
+  const prefix = freshPrefix()
+  // b's clock is 3 minutes behind a's: beyond the 60 s window
+  const late: Clock = { ...systemClock, now: () => Date.now() - 180_000 }
+  const a = await member(prefix, 'a')
+  const b = await member(prefix, 'b', cluster.endpoints, late)
+  t.teardown(() => Promise.all([a.stop(), b.stop()]))
+  await waitUntil('a sees b', () => a.ids().length === 2, 5000, 10)
+  const y = { pool: 'y', name: 'y1' } as UpstreamNode
+  for (let i = 0; i < 40; i++) b.fleet.recorder.answered(y, 500, 5)
+  const seen = await waitUntil("a counts b's y requests", () => a.fleet.describe().gates.y.requests || undefined, 5000, 20)
+  t.equal(seen, 40, "all of b's requests, once")
+  t.equal(a.fleet.describe().gates.y.errors, 40)
 })

@@ -33,6 +33,8 @@ t.test('garbage is refused with what is wrong, never thrown', async (t) => {
     [{ ...good, buckets: [{ t: 1, x: { r: 1, e: 0, h: [[1e9, 1]] }, y: { r: 0, e: 0, h: [] } }] }, /bucket, count/],
     [{ ...good, nodes: [{ pool: 'z', name: 'a', usable: true }] }, /^nodes:/],
     [{ ...good, nodes: {} }, /^nodes:/],
+    [{ ...good, at: -1 }, /^at:/],
+    [{ ...good, at: 'now' }, /^at:/],
   ]
   for (const [value, reason] of cases) {
     const parsed = parseReplicaRecord(value)
