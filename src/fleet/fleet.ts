@@ -28,6 +28,8 @@ export const PUBLISH_EVERY_MS = 1000
 export const EVENTS_KEPT = 1000
 const PRUNE_EVERY_MS = 60_000
 const RECORD_VERSION = 1
+/** A shared event larger than this is refused: cutover's own are a few KB; a bigger value is broken or hostile (each one is kept, logged and sent on). */
+export const MAX_SHARED_EVENT_BYTES = 64 * 1024
 
 export interface ReplicaRecord {
   v: number
@@ -224,7 +226,9 @@ export class Fleet {
       delete: (kv) => this.#replicaGone(kv.key.toString('utf8')),
       connected: () => void this.#loadReplicas().catch(() => undefined),
     })
-    const events = this.#conn.keptWatch('events', (client) => client.watch().prefix(this.#conn.key('events', '')).watcher(), { put: (kv) => this.#remoteEvent(kv.value) })
+    const events = this.#conn.keptWatch('events', (client) => client.watch().prefix(this.#conn.key('events', '')).watcher(), {
+      put: (kv) => this.#remoteEvent(kv.key.toString('utf8'), kv.value),
+    })
     this.#watchers.push(replicas, events)
     await this.#loadReplicas().catch(() => undefined)
     await this.#election.start().catch((err) => this.#logger.warn({ err }, 'fleet election not started yet; retried every second'))
@@ -434,7 +438,13 @@ export class Fleet {
     }
   }
 
-  #remoteEvent(value: Buffer): void {
+  #remoteEvent(key: string, value: Buffer): void {
+    if (value.length > MAX_SHARED_EVENT_BYTES) {
+      const reason = `refused a shared event: ${value.length} bytes, more than ${MAX_SHARED_EVENT_BYTES}`
+      this.#logger.error({ key, bytes: value.length }, 'shared event refused: too large')
+      this.#events.add('fleet.invalid', { cause: 'fleet', key: key.slice(0, 300), reason, local: true })
+      return
+    }
     let e: unknown
     try {
       e = JSON.parse(value.toString('utf8'))

@@ -111,3 +111,19 @@ t.test("a replica whose clock is minutes off: its traffic is counted in the flee
   t.equal(seen, 40, "all of b's requests, once")
   t.equal(a.fleet.describe().gates.y.errors, 40)
 })
+
+t.test('a huge value under the shared events is refused with an event, never kept; the next event is taken', { skip }, async (t) => {
+  const prefix = freshPrefix()
+  const a = await member(prefix, 'a')
+  t.teardown(() => a.stop())
+  const huge = JSON.stringify({ id: 1, at: new Date().toISOString(), type: 'rollback', replica: 'evil', reason: 'x'.repeat(1_000_000) })
+  await a.conn.client.put(`${prefix}/events/00000000000001-evil-00000001`).value(huge)
+  await a.conn.client.put(`${prefix}/events/00000000000002-b-00000001`).value(JSON.stringify({ id: 1, at: new Date().toISOString(), type: 'unlock', replica: 'b', cause: 'api' }))
+  await waitUntil('the next event taken', () => a.events.since(0).some((e) => e.type === 'unlock' && e.replica === 'b'), 5000, 10)
+  t.notOk(
+    a.events.since(0).some((e) => e.type === 'rollback'),
+    'the huge one is not in the log',
+  )
+  const refused = a.events.since(0).find((e) => e.type === 'fleet.invalid')
+  t.match(refused?.reason, /refused a shared event: \d+ bytes/)
+})
