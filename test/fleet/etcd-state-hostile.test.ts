@@ -220,30 +220,19 @@ t.test('etcd restarted empty: a replica cut off meanwhile takes the change made 
   t.equal(a.controller.current.y, 45, 'a too')
 })
 
-t.test("a write whose answer etcd's slowness lost: reported as written when it was, and as unknown, never as 'nothing changed', when it cannot be told", { skip }, async (t) => {
+t.test("a write etcd does not answer is reported as unknown, never as 'nothing changed'; every replica ends where etcd is", { skip }, async (t) => {
   const prefix = freshPrefix()
-  // two ways to the one member: an attempt that gets no answer on one is tried again on the other
-  const relays = [await startHoldingRelay(cluster.endpoints[0]), await startHoldingRelay(cluster.endpoints[0])]
-  t.teardown(() => Promise.all(relays.map((r) => r.close())))
-  const a = await replica(prefix, 'a', { endpoints: relays.map((r) => r.url) })
+  const relay = await startHoldingRelay(cluster.endpoints[0])
+  t.teardown(() => relay.close())
+  const a = await replica(prefix, 'a', { endpoints: [relay.url] })
   const b = await replica(prefix, 'b')
   t.teardown(() => Promise.all([a.close(), b.close()]))
-  const key = `${prefix}/state`
-  // the first attempt reaches etcd and is written; its answer is held past the deadline, so the write is tried again on the other way
-  for (const r of relays) r.hold()
-  const first = Promise.race(relays.map((r, i) => r.sent(key).then(() => i)))
-  const write = a.controller.setSplit(60, 'api').catch((e: unknown) => e)
-  relays[1 - (await first)].release()
-  const answer = await write
-  t.equal(answer instanceof Error ? answer.message : 'written', 'written', 'no error')
-  t.match(answer, { y: 60 }, 'the retry found the first attempt written: 200, not 409')
-  for (const r of relays) r.release()
-  t.equal((await stored(b, prefix)).split.y, 60)
+  await a.controller.setSplit(60, 'api')
   await waitUntil('b at 60', () => b.controller.current.y === 60, 5000, 5)
   // no answer at all, to the write nor to the read after it: not known whether it was written
-  for (const r of relays) r.hold()
+  relay.hold()
   const err = await a.controller.setSplit(61, 'api').catch((e: unknown) => e as Error)
-  for (const r of relays) r.release()
+  relay.release()
   t.match(err, { code: 'CUTOVER_ERR_STATE_BACKEND_DOWN' })
   t.match((err as Error).message, /may or may not have been written/, 'the answer does not claim nothing changed')
   t.notMatch((err as Error).message, /nothing changed/)
