@@ -82,6 +82,7 @@ export class EtcdConnection {
 
   constructor(config: EtcdConfig, clock: Clock, logger: Logger) {
     this.client = new Etcd3(etcdOptions(config))
+    guardWatchStream(this.client, logger)
     this.prefix = config.prefix
     this.#clock = clock
     this.#logger = logger
@@ -273,5 +274,35 @@ export class KeptWatch {
     this.#timer = null
     if (old !== null && cancelOld) void old.cancel().catch(() => undefined)
     this.#start()
+  }
+}
+
+/** The part of etcd3's (internal) watch manager that guardWatchStream wraps. */
+interface WatchManagerInternals {
+  handleResponse(res: unknown): void
+  handleCreatedResponse(res: unknown): void
+  handleError(err: Error): void
+}
+
+/**
+ * etcd3 1.1 throws from its watch stream's data handler when its bookkeeping of watch ids
+ * and etcd's answers disagree ('Failed to find watcher for IWatchResponse', seen when
+ * etcd cancels watches resumed from a compacted revision): an uncaught exception, the
+ * process would exit. Such a throw now drops the stream instead, as a stream error does:
+ * every watch is made again and reads what it missed when it connects.
+ */
+function guardWatchStream(client: Etcd3, logger: Logger): void {
+  const manager = (client as unknown as { watchManager?: WatchManagerInternals }).watchManager
+  if (manager === undefined || typeof manager.handleResponse !== 'function' || typeof manager.handleCreatedResponse !== 'function' || typeof manager.handleError !== 'function') return
+  for (const name of ['handleResponse', 'handleCreatedResponse'] as const) {
+    const original = manager[name].bind(manager)
+    manager[name] = (res: unknown) => {
+      try {
+        original(res)
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'etcd watch stream out of step; it is made again')
+        manager.handleError(err as Error)
+      }
+    }
   }
 }
