@@ -336,7 +336,9 @@ export class StreamExchange implements AttemptUser, LongLived {
     // is read): the node must not get half a body as whole. Its 'close' follows, and ends it
     if (this.#stream.aborted) return
     this.#clientEnded = true
-    if (this.#attempt !== null && this.#stage !== Stage.Done) this.#attempt.end(this.#requestTrailers)
+    // a retry whose kept body is not replayed yet: the replay ends it (drain); ending it now
+    // would send the node a request without its body (to an HTTP/1.1 node, Content-Length: 0)
+    if (this.#attempt !== null && this.#stage !== Stage.Done && !this.#replay) this.#attempt.end(this.#requestTrailers)
     // the request is whole: the node has request_timeout to answer from now
     if (this.#stage === Stage.Waiting) this.#arm(this.#ctx.fw.proxy.request_timeout)
   }
