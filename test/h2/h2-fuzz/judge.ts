@@ -70,7 +70,13 @@ function judgeStream(conn: ScriptedConnection, s: ScriptedStream, read: StreamRe
   const collateral = records.collateral.has(s.id)
   if (collateral) tally.collateral++
   const attempts = records.attempts.get(s.id) ?? []
-  if (!read.endStream) {
+  // END_STREAM then RST_STREAM(NO_ERROR) at once (an answer that came before the request's
+  // end, RFC 9113 8.1): node:http2 may read the reset first and the end as a reset's; the
+  // answer is whole when all of it came
+  const noBody = s.method === 'HEAD' || plan.status === 204
+  const want = noBody ? Buffer.alloc(0) : bodyFor(s.id, plan.bodyLength)
+  const allOfIt = read.rstCode === 0 && read.error === '' && read.headers['x-id'] === String(s.id) && read.status === plan.status && read.body.equals(want)
+  if (!read.endStream && !allOfIt) {
     if (got.destroyed) {
       tally.clientGone++
       return null
@@ -95,8 +101,6 @@ function judgeStream(conn: ScriptedConnection, s: ScriptedStream, read: StreamRe
   }
   if (id !== String(s.id)) return `the answer of request ${id} (desync)`
   if (read.status !== plan.status) return `status ${read.status}, want ${plan.status}`
-  const noBody = s.method === 'HEAD' || plan.status === 204
-  const want = noBody ? Buffer.alloc(0) : bodyFor(s.id, plan.bodyLength)
   if (!read.body.equals(want))
     return `looks whole with a body of ${read.body.length} bytes, want ${want.length}${read.body.length < want.length && want.subarray(0, read.body.length).equals(read.body) ? ' (a cut answer that looks whole)' : ''}`
   const node = read.headers['x-node']
