@@ -123,10 +123,6 @@ export class StreamExchange implements AttemptUser, LongLived {
   #trailers: OutgoingHttpHeaders | null = null
   /** the copy sent to y (issue 13, src/shadow/); null when not shadowed */
   #shadow: StreamCopy | null = null
-  /** the answer's end is its trailers (or an empty DATA frame), not sent yet (#sendTrailers) */
-  #trailersDue = false
-  /** an answer that came before the request's end: RST_STREAM(NO_ERROR) once its trailers went (end) */
-  #closeAfterTrailers = false
   /** the client's request trailers (after its body), passed on at the body's end */
   #requestTrailers: OutgoingHttpHeaders | undefined
   /** monotonic ms the node last moved the exchange on (proxy.idle_timeout counts from it while nothing waits for the client) */
@@ -406,7 +402,6 @@ export class StreamExchange implements AttemptUser, LongLived {
     else fw.sink.answered(this.#node!, status, this.#headersMs, false, this.#via)
     if (stream.destroyed) return
     if (!endStream) {
-      this.#trailersDue = true
       stream.once('wantTrailers', this.#sendTrailers)
       // a gRPC answer (a server or bidi stream may last hours) or an event stream follows the split (fw.cutLongLived)
       if (this.#grpc || isEventStreamType(headers['content-type'])) {
@@ -479,12 +474,9 @@ export class StreamExchange implements AttemptUser, LongLived {
 
   #sendTrailers = (): void => {
     const stream = this.#stream
-    this.#trailersDue = false
     if (stream.destroyed) return
     // no trailers from the node: an empty DATA frame with END_STREAM (Node's way)
     stream.sendTrailers(this.#trailers ?? {})
-    // Node sends them in a setImmediate: the reset that ends an early answer goes after them
-    if (this.#closeAfterTrailers) setImmediate(closeUnread.bind(stream))
   }
 
   end(): void {
@@ -504,13 +496,9 @@ export class StreamExchange implements AttemptUser, LongLived {
       // The node's side is closed, and the client is told to stop sending with
       // RST_STREAM(NO_ERROR) after the answer's END_STREAM (RFC 9113 8.1)
       this.#attempt?.abandon()
-      // once the answer's bytes went, and its end: with trailers due (#sendTrailers) the
-      // END_STREAM is theirs (or an empty DATA frame's), which Node sends only on a stream
-      // not closed yet; a reset before them left the answer without its end and trailers
-      // (Node's close(NO_ERROR) would wait for the bytes too, but with the stream marked
-      // closed: #tailExpired could not reset it any more)
-      if (this.#trailersDue) this.#closeAfterTrailers = true
-      else if (stream.writableFinished) closeUnread.call(stream)
+      // once the answer's bytes went (Node's close(NO_ERROR) would wait for them too, but
+      // with the stream marked closed: #tailExpired could not reset it any more)
+      if (stream.writableFinished) closeUnread.call(stream)
       else if (!stream.destroyed) stream.once('finish', closeUnread)
     }
     this.#attempt = null
