@@ -33,8 +33,9 @@ export interface Records {
 export interface FuzzNode {
   name: string
   port: number
-  /** requests open at the node now */
+  /** requests open at the node now, and their ids */
   readonly active: number
+  readonly openIds: ReadonlySet<number>
   /** connections (h2: sessions) open now, and the most at once */
   readonly open: number
   readonly maxOpen: number
@@ -72,11 +73,14 @@ interface H2SessionState {
   open: Map<number, { id: number; attempt: NodeAttempt }>
   /** the last stream id of the GOAWAY this node sent on it */
   goneAfter: number | null
+  /** every request that came on it: a cut connection may take answers the node sent whole (a reset discards what the peer had not read) */
+  all: Set<number>
 }
 
 export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, ScriptedStream>, records: Records): Promise<FuzzNode> {
   const server = http2.createServer()
   const sessions = new Map<http2.ServerHttp2Session, H2SessionState>()
+  const openIds = new Set<number>()
   let active = 0
   let maxOpen = 0
   // node:http2 forbids destroying a session's socket through the session: the raw one, by port
@@ -89,14 +93,14 @@ export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
     })
   })
   server.on('session', (s) => {
-    sessions.set(s, { open: new Map(), goneAfter: null })
+    sessions.set(s, { open: new Map(), goneAfter: null, all: new Set() })
     settled(() => (maxOpen = Math.max(maxOpen, sessions.size)))
     s.on('error', () => undefined)
     s.on('close', () => sessions.delete(s))
   })
   /** every request open on the session goes with it */
   const cutSession = (state: H2SessionState | undefined) => {
-    for (const { id } of state?.open.values() ?? []) records.collateral.add(id)
+    for (const id of state?.all ?? []) records.collateral.add(id)
   }
   server.on('stream', (stream, headers) => {
     stream.on('error', () => undefined)
@@ -116,11 +120,14 @@ export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
       return
     }
     active++
+    openIds.add(id)
     const { attempt, first } = attemptOf(records, id, name)
     attempt.framing = `content-length: ${headers['content-length'] ?? '-'}`
     state.open.set(sid, { id, attempt })
+    state.all.add(id)
     stream.on('close', () => {
       active--
+      openIds.delete(id)
       state.open.delete(sid)
     })
     const plan = script.plan
@@ -180,7 +187,11 @@ export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
         for (const s of [...streamsOf(session)]) if ((s.id ?? 0) > last && !s.closed) s.close(NGHTTP2_REFUSED_STREAM)
         // the streams it processed finish; then the session closes
         setTimeout(() => session.close(), 10)
-        setTimeout(() => session.destroy(), 3000).unref()
+        setTimeout(() => {
+          if (session.destroyed) return
+          cutSession(state)
+          session.destroy()
+        }, 3000).unref()
         if (fault === 'goaway-below') return
       }
       const faulted = fault !== 'none' && fault !== 'goaway-above'
@@ -219,6 +230,7 @@ export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
     get active() {
       return active
     },
+    openIds,
     get open() {
       return sessions.size
     },
@@ -242,6 +254,7 @@ function streamsOf(session: http2.ServerHttp2Session): Iterable<http2.ServerHttp
 
 export async function h1FuzzNode(name: string, scripts: ReadonlyMap<number, ScriptedStream>, records: Records): Promise<FuzzNode> {
   let active = 0
+  const openIds = new Set<number>()
   let open = 0
   let maxOpen = 0
   const sockets = new Set<Socket>()
@@ -255,7 +268,17 @@ export async function h1FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
       return
     }
     active++
-    res.on('close', () => active--)
+    openIds.add(id)
+    // a response not yet on its socket hears no 'close' when the socket goes: the socket's too
+    let open = true
+    const closed = () => {
+      if (!open) return
+      open = false
+      active--
+      openIds.delete(id)
+    }
+    res.on('close', closed)
+    req.socket.once('close', closed)
     const { attempt, first } = attemptOf(records, id, name)
     attempt.framing = `content-length: ${req.headers['content-length'] ?? '-'}, transfer-encoding: ${req.headers['transfer-encoding'] ?? '-'}`
     const plan = script.plan
@@ -327,6 +350,7 @@ export async function h1FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
     get active() {
       return active
     },
+    openIds,
     get open() {
       return open
     },
