@@ -103,8 +103,7 @@ function judgeStream(conn: ScriptedConnection, s: ScriptedStream, read: StreamRe
   }
   if (id !== String(s.id)) return `the answer of request ${id} (desync)`
   if (read.status !== plan.status) return `status ${read.status}, want ${plan.status}`
-  if (!read.body.equals(want))
-    return `looks whole with a body of ${read.body.length} bytes, want ${want.length}${read.body.length < want.length && want.subarray(0, read.body.length).equals(read.body) ? ' (a cut answer that looks whole)' : ''}`
+  if (!read.body.equals(want)) return `looks whole with a body of ${read.body.length} bytes, want ${want.length}: ${firstDifference(read.body, want)}`
   const node = read.headers['x-node']
   const wantTrailer = plan.trailers && !noBody && (node === 'h2' || !plan.contentLength) ? String(s.id) : undefined
   const trailer = read.trailers?.['x-trailer']
@@ -125,4 +124,11 @@ function describeRead(r: StreamRead): string {
     headers: { ':status': r.headers[':status'], 'x-id': r.headers['x-id'], 'x-node': r.headers['x-node'] },
     body: r.body.length > 200 ? `${r.body.length} bytes` : r.body.toString('latin1'),
   })
+}
+
+function firstDifference(got: Buffer, want: Buffer): string {
+  let at = 0
+  while (at < got.length && at < want.length && got[at] === want[at]) at++
+  if (at === got.length && at < want.length) return `a cut answer that looks whole (${got.length} of ${want.length} bytes)`
+  return `differs at byte ${at}: ${JSON.stringify(got.subarray(at, at + 60).toString('latin1'))}, want ${JSON.stringify(want.subarray(at, at + 60).toString('latin1'))}`
 }
