@@ -307,7 +307,9 @@ export async function h1FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
       if (fault !== 'none' && faultAt < 0) return doFault()
       const noBody = script.method === 'HEAD' || plan.status === 204
       const trailers = plan.trailers && !noBody && !plan.contentLength
-      if (plan.interim) res.writeEarlyHints({ link: '</s.css>; rel=preload' })
+      // not on a response queued behind its connection's previous one (its socket not yet
+      // its own): node:http then puts the final head before the 103 it buffered
+      if (plan.interim && res.socket !== null) res.writeEarlyHints({ link: '</s.css>; rel=preload' })
       const head: http.OutgoingHttpHeaders = { 'x-id': String(id), 'x-node': 'h1' }
       if (plan.contentLength && plan.status !== 204) head['content-length'] = plan.bodyLength
       if (trailers) head.trailer = 'x-trailer'
