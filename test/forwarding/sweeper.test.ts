@@ -1,39 +1,22 @@
 // The deadline sweep runs after the I/O the event loop has ready: a process held off its
 // core past a deadline reads the answers that came in time before it judges them.
-import net from 'node:net'
 import t from 'tap'
 import { FakeClock } from '../../src/clock.js'
 import { Sweeper } from '../../src/forwarding/sweeper.js'
+import { answerThenHold } from '../helpers/hold.js'
 import { node, startProxy } from './fixtures.js'
-
-/** Holds the whole process (cutover with it) for ms, as a busy machine's scheduler can. */
-function holdCore(ms: number): void {
-  const until = performance.now() + ms
-  while (performance.now() < until) {
-    // nothing: the event loop is held
-  }
-}
 
 t.test('an answer that came before request_timeout, unread while the process was held off its core, is relayed, not a 504', async (t) => {
   // the node answers at once, then the process is held past request_timeout before cutover
   // reads that answer: the next turn of the event loop runs its due timers first
-  let held = 0
-  const nodeServer = net.createServer((socket) => {
-    socket.once('data', () => {
-      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
-      holdCore(400)
-      held++
-    })
-  })
-  await new Promise<void>((resolve) => nodeServer.listen(0, '127.0.0.1', resolve))
-  const port = (nodeServer.address() as net.AddressInfo).port
-  const p = await startProxy({ x: [node('x', port)], proxy: { request_timeout: 200 } })
+  const n = await answerThenHold(400)
+  const p = await startProxy({ x: [node('x', n.port)], proxy: { request_timeout: 200 } })
   t.teardown(async () => {
     await p.close()
-    await new Promise((resolve) => nodeServer.close(resolve))
+    await n.close()
   })
   const res = await fetch(`http://127.0.0.1:${p.port}/`)
-  t.equal(held, 1, 'the process was held once, after the node answered')
+  t.equal(n.held(), 1, 'the process was held once, after the node answered')
   t.equal(res.status, 200, 'the answer that came in time')
   t.equal(await res.text(), 'ok')
 })
