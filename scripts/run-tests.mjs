@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The project's test command (`npm test`): runs tap with any extra arguments, streams its
- * output live, then prints one last line `N passed, N failed` (plus `, N skipped` when
- * tests were skipped or left todo) read from tap's final summary, and exits with tap's
+ * output live, then prints one last line `N passed, N failed` (the line before it says
+ * `N skipped` when tests were skipped or left todo) read from tap's final summary, and exits with tap's
  * exit code. CI and the lead's tooling read that last line, so it must always be there:
  * when tap ends without a summary (bad option, crash, killed) it says `0 passed, 1 failed`
  * and exits non-zero.
@@ -38,12 +38,12 @@ export function parseSummary(body) {
   return counts
 }
 
-/** The last line: `N passed, N failed[, N skipped]`; null counts mean no summary was seen. */
+/** The last lines: `N skipped` when any were (skipped or todo), then always `N passed, N failed`; null counts mean no summary was seen. */
 export function resultLine(counts) {
   if (counts === null) return '0 passed, 1 failed'
   const skipped = counts.skip + counts.todo
   const line = `${counts.pass} passed, ${counts.fail} failed`
-  return skipped > 0 ? `${line}, ${skipped} skipped` : line
+  return skipped > 0 ? `${skipped} skipped\n${line}` : line
 }
 
 function hasReporterArg(args) {
