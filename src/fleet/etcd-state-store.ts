@@ -169,15 +169,7 @@ export class EtcdStateStore implements StateStore {
     }
     const fresh: LiveState = { y: configY, locked: false, lock_reason: null, rollout: null }
     const write = randomUUID()
-    const created = await this.#conn
-      .call('create state', (o) =>
-        this.#conn.client
-          .if(this.#key, 'Create', '==', 0)
-          .then(this.#conn.client.put(this.#key).value(encode(fresh, this.#clock.now(), this.#id, write)))
-          .options(o)
-          .commit(),
-      )
-      .catch(() => null)
+    const created = await this.#putIf('create state', 'Create', 0, fresh, write).catch(() => null)
     if (created?.succeeded) {
       this.#revision = Number(created.header.revision)
       this.#remember(write)
@@ -204,13 +196,7 @@ export class EtcdStateStore implements StateStore {
       const write = randomUUID()
       let res: { succeeded: boolean; header: { revision: string } }
       try {
-        res = await this.#conn.call('write state', (o) =>
-          this.#conn.client
-            .if(this.#key, 'Mod', '==', this.#revision)
-            .then(this.#conn.client.put(this.#key).value(encode(next, this.#clock.now(), this.#id, write)))
-            .options(o)
-            .commit(),
-        )
+        res = await this.#putIf('write state', 'Mod', this.#revision, next, write)
       } catch (err) {
         if (rollback) {
           // safety first: y goes to 0 here now; it is written when etcd answers again
@@ -341,13 +327,7 @@ export class EtcdStateStore implements StateStore {
       return
     }
     const write = randomUUID()
-    const res = await this.#conn.call('write back state', (o) =>
-      this.#conn.client
-        .if(this.#key, 'Mod', '==', read.revision)
-        .then(this.#conn.client.put(this.#key).value(encode(held, this.#clock.now(), this.#id, write)))
-        .options(o)
-        .commit(),
-    )
+    const res = await this.#putIf('write back state', 'Mod', read.revision, held, write)
     this.#restoring = null
     if (!res.succeeded) {
       // another replica wrote first: its state is adopted next, whatever its revision
@@ -359,6 +339,17 @@ export class EtcdStateStore implements StateStore {
     const reason = `${why}: ${this.#id} wrote back the state it held (y ${held.y}${held.locked ? ', locked' : ''})`
     this.#logger.error({ key: this.#key, revision: this.#revision }, reason)
     this.#events.add('state.restored', { cause: 'fleet', key: this.#key, revision: this.#revision, y: held.y, locked: held.locked, reason })
+  }
+
+  /** Writes state under write's id if the key's create or mod revision is revision (etcd's compare-and-swap). */
+  #putIf(what: string, target: 'Create' | 'Mod', revision: number, state: LiveState, write: string) {
+    return this.#conn.call(what, (o) =>
+      this.#conn.client
+        .if(this.#key, target, '==', revision)
+        .then(this.#conn.client.put(this.#key).value(encode(state, this.#clock.now(), this.#id, write)))
+        .options(o)
+        .commit(),
+    )
   }
 
   #remember(write: string | null | undefined): void {
@@ -441,13 +432,7 @@ export class EtcdStateStore implements StateStore {
       // what others changed meanwhile (a node drained, ...) stays; only the rollback's fields are this replica's
       const written = read.state !== null ? rolledBack(read.state, pending) : pending
       const write = randomUUID()
-      const res = await this.#conn.call('write rollback', (o) =>
-        this.#conn.client
-          .if(this.#key, 'Mod', '==', read.revision)
-          .then(this.#conn.client.put(this.#key).value(encode(written, this.#clock.now(), this.#id, write)))
-          .options(o)
-          .commit(),
-      )
+      const res = await this.#putIf('write rollback', 'Mod', read.revision, written, write)
       if (res.succeeded) {
         this.#pending = null
         this.#remember(write)
