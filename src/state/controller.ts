@@ -9,7 +9,7 @@ import { CutoverError, isCutoverError } from '../errors.js'
 import type { EventLog } from './events.js'
 import type { PoolName } from '../config/types.js'
 import { changeNode, nodeChangeDetails, type NodeChangeContext, type NodeChangeRequest } from './node-admin.js'
-import type { Cause, LiveState } from './types.js'
+import { boundLockReason, type Cause, type LiveState } from './types.js'
 
 export interface StateStore {
   /**
@@ -116,8 +116,9 @@ export class StateController {
     )
   }
 
-  /** y to 0 now, lock, stop any rollout. Always applies, even when already locked. */
-  rollback(reason: string, cause: Cause, details: Record<string, unknown> = {}): Promise<Readonly<LiveState>> {
+  /** y to 0 now, lock, stop any rollout. Always applies, even when already locked. A reason past MAX_LOCK_REASON_LENGTH is cut to it. */
+  rollback(longReason: string, cause: Cause, details: Record<string, unknown> = {}): Promise<Readonly<LiveState>> {
+    const reason = boundLockReason(longReason)
     return this.update(
       (s) => ({ ...s, y: 0, locked: true, lock_reason: reason, rollout: null }),
       (_next, prev) => ({ type: 'rollback', cause, details: { reason, from: prev.y, to: 0, rollout_stopped: prev.rollout !== null, ...details } }),

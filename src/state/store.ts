@@ -9,7 +9,7 @@ import { CutoverError } from '../errors.js'
 import type { StateStore } from './controller.js'
 import { isPercent } from '../config/percent.js'
 import { parseNodeAdminState } from './node-admin.js'
-import { STATE_FORMAT_VERSION, type LiveState, type RolloutProgress, type StateFile } from './types.js'
+import { MAX_LOCK_REASON_LENGTH, STATE_FORMAT_VERSION, type LiveState, type RolloutProgress, type StateFile } from './types.js'
 
 const { existsSync, readFileSync, renameSync } = process.getBuiltinModule('node:fs')
 const { mkdir, open, rename, rm } = process.getBuiltinModule('node:fs/promises')
@@ -143,6 +143,7 @@ export function parseStateFile(data: unknown): LiveState | string {
   if (typeof data.locked !== 'boolean') return 'locked: not a boolean'
   const lockReason = data.lock_reason
   if (lockReason !== null && typeof lockReason !== 'string') return 'lock_reason: not a string or null'
+  if (lockReason !== null && lockReason.length > MAX_LOCK_REASON_LENGTH) return `lock_reason: ${lockReason.length} characters, more than ${MAX_LOCK_REASON_LENGTH}`
   const rollout = data.rollout === null ? null : parseRollout(data.rollout)
   if (typeof rollout === 'string') return rollout
   const state: LiveState = { y, locked: data.locked, lock_reason: lockReason, rollout }

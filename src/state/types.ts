@@ -16,6 +16,18 @@ export interface RolloutProgress {
   started_at: string
 }
 
+/**
+ * The longest lock reason kept. An operator's reason is at most 500 characters (the API
+ * refuses more); a gate's names its check and figures. A state file or an etcd value with a
+ * longer one is refused, so a hostile value cannot grow every state read, event and page.
+ */
+export const MAX_LOCK_REASON_LENGTH = 4096
+
+/** reason, cut to MAX_LOCK_REASON_LENGTH characters (its end replaced by '…') when longer. */
+export function boundLockReason(reason: string): string {
+  return reason.length <= MAX_LOCK_REASON_LENGTH ? reason : `${reason.slice(0, MAX_LOCK_REASON_LENGTH - 1)}…`
+}
+
 export interface LiveState {
   /** share of y, 0..100 with at most two decimals; x is 100 - y */
   y: number

@@ -2,6 +2,7 @@ import t from 'tap'
 import { FakeClock } from '../../src/clock.js'
 import { isCutoverError } from '../../src/errors.js'
 import { StateController, type StateStore } from '../../src/state/controller.js'
+import { parseStateFile } from '../../src/state/store.js'
 import { EventLog } from '../../src/state/events.js'
 import type { LiveState } from '../../src/state/types.js'
 
@@ -113,6 +114,12 @@ t.test('rollback sets y 0, locks, clears the rollout, and applies even when alre
   await controller.rollback('again', 'api')
   t.equal(controller.current.lock_reason, 'again')
   t.match(events.since(1)[0], { type: 'rollback', rollout_stopped: false })
+  // a gate's reason names its check: a long one is cut so the state file still loads
+  await controller.rollback(`gate: ${'q'.repeat(5000)}`, 'gate')
+  const cut = controller.current.lock_reason ?? ''
+  t.equal(cut.length, 4096)
+  t.ok(cut.startsWith('gate: qqq') && cut.endsWith('…'))
+  t.match(parseStateFile({ version: 1, updated_at: '2026-01-01T00:00:00.000Z', split: { y: 0 }, locked: true, lock_reason: cut, rollout: null }), { lock_reason: cut }, 'the cut reason loads back')
 })
 
 t.test('unlock clears the lock and keeps the split; a no-op when not locked', async (t) => {

@@ -163,6 +163,7 @@ t.test('parseStateFile checks every field', async (t) => {
     ['y null', { ...validFile(), split: { y: null } }],
     ['locked missing', { ...validFile(), locked: undefined }],
     ['lock_reason number', { ...validFile(), lock_reason: 3 }],
+    ['lock_reason past 4096 characters', { ...validFile(), locked: true, lock_reason: 'r'.repeat(4097) }],
     ['rollout string', { ...validFile(), rollout: 'running' }],
     ['rollout no steps', { ...validFile(), rollout: { ...rollout, steps: [] } }],
     ['rollout step y bad', { ...validFile(), rollout: { ...rollout, steps: [{ y: 101, hold: 0 }] } }],
@@ -174,6 +175,7 @@ t.test('parseStateFile checks every field', async (t) => {
     ['rollout started_at', { ...validFile(), rollout: { ...rollout, started_at: 'yesterday' } }],
   ]
   for (const [name, data] of bad) t.type(parseStateFile(data), 'string', name)
+  t.equal(parseStateFile({ ...validFile(), locked: true, lock_reason: 'r'.repeat(4097) }), 'lock_reason: 4097 characters, more than 4096')
 })
 
 t.test('isPercent: 0..100 with at most two decimals', async (t) => {
