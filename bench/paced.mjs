@@ -108,7 +108,9 @@ class Connection {
  * Send GET `url` at `rate` requests per second over `connections` keep-alive
  * connections for `duration` seconds (connections are opened first and reused round
  * robin, so every one of them stays in use). Resolves a load result (see load.mjs) with
- * `late`: requests that could not go out on time because every connection was busy.
+ * `late`: requests that could not go out on time because every connection was busy (they go
+ * out as soon as one is free, up to 2 s past the end, their latency counted from when they
+ * were due) and `unsent`: those still not sent then.
  * `during(elapsedMs)` is called once, half way, for sampling the proxy.
  */
 export async function runPaced({ url, connections, rate, duration, headers = {}, during }) {
@@ -143,6 +145,7 @@ export async function runPaced({ url, connections, rate, duration, headers = {},
   const interval = 1000 / rate
   const start = performance.now()
   const end = start + duration * 1000
+  const total = Math.floor(duration * rate)
   let sent = 0
   let late = 0
   let next = 0
@@ -154,7 +157,7 @@ export async function runPaced({ url, connections, rate, duration, headers = {},
         midway = true
         during(now - start)
       }
-      const due = Math.min(Math.floor((Math.min(now, end) - start) / interval), Math.floor(duration * rate))
+      const due = Math.min(Math.floor((Math.min(now, end) - start) / interval), total)
       while (sent < due) {
         let found = null
         for (let k = 0; k < pool.length; k++) {
@@ -172,7 +175,9 @@ export async function runPaced({ url, connections, rate, duration, headers = {},
         found.send(start + sent * interval)
         sent++
       }
-      if (now >= end) {
+      // requests due while every connection was busy go out late (their latency counts
+      // from when they were due, as bench/paced.c's do), up to 2 s past the end
+      if ((now >= end && sent >= total) || now >= end + 2000) {
         clearInterval(tick)
         resolve()
       }
@@ -184,7 +189,7 @@ export async function runPaced({ url, connections, rate, duration, headers = {},
   errors += pool.filter((c) => c.busy).length
   for (const c of pool) c.close()
   const seconds = (performance.now() - start) / 1000
-  return { tool: 'paced', responses, seconds, rps: responses / seconds, ...samples.percentiles(), errors, non2xx, late, opened }
+  return { tool: 'paced', responses, seconds, rps: responses / seconds, ...samples.percentiles(), errors, non2xx, late, opened, unsent: total - sent }
 }
 
 const PACED_C = fileURLToPath(new URL('./paced.c', import.meta.url))

@@ -32,8 +32,10 @@ t.test('runPaced holds the asked rate over every connection', async (t) => {
   })
   t.equal(r.opened, 20)
   t.ok(midway, 'the midway hook ran')
-  // 400/s for 0.5 s is 200 requests; a loaded machine may lose a few ticks at the end
-  t.ok(r.responses >= 190 && r.responses <= 200, `responses ${r.responses} within 190..200`)
+  // 400/s for 0.5 s is 200 requests; those due while every connection was busy (a loaded
+  // machine) go out late, never dropped
+  t.equal(r.responses, 200, '400/s for 0.5 s')
+  t.equal(r.unsent, 0)
   t.equal(r.errors, 0)
   t.equal(r.non2xx, 0)
   t.ok(r.p50 > 0 && r.p99 >= r.p50)
