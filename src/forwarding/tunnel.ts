@@ -30,13 +30,11 @@ interface Declined {
   left: number
   /** a chunked body's decoder, which finds its end */
   decoder: ChunkedDecoder | null
-  /** the body ends when the node closes */
-  untilClose: boolean
   /**
-   * such a body relayed chunked (an HTTP/1.1 client, as any answer read until the close):
-   * one the node cut then reads as cut, on every client, TLS or not
+   * the body ends when the node closes: relayed chunked (the client is HTTP/1.1, as every
+   * upgrade's: an HTTP/1.0 request's Upgrade is ignored), so one the node cut reads as cut
    */
-  rechunk: boolean
+  untilClose: boolean
 }
 
 export class Tunnel implements ConnectionUser, LongLived {
@@ -199,9 +197,8 @@ export class Tunnel implements ConnectionUser, LongLived {
     const framing = res.framing
     const chunked = framing.kind === 'chunked'
     const untilClose = framing.kind === 'close'
-    const rechunk = untilClose && this.head.versionMinor === 1
-    this.#declined = { left: framing.kind === 'length' ? framing.length : 0, decoder: chunked ? new ChunkedDecoder() : null, untilClose, rechunk }
-    this.client.write(clientResponseHead(res, chunked || rechunk ? ClientFraming.Chunked : ClientFraming.AsIs, true, false))
+    this.#declined = { left: framing.kind === 'length' ? framing.length : 0, decoder: chunked ? new ChunkedDecoder() : null, untilClose }
+    this.client.write(clientResponseHead(res, chunked || untilClose ? ClientFraming.Chunked : ClientFraming.AsIs, true, false))
     // its body must keep moving, as any answer's (#endDeclined clears it)
     this.#moving()
     if (framing.kind === 'none') this.#endDeclined()
@@ -230,7 +227,7 @@ export class Tunnel implements ConnectionUser, LongLived {
       done = d.left === 0
     }
     // never an empty chunk: that is the last one
-    if (piece.length > 0 && !(d.rechunk ? this.client.writeChunk(piece) : this.client.write(piece))) {
+    if (piece.length > 0 && !(d.untilClose ? this.client.writeChunk(piece) : this.client.write(piece))) {
       this.#waitingOnClient = true
       this.#clientBacklog = this.client.unsent()
       this.conn?.socket.pause()
@@ -247,20 +244,17 @@ export class Tunnel implements ConnectionUser, LongLived {
   /** The declined upgrade's answer is whole: the node's connection and then the client's close. */
   #endDeclined(): void {
     this.#dropConn()
-    this.client.answerAndClose(this.#declined?.rechunk === true ? LAST_CHUNK : NOTHING)
+    this.client.answerAndClose(this.#declined?.untilClose === true ? LAST_CHUNK : NOTHING)
   }
 
   /**
    * The declined upgrade's answer broke (its node cut or stalled it, or sent a bad chunk):
    * the client must see it broken, never short and whole. What was written goes out first,
-   * then the connection ends, where the framing shows the cut; where the close itself would
-   * be the end (an HTTP/1.0 client's answer read until the close), with a reset.
+   * then the connection ends, where the framing (a length, or chunks) shows the cut.
    */
   #breakDeclined(): void {
-    const d = this.#declined!
     this.#dropConn()
-    if (d.untilClose && !d.rechunk) this.client.reset()
-    else this.client.endBroken()
+    this.client.endBroken()
   }
 
   onUpstreamEnd(): void {

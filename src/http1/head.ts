@@ -591,7 +591,9 @@ class ParsedRequest extends ParsedFields implements RequestHead {
     super(f, text)
     this.keepAlive = versionMinor === 1 ? !f.close : f.keepAlive && !f.close
     this.expectContinue = f.expectContinue
-    this.upgrade = f.upgradeToken && f.upgradeHeader
+    // an HTTP/1.0 request's Upgrade is ignored (RFC 9110 7.8: a server MUST ignore it): no
+    // switch can follow, so it is an ordinary request whose Upgrade, hop-by-hop, goes nowhere
+    this.upgrade = versionMinor === 1 && f.upgradeToken && f.upgradeHeader
     this.h2cUpgrade = this.upgrade && !f.upgradeOther
     this.hostIndex = f.hostIndex
     this.hopFields = hopMarks(f, text, f.requestHops)

@@ -23,7 +23,10 @@ export interface RequestHead {
   keepAlive: boolean
   /** Expect: 100-continue */
   expectContinue: boolean
-  /** Connection: upgrade + an Upgrade header */
+  /**
+   * Connection: upgrade + an Upgrade header, in an HTTP/1.1 request (an HTTP/1.0 one's
+   * Upgrade is ignored, RFC 9110 7.8; llhttp reports it as an upgrade all the same)
+   */
   upgrade: boolean
   /**
    * the upgrade asks for `h2c` alone (RFC 7540's cleartext HTTP/2 upgrade, sent on a

@@ -2,7 +2,7 @@
 // with and without Connection: keep-alive; a fifth over TLS) pipeline 1-8 requests (GET,
 // HEAD, POST and PUT with Content-Length or chunked bodies, Expect: 100-continue,
 // Connection: close anywhere in the pipeline, a WebSocket upgrade last whose tunnel's bytes
-// follow its head), split their writes at random points, read slowly, half-close or leave; raw nodes answer
+// follow its head, an Upgrade in an HTTP/1.0 request that must be ignored), split their writes at random points, read slowly, half-close or leave; raw nodes answer
 // each request as its seeded plan says (Content-Length, chunked with trailers, until the
 // close, 1xx first, 204/304/HEAD, Connection: close, Keep-Alive: timeout=N, early answers;
 // an upgrade with a 101 and an echo of its tunnel, or a 401 that declines it) and on a first

@@ -176,27 +176,6 @@ t.test('a declined upgrade cut short looks cut short', async (t) => {
   t.ok(text.endsWith('only part'), 'what came, and the connection cut: the client sees 9 of 100 bytes')
 })
 
-t.test('to an HTTP/1.0 client, a declined upgrade whose answer ends when the node closes comes as it came; cut by a reset, it ends with a reset', async (t) => {
-  const n = await namedNode('x', 'HTTP/1.1 403 Forbidden\r\nX-Kong: 1\r\n\r\nnot here')
-  n.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => setTimeout(() => socket.resetAndDestroy(), 50))
-  const p = await startProxy({ x: [node('x', n.port)] })
-  t.teardown(async () => {
-    await p.close()
-    await n.close()
-  })
-  const socket = net.connect(p.port, '127.0.0.1')
-  t.teardown(() => socket.destroy())
-  let text = ''
-  let error = ''
-  socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
-  socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message))
-  socket.write(WS.replace('HTTP/1.1', 'HTTP/1.0'))
-  await waitUntil('the connection closed', () => socket.destroyed, 3000)
-  t.notMatch(text, /Transfer-Encoding/i, 'no chunks for HTTP/1.0')
-  t.ok(text.endsWith('\r\n\r\nnot here'), 'what came')
-  t.equal(error, 'ECONNRESET', 'and a reset, not a close that would read as its end')
-})
-
 /** A logger whose lines are kept, parsed. */
 function capture(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = []

@@ -44,6 +44,12 @@ t.test('framing and connection semantics', async (t) => {
   t.equal(head(t, req('POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n')).expectContinue, true)
   t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')).upgrade, true)
   t.equal(head(t, req('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n')).upgrade, false, 'Upgrade without Connection: upgrade')
+  // RFC 9110 7.8: a server MUST ignore an Upgrade received in an HTTP/1.0 request
+  const old = head(t, req('GET / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n'))
+  t.equal(old.upgrade, false, 'no upgrade in an HTTP/1.0 request')
+  t.equal(old.keepAlive, true, 'its other Connection tokens still count')
+  t.equal(old.hopFields, 0b11, 'its Connection and Upgrade are not relayed')
+  t.equal(head(t, req('GET / HTTP/1.0\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n')).h2cUpgrade, false, 'nor an h2c one')
   const h2c = head(t, req('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: H2C\r\nHTTP2-Settings: AAMAAABk\r\n\r\n'))
   t.equal(h2c.upgrade, true, 'an h2c upgrade is an upgrade, as llhttp reads it')
   t.equal(h2c.h2cUpgrade, true, 'for h2c alone')

@@ -210,6 +210,15 @@ export const SMUGGLING: Vector[] = [
     bytes: 'HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
     expect: 'llhttp',
   },
+  {
+    // the request after it is parsed as a request, not passed on as a tunnel's bytes
+    id: 'Upgrade in an HTTP/1.0 request is ignored, with its body',
+    source: 'RFC 9110 7.8',
+    mode: 'request',
+    bytes:
+      'POST /a HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /c HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: ws\r\n\r\nGET /d HTTP/1.1\r\nHost: h\r\n\r\n',
+    expect: 'llhttp',
+  },
   { id: '100 Continue then the answer', source: 'RFC 9110 15.2', mode: 'response', bytes: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', expect: 'llhttp' },
   { id: 'read until close', source: 'RFC 6.3', mode: 'response', bytes: 'HTTP/1.1 200 OK\r\n\r\nall of this is body HTTP/1.1 200 OK\r\n\r\n', expect: 'llhttp' },
   {
