@@ -1,7 +1,8 @@
 /**
- * Upgrade requests (WebSocket): the request head goes to a node over a connection of its
- * own, the node's answer must come within request_timeout, then, after a 101, bytes flow
- * both ways untouched until either side closes. A node that declines the upgrade (any
+ * Upgrade requests (WebSocket): the request head (and its body, if any) goes to a node
+ * over a connection of its own, the node's answer must come within request_timeout, then,
+ * after a 101, bytes flow both ways untouched until either side closes; what the client
+ * sent behind the request before the 101 is held until then. A node that declines the upgrade (any
  * final answer) has its answer relayed by its framing, hop-by-hop fields dropped, and the
  * client's connection closes after it: nothing more the client sends reaches that node,
  * so a connection is never held outside the split. Retries follow routing/fallback.ts,
@@ -14,7 +15,7 @@ import type { FailureKind } from '../outcome/outcome-sink.js'
 import { isIdempotent } from '../routing/fallback.js'
 import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
+import { badRequestBytes, failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
@@ -23,6 +24,8 @@ import { authority, ClientFraming, clientResponseHead, LAST_CHUNK, MAX_RESPONSE_
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
 const NOTHING = Buffer.alloc(0)
+/** bytes a client may send after its upgrade request before the node switched: beyond, it is not read until then (as client-connection.ts's HOLD_LIMIT) */
+const HELD_LIMIT = 64 * 1024
 
 /** The answer of a node that declined the upgrade, on its way to the client. */
 interface Declined {
@@ -48,9 +51,21 @@ export class Tunnel implements ConnectionUser, LongLived {
   conn: UpstreamConnection | null = null
   tried: UpstreamNode[] = []
   attempts = 0
-  /** client bytes to send once connected (what came with the head, and after it) */
+  /** the request's body bytes to send once connected */
   #pending: Buffer[] = []
+  /** some of the request's body went to the node */
   #sentEarly = false
+  /** the request's body bytes still to come (Content-Length); a chunked body's end is found by #bodyDecoder */
+  #bodyLeft: number
+  #bodyDecoder: ChunkedDecoder | null
+  /**
+   * The client's bytes after the request (and its body), before the node switched: held,
+   * sent once its 101 came. A node that declines the upgrade never gets them, so it never
+   * reads them as a request of its own, one cutover did not parse (an nginx node reads on
+   * after a declined upgrade); and a retry on another node still has them.
+   */
+  #held: Buffer[] = []
+  #heldBytes = 0
   /** the node's 101 came: bytes now pass untouched */
   #open = false
   /** the node declined the upgrade: its answer is being relayed, then the client's connection closes */
@@ -70,7 +85,9 @@ export class Tunnel implements ConnectionUser, LongLived {
     this.head = head
     this.start = fw.clock.monotonic()
     this.#requestHead = ''
-    if (rest !== null) this.#pending.push(rest)
+    const framing = head.framing
+    this.#bodyLeft = framing.kind === 'length' ? framing.length : 0
+    this.#bodyDecoder = framing.kind === 'chunked' ? new ChunkedDecoder() : null
     this.pool = fw.pickPool(head, client.remoteAddress)
     const node = fw.firstNode(this.pool)
     if (node === undefined) {
@@ -80,6 +97,7 @@ export class Tunnel implements ConnectionUser, LongLived {
       return
     }
     this.#attempt(node)
+    if (rest !== null) this.#beforeSwitch(rest)
   }
 
   #attempt(node: UpstreamNode): void {
@@ -106,25 +124,77 @@ export class Tunnel implements ConnectionUser, LongLived {
     if (this.#pending.length > 0) this.#sentEarly = true
     this.#pending = []
     socket.uncork()
-    this.client.resume()
+    this.#resumeClient()
   }
 
-  /** Client bytes: to the node, or held until it is connected. */
+  /** Client bytes: to the node once it switched; before, the request's body goes on, what follows it waits (#held). */
   fromClient(chunk: Buffer): void {
     // after a declined upgrade the client's bytes go nowhere: its connection is closing
     if (this.#declined !== null) return
-    const conn = this.conn
-    if (conn === null || !conn.connected) {
-      this.#pending.push(chunk)
-      this.client.pause()
+    if (!this.#open) {
+      this.#beforeSwitch(chunk)
       return
     }
-    this.#sentEarly = true
-    if (!conn.socket.write(chunk)) this.client.pause()
+    const conn = this.conn
+    if (conn !== null && !conn.socket.write(chunk)) this.client.pause()
+  }
+
+  /** Client bytes before the 101: the request's body (by its framing) goes to the node, the rest is held. */
+  #beforeSwitch(chunk: Buffer): void {
+    let body = chunk
+    let after: Buffer | null = null
+    const decoder = this.#bodyDecoder
+    if (decoder !== null) {
+      const r = decoder.push(chunk)
+      if (r.error !== null) {
+        this.#badBody(r.error)
+        return
+      }
+      if (r.done) {
+        this.#bodyDecoder = null
+        body = chunk.subarray(0, r.consumed)
+        after = chunk.subarray(r.consumed)
+      }
+    } else {
+      const take = Math.min(this.#bodyLeft, chunk.length)
+      this.#bodyLeft -= take
+      body = chunk.subarray(0, take)
+      after = chunk.subarray(take)
+    }
+    if (body.length > 0) {
+      const conn = this.conn
+      if (conn === null || !conn.connected) {
+        this.#pending.push(body)
+        this.client.pause()
+      } else {
+        this.#sentEarly = true
+        if (!conn.socket.write(body)) this.client.pause()
+      }
+    }
+    if (after !== null && after.length > 0) {
+      this.#held.push(after)
+      this.#heldBytes += after.length
+      if (this.#heldBytes > HELD_LIMIT) this.client.pause()
+    }
+  }
+
+  /** The client may send more: not while what it sent after the request fills the hold, before the switch. */
+  #resumeClient(): void {
+    if (this.#open || this.#heldBytes <= HELD_LIMIT) this.client.resume()
+  }
+
+  /** A chunked body of the upgrade request that breaks its framing: 400, as for any request's. */
+  #badBody(reason: string): void {
+    const fw = this.client.fw
+    fw.refused('framing')
+    this.#dropConn()
+    this.#over = true
+    fw.sink.finished(this.pool, 400, fw.clock.monotonic() - this.start)
+    this.client.answerAndClose(badRequestBytes(reason))
   }
 
   onUpstreamDrain(): void {
-    this.client.resume()
+    this.#resumeClient()
   }
 
   onClientDrain(): void {
@@ -165,6 +235,12 @@ export class Tunnel implements ConnectionUser, LongLived {
         this.#open = true
         this.client.fw.longLived.add(this)
         if (!this.client.write(buf)) conn.socket.pause()
+        // what the client sent after its request, held until now
+        let full = false
+        for (const b of this.#held) full = !conn.socket.write(b) || full
+        this.#held = []
+        this.#heldBytes = 0
+        if (full) this.client.pause()
         return
       }
       const rest = buf.subarray(r.length)

@@ -4,6 +4,8 @@
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
+import { startRawServer } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
 import { close, listen, node, startProxy } from './fixtures.js'
 
 /** Send raw bytes on one connection; resolve with everything read until the proxy closes it (or timeoutMs). */
@@ -129,5 +131,138 @@ t.test('a 101 to an HTTP/1.0 request carrying Upgrade opens no tunnel: the clien
       ['attemptFailed', nx.name, 'protocol'],
       ['finished', 'x', 502],
     ],
+  )
+})
+
+const WS = 'GET /ws HTTP/1.1\r\nHost: kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+
+t.test('bytes a client sends behind an upgrade request wait for the 101: a node that declines it never reads them as a request', async (t) => {
+  // a node that knows nothing of upgrades, as nginx (Kong) serving a route without
+  // WebSockets: it answers the upgrade request as any other (a 426, kept alive) and reads
+  // the bytes behind it as the next request
+  const sockets: net.Socket[] = []
+  const seen: string[] = []
+  const raw = net.createServer((s) => {
+    sockets.push(s)
+    s.on('error', () => undefined)
+    let got = ''
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1')
+      for (let end = got.indexOf('\r\n\r\n'); end >= 0; end = got.indexOf('\r\n\r\n')) {
+        const head = got.slice(0, end)
+        got = got.slice(end + 4)
+        seen.push(head.slice(0, head.indexOf('\r\n')))
+        s.write(/\r\nupgrade:/i.test(head) ? 'HTTP/1.1 426 Upgrade Required\r\nContent-Length: 8\r\n\r\ndeclined' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+      }
+    })
+  })
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
+  const p = await startProxy({ x: [node('x', (raw.address() as net.AddressInfo).port)] })
+  t.teardown(async () => {
+    await p.close()
+    for (const s of sockets) s.destroy()
+    await new Promise((resolve) => raw.close(resolve))
+  })
+  const { text, closed } = await exchange(p.port, `${WS}GET /charge HTTP/1.1\r\nHost: kong.test\r\n\r\n`)
+  t.ok(closed, 'cutover closed the connection after the answer')
+  t.match(text, /^HTTP\/1\.1 426 Upgrade Required\r\n/)
+  t.match(text, /\r\nConnection: close\r\n/, 'the client learns that nothing after the upgrade request was served')
+  t.ok(text.endsWith('\r\n\r\ndeclined'), 'one answer')
+  t.same(seen, ['GET /ws HTTP/1.1'], 'the node never read the bytes behind it as a request')
+})
+
+t.test('an upgrade request with a body: the body goes before the 101, the bytes after it once the node switched', async (t) => {
+  const sockets: net.Socket[] = []
+  const before: string[] = []
+  // switches once it has the head and the body (X-Body-Bytes long, as sent), then echoes
+  const raw = net.createServer((s) => {
+    sockets.push(s)
+    s.on('error', () => undefined)
+    let got = ''
+    let switched = false
+    s.on('data', (d: Buffer) => {
+      if (switched) {
+        s.write(d)
+        return
+      }
+      got += d.toString('latin1')
+      const end = got.indexOf('\r\n\r\n')
+      const length = Number(/\r\nx-body-bytes: *(\d+)/i.exec(got)?.[1] ?? 0)
+      if (end < 0 || got.length < end + 4 + length) return
+      switched = true
+      before.push(got)
+      s.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${got.slice(end + 4 + length)}`)
+    })
+  })
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
+  const p = await startProxy({ x: [node('x', (raw.address() as net.AddressInfo).port)] })
+  t.teardown(async () => {
+    await p.close()
+    for (const s of sockets) s.destroy()
+    await new Promise((resolve) => raw.close(resolve))
+  })
+  for (const [label, framing, body] of [
+    ['Content-Length', 'Content-Length: 5', 'hello'],
+    ['chunked', 'Transfer-Encoding: chunked', '5\r\nhello\r\n0\r\n\r\n'],
+  ] as const) {
+    const socket = net.connect(p.port, '127.0.0.1')
+    t.teardown(() => socket.destroy())
+    let text = ''
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
+    socket.write(`POST /ws HTTP/1.1\r\nHost: kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Body-Bytes: ${body.length}\r\n${framing}\r\n\r\n${body}tunnel`)
+    await waitUntil(`${label}: the 101 and the echo`, () => text.endsWith('\r\n\r\ntunnel'), 3000)
+    t.match(text, /^HTTP\/1\.1 101 Switching Protocols\r\n/, label)
+    t.ok(before.at(-1)?.endsWith(`\r\n\r\n${body}`), `${label}: the node had the body, and nothing after it, when it switched`)
+  }
+})
+
+t.test('bytes sent behind an upgrade request before its node reset it go to the node it is retried on, after its 101', async (t) => {
+  const first = await startRawServer((s) => s.once('data', () => s.resetAndDestroy()))
+  let before = ''
+  const second = await startRawServer((s) => {
+    let switched = false
+    s.on('data', (d: Buffer) => {
+      if (switched) {
+        s.write(d)
+        return
+      }
+      switched = true
+      before = d.toString('latin1')
+      s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+    })
+  })
+  const p = await startProxy({ x: [node('x', first.port)], y: [node('y', second.port)], proxy: { retries: 1 } })
+  t.teardown(async () => {
+    await p.close()
+    await first.close()
+    await second.close()
+  })
+  const c = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => c.destroy())
+  let text = ''
+  c.on('data', (d: Buffer) => (text += d.toString('latin1')))
+  c.on('error', () => undefined)
+  c.write(`${WS}early`)
+  await waitUntil('the 101 and the echo', () => text.endsWith('early') || c.destroyed, 3000)
+  t.equal(text, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nearly', 'switched by the second node, which echoed the early bytes')
+  t.ok(before.endsWith('\r\n\r\n'), 'the second node had the request alone before it switched')
+})
+
+t.test('an upgrade request whose chunked body breaks its framing is answered 400', async (t) => {
+  const n = await recordingNode(true)
+  const p = await startProxy({ x: [node('x', n.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await n.close()
+  })
+  const { text, closed } = await exchange(p.port, 'POST /ws HTTP/1.1\r\nHost: kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n')
+  t.ok(closed)
+  t.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/)
+  t.match(text, /bad chunk size/)
+  t.notMatch(text, /101/)
+  await p.sink.waitFinished(1)
+  t.same(
+    p.sink.calls.filter((c) => c[0] === 'finished'),
+    [['finished', 'x', 400]],
   )
 })
