@@ -207,8 +207,9 @@ function requestHeadByNames(head: RequestHead, client: string, https: boolean, u
         xff = xff === undefined ? value : xff + ', ' + value
         break
       case UPGRADE:
+        // every protocol asked for, in one list (RFC 9110 5.3): the node picks among them all
         runs.flush(k)
-        upgradeValue ??= value
+        upgradeValue = upgradeValue === undefined ? value : upgradeValue + ', ' + value
         break
       default:
         // HOP, CONNECTION, XF_SET

@@ -60,6 +60,14 @@ t.test('an upgrade keeps Upgrade and Connection: Upgrade', async (t) => {
   )
 })
 
+t.test('an upgrade asking for protocols in two Upgrade fields passes them all on, as one list', async (t) => {
+  const head = requestOf(['Host: h', 'Connection: Upgrade', 'Upgrade: h2c', 'Upgrade: websocket, foo/2'])
+  t.equal(
+    upstreamRequestHead(head, '127.0.0.1', false, true, 'n:1'),
+    'GET /p?q=1 HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\nConnection: Upgrade\r\nUpgrade: h2c, websocket, foo/2\r\n\r\n',
+  )
+})
+
 t.test('client addresses and node authorities', async (t) => {
   t.equal(clientAddress('::ffff:10.0.0.1'), '10.0.0.1')
   t.equal(clientAddress('::1'), '::1')
