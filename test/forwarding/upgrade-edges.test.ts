@@ -266,3 +266,36 @@ t.test('an upgrade request whose chunked body breaks its framing is answered 400
     [['finished', 'x', 400]],
   )
 })
+
+t.test('an Upgrade not named by Connection asks for nothing: an ordinary request; a 101 to it is a 502, and the connection goes on', async (t) => {
+  const heads: string[] = []
+  const raw = await startRawServer((s) => {
+    let got = ''
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1')
+      for (let end = got.indexOf('\r\n\r\n'); end >= 0; end = got.indexOf('\r\n\r\n')) {
+        const head = got.slice(0, end)
+        got = got.slice(end + 4)
+        heads.push(head)
+        s.write(head.startsWith('GET /one ') ? 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nfrom the node' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+      }
+    })
+  })
+  const p = await startProxy({ x: [node('x', raw.port)] })
+  t.teardown(async () => {
+    await p.close()
+    await raw.close()
+  })
+  const { text, closed } = await exchange(p.port, 'GET /one HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+  t.ok(closed)
+  const answers = text.split(/(?=HTTP\/1\.1 )/)
+  t.equal(answers.length, 2)
+  t.match(answers[0], /^HTTP\/1\.1 502 Bad Gateway\r\n/, 'the unasked-for 101 is a bad answer')
+  t.notMatch(text, /from the node/, 'nothing of it reaches the client')
+  t.match(answers[1], /^HTTP\/1\.1 200 OK\r\n/, 'the next request on the connection is served')
+  t.same(
+    heads.map((h) => h.slice(0, h.indexOf(' HTTP/'))),
+    ['GET /one', 'GET /next'],
+  )
+  t.notMatch(heads[0], /upgrade/i, 'the Upgrade did not reach the node')
+})
