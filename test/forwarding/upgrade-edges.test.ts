@@ -299,3 +299,48 @@ t.test('an Upgrade not named by Connection asks for nothing: an ordinary request
   )
   t.notMatch(heads[0], /upgrade/i, 'the Upgrade did not reach the node')
 })
+
+t.test('more than the hold (64 KiB) sent behind an upgrade request before its 101: all of it reaches the node after the switch, and the tunnel flows on', async (t) => {
+  // the node switches only once the test says so, then echoes: the client's early bytes
+  // filled the hold and paused its reading; the switch must resume it
+  let release = (): void => undefined
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const sockets: net.Socket[] = []
+  const raw = net.createServer((s) => {
+    sockets.push(s)
+    s.on('error', () => undefined)
+    s.once('data', () => {
+      void released.then(() => {
+        s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')
+        s.on('data', (d: Buffer) => s.write(d))
+      })
+    })
+  })
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
+  const p = await startProxy({ x: [node('x', (raw.address() as net.AddressInfo).port)] })
+  t.teardown(async () => {
+    await p.close()
+    for (const s of sockets) s.destroy()
+    await new Promise((resolve) => raw.close(resolve))
+  })
+  const early = Buffer.alloc(256 * 1024, 'e')
+  const late = Buffer.from('after the switch')
+  const client = net.connect(p.port, '127.0.0.1')
+  t.teardown(() => client.destroy())
+  client.on('error', () => undefined)
+  let got = Buffer.alloc(0)
+  client.on('data', (d: Buffer) => (got = Buffer.concat([got, d])))
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()))
+  client.write(WS)
+  client.write(early)
+  // the proxy read up to its hold and stopped reading: the rest waits in the sockets' buffers
+  await waitUntil('the node has the request head', () => sockets.length === 1, 3000)
+  release()
+  const head = 'HTTP/1.1 101 Switching Protocols\r\n'
+  await waitUntil('the early bytes come back through the tunnel', () => got.length >= head.length + early.length, 5000)
+  client.write(late)
+  await waitUntil('bytes sent after the switch come back too', () => got.toString('latin1').endsWith(late.toString()), 3000)
+  const text = got.toString('latin1')
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4)
+  t.equal(body, early.toString('latin1') + late.toString(), 'every byte, in order')
+})
