@@ -7,7 +7,7 @@ export interface ShadowConfig {
   methods: readonly string[]
   /** shadow requests at once; past it a copy is dropped (and counted) */
   max_concurrent: number
-  /** ms a shadow request may take in all; past it, dropped */
+  /** ms y may take to answer a copy, from the copy sent until its answer is whole (never x's time); past it, dropped */
   timeout: number
   /** the header (lower-case) marking a shadow request for Kong's logs; its value is 1 */
   header: string

@@ -4,8 +4,10 @@
  * own lean client (y-client.ts: connections apart from the engine's node pools, so a slow
  * y never holds a connection real traffic needs), and compares the answers once both are
  * whole. Its own concurrency cap and time limit: past them a copy is dropped and counted,
- * never waited for. The time limit is one sweep over the copies on their way (no timer and
- * no AbortSignal per copy): a slow y costs the live requests as little as it can.
+ * never waited for. The time limit bounds y's answer (from the copy sent until y's answer is
+ * whole), never x's: a long download x streams is compared once whole. It is one sweep over
+ * the copies on their way (no timer and no AbortSignal per copy): a slow y costs the live
+ * requests as little as it can.
  */
 
 import type { IncomingHttpHeaders } from 'node:http2'
@@ -177,7 +179,11 @@ export class Shadower implements ShadowTap {
     return new Copy(this, req)
   }
 
-  /** A slot, a y node and a deadline for a copy whose x answered; the reason when there is none. */
+  /**
+   * A slot, a y node and a deadline for a copy whose x answered; the reason when there is none.
+   * The deadline bounds the wait for the request body here (x answered before it was whole);
+   * once the copy goes to y it bounds y's answer instead (Copy: from sending to whole).
+   */
   take(copy: Copy): UpstreamNode | DropReason | 'stopped' {
     if (this.#closed) return 'stopped'
     if (this.inflight >= this.#config.max_concurrent) return 'busy'
@@ -188,6 +194,11 @@ export class Shadower implements ShadowTap {
     this.#timed.add(copy)
     this.#sweep ??= this.clock.setTimeout(this.#onSweep, sweepMs(this.#config.timeout))
     return node
+  }
+
+  /** idle connections of the copies' client (kept for the next copy) */
+  get idleConnections(): number {
+    return this.#client.idle
   }
 
   /** The copy's slot is free. */
@@ -326,6 +337,8 @@ class Copy implements ShadowCopy, YReceiver {
   #yDigest: BodyDigest | null = null
   /** y's socket waits for x's answer to catch up (Y_AHEAD) */
   #yHeld = false
+  /** ms of y's time limit left when its answer was held (the limit waits with it) */
+  #heldLeft = 0
   #over = false
 
   constructor(s: Shadower, req: CopyRequest) {
@@ -374,6 +387,8 @@ class Copy implements ShadowCopy, YReceiver {
     const s = this.#s
     if (this.#over || this.#sent) return
     this.#sent = true
+    // y's time limit starts now: it bounds y's answer, from the copy sent until it is whole
+    this.deadline = s.clock.monotonic() + s.config.timeout
     const node = this.#node!
     const body = this.#chunks === null ? undefined : Buffer.concat(this.#chunks)
     this.#release()
@@ -395,8 +410,11 @@ class Copy implements ShadowCopy, YReceiver {
     if (x !== null) {
       if (longer(y, x)) this.#longer()
     } else if (!this.#yHeld && this.#xDigest !== null && y.length > this.#xDigest.length + Y_AHEAD) {
-      // y runs ahead of x's answer (a body without end?): its socket waits for x to catch up
+      // y runs ahead of x's answer (a body without end?): its socket waits for x to catch up,
+      // and y's time limit with it (the wait is x's doing)
       this.#yHeld = true
+      this.#heldLeft = Math.max(0, this.deadline - this.#s.clock.monotonic())
+      this.deadline = Number.POSITIVE_INFINITY
       this.#request?.pause()
     }
   }
@@ -415,6 +433,9 @@ class Copy implements ShadowCopy, YReceiver {
     if (this.#over || this.#yDigest === null) return
     this.#y = this.#yDigest.answer(this.#yStatus, this.#yHeaders)
     if (this.#x !== null) this.#compare()
+    // y answered in time: the copy waits for x's answer, however long x takes (x's own
+    // life bounds it: its end, or abort)
+    else this.deadline = Number.POSITIVE_INFINITY
   }
 
   yFailed(reason: string): void {
@@ -439,10 +460,7 @@ class Copy implements ShadowCopy, YReceiver {
     const x = this.#xDigest
     if (this.#over || x === null) return
     x.update(chunk)
-    if (this.#yHeld && this.#yDigest!.length <= x.length + Y_AHEAD) {
-      this.#yHeld = false
-      this.#request?.resume()
-    }
+    if (this.#yHeld && this.#yDigest!.length <= x.length + Y_AHEAD) this.#unhold()
   }
 
   end(): void {
@@ -457,10 +475,14 @@ class Copy implements ShadowCopy, YReceiver {
     const y = this.#yDigest
     if (this.#y !== null) this.#compare()
     else if (y !== null && longer(y, x)) this.#longer()
-    else if (this.#yHeld) {
-      this.#yHeld = false
-      this.#request?.resume()
-    }
+    else if (this.#yHeld) this.#unhold()
+  }
+
+  /** y's socket reads on, and y's time limit runs on from where it stood. */
+  #unhold(): void {
+    this.#yHeld = false
+    this.deadline = this.#s.clock.monotonic() + this.#heldLeft
+    this.#request?.resume()
   }
 
   abort(): void {
