@@ -19,7 +19,8 @@ import type { RequestHead } from '../http1/index.js'
 import type { Router } from '../routing/table.js'
 import type { UpstreamNode } from '../upstream/node.js'
 import { BodyDigest, headerOf, isJsonType } from './body-digest.js'
-import { type CompareOptions, compareAnswers, type ShadowAnswer } from './compare.js'
+import type { CompareOptions, Comparison, ShadowAnswer } from './compare.js'
+import { Judge } from './judge.js'
 import type { DropReason, ShadowRecorder } from './results.js'
 import { routePattern } from './route-pattern.js'
 import type { ShadowCopy, ShadowTap } from './tap.js'
@@ -82,6 +83,8 @@ export class Shadower implements ShadowTap {
   readonly #https: boolean
   /** the copies' own client */
   readonly #client: YClient
+  /** the comparisons, a slice of the event loop's turn at a time */
+  readonly #judge: Judge
   /** copies with a slot (x answered), by their deadline's sweep */
   readonly #timed = new Set<Copy>()
   #sweep: TimerHandle | null = null
@@ -107,6 +110,7 @@ export class Shadower implements ShadowTap {
       () => this.#config.max_concurrent,
       () => this.clock.monotonic(),
     )
+    this.#judge = new Judge(options.clock)
     this.configure(options.config)
   }
 
@@ -248,9 +252,25 @@ export class Shadower implements ShadowTap {
     return new BodyDigest(isJsonType(headerOf(headers, 'content-type')), this.#config.json_max)
   }
 
-  /** Both answers are whole: count a match or file the mismatch under its class. */
+  /**
+   * Both answers are whole: compared (in this turn of the event loop or, for large JSON
+   * bodies, over a few: judge.ts), then counted as a match or the mismatch filed under its
+   * class. Until then the comparison holds a slot of max_concurrent (its bodies are in memory).
+   */
   judge(head: CopyRequest, x: ShadowAnswer, y: ShadowAnswer): void {
-    const c = compareAnswers(x, y, head.method === 'HEAD' ? { ...this.#compare, head: true } : this.#compare)
+    this.inflight++
+    this.#judge.judge(x, y, head.method === 'HEAD' ? { ...this.#compare, head: true } : this.#compare, (c) => {
+      this.inflight--
+      if (c !== null && !this.#closed) this.#judged(head, x, y, c)
+    })
+  }
+
+  /** comparisons waiting or under way */
+  get judging(): number {
+    return this.#judge.pending
+  }
+
+  #judged(head: CopyRequest, x: ShadowAnswer, y: ShadowAnswer, c: Comparison): void {
     if (c.match) {
       this.results.count('match')
       return
@@ -275,6 +295,7 @@ export class Shadower implements ShadowTap {
     this.clock.clearTimeout(this.#sweep)
     this.#sweep = null
     for (const copy of [...this.#timed]) copy.stop()
+    this.#judge.close()
     this.#client.close()
   }
 
