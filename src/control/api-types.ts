@@ -150,7 +150,7 @@ export interface ShadowView {
   share: number
   totals: { match: number; mismatch: number; error: number; dropped: number }
   /** the dropped total by reason (absent when shadow is off) */
-  dropped_reasons?: Record<'busy' | 'no_y_node' | 'timeout' | 'x_aborted' | 'body_too_large', number>
+  dropped_reasons?: Record<'busy' | 'no_y_node' | 'timeout' | 'x_aborted' | 'body_too_large' | 'x_failed', number>
   /** mismatch / (match + mismatch); null before anything was compared */
   mismatch_rate: number | null
   classes: Array<{

@@ -591,6 +591,8 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
   /** Answer with cutover's own error; the connection closes when the request's body was not read whole. */
   #answer(status: number, keep: Buffer, closing: Buffer): void {
     const client = this.client
+    // x gave no answer for the copy (not a 408, 413 or 400: the client's doing)
+    if (this.#shadow !== null && (status === 502 || status === 503 || status === 504)) this.#shadow.xFailed()
     keep = forMethod(keep, this.head.method)
     closing = forMethod(closing, this.head.method)
     this.#finish(status)

@@ -717,6 +717,8 @@ export class StreamExchange implements AttemptUser, LongLived {
    */
   #answer(answer: ProxyAnswer, retryAfter = false): void {
     const stream = this.#stream
+    // x gave no answer for the copy (not a 408, 413 or 400: the client's doing)
+    if (answer.status === 502 || answer.status === 503 || answer.status === 504) this.#shadow?.xFailed()
     if (!stream.destroyed && !stream.headersSent) {
       try {
         if (this.#grpc) {

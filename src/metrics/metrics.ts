@@ -170,7 +170,7 @@ export class Metrics implements OutcomeSink {
     for (const o of SHADOW_OUTCOME_LABELS) this.#shadow.labels(o).inc(0)
     this.#shadowDropped = new Counter({
       name: 'cutover_shadow_dropped_total',
-      help: 'Shadow copies dropped, by reason (busy: the cap, no_y_node, timeout: the time limit, x_aborted, body_too_large); their sum is cutover_shadow_total{outcome="dropped"}',
+      help: 'Shadow copies dropped, by reason (busy: the cap, no_y_node, timeout: the time limit, x_aborted, body_too_large, x_failed: cutover answered 502/503/504 in place of x); their sum is cutover_shadow_total{outcome="dropped"}',
       labelNames: ['reason'],
       registers,
     })

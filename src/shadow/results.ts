@@ -8,8 +8,12 @@ import type { Clock } from '../clock.js'
 
 export const SHADOW_OUTCOMES = ['match', 'mismatch', 'error', 'dropped'] as const
 export type ShadowOutcome = (typeof SHADOW_OUTCOMES)[number]
-/** why a sampled request was not compared: y busy (the cap), no usable y node, y too slow, y failed, x's answer broke, a body over shadow.max_body_bytes */
-export const DROP_REASONS = ['busy', 'no_y_node', 'timeout', 'x_aborted', 'body_too_large'] as const
+/**
+ * why a sampled request was not compared: y busy (the cap), no usable y node, y too slow,
+ * x's answer broke, a body over shadow.max_body_bytes, x gave no answer (cutover answered
+ * the client with its own 502, 503 or 504: there was no answer of x's to copy)
+ */
+export const DROP_REASONS = ['busy', 'no_y_node', 'timeout', 'x_aborted', 'body_too_large', 'x_failed'] as const
 export type DropReason = (typeof DROP_REASONS)[number]
 
 /** classes kept; the mismatches of further classes are counted under `other_mismatches` */
@@ -125,7 +129,7 @@ export function zeroTotals(): Record<ShadowOutcome, number> {
 }
 
 export function zeroReasons(): Record<DropReason, number> {
-  return { busy: 0, no_y_node: 0, timeout: 0, x_aborted: 0, body_too_large: 0 }
+  return { busy: 0, no_y_node: 0, timeout: 0, x_aborted: 0, body_too_large: 0, x_failed: 0 }
 }
 
 export class ShadowResults implements ShadowRecorder {

@@ -506,6 +506,12 @@ class Copy implements ShadowCopy, YReceiver {
     this.#request?.resume()
   }
 
+  xFailed(): void {
+    // x never answered: the copy is not sent (there is nothing to compare y's answer with),
+    // and counted, so that an operator sees copies were not made while x failed
+    if (this.#node === null) this.#finish('x_failed')
+  }
+
   abort(): void {
     if (this.#x !== null) return // x's answer was whole: y's is still to come
     // before x answered there was nothing to copy yet: not shadowed, not counted

@@ -50,6 +50,11 @@ export class StreamCopy {
     this.#copy.end()
   }
 
+  /** cutover answers the stream with its own 502/503/504: x gave no answer to copy. */
+  xFailed(): void {
+    this.#copy.xFailed()
+  }
+
   /** The stream is over: a copy whose x answer was not whole has nothing to compare. */
   abort(): void {
     this.#copy.abort()

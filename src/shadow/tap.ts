@@ -29,6 +29,11 @@ export interface ShadowCopy {
   body(chunk: Buffer): void
   /** x's answer is complete. */
   end(): void
+  /**
+   * x gave no answer: cutover answers the client with its own 502, 503 or 504 (x's nodes
+   * failed, or were too slow, or none was usable). Called before abort(); counted as dropped.
+   */
+  xFailed(): void
   /** x's answer broke, x was never answered, or the client went away: nothing to compare. */
   abort(): void
 }

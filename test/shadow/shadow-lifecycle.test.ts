@@ -4,13 +4,15 @@
  * copy ends at once and is counted for what happened, never blamed on y.
  */
 
+import http2 from 'node:http2'
 import net from 'node:net'
 import type { ServerResponse } from 'node:http'
 import t from 'tap'
 import { parseConfig } from '../../src/config/load.js'
 import { startTestCutover, testConfigYaml } from '../helpers/cutover.js'
+import { h2Request } from '../helpers/h2.js'
 import { startRawServer, startUpstream } from '../helpers/upstream.js'
-import { waitUntil } from '../helpers/wait.js'
+import { metricValue, waitUntil } from '../helpers/wait.js'
 
 t.test('x answers before the request body is whole: the copy is dropped at once (x_aborted), not at the time limit', async (t) => {
   const x = await startUpstream('x', (_req, res) => {
@@ -104,4 +106,38 @@ t.test('x’s first node resets before answering and the request is retried on t
   t.same(report.totals, { match: 0, mismatch: 10, error: 0, dropped: 0 })
   t.equal(y.seen.length, 10, 'one copy a request, retried or not')
   t.equal(x.seen.length, 10, 'x answered every request')
+})
+
+t.test('x gives no answer and the client gets cutover’s 502: the copy is not sent, and counted (x_failed)', async (t) => {
+  // a head no HTTP parser takes: cutover's 502 (protocol), never retried
+  const x = await startRawServer((s) => {
+    s.once('data', () => s.end('HTTP/1.1 abc\r\n\r\n'))
+  })
+  const y = await startUpstream('y')
+  const c = await startTestCutover({ x: [x.url], y: [y.url], proxy: '  retries: 0\n  h2c_listen: 127.0.0.1:0', extra: 'shadow:\n  share: 100\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${c.proxyUrl}/f/${i}`)
+    t.equal(res.status, 502, 'cutover’s own answer')
+    await res.text()
+  }
+  // and an HTTP/2 stream
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.h2cAddress!.port}`)
+  t.teardown(() => session.close())
+  t.equal((await h2Request(session, { ':path': '/f/h2' })).status, 502, 'cutover’s own answer over h2')
+  const report = await waitUntil(
+    'the copies counted',
+    async () => {
+      const { body } = await c.api('GET', '/v1/shadow')
+      return body.totals.dropped >= 4 ? body : undefined
+    },
+    5000,
+  )
+  t.same(report.totals, { match: 0, mismatch: 0, error: 0, dropped: 4 }, 'not blamed on y')
+  t.equal(report.dropped_reasons.x_failed, 4, 'x gave no answer')
+  t.equal(await metricValue(c, 'cutover_shadow_dropped_total{reason="x_failed"}'), 4)
+  t.equal(y.seen.length, 0, 'y got no copy')
 })
