@@ -9,6 +9,8 @@
 import { ChunkedDecoder, parseResponseHead } from '../http1/index.js'
 import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { NodeConfig } from '../config/types.js'
+import { isIdempotent } from '../routing/fallback.js'
+import { idleLimitOf } from '../upstream/node-pool.js'
 
 /** a y response head longer than this is a failure */
 const MAX_RESPONSE_HEAD = 64 * 1024
@@ -20,8 +22,17 @@ const MAX_RESPONSE_HEAD = 64 * 1024
 const FRAMING_BASE = 256 * 1024
 /** 1-byte chunks cost 5 bytes of framing each: room for that */
 const FRAMING_PER_BYTE = 8
-/** an idle connection kept longer than this is closed (below Kong's 60 s keep-alive) */
+/**
+ * an idle connection kept longer than this is closed (below Kong's 60 s keep-alive); sooner
+ * when y's Keep-Alive says it keeps idle connections for less (idleLimitOf: a second less,
+ * half of it under 2 s), so a copy is not sent on a connection y is closing
+ */
 export const IDLE_MS = 4000
+
+/** how long conn may stay idle: IDLE_MS, or less by y's own word */
+function idleFor(conn: UpstreamConnection): number {
+  return Math.min(IDLE_MS, conn.idleLimit)
+}
 
 /** What a request's answer goes to: its head, its body's pieces (valid during the call), its end, or why not. */
 export interface YReceiver {
@@ -66,7 +77,7 @@ export class YClient implements ConnectionOwner {
   /** Send one request (head: request line and headers, latin1, ending in the empty line). */
   request(node: NodeConfig, method: string, head: string, body: Buffer | undefined, receiver: YReceiver): YRequestHandle {
     const conn = this.#takeIdle(node.name) ?? new UpstreamConnection(this, node)
-    const ex = new YExchange(this, node.name, conn, method, head, body, receiver)
+    const ex = new YExchange(this, node, conn, method, head, body, receiver)
     this.#active.add(ex)
     conn.user = ex
     if (conn.connected) ex.onUpstreamConnect(conn)
@@ -77,15 +88,26 @@ export class YClient implements ConnectionOwner {
     return this.#idleCount
   }
 
-  /** Close connections idle since before now - IDLE_MS. */
+  /** Close connections idle for longer than IDLE_MS, or than y said it keeps them. */
   sweepIdle(now: number): void {
     for (const [name, list] of this.#idle) {
-      while (list.length > 0 && now - list[0].idleSince > IDLE_MS) {
-        this.#idleCount--
-        list.shift()!.destroy()
+      // oldest first, each with its own limit (at most the cap of them in all)
+      for (let i = 0; i < list.length; ) {
+        const conn = list[i]
+        if (now - conn.idleSince <= idleFor(conn)) i++
+        else {
+          list.splice(i, 1)
+          this.#idleCount--
+          conn.destroy()
+        }
       }
       if (list.length === 0) this.#idle.delete(name)
     }
+  }
+
+  /** A fresh connection to node (a request sent again after y closed a kept one). */
+  connect(node: NodeConfig): UpstreamConnection {
+    return new UpstreamConnection(this, node)
   }
 
   /** Everything closed: idle connections and requests on their way (their receivers told). */
@@ -114,19 +136,21 @@ export class YClient implements ConnectionOwner {
       return
     }
     conn.idleSince = this.#now()
-    let list = this.#idle.get(ex.node)
-    if (list === undefined) this.#idle.set(ex.node, (list = []))
+    let list = this.#idle.get(ex.node.name)
+    if (list === undefined) this.#idle.set(ex.node.name, (list = []))
     list.push(conn)
     this.#idleCount++
   }
 
   #takeIdle(node: string): UpstreamConnection | undefined {
     const list = this.#idle.get(node)
+    const now = list === undefined ? 0 : this.#now()
     while (list !== undefined && list.length > 0) {
       const conn = list.pop()!
       this.#idleCount--
       if (list.length === 0) this.#idle.delete(node)
-      if (!conn.closed && !conn.ended) return conn
+      // past y's word: y may be closing it as the request goes
+      if (!conn.closed && !conn.ended && now - conn.idleSince < idleFor(conn)) return conn
       conn.destroy()
     }
     return undefined
@@ -135,11 +159,17 @@ export class YClient implements ConnectionOwner {
 
 class YExchange implements ConnectionUser, YRequestHandle {
   readonly #client: YClient
-  readonly node: string
-  readonly #conn: UpstreamConnection
+  readonly node: NodeConfig
+  #conn: UpstreamConnection
   readonly #method: string
   #head: string | null
   #body: Buffer | undefined
+  /**
+   * the request kept to be sent once more, on a new connection, when the kept one it went on
+   * is closed before any byte of the answer (y closed it idle as the request went: RFC 9112
+   * 9.3.1); idempotent methods only, once; null otherwise
+   */
+  #again: { head: string; body: Buffer | undefined } | null
   readonly #receiver: YReceiver
   #stage = Body.Head
   #rbuf: Buffer | null = null
@@ -150,14 +180,31 @@ class YExchange implements ConnectionUser, YRequestHandle {
   #read = 0
   #bodyRead = 0
 
-  constructor(client: YClient, node: string, conn: UpstreamConnection, method: string, head: string, body: Buffer | undefined, receiver: YReceiver) {
+  constructor(client: YClient, node: NodeConfig, conn: UpstreamConnection, method: string, head: string, body: Buffer | undefined, receiver: YReceiver) {
     this.#client = client
     this.node = node
     this.#conn = conn
     this.#method = method
     this.#head = head
     this.#body = body
+    this.#again = conn.uses > 0 && isIdempotent(method) ? { head, body } : null
     this.#receiver = receiver
+  }
+
+  /** The kept connection closed before any byte of the answer: the request goes once more on a new one. */
+  #sendAgain(): boolean {
+    const again = this.#again
+    if (again === null || this.#read > 0 || this.#stage !== Body.Head) return false
+    this.#again = null
+    const old = this.#conn
+    old.user = null
+    old.destroy()
+    this.#head = again.head
+    this.#body = again.body
+    const conn = this.#client.connect(this.node)
+    this.#conn = conn
+    conn.user = this
+    return true
   }
 
   cut(): void {
@@ -212,14 +259,14 @@ class YExchange implements ConnectionUser, YRequestHandle {
 
   onUpstreamEnd(_conn: UpstreamConnection): void {
     if (this.#stage === Body.Close) this.#done(false)
-    else this.fail('y closed the connection before its answer was whole')
+    else if (!this.#sendAgain()) this.fail('y closed the connection before its answer was whole')
   }
 
   onUpstreamDrain(_conn: UpstreamConnection): void {}
 
   onUpstreamClose(_conn: UpstreamConnection, err: Error | null): void {
     if (this.#stage === Body.Close) this.#done(false)
-    else this.fail(err === null ? 'y closed the connection before its answer was whole' : err.message)
+    else if (!this.#sendAgain()) this.fail(err === null ? 'y closed the connection before its answer was whole' : err.message)
   }
 
   #responseHead(chunk: Buffer): void {
@@ -248,6 +295,10 @@ class YExchange implements ConnectionUser, YRequestHandle {
         continue
       }
       this.#keepAlive = res.keepAlive
+      // an answer began: the request is not sent again
+      this.#again = null
+      const kept = res.keepAliveTimeout
+      if (kept !== undefined && kept >= 0) this.#conn.idleLimit = idleLimitOf(kept)
       switch (res.framing.kind) {
         case 'length':
           this.#stage = Body.Length

@@ -220,3 +220,63 @@ t.test('an answer that is mostly framing (endless 1xx heads, a chunk extension w
   await waitUntil('the second request over', () => second.heard.done || second.heard.failed !== undefined, 5000)
   t.match(second.heard.failed, /framing/, 'a 1 MB chunk extension: a failure')
 })
+
+t.test('y says Keep-Alive: timeout=1: its idle connection is reused only within half a second, then closed', async (t) => {
+  const { raw, client, node, advance } = await setup(t, () => 'HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\nok')
+  const ask = async () => {
+    const r = receiver()
+    client.request(node, 'GET', GET, undefined, r)
+    await waitUntil('the answer', () => r.heard.done || r.heard.failed !== undefined, 5000)
+    t.equal(r.heard.body, 'ok')
+  }
+  await ask()
+  advance(499)
+  await ask()
+  t.equal(raw.connections, 1, 'reused within y’s word, less its margin')
+  advance(500)
+  await ask()
+  t.equal(raw.connections, 2, 'not reused once y may be closing it: a new connection')
+  t.equal(client.idle, 1)
+  client.sweepIdle(advance(500))
+  t.equal(client.idle, 1, 'not yet')
+  client.sweepIdle(advance(1))
+  await waitUntil('the idle connection closed by the sweep', () => raw.open.size === 0, 5000)
+  t.equal(client.idle, 0, 'the sweep closes it at y’s word, not at IDLE_MS')
+})
+
+/** y closes its kept connection as the second request arrives on it, before any byte of an answer (its idle timeout, met in flight) */
+const closesKept = (_req: string, i: number) => (i === 1 ? '<close>' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+
+t.test('a kept connection y closes before any byte of the answer: an idempotent copy goes once more on a new one', async (t) => {
+  const { raw, client, node } = await setup(t, closesKept)
+  const first = receiver()
+  client.request(node, 'GET', GET, undefined, first)
+  await waitUntil('the first answer', () => first.heard.done, 5000)
+  const second = receiver()
+  client.request(node, 'GET', GET, undefined, second)
+  await waitUntil('the second request over', () => second.heard.done || second.heard.failed !== undefined, 5000)
+  t.same(second.heard, { status: 200, headers: ['Content-Length', '2'], body: 'ok', done: true }, 'answered, not failed')
+  t.equal(raw.connections, 2, 'sent again on a new connection')
+  t.same(raw.requests, [GET, GET, GET])
+})
+
+t.test('a POST on a kept connection y closes before answering: not sent again, a failure', async (t) => {
+  const { raw, client, node } = await setup(t, closesKept)
+  const first = receiver()
+  client.request(node, 'GET', GET, undefined, first)
+  await waitUntil('the first answer', () => first.heard.done, 5000)
+  const post = receiver()
+  client.request(node, 'POST', 'POST /p HTTP/1.1\r\nhost: y\r\ncontent-length: 2\r\n\r\n', Buffer.from('hi'), post)
+  await waitUntil('the POST over', () => post.heard.done || post.heard.failed !== undefined, 5000)
+  t.match(post.heard.failed, /before its answer was whole/)
+  t.equal(raw.connections, 1, 'a POST is never sent twice')
+})
+
+t.test('a new connection y closes before answering: no second try', async (t) => {
+  const { raw, client, node } = await setup(t, () => '<close>')
+  const r = receiver()
+  client.request(node, 'GET', GET, undefined, r)
+  await waitUntil('the request over', () => r.heard.done || r.heard.failed !== undefined, 5000)
+  t.match(r.heard.failed, /before its answer was whole/)
+  t.equal(raw.connections, 1)
+})
