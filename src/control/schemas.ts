@@ -155,7 +155,10 @@ export const answers = {
       enabled: { type: 'boolean' },
       share: { type: 'number' },
       totals: { type: 'object', required: ['match', 'mismatch', 'error', 'dropped'] },
-      dropped_reasons: { type: 'object', description: 'the dropped total by reason: busy, no_y_node, timeout, x_aborted, body_too_large, x_failed (x gave no answer: cutover answered 502, 503 or 504 itself)' },
+      dropped_reasons: {
+        type: 'object',
+        description: 'the dropped total by reason: busy, no_y_node, timeout, x_aborted, body_too_large, x_failed (x gave no answer: cutover answered 502, 503 or 504 itself)',
+      },
       mismatch_rate: { type: ['number', 'null'] },
       classes: { type: 'array', items: { type: 'object', required: ['method', 'route', 'x_status', 'y_status', 'count', 'differences', 'samples'] } },
       other_mismatches: { type: 'integer', minimum: 0 },
