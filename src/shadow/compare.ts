@@ -21,6 +21,11 @@ export interface ShadowAnswer {
   bodyLength: number
   /** the body's bytes when it is JSON and at most json_max long; undefined otherwise */
   json?: Buffer
+  /**
+   * the body's bytes when it is not JSON, has a Content-Encoding of gzip, deflate or br, and
+   * is at most json_max long: compared decoded (up to json_max decoded); undefined otherwise
+   */
+  coded?: Buffer
 }
 
 export interface CompareOptions {
@@ -79,6 +84,14 @@ export function* compareSteps(x: ShadowAnswer, y: ShadowAnswer, options: Compare
       const b = a === INVALID ? INVALID : yield* parseJson(decoded(y.json, y.headers, jsonMax))
       if (a === INVALID || b === INVALID) differences.push('body')
       else yield* jsonDifferenceSteps(a, b, '', options.ignoreFields, differences)
+    } else if (x.coded !== undefined && y.coded !== undefined) {
+      // the same payload compressed to other bytes is the same body
+      const jsonMax = options.jsonMax ?? DEFAULT_JSON_MAX
+      yield
+      const a = decoded(x.coded, x.headers, jsonMax)
+      yield
+      const b = a === undefined ? undefined : decoded(y.coded, y.headers, jsonMax)
+      if (a === undefined || b === undefined || !a.equals(b)) differences.push('body')
     } else {
       differences.push('body')
     }

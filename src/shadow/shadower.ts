@@ -18,7 +18,7 @@ import { namedHops } from '../forwarding/headers.js'
 import type { RequestHead } from '../http1/index.js'
 import type { Router } from '../routing/table.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { BodyDigest, headerOf, isJsonType } from './body-digest.js'
+import { BodyDigest, headerOf, isDecodable, isJsonType } from './body-digest.js'
 import type { CompareOptions, Comparison, ShadowAnswer } from './compare.js'
 import { Judge } from './judge.js'
 import type { DropReason, ShadowRecorder } from './results.js'
@@ -249,7 +249,7 @@ export class Shadower implements ShadowTap {
 
   /** A new JSON-aware digest of y's body. */
   digest(headers: readonly string[]): BodyDigest {
-    return new BodyDigest(isJsonType(headerOf(headers, 'content-type')), this.#config.json_max)
+    return new BodyDigest(isJsonType(headerOf(headers, 'content-type')), this.#config.json_max, isDecodable(headers))
   }
 
   /**
@@ -316,10 +316,11 @@ const Y_AHEAD = 1024 * 1024
 
 /**
  * y's body, not whole yet, is already longer than x's whole one and cannot compare equal:
- * by hash (x's is no JSON kept, or y's is past json_max), where every length counts.
+ * by hash (x's is no JSON or compressed body kept, or y's is past json_max), where every
+ * length counts. (A compressed body kept is compared decoded: its length does not decide.)
  */
 function longer(y: BodyDigest, x: ShadowAnswer): boolean {
-  return y.length > x.bodyLength && (x.json === undefined || !y.keeping)
+  return y.length > x.bodyLength && ((x.json === undefined && x.coded === undefined) || !y.keeping)
 }
 
 function pathOf(target: string): string {

@@ -88,3 +88,21 @@ t.test('compressed JSON bodies: compared as the JSON they hold', async (t) => {
   const bomb = enc(zlib.gzipSync(Buffer.from(`{"a":"${'a'.repeat(1_000_000)}"}`)), 'gzip', 'f')
   t.same(compareAnswers(x, bomb, { ...opts, jsonMax: 64 * 1024 }).differences, ['body'], 'decoded past json_max: not parsed')
 })
+
+t.test('compressed bodies that are not JSON: compared by their decoded bytes, not the compressed ones', async (t) => {
+  const zlib = await import('node:zlib')
+  const page = Buffer.from(`<html>${'<p>same page</p>'.repeat(200)}</html>`)
+  const enc = (coded: Buffer, encoding: string, hash: string) => answer({ headers: ['Content-Type', 'text/html', 'Content-Encoding', encoding], bodyHash: hash, bodyLength: coded.length, coded })
+  const x = enc(zlib.gzipSync(page, { level: 9 }), 'gzip', 'a')
+  t.same(compareAnswers(x, enc(zlib.gzipSync(page, { level: 1 }), 'gzip', 'b'), opts), { match: true, differences: [] }, 'another level: equal')
+  t.same(compareAnswers(x, enc(zlib.brotliCompressSync(page), 'br', 'c'), opts).differences, ['header content-encoding'], 'another coding: only the header differs')
+  t.same(compareAnswers(x, enc(zlib.deflateSync(Buffer.from('<html>other</html>')), 'deflate', 'd'), opts).differences, ['header content-encoding', 'body'])
+  t.same(compareAnswers(x, enc(zlib.gzipSync(Buffer.from('<html>other</html>')), 'gzip', 'e'), opts).differences, ['body'], 'another page: differs')
+  t.same(compareAnswers(x, enc(Buffer.from('not gzip'), 'gzip', 'f'), opts).differences, ['body'], 'not what it says: the bytes decide')
+  const big = enc(zlib.gzipSync(Buffer.alloc(100_000, 'a')), 'gzip', 'g')
+  t.same(
+    compareAnswers(big, enc(zlib.gzipSync(Buffer.alloc(100_000, 'a'), { level: 1 }), 'gzip', 'h'), { ...opts, jsonMax: 64 * 1024 }).differences,
+    ['body'],
+    'longer than json_max decoded: the bytes decide',
+  )
+})

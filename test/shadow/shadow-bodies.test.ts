@@ -93,3 +93,49 @@ t.test('HTTP/2 streams are copied (with a body when configured), gRPC calls neve
   t.same(y.bodies, ['', 'h2 body'])
   t.equal(report.classes[0].route, '/differ')
 })
+
+t.test('a compressed page x and y compress to other bytes (another level): a match, not a body difference', async (t) => {
+  const zlib = await import('node:zlib')
+  // text that compresses to about a third: level 1 and level 9 differ by kilobytes
+  const page = Buffer.from(`<html>${Array.from({ length: 8000 }, (_, i) => `<p>${(i * 7919) % 10007}</p>`).join('')}</html>`)
+  const bodyOf = (role: 'x' | 'y', url: string | undefined) =>
+    url === '/other' && role === 'y' ? zlib.gzipSync(Buffer.from('<html>other</html>')) : zlib.gzipSync(page, { level: role === 'x' ? 9 : 1 })
+  const answer = (role: 'x' | 'y', req: IncomingMessage, res: ServerResponse) => {
+    const body = bodyOf(role, req.url)
+    res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', 'content-length': body.length })
+    if (role === 'x') return res.end(body)
+    // y's body in two reads, the first already longer than x's whole body
+    const first = Math.min(body.length, bodyOf('x', req.url).length + 100)
+    res.write(body.subarray(0, first))
+    setTimeout(() => res.end(body.subarray(first)), 20)
+  }
+  // y answers once x's answer is whole: y's body, longer than x's whole one, must not decide it
+  const yHeld: Array<() => void> = []
+  const x = await startUpstream('x', (req, res) => {
+    req.resume()
+    answer('x', req, res)
+  })
+  const y = await startUpstream('y', (req, res) => {
+    req.resume()
+    yHeld.push(() => answer('y', req, res))
+  })
+  t.ok(bodyOf('y', '/page').length > bodyOf('x', '/page').length, 'y’s bytes are more than x’s')
+  const c = await startTestCutover({ x: [x.url], y: [y.url], extra: 'shadow:\n  share: 100\n' })
+  t.teardown(async () => {
+    await c.cutover.close()
+    await Promise.all([x.close(), y.close()])
+  })
+  for (const path of ['/page', '/other']) {
+    const res = await request(`${c.proxyUrl}${path}`)
+    t.equal(res.statusCode, 200)
+    await res.body.arrayBuffer()
+    await waitUntil('y has the copy', () => yHeld.length > 0, 5000)
+    yHeld.shift()!()
+  }
+  const report = await totalsAtLeast(c, 2)
+  t.same(report.totals, { match: 1, mismatch: 1, error: 0, dropped: 0 })
+  t.same(
+    report.classes.map((k: { route: string; differences: string[] }) => [k.route, k.differences]),
+    [['/other', ['body']]],
+  )
+})
