@@ -114,3 +114,45 @@ t.test('a request body that never comes whole after x answered: dropped at the t
   t.equal(y.seen.length, 0, 'y never got half a request')
   t.equal(shadower.inflight, 0, 'the slot is free')
 })
+
+t.test('y’s body held back for x’s slower one to catch up: the time limit waits with it, and runs on after', async (t) => {
+  // y takes the copy and says nothing itself: its answer is played to the copy by hand
+  const held: ServerResponse[] = []
+  const { clock, results, shadower } = await setup(t, (req, res) => {
+    req.resume()
+    held.push(res)
+  })
+  t.teardown(() => {
+    for (const r of held) r.destroy()
+  })
+  const page = Buffer.alloc(2 * 1024 * 1024, 'a')
+  const text = ['content-type', 'text/plain']
+  const play = (copy: ReturnType<Shadower['pickStream']>) => copy as unknown as { yHead(status: number, headers: string[]): void; yBody(chunk: Buffer): void; yDone(): void }
+  const first = shadower.pickStream({ ':method': 'GET', ':path': '/a', ':authority': 'a' }, true)!
+  first.respond(200, text, '127.0.0.1')
+  await waitUntil('y has the copy', () => held.length === 1, 5000)
+  // y runs 2 MiB ahead of x's answer: held
+  play(first).yHead(200, [...text])
+  play(first).yBody(page)
+  clock.advance(10 * TIMEOUT)
+  t.equal(results.totals.dropped, 0, 'no time limit while y waits for x')
+  first.body(page)
+  play(first).yDone()
+  first.end()
+  t.same(results.totals, { match: 1, mismatch: 0, error: 0, dropped: 0 }, 'compared')
+
+  // held again, then x catches up and y says no more: its time limit runs on from where it stood
+  const second = shadower.pickStream({ ':method': 'GET', ':path': '/b', ':authority': 'a' }, true)!
+  second.respond(200, text, '127.0.0.1')
+  await waitUntil('y has the second copy', () => held.length === 2, 5000)
+  clock.advance(TIMEOUT / 2)
+  play(second).yHead(200, [...text])
+  play(second).yBody(page)
+  clock.advance(10 * TIMEOUT)
+  second.body(page)
+  clock.advance(TIMEOUT / 2 - 200)
+  t.equal(results.totals.dropped, 0, 'not yet: y has used less than its time limit')
+  clock.advance(400)
+  t.equal(results.droppedReasons.timeout, 1, 'past it: dropped')
+  t.equal(shadower.inflight, 0, 'no slot held')
+})
