@@ -140,11 +140,8 @@ t.test('bytes a client sends behind an upgrade request wait for the 101: a node 
   // a node that knows nothing of upgrades, as nginx (Kong) serving a route without
   // WebSockets: it answers the upgrade request as any other (a 426, kept alive) and reads
   // the bytes behind it as the next request
-  const sockets: net.Socket[] = []
   const seen: string[] = []
-  const raw = net.createServer((s) => {
-    sockets.push(s)
-    s.on('error', () => undefined)
+  const raw = await startRawServer((s) => {
     let got = ''
     s.on('data', (d: Buffer) => {
       got += d.toString('latin1')
@@ -156,12 +153,10 @@ t.test('bytes a client sends behind an upgrade request wait for the 101: a node 
       }
     })
   })
-  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
-  const p = await startProxy({ x: [node('x', (raw.address() as net.AddressInfo).port)] })
+  const p = await startProxy({ x: [node('x', raw.port)] })
   t.teardown(async () => {
     await p.close()
-    for (const s of sockets) s.destroy()
-    await new Promise((resolve) => raw.close(resolve))
+    await raw.close()
   })
   const { text, closed } = await exchange(p.port, `${WS}GET /charge HTTP/1.1\r\nHost: kong.test\r\n\r\n`)
   t.ok(closed, 'cutover closed the connection after the answer')
@@ -172,12 +167,9 @@ t.test('bytes a client sends behind an upgrade request wait for the 101: a node 
 })
 
 t.test('an upgrade request with a body: the body goes before the 101, the bytes after it once the node switched', async (t) => {
-  const sockets: net.Socket[] = []
   const before: string[] = []
   // switches once it has the head and the body (X-Body-Bytes long, as sent), then echoes
-  const raw = net.createServer((s) => {
-    sockets.push(s)
-    s.on('error', () => undefined)
+  const raw = await startRawServer((s) => {
     let got = ''
     let switched = false
     s.on('data', (d: Buffer) => {
@@ -194,12 +186,10 @@ t.test('an upgrade request with a body: the body goes before the 101, the bytes 
       s.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${got.slice(end + 4 + length)}`)
     })
   })
-  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
-  const p = await startProxy({ x: [node('x', (raw.address() as net.AddressInfo).port)] })
+  const p = await startProxy({ x: [node('x', raw.port)] })
   t.teardown(async () => {
     await p.close()
-    for (const s of sockets) s.destroy()
-    await new Promise((resolve) => raw.close(resolve))
+    await raw.close()
   })
   for (const [label, framing, body] of [
     ['Content-Length', 'Content-Length: 5', 'hello'],
@@ -305,23 +295,20 @@ t.test('more than the hold (64 KiB) sent behind an upgrade request before its 10
   // filled the hold and paused its reading; the switch must resume it
   let release = (): void => undefined
   const released = new Promise<void>((resolve) => (release = resolve))
-  const sockets: net.Socket[] = []
-  const raw = net.createServer((s) => {
-    sockets.push(s)
-    s.on('error', () => undefined)
+  let heads = 0
+  const raw = await startRawServer((s) => {
     s.once('data', () => {
+      heads++
       void released.then(() => {
         s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')
         s.on('data', (d: Buffer) => s.write(d))
       })
     })
   })
-  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
-  const p = await startProxy({ x: [node('x', (raw.address() as net.AddressInfo).port)] })
+  const p = await startProxy({ x: [node('x', raw.port)] })
   t.teardown(async () => {
     await p.close()
-    for (const s of sockets) s.destroy()
-    await new Promise((resolve) => raw.close(resolve))
+    await raw.close()
   })
   const early = Buffer.alloc(256 * 1024, 'e')
   const late = Buffer.from('after the switch')
@@ -334,7 +321,7 @@ t.test('more than the hold (64 KiB) sent behind an upgrade request before its 10
   client.write(WS)
   client.write(early)
   // the proxy read up to its hold and stopped reading: the rest waits in the sockets' buffers
-  await waitUntil('the node has the request head', () => sockets.length === 1, 3000)
+  await waitUntil('the node has the request head', () => heads === 1, 3000)
   release()
   const head = 'HTTP/1.1 101 Switching Protocols\r\n'
   await waitUntil('the early bytes come back through the tunnel', () => got.length >= head.length + early.length, 5000)
