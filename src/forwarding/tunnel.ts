@@ -89,6 +89,14 @@ export class Tunnel implements ConnectionUser, LongLived {
     this.#bodyLeft = framing.kind === 'length' ? framing.length : 0
     this.#bodyDecoder = framing.kind === 'chunked' ? new ChunkedDecoder() : null
     this.pool = fw.pickPool(head, client.remoteAddress)
+    const max = fw.proxy.max_body_size
+    if (max > 0 && framing.kind === 'length' && framing.length > max) {
+      // as an ordinary request's: refused before any node is contacted
+      this.#over = true
+      client.answerAndClose(forMethod(RAW.bodyTooLarge, head.method))
+      fw.sink.finished(this.pool, 413, fw.clock.monotonic() - this.start)
+      return
+    }
     const node = fw.firstNode(this.pool)
     if (node === undefined) {
       fw.sink.finished(this.pool, 503, fw.clock.monotonic() - this.start)
@@ -150,6 +158,12 @@ export class Tunnel implements ConnectionUser, LongLived {
         this.#badBody(r.error)
         return
       }
+      const max = this.client.fw.proxy.max_body_size
+      if (max > 0 && decoder.payloadBytes > max) {
+        // nothing of this read goes on: the node never gets more than the limit, nor a last chunk
+        this.#bodyTooLarge()
+        return
+      }
       if (r.done) {
         this.#bodyDecoder = null
         body = chunk.subarray(0, r.consumed)
@@ -191,6 +205,15 @@ export class Tunnel implements ConnectionUser, LongLived {
     this.#over = true
     fw.sink.finished(this.pool, 400, fw.clock.monotonic() - this.start)
     this.client.answerAndClose(badRequestBytes(reason))
+  }
+
+  /** A chunked body of the upgrade request went over max_body_size: 413, as for any request's. */
+  #bodyTooLarge(): void {
+    const fw = this.client.fw
+    this.#dropConn()
+    this.#over = true
+    fw.sink.finished(this.pool, 413, fw.clock.monotonic() - this.start)
+    this.client.answerAndClose(forMethod(RAW.bodyTooLarge, this.head.method))
   }
 
   onUpstreamDrain(): void {

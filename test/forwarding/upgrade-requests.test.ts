@@ -1,0 +1,115 @@
+// An upgrade request is a request: its body is held to max_body_size as an ordinary request's.
+import t, { type Test } from 'tap'
+import net from 'node:net'
+import { startRawServer } from '../helpers/upstream.js'
+import { waitUntil } from '../helpers/wait.js'
+import { node, startProxy } from './fixtures.js'
+
+const WS_HEAD = 'POST /ws HTTP/1.1\r\nHost: kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+const SWITCH = 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'
+
+/** A client connection that keeps what it reads. */
+async function connect(t: Test, port: number): Promise<{ socket: net.Socket; text(): string; closed(): boolean }> {
+  const socket = net.connect(port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let text = ''
+  let closed = false
+  socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
+  socket.on('error', () => undefined)
+  socket.on('close', () => (closed = true))
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+  return { socket, text: () => text, closed: () => closed }
+}
+
+t.test('an upgrade request whose Content-Length is over max_body_size is answered 413 and closed, before any node is contacted', async (t) => {
+  let connections = 0
+  const raw = await startRawServer((s) => {
+    connections++
+    s.write(SWITCH)
+  })
+  const p = await startProxy({ x: [node('x', raw.port)], proxy: { max_body_size: 10 } })
+  t.teardown(async () => {
+    await p.close()
+    await raw.close()
+  })
+  const c = await connect(t, p.port)
+  c.socket.write(`${WS_HEAD}Content-Length: 11\r\n\r\nhello world`)
+  await waitUntil('the connection closes', () => c.closed(), 3000)
+  t.match(c.text(), /^HTTP\/1\.1 413 Payload Too Large\r\n/)
+  t.match(c.text(), /\r\nConnection: close\r\n/i)
+  t.notMatch(c.text(), /101/)
+  t.equal(connections, 0, 'no node was contacted')
+  t.same(p.sink.calls, [['finished', 'x', 413]], 'as an ordinary request over the limit: no attempt')
+})
+
+t.test('an upgrade request whose chunked body grows over max_body_size is answered 413 and closed; its node never gets a whole body', async (t) => {
+  let got = ''
+  let nodeClosed = false
+  const raw = await startRawServer((s) => {
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')))
+    s.on('close', () => (nodeClosed = true))
+  })
+  const nx = node('x', raw.port)
+  const p = await startProxy({ x: [nx], proxy: { max_body_size: 10 } })
+  t.teardown(async () => {
+    await p.close()
+    await raw.close()
+  })
+  const c = await connect(t, p.port)
+  c.socket.write(`${WS_HEAD}Transfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n`)
+  await waitUntil('the node has the first chunk', () => got.endsWith('hello \r\n'), 3000)
+  c.socket.write('5\r\nworld\r\n0\r\n\r\n')
+  await waitUntil('the connection closes', () => c.closed(), 3000)
+  t.match(c.text(), /^HTTP\/1\.1 413 Payload Too Large\r\n/)
+  t.notMatch(c.text(), /101/)
+  await waitUntil("the node's connection is closed", () => nodeClosed, 3000)
+  t.notMatch(got, /world|0\r\n\r\n$/, 'nothing over the limit, nor a last chunk, reached the node')
+  t.same(
+    p.sink.calls,
+    [
+      ['attemptStarted', nx.name],
+      ['attemptEnded', nx.name],
+      ['finished', 'x', 413],
+    ],
+    "as an ordinary request's: the attempt ends, the node is not blamed",
+  )
+})
+
+t.test('a chunked body over max_body_size in one read with the request head: 413, and the node never gets a byte of it', async (t) => {
+  let got = ''
+  const raw = await startRawServer((s) => s.on('data', (d: Buffer) => (got += d.toString('latin1'))))
+  const p = await startProxy({ x: [node('x', raw.port)], proxy: { max_body_size: 10 } })
+  t.teardown(async () => {
+    await p.close()
+    await raw.close()
+  })
+  const c = await connect(t, p.port)
+  c.socket.write(`${WS_HEAD}Transfer-Encoding: chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n`)
+  await waitUntil('the connection closes', () => c.closed(), 3000)
+  t.match(c.text(), /^HTTP\/1\.1 413 Payload Too Large\r\n/)
+  await p.sink.waitFinished(1)
+  t.same(
+    p.sink.calls.filter((s) => s[0] === 'finished'),
+    [['finished', 'x', 413]],
+  )
+  t.notMatch(got, /hello/, 'no byte of the body reached the node')
+})
+
+t.test('an upgrade request within max_body_size still switches', async (t) => {
+  const raw = await startRawServer((s) => {
+    let got = ''
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1')
+      if (got.endsWith('\r\n\r\n0123456789')) s.write(SWITCH)
+    })
+  })
+  const p = await startProxy({ x: [node('x', raw.port)], proxy: { max_body_size: 10 } })
+  t.teardown(async () => {
+    await p.close()
+    await raw.close()
+  })
+  const c = await connect(t, p.port)
+  c.socket.write(`${WS_HEAD}Content-Length: 10\r\n\r\n0123456789`)
+  await waitUntil('the 101', () => c.text() === SWITCH, 3000)
+  t.pass()
+})
