@@ -15,7 +15,7 @@ import type { FailureKind } from '../outcome/outcome-sink.js'
 import { isIdempotent } from '../routing/fallback.js'
 import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '../upstream/connection.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { badRequestBytes, failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
+import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
@@ -58,6 +58,8 @@ export class Tunnel implements ConnectionUser, LongLived {
   /** the request's body bytes still to come (Content-Length); a chunked body's end is found by #bodyDecoder */
   #bodyLeft: number
   #bodyDecoder: ChunkedDecoder | null
+  /** the client has its 100 Continue (cutover's or a node's): never a second one */
+  #sentContinue = false
   /**
    * The client's bytes after the request (and its body), before the node switched: held,
    * sent once its 101 came. A node that declines the upgrade never gets them, so it never
@@ -132,6 +134,12 @@ export class Tunnel implements ConnectionUser, LongLived {
     if (this.#pending.length > 0) this.#sentEarly = true
     this.#pending = []
     socket.uncork()
+    if (this.head.expectContinue && !this.#sentContinue && this.head.versionMinor === 1 && (this.#bodyLeft > 0 || this.#bodyDecoder !== null)) {
+      // the node is there and ready for the body: tell the client to send it (as an
+      // ordinary request's Expect, which stays with cutover: the node never sees it)
+      this.#sentContinue = true
+      this.client.write(CONTINUE)
+    }
     this.#resumeClient()
   }
 
@@ -271,8 +279,11 @@ export class Tunnel implements ConnectionUser, LongLived {
         this.#decline(res, rest)
         return
       }
-      // an interim answer (100, 103) passes as the node wrote it; the final one follows
-      this.client.write(buf.subarray(0, r.length))
+      // an interim answer (100, 103) passes as the node wrote it, but a second 100; the final one follows
+      if (!(res.status === 100 && this.#sentContinue)) {
+        this.client.write(buf.subarray(0, r.length))
+        if (res.status === 100) this.#sentContinue = true
+      }
       if (rest.length === 0) return
       buf = rest
     }

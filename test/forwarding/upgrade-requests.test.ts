@@ -1,4 +1,7 @@
-// An upgrade request is a request: its body is held to max_body_size as an ordinary request's.
+// An upgrade request is a request: its body is held to max_body_size, and its Expect:
+// 100-continue is answered by cutover, as an ordinary request's are.
+// 100-continue is answered by cutover as an ordinary request's is, and the interim (1xx)
+// answers before its node's final one reach the client rewritten as an ordinary request's.
 import t, { type Test } from 'tap'
 import net from 'node:net'
 import { startRawServer } from '../helpers/upstream.js'
@@ -112,4 +115,37 @@ t.test('an upgrade request within max_body_size still switches', async (t) => {
   c.socket.write(`${WS_HEAD}Content-Length: 10\r\n\r\n0123456789`)
   await waitUntil('the 101', () => c.text() === SWITCH, 3000)
   t.pass()
+})
+
+t.test('Expect: 100-continue on an upgrade request with a body: cutover answers 100 once the node is there, and only once', async (t) => {
+  for (const nodeSends100 of [false, true]) {
+    let head = ''
+    const raw = await startRawServer((s) => {
+      let got = ''
+      s.on('data', (d: Buffer) => {
+        got += d.toString('latin1')
+        const end = got.indexOf('\r\n\r\n')
+        if (end < 0) return
+        if (head === '') {
+          head = got.slice(0, end)
+          if (nodeSends100) s.write('HTTP/1.1 100 Continue\r\n\r\n')
+        }
+        if (got.length === end + 4 + 5) s.write(SWITCH)
+      })
+    })
+    const p = await startProxy({ x: [node('x', raw.port)] })
+    t.teardown(async () => {
+      await p.close()
+      await raw.close()
+    })
+    const c = await connect(t, p.port)
+    c.socket.write(`${WS_HEAD}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`)
+    // a client waits for the 100 before it sends its body (curl: 1 s, then it sends anyway)
+    await waitUntil('the 100', () => c.text().includes('\r\n\r\n'), 900)
+    t.equal(c.text(), 'HTTP/1.1 100 Continue\r\n\r\n', `the 100 (the node sends one too: ${nodeSends100})`)
+    t.notMatch(head, /expect/i, 'the Expect stays with cutover, as an ordinary request’s')
+    c.socket.write('hello')
+    await waitUntil('the 101', () => c.text().endsWith(SWITCH), 3000)
+    t.equal(c.text(), `HTTP/1.1 100 Continue\r\n\r\n${SWITCH}`, 'one 100, then the switch')
+  }
 })
