@@ -1,6 +1,8 @@
 /**
  * Upgrade requests (WebSocket): the request head (and its body, if any) goes to a node
- * over a connection of its own, the node's answer must come within request_timeout, then,
+ * over a connection of its own (the body held to max_body_size, an Expect: 100-continue
+ * answered by cutover, 1xx interim answers relayed without their hop-by-hop fields, as an
+ * ordinary request's), the node's answer must come within request_timeout, then,
  * after a 101, bytes flow both ways untouched until either side closes; what the client
  * sent behind the request before the 101 is held until then. A node that declines the upgrade (any
  * final answer) has its answer relayed by its framing, hop-by-hop fields dropped, and the
@@ -19,7 +21,7 @@ import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, forMethod, RAW 
 import type { ClientSide } from './client-side.js'
 import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
-import { authority, ClientFraming, clientResponseHead, LAST_CHUNK, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
+import { authority, ClientFraming, clientResponseHead, interimHead, LAST_CHUNK, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
 
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
@@ -279,9 +281,10 @@ export class Tunnel implements ConnectionUser, LongLived {
         this.#decline(res, rest)
         return
       }
-      // an interim answer (100, 103) passes as the node wrote it, but a second 100; the final one follows
+      // an interim answer (100, 103) goes on as an ordinary request's, without its
+      // hop-by-hop fields; a second 100 does not. The final one follows
       if (!(res.status === 100 && this.#sentContinue)) {
-        this.client.write(buf.subarray(0, r.length))
+        this.client.write(interimHead(res))
         if (res.status === 100) this.#sentContinue = true
       }
       if (rest.length === 0) return

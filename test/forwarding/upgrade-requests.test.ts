@@ -1,5 +1,4 @@
-// An upgrade request is a request: its body is held to max_body_size, and its Expect:
-// 100-continue is answered by cutover, as an ordinary request's are.
+// An upgrade request is a request: its body is held to max_body_size, its Expect:
 // 100-continue is answered by cutover as an ordinary request's is, and the interim (1xx)
 // answers before its node's final one reach the client rewritten as an ordinary request's.
 import t, { type Test } from 'tap'
@@ -147,5 +146,28 @@ t.test('Expect: 100-continue on an upgrade request with a body: cutover answers 
     c.socket.write('hello')
     await waitUntil('the 101', () => c.text().endsWith(SWITCH), 3000)
     t.equal(c.text(), `HTTP/1.1 100 Continue\r\n\r\n${SWITCH}`, 'one 100, then the switch')
+  }
+})
+
+t.test("the interim answers before an upgrade's final one reach the client without their hop-by-hop fields", async (t) => {
+  for (const final of [SWITCH, 'HTTP/1.1 426 Upgrade Required\r\nContent-Length: 8\r\nKeep-Alive: timeout=5\r\n\r\ndeclined']) {
+    const raw = await startRawServer((s) => {
+      s.once('data', () => {
+        s.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n')
+        s.write(`HTTP/1.1 100 Continue\r\nProxy-Connection: keep-alive\r\n\r\n${final}`)
+      })
+    })
+    const p = await startProxy({ x: [node('x', raw.port)] })
+    t.teardown(async () => {
+      await p.close()
+      await raw.close()
+    })
+    const c = await connect(t, p.port)
+    c.socket.write(`${WS_HEAD.replace('POST', 'GET')}\r\n`)
+    const status = final.slice(9, 12)
+    await waitUntil(`the ${status}`, () => c.text().includes(`HTTP/1.1 ${status} `) && c.text().endsWith(final.slice(final.lastIndexOf('\r\n\r\n') + 4)), 3000)
+    const text = c.text()
+    const early = text.slice(0, text.indexOf(`HTTP/1.1 ${status} `))
+    t.equal(early, 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n', `both interim answers, rewritten (before a ${status})`)
   }
 })
