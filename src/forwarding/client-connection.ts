@@ -89,6 +89,8 @@ export class ClientConnection implements Timed, ClientSide {
   #slot: ReadSlot | null = null
   /** closing: bytes still queued for the client at the last look (they must keep moving) */
   #unsent = 0
+  /** the answer being sent before the close ends with it (closeEndsAnswer) */
+  #closeEnds = false
   /** a request head was read on this connection (an h2 preface after one is refused) */
   #served = false
 
@@ -258,8 +260,17 @@ export class ClientConnection implements Timed, ClientSide {
         this.deadline = this.fw.clock.monotonic() + this.fw.proxy.idle_timeout
         return
       }
-      this.destroy()
+      this.#cutClosing()
     }
+  }
+
+  /**
+   * Cut a closing connection now. Its answer's last bytes may still be queued: where the
+   * close is that answer's end, the cut is a reset (a FIN would end it short, looking whole).
+   */
+  #cutClosing(): void {
+    if (this.#closeEnds && unsentBytes(this.socket) > 0) this.reset()
+    else this.destroy()
   }
 
   // ---- requests ----
@@ -535,12 +546,18 @@ export class ClientConnection implements Timed, ClientSide {
   /**
    * drain_timeout passed: cut now. An answer cut short must read as cut: one whose end is
    * the close (read until close, or de-chunked to HTTP/1.0) is cut with a reset, where a
-   * FIN would end it looking whole (the exchange knows its framing).
+   * FIN would end it looking whole (the exchange knows its framing); so is one already
+   * whole at its node whose last bytes are still queued (#cutClosing).
    */
   cut(): void {
     const ex = this.exchange
     if (ex !== null && ex.status !== 0) ex.cut()
-    this.destroy()
+    if (this.phase === Phase.Closing) this.#cutClosing()
+    else this.destroy()
+  }
+
+  closeEndsAnswer(): void {
+    this.#closeEnds = true
   }
 
   /** Shutting down: close now when idle, else once the request in flight is answered. */

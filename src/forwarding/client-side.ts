@@ -48,6 +48,12 @@ export interface ClientSide {
    * close would read as the answer's end (a TLS connection closes without close_notify)
    */
   reset(): void
+  /**
+   * The answer just written ends with the connection's close (read until close, or
+   * de-chunked, to an HTTP/1.0 client): if its last bytes, still queued, are cut, the cut
+   * is a reset, where a FIN would end it looking whole
+   */
+  closeEndsAnswer(): void
   pause(): void
   resume(): void
 }

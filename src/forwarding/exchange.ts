@@ -541,6 +541,7 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
       this.#shadow = null
     }
     this.#finish(this.status)
+    if (this.#closeEnds()) this.client.closeEndsAnswer()
     this.client.exchangeDone(!this.#closeClient, now)
   }
 
