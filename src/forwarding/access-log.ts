@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import type { Random } from '../clock.js'
 import type { PoolName } from '../config/types.js'
+import { headValue, type RequestHead } from '../http1/index.js'
 
 export interface AccessEntry {
   method: string
@@ -59,4 +60,10 @@ export class AccessLog {
       'access',
     )
   }
+}
+
+/** An HTTP/1.x request's line in the access log (when it is on): an exchange's, or an upgrade's (its 101, or the node's answer declining it). */
+export function recordRequest(access: AccessLog | undefined, head: RequestHead, client: string | undefined, pool: PoolName, node: string | null, status: number, ms: number, attempts: number): void {
+  if (access === undefined) return
+  access.record({ method: head.method, path: head.target, host: head.hostIndex >= 0 ? headValue(head, head.hostIndex >> 1) : undefined, client, pool, node, status, ms, attempts })
 }

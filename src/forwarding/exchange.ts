@@ -7,7 +7,7 @@
 
 import type { PoolName } from '../config/types.js'
 import { latin1 } from '../http1/chars.js'
-import { ChunkedDecoder, headValue, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/index.js'
+import { ChunkedDecoder, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/index.js'
 import type { FailureKind } from '../outcome/outcome-sink.js'
 import type { ShadowCopy } from '../shadow/tap.js'
 import { isIdempotent } from '../routing/fallback.js'
@@ -17,6 +17,7 @@ import { idleLimitOf, type PoolWaiter } from '../upstream/node-pool.js'
 import { type Holder, READ_SIZE } from '../upstream/read-buffers.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, forMethod, kept, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
+import { recordRequest } from './access-log.js'
 import { errorWhy } from './failure-log.js'
 import { CLIENT_CLOSED, type Forwarder, type LongLived, type LongLivedKind } from './forwarder.js'
 import { Phase } from './phase.js'
@@ -749,20 +750,6 @@ export class Exchange implements PoolWaiter, ConnectionUser, LongLived {
     fw.inflight--
     const ms = this.headersMs >= 0 ? this.headersMs : fw.clock.monotonic() - this.start
     fw.sink.finished(this.pool, status, ms)
-    const access = fw.accessLog
-    if (access !== undefined) {
-      const head = this.head
-      access.record({
-        method: head.method,
-        path: head.target,
-        host: head.hostIndex >= 0 ? headValue(head, head.hostIndex >> 1) : undefined,
-        client: this.client.remoteAddress,
-        pool: this.pool,
-        node: this.lastNode?.name ?? null,
-        status,
-        ms,
-        attempts: this.attempts,
-      })
-    }
+    recordRequest(fw.accessLog, this.head, this.client.remoteAddress, this.pool, this.lastNode?.name ?? null, status, ms, this.attempts)
   }
 }

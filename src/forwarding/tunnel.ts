@@ -19,6 +19,7 @@ import { type ConnectionOwner, type ConnectionUser, UpstreamConnection } from '.
 import type { UpstreamNode } from '../upstream/node.js'
 import { badRequestBytes, CONTINUE, failureAnswer, failureBytes, forMethod, RAW } from './answers.js'
 import type { ClientSide } from './client-side.js'
+import { recordRequest } from './access-log.js'
 import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
 import { authority, ClientFraming, clientResponseHead, interimHead, LAST_CHUNK, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
@@ -60,6 +61,8 @@ export class Tunnel implements ConnectionUser, LongLived {
   /** the request's body bytes still to come (Content-Length); a chunked body's end is found by #bodyDecoder */
   #bodyLeft: number
   #bodyDecoder: ChunkedDecoder | null
+  /** the node tried last (the access log names it) */
+  #lastNode: UpstreamNode | null = null
   /** the client has its 100 Continue (cutover's or a node's): never a second one */
   #sentContinue = false
   /**
@@ -98,12 +101,12 @@ export class Tunnel implements ConnectionUser, LongLived {
       // as an ordinary request's: refused before any node is contacted
       this.#over = true
       client.answerAndClose(forMethod(RAW.bodyTooLarge, head.method))
-      fw.sink.finished(this.pool, 413, fw.clock.monotonic() - this.start)
+      this.#finished(this.pool, 413, fw.clock.monotonic() - this.start)
       return
     }
     const node = fw.firstNode(this.pool)
     if (node === undefined) {
-      fw.sink.finished(this.pool, 503, fw.clock.monotonic() - this.start)
+      this.#finished(this.pool, 503, fw.clock.monotonic() - this.start)
       this.#over = true
       client.answerAndClose(forMethod(RAW.noNode.close, head.method))
       return
@@ -113,6 +116,7 @@ export class Tunnel implements ConnectionUser, LongLived {
   }
 
   #attempt(node: UpstreamNode): void {
+    this.#lastNode = node
     const fw = this.client.fw
     this.node = node
     this.attempts++
@@ -213,7 +217,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     fw.refused('framing')
     this.#dropConn()
     this.#over = true
-    fw.sink.finished(this.pool, 400, fw.clock.monotonic() - this.start)
+    this.#finished(this.pool, 400, fw.clock.monotonic() - this.start)
     this.client.answerAndClose(badRequestBytes(reason))
   }
 
@@ -222,7 +226,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     const fw = this.client.fw
     this.#dropConn()
     this.#over = true
-    fw.sink.finished(this.pool, 413, fw.clock.monotonic() - this.start)
+    this.#finished(this.pool, 413, fw.clock.monotonic() - this.start)
     this.client.answerAndClose(forMethod(RAW.bodyTooLarge, this.head.method))
   }
 
@@ -292,6 +296,13 @@ export class Tunnel implements ConnectionUser, LongLived {
     }
   }
 
+  /** The upgrade's outcome (the 101, the answer declining it, or cutover's own): counted, and logged as any request is when the access log is on. */
+  #finished(pool: PoolName, status: number, ms: number): void {
+    const fw = this.client.fw
+    fw.sink.finished(pool, status, ms)
+    recordRequest(fw.accessLog, this.head, this.client.remoteAddress, pool, this.#lastNode?.name ?? null, status, ms, this.attempts)
+  }
+
   /** The node's answer came: the attempt is over, its figures recorded. */
   #answered(res: ResponseHead): void {
     const fw = this.client.fw
@@ -299,7 +310,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     this.deadline = 0
     const ms = fw.clock.monotonic() - this.start
     fw.sink.answered(node, res.status, ms)
-    fw.sink.finished(node.pool, res.status, ms)
+    this.#finished(node.pool, res.status, ms)
     this.#over = true
     this.client.resume()
   }
@@ -426,7 +437,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     if (!this.#over) {
       this.#over = true
       const fw = this.client.fw
-      fw.sink.finished(this.pool, 499, fw.clock.monotonic() - this.start)
+      this.#finished(this.pool, 499, fw.clock.monotonic() - this.start)
     }
   }
 
@@ -475,7 +486,7 @@ export class Tunnel implements ConnectionUser, LongLived {
     const status = failureAnswer(kind).status
     fw.failures.note(node, kind, why, this.client.closed ? 'client gone' : { answered: status }, 'http1')
     this.#over = true
-    fw.sink.finished(node.pool, status, fw.clock.monotonic() - this.start)
+    this.#finished(node.pool, status, fw.clock.monotonic() - this.start)
     this.client.answerAndClose(forMethod(failureBytes(kind, true), this.head.method))
   }
 
