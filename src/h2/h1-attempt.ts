@@ -70,19 +70,25 @@ export class H1Attempt implements NodeAttempt {
    * The body is whole. Trailers go as chunked trailers when the body goes chunked (the
    * client sent no content-length); a body of declared length has no place for them in
    * HTTP/1.1 (RFC 9112 7.1.2: trailers follow only the last chunk), so they are dropped.
+   * A request with no body at all and trailers goes chunked too, a last chunk carrying
+   * them: node:http would otherwise send its head with Content-Length: 0 (no place for them).
    */
   end(trailers?: OutgoingHttpHeaders): void {
     if (this.#over) return
-    if (trailers !== undefined && this.#req.chunkedEncoding) {
+    const req = this.#req
+    // no head went yet: no body was written
+    const chunked = req.headersSent ? req.chunkedEncoding : !req.hasHeader('content-length')
+    if (trailers !== undefined && chunked) {
       try {
-        this.#req.addTrailers(trailers)
+        if (!req.headersSent) req.setHeader('transfer-encoding', 'chunked')
+        req.addTrailers(trailers)
       } catch (err) {
         // a name or value HTTP/1.1 cannot carry: the request cannot go whole
         this.#onError(err as Error)
         return
       }
     }
-    this.#req.end()
+    req.end()
   }
 
   pause(): void {

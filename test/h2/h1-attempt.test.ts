@@ -1,6 +1,8 @@
 // An h2 client's request on a node's HTTP/1.1 url (src/h2/h1-attempt.ts), with answers a node
 // should not send but some do: the client gets what the HTTP/1.1 path would give it.
+import http from 'node:http'
 import http2 from 'node:http2'
+import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { startTestCutover, type TestCutover } from '../helpers/cutover.js'
 import { h2Request } from '../helpers/h2.js'
@@ -91,4 +93,36 @@ t.test("a field the node's Connection header names is not relayed to an h2 clien
   t.equal(r.headers['x-hop'], undefined, 'the named field dropped')
   t.equal(r.headers['x-kept'], 'y', 'the others relayed')
   t.equal(r.body, 'BODY')
+})
+
+t.test('a request with no body and trailers reaches an HTTP/1.1 node chunked, its trailers after the last chunk', async (t) => {
+  const got: { te: string | undefined; length: string | undefined; body: string; trailers: Record<string, string> }[] = []
+  const node = http.createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      got.push({ te: req.headers['transfer-encoding'], length: req.headers['content-length'], body, trailers: { ...(req.trailers as Record<string, string>) } })
+      res.end('ok')
+    })
+  })
+  await new Promise<void>((r) => node.listen(0, '127.0.0.1', r))
+  const c = await startTestCutover({ x: [`http://127.0.0.1:${(node.address() as AddressInfo).port}`], y: [] })
+  const session = http2.connect(`http://127.0.0.1:${c.cutover.proxyAddress.port}`)
+  t.teardown(async () => {
+    session.close()
+    await c.cutover.close()
+    node.closeAllConnections()
+    await new Promise((r) => node.close(r))
+  })
+  // HEADERS, then HEADERS with the trailers and END_STREAM: no DATA
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = session.request({ ':method': 'POST', ':path': '/empty' }, { waitForTrailers: true })
+    req.on('wantTrailers', () => req.sendTrailers({ 'x-checksum': 'none' }))
+    req.on('response', (h) => resolve(Number(h[':status'])))
+    req.on('error', reject)
+    req.resume()
+    req.end()
+  })
+  t.equal(status, 200)
+  t.same(got, [{ te: 'chunked', length: undefined, body: '', trailers: { 'x-checksum': 'none' } }], 'Transfer-Encoding: chunked, the trailers on the 0 chunk')
 })
