@@ -28,10 +28,26 @@ export function moveQueued(agent: Agent): void {
   }
 }
 
-/** A keep-alive agent per node; idle sockets close well before Kong's 60 s keep-alive. */
-export function h1Agent(config: NodeConfig, maxSockets: number): Agent {
-  const options = { keepAlive: true, maxSockets: maxSockets > 0 ? maxSockets : Number.POSITIVE_INFINITY, timeout: 4000, scheduling: 'lifo' as const }
+/**
+ * A keep-alive agent per node; an idle socket closes after keepAliveMs
+ * (proxy.upstream_keepalive_timeout, as the HTTP/1.1 engine's connections), or sooner when
+ * the node's Keep-Alive header says so (node:http reads its timeout).
+ */
+export function h1Agent(config: NodeConfig, maxSockets: number, keepAliveMs: number): Agent {
+  const options = { keepAlive: true, maxSockets: maxSockets > 0 ? maxSockets : Number.POSITIVE_INFINITY, timeout: keepAliveMs, scheduling: 'lifo' as const }
   return config.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options)
+}
+
+/**
+ * A reloaded proxy.upstream_keepalive_timeout for agent: a socket going idle from now on
+ * keeps it (node:http reads its options' timeout then), and so does each idle one, from now.
+ */
+export function setKeepAlive(agent: Agent, keepAliveMs: number): void {
+  // node:http's own field (not in its typings)
+  const options = (agent as Agent & { options: { timeout?: number } }).options
+  if (options.timeout === keepAliveMs) return
+  options.timeout = keepAliveMs
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.setTimeout(keepAliveMs)
 }
 
 export class H1Attempt implements NodeAttempt {

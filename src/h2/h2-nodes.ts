@@ -8,7 +8,7 @@ import type http from 'node:http'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config/types.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { h1Agent, moveQueued } from './h1-attempt.js'
+import { h1Agent, moveQueued, setKeepAlive } from './h1-attempt.js'
 import { NodeSessionPool, type SessionPoolOptions } from './node-session-pool.js'
 
 /** ms an h2 session to a node may stay without streams */
@@ -25,11 +25,13 @@ export class H2Nodes {
     this.#clock = clock
   }
 
-  /** New timeouts and caps for sessions from now on. */
+  /** New timeouts and caps for sessions, and the agents' keep-alive, from now on. */
   configure(proxy: Config['proxy']): void {
     this.#proxy = proxy
     const options = this.#options()
     for (const pool of this.#pools.values()) pool.options = options
+    // as the HTTP/1.1 engine's connection pools (src/upstream/upstreams.ts)
+    for (const agent of this.#agents.values()) setKeepAlive(agent, proxy.upstream_keepalive_timeout)
   }
 
   /** node's h2 session pool; undefined when the node has no h2 address. */
@@ -52,7 +54,7 @@ export class H2Nodes {
   agent(node: UpstreamNode): http.Agent {
     let agent = this.#agents.get(node)
     if (agent === undefined) {
-      agent = h1Agent(node.config, this.#proxy.upstream_max_connections)
+      agent = h1Agent(node.config, this.#proxy.upstream_max_connections, this.#proxy.upstream_keepalive_timeout)
       this.#agents.set(node, agent)
       node.h2Agent = agent
     }
