@@ -60,11 +60,19 @@ export class H1Attempt implements NodeAttempt {
   readonly #clock: Clock
   readonly #connectTimeout: number
   #connectTimer: TimerHandle | null = null
+  /** the request's Content-Length; -1 when it has none (chunked) */
+  readonly #declared: number
+  /** body bytes written to the node */
+  #sent = 0
+  /** the declared body's last byte, held until the client's END_STREAM (end) */
+  #last: Buffer | null = null
 
   constructor(config: NodeConfig, agent: Agent, method: string, path: string, headers: OutgoingHttpHeaders, user: AttemptUser, clock: Clock, connectTimeout: number) {
     this.#user = user
     this.#clock = clock
     this.#connectTimeout = connectTimeout
+    const length = headers['content-length']
+    this.#declared = length === undefined ? -1 : Number(length)
     const mod = config.protocol === 'https:' ? https : http
     const req = mod.request({ host: config.hostname, port: config.port, method, path, headers, agent, setHost: false })
     this.#req = req
@@ -76,9 +84,22 @@ export class H1Attempt implements NodeAttempt {
     req.on('drain', this.#onDrain)
   }
 
+  /**
+   * A body of declared length is whole for the node with its last byte, but an h2 request
+   * is whole only at the client's END_STREAM (RFC 9113 8.1): a client that sent every byte
+   * and then reset the stream abandoned it. The last byte waits for end(); abort() cuts the
+   * node's request one byte short, which the node reads as a client gone (nghttp2 allows no
+   * DATA beyond a declared content-length).
+   */
   write(chunk: Buffer): boolean {
     if (this.#over) return true
     this.bodySent = true
+    if (this.#declared >= 0 && this.#sent + chunk.length >= this.#declared && chunk.length > 0) {
+      this.#last = chunk.subarray(chunk.length - 1)
+      chunk = chunk.subarray(0, chunk.length - 1)
+      if (chunk.length === 0) return true
+    }
+    this.#sent += chunk.length
     return this.#req.write(chunk)
   }
 
@@ -104,7 +125,8 @@ export class H1Attempt implements NodeAttempt {
         return
       }
     }
-    req.end()
+    if (this.#last !== null) req.end(this.#last)
+    else req.end()
   }
 
   pause(): void {
