@@ -77,7 +77,7 @@ t.test(
     })
     const ports = { plain: plain.cutover.proxyAddress.port, tls: overTls.cutover.proxyAddress.port }
 
-    const tally: Tally = { whole: 0, ownErrors: 0, cut: 0, clientReset: 0, clientGone: 0, collateral: 0, retried: 0, tls: 0 }
+    const tally: Tally = { whole: 0, ownErrors: 0, cut: 0, clientReset: 0, clientGone: 0, collateral: 0, retried: 0, tls: 0, earlyUnended: 0 }
     const failures: string[] = []
     const started = Date.now()
     const queue = ONLY === undefined ? Array.from({ length: CONNS }, (_, n) => n) : [ONLY]
