@@ -52,6 +52,20 @@ function settled(count: () => void): void {
   setTimeout(count, 30)
 }
 
+/**
+ * RST_STREAM, a turn of the loop later. On Node 20, stream.close(code) with a code other than
+ * CANCEL flushes the session's pending frames at once (Http2Stream::SubmitRstStream); from a
+ * handler that runs inside nghttp2's read of the peer's frames ('stream', 'data', 'end', and
+ * the ticks and microtasks they queue), a pending GOAWAY goes out there and nghttp2 frees each
+ * stream above its last stream id, the one it is reading among them: a heap use-after-free
+ * that aborts the process ("corrupted size vs. prev_size"), see test/h2/node20-uaf/goaway-uaf.mjs.
+ */
+function resetLater(stream: http2.ServerHttp2Stream, code: number): void {
+  setImmediate(() => {
+    if (!stream.closed && !stream.destroyed) stream.close(code)
+  })
+}
+
 function attemptOf(records: Records, id: number, node: string): { attempt: NodeAttempt; first: boolean } {
   let list = records.attempts.get(id)
   if (list === undefined) records.attempts.set(id, (list = []))
@@ -110,13 +124,13 @@ export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
     const id = Number(headers['x-id'])
     const script = scripts.get(id)
     if (state === undefined || script === undefined) {
-      stream.close(NGHTTP2_REFUSED_STREAM)
+      resetLater(stream, NGHTTP2_REFUSED_STREAM)
       return
     }
     if (state.goneAfter !== null && sid > state.goneAfter) {
       // above the GOAWAY's last stream id: never processed
       records.collateral.add(id)
-      stream.close(NGHTTP2_REFUSED_STREAM)
+      resetLater(stream, NGHTTP2_REFUSED_STREAM)
       return
     }
     active++
@@ -134,7 +148,7 @@ export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
     const fault: NodeFault = first ? plan.fault : 'none'
     if (fault === 'refused') {
       attempt.refused = true
-      stream.close(NGHTTP2_REFUSED_STREAM)
+      resetLater(stream, NGHTTP2_REFUSED_STREAM)
       return
     }
     const chunks: Buffer[] = []
@@ -167,7 +181,7 @@ export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
         cutSession(state)
         sockets.get(session.socket?.remotePort ?? 0)?.resetAndDestroy()
       } else if (fault === 'reset') {
-        stream.close(plan.resetCode)
+        resetLater(stream, plan.resetCode)
       }
       // stall: nothing more
     }
@@ -184,7 +198,7 @@ export async function h2FuzzNode(name: string, scripts: ReadonlyMap<number, Scri
           if (other > last) open.attempt.refused = true
         }
         session.goaway(fault === 'goaway-below' ? plan.resetCode : NGHTTP2_NO_ERROR, last)
-        for (const s of [...streamsOf(session)]) if ((s.id ?? 0) > last && !s.closed) s.close(NGHTTP2_REFUSED_STREAM)
+        for (const s of [...streamsOf(session)]) if ((s.id ?? 0) > last && !s.closed) resetLater(s, NGHTTP2_REFUSED_STREAM)
         // the streams it processed finish; then the session closes
         setTimeout(() => session.close(), 10)
         setTimeout(() => {
