@@ -7,6 +7,7 @@
 // CUTOVER_H2SPLIT_VALGRIND=<file, %p for the pid> runs the nodes' process under valgrind
 // (memcheck; 'fd2' with CUTOVER_H2SPLIT_TRACE=1 interleaves a JS stack for each stream close,
 // respond and GOAWAY with its reports; CUTOVER_H2SPLIT_STDERR=<file> keeps that stderr).
+// CUTOVER_H2SPLIT_VALGRIND_CUTOVER=<file, %p> does the same for the two cutovers' processes.
 // Keep CUTOVER_H2FUZZ_CONNS to 40 or so under valgrind, and give tap -t 900.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdtempSync } from 'node:fs'
@@ -72,7 +73,11 @@ t.test(`the h2 fuzz's traffic, its processes apart (seed ${SEED}, ${CONNS} conne
   const start = (name: string, proxy: string) =>
     new Promise<number>((resolve, reject) => {
       const yaml = testConfigYaml(options(proxy), mkdtempSync(join(tmpdir(), 'n20split-')))
-      const child = spawn(process.execPath, [join(import.meta.dirname, 'child.mjs'), Buffer.from(yaml).toString('base64')], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const args = [join(import.meta.dirname, 'child.mjs'), Buffer.from(yaml).toString('base64')]
+      const vg = process.env.CUTOVER_H2SPLIT_VALGRIND_CUTOVER
+      const child = vg
+        ? spawn('valgrind', ['--undef-value-errors=no', '--error-limit=no', `--log-file=${vg}`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
       children.push(child)
       let err = ''
       child.stderr?.on('data', (c) => (err += c))
@@ -98,6 +103,6 @@ t.test(`the h2 fuzz's traffic, its processes apart (seed ${SEED}, ${CONNS} conne
       }
     }),
   )
-  if (process.env.CUTOVER_H2SPLIT_VALGRIND) await new Promise((r) => setTimeout(r, 3000))
+  if (process.env.CUTOVER_H2SPLIT_VALGRIND || process.env.CUTOVER_H2SPLIT_VALGRIND_CUTOVER) await new Promise((r) => setTimeout(r, 3000))
   t.pass('no abort')
 })
