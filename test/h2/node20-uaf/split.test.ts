@@ -7,7 +7,8 @@
 // CUTOVER_H2SPLIT_VALGRIND=<file, %p for the pid> runs the nodes' process under valgrind
 // (memcheck; 'fd2' with CUTOVER_H2SPLIT_TRACE=1 interleaves a JS stack for each stream close,
 // respond and GOAWAY with its reports; CUTOVER_H2SPLIT_STDERR=<file> keeps that stderr).
-// CUTOVER_H2SPLIT_VALGRIND_CUTOVER=<file, %p> does the same for the two cutovers' processes.
+// CUTOVER_H2SPLIT_VALGRIND_CUTOVER=<file, %p> does the same for the two cutovers' processes
+// (with 'fd2' and CUTOVER_H2SPLIT_STDERR_CUTOVER=<file>: the reports in <file>.plain, .tls).
 // Keep CUTOVER_H2FUZZ_CONNS to 40 or so under valgrind, and give tap -t 900.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdtempSync } from 'node:fs'
@@ -76,11 +77,14 @@ t.test(`the h2 fuzz's traffic, its processes apart (seed ${SEED}, ${CONNS} conne
       const args = [join(import.meta.dirname, 'child.mjs'), Buffer.from(yaml).toString('base64')]
       const vg = process.env.CUTOVER_H2SPLIT_VALGRIND_CUTOVER
       const child = vg
-        ? spawn('valgrind', ['--undef-value-errors=no', '--error-limit=no', `--log-file=${vg}`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+        ? spawn('valgrind', ['--undef-value-errors=no', '--error-limit=no', ...(vg === 'fd2' ? ['--log-fd=2'] : [`--log-file=${vg}`]), process.execPath, ...args], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          })
         : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
       children.push(child)
       let err = ''
       child.stderr?.on('data', (c) => (err += c))
+      if (process.env.CUTOVER_H2SPLIT_STDERR_CUTOVER) child.stderr?.pipe(createWriteStream(`${process.env.CUTOVER_H2SPLIT_STDERR_CUTOVER}.${name}`))
       child.stdout?.once('data', (c) => resolve(JSON.parse(String(c)).port))
       child.on('exit', (code, signal) => {
         const msg = `CHILD ${name} pid ${child.pid} exited code ${code} signal ${signal} ${err.slice(-400)}`
