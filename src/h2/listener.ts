@@ -54,6 +54,31 @@ interface SessionState {
   refused: boolean
   /** the deadline of a PING sent to a silent session (#probe) */
   probe: TimerHandle | null
+  /** the session is being closed (closeGently): streams its GOAWAY refuses are no client's resets */
+  closing: boolean
+}
+
+/**
+ * Close a session gracefully (idle past header_timeout or keepalive_timeout, or draining)
+ * without Node 20's heap use-after-free (nodejs/node#64113, fixed by #64166 after Node 20's
+ * end of life; test/h2/node20-uaf/timer-close-uaf.mjs). close() alone counts the session
+ * closed at once: a request already in its socket is then refused by Node with RST_STREAM
+ * from inside nghttp2's read, which on Node 20 sends the pending GOAWAY there, and nghttp2
+ * frees the stream it is still reading. So a GOAWAY first (Node names the last stream
+ * nghttp2 processed: those go on; nghttp2 itself refuses any after, which the client
+ * retries elsewhere), and close() a turn later, once it went.
+ */
+function closeGently(session: Http2Session, state: SessionState): void {
+  if (session.closed || session.destroyed || state.closing) return
+  state.closing = true
+  try {
+    session.goaway(NGHTTP2_NO_ERROR)
+  } catch {
+    // a session already going: close() below ends it all the same
+  }
+  setImmediate(() => {
+    if (!session.closed && !session.destroyed) session.close()
+  })
 }
 
 export class H2Listener {
@@ -184,7 +209,7 @@ export class H2Listener {
     this.#proxyHeaders?.closeAll()
     const stopped = new Promise<void>((resolve) => (this.#h2c?.listening ? this.#h2c.close(() => resolve()) : resolve()))
     const gone = [...this.sessions.keys()].map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve()))))
-    for (const session of this.sessions.keys()) session.close()
+    for (const [session, state] of this.sessions) closeGently(session, state)
     return Promise.all([stopped, ...gone]).then(() => this.nodes.close())
   }
 
@@ -213,9 +238,10 @@ export class H2Listener {
       remote: peerAddress(socket),
       refused: false,
       probe: null,
+      closing: false,
     }
     this.sessions.set(session, state)
-    if (this.#draining) session.close()
+    if (this.#draining) closeGently(session, state)
     // a connection that sends no request: the first within header_timeout
     this.#idleIn(session, state, this.#proxy.header_timeout)
     let firstSettings = true
@@ -261,7 +287,7 @@ export class H2Listener {
     stream.once('close', () => {
       state.streams--
       // reset by the client before cutover answered: rapid reset counts these
-      if (stream.rstCode !== NGHTTP2_NO_ERROR && !stream.headersSent && !state.refused) {
+      if (stream.rstCode !== NGHTTP2_NO_ERROR && !stream.headersSent && !state.refused && !state.closing) {
         this.#check(session, state, state.guard.reset(this.#fw.clock.monotonic()))
       }
       if (state.streams === 0 && !session.closed) this.#idleIn(session, state, this.#proxy.keepalive_timeout)
@@ -309,7 +335,7 @@ export class H2Listener {
     clock.clearTimeout(state.idle)
     state.idle = clock.setTimeout(() => {
       state.idle = null
-      if (state.streams === 0 && !session.closed) session.close()
+      if (state.streams === 0) closeGently(session, state)
     }, ms)
   }
 }
