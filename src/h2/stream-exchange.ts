@@ -66,9 +66,16 @@ const enum Stage {
   Done,
 }
 
-/** Ends a stream whose request cutover answered without reading it (see #answer). */
+/**
+ * Ends a stream whose request cutover answered without reading it (see #answer). The body
+ * bytes still in the stream are dropped: Node destroys a stream closed with NO_ERROR (by
+ * cutover or by the client) only once its readable side ended, which a paused stream with
+ * bytes in it never does; it stayed in its session for ever, and a session the client had
+ * sent GOAWAY waited on it, reading nothing more, its client's FIN unheard.
+ */
 function closeUnread(this: ServerHttp2Stream): void {
   if (!this.closed && !this.destroyed) this.close(NGHTTP2_NO_ERROR)
+  if (!this.destroyed) this.resume()
 }
 
 /**
@@ -526,7 +533,7 @@ export class StreamExchange implements AttemptUser, LongLived {
     const stream = this.#stream
     if (stream.destroyed || stream.closed) return
     if (localClosed(stream)) {
-      stream.close(NGHTTP2_NO_ERROR)
+      closeUnread.call(stream)
       return
     }
     if (++this.#endLooks < END_LOOK_TURNS) setImmediate(this.#closeWhenEnded)
