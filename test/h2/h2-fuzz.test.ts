@@ -12,8 +12,9 @@
 // 502/503/504 where a failure explains it, or be visibly cut (RST_STREAM, or its
 // connection ending without END_STREAM): never short and looking whole, never another
 // stream's. A node reads a request body whole only as the client sent it whole, and a
-// request with a body is processed once at most. Afterwards nothing is in flight, no node
-// has a stream open, and no node had more connections or sessions than the caps allow.
+// request with a body is processed once at most. cutover closes each connection once its
+// client sent GOAWAY and FIN. Afterwards nothing is in flight, no node has a stream open,
+// and no node had more connections or sessions than the caps allow.
 //
 // NOT IN THE DEFAULT RUN YET: it fails about one run in two under load (Node 20 aborts with
 // heap corruption, "corrupted size vs. prev_size", in about one run in five; the rest are

@@ -5,6 +5,7 @@
 // destroys or sends GOAWAY on. Records what each stream read, and whether it saw the
 // answer's END_STREAM (node:http2 ends a stream's readable side for a RST_STREAM too).
 import http2 from 'node:http2'
+import type { Socket } from 'node:net'
 import type { ScriptedConnection, ScriptedStream } from './script.js'
 
 export interface StreamRead {
@@ -30,7 +31,16 @@ export interface ConnectionRead {
   /** the client destroyed the connection (its fault 'close') before every stream closed */
   destroyed: boolean
   error: string
+  /** cutover had not closed the connection CLOSE_BY_MS after the client's GOAWAY and FIN */
+  unclosed: boolean
 }
+
+/**
+ * cutover closes its side of a connection this long after the client's GOAWAY and FIN at
+ * most (every stream of it closed by then, or cut by destroy()): well above the fuzz's
+ * idle_timeout, on a loaded machine
+ */
+const CLOSE_BY_MS = 10_000
 
 /** a slow reader stops reading for up to this long at a time (well under idle_timeout) */
 const SLOW_PAUSE_MS = 80
@@ -38,11 +48,14 @@ const SLOW_PAUSE_MS = 80
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function runConnection(ports: { plain: number; tls: number }, conn: ScriptedConnection, random: () => number, deadlineMs: number): Promise<ConnectionRead> {
-  const got: ConnectionRead = { streams: [], destroyed: false, error: '' }
+  const got: ConnectionRead = { streams: [], destroyed: false, error: '', unclosed: false }
   const settings = { initialWindowSize: conn.window, enablePush: false }
   const session = conn.tls ? http2.connect(`https://127.0.0.1:${ports.tls}`, { rejectUnauthorized: false, settings }) : http2.connect(`http://127.0.0.1:${ports.plain}`, { settings })
   session.on('error', (err) => (got.error ||= err.message))
   const sessionClosed = new Promise<void>((r) => session.once('close', r))
+  // the socket itself: session.socket refuses destroy()
+  let socket: Socket | undefined
+  session.once('connect', (_s: http2.ClientHttp2Session, s: Socket) => (socket = s))
   const deadline = Date.now() + deadlineMs
   const closes: Array<Promise<void>> = []
   let started = 0
@@ -84,10 +97,17 @@ export async function runConnection(ports: { plain: number; tls: number }, conn:
   clearTimeout(faultTimer)
   for (const r of got.streams) if (!done && r.rstCode === undefined && r.error === '' && !r.endStream) r.hung = true
   if (started > 0 && !done) session.destroy()
+  // GOAWAY; with every stream closed, the session ends its side of the socket (FIN) and
+  // waits for cutover's: from then on destroy() cuts nothing, and only cutover closes it
   session.close()
   const closeBy = setTimeout(() => session.destroy(), 2000)
+  const cutBy = setTimeout(() => {
+    got.unclosed = true
+    socket?.destroy()
+  }, CLOSE_BY_MS)
   await sessionClosed
   clearTimeout(closeBy)
+  clearTimeout(cutBy)
   return got
 }
 

@@ -29,6 +29,7 @@ const CUTOVER_ERRORS = new Set([502, 503, 504])
 export function judge(conn: ScriptedConnection, got: ConnectionRead, records: Records, tally: Tally): string[] {
   const problems: string[] = []
   if (conn.tls) tally.tls++
+  if (got.unclosed) problems.push(`connection ${conn.n} (${conn.fault}${conn.tls ? ', tls' : ''}): cutover never closed it after the client's GOAWAY and FIN`)
   conn.streams.forEach((s, k) => {
     const read = got.streams[k]
     const fail = (why: string) =>
