@@ -34,8 +34,23 @@ export function moveQueued(agent: Agent): void {
  * the node's Keep-Alive header says so (node:http reads its timeout).
  */
 export function h1Agent(config: NodeConfig, maxSockets: number, keepAliveMs: number): Agent {
-  const options = { keepAlive: true, maxSockets: maxSockets > 0 ? maxSockets : Number.POSITIVE_INFINITY, timeout: keepAliveMs, scheduling: 'lifo' as const }
+  const options = { keepAlive: true, maxSockets: socketCap(maxSockets), timeout: keepAliveMs, scheduling: 'lifo' as const }
   return config.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options)
+}
+
+/** proxy.upstream_max_connections as an agent's maxSockets (0: no limit) */
+function socketCap(max: number): number {
+  return max > 0 ? max : Number.POSITIVE_INFINITY
+}
+
+/**
+ * A reloaded proxy.upstream_max_connections for agent: node:http reads maxSockets when a
+ * request asks for a socket and when one frees or closes. Raised: a new request gets a
+ * connection of its own at once; those already in line take the sockets that free, as
+ * before. Lowered: the connections above it stay until they close (idle, keep-alive).
+ */
+export function setMaxSockets(agent: Agent, max: number): void {
+  agent.maxSockets = socketCap(max)
 }
 
 /**

@@ -8,7 +8,7 @@ import type http from 'node:http'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config/types.js'
 import type { UpstreamNode } from '../upstream/node.js'
-import { h1Agent, moveQueued, setKeepAlive } from './h1-attempt.js'
+import { h1Agent, moveQueued, setKeepAlive, setMaxSockets } from './h1-attempt.js'
 import { NodeSessionPool, type SessionPoolOptions } from './node-session-pool.js'
 
 /** ms an h2 session to a node may stay without streams */
@@ -31,7 +31,10 @@ export class H2Nodes {
     const options = this.#options()
     for (const pool of this.#pools.values()) pool.options = options
     // as the HTTP/1.1 engine's connection pools (src/upstream/upstreams.ts)
-    for (const agent of this.#agents.values()) setKeepAlive(agent, proxy.upstream_keepalive_timeout)
+    for (const agent of this.#agents.values()) {
+      setKeepAlive(agent, proxy.upstream_keepalive_timeout)
+      setMaxSockets(agent, proxy.upstream_max_connections)
+    }
   }
 
   /** node's h2 session pool; undefined when the node has no h2 address. */
