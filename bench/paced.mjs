@@ -157,7 +157,9 @@ export async function runPaced({ url, connections, rate, duration, headers = {},
         midway = true
         during(now - start)
       }
-      const due = Math.min(Math.floor((Math.min(now, end) - start) / interval), total)
+      // at the end every request of the schedule is due (end - start in floating point may
+      // fall a hair short of duration, and floor() would then leave the last one out)
+      const due = now >= end ? total : Math.min(Math.floor((now - start) / interval), total)
       while (sent < due) {
         let found = null
         for (let k = 0; k < pool.length; k++) {
