@@ -134,6 +134,21 @@ t.test('a 101 to an HTTP/1.0 request carrying Upgrade opens no tunnel: the clien
   )
 })
 
+/** A raw node that reads bodiless request heads, one after another, and writes answer(head) to each (the head without its blank line). */
+function answeringHeads(answer: (head: string) => string): ReturnType<typeof startRawServer> {
+  return startRawServer((s) => {
+    let got = ''
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1')
+      for (let end = got.indexOf('\r\n\r\n'); end >= 0; end = got.indexOf('\r\n\r\n')) {
+        const head = got.slice(0, end)
+        got = got.slice(end + 4)
+        s.write(answer(head))
+      }
+    })
+  })
+}
+
 const WS = 'GET /ws HTTP/1.1\r\nHost: kong.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
 
 t.test('bytes a client sends behind an upgrade request wait for the 101: a node that declines it never reads them as a request', async (t) => {
@@ -141,17 +156,9 @@ t.test('bytes a client sends behind an upgrade request wait for the 101: a node 
   // WebSockets: it answers the upgrade request as any other (a 426, kept alive) and reads
   // the bytes behind it as the next request
   const seen: string[] = []
-  const raw = await startRawServer((s) => {
-    let got = ''
-    s.on('data', (d: Buffer) => {
-      got += d.toString('latin1')
-      for (let end = got.indexOf('\r\n\r\n'); end >= 0; end = got.indexOf('\r\n\r\n')) {
-        const head = got.slice(0, end)
-        got = got.slice(end + 4)
-        seen.push(head.slice(0, head.indexOf('\r\n')))
-        s.write(/\r\nupgrade:/i.test(head) ? 'HTTP/1.1 426 Upgrade Required\r\nContent-Length: 8\r\n\r\ndeclined' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
-      }
-    })
+  const raw = await answeringHeads((head) => {
+    seen.push(head.slice(0, head.indexOf('\r\n')))
+    return /\r\nupgrade:/i.test(head) ? 'HTTP/1.1 426 Upgrade Required\r\nContent-Length: 8\r\n\r\ndeclined' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'
   })
   const p = await startProxy({ x: [node('x', raw.port)] })
   t.teardown(async () => {
@@ -259,17 +266,9 @@ t.test('an upgrade request whose chunked body breaks its framing is answered 400
 
 t.test('an Upgrade not named by Connection asks for nothing: an ordinary request; a 101 to it is a 502, and the connection goes on', async (t) => {
   const heads: string[] = []
-  const raw = await startRawServer((s) => {
-    let got = ''
-    s.on('data', (d: Buffer) => {
-      got += d.toString('latin1')
-      for (let end = got.indexOf('\r\n\r\n'); end >= 0; end = got.indexOf('\r\n\r\n')) {
-        const head = got.slice(0, end)
-        got = got.slice(end + 4)
-        heads.push(head)
-        s.write(head.startsWith('GET /one ') ? 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nfrom the node' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
-      }
-    })
+  const raw = await answeringHeads((head) => {
+    heads.push(head)
+    return head.startsWith('GET /one ') ? 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nfrom the node' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'
   })
   const p = await startProxy({ x: [node('x', raw.port)] })
   t.teardown(async () => {
