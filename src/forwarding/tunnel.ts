@@ -169,13 +169,13 @@ export class Tunnel implements ConnectionUser, LongLived {
     if (decoder !== null) {
       const r = decoder.push(chunk)
       if (r.error !== null) {
-        this.#badBody(r.error)
+        this.#refuse(400, badRequestBytes(r.error))
         return
       }
       const max = this.client.fw.proxy.max_body_size
       if (max > 0 && decoder.payloadBytes > max) {
         // nothing of this read goes on: the node never gets more than the limit, nor a last chunk
-        this.#bodyTooLarge()
+        this.#refuse(413, forMethod(RAW.bodyTooLarge, this.head.method))
         return
       }
       if (r.done) {
@@ -211,23 +211,18 @@ export class Tunnel implements ConnectionUser, LongLived {
     if (this.#open || this.#heldBytes <= HELD_LIMIT) this.client.resume()
   }
 
-  /** A chunked body of the upgrade request that breaks its framing: 400, as for any request's. */
-  #badBody(reason: string): void {
+  /**
+   * The upgrade request's chunked body broke its framing (400) or went over max_body_size
+   * (413), as any request's: the node's connection is dropped, the client answered, its
+   * connection closed.
+   */
+  #refuse(status: 400 | 413, answer: Buffer): void {
     const fw = this.client.fw
-    fw.refused('framing')
+    if (status === 400) fw.refused('framing')
     this.#dropConn()
     this.#over = true
-    this.#finished(this.pool, 400, fw.clock.monotonic() - this.start)
-    this.client.answerAndClose(badRequestBytes(reason))
-  }
-
-  /** A chunked body of the upgrade request went over max_body_size: 413, as for any request's. */
-  #bodyTooLarge(): void {
-    const fw = this.client.fw
-    this.#dropConn()
-    this.#over = true
-    this.#finished(this.pool, 413, fw.clock.monotonic() - this.start)
-    this.client.answerAndClose(forMethod(RAW.bodyTooLarge, this.head.method))
+    this.#finished(this.pool, status, fw.clock.monotonic() - this.start)
+    this.client.answerAndClose(answer)
   }
 
   onUpstreamDrain(): void {
