@@ -273,30 +273,111 @@ export function clientResponseHead(res: ResponseHead, framing: ClientFraming, cl
   const runs = responseRuns
   runs.reset(res.text, res.lineStarts, 'HTTP/1.1 ' + res.status + ' ' + res.reason + '\r\n')
   const hops = res.hopFields ?? -1
-  let count: number
+  let out: string
   if (hops >= 0 && res.lineStarts !== undefined) {
     // the codec marked the hop-by-hop fields: no header string is made
-    count = res.lineStarts.length - 1
+    const count = res.lineStarts.length - 1
     for (let k = 0; k < count; k++) {
       if ((hops & (1 << k)) !== 0) runs.flush(k)
       else if (!runs.pass(k)) runs.out += fieldLine(res.headers, k)
     }
+    out = runs.finish(count)
   } else {
-    const raw = res.headers
-    const named = namedHops(raw)
-    count = raw.length >> 1
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]
-      const k = i >> 1
-      if (responseHop(name) || (named !== undefined && isNamed(name, named))) runs.flush(k)
-      else if (!runs.pass(k)) runs.out += fieldLine(raw, k)
-    }
+    out = responseFieldsByNames(res, runs, false)
   }
-  let out = runs.finish(count)
   if (framing === ClientFraming.Chunked) out += 'Transfer-Encoding: chunked\r\n'
   if (close) out += 'Connection: close\r\n'
   else if (http10KeepAlive) out += 'Connection: keep-alive\r\n'
   return out + '\r\n'
+}
+
+/**
+ * The node's 101 for the client (RFC 9110 7.6.1, 15.2): as any answer's head, hop-by-hop
+ * fields and those its Connection names dropped, but its Upgrade fields kept as sent (the
+ * protocols switched to) and a Connection field that names `upgrade` alone kept as sent,
+ * so that the client's WebSocket library takes the switch; Content-Length goes too, a 1xx
+ * has no content. A 101 with no such Connection line gets `Connection: Upgrade` (the
+ * sender of Upgrade must send it, RFC 9110 7.8), cutover's own, as the one it sends the node.
+ */
+export function switchHead(res: ResponseHead): string {
+  const runs = responseRuns
+  runs.reset(res.text, res.lineStarts, 'HTTP/1.1 101 ' + res.reason + '\r\n')
+  return responseFieldsByNames(res, runs, true) + '\r\n'
+}
+
+/**
+ * The node's fields that go on to the client, read by their names: hop-by-hop ones and those
+ * its Connection names dropped; for a 101 (switching), as switchHead says.
+ */
+function responseFieldsByNames(res: ResponseHead, runs: LineRuns, switching: boolean): string {
+  const raw = res.headers
+  const named = namedHops(raw)
+  const count = raw.length >> 1
+  let connectionKept = false
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]
+    const k = i >> 1
+    let passes = !responseHop(name) && (named === undefined || !isNamed(name, named))
+    if (switching) {
+      if (name.length === 7 && equalLower(name, 'upgrade')) passes = true
+      else if (name.length === 14 && equalLower(name, 'content-length')) passes = false
+      else if (name.length === 10 && equalLower(name, 'connection') && namesUpgradeAlone(raw[i + 1])) passes = connectionKept = true
+    }
+    if (!passes) runs.flush(k)
+    else if (!runs.pass(k)) runs.out += fieldLine(raw, k)
+  }
+  const out = runs.finish(count)
+  return switching && !connectionKept ? out + 'Connection: Upgrade\r\n' : out
+}
+
+/** A Connection value lists `upgrade` and nothing else (any case, empty list elements aside). */
+function namesUpgradeAlone(value: string): boolean {
+  let seen = false
+  for (const token of value.split(',')) {
+    const t = token.trim()
+    if (t === '') continue
+    if (t.length !== 7 || !equalLower(t, 'upgrade')) return false
+    seen = true
+  }
+  return seen
+}
+
+/**
+ * The protocols an Upgrade field lists (headers flat: name, value, ...; every Upgrade field,
+ * in order), each `name` or `name/version` (RFC 9110 7.8) as sent, trimmed.
+ */
+export function upgradeProtocols(headers: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length !== 7 || !equalLower(headers[i], 'upgrade')) continue
+    for (const token of headers[i + 1].split(',')) {
+      const t = token.trim()
+      if (t !== '') out.push(t)
+    }
+  }
+  return out
+}
+
+/**
+ * Was protocol (a 101's `name[/version]`) among those a request offered? Names compare in
+ * any case; a version on one side only (`websocket` and `websocket/13`) is the same protocol,
+ * two versions must be the same (any case).
+ */
+export function offered(protocol: string, offers: readonly string[]): boolean {
+  // lower-cased copies: a token may hold characters equalLower does not fold (`_`, `^`)
+  const [name, version] = nameAndVersion(protocol)
+  for (const offer of offers) {
+    const [offerName, offerVersion] = nameAndVersion(offer)
+    if (offerName === name && (version === undefined || offerVersion === undefined || version === offerVersion)) return true
+  }
+  return false
+}
+
+/** A protocol's name and version (undefined without a `/`), lower case. */
+function nameAndVersion(protocol: string): [string, string | undefined] {
+  const p = protocol.toLowerCase()
+  const slash = p.indexOf('/')
+  return slash < 0 ? [p, undefined] : [p.slice(0, slash), p.slice(slash + 1)]
 }
 
 /** the end of a chunked body without trailers (a body read until the node closed, relayed chunked) */

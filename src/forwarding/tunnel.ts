@@ -3,7 +3,10 @@
  * over a connection of its own (the body held to max_body_size, an Expect: 100-continue
  * answered by cutover, 1xx interim answers relayed without their hop-by-hop fields, as an
  * ordinary request's), the node's answer must come within request_timeout, then,
- * after a 101, bytes flow both ways untouched until either side closes; what the client
+ * after a 101, bytes flow both ways untouched until either side closes. A 101 must name in
+ * Upgrade the protocols it switches to, each one the client asked for (RFC 9110 7.8), or
+ * the client gets a 502 (a failed attempt, 'protocol'); it goes on without its hop-by-hop
+ * fields and Content-Length (headers.ts switchHead), Upgrade and Connection: upgrade kept. What the client
  * sent behind the request before the 101 is held until then. A node that declines the upgrade (any
  * final answer) has its answer relayed by its framing, hop-by-hop fields dropped, and the
  * client's connection closes after it: nothing more the client sends reaches that node,
@@ -22,7 +25,7 @@ import type { ClientSide } from './client-side.js'
 import { recordRequest } from './access-log.js'
 import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
-import { authority, ClientFraming, clientResponseHead, interimHead, LAST_CHUNK, MAX_RESPONSE_HEAD, upstreamRequestHead } from './headers.js'
+import { authority, ClientFraming, clientResponseHead, interimHead, LAST_CHUNK, MAX_RESPONSE_HEAD, offered, switchHead, upgradeProtocols, upstreamRequestHead } from './headers.js'
 
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
@@ -262,11 +265,20 @@ export class Tunnel implements ConnectionUser, LongLived {
       }
       const res = r.head
       if (res.status === 101) {
-        // the switch: the 101 and everything after it pass as the node wrote them
+        const wrong = this.#wrongSwitch(res)
+        if (wrong !== null) {
+          // never relayed: the client would take the node's bytes as a protocol it did not ask for
+          this.#fail('protocol', null, wrong)
+          return
+        }
+        // the switch: the 101 without its hop-by-hop fields, then everything after it as the node wrote it
         this.#answered(res)
         this.#open = true
         this.client.fw.longLived.add(this)
-        if (!this.client.write(buf)) conn.socket.pause()
+        const after = buf.subarray(r.length)
+        let ok = this.client.write(switchHead(res))
+        if (after.length > 0) ok = this.client.write(after)
+        if (!ok) conn.socket.pause()
         // what the client sent after its request, held until now
         let full = false
         for (const b of this.#held) full = !conn.socket.write(b) || full
@@ -289,6 +301,21 @@ export class Tunnel implements ConnectionUser, LongLived {
       if (rest.length === 0) return
       buf = rest
     }
+  }
+
+  /**
+   * Why a 101 may not be relayed, or null: it must name in Upgrade the protocols it switches
+   * to, each one the client asked for (RFC 9110 7.8). The client would otherwise read what
+   * follows as its protocol, or hand it on as such.
+   */
+  #wrongSwitch(res: ResponseHead): string | null {
+    const protocols = upgradeProtocols(res.headers)
+    if (protocols.length === 0) return 'answered 101 Switching Protocols naming no protocol in Upgrade'
+    const offers = upgradeProtocols(this.head.headers)
+    for (const protocol of protocols) {
+      if (!offered(protocol, offers)) return `answered 101 Switching Protocols to ${JSON.stringify(protocol.slice(0, 64))}, which the client did not ask for`
+    }
+    return null
   }
 
   /** The upgrade's outcome (the 101, the answer declining it, or cutover's own): counted, and logged as any request is when the access log is on. */

@@ -1,6 +1,7 @@
 // The edges of an upgrade a hostile client or node can reach: an Upgrade in an HTTP/1.0
-// request (ignored, RFC 9110 7.8), a 101 to a request that could not ask for one, and bytes
-// a client sends behind an upgrade request before the node has switched.
+// request (ignored, RFC 9110 7.8), a 101 to a request that could not ask for one, bytes
+// a client sends behind an upgrade request before the node has switched, a 101 to a protocol
+// the client did not ask for, and the fields of a 101 that are not the client's.
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
@@ -330,3 +331,99 @@ t.test('more than the hold (64 KiB) sent behind an upgrade request before its 10
   const body = text.slice(text.indexOf('\r\n\r\n') + 4)
   t.equal(body, early.toString('latin1') + late.toString(), 'every byte, in order')
 })
+
+/** The request line's target and its Upgrade value: `GET /ws HTTP/1.1` asking for `upgrade`. */
+function wsAsking(upgrade: string): string {
+  return WS.replace('Upgrade: websocket\r\n', `Upgrade: ${upgrade}\r\n`)
+}
+
+for (const [label, asked, upgrade] of [
+  ['with no Upgrade', 'websocket', null],
+  ['with an empty Upgrade', 'websocket', ''],
+  ['to a protocol the client did not ask for', 'websocket', 'h2c'],
+  ['to one it asked for and one it did not', 'websocket', 'websocket, h2c'],
+  ['to another version of the protocol asked for', 'foo/1', 'foo/2'],
+] as const) {
+  t.test(`a 101 ${label} is not relayed: the client gets a 502 and its connection closes`, async (t) => {
+    const raw = await answeringHeads(() => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n${upgrade === null ? '' : `Upgrade: ${upgrade}\r\n`}\r\nfrom the node`)
+    const nx = node('x', raw.port)
+    const p = await startProxy({ x: [nx] })
+    t.teardown(async () => {
+      await p.close()
+      await raw.close()
+    })
+    const { text, closed } = await exchange(p.port, `${wsAsking(asked)}early`)
+    t.ok(closed, 'the connection closed')
+    t.match(text, /^HTTP\/1\.1 502 Bad Gateway\r\n/)
+    t.match(text, /\r\nConnection: close\r\n/i)
+    t.notMatch(text, /101|from the node/, 'nothing of the switch reaches the client')
+    await p.sink.waitFinished(1)
+    t.same(
+      p.sink.calls.filter((c) => c[0] === 'attemptFailed' || c[0] === 'finished'),
+      [
+        ['attemptFailed', nx.name, 'protocol'],
+        ['finished', 'x', 502],
+      ],
+      'a failed attempt and a 502, as any bad answer',
+    )
+  })
+}
+
+for (const [label, asked, upgrade] of [
+  ['in another case', 'websocket', 'WebSocket'],
+  ['with a version, to a request that named none', 'websocket', 'websocket/13'],
+  ['without the version the request named', 'foo/1', 'foo'],
+  ['to the second protocol offered', 'foo/1, websocket', 'websocket'],
+] as const) {
+  t.test(`a 101 naming the protocol asked for ${label} opens the tunnel`, async (t) => {
+    const raw = await startRawServer((s) => {
+      s.once('data', () => {
+        s.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\n`)
+        s.on('data', (d: Buffer) => s.write(d))
+      })
+    })
+    const p = await startProxy({ x: [node('x', raw.port)] })
+    t.teardown(async () => {
+      await p.close()
+      await raw.close()
+    })
+    const c = net.connect(p.port, '127.0.0.1')
+    t.teardown(() => c.destroy())
+    c.on('error', () => undefined)
+    let text = ''
+    c.on('data', (d: Buffer) => (text += d.toString('latin1')))
+    c.write(`${wsAsking(asked)}echo`)
+    await waitUntil('the 101 and the echo', () => text.endsWith('echo') || c.destroyed, 3000)
+    t.equal(text, `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\necho`)
+  })
+}
+
+const ACCEPT = 'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n'
+
+for (const [label, fields, relayed] of [
+  [
+    'hop-by-hop fields and those its Connection names',
+    `Upgrade: websocket\r\nConnection: Upgrade\r\n${ACCEPT}Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: X-Sum\r\nX-Hop: 1\r\nConnection: X-Hop\r\nX-End: 1\r\n`,
+    `Upgrade: websocket\r\nConnection: Upgrade\r\n${ACCEPT}X-End: 1\r\n`,
+  ],
+  ['a Content-Length (a 1xx has no content)', `Upgrade: websocket\r\nConnection: upgrade\r\nContent-Length: 10\r\n${ACCEPT}`, `Upgrade: websocket\r\nConnection: upgrade\r\n${ACCEPT}`],
+  ['a Transfer-Encoding', `Upgrade: websocket\r\nTransfer-Encoding: chunked\r\nConnection: Upgrade\r\n${ACCEPT}`, `Upgrade: websocket\r\nConnection: Upgrade\r\n${ACCEPT}`],
+  ['a Connection naming more than upgrade (cutover writes its own)', `Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n${ACCEPT}`, `Upgrade: websocket\r\n${ACCEPT}Connection: Upgrade\r\n`],
+] as const) {
+  t.test(`a 101 carrying ${label}: they do not reach the client; Upgrade, Connection: upgrade and the rest pass as sent`, async (t) => {
+    const raw = await answeringHeads(() => `HTTP/1.1 101 Switching Protocols\r\n${fields}\r\nfrom the node`)
+    const p = await startProxy({ x: [node('x', raw.port)] })
+    t.teardown(async () => {
+      await p.close()
+      await raw.close()
+    })
+    const c = net.connect(p.port, '127.0.0.1')
+    t.teardown(() => c.destroy())
+    c.on('error', () => undefined)
+    let text = ''
+    c.on('data', (d: Buffer) => (text += d.toString('latin1')))
+    c.write(WS)
+    await waitUntil('the 101 and what the node sent after it', () => text.endsWith('from the node') || c.destroyed, 3000)
+    t.equal(text, `HTTP/1.1 101 Switching Protocols\r\n${relayed}\r\nfrom the node`)
+  })
+}
