@@ -160,6 +160,7 @@ export class Tunnel implements ConnectionUser, LongLived {
       this.#beforeSwitch(chunk)
       return
     }
+    if (this.#bodyDecoder !== null && !this.#bodyAfterSwitch(this.#bodyDecoder, chunk)) return
     const conn = this.conn
     if (conn !== null && !conn.socket.write(chunk)) this.client.pause()
   }
@@ -207,6 +208,32 @@ export class Tunnel implements ConnectionUser, LongLived {
       this.#heldBytes += after.length
       if (this.#heldBytes > HELD_LIMIT) this.client.pause()
     }
+  }
+
+  /**
+   * Client bytes after a 101 that came before the request's chunked body ended: that body is
+   * still the request's (a client switches once its request is sent, RFC 9110 7.8), held to
+   * its framing and to max_body_size as before the switch; what follows its last chunk is the
+   * tunnel's. Once the 101 went out nothing can be answered: a body that breaks its framing or
+   * goes over the limit cuts both sides (none of this read goes on), true when the bytes may go on.
+   */
+  #bodyAfterSwitch(decoder: ChunkedDecoder, chunk: Buffer): boolean {
+    const fw = this.client.fw
+    const r = decoder.push(chunk)
+    let why: string | null = null
+    if (r.error !== null) {
+      fw.refused('framing')
+      why = `broke its framing (${r.error})`
+    } else if (fw.proxy.max_body_size > 0 && decoder.payloadBytes > fw.proxy.max_body_size) {
+      why = 'went over max_body_size'
+    }
+    if (why !== null) {
+      if (fw.logger.isLevelEnabled('debug')) fw.logger.debug({ node: this.node?.name }, `the upgrade request's chunked body ${why} after the node's 101: both sides cut`)
+      this.cut()
+      return false
+    }
+    if (r.done) this.#bodyDecoder = null
+    return true
   }
 
   /** The client may send more: not while what it sent after the request fills the hold, before the switch. */

@@ -171,3 +171,64 @@ t.test("the interim answers before an upgrade's final one reach the client witho
     t.equal(early, 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n', `both interim answers, rewritten (before a ${status})`)
   }
 })
+
+/** A raw node that switches as soon as it has the request's head, and keeps what comes after it. */
+async function earlySwitch(t: Test): Promise<{ port: number; after(): string; closed(): boolean }> {
+  let got = ''
+  let closed = false
+  const raw = await startRawServer((s) => {
+    s.on('data', (d: Buffer) => {
+      const switching = !got.includes('\r\n\r\n')
+      got += d.toString('latin1')
+      if (switching && got.includes('\r\n\r\n')) s.write(SWITCH)
+    })
+    s.on('close', () => (closed = true))
+  })
+  t.teardown(() => raw.close())
+  return { port: raw.port, after: () => got.slice(got.indexOf('\r\n\r\n') + 4), closed: () => closed }
+}
+
+for (const [label, over, refused] of [
+  ['grows over max_body_size', '6\r\nworld!\r\n0\r\n\r\n', 'world'],
+  ['breaks its framing', 'zz\r\nworld!\r\n0\r\n\r\n', 'zz'],
+] as const) {
+  t.test(`a chunked body that ${label} after an early 101 is still the request's: both sides are cut, none of it goes on`, async (t) => {
+    const n = await earlySwitch(t)
+    const nx = node('x', n.port)
+    const p = await startProxy({ x: [nx], proxy: { max_body_size: 10 } })
+    t.teardown(() => p.close())
+    const c = await connect(t, p.port)
+    c.socket.write(`${WS_HEAD}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`)
+    await waitUntil('the 101', () => c.text() === SWITCH, 3000)
+    await waitUntil('the node has the first chunk', () => n.after() === '5\r\nhello\r\n', 3000)
+    c.socket.write(over)
+    await waitUntil('the client connection is cut', () => c.closed(), 3000)
+    await waitUntil("the node's connection is cut", () => n.closed(), 3000)
+    t.equal(c.text(), SWITCH, 'the client had the 101 and nothing after it')
+    t.notMatch(n.after(), refused, 'nothing of the read that broke the body reached the node')
+    t.same(
+      p.sink.calls,
+      [
+        ['attemptStarted', nx.name],
+        ['answered', nx.name, 101],
+        ['finished', 'x', 101],
+        ['attemptEnded', nx.name],
+      ],
+      'the upgrade was counted at its 101; the node is not blamed',
+    )
+  })
+}
+
+t.test("after an early 101, the bytes behind the request's last chunk are the tunnel's: not held to max_body_size", async (t) => {
+  const n = await earlySwitch(t)
+  const p = await startProxy({ x: [node('x', n.port)], proxy: { max_body_size: 10 } })
+  t.teardown(() => p.close())
+  const c = await connect(t, p.port)
+  c.socket.write(`${WS_HEAD}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`)
+  await waitUntil('the 101', () => c.text() === SWITCH, 3000)
+  const tunnel = 'x'.repeat(1000)
+  c.socket.write(`5\r\nworld\r\n0\r\n\r\n${tunnel}`)
+  c.socket.write(tunnel)
+  await waitUntil('the node has the body and the tunnel bytes', () => n.after() === `5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n${tunnel}${tunnel}`, 3000)
+  t.notOk(c.closed(), 'the tunnel is open')
+})
