@@ -359,25 +359,34 @@ export function upgradeProtocols(headers: readonly string[]): string[] {
 }
 
 /**
- * Was protocol (a 101's `name[/version]`) among those a request offered? Names compare in
- * any case; a version on one side only (`websocket` and `websocket/13`) is the same protocol,
- * two versions must be the same (any case).
+ * The first of a 101's protocols (each `name[/version]`) that the request did not offer, or
+ * undefined. Names compare in any case; a version on one side only (`websocket` and
+ * `websocket/13`) is the same protocol, two versions must be the same (any case). Sets, not
+ * a loop in a loop: both lists come from outside, each up to a head's size.
  */
-export function offered(protocol: string, offers: readonly string[]): boolean {
+export function notOffered(protocols: readonly string[], offers: readonly string[]): string | undefined {
   // lower-cased copies: a token may hold characters equalLower does not fold (`_`, `^`)
-  const [name, version] = nameAndVersion(protocol)
+  const names = new Set<string>()
+  const anyVersion = new Set<string>()
+  const exact = new Set<string>()
   for (const offer of offers) {
-    const [offerName, offerVersion] = nameAndVersion(offer)
-    if (offerName === name && (version === undefined || offerVersion === undefined || version === offerVersion)) return true
+    const lower = offer.toLowerCase()
+    const slash = lower.indexOf('/')
+    if (slash < 0) {
+      names.add(lower)
+      anyVersion.add(lower)
+    } else {
+      names.add(lower.slice(0, slash))
+      exact.add(lower)
+    }
   }
-  return false
-}
-
-/** A protocol's name and version (undefined without a `/`), lower case. */
-function nameAndVersion(protocol: string): [string, string | undefined] {
-  const p = protocol.toLowerCase()
-  const slash = p.indexOf('/')
-  return slash < 0 ? [p, undefined] : [p.slice(0, slash), p.slice(slash + 1)]
+  for (const protocol of protocols) {
+    const lower = protocol.toLowerCase()
+    const slash = lower.indexOf('/')
+    const ok = slash < 0 ? names.has(lower) : anyVersion.has(lower.slice(0, slash)) || exact.has(lower)
+    if (!ok) return protocol
+  }
+  return undefined
 }
 
 /** the end of a chunked body without trailers (a body read until the node closed, relayed chunked) */

@@ -25,7 +25,7 @@ import type { ClientSide } from './client-side.js'
 import { recordRequest } from './access-log.js'
 import { errorWhy } from './failure-log.js'
 import type { LongLived } from './forwarder.js'
-import { authority, ClientFraming, clientResponseHead, interimHead, LAST_CHUNK, MAX_RESPONSE_HEAD, offered, switchHead, upgradeProtocols, upstreamRequestHead } from './headers.js'
+import { authority, ClientFraming, clientResponseHead, interimHead, LAST_CHUNK, MAX_RESPONSE_HEAD, notOffered, switchHead, upgradeProtocols, upstreamRequestHead } from './headers.js'
 
 /** tunnels own their connections: nobody pools them */
 const UNPOOLED: ConnectionOwner = { connectionClosed() {} }
@@ -338,11 +338,8 @@ export class Tunnel implements ConnectionUser, LongLived {
   #wrongSwitch(res: ResponseHead): string | null {
     const protocols = upgradeProtocols(res.headers)
     if (protocols.length === 0) return 'answered 101 Switching Protocols naming no protocol in Upgrade'
-    const offers = upgradeProtocols(this.head.headers)
-    for (const protocol of protocols) {
-      if (!offered(protocol, offers)) return `answered 101 Switching Protocols to ${JSON.stringify(protocol.slice(0, 64))}, which the client did not ask for`
-    }
-    return null
+    const wrong = notOffered(protocols, upgradeProtocols(this.head.headers))
+    return wrong === undefined ? null : `answered 101 Switching Protocols to ${JSON.stringify(wrong.slice(0, 64))}, which the client did not ask for`
   }
 
   /** The upgrade's outcome (the 101, the answer declining it, or cutover's own): counted, and logged as any request is when the access log is on. */
