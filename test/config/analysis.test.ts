@@ -27,6 +27,13 @@ t.test('shadow: defaults never copy a POST; a share has two decimals', async (t)
   t.match(problemsOf(`${MINIMAL}shadow: { methods: [GET] }\n`).join('\n'), /shadow\.share: required/)
 })
 
+t.test('shadow.json_max: at most 1mib, as one body is parsed in one step on the event loop', async (t) => {
+  t.equal(valid(`${MINIMAL}shadow: { share: 1, json_max: 1mib }\n`).shadow?.json_max, 1024 * 1024)
+  t.equal(valid(`${MINIMAL}shadow: { share: 1, json_max: 0 }\n`).shadow?.json_max, 0)
+  t.match(problemsOf(`${MINIMAL}shadow: { share: 1, json_max: 1gib }\n`).join('\n'), /shadow\.json_max: must be at most 1mib .*got 1073741824/)
+  t.match(problemsOf(`${MINIMAL}shadow: { share: 1, json_max: 1048577 }\n`).join('\n'), /shadow\.json_max: must be at most 1mib/)
+})
+
 t.test('drift: defaults; the action is one of pause, rollback, none', async (t) => {
   const c = valid(`${MINIMAL}drift: { port: 8100 }\n`)
   t.same(c.drift, { scheme: 'http', port: 8100, path: '/status', interval: 5000, timeout: 1000, action: 'pause' })
