@@ -131,7 +131,9 @@ export class YClient implements ConnectionOwner {
   released(ex: YExchange, conn: UpstreamConnection, reuse: boolean): void {
     this.#active.delete(ex)
     conn.user = null
-    if (!reuse || conn.closed || conn.ended || this.#idleCount >= this.#maxIdle()) {
+    // idleFor 0: y said Keep-Alive: timeout=0, it keeps no idle connection (never parked,
+    // where it would hold a slot of maxIdle and a socket until the sweep)
+    if (!reuse || conn.closed || conn.ended || idleFor(conn) <= 0 || this.#idleCount >= this.#maxIdle()) {
       conn.destroy()
       return
     }

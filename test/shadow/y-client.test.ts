@@ -244,6 +244,20 @@ t.test('y says Keep-Alive: timeout=1: its idle connection is reused only within 
   t.equal(client.idle, 0, 'the sweep closes it at y’s word, not at IDLE_MS')
 })
 
+t.test('y says Keep-Alive: timeout=0: its connection is closed right after the answer, never parked idle', async (t) => {
+  const { raw, client, node } = await setup(t, () => 'HTTP/1.1 200 OK\r\nKeep-Alive: timeout=0\r\nContent-Length: 2\r\n\r\nok')
+  for (let i = 1; i <= 2; i++) {
+    const r = receiver()
+    client.request(node, 'GET', GET, undefined, r)
+    await waitUntil('the answer', () => r.heard.done || r.heard.failed !== undefined, 5000)
+    t.equal(r.heard.body, 'ok')
+    t.equal(client.idle, 0, 'no idle slot taken')
+    // no sweep and no clock advance: closed by the answer's end alone
+    await waitUntil('the connection closed', () => raw.open.size === 0, 5000)
+    t.equal(raw.connections, i, 'each request on a new connection')
+  }
+})
+
 /** y closes its kept connection as the second request arrives on it, before any byte of an answer (its idle timeout, met in flight) */
 const closesKept = (_req: string, i: number) => (i === 1 ? '<close>' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
 
