@@ -86,9 +86,12 @@ async function openAnswer(proxyUrl: string, path: string): Promise<Open> {
 t.test("a rollback cuts y's event streams; a download on y in flight is left to finish; y is not blamed", async (t) => {
   const x = await longNode('x1')
   const y = await longNode('y1')
-  t.teardown(() => Promise.all([x.close(), y.close()]))
   const c = await startTestCutover({ x: [x.url], y: [y.url] })
-  t.teardown(() => c.cutover.close())
+  // the nodes first: their event streams end, so cutover's drain has none to wait for (drain_timeout)
+  t.teardown(async () => {
+    await Promise.all([x.close(), y.close()])
+    await c.cutover.close()
+  })
   t.equal((await c.api('PUT', '/v1/split', { y: 100 })).status, 200)
   const events = await openAnswer(c.proxyUrl, '/events')
   t.equal(events.body(), 'data: y1\n\n')
@@ -115,9 +118,10 @@ async function streamOnEachNode(t: Test) {
   const a = await longNode('x1')
   const b = await longNode('x2')
   const c = await startTestCutover({ x: [a.url, b.url], y: [] })
+  // the nodes first: their event streams end, so cutover's drain has none to wait for (drain_timeout)
   t.teardown(async () => {
-    await c.cutover.close()
     await Promise.all([a.close(), b.close()])
+    await c.cutover.close()
   })
   const open: Record<string, Open> = {}
   for (let i = 0; i < 40 && Object.keys(open).length < 2; i++) {
