@@ -7,6 +7,7 @@
 
 import t from 'tap'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { FakeClock } from '../../src/clock.js'
 import { startTestCutover } from '../helpers/cutover.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { metricValue, waitUntil } from '../helpers/wait.js'
@@ -39,15 +40,27 @@ function prometheus(mode: { value: Mode }, queries: string[]) {
   }
 }
 
-async function holding(c: Awaited<ReturnType<typeof startTestCutover>>, pattern: RegExp) {
+/**
+ * Poll check, moving cutover's fake clock 100 ms before each look: the rollout's tick (1 s),
+ * the query interval and the hook retry go by in fake time, the HTTP calls in real time.
+ */
+function advancing<T>(clock: FakeClock, what: string, check: () => Promise<T | undefined>): Promise<T> {
   return waitUntil(
-    `holding ${pattern}`,
+    what,
     async () => {
-      const { body } = await c.api('GET', '/v1/state')
-      return pattern.test(body.rollout?.holding ?? '') ? body : undefined
+      clock.advance(100)
+      return check()
     },
     8000,
+    5,
   )
+}
+
+async function holding(c: Awaited<ReturnType<typeof startTestCutover>>, clock: FakeClock, pattern: RegExp) {
+  return advancing(clock, `holding ${pattern}`, async () => {
+    const { body } = await c.api('GET', '/v1/state')
+    return pattern.test(body.rollout?.holding ?? '') ? body : undefined
+  })
 }
 
 t.test('no data holds the step, a fail pauses with the query, value and threshold, a pass goes on', async (t) => {
@@ -56,9 +69,11 @@ t.test('no data holds the step, a fail pauses with the query, value and threshol
   const prom = await startUpstream('prom', prometheus(mode, queries))
   const x = await startUpstream('x')
   const y = await startUpstream('y')
+  const clock = new FakeClock()
   const c = await startTestCutover({
     x: [x.url],
     y: [y.url],
+    start: { clock },
     extra: `gates:\n  action: pause\nanalysis:\n  prometheus: { url: ${prom.url}, interval: 100ms }\n  queries:\n    - { name: kong_5xx_ratio, query: '${QUERY}', max: 0.01 }\nrollout:\n  steps:\n    - { y: 0, hold: 200ms }\n    - { y: 100 }\n`,
   })
   t.teardown(async () => {
@@ -67,27 +82,23 @@ t.test('no data holds the step, a fail pauses with the query, value and threshol
   })
   const started = await c.api('POST', '/v1/rollout')
   t.equal(started.status, 200, JSON.stringify(started.body))
-  const empty = await holding(c, /no verdict \(no data/)
+  const empty = await holding(c, clock, /no verdict \(no data/)
   t.equal(empty.split.y, 0, 'no data is never a pass')
   t.equal(queries[0], QUERY, 'the query as configured')
   mode.value = 'error'
-  await holding(c, /400 bad_data: invalid parameter/)
+  await holding(c, clock, /400 bad_data: invalid parameter/)
   mode.value = 'nan'
-  await holding(c, /"NaN"/)
+  await holding(c, clock, /"NaN"/)
   t.same(
     (await c.api('GET', '/v1/state')).body.analysis.prom_gates.map((g: { verdict: string }) => g.verdict),
     ['none'],
   )
 
   mode.value = 'fail'
-  const paused = await waitUntil(
-    'paused by the gate',
-    async () => {
-      const { body } = await c.api('GET', '/v1/state')
-      return body.rollout?.status === 'paused' ? body : undefined
-    },
-    8000,
-  )
+  const paused = await advancing(clock, 'paused by the gate', async () => {
+    const { body } = await c.api('GET', '/v1/state')
+    return body.rollout?.status === 'paused' ? body : undefined
+  })
   t.equal(paused.split.y, 0)
   const events = (await c.api('GET', '/v1/events')).body as Array<Record<string, unknown>>
   const failed = events.find((e) => e.type === 'gate.failed' && e.gate === 'kong_5xx_ratio')
@@ -98,14 +109,10 @@ t.test('no data holds the step, a fail pauses with the query, value and threshol
 
   mode.value = 'pass'
   t.equal((await c.api('POST', '/v1/rollout/resume')).status, 200)
-  const done = await waitUntil(
-    'the rollout done',
-    async () => {
-      const { body } = await c.api('GET', '/v1/state')
-      return body.rollout === null ? body : undefined
-    },
-    8000,
-  )
+  const done = await advancing(clock, 'the rollout done', async () => {
+    const { body } = await c.api('GET', '/v1/state')
+    return body.rollout === null ? body : undefined
+  })
   t.equal(done.split.y, 100)
 })
 
@@ -132,9 +139,11 @@ t.test('step hooks: a no refuses the start or holds the step with its reason; a 
   })
   const x = await startUpstream('x')
   const y = await startUpstream('y')
+  const clock = new FakeClock()
   const c = await startTestCutover({
     x: [x.url],
     y: [y.url],
+    start: { clock },
     extra: `analysis:\n  hooks: { before_step: ${hook.url}/before, after_hold: ${hook.url}/after, retry: 200ms, timeout: 2s }\nrollout:\n  steps:\n    - { y: 0, hold: 100ms }\n    - { y: 100 }\n`,
   })
   t.teardown(async () => {
@@ -146,14 +155,10 @@ t.test('step hooks: a no refuses the start or holds the step with its reason; a 
   t.equal(refused.body.error, 'rollout not started: before_step hook answered 503: staging tests running')
   const started = await c.api('POST', '/v1/rollout')
   t.equal(started.status, 200, JSON.stringify(started.body))
-  const done = await waitUntil(
-    'the rollout done',
-    async () => {
-      const { body } = await c.api('GET', '/v1/state')
-      return body.rollout === null ? body : undefined
-    },
-    8000,
-  )
+  const done = await advancing(clock, 'the rollout done', async () => {
+    const { body } = await c.api('GET', '/v1/state')
+    return body.rollout === null ? body : undefined
+  })
   t.equal(done.split.y, 100)
   t.same(
     calls.map((b) => `${b.event} ${b.step} ${b.y}`),
