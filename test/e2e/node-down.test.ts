@@ -9,7 +9,7 @@ import { clientErrors, pacedLoad } from './load.js'
 import { PROBE_PATH, startNodeServer, type NodeServer } from './node-server.js'
 import { allNodesHealthy, waitUntil } from '../helpers/wait.js'
 
-const INTERVAL = 200
+const INTERVAL = 100
 const HEALTHY_THRESHOLD = 2
 const HEALTH = `health:
   active:
@@ -67,7 +67,7 @@ t.test('any single node down under load: no client error; back on its port, it t
     const label = `127.0.0.1:${node.port}`
     const from = lastEventId(c)
     await node.down()
-    // the probes mark it unhealthy (2 × 200 ms); only then does it come back, so they see
+    // the probes mark it unhealthy (2 × INTERVAL); only then does it come back, so they see
     // it return (an ejection alone would keep it out for eject_for)
     await waitUntil(`${node.name} marked unhealthy`, () => c.cutover.events.since(from).some((e) => e.type === 'node.unhealthy' && e.node === label), 3000, 5)
     await node.up()
