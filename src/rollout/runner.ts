@@ -229,6 +229,13 @@ export class RolloutRunner {
     const action = this.#decide(r)
     if (action.kind === 'hold') {
       if (action.why === 'traffic' || action.why === 'gate') this.#holdingEvent(r, action.holding)
+      // the hold ends before the next tick: look again when it does, not up to a tick late (a
+      // step begins when its write lands, a few ms after the tick that moved it, so a 1 s hold
+      // took 2 s)
+      else if (action.why === 'hold' && action.hold_left_ms < TICK_MS) {
+        this.#clock.clearTimeout(this.#timer)
+        this.#timer = this.#clock.setTimeout(this.#tick, action.hold_left_ms)
+      }
       return
     }
     const to = action.kind === 'advance' ? action.step : r.step

@@ -282,3 +282,28 @@ t.test('nothing to resume after a restart without a rollout', (t) => {
   t.equal(clock.pending, 0)
   t.end()
 })
+
+t.test('a hold that ends between ticks ends on time, not at the next tick', async (t) => {
+  const { clock, state, gatekeeper, runner, stop } = setup()
+  t.teardown(stop)
+  await runner.start([{ y: 10, hold: '1500ms' }, { y: 50, hold: '1500ms' }, { y: 100 }])
+  const start = clock.now()
+  const movedAt: number[] = []
+  let step = 0
+  // 100 ms at a time, with y traffic enough for the gate at every moment
+  while (clock.now() - start < 5000 && state.current.rollout !== null) {
+    for (let i = 0; i < 20; i++) {
+      gatekeeper.answered(Y, 200, 20)
+      gatekeeper.answered(X, 200, 20)
+    }
+    clock.advance(100)
+    await settle()
+    const now = state.current.rollout?.step ?? 2
+    if (now !== step) {
+      movedAt.push(clock.now() - start)
+      step = now
+    }
+  }
+  // each hold is 1.5 s: the moves come at 1.5 s and 3 s (ticks are 1 s apart: at 2 s and 4 s before)
+  t.same(movedAt, [1500, 3000])
+})
