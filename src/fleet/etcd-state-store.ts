@@ -427,6 +427,13 @@ export class EtcdStateStore implements StateStore {
         this.#pending = null
         this.#remember(read.write)
         this.#adoptAfterFlush(read.revision, read.state)
+        // the fleet is told all the same: this replica sent everything to x on its own while
+        // etcd was away, whoever wrote the shared rollback first
+        this.#events.add('rollback.shared', {
+          cause: 'fleet',
+          reason: `the rollback made on ${this.#id} while etcd was unreachable (${pending.lock_reason ?? ''}) met a shared state already rolled back: ${read.state.lock_reason ?? ''}`,
+        })
+        this.#logger.info('rollback made while etcd was unreachable: the shared state was already rolled back')
         return
       }
       // what others changed meanwhile (a node drained, ...) stays; only the rollback's fields are this replica's

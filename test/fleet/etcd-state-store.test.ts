@@ -179,6 +179,37 @@ t.test('one etcd member of three lost: writes and propagation go on', { skip }, 
   t.equal(b.controller.current.y, 33)
 })
 
+t.test('etcd down: two replicas roll back on their own; once etcd is back each tells of its rollback, the second finding the shared state rolled back', { skip }, async (t) => {
+  await cluster.startAll()
+  const prefix = freshPrefix()
+  const [a, b] = await Promise.all(['a', 'b'].map((id) => replica(prefix, id)))
+  t.teardown(() => Promise.all([a, b].map((r) => r.close())))
+  await a.controller.setSplit(40, 'api')
+  await waitUntil('b at 40', () => b.controller.current.y === 40, 5000, 5)
+  await cluster.killAll()
+  await a.controller.rollback('gate max_error_rate: y failing on a', 'gate')
+  await b.controller.rollback('gate max_error_rate: y failing on b', 'gate')
+  t.ok(a.store.pendingRollback && b.store.pendingRollback, 'both wait to be written')
+  await cluster.startAll()
+  for (const r of [a, b]) {
+    await waitUntil(
+      'the rollback flushed',
+      async () => {
+        await r.store.resync()
+        return !r.store.pendingRollback
+      },
+      15000,
+      50,
+    )
+  }
+  const told = [a, b].map((r) => r.events.since(0).find((e) => e.type === 'rollback.shared'))
+  t.ok(told[0] !== undefined && told[1] !== undefined, 'each replica tells of the rollback it made while etcd was away')
+  const reasons = told.map((e) => String(e?.reason))
+  t.equal(reasons.filter((r) => /already rolled back/.test(r)).length, 1, `one of them found the shared state rolled back: ${reasons.join(' | ')}`)
+  t.match(a.controller.current, { y: 0, locked: true })
+  t.match(b.controller.current, { y: 0, locked: true })
+})
+
 t.test('etcd down: writes 503, the split stays; a rollback applies here and is written when etcd is back, never undone', { skip }, async (t) => {
   await cluster.startAll()
   const prefix = freshPrefix()
