@@ -10,7 +10,7 @@
  * nghttp2's own defences; a session ended for flooding gets GOAWAY ENHANCE_YOUR_CALM and
  * is counted in cutover_requests_refused_total{reason="h2_*"}. A session silent for
  * idle_timeout is sent a PING, and destroyed when it does not answer within another
- * (#probe). Drain: GOAWAY NO_ERROR to every session, whose open streams finish.
+ * (#probe; one the client sent GOAWAY, which can take no PING: when it sends nothing). Drain: GOAWAY NO_ERROR to every session, whose open streams finish.
  */
 
 import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
@@ -311,20 +311,35 @@ export class H2Listener {
     setImmediate(() => session.destroy())
   }
 
-  /** A PING to a session silent for idle_timeout; no answer within another idle_timeout: it is gone. */
+  /**
+   * A PING to a session silent for idle_timeout; no answer within another idle_timeout: it is
+   * gone. A session the client sent GOAWAY can take no PING (node:http2 cancels it at once:
+   * ping() returns no boolean, its callback gets ERR_HTTP2_PING_CANCEL), yet the client may
+   * still wait for its streams' answers: bytes read from it within that time are its answer.
+   */
   #probe(session: Http2Session, state: SessionState): void {
     if (session.destroyed || state.probe !== null) return
     const clock = this.#fw.clock
+    const socket = session.socket
+    const readBefore = socket.bytesRead
+    let pinged = false
     state.probe = clock.setTimeout(() => {
       state.probe = null
-      if (!session.destroyed) session.destroy()
+      if (session.destroyed) return
+      if (!pinged && socket.bytesRead !== readBefore) return
+      session.destroy()
     }, this.#proxy.idle_timeout)
-    const answered = (): void => {
+    // a cancelled PING (the session closed, or destroyed) is no answer
+    const answered = (err: Error | null): void => {
+      if (err !== null) return
       clock.clearTimeout(state.probe)
       state.probe = null
     }
     try {
-      if (!session.ping(answered)) session.destroy()
+      const sent = session.ping(answered)
+      // false: too many PINGs unanswered already
+      if (sent === false) session.destroy()
+      pinged = sent === true
     } catch {
       session.destroy()
     }
