@@ -83,6 +83,10 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     if (!this.#over) this.#fail('connect', err)
   }
 
+  sessionMoved(): void {
+    if (!this.#over && this.#stream === null) this.#user.moved()
+  }
+
   write(chunk: Buffer): boolean {
     const stream = this.#stream
     if (stream === null || this.#over) return true

@@ -64,10 +64,11 @@ export class H2Nodes {
     return agent
   }
 
-  /** node must take no more traffic: the streams in line for its HTTP/1.1 agent's sockets go elsewhere. */
+  /** node must take no more traffic: the streams in line for its HTTP/1.1 agent's sockets, or for an h2 session at the cap, go elsewhere. */
   moveQueued(node: UpstreamNode): void {
     const agent = this.#agents.get(node)
     if (agent !== undefined) moveQueued(agent)
+    this.#pools.get(node)?.moveWaiting()
   }
 
   /** Close sessions of nodes a reload removed (their streams finish first). */

@@ -4,8 +4,9 @@
  * SETTINGS_MAX_CONCURRENT_STREAMS; a new session is opened when all are full, up to
  * maxSessions (beyond, the least busy one takes it and nghttp2 queues the stream until a
  * slot frees). A session is up when the node's first SETTINGS frame arrived; one that is
- * not within connectTimeout, was sent GOAWAY or broke takes no new streams; one idle for
- * idleTimeout is closed.
+ * not within connectTimeout, was sent GOAWAY or broke takes no new streams, yet counts
+ * against maxSessions until it closed (its streams may still run): a stream finding every
+ * session so, at the cap, waits for one to close. One idle for idleTimeout is closed.
  */
 
 import { CutoverError } from '../errors.js'
@@ -31,6 +32,8 @@ export interface SessionWaiter {
   sessionReady(session: ClientHttp2Session): void
   /** no session: the connect failed or timed out */
   sessionFailed(err: Error): void
+  /** still waiting for a session (at maxSessions) while the node must take no more traffic: nothing went to it */
+  sessionMoved?(): void
 }
 
 /** the last stream id of the GOAWAY a session got from its node (RFC 9113 6.8) */
@@ -71,15 +74,32 @@ class Entry {
 
 export class NodeSessionPool {
   readonly address: H2Address
-  options: SessionPoolOptions
+  #options: SessionPoolOptions
   readonly #clock: Clock
   readonly #entries: Entry[] = []
+  /** streams waiting for a session: every one open, at maxSessions, takes no new stream */
+  readonly #waiting: SessionWaiter[] = []
   #closing = false
 
   constructor(address: H2Address, options: SessionPoolOptions, clock: Clock) {
     this.address = address
-    this.options = options
+    this.#options = options
     this.#clock = clock
+  }
+
+  get options(): SessionPoolOptions {
+    return this.#options
+  }
+
+  /** New timeouts and caps from now on (a reload); a higher cap serves waiting streams now. */
+  set options(options: SessionPoolOptions) {
+    this.#options = options
+    this.#serveWaiting()
+  }
+
+  /** streams waiting for a session to close (every one at the cap retired) */
+  get waiting(): number {
+    return this.#waiting.length
   }
 
   /** sessions open or connecting */
@@ -90,6 +110,14 @@ export class NodeSessionPool {
   /** A session for one stream: now (waiter told synchronously) or once one connects. */
   acquire(waiter: SessionWaiter): void {
     const entry = this.#pick()
+    if (entry === undefined) {
+      this.#waiting.push(waiter)
+      return
+    }
+    this.#assign(entry, waiter)
+  }
+
+  #assign(entry: Entry, waiter: SessionWaiter): void {
     entry.streams++
     if (entry.connected) {
       // no longer idle
@@ -114,6 +142,11 @@ export class NodeSessionPool {
 
   /** A waiter gave up before its session connected (the client left, or its time ran out). */
   cancel(waiter: SessionWaiter): void {
+    const w = this.#waiting.indexOf(waiter)
+    if (w >= 0) {
+      this.#waiting.splice(w, 1)
+      return
+    }
     for (const entry of this.#entries) {
       const i = entry.waiters.indexOf(waiter)
       if (i >= 0) {
@@ -124,9 +157,15 @@ export class NodeSessionPool {
     }
   }
 
+  /** The node must take no more traffic: each stream waiting for a session is told (it may cancel and go elsewhere). */
+  moveWaiting(): void {
+    for (const w of [...this.#waiting]) if (this.#waiting.includes(w)) w.sessionMoved?.()
+  }
+
   /** GOAWAY to every session; each closes once its streams are done. Resolves when all are gone. */
   close(): Promise<void> {
     this.#closing = true
+    this.#failWaiting()
     const closed = this.#entries.map((e) => new Promise<void>((resolve) => (e.session.closed || e.session.destroyed ? resolve() : e.session.once('close', () => resolve()))))
     for (const e of [...this.#entries]) {
       e.retired = true
@@ -138,18 +177,39 @@ export class NodeSessionPool {
   /** Cut every session now. */
   destroy(): void {
     this.#closing = true
+    this.#failWaiting()
     for (const e of [...this.#entries]) e.session.destroy()
   }
 
-  #pick(): Entry {
+  /** The session for a stream; undefined: every session open is retired, and there are maxSessions of them. */
+  #pick(): Entry | undefined {
     let best: Entry | undefined
     for (const e of this.#entries) {
       if (e.retired) continue
       if (best === undefined || e.streams / e.limit < best.streams / best.limit) best = e
     }
-    const max = this.options.maxSessions
-    if (best !== undefined && (best.streams < best.limit || (max > 0 && this.#entries.length >= max))) return best
+    const max = this.#options.maxSessions
+    const full = max > 0 && this.#entries.length >= max
+    if (best !== undefined && (best.streams < best.limit || full)) return best
+    // a retired session still open (its streams finishing) is a connection all the same
+    if (full) return undefined
     return this.#connect()
+  }
+
+  /** Streams waiting for a session: a session closed, or the cap rose. */
+  #serveWaiting(): void {
+    while (this.#waiting.length > 0 && !this.#closing) {
+      const entry = this.#pick()
+      if (entry === undefined) return
+      this.#assign(entry, this.#waiting.shift() as SessionWaiter)
+    }
+  }
+
+  /** The pool closes: nothing of the waiting streams went, as safe to send elsewhere as a refused connect. */
+  #failWaiting(): void {
+    const waiting = this.#waiting.splice(0)
+    const err = new Error(`h2 sessions to ${this.address.url} closed before a stream could go`)
+    for (const w of waiting) w.sessionFailed(err)
   }
 
   #connect(): Entry {
@@ -162,13 +222,13 @@ export class NodeSessionPool {
       maxHeaderListPairs: 256,
       // the node's SETTINGS usually arrive before the first stream; until then, a safe guess
       peerMaxConcurrentStreams: 100,
-      settings: { enablePush: false, maxHeaderListSize: this.options.maxHeaderListSize },
+      settings: { enablePush: false, maxHeaderListSize: this.#options.maxHeaderListSize },
     })
     const entry = new Entry(session)
     this.#entries.push(entry)
     entry.timer = this.#clock.setTimeout(() => {
-      if (!entry.connected) session.destroy(new Error(`connect timeout after ${this.options.connectTimeout}ms`))
-    }, this.options.connectTimeout)
+      if (!entry.connected) session.destroy(new Error(`connect timeout after ${this.#options.connectTimeout}ms`))
+    }, this.#options.connectTimeout)
     // up once the node's first SETTINGS arrived: it speaks h2 (a TCP accept alone proves
     // nothing) and its stream limit is known before streams are spread
     session.on('remoteSettings', (settings) => {
@@ -211,6 +271,8 @@ export class NodeSessionPool {
       entry.waiters = []
       const err = entry.error ?? new Error(`h2 session to ${a.url} closed before it connected`)
       for (const w of waiters) w.sessionFailed(err)
+      // a slot under maxSessions is free
+      this.#serveWaiting()
     })
     // a session must not keep the process alive on its own
     session.unref()
@@ -225,7 +287,7 @@ export class NodeSessionPool {
         entry.retired = true
         entry.session.close()
       }
-    }, this.options.idleTimeout)
+    }, this.#options.idleTimeout)
   }
 
   #clearTimer(entry: Entry): void {

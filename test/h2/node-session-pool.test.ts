@@ -87,3 +87,85 @@ t.test('idle sessions close after idleTimeout; one the node sent GOAWAY takes no
   pool.release(b)
   pool.release(c)
 })
+
+// The h2 fuzz saw a node with more sessions from one cutover than upstream_max_connections: a
+// session the node sent GOAWAY takes no new stream but stays open while its streams finish,
+// and the pool opened a new one beside it whenever every session it had was retired.
+t.test('sessions the node sent GOAWAY count against maxSessions until they close; a stream waits for one to', async (t) => {
+  // the node holds every stream, and sends GOAWAY naming it (accepted: it goes on)
+  const held: http2.ServerHttp2Stream[] = []
+  const up = await startH2Upstream('x1', (stream) => {
+    held.push(stream)
+    stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id)
+  })
+  // the node's count of sessions lags behind cutover's (a FIN in flight beside a new SYN): what counts is the pool's
+  let sessions = 0
+  up.server.on('session', () => sessions++)
+  const clock = new FakeClock()
+  const pool = new NodeSessionPool(address(up.port), { ...OPTIONS, maxSessions: 2 }, clock)
+  t.teardown(async () => {
+    pool.destroy()
+    await up.close()
+  })
+  /** a stream on a session of the pool, held at the node, the session then GOAWAY'd */
+  const streamOn = async (session: ClientHttp2Session) => {
+    const gone = new Promise<void>((resolve) => session.once('goaway', () => resolve()))
+    const req = session.request({ ':path': '/' })
+    req.on('error', () => undefined)
+    req.once('close', () => pool.release(session))
+    await gone
+    return req
+  }
+  const a = (await acquire(pool)) as ClientHttp2Session
+  await streamOn(a)
+  const b = (await acquire(pool)) as ClientHttp2Session
+  t.not(b, a, 'a second session beside the retired one')
+  await streamOn(b)
+  t.equal(pool.size, 2)
+  let third: ClientHttp2Session | Error | undefined
+  void acquire(pool).then((s) => (third = s))
+  // nothing comes of it while both sessions are open: each is a connection to the node
+  await waitUntil('the node saw both sessions', () => held.length === 2, 3000)
+  t.equal(third, undefined, 'the third stream waits')
+  t.equal(pool.size, 2, 'no third session')
+  t.equal(pool.waiting, 1)
+  // the node answers a's stream: a closes, and its slot goes to the waiting stream
+  held[0]!.respond({ ':status': 200 }, { endStream: true })
+  const c = await waitUntil('a session for the waiting stream', () => third, 3000)
+  t.type(c, Object)
+  t.not(c, a)
+  t.not(c, b)
+  t.ok(a.destroyed, 'a closed first')
+  t.equal(pool.size, 2, 'b and the new one')
+  await waitUntil('the node saw the new session', () => sessions === 3, 3000)
+  pool.release(c as ClientHttp2Session)
+})
+
+t.test('a stream waiting for a session is told when its node takes no more traffic, leaves nothing behind when cancelled, and fails when the pool closes (nothing of it went)', async (t) => {
+  const up = await startH2Upstream('x1', (stream) => stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id))
+  const clock = new FakeClock()
+  const pool = new NodeSessionPool(address(up.port), { ...OPTIONS, maxSessions: 1 }, clock)
+  t.teardown(async () => {
+    pool.destroy()
+    await up.close()
+  })
+  const a = (await acquire(pool)) as ClientHttp2Session
+  const gone = new Promise<void>((resolve) => a.once('goaway', () => resolve()))
+  a.request({ ':path': '/' }).on('error', () => undefined)
+  await gone
+  let moved = 0
+  const cancelled: SessionWaiter = { sessionReady: () => t.fail('cancelled'), sessionFailed: () => t.fail('cancelled'), sessionMoved: () => moved++ }
+  pool.acquire(cancelled)
+  t.equal(pool.waiting, 1)
+  // the node must take no more traffic: the waiter is told, and decides (it stays in line until it cancels)
+  pool.moveWaiting()
+  t.equal(moved, 1, 'the waiting stream is told to go elsewhere')
+  t.equal(pool.waiting, 1)
+  pool.cancel(cancelled)
+  t.equal(pool.waiting, 0, 'a cancelled waiter is gone')
+  const waiting = acquire(pool)
+  pool.destroy()
+  const result = await waiting
+  t.type(result, Error)
+  t.match((result as Error).message, /closed before a stream could go/)
+})
