@@ -30,6 +30,8 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
   #due = -1
   /** the node's side of the stream ended without END_STREAM: reset with NO_ERROR (see #watchEnd) */
   #cut = false
+  /** the node's END_STREAM came: all of the answer is in the stream (see #watchEnd) */
+  #heardEnd = false
 
   constructor(pool: NodeSessionPool, headers: OutgoingHttpHeaders, endStream: boolean, user: AttemptUser) {
     this.#pool = pool
@@ -145,15 +147,25 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
    * send that mid-answer), and Node's rstCode is 0 both ways: only the first is a whole
    * answer. Node's end of a stream it heard END_STREAM on comes while the stream is open
    * (the close follows it); the end of a stream reset comes with the stream already closed.
+   *
+   * After the node's END_STREAM nothing is left to hold back: what the stream holds (paused
+   * for a slow client) is handed on at once. node:http2 destroys every stream left in a
+   * session that ends, whatever it read of them: a GOAWAY with an error code (even one whose
+   * last stream id says this stream was processed) or a socket gone took the answer's tail,
+   * and the client got a reset after part of an answer the node had sent whole.
    */
   #watchEnd(stream: ClientHttp2Stream): void {
     const push = stream.push
     stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-      if (chunk === null) {
-        stream.push = push
-        if (stream.closed) this.#cut = true
-      }
-      return push.call(stream, chunk, encoding)
+      if (chunk !== null) return push.call(stream, chunk, encoding)
+      stream.push = push
+      if (stream.closed) this.#cut = true
+      else this.#heardEnd = true
+      const pushed = push.call(stream, chunk, encoding)
+      // read() emits 'data' for what it returns, paused or not
+      let more = this.#heardEnd
+      while (more && !this.#over) more = stream.read() !== null
+      return pushed
     }
   }
 
@@ -216,8 +228,21 @@ export class H2Attempt implements NodeAttempt, SessionWaiter {
     this.#session = null
     if (session !== null) this.#pool.release(session)
     if (this.#over) return
+    if (this.#wholeBeforeClose()) {
+      // the session ended (and Node destroyed the stream without its 'end') after all of it came
+      this.#over = true
+      this.#user.end()
+      return
+    }
     // closed without a whole response
     this.#fail(this.#refused(session) ? 'connect' : 'reset', this.#error ?? this.#closedWhy())
+  }
+
+  /** The node's END_STREAM came, on a stream it closed cleanly, and all of the answer went on. */
+  #wholeBeforeClose(): boolean {
+    const stream = this.#stream
+    if (!this.#heardEnd || !this.#responded || this.#cut || this.#due > 0 || stream === null) return false
+    return stream.rstCode === NGHTTP2_NO_ERROR && stream.readableLength === 0
   }
 
   /** What the node did, when the stream closed with no error of Node's to say it (a reset names its code in Node's error). */
