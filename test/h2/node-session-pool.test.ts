@@ -169,3 +169,33 @@ t.test('a stream waiting for a session is told when its node takes no more traff
   t.type(result, Error)
   t.match((result as Error).message, /closed before a stream could go/)
 })
+
+t.test('many streams at once to a node slow to send its SETTINGS: one session, then no more than maxSessions', async (t) => {
+  const sockets: net.Socket[] = []
+  const slow = net.createServer((s) => {
+    sockets.push(s)
+    s.on('data', () => undefined)
+  })
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+  const clock = new FakeClock()
+  const pool = new NodeSessionPool(address((slow.address() as AddressInfo).port), { ...OPTIONS, maxSessions: 2 }, clock)
+  t.teardown(() => {
+    pool.destroy()
+    for (const s of sockets) s.destroy()
+    slow.close()
+  })
+  const ready: ClientHttp2Session[] = []
+  const waiters: SessionWaiter[] = Array.from({ length: 20 }, () => ({ sessionReady: (s: ClientHttp2Session) => ready.push(s), sessionFailed: () => t.fail('failed') }))
+  for (const w of waiters.slice(0, 10)) pool.acquire(w)
+  t.equal(pool.size, 1, 'streams before the node spoke share the session being opened')
+  await waitUntil('the TCP connection', () => sockets.length === 1, 3000)
+  for (const w of waiters.slice(10)) pool.acquire(w)
+  t.equal(pool.size, 1, 'still one once connected, before its SETTINGS')
+  // the node speaks at last, and takes one stream at a time: the streams beyond go on a second session, no third
+  const settings = Buffer.from([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1])
+  sockets[0]!.write(settings)
+  await waitUntil('the first session up', () => ready.length === 20, 3000)
+  for (let i = 0; i < 5; i++) pool.acquire({ sessionReady: () => undefined, sessionFailed: () => undefined })
+  t.equal(pool.size, 2, 'two sessions, no more')
+  await waitUntil("the second session's connection", () => sockets.length === 2, 3000)
+})
