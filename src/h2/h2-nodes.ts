@@ -49,6 +49,7 @@ export class H2Nodes {
     if (pool === undefined) {
       pool = new NodeSessionPool(address, this.#options(), this.#clock)
       this.#pools.set(node, pool)
+      node.h2Sessions = pool
     }
     return pool
   }
@@ -76,6 +77,7 @@ export class H2Nodes {
     for (const [node, pool] of this.#pools) {
       if (node.removed) {
         this.#pools.delete(node)
+        node.h2Sessions = null
         void pool.close()
       }
     }
@@ -91,6 +93,7 @@ export class H2Nodes {
   /** GOAWAY every session (force: cut them) and close the agents. */
   async close(force = false): Promise<void> {
     const pools = [...this.#pools.values()]
+    for (const node of this.#pools.keys()) node.h2Sessions = null
     this.#pools.clear()
     for (const [node, agent] of this.#agents) {
       node.h2Agent = null

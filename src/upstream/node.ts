@@ -28,6 +28,8 @@ export class UpstreamNode {
   removed = false
   /** the HTTP/1.1 agent that h2 clients' streams to this node's url go through (src/h2/h2-nodes.ts), once made */
   h2Agent: { readonly requests: NodeJS.ReadOnlyDict<readonly { readonly destroyed: boolean }[]> } | null = null
+  /** the node's h2 session pool (its h2 address; src/h2/h2-nodes.ts), once made: streams wait there at upstream_max_connections */
+  h2Sessions: { readonly waiting: number } | null = null
 
   constructor(pool: PoolName, config: NodeConfig, options: NodePoolOptions) {
     this.pool = pool
@@ -37,9 +39,9 @@ export class UpstreamNode {
     this.dispatcher = new NodePool(config, options)
   }
 
-  /** Requests waiting for a connection at upstream_max_connections: HTTP/1.1 clients' and h2 clients'. */
+  /** Requests waiting for a connection at upstream_max_connections: HTTP/1.1 clients', h2 clients' for an HTTP/1.1 socket and for an h2 session. */
   get waiting(): number {
-    let n = this.dispatcher.waiting
+    let n = this.dispatcher.waiting + (this.h2Sessions?.waiting ?? 0)
     const agent = this.h2Agent
     // a request given up while in line stays there (destroyed) until a socket comes free
     if (agent !== null) for (const line of Object.values(agent.requests)) for (const req of line ?? []) if (!req.destroyed) n++

@@ -40,6 +40,8 @@ t.test("a rollback sends the streams waiting for y's h2 session (every one GOAWA
   const queued = [h2Request(session, { ':path': '/a' }), h2Request(session, { ':path': '/b' })]
   await waitUntil('three streams in flight on y', async () => (await metricValue(c, 'cutover_requests_in_flight{pool="y"}')) === 3, 3000)
   t.equal(held.length, 1, 'y saw only the first: the others wait for its session to close')
+  const waiting = `cutover_upstream_requests_waiting{pool="y",node="127.0.0.1:${y.port}"}`
+  t.equal(await metricValue(c, waiting), 2, 'and the metric counts them as waiting for y')
   t.equal((await c.api('POST', '/v1/rollback', { reason: 'y is slow' })).status, 200)
   const answers = await Promise.all(queued)
   t.same(
@@ -48,6 +50,7 @@ t.test("a rollback sends the streams waiting for y's h2 session (every one GOAWA
     'the waiting streams went to x',
   )
   t.equal(held.length, 1, 'y never saw them')
+  t.equal(await metricValue(c, waiting), 0, 'none waits any more')
   held[0]!.respond({ ':status': 200 })
   held[0]!.end('y1-held')
   const first = await inFlight
