@@ -139,6 +139,9 @@ t.test('a garbage value in etcd is refused with an event, never applied; the nex
   }
   await a.conn.client.delete().key(`${prefix}/state`)
   await waitUntil('deleted key noticed', () => a.events.since(0).some((x) => x.type === 'state.invalid' && /deleted/.test(String(x.reason))), 5000, 5)
+  // the replica writes the state it held back first (a write of its own, racing a change made
+  // meanwhile: that one would be a 409, as from any other replica)
+  await waitUntil('held state written back', () => a.events.since(0).some((x) => x.type === 'state.restored'), 5000, 5)
   await a.controller.setSplit(40, 'api')
   const stored = JSON.parse((await a.conn.client.get(`${prefix}/state`).string())!)
   t.equal(stored.split.y, 40, 'a write after garbage replaces it')
