@@ -2,7 +2,7 @@
 // request (ignored, RFC 9110 7.8), a 101 to a request that could not ask for one, bytes
 // a client sends behind an upgrade request before the node has switched, a 101 to a protocol
 // the client did not ask for, and the fields of a 101 that are not the client's.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import { startRawServer } from '../helpers/upstream.js'
@@ -25,6 +25,18 @@ function exchange(port: number, bytes: string, timeoutMs = 3000): Promise<{ text
       resolve({ text, closed: true })
     })
   })
+}
+
+/** Send raw bytes on a connection kept open until the test ends; resolve with what was read once it ends with `end` (or the proxy closed it). */
+async function readUntil(t: Test, port: number, bytes: string, end: string, what: string): Promise<string> {
+  const c = net.connect(port, '127.0.0.1')
+  t.teardown(() => c.destroy())
+  c.on('error', () => undefined)
+  let text = ''
+  c.on('data', (d: Buffer) => (text += d.toString('latin1')))
+  c.write(bytes)
+  await waitUntil(what, () => text.endsWith(end) || c.destroyed, 3000)
+  return text
 }
 
 /**
@@ -235,13 +247,7 @@ t.test('bytes sent behind an upgrade request before its node reset it go to the 
     await first.close()
     await second.close()
   })
-  const c = net.connect(p.port, '127.0.0.1')
-  t.teardown(() => c.destroy())
-  let text = ''
-  c.on('data', (d: Buffer) => (text += d.toString('latin1')))
-  c.on('error', () => undefined)
-  c.write(`${WS}early`)
-  await waitUntil('the 101 and the echo', () => text.endsWith('early') || c.destroyed, 3000)
+  const text = await readUntil(t, p.port, `${WS}early`, 'early', 'the 101 and the echo')
   t.equal(text, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nearly', 'switched by the second node, which echoed the early bytes')
   t.ok(before.endsWith('\r\n\r\n'), 'the second node had the request alone before it switched')
 })
@@ -387,13 +393,7 @@ for (const [label, asked, upgrade] of [
       await p.close()
       await raw.close()
     })
-    const c = net.connect(p.port, '127.0.0.1')
-    t.teardown(() => c.destroy())
-    c.on('error', () => undefined)
-    let text = ''
-    c.on('data', (d: Buffer) => (text += d.toString('latin1')))
-    c.write(`${wsAsking(asked)}echo`)
-    await waitUntil('the 101 and the echo', () => text.endsWith('echo') || c.destroyed, 3000)
+    const text = await readUntil(t, p.port, `${wsAsking(asked)}echo`, 'echo', 'the 101 and the echo')
     t.equal(text, `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\necho`)
   })
 }
@@ -417,13 +417,7 @@ for (const [label, fields, relayed] of [
       await p.close()
       await raw.close()
     })
-    const c = net.connect(p.port, '127.0.0.1')
-    t.teardown(() => c.destroy())
-    c.on('error', () => undefined)
-    let text = ''
-    c.on('data', (d: Buffer) => (text += d.toString('latin1')))
-    c.write(WS)
-    await waitUntil('the 101 and what the node sent after it', () => text.endsWith('from the node') || c.destroyed, 3000)
+    const text = await readUntil(t, p.port, WS, 'from the node', 'the 101 and what the node sent after it')
     t.equal(text, `HTTP/1.1 101 Switching Protocols\r\n${relayed}\r\nfrom the node`)
   })
 }
